@@ -46,3 +46,9 @@ export function messageNameOf(typeUrl: string): string {
   const slash = typeUrl.lastIndexOf('/');
   return slash >= 0 ? typeUrl.slice(slash + 1) : typeUrl;
 }
+
+/** The field holding a resource's name: `name` everywhere but in ClusterLoadAssignment. */
+export function resourceNameOf(typeUrl: string, resource: Record<string, unknown>): string {
+  const v = typeUrl === TypeUrl.Endpoint ? resource.cluster_name : resource.name;
+  return typeof v === 'string' ? v : '';
+}

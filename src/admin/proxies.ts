@@ -1,0 +1,92 @@
+/**
+ * What the admin API says about connected proxies (XDS_RULES 30): per node
+ * and type, what was sent, what was ACKed, what was NACKed and why; and the
+ * resources a proxy holds, decoded. Reads the server's streams; writes nothing.
+ */
+import type { XdsServer } from '../server/xds-server.ts';
+import type { XdsStream } from '../server/stream.ts';
+import type { TypeState } from '../server/type-state.ts';
+import { SHORT_NAMES, TypeUrl } from '../xds/type-urls.ts';
+import { decodeAnyValue } from '../xds/wire.ts';
+
+function iso(ms: number): string | null {
+  return ms ? new Date(ms).toISOString() : null;
+}
+
+function typeSummary(st: TypeState) {
+  return {
+    subscription: st.sub.toJSON(),
+    sentVersion: st.sentSet?.version ?? null,
+    sentAt: iso(st.sentAt),
+    ackedVersion: st.ackedVersion || null,
+    ackedAt: iso(st.ackedAt),
+    inSync: st.sentSet !== null && st.ackedSet === st.sentSet,
+    lastNack: st.lastNack
+      ? { rejectedVersion: st.lastNack.rejectedVersion, stillRunning: st.lastNack.version, message: st.lastNack.message, at: iso(st.lastNack.at) }
+      : null,
+    pending: st.dirty,
+  };
+}
+
+function streamSummary(s: XdsStream) {
+  const types: Record<string, ReturnType<typeof typeSummary>> = {};
+  for (const [t, st] of s.types) types[SHORT_NAMES[t]] = typeSummary(st);
+  return {
+    id: s.id,
+    api: s.api === 'ads' ? 'ads' : SHORT_NAMES[s.api],
+    mode: s.mode,
+    connectedSince: iso(s.connectedAt),
+    identity: s.identity?.spiffeId ?? null,
+    identityState: s.identityState,
+    blocked: s.isBlocked,
+    types,
+  };
+}
+
+export function listProxies(server: XdsServer) {
+  const out = [];
+  for (const [nodeId, streams] of server.nodes()) {
+    const list = [...streams];
+    const first = list[0]!;
+    out.push({
+      node: nodeId,
+      cluster: first.node?.cluster ?? '',
+      locality: first.node?.locality ?? null,
+      userAgent: [first.node?.user_agent_name, first.node?.user_agent_version].filter(Boolean).join(' ') || null,
+      connectedSince: iso(Math.min(...list.map((s) => s.connectedAt))),
+      streams: list.map(streamSummary),
+    });
+  }
+  return out.sort((a, b) => a.node.localeCompare(b.node));
+}
+
+/** Secrets are shown without their private key, ever. */
+function redact(typeUrl: string, value: Record<string, unknown>): Record<string, unknown> {
+  if (typeUrl !== TypeUrl.Secret) return value;
+  const tls = value.tls_certificate as Record<string, unknown> | undefined;
+  if (tls && 'private_key' in tls) return { ...value, tls_certificate: { ...tls, private_key: '[redacted]' } };
+  return value;
+}
+
+export function proxyConfig(server: XdsServer, nodeId: string) {
+  const streams = server.nodes().get(nodeId);
+  if (!streams) return undefined;
+  const types: Record<string, unknown[]> = {};
+  for (const s of streams) {
+    for (const [t, st] of s.types) {
+      const list = (types[SHORT_NAMES[t]] ??= []);
+      for (const r of st.held()) {
+        const acked = st.ackedSet?.get(r.name) === r;
+        const nacked = st.lastNack !== null && !acked && st.lastNack.rejectedVersion === st.sentSet?.version;
+        list.push({
+          name: r.name,
+          version: r.version,
+          status: acked ? 'ACKED' : nacked ? 'NACKED' : 'SENT',
+          nackMessage: nacked ? st.lastNack!.message : undefined,
+          resource: redact(t, { '@type': t, ...decodeAnyValue(t, r.value) }),
+        });
+      }
+    }
+  }
+  return { node: nodeId, types };
+}

@@ -1,0 +1,122 @@
+/**
+ * A snapshot is the complete config one proxy (or a group of identical
+ * proxies) should hold: per type, a set of versioned resources. Snapshots are
+ * immutable; a change makes a new one that shares every unchanged TypeSet, so
+ * streams can tell "nothing changed for this type" by identity.
+ */
+import { createHash } from 'node:crypto';
+import { PUSH_ORDER, SHORT_NAMES, TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
+import type { VersionedResource } from './resource.ts';
+
+export class TypeSet {
+  /** SotW version_info: a hash over (name, version) pairs, so equal sets have equal versions. */
+  readonly version: string;
+  /** When the content of this set was produced; change-to-ACK latency counts from here. */
+  readonly createdAt: number;
+
+  constructor(
+    readonly typeUrl: ResourceTypeUrl,
+    readonly items: ReadonlyMap<string, VersionedResource>,
+    createdAt: number = Date.now(),
+  ) {
+    const h = createHash('sha256');
+    for (const name of [...items.keys()].sort()) h.update(name).update('\0').update(items.get(name)!.version).update('\n');
+    this.version = items.size === 0 ? 'empty' : h.digest('base64url').slice(0, 22);
+    this.createdAt = createdAt;
+  }
+
+  get(name: string): VersionedResource | undefined {
+    return this.items.get(name);
+  }
+
+  static of(typeUrl: ResourceTypeUrl, resources: Iterable<VersionedResource>, createdAt?: number): TypeSet {
+    const items = new Map<string, VersionedResource>();
+    for (const r of resources) {
+      if (r.typeUrl !== typeUrl) throw new Error(`TypeSet ${typeUrl} got a ${r.typeUrl}`);
+      // XDS_RULES 6: no name twice in one response, so none twice in one set.
+      if (items.has(r.name)) throw new Error(`duplicate ${SHORT_NAMES[typeUrl]} resource name "${r.name}"`);
+      items.set(r.name, r);
+    }
+    return new TypeSet(typeUrl, items, createdAt);
+  }
+
+  /** A copy with some resources replaced or removed; shares unchanged entries. */
+  with(changes: { upsert?: Iterable<VersionedResource>; remove?: Iterable<string> }, createdAt?: number): TypeSet {
+    const items = new Map(this.items);
+    for (const name of changes.remove ?? []) items.delete(name);
+    for (const r of changes.upsert ?? []) items.set(r.name, r);
+    return new TypeSet(this.typeUrl, items, createdAt);
+  }
+}
+
+export const EMPTY_SETS: ReadonlyMap<ResourceTypeUrl, TypeSet> = new Map(
+  PUSH_ORDER.map((t) => [t, new TypeSet(t, new Map(), 0)]),
+);
+
+export class Snapshot {
+  readonly types: ReadonlyMap<ResourceTypeUrl, TypeSet>;
+
+  constructor(types: Partial<Record<ResourceTypeUrl, TypeSet>> | ReadonlyMap<ResourceTypeUrl, TypeSet>) {
+    const m = new Map<ResourceTypeUrl, TypeSet>();
+    for (const t of PUSH_ORDER) {
+      const given = types instanceof Map ? types.get(t) : (types as Partial<Record<ResourceTypeUrl, TypeSet>>)[t];
+      m.set(t, given ?? EMPTY_SETS.get(t)!);
+    }
+    this.types = m;
+  }
+
+  get(typeUrl: ResourceTypeUrl): TypeSet {
+    return this.types.get(typeUrl)!;
+  }
+
+  withType(set: TypeSet): Snapshot {
+    const m = new Map(this.types);
+    m.set(set.typeUrl, set);
+    return new Snapshot(m);
+  }
+
+  static empty(): Snapshot {
+    return new Snapshot({});
+  }
+}
+
+export interface ConsistencyProblem {
+  typeUrl: ResourceTypeUrl;
+  name: string;
+  message: string;
+}
+
+/**
+ * Checked before a snapshot is served (go-control-plane's Snapshot.Consistent):
+ * every endpoint set belongs to an EDS cluster and every route configuration
+ * to a listener that names it; every cluster a route names exists. A snapshot
+ * that fails is not served; the previous one stays.
+ */
+export function checkConsistency(snapshot: Snapshot): ConsistencyProblem[] {
+  const problems: ConsistencyProblem[] = [];
+  const clusters = snapshot.get(TypeUrl.Cluster);
+  const listeners = snapshot.get(TypeUrl.Listener);
+  const routes = snapshot.get(TypeUrl.Route);
+  const wantedEndpoints = new Set<string>();
+  for (const c of clusters.items.values()) for (const e of c.references.endpoints) wantedEndpoints.add(e);
+  for (const name of snapshot.get(TypeUrl.Endpoint).items.keys()) {
+    if (!wantedEndpoints.has(name)) {
+      problems.push({ typeUrl: TypeUrl.Endpoint, name, message: `endpoints "${name}" belong to no EDS cluster` });
+    }
+  }
+  const wantedRoutes = new Set<string>();
+  for (const l of listeners.items.values()) for (const r of l.references.routes) wantedRoutes.add(r);
+  for (const name of routes.items.keys()) {
+    if (!wantedRoutes.has(name)) {
+      problems.push({ typeUrl: TypeUrl.Route, name, message: `route configuration "${name}" is used by no listener` });
+    }
+  }
+  for (const r of [...routes.items.values(), ...listeners.items.values()]) {
+    for (const c of r.references.clusters) {
+      if (!clusters.items.has(c)) {
+        problems.push({ typeUrl: r.typeUrl, name: r.name, message: `refers to cluster "${c}", which does not exist` });
+      }
+    }
+  }
+  return problems;
+}

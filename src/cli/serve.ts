@@ -1,0 +1,153 @@
+/**
+ * `trellis serve`: composes the cache, the xDS server, the admin API and a
+ * source of config. Kept thin: each part is built elsewhere.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { componentLogger, type Logger } from '../log.ts';
+import { SnapshotCache } from '../cache/snapshot-cache.ts';
+import { AdminServer } from '../admin/http.ts';
+import { XdsServer } from '../server/xds-server.ts';
+import { loadEnvoyResources } from '../sources/envoy-resources-file.ts';
+import { parseArgs, UsageError } from './args.ts';
+
+export interface ServeOptions {
+  xdsAddress: string;
+  adminAddress: string;
+  /** a file of raw Envoy resources to serve to every node */
+  resourcesFile?: string;
+  stateDir?: string;
+  log?: Logger;
+  /** debounce for file reloads */
+  reloadDebounceMs?: number;
+  maxConnectionAgeMs?: number;
+  maxConnectionAgeGraceMs?: number;
+}
+
+export interface RunningServer {
+  xdsPort: number;
+  adminPort: number;
+  cache: SnapshotCache;
+  xds: XdsServer;
+  admin: AdminServer;
+  /** reload the resources file now (tests; the watcher calls it too) */
+  reload(): boolean;
+  stop(): Promise<void>;
+}
+
+/** The key under which every node shares one snapshot when config is not per proxy. */
+export const SHARED_KEY = '*';
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const log = opts.log ?? componentLogger('serve');
+  const cache = new SnapshotCache(() => SHARED_KEY);
+  const xds = new XdsServer({
+    cache,
+    log: log.child({ component: 'xds' }),
+    maxConnectionAgeMs: opts.maxConnectionAgeMs,
+    maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs,
+  });
+  let loadedOnce = false;
+  let lastError: string | null = null;
+
+  const reload = (): boolean => {
+    if (!opts.resourcesFile) return false;
+    let result;
+    try {
+      result = loadEnvoyResources(opts.resourcesFile);
+    } catch (e) {
+      lastError = `${opts.resourcesFile}: ${e instanceof Error ? e.message : String(e)}`;
+      log.error({ file: opts.resourcesFile }, `cannot read resources; still serving the last good config: ${lastError}`);
+      return false;
+    }
+    if (!result.ok) {
+      lastError = result.problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n');
+      for (const p of result.problems) log.error({ file: p.file, line: p.line }, `${p.file}:${p.line}: ${p.message} (still serving the last good config)`);
+      return false;
+    }
+    const set = cache.set(SHARED_KEY, result.snapshot);
+    if (!set.ok) {
+      xds.metrics.snapshotsRejected.inc();
+      lastError = set.problems.map((p) => `${p.name}: ${p.message}`).join('\n');
+      for (const p of set.problems) log.error({ file: opts.resourcesFile, resource: p.name }, `inconsistent config not served: ${p.message}`);
+      return false;
+    }
+    loadedOnce = true;
+    lastError = null;
+    log.info({ file: opts.resourcesFile, changed: set.changedTypes.length }, 'resources loaded');
+    return true;
+  };
+
+  reload();
+  const xdsPort = await xds.listen(opts.xdsAddress);
+  const admin = new AdminServer({
+    xds,
+    log: log.child({ component: 'admin' }),
+    notReadyReason: () => (opts.resourcesFile && !loadedOnce ? `no valid config loaded yet: ${lastError ?? 'loading'}` : null),
+  });
+  const { port: adminPort } = await admin.listen(opts.adminAddress);
+
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  if (opts.resourcesFile) {
+    // Watch the directory, not the file: editors replace files by rename,
+    // which ends a watch on the old inode.
+    const dir = path.dirname(path.resolve(opts.resourcesFile));
+    const base = path.basename(opts.resourcesFile);
+    watcher = watch(dir, (_event, name) => {
+      if (name !== base) return;
+      clearTimeout(timer);
+      timer = setTimeout(reload, opts.reloadDebounceMs ?? 100);
+    });
+  }
+  log.info({ xdsAddress: `${opts.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, adminAddress: `${opts.adminAddress.replace(/:\d+$/, '')}:${adminPort}` }, 'trellis serving');
+
+  return {
+    xdsPort,
+    adminPort,
+    cache,
+    xds,
+    admin,
+    reload,
+    async stop() {
+      clearTimeout(timer);
+      watcher?.close();
+      await admin.close();
+      await xds.close();
+    },
+  };
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv, {
+      values: {
+        'xds-address': '0.0.0.0:18000',
+        'admin-address': '127.0.0.1:19000',
+        source: undefined,
+        resources: undefined,
+        'state-dir': undefined,
+      },
+    });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`trellis serve: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const running = await startServer({
+    xdsAddress: args.values['xds-address']!,
+    adminAddress: args.values['admin-address']!,
+    resourcesFile: args.values.resources,
+    stateDir: args.values['state-dir'],
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await running.stop();
+  return 0;
+}

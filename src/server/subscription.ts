@@ -1,0 +1,79 @@
+/**
+ * What one stream asked for, for one type. Immutable values: a change makes a
+ * new Subscription, so "what the client asked for when we last sent" can be
+ * kept by reference, with no per-name copy per stream.
+ *
+ * Wildcard rules (xds_protocol.rst, "How the client specifies what resources
+ * to return"; XDS_RULES 9): an empty first request is a legacy wildcard; `*`
+ * asks for wildcard explicitly and may sit beside names; once names were
+ * given, an empty list means nothing.
+ */
+const EMPTY: ReadonlySet<string> = new Set();
+
+export class Subscription {
+  private constructor(
+    readonly wildcard: boolean,
+    readonly names: ReadonlySet<string>,
+    /** A non-empty name list was sent at some point on this stream for this type. */
+    readonly everNamed: boolean,
+  ) {}
+
+  static readonly NONE = new Subscription(false, EMPTY, false);
+
+  /** State-of-the-world: each request carries the whole list. */
+  applySotw(list: readonly string[]): Subscription {
+    if (list.length === 0) {
+      const next = new Subscription(!this.everNamed, EMPTY, this.everNamed);
+      return this.equals(next) ? this : next;
+    }
+    const names = new Set(list);
+    const wildcard = names.delete('*');
+    const next = new Subscription(wildcard, names, true);
+    return this.equals(next) ? this : next;
+  }
+
+  /**
+   * Delta: changes relative to the current subscription. `first` is true for
+   * the first request of the type on the stream, where an empty subscribe
+   * list is the legacy wildcard.
+   */
+  applyDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean): Subscription {
+    let wildcard = this.wildcard;
+    let everNamed = this.everNamed;
+    const names = new Set(this.names);
+    if (first && subscribe.length === 0) wildcard = true;
+    for (const n of subscribe) {
+      if (n === '*') wildcard = true;
+      else {
+        names.add(n);
+        everNamed = true;
+      }
+    }
+    for (const n of unsubscribe) {
+      if (n === '*') wildcard = false;
+      else names.delete(n);
+    }
+    const next = new Subscription(wildcard, names, everNamed);
+    return this.equals(next) ? this : next;
+  }
+
+  /** Does the subscription ask for `name`, given the names that exist? */
+  covers(name: string, exists: (name: string) => boolean): boolean {
+    return this.names.has(name) || (this.wildcard && exists(name));
+  }
+
+  get isEmpty(): boolean {
+    return !this.wildcard && this.names.size === 0;
+  }
+
+  equals(other: Subscription): boolean {
+    if (this.wildcard !== other.wildcard || this.everNamed !== other.everNamed) return false;
+    if (this.names.size !== other.names.size) return false;
+    for (const n of this.names) if (!other.names.has(n)) return false;
+    return true;
+  }
+
+  toJSON(): { wildcard: boolean; names: string[] } {
+    return { wildcard: this.wildcard, names: [...this.names].sort() };
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The gRPC side: ADS (state-of-the-world and delta) and the per-type
+ * discovery services, on one grpc-js server.
+ *
+ * Service definitions are written here rather than generated from the
+ * service protos because the serializers are ours: responses are bytes framed
+ * from pre-encoded resources (xds/wire.ts), requests are decoded in the
+ * handler so a malformed one becomes a clear status instead of a crash.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log.ts';
+import type { SnapshotCache } from '../cache/snapshot-cache.ts';
+import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
+import { decodeDeltaRequest, decodeSotwRequest } from '../xds/wire.ts';
+import { grpcStatusOf, StreamError } from './errors.ts';
+import type { IdentityVerifier } from './identity.ts';
+import { XdsMetrics } from './metrics.ts';
+import { XdsStream, type StreamMode } from './stream.ts';
+
+export interface XdsServerOptions {
+  cache: SnapshotCache;
+  log: Logger;
+  metrics?: XdsMetrics;
+  verifier?: IdentityVerifier;
+  requireIdentity?: boolean;
+  /** XDS_RULES 27: large enough for delta reconnects carrying every version the client holds. */
+  maxReceiveBytes?: number;
+  /** XDS_RULES 28 */
+  keepaliveMs?: number;
+  keepaliveTimeoutMs?: number;
+  maxConnectionAgeMs?: number;
+  maxConnectionAgeGraceMs?: number;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+function method(path: string): grpc.MethodDefinition<Buffer, Buffer> {
+  return {
+    path,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  };
+}
+
+/** Per-type services: package, service and the word in their method names. */
+const PER_TYPE: ReadonlyArray<[ResourceTypeUrl, string, string]> = [
+  [TypeUrl.Cluster, 'envoy.service.cluster.v3.ClusterDiscoveryService', 'Clusters'],
+  [TypeUrl.Endpoint, 'envoy.service.endpoint.v3.EndpointDiscoveryService', 'Endpoints'],
+  [TypeUrl.Listener, 'envoy.service.listener.v3.ListenerDiscoveryService', 'Listeners'],
+  [TypeUrl.Route, 'envoy.service.route.v3.RouteDiscoveryService', 'Routes'],
+  [TypeUrl.Secret, 'envoy.service.secret.v3.SecretDiscoveryService', 'Secrets'],
+];
+
+export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+function metadataMap(md: grpc.Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(md.getMap())) out[k] = typeof v === 'string' ? v : Buffer.from(v).toString('utf8');
+  return out;
+}
+
+export class XdsServer {
+  readonly metrics: XdsMetrics;
+  private readonly server: grpc.Server;
+  private readonly streams = new Set<XdsStream>();
+  private readonly byNode = new Map<string, Set<XdsStream>>();
+  private readonly log: Logger;
+
+  constructor(private readonly opts: XdsServerOptions) {
+    this.metrics = opts.metrics ?? new XdsMetrics();
+    this.log = opts.log;
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 64 * 1024 * 1024,
+      'grpc.max_send_message_length': -1,
+      'grpc.keepalive_time_ms': opts.keepaliveMs ?? 30_000,
+      'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+      'grpc.max_connection_age_ms': opts.maxConnectionAgeMs ?? 30 * 60_000,
+      'grpc.max_connection_age_grace_ms': opts.maxConnectionAgeGraceMs ?? 5 * 60_000,
+      'grpc.max_concurrent_streams': 1000,
+    });
+    this.server.addService(
+      {
+        StreamAggregatedResources: method(`/${ADS_SERVICE}/StreamAggregatedResources`),
+        DeltaAggregatedResources: method(`/${ADS_SERVICE}/DeltaAggregatedResources`),
+      },
+      {
+        StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'sotw', 'ads'),
+        DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'delta', 'ads'),
+      },
+    );
+    for (const [typeUrl, service, word] of PER_TYPE) {
+      this.server.addService(
+        { [`Stream${word}`]: method(`/${service}/Stream${word}`), [`Delta${word}`]: method(`/${service}/Delta${word}`) },
+        {
+          [`Stream${word}`]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'sotw', typeUrl),
+          [`Delta${word}`]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'delta', typeUrl),
+        },
+      );
+    }
+  }
+
+  /** Bind and start. `credentials` defaults to plaintext. Returns the bound port. */
+  listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+    });
+  }
+
+  /** Additional listener, e.g. a TLS port beside the plaintext one. */
+  get grpcServer(): grpc.Server {
+    return this.server;
+  }
+
+  async close(graceMs = 1000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      // Streams never end on their own; tell clients to go so shutdown can finish.
+      for (const s of this.streams) s.close();
+    });
+  }
+
+  /** Streams by node id, for the admin API. */
+  nodes(): ReadonlyMap<string, ReadonlySet<XdsStream>> {
+    return this.byNode;
+  }
+
+  streamCount(): number {
+    return this.streams.size;
+  }
+
+  private serve(call: grpc.ServerDuplexStream<Buffer, Buffer>, mode: StreamMode, api: 'ads' | ResourceTypeUrl): void {
+    const apiLabel = `${api === 'ads' ? 'ads' : api.split('.').at(-1)}-${mode}`;
+    const peer = call.getPeer();
+    const secure = Boolean((call as unknown as { getAuthContext?: () => { transportSecurityType?: string } }).getAuthContext?.()?.transportSecurityType);
+    let ended = false;
+    const stream: XdsStream = new XdsStream(
+      {
+        cache: this.opts.cache,
+        metrics: this.metrics,
+        log: this.log,
+        verifier: this.opts.verifier,
+        requireIdentity: this.opts.requireIdentity ?? false,
+        onNode: (s) => {
+          let set = this.byNode.get(s.node!.id);
+          if (!set) this.byNode.set(s.node!.id, (set = new Set()));
+          set.add(s);
+        },
+        onClose: (s) => {
+          this.streams.delete(s);
+          if (s.node) {
+            const set = this.byNode.get(s.node.id);
+            set?.delete(s);
+            if (set?.size === 0) this.byNode.delete(s.node.id);
+          }
+          this.metrics.streams.dec({ api: apiLabel });
+        },
+      },
+      { write: (b) => (ended ? true : call.write(b)), metadata: metadataMap(call.metadata), peer, secure },
+      mode,
+      api,
+    );
+    this.streams.add(stream);
+    this.metrics.streams.inc({ api: apiLabel });
+
+    const finish = (err?: StreamError) => {
+      if (ended) return;
+      ended = true;
+      stream.close();
+      if (err) {
+        const { code, details } = grpcStatusOf(err);
+        this.metrics.rejectedStreams.inc({ reason: err.reason });
+        this.log.warn({ node: stream.node?.id, peer, code: err.code, reason: err.reason }, err.message);
+        call.emit('error', { code, details, metadata: new grpc.Metadata() });
+      } else {
+        call.end();
+      }
+    };
+    stream.onFatal = finish;
+
+    call.on('data', (bytes: Buffer) => {
+      if (ended) return;
+      try {
+        const req = mode === 'sotw' ? decodeSotwRequest(bytes) : decodeDeltaRequest(bytes);
+        stream.handle(req);
+      } catch (e) {
+        if (e instanceof StreamError) return finish(e);
+        if (e instanceof Error && /invalid wire type|index out of range|illegal/i.test(e.message)) {
+          return finish(new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${e.message}`));
+        }
+        this.log.error({ err: e, node: stream.node?.id }, 'bug while handling a discovery request');
+        finish(new StreamError('UNAVAILABLE', 'internal', 'internal error in the control plane; retry'));
+      }
+    });
+    call.on('drain', () => stream.drained());
+    call.on('end', () => finish());
+    call.on('cancelled', () => {
+      ended = true;
+      stream.close();
+    });
+    call.on('error', () => {
+      ended = true;
+      stream.close();
+    });
+    call.on('close', () => {
+      ended = true;
+      stream.close();
+    });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The proto3 JSON mapping for the well-known types that protobufjs's
+ * `fromObject` does not do itself: Duration ("1.5s"), Timestamp (RFC 3339),
+ * wrappers (a bare number/bool/string for UInt32Value and friends), Struct
+ * and Value (plain JSON), and Any (`@type` plus the message's own fields,
+ * converted recursively). With it, builders and fixture files write Envoy
+ * config the way Envoy's YAML does (`connect_timeout: 0.25s`,
+ * `max_retries: 3`) and errors name the field path.
+ */
+import protobuf from 'protobufjs';
+import { messageNameOf } from './type-urls.ts';
+
+export class ProtoJsonError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${path || '(root)'}: ${message}`);
+  }
+}
+
+const WRAPPERS = new Set([
+  'google.protobuf.DoubleValue',
+  'google.protobuf.FloatValue',
+  'google.protobuf.Int64Value',
+  'google.protobuf.UInt64Value',
+  'google.protobuf.Int32Value',
+  'google.protobuf.UInt32Value',
+  'google.protobuf.BoolValue',
+  'google.protobuf.StringValue',
+  'google.protobuf.BytesValue',
+]);
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+export function parseDuration(value: string, path: string): { seconds: number; nanos: number } {
+  const m = /^(-)?(\d+)(?:\.(\d{1,9}))?s$/.exec(value.trim());
+  if (!m) throw new ProtoJsonError(path, `"${value}" is not a duration; expected seconds with an "s" suffix, like "0.25s" or "30s"`);
+  const sign = m[1] ? -1 : 1;
+  const seconds = Number(m[2]);
+  const nanos = m[3] ? Number(m[3].padEnd(9, '0')) : 0;
+  return { seconds: sign * seconds, nanos: sign * nanos };
+}
+
+function toValue(v: unknown): Record<string, unknown> {
+  if (v === null || v === undefined) return { null_value: 'NULL_VALUE' };
+  if (typeof v === 'number') return { number_value: v };
+  if (typeof v === 'string') return { string_value: v };
+  if (typeof v === 'boolean') return { bool_value: v };
+  if (Array.isArray(v)) return { list_value: { values: v.map(toValue) } };
+  if (isPlainObject(v)) return { struct_value: toStruct(v) };
+  return { string_value: String(v) };
+}
+
+function toStruct(o: Record<string, unknown>): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) fields[k] = toValue(v);
+  return { fields };
+}
+
+function convertMessage(type: protobuf.Type, value: unknown, path: string, root: protobuf.Root): unknown {
+  const name = type.fullName.replace(/^\./, '');
+  if (name === 'google.protobuf.Duration') {
+    if (typeof value === 'string') return parseDuration(value, path);
+    return value;
+  }
+  if (name === 'google.protobuf.Timestamp' && typeof value === 'string') {
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) throw new ProtoJsonError(path, `"${value}" is not an RFC 3339 timestamp`);
+    return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+  }
+  if (WRAPPERS.has(name) && !isPlainObject(value)) return { value };
+  if (name === 'google.protobuf.Struct' && isPlainObject(value) && !('fields' in value)) return toStruct(value);
+  if (name === 'google.protobuf.Value' && !(isPlainObject(value) && Object.keys(value).some((k) => k.endsWith('_value')))) return toValue(value);
+  if (name === 'google.protobuf.Any' && isPlainObject(value) && typeof value['@type'] === 'string') {
+    const typeUrl = value['@type'];
+    let inner: protobuf.Type;
+    try {
+      inner = root.lookupType(messageNameOf(typeUrl));
+    } catch {
+      throw new ProtoJsonError(path, `unknown message type in @type "${typeUrl}"; it is not in the Envoy protos Trellis loads (protos/envoy-manifest.json)`);
+    }
+    const { '@type': _t, ...rest } = value;
+    const converted = convertFields(inner, rest, path, root);
+    const bytes = inner.encode(inner.fromObject(converted)).finish();
+    return { type_url: typeUrl, value: bytes };
+  }
+  if (!isPlainObject(value)) return value;
+  return convertFields(type, value, path, root);
+}
+
+function convertFields(type: protobuf.Type, obj: Record<string, unknown>, path: string, root: protobuf.Root): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(obj)) {
+    const field = type.fields[key];
+    const here = path ? `${path}.${key}` : key;
+    if (!field) {
+      // fromObject would silently drop it; an operator's typo must not vanish.
+      throw new ProtoJsonError(here, `unknown field for ${type.fullName.replace(/^\./, '')}`);
+    }
+    field.resolve();
+    const ftype = field.resolvedType;
+    if (!(ftype instanceof protobuf.Type) || v === null || v === undefined) {
+      out[key] = v;
+      continue;
+    }
+    if (field.map) {
+      if (!isPlainObject(v)) throw new ProtoJsonError(here, 'expected a map');
+      const m: Record<string, unknown> = {};
+      for (const [mk, mv] of Object.entries(v)) m[mk] = convertMessage(ftype, mv, `${here}[${mk}]`, root);
+      out[key] = m;
+    } else if (field.repeated) {
+      if (!Array.isArray(v)) throw new ProtoJsonError(here, 'expected a list');
+      out[key] = v.map((item, i) => convertMessage(ftype, item, `${here}[${i}]`, root));
+    } else {
+      out[key] = convertMessage(ftype, v, here, root);
+    }
+  }
+  return out;
+}
+
+/** Converts a proto3-JSON-shaped object (snake_case names) into what `Type.fromObject` takes. */
+export function fromProto3Json(type: protobuf.Type, obj: Record<string, unknown>): Record<string, unknown> {
+  return convertFields(type, obj, '', type.root as protobuf.Root);
+}

@@ -1,0 +1,263 @@
+/**
+ * Bytes on the wire for the discovery protocol.
+ *
+ * Responses are framed by hand from pre-encoded parts so that a resource's
+ * bytes are produced once per version and then only copied, whatever the
+ * number of streams that receive it (DESIGN: "bytes encoded once and shared").
+ * A DiscoveryResponse is `version_info`, `type_url`, `nonce` (a few bytes per
+ * stream) plus, for each resource, field 2 holding an `Any`; that field is
+ * stored ready-made on the resource (see cache/resource.ts). Requests are
+ * decoded with protobufjs from the real Envoy protos.
+ *
+ * Field numbers: envoy/service/discovery/v3/discovery.proto.
+ */
+import protobuf from 'protobufjs';
+import { messageType } from './protos.ts';
+
+const WIRE_LEN = 2;
+
+function tag(field: number, wire: number): number {
+  return (field << 3) | wire;
+}
+
+/** Length-delimited field `field` holding `payload`, as one buffer. */
+export function lenField(field: number, payload: Uint8Array): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32(tag(field, WIRE_LEN)).bytes(payload);
+  return Buffer.from(w.finish());
+}
+
+/** google.protobuf.Any { type_url = 1; value = 2 } */
+export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32(tag(1, WIRE_LEN)).string(typeUrl);
+  w.uint32(tag(2, WIRE_LEN)).bytes(value);
+  return Buffer.from(w.finish());
+}
+
+/** DeltaDiscoveryResponse.Resource { version = 1; resource = 2; name = 3 } */
+export function encodeDeltaResource(name: string, version: string, any: Uint8Array): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32(tag(1, WIRE_LEN)).string(version);
+  w.uint32(tag(2, WIRE_LEN)).bytes(any);
+  w.uint32(tag(3, WIRE_LEN)).string(name);
+  return Buffer.from(w.finish());
+}
+
+export interface SotwResponse {
+  versionInfo: string;
+  typeUrl: string;
+  nonce: string;
+  /** each a ready-made DiscoveryResponse field 2 (tag + length + Any) */
+  resourceFields: readonly Buffer[];
+}
+
+export interface DeltaResponse {
+  systemVersionInfo: string;
+  typeUrl: string;
+  nonce: string;
+  /** each a ready-made DeltaDiscoveryResponse field 2 (tag + length + Resource) */
+  resourceFields: readonly Buffer[];
+  removed: readonly string[];
+}
+
+function header(fields: Array<[number, string]>): Buffer {
+  const w = protobuf.Writer.create();
+  for (const [field, value] of fields) if (value) w.uint32(tag(field, WIRE_LEN)).string(value);
+  return Buffer.from(w.finish());
+}
+
+export function encodeSotwResponse(r: SotwResponse): Buffer {
+  // version_info = 1, resources = 2, type_url = 4, nonce = 5; field order on
+  // the wire is free, parsers accept any order.
+  const head = header([
+    [1, r.versionInfo],
+    [4, r.typeUrl],
+    [5, r.nonce],
+  ]);
+  return Buffer.concat([head, ...r.resourceFields]);
+}
+
+export function encodeDeltaResponse(r: DeltaResponse): Buffer {
+  // system_version_info = 1, resources = 2, type_url = 4, nonce = 5, removed_resources = 6
+  const head = header([
+    [1, r.systemVersionInfo],
+    [4, r.typeUrl],
+    [5, r.nonce],
+  ]);
+  const parts: Buffer[] = [head, ...r.resourceFields];
+  if (r.removed.length > 0) {
+    const w = protobuf.Writer.create();
+    for (const name of r.removed) w.uint32(tag(6, WIRE_LEN)).string(name);
+    parts.push(Buffer.from(w.finish()));
+  }
+  return Buffer.concat(parts);
+}
+
+/** The parts of envoy.config.core.v3.Node that Trellis reads. */
+export interface NodeInfo {
+  id: string;
+  cluster: string;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  user_agent_name?: string;
+  user_agent_version?: string;
+  client_features?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface ErrorDetail {
+  code: number;
+  message: string;
+}
+
+export interface SotwRequest {
+  version_info: string;
+  node?: NodeInfo;
+  resource_names: string[];
+  type_url: string;
+  response_nonce: string;
+  error_detail?: ErrorDetail;
+}
+
+export interface DeltaRequest {
+  node?: NodeInfo;
+  type_url: string;
+  resource_names_subscribe: string[];
+  resource_names_unsubscribe: string[];
+  initial_resource_versions: Record<string, string>;
+  response_nonce: string;
+  error_detail?: ErrorDetail;
+}
+
+const decodeOptions: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, objects: true };
+
+function nodeFrom(raw: unknown): NodeInfo | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const n = raw as Record<string, unknown>;
+  const locality = n.locality as NodeInfo['locality'] | undefined;
+  const metadataType = messageType('google.protobuf.Struct');
+  const node: NodeInfo = {
+    id: String(n.id ?? ''),
+    cluster: String(n.cluster ?? ''),
+    locality: locality ?? undefined,
+    user_agent_name: typeof n.user_agent_name === 'string' ? n.user_agent_name : undefined,
+    user_agent_version: typeof n.user_agent_version === 'string' ? n.user_agent_version : undefined,
+    client_features: Array.isArray(n.client_features) ? (n.client_features as string[]) : undefined,
+  };
+  if (n.metadata && typeof n.metadata === 'object') {
+    node.metadata = metadataType.toObject(metadataType.fromObject(n.metadata), { json: true }) as Record<string, unknown>;
+  }
+  return node;
+}
+
+function errorFrom(raw: unknown): ErrorDetail | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const e = raw as { code?: number; message?: string };
+  return { code: e.code ?? 0, message: e.message ?? '' };
+}
+
+export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
+  const T = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+  const msg = T.decode(bytes);
+  const o = T.toObject(msg, decodeOptions) as Record<string, unknown>;
+  const hasError = (msg as unknown as { error_detail?: unknown }).error_detail != null;
+  return {
+    version_info: String(o.version_info ?? ''),
+    node: (msg as unknown as { node?: unknown }).node != null ? nodeFrom(o.node) : undefined,
+    resource_names: (o.resource_names as string[]) ?? [],
+    type_url: String(o.type_url ?? ''),
+    response_nonce: String(o.response_nonce ?? ''),
+    error_detail: hasError ? errorFrom(o.error_detail) : undefined,
+  };
+}
+
+export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest {
+  const T = messageType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+  const msg = T.decode(bytes);
+  const o = T.toObject(msg, decodeOptions) as Record<string, unknown>;
+  const hasError = (msg as unknown as { error_detail?: unknown }).error_detail != null;
+  return {
+    node: (msg as unknown as { node?: unknown }).node != null ? nodeFrom(o.node) : undefined,
+    type_url: String(o.type_url ?? ''),
+    resource_names_subscribe: (o.resource_names_subscribe as string[]) ?? [],
+    resource_names_unsubscribe: (o.resource_names_unsubscribe as string[]) ?? [],
+    initial_resource_versions: (o.initial_resource_versions as Record<string, string>) ?? {},
+    response_nonce: String(o.response_nonce ?? ''),
+    error_detail: hasError ? errorFrom(o.error_detail) : undefined,
+  };
+}
+
+/** Encoders for requests: used by tests and the benchmark's load generator, which speak the real protocol. */
+export function encodeSotwRequest(r: Partial<SotwRequest>): Buffer {
+  const T = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+  return Buffer.from(T.encode(T.fromObject(r)).finish());
+}
+
+export function encodeDeltaRequest(r: Partial<DeltaRequest>): Buffer {
+  const T = messageType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+  return Buffer.from(T.encode(T.fromObject(r)).finish());
+}
+
+export interface DecodedResource {
+  name?: string;
+  version?: string;
+  typeUrl: string;
+  value: Record<string, unknown>;
+}
+
+export function decodeAnyValue(typeUrl: string, value: Uint8Array): Record<string, unknown> {
+  const T = messageType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
+  return T.toObject(T.decode(value), { longs: String, enums: String, bytes: String, json: true }) as Record<string, unknown>;
+}
+
+/** Full decode of a response; for tests, config dumps and the load generator's checks. */
+export function decodeSotwResponse(bytes: Uint8Array): {
+  version_info: string;
+  type_url: string;
+  nonce: string;
+  resources: DecodedResource[];
+} {
+  const T = messageType('envoy.service.discovery.v3.DiscoveryResponse');
+  const msg = T.decode(bytes) as unknown as {
+    version_info: string;
+    type_url: string;
+    nonce: string;
+    resources: Array<{ type_url: string; value: Uint8Array }>;
+  };
+  return {
+    version_info: msg.version_info,
+    type_url: msg.type_url,
+    nonce: msg.nonce,
+    resources: msg.resources.map((a) => ({ typeUrl: a.type_url, value: decodeAnyValue(a.type_url, a.value) })),
+  };
+}
+
+export function decodeDeltaResponse(bytes: Uint8Array): {
+  system_version_info: string;
+  type_url: string;
+  nonce: string;
+  resources: DecodedResource[];
+  removed_resources: string[];
+} {
+  const T = messageType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+  const msg = T.decode(bytes) as unknown as {
+    system_version_info: string;
+    type_url: string;
+    nonce: string;
+    removed_resources: string[];
+    resources: Array<{ name: string; version: string; resource?: { type_url: string; value: Uint8Array } }>;
+  };
+  return {
+    system_version_info: msg.system_version_info,
+    type_url: msg.type_url,
+    nonce: msg.nonce,
+    removed_resources: msg.removed_resources ?? [],
+    resources: msg.resources.map((r) => ({
+      name: r.name,
+      version: r.version,
+      typeUrl: r.resource?.type_url ?? '',
+      value: r.resource ? decodeAnyValue(r.resource.type_url, r.resource.value) : {},
+    })),
+  };
+}
+

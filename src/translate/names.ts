@@ -38,33 +38,35 @@ export function inboundClusterName(port: number): string {
 }
 
 /**
- * Outbound listener for the explicit mode (the application calls a local
- * Envoy port), one per service port number: `outbound:port`. All services
- * that share a port number share the listener and are told apart by Host.
+ * The one outbound listener of a sidecar and its route configuration. In
+ * explicit mode the application calls it on a local port; in transparent
+ * mode iptables redirects outbound connections to it. Requests are told
+ * apart by Host (`svc`, `svc.ns`, `svc.ns.svc.cluster.local`, with or
+ * without port), so one listener serves every service the proxy may call.
  */
-export function outboundListenerName(port: number): string {
-  return `outbound:${port}`;
-}
+export const OUTBOUND_LISTENER = 'outbound';
+export const OUTBOUND_ROUTE = 'outbound';
 
-/** The single transparent-mode outbound listener (iptables redirect target). */
-export const TRANSPARENT_OUTBOUND_LISTENER = 'outbound';
-/** The single transparent-mode inbound listener (iptables redirect target). */
-export const TRANSPARENT_INBOUND_LISTENER = 'inbound';
-
-/** Inbound listener for one workload port in explicit mode: `inbound:port`. */
+/**
+ * Inbound listener for one service port of the workload: `inbound:port`
+ * (the service port number, which is what callers' endpoints name).
+ */
 export function inboundListenerName(port: number): string {
   return `inbound:${port}`;
 }
 
-/** Route configuration shared by every outbound listener for `port`. */
-export function outboundRouteName(port: number): string {
-  return `outbound:${port}`;
-}
-
-/** Route configuration of the inbound listener for `port`. */
+/** Route configuration (inline in the inbound listener) for one inbound port. */
 export function inboundRouteName(port: number): string {
   return `inbound:${port}`;
 }
+
+/** Virtual host of one service port in the outbound route configuration. */
+export function virtualHostName(namespace: string, service: string, port: number): string {
+  return `${service}.${namespace}:${port}`;
+}
+
+/** Passthrough cluster for transparent mode: destinations outside the mesh keep working. */
+export const PASSTHROUGH_CLUSTER = 'passthrough';
 
 /**
  * Proxyless gRPC clients ask LDS for the target's authority as written in

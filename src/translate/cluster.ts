@@ -1,0 +1,114 @@
+/**
+ * Cluster builders. Pure: (input, options) -> envoy.config.cluster.v3.Cluster
+ * as a plain object in proto3 JSON form.
+ */
+import type { CircuitBreaker, EffectivePolicy, LoadBalancer, OutlierDetection, ServicePort } from '../model/types.ts';
+import { upstreamTls } from './tls.ts';
+
+const ADS = { ads: {}, resource_api_version: 'V3' };
+
+export function durationOf(ms: number): string {
+  return `${(ms / 1000).toFixed(3).replace(/\.?0+$/, '')}s`;
+}
+
+function circuitBreakers(cb: CircuitBreaker | undefined, budget: { percent: number; minConcurrency: number } | undefined) {
+  if (!cb && !budget) return undefined;
+  const t: Record<string, unknown> = { priority: 'DEFAULT' };
+  if (cb?.maxConnections !== undefined) t.max_connections = cb.maxConnections;
+  if (cb?.maxPendingRequests !== undefined) t.max_pending_requests = cb.maxPendingRequests;
+  if (cb?.maxRequests !== undefined) t.max_requests = cb.maxRequests;
+  if (cb?.maxRetries !== undefined) t.max_retries = cb.maxRetries;
+  if (budget) t.retry_budget = { budget_percent: { value: budget.percent }, min_retry_concurrency: budget.minConcurrency };
+  return { thresholds: [t] };
+}
+
+function outlier(o: OutlierDetection | undefined) {
+  if (!o) return undefined;
+  const out: Record<string, unknown> = {
+    interval: durationOf(o.intervalMs),
+    base_ejection_time: durationOf(o.baseEjectionTimeMs),
+    max_ejection_percent: o.maxEjectionPercent,
+  };
+  if (o.consecutive5xx !== undefined) out.consecutive_5xx = o.consecutive5xx;
+  if (o.consecutiveGatewayErrors !== undefined) {
+    out.consecutive_gateway_failure = o.consecutiveGatewayErrors;
+    out.enforcing_consecutive_gateway_failure = 100;
+  }
+  return out;
+}
+
+function lbFields(lb: LoadBalancer | undefined): Record<string, unknown> {
+  switch (lb?.policy) {
+    case 'LeastRequest':
+      return { lb_policy: 'LEAST_REQUEST', ...(lb.choiceCount ? { least_request_lb_config: { choice_count: lb.choiceCount } } : {}) };
+    case 'RingHash':
+      return { lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: lb.minimumRingSize ?? 1024 } };
+    default:
+      return { lb_policy: 'ROUND_ROBIN' };
+  }
+}
+
+export interface OutboundClusterOptions {
+  name: string;
+  port: ServicePort;
+  policy?: EffectivePolicy;
+  /** Present for Envoy sidecars: mTLS to the destination's identities. */
+  tls?: { ownIdentity: string; peerIdentities: readonly string[]; sni: string };
+  connectTimeoutMs?: number;
+}
+
+export function outboundCluster(o: OutboundClusterOptions): Record<string, unknown> {
+  const policy = o.policy;
+  const cluster: Record<string, unknown> = {
+    name: o.name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS, service_name: o.name },
+    connect_timeout: durationOf(o.connectTimeoutMs ?? 1000),
+    ...lbFields(policy?.loadBalancer),
+  };
+  const cb = circuitBreakers(policy?.circuitBreaker, policy?.retries?.budget);
+  if (cb) cluster.circuit_breakers = cb;
+  const od = outlier(policy?.outlierDetection);
+  if (od) cluster.outlier_detection = od;
+  if (policy?.locality?.mode === 'PreferSameZone') {
+    // Zone-aware routing: keep traffic in the caller's zone while it is healthy enough.
+    cluster.common_lb_config = { zone_aware_lb_config: { routing_enabled: { value: 100 }, min_cluster_size: 1 } };
+  }
+  if (o.port.protocol === 'grpc' || o.port.protocol === 'http2') {
+    cluster.typed_extension_protocol_options = {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    };
+  }
+  if (o.tls) cluster.transport_socket = upstreamTls(o.tls);
+  return cluster;
+}
+
+/** The local application behind an inbound port. Static: it is always there. */
+export function inboundCluster(options: { name: string; address: string; port: number; http2: boolean }): Record<string, unknown> {
+  const cluster: Record<string, unknown> = {
+    name: options.name,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: {
+      cluster_name: options.name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.address, port_value: options.port } } } }] }],
+    },
+  };
+  if (options.http2) {
+    cluster.typed_extension_protocol_options = {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    };
+  }
+  return cluster;
+}
+
+/** Transparent mode: connections to addresses outside the mesh go where they were going. */
+export function passthroughCluster(name: string): Record<string, unknown> {
+  return { name, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '1s' };
+}

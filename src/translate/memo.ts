@@ -1,0 +1,60 @@
+/**
+ * Memo tables for builders. A key is a list of parts compared by content
+ * (objects by their JSON, cached per object so a thousand proxies reading the
+ * same model object pay for it once). A hit returns the very object built
+ * before, which the cache recognises without encoding it again — so a change
+ * costs builds and encodes only for the resources whose inputs changed,
+ * whether or not the model rebuilt its objects.
+ */
+const json = new WeakMap<object, string>();
+
+function contentOf(o: object): string {
+  let s = json.get(o);
+  if (s === undefined) {
+    s = JSON.stringify(o);
+    json.set(o, s);
+  }
+  return s;
+}
+
+function keyOf(parts: readonly unknown[]): string {
+  let key = '';
+  for (const p of parts) {
+    if (p === undefined) key += '|u';
+    else if (p === null) key += '|n';
+    else if (Array.isArray(p)) key += `|[${keyOf(p)}]`;
+    else if (typeof p === 'object') key += `|${contentOf(p)}`;
+    else key += `|${typeof p}:${String(p)}`;
+  }
+  return key;
+}
+
+export class Memo<T> {
+  private current = new Map<string, T>();
+  private previous = new Map<string, T>();
+  hits = 0;
+  misses = 0;
+
+  get(parts: readonly unknown[], build: () => T): T {
+    const key = keyOf(parts);
+    let v = this.current.get(key);
+    if (v !== undefined) {
+      this.hits++;
+      return v;
+    }
+    v = this.previous.get(key);
+    if (v !== undefined) this.hits++;
+    else {
+      this.misses++;
+      v = build();
+    }
+    this.current.set(key, v);
+    return v;
+  }
+
+  /** Start a new generation: entries not used since the last sweep are dropped. */
+  sweep(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+}

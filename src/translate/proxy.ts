@@ -1,0 +1,101 @@
+/**
+ * The proxy a translation is for: which workload it fronts, what kind of
+ * client it is, and how applications reach it. Derived from the node the
+ * proxy announced (its id and metadata, written by `trellis bootstrap`) and
+ * the model; pure.
+ */
+import type { MeshModel, Workload } from '../model/types.ts';
+
+export type ProxyKind = 'envoy' | 'proxyless';
+
+/**
+ * explicit: the application calls the sidecar's outbound port, and the
+ * sidecar's inbound listener holds the workload's service ports, forwarding
+ * to the application on another port (the demo and docker-compose).
+ * transparent: iptables redirects traffic to 15001 (out) and 15006 (in);
+ * the application and its callers are unaware of the sidecar (Kubernetes).
+ */
+export type InterceptionMode = 'explicit' | 'transparent';
+
+export interface ProxyContext {
+  nodeId: string;
+  kind: ProxyKind;
+  workload?: Workload;
+  mode: InterceptionMode;
+  /** Where the outbound listener binds (explicit: a local address and port). */
+  outbound: { address: string; port: number };
+  /** Address the inbound listeners bind to (explicit: the workload IP). */
+  inboundAddress: string;
+  /** Service port number → port the application listens on (explicit mode). */
+  appPorts: ReadonlyMap<number, number>;
+  /** Address the inbound clusters forward to. */
+  appAddress: string;
+}
+
+/** Node metadata keys `trellis bootstrap` writes (documented in docs/bootstrap.md). */
+export const NODE_METADATA = {
+  workload: 'trellis.workload', // "ns/pod"
+  mode: 'trellis.mode', // explicit | transparent
+  outboundAddress: 'trellis.outbound_address', // "127.0.0.1:15001"
+  appPorts: 'trellis.app_ports', // "8080=18080,9090=19090"
+  appAddress: 'trellis.app_address',
+} as const;
+
+export interface NodeLike {
+  id: string;
+  user_agent_name?: string;
+  metadata?: Record<string, unknown>;
+}
+
+function meta(node: NodeLike, key: string): string | undefined {
+  const v = node.metadata?.[key];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function parseAddress(s: string | undefined, fallback: { address: string; port: number }): { address: string; port: number } {
+  if (!s) return fallback;
+  const i = s.lastIndexOf(':');
+  const port = Number(s.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port)) return fallback;
+  return { address: s.slice(0, i), port };
+}
+
+function parsePortMap(s: string | undefined): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const part of (s ?? '').split(',')) {
+    const [a, b] = part.split('=').map((x) => Number(x.trim()));
+    if (Number.isInteger(a) && Number.isInteger(b)) m.set(a!, b!);
+  }
+  return m;
+}
+
+/**
+ * Which workload a node is: node metadata `trellis.workload` ("ns/pod"), else
+ * a node id of the form "ns/pod" or "pod.ns" that names a known pod.
+ */
+export function workloadOf(node: NodeLike, model: MeshModel): Workload | undefined {
+  const declared = meta(node, NODE_METADATA.workload);
+  if (declared) return model.workloads.get(declared);
+  if (model.workloads.has(node.id)) return model.workloads.get(node.id);
+  const dot = node.id.split('.');
+  if (dot.length >= 2) return model.workloads.get(`${dot[1]}/${dot[0]}`);
+  return undefined;
+}
+
+export function proxyContext(node: NodeLike, model: MeshModel): ProxyContext {
+  // Envoy announces user_agent_name "envoy"; gRPC libraries announce themselves otherwise.
+  const kind: ProxyKind = node.user_agent_name === 'envoy' ? 'envoy' : 'proxyless';
+  const workload = workloadOf(node, model);
+  const mode: InterceptionMode = meta(node, NODE_METADATA.mode) === 'transparent' ? 'transparent' : 'explicit';
+  const transparent = mode === 'transparent';
+  return {
+    nodeId: node.id,
+    kind,
+    workload,
+    mode,
+    outbound: parseAddress(meta(node, NODE_METADATA.outboundAddress), { address: transparent ? '0.0.0.0' : '127.0.0.1', port: 15001 }),
+    inboundAddress: transparent ? '0.0.0.0' : (workload?.ip ?? '127.0.0.1'),
+    appPorts: parsePortMap(meta(node, NODE_METADATA.appPorts)),
+    appAddress: meta(node, NODE_METADATA.appAddress) ?? (transparent ? '127.0.0.1' : (workload?.ip ?? '127.0.0.1')),
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The outbound RouteConfiguration: one virtual host per service port a proxy
+ * may call, reached by every name Kubernetes DNS gives the service, with the
+ * TrafficSplits, route policies, retries and timeouts of that port. Pure.
+ *
+ * Route order inside a virtual host (first match wins):
+ *   1. TrafficSplits with matches (header or path canaries), in the model's order;
+ *   2. TrafficPolicy route sections (per-route timeouts/retries), default split;
+ *   3. everything else: the split without matches, or the service itself.
+ * Each of these is doubled when retries are limited to some methods: the
+ * retrying route matches only those methods, its twin takes the rest.
+ */
+import type { EffectivePolicy, HttpMatch, MeshModel, MeshService, RetryPolicy, ServicePort, Split, Timeouts } from '../model/types.ts';
+import { durationOf } from './cluster.ts';
+import { routeMatch } from './match.ts';
+import { outboundClusterName, serviceFqdn, virtualHostName } from './names.ts';
+import type { ProxyKind } from './proxy.ts';
+
+/** Retry-on names gRPC clients understand (gRFC A44); others are Envoy-only. */
+const GRPC_RETRY_ON = new Set(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
+
+export function domainsFor(service: MeshService, port: number, callerNamespace: string | undefined, isDefaultPort: boolean): string[] {
+  const { name, namespace } = service;
+  const hosts = [serviceFqdn(namespace, name), `${name}.${namespace}.svc`, `${name}.${namespace}`];
+  if (callerNamespace === namespace) hosts.push(name);
+  const out: string[] = [];
+  for (const h of hosts) {
+    out.push(`${h}:${port}`);
+    if (isDefaultPort) out.push(h);
+  }
+  if (service.clusterIP && service.clusterIP !== 'None') out.push(`${service.clusterIP}:${port}`);
+  return out;
+}
+
+function weightedAction(model: MeshModel, split: Split, port: number): Record<string, unknown> {
+  const clusters = split.backends
+    .filter((b) => b.weight > 0 && b.ports.includes(port))
+    .map((b) => {
+      const s = model.services.get(b.service)!;
+      return { name: outboundClusterName(s.namespace, s.name, port), weight: b.weight };
+    });
+  if (clusters.length === 1) return { cluster: clusters[0]!.name };
+  return { weighted_clusters: { clusters } };
+}
+
+function retryPolicy(r: RetryPolicy, timeouts: Timeouts | undefined, kind: ProxyKind): Record<string, unknown> {
+  const retryOn = kind === 'proxyless' ? r.retryOn.filter((x) => GRPC_RETRY_ON.has(x)) : r.retryOn;
+  const p: Record<string, unknown> = {
+    retry_on: (retryOn.length > 0 ? retryOn : kind === 'proxyless' ? ['unavailable'] : ['5xx']).join(','),
+    num_retries: r.attempts,
+    // A retry goes to another host when one exists, so a failing instance is masked.
+    retry_host_predicate: kind === 'envoy' ? [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }] : undefined,
+    host_selection_retry_max_attempts: kind === 'envoy' ? 5 : undefined,
+  };
+  if (r.retriableStatusCodes.length > 0 && kind === 'envoy') p.retriable_status_codes = r.retriableStatusCodes;
+  if (timeouts?.perTryMs) p.per_try_timeout = durationOf(timeouts.perTryMs);
+  for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
+  return p;
+}
+
+interface RouteSpec {
+  name: string;
+  match: HttpMatch | undefined;
+  action: Record<string, unknown>;
+  timeouts?: Timeouts;
+  retries?: RetryPolicy;
+}
+
+function hashPolicy(policy: EffectivePolicy | undefined): Record<string, unknown>[] | undefined {
+  const h = policy?.loadBalancer?.policy === 'RingHash' ? policy.loadBalancer.hashOn : undefined;
+  if (!h) return undefined;
+  if ('header' in h) return [{ header: { header_name: h.header } }];
+  return [{ cookie: { name: h.cookie.name, ...(h.cookie.ttlMs !== undefined ? { ttl: durationOf(h.cookie.ttlMs) } : {}), ...(h.cookie.path ? { path: h.cookie.path } : {}) } }];
+}
+
+function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind: ProxyKind): Record<string, unknown>[] {
+  const action: Record<string, unknown> = { ...spec.action };
+  const hp = hashPolicy(policy);
+  if (hp) action.hash_policy = hp;
+  if (spec.timeouts?.requestMs !== undefined) {
+    action.timeout = durationOf(spec.timeouts.requestMs);
+    // gRPC clients read the deadline from max_stream_duration (gRFC A31).
+    if (kind === 'proxyless') action.max_stream_duration = { max_stream_duration: durationOf(spec.timeouts.requestMs) };
+  }
+  if (spec.timeouts?.idleMs !== undefined && kind === 'envoy') action.idle_timeout = durationOf(spec.timeouts.idleMs);
+  const r = spec.retries;
+  if (!r || r.attempts <= 0) return [{ name: spec.name, match: routeMatch(spec.match), route: action }];
+  const withRetry = { ...action, retry_policy: retryPolicy(r, spec.timeouts, kind) };
+  // gRPC has no methods to filter on (every RPC is a POST): retry by status code only.
+  if (r.methods.length === 0 || kind === 'proxyless') return [{ name: spec.name, match: routeMatch(spec.match), route: withRetry }];
+  return [
+    { name: `${spec.name}/retry`, match: routeMatch(spec.match, r.methods), route: withRetry },
+    { name: spec.name, match: routeMatch(spec.match), route: action },
+  ];
+}
+
+export function virtualHost(
+  model: MeshModel,
+  service: MeshService,
+  port: ServicePort,
+  options: { callerNamespace?: string; isDefaultPort: boolean; kind: ProxyKind },
+): Record<string, unknown> {
+  const policy = port.policy;
+  const splits = service.splits.map((k) => model.splits.get(k)!).filter((s) => s.backends.some((b) => b.ports.includes(port.port)));
+  const matchedSplits = splits.filter((s) => s.matches.length > 0);
+  const defaultSplit = splits.find((s) => s.matches.length === 0);
+  const defaultAction = defaultSplit ? weightedAction(model, defaultSplit, port.port) : { cluster: outboundClusterName(service.namespace, service.name, port.port) };
+  const specs: RouteSpec[] = [];
+  for (const split of matchedSplits) {
+    split.matches.forEach((m, i) =>
+      specs.push({ name: `split/${split.name}/${m.name || i}`, match: m, action: weightedAction(model, split, port.port), timeouts: policy?.timeouts, retries: policy?.retries }),
+    );
+  }
+  for (const rp of policy?.routes ?? []) {
+    rp.matches.forEach((m, i) =>
+      specs.push({ name: `policy/${rp.from.split('/')[1]}/${m.name || i}`, match: m, action: defaultAction, timeouts: rp.timeouts ?? policy?.timeouts, retries: rp.retries ?? policy?.retries }),
+    );
+  }
+  specs.push({ name: 'default', match: undefined, action: defaultAction, timeouts: policy?.timeouts, retries: policy?.retries });
+  return {
+    name: virtualHostName(service.namespace, service.name, port.port),
+    domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort),
+    routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind)),
+  };
+}
+
+/** Ports that carry HTTP (and so get a virtual host); TCP ports are out of scope for routing. */
+export function httpPorts(service: MeshService): ServicePort[] {
+  return service.ports.filter((p) => p.protocol !== 'tcp');
+}
+
+export function outboundRouteConfiguration(
+  model: MeshModel,
+  name: string,
+  services: readonly MeshService[],
+  options: { callerNamespace?: string; kind: ProxyKind },
+): Record<string, unknown> {
+  const vhosts: Record<string, unknown>[] = [];
+  for (const s of services) {
+    const ports = httpPorts(s);
+    ports.forEach((p, i) => vhosts.push(virtualHost(model, s, p, { ...options, isDefaultPort: i === 0 })));
+  }
+  return { name, virtual_hosts: vhosts, validate_clusters: false };
+}

@@ -1,0 +1,51 @@
+/**
+ * mTLS between sidecars: transport sockets that take the workload's
+ * certificate and the trust bundle from SDS (over the same ADS stream), by
+ * the names in names.ts. Pure builders.
+ */
+import { identitySecretName, TRUST_BUNDLE_SECRET } from './names.ts';
+
+const ADS = { ads: {}, resource_api_version: 'V3' };
+
+function sdsRef(name: string) {
+  return { name, sds_config: ADS };
+}
+
+/**
+ * Client side: present our identity, and accept the server only if its
+ * certificate chains to the trust bundle and carries one of the destination
+ * service's SPIFFE IDs (the identities of the pods behind it).
+ */
+export function upstreamTls(options: { ownIdentity: string; peerIdentities: readonly string[]; sni: string }) {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: options.sni,
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [sdsRef(identitySecretName(options.ownIdentity))],
+        combined_validation_context: {
+          default_validation_context: {
+            match_typed_subject_alt_names: options.peerIdentities.map((id) => ({ san_type: 'URI', matcher: { exact: id } })),
+          },
+          validation_context_sds_secret_config: sdsRef(TRUST_BUNDLE_SECRET),
+        },
+      },
+    },
+  };
+}
+
+/** Server side: require a client certificate from the trust bundle. Who may call is RBAC's job. */
+export function downstreamTls(ownIdentity: string) {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+      require_client_certificate: true,
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [sdsRef(identitySecretName(ownIdentity))],
+        validation_context_sds_secret_config: sdsRef(TRUST_BUNDLE_SECRET),
+      },
+    },
+  };
+}

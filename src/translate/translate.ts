@@ -1,0 +1,147 @@
+/**
+ * model + one proxy -> the Envoy resources it should hold. Pure: no I/O, no
+ * clock, no randomness; input is never mutated.
+ *
+ * Builders are memoized on their inputs (see memo.ts) so that unchanged
+ * pieces come back as the *same objects*: the cache then finds their encoded
+ * bytes by identity, and a change costs work for what it touched only.
+ */
+import type { MeshModel, MeshService, ServicePort } from '../model/types.ts';
+import { clusterLoadAssignment } from './endpoints.ts';
+import { inboundCluster, outboundCluster } from './cluster.ts';
+import { apiListener, inboundListener, outboundListener } from './listeners.ts';
+import { Memo } from './memo.ts';
+import {
+  inboundClusterName,
+  inboundListenerName,
+  OUTBOUND_LISTENER,
+  OUTBOUND_ROUTE,
+  outboundClusterName,
+  proxylessListenerName,
+  serviceFqdn,
+} from './names.ts';
+import type { ProxyContext } from './proxy.ts';
+import { rbacFilter } from './rbac.ts';
+import { httpPorts, outboundRouteConfiguration } from './routes.ts';
+import { visibleServices } from './scope.ts';
+
+export interface ProxyResources {
+  clusters: Record<string, unknown>[];
+  endpoints: Record<string, unknown>[];
+  listeners: Record<string, unknown>[];
+  routes: Record<string, unknown>[];
+  /** SPIFFE IDs whose certificate this proxy needs (its own), for the CA/SDS side. */
+  identities: string[];
+}
+
+export class Translator {
+  /** Memo tables survive across model versions; entries unused in a generation are dropped. */
+  private readonly clusters = new Memo<Record<string, unknown>>();
+  private readonly endpoints = new Memo<Record<string, unknown>>();
+  private readonly routes = new Memo<Record<string, unknown>>();
+  private readonly listeners = new Memo<Record<string, unknown>>();
+
+  /** Call after translating every proxy for a model version: forget what nobody used. */
+  sweep(): void {
+    this.clusters.sweep();
+    this.endpoints.sweep();
+    this.routes.sweep();
+    this.listeners.sweep();
+  }
+
+  translate(model: MeshModel, proxy: ProxyContext): ProxyResources {
+    const services = visibleServices(model, proxy);
+    const envoy = proxy.kind === 'envoy';
+    const own = envoy ? proxy.workload?.identity : undefined;
+    const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [], identities: own ? [own] : [] };
+
+    for (const s of services) {
+      for (const p of httpPorts(s)) {
+        const name = outboundClusterName(s.namespace, s.name, p.port);
+        const tls = own ? { ownIdentity: own, peerIdentities: s.identities, sni: serviceFqdn(s.namespace, s.name) } : undefined;
+        out.clusters.push(this.clusters.get([name, p.protocol, p.policy, tls], () => outboundCluster({ name, port: p, policy: p.policy, tls })));
+        out.endpoints.push(this.endpoints.get([name, p.endpoints], () => clusterLoadAssignment(name, p.endpoints)));
+      }
+    }
+
+    const callerNamespace = proxy.workload?.namespace;
+    out.routes.push(
+      this.routes.get([OUTBOUND_ROUTE, proxy.kind, callerNamespace, routeInputs(model, services)], () =>
+        outboundRouteConfiguration(model, OUTBOUND_ROUTE, services, { callerNamespace, kind: proxy.kind }),
+      ),
+    );
+
+    if (envoy) {
+      out.listeners.push(
+        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode], () =>
+          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent' }),
+        ),
+      );
+      this.inbound(model, proxy, out);
+    } else {
+      for (const s of services) {
+        for (const p of httpPorts(s)) {
+          for (const host of proxylessHosts(s, callerNamespace)) {
+            const name = proxylessListenerName(host, p.port);
+            out.listeners.push(this.listeners.get([name], () => apiListener(name)));
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** One inbound listener and cluster per service port the workload serves. */
+  private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources): void {
+    const w = proxy.workload;
+    if (!w) return;
+    const rules = model.mesh.authorization === 'strict' ? (model.accessByDestination.get(w.identity) ?? []) : undefined;
+    const seen = new Set<number>();
+    for (const key of w.services) {
+      const s = model.services.get(key);
+      if (!s) continue;
+      for (const p of httpPorts(s)) {
+        if (seen.has(p.port)) continue;
+        seen.add(p.port);
+        const appPort = proxy.appPorts.get(p.port) ?? targetPortNumber(p);
+        const cluster = inboundClusterName(p.port);
+        out.clusters.push(
+          this.clusters.get([cluster, proxy.appAddress, appPort, p.protocol], () =>
+            inboundCluster({ name: cluster, address: proxy.appAddress, port: appPort, http2: p.protocol === 'grpc' || p.protocol === 'http2' }),
+          ),
+        );
+        const name = inboundListenerName(p.port);
+        const ports = [p.port, targetPortNumber(p)];
+        out.listeners.push(
+          this.listeners.get([name, proxy.inboundAddress, w.identity, cluster, rules], () =>
+            inboundListener({ name, address: proxy.inboundAddress, port: p.port, identity: w.identity, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
+          ),
+        );
+      }
+    }
+  }
+}
+
+function targetPortNumber(p: ServicePort): number {
+  return typeof p.targetPort === 'number' ? p.targetPort : p.port;
+}
+
+/** Host forms a gRPC client may put in `xds:///host:port`. */
+function proxylessHosts(s: MeshService, callerNamespace: string | undefined): string[] {
+  const hosts = [serviceFqdn(s.namespace, s.name), `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
+  if (callerNamespace === s.namespace) hosts.push(s.name);
+  return hosts;
+}
+
+/**
+ * Everything the outbound route configuration depends on, as memo key parts:
+ * the services (their ports and policies) and the splits and their backends.
+ */
+function routeInputs(model: MeshModel, services: readonly MeshService[]): unknown[] {
+  const parts: unknown[] = [];
+  for (const s of services) {
+    parts.push(s.key, s.clusterIP, s.ports.map((p) => [p.port, p.protocol, p.policy]));
+    for (const k of s.splits) parts.push(model.splits.get(k));
+  }
+  return parts;
+}

@@ -9,7 +9,7 @@
  */
 import { PUSH_ORDER, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { NodeInfo } from '../xds/wire.ts';
-import { checkConsistency, Snapshot, TypeSet, type ConsistencyProblem } from './snapshot.ts';
+import { checkConsistency, Snapshot, TypeSet, type ConsistencyOptions, type ConsistencyProblem } from './snapshot.ts';
 
 export type SnapshotWatcher = (next: Snapshot, changedTypes: ReadonlySet<ResourceTypeUrl>) => void;
 
@@ -59,8 +59,8 @@ export class SnapshotCache {
   }
 
   /** Replace a key's snapshot after checking its consistency. Watchers hear only of types that changed. */
-  set(key: string, next: Snapshot): SetResult {
-    const problems = checkConsistency(next);
+  set(key: string, next: Snapshot, options: ConsistencyOptions = {}): SetResult {
+    const problems = checkConsistency(next, options);
     if (problems.length > 0) return { ok: false, problems };
     const prev = this.snapshots.get(key);
     const changed: ResourceTypeUrl[] = [];
@@ -87,9 +87,9 @@ export class SnapshotCache {
    * Replace one type only: the endpoint fast path, which skips rebuilding
    * listeners and routes when only endpoints moved.
    */
-  setType(key: string, set: TypeSet): SetResult {
+  setType(key: string, set: TypeSet, options: ConsistencyOptions = {}): SetResult {
     const prev = this.snapshots.get(key) ?? Snapshot.empty();
-    return this.set(key, prev.withType(set));
+    return this.set(key, prev.withType(set), options);
   }
 
   delete(key: string): void {

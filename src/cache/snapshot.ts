@@ -92,14 +92,48 @@ export interface ConsistencyProblem {
  * to a listener that names it; every cluster a route names exists. A snapshot
  * that fails is not served; the previous one stays.
  */
-export function checkConsistency(snapshot: Snapshot): ConsistencyProblem[] {
+export interface ConsistencyOptions {
+  /**
+   * The endpoint set is mesh-wide and shared by every proxy (translate/
+   * publisher.ts): endpoints need not each have a cluster in this snapshot,
+   * but every EDS cluster must find its endpoints.
+   */
+  endpointsShared?: boolean;
+}
+
+/**
+ * Proxies share TypeSets, so the same combination is checked once: memo on
+ * the cluster set, holding the other sets it was checked with.
+ */
+const checked = new WeakMap<TypeSet, Array<{ sets: TypeSet[]; shared: boolean; problems: ConsistencyProblem[] }>>();
+
+export function checkConsistency(snapshot: Snapshot, options: ConsistencyOptions = {}): ConsistencyProblem[] {
+  const sets = [TypeUrl.Endpoint, TypeUrl.Listener, TypeUrl.Route].map((t) => snapshot.get(t));
+  const shared = options.endpointsShared ?? false;
+  const seen = checked.get(snapshot.get(TypeUrl.Cluster)) ?? [];
+  const hit = seen.find((e) => e.shared === shared && e.sets.every((s, i) => s === sets[i]));
+  if (hit) return hit.problems;
+  const problems = computeConsistency(snapshot, options);
+  seen.push({ sets, shared, problems });
+  if (seen.length > 8) seen.shift();
+  checked.set(snapshot.get(TypeUrl.Cluster), seen);
+  return problems;
+}
+
+function computeConsistency(snapshot: Snapshot, options: ConsistencyOptions): ConsistencyProblem[] {
   const problems: ConsistencyProblem[] = [];
   const clusters = snapshot.get(TypeUrl.Cluster);
   const listeners = snapshot.get(TypeUrl.Listener);
   const routes = snapshot.get(TypeUrl.Route);
   const wantedEndpoints = new Set<string>();
   for (const c of clusters.items.values()) for (const e of c.references.endpoints) wantedEndpoints.add(e);
-  for (const name of snapshot.get(TypeUrl.Endpoint).items.keys()) {
+  const endpoints = snapshot.get(TypeUrl.Endpoint);
+  if (options.endpointsShared) {
+    for (const name of wantedEndpoints) {
+      if (!endpoints.items.has(name)) problems.push({ typeUrl: TypeUrl.Cluster, name, message: `EDS cluster "${name}" has no endpoint set` });
+    }
+  }
+  for (const name of options.endpointsShared ? [] : endpoints.items.keys()) {
     if (!wantedEndpoints.has(name)) {
       problems.push({ typeUrl: TypeUrl.Endpoint, name, message: `endpoints "${name}" belong to no EDS cluster` });
     }

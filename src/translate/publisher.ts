@@ -1,0 +1,151 @@
+/**
+ * Runs the pure translator for every connected proxy and hands the results
+ * to the cache. The one file in translate/ with effects (it calls the cache);
+ * everything it calls is pure.
+ *
+ * Endpoints take a short cut (DESIGN: "endpoint churn may go straight to the
+ * endpoint cache"): a ClusterLoadAssignment does not depend on who asks, so
+ * there is one mesh-wide endpoint set, shared by every proxy's snapshot; a
+ * proxy receives the ones it subscribes to, which are its clusters'. When a
+ * model change touches only endpoints, no listener, route or cluster is
+ * rebuilt: the shared set is updated and streams get the changed names.
+ */
+import { encodeResource, type VersionedResource } from '../cache/resource.ts';
+import { Snapshot, TypeSet } from '../cache/snapshot.ts';
+import type { SnapshotCache } from '../cache/snapshot-cache.ts';
+import type { Logger } from '../log.ts';
+import type { MeshModel } from '../model/types.ts';
+import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
+import type { NodeInfo } from '../xds/wire.ts';
+import { clusterLoadAssignment } from './endpoints.ts';
+import { Memo } from './memo.ts';
+import { outboundClusterName } from './names.ts';
+import { proxyContext } from './proxy.ts';
+import { httpPorts } from './routes.ts';
+import { Translator } from './translate.ts';
+
+/** Where SDS secrets come from (the CA); resources are already encoded, owned by their identity. */
+export interface SecretSource {
+  secretsFor(identities: readonly string[]): VersionedResource[];
+}
+
+const typeSetIntern = new Map<string, WeakRef<TypeSet>>();
+
+/** Equal lists of resources give the same TypeSet object, so proxies with equal config share it. */
+function internedSet(typeUrl: ResourceTypeUrl, resources: readonly VersionedResource[], now: number): TypeSet {
+  let key = typeUrl;
+  for (const r of resources) key += `\n${r.name}@${r.version}`;
+  const hit = typeSetIntern.get(key)?.deref();
+  if (hit) return hit;
+  const set = TypeSet.of(typeUrl, resources, now);
+  typeSetIntern.set(key, new WeakRef(set));
+  if (typeSetIntern.size > 50_000) for (const [k, v] of typeSetIntern) if (!v.deref()) typeSetIntern.delete(k);
+  return set;
+}
+
+/** The parts of the model that shape clusters, listeners and routes, i.e. all but endpoint addresses. */
+function routingSignature(model: MeshModel): string {
+  return JSON.stringify({
+    mesh: model.mesh,
+    services: [...model.services.values()].map((s) => ({ ...s, ports: s.ports.map((p) => ({ ...p, endpoints: undefined })) })),
+    workloads: [...model.workloads.values()],
+    splits: [...model.splits.values()],
+    access: [...model.accessRules.values()],
+  });
+}
+
+export interface PublishStats {
+  proxies: number;
+  endpointsOnly: boolean;
+  ms: number;
+}
+
+export class MeshPublisher {
+  private model?: MeshModel;
+  private signature = '';
+  private endpoints: TypeSet = TypeSet.of(TypeUrl.Endpoint, []);
+  private readonly nodes = new Map<string, NodeInfo>();
+  private readonly translator = new Translator();
+  private readonly claMemo = new Memo<VersionedResource>();
+
+  constructor(
+    private readonly cache: SnapshotCache,
+    private readonly log: Logger,
+    private secrets?: SecretSource,
+  ) {
+    cache.onDemand({
+      onDemand: (key, node) => {
+        this.nodes.set(key, node);
+        if (this.model) this.publishNode(key, node, Date.now());
+      },
+      onIdle: (key) => {
+        this.nodes.delete(key);
+        cache.delete(key);
+      },
+    });
+  }
+
+  setSecretSource(source: SecretSource): void {
+    this.secrets = source;
+    this.republish();
+  }
+
+  /** A new model version. */
+  publish(model: MeshModel): PublishStats {
+    const t0 = performance.now();
+    const now = Date.now();
+    this.model = model;
+    const endpoints = this.buildEndpoints(model, now);
+    const endpointsChanged = endpoints !== this.endpoints;
+    this.endpoints = endpoints;
+    const signature = routingSignature(model);
+    const endpointsOnly = signature === this.signature;
+    this.signature = signature;
+    if (endpointsOnly) {
+      if (endpointsChanged) for (const key of this.nodes.keys()) this.cache.setType(key, endpoints, { endpointsShared: true });
+    } else {
+      for (const [key, node] of this.nodes) this.publishNode(key, node, now);
+      this.translator.sweep();
+    }
+    return { proxies: this.nodes.size, endpointsOnly, ms: performance.now() - t0 };
+  }
+
+  /** Recompute every proxy (e.g. certificates rotated). */
+  republish(): void {
+    if (!this.model) return;
+    const now = Date.now();
+    for (const [key, node] of this.nodes) this.publishNode(key, node, now);
+  }
+
+  private buildEndpoints(model: MeshModel, now: number): TypeSet {
+    const list: VersionedResource[] = [];
+    for (const s of model.services.values()) {
+      for (const p of httpPorts(s)) {
+        const name = outboundClusterName(s.namespace, s.name, p.port);
+        list.push(this.claMemo.get([name, p.endpoints], () => encodeResource(TypeUrl.Endpoint, clusterLoadAssignment(name, p.endpoints))));
+      }
+    }
+    this.claMemo.sweep();
+    return internedSet(TypeUrl.Endpoint, list, now);
+  }
+
+  private publishNode(key: string, node: NodeInfo, now: number): void {
+    const model = this.model!;
+    const proxy = proxyContext(node, model);
+    const out = this.translator.translate(model, proxy);
+    const enc = (t: ResourceTypeUrl, list: Record<string, unknown>[]) => internedSet(t, list.map((o) => encodeResource(t, o)), now);
+    const snapshot = new Snapshot({
+      [TypeUrl.Cluster]: enc(TypeUrl.Cluster, out.clusters),
+      [TypeUrl.Endpoint]: this.endpoints,
+      [TypeUrl.Listener]: enc(TypeUrl.Listener, out.listeners),
+      [TypeUrl.Route]: enc(TypeUrl.Route, out.routes),
+      [TypeUrl.Secret]: internedSet(TypeUrl.Secret, this.secrets?.secretsFor(out.identities) ?? [], now),
+    });
+    const result = this.cache.set(key, snapshot, { endpointsShared: true });
+    if (!result.ok) {
+      // Our own builders produced an inconsistent snapshot: a bug, but never
+      // worth taking the proxy's last good config away.
+      this.log.error({ node: node.id, problems: result.problems }, 'inconsistent snapshot not served (bug); keeping the last good one');
+    }
+  }
+}

@@ -98,12 +98,14 @@ export class SnapshotCache {
 
   watch(key: string, node: NodeInfo, watcher: SnapshotWatcher): () => void {
     let set = this.watchers.get(key);
+    const first = !set;
     if (!set) {
       set = new Set();
       this.watchers.set(key, set);
-      for (const d of this.demand) d.onDemand?.(key, node);
     }
     set.add(watcher);
+    // After adding: a demand listener may publish at once, and this watcher must hear it.
+    if (first) for (const d of this.demand) d.onDemand?.(key, node);
     return () => {
       const s = this.watchers.get(key);
       if (!s) return;

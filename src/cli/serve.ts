@@ -8,20 +8,29 @@ import { componentLogger, type Logger } from '../log.ts';
 import { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { AdminServer } from '../admin/http.ts';
 import { XdsServer } from '../server/xds-server.ts';
+import type { IdentityVerifier } from '../server/identity.ts';
 import { loadEnvoyResources } from '../sources/envoy-resources-file.ts';
 import { parseArgs, UsageError } from './args.ts';
+import { FileMesh } from './file-mesh.ts';
+import { registerMeshRoutes } from '../admin/intents.ts';
 
 export interface ServeOptions {
   xdsAddress: string;
   adminAddress: string;
   /** a file of raw Envoy resources to serve to every node */
   resourcesFile?: string;
+  /** a folder of Kubernetes-shaped YAML: the mesh (services, workloads, intents) */
+  sourceDir?: string;
   stateDir?: string;
   log?: Logger;
   /** debounce for file reloads */
   reloadDebounceMs?: number;
   maxConnectionAgeMs?: number;
   maxConnectionAgeGraceMs?: number;
+  /** How streams prove an identity (XDS_RULES 23); without one no stream receives owned secrets. */
+  verifier?: IdentityVerifier;
+  /** Tests only: see XdsServerOptions.allowSecretsOverPlaintext. Default false. */
+  allowSecretsOverPlaintext?: boolean;
 }
 
 export interface RunningServer {
@@ -30,6 +39,7 @@ export interface RunningServer {
   cache: SnapshotCache;
   xds: XdsServer;
   admin: AdminServer;
+  mesh?: FileMesh;
   /** reload the resources file now (tests; the watcher calls it too) */
   reload(): boolean;
   stop(): Promise<void>;
@@ -40,12 +50,16 @@ export const SHARED_KEY = '*';
 
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? componentLogger('serve');
-  const cache = new SnapshotCache(() => SHARED_KEY);
+  // A mesh gives every proxy its own view; raw resources are the same for all.
+  const cache = new SnapshotCache(opts.sourceDir ? (node) => node.id : () => SHARED_KEY);
+  const mesh = opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs }) : undefined;
   const xds = new XdsServer({
     cache,
     log: log.child({ component: 'xds' }),
     maxConnectionAgeMs: opts.maxConnectionAgeMs,
     maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs,
+    verifier: opts.verifier,
+    allowSecretsOverPlaintext: opts.allowSecretsOverPlaintext ?? false,
   });
   let loadedOnce = false;
   let lastError: string | null = null;
@@ -79,12 +93,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
 
   reload();
+  await mesh?.start();
   const xdsPort = await xds.listen(opts.xdsAddress);
   const admin = new AdminServer({
     xds,
     log: log.child({ component: 'admin' }),
     notReadyReason: () => (opts.resourcesFile && !loadedOnce ? `no valid config loaded yet: ${lastError ?? 'loading'}` : null),
   });
+  if (mesh) registerMeshRoutes(admin, mesh);
   const { port: adminPort } = await admin.listen(opts.adminAddress);
 
   let watcher: FSWatcher | undefined;
@@ -108,10 +124,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     cache,
     xds,
     admin,
+    mesh,
     reload,
     async stop() {
       clearTimeout(timer);
       watcher?.close();
+      await mesh?.close();
       await admin.close();
       await xds.close();
     },
@@ -141,6 +159,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     xdsAddress: args.values['xds-address']!,
     adminAddress: args.values['admin-address']!,
     resourcesFile: args.values.resources,
+    sourceDir: sourceDirOf(args.values.source),
     stateDir: args.values['state-dir'],
   });
   await new Promise<void>((resolve) => {
@@ -150,4 +169,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
   await running.stop();
   return 0;
+}
+
+/** `--source file:<dir>` (the default source when no cluster is named). */
+function sourceDirOf(source: string | undefined): string | undefined {
+  if (source === undefined) return undefined;
+  if (source.startsWith('file:')) return source.slice('file:'.length);
+  throw new UsageError(`--source ${source}: expected file:<dir> (the kubernetes source is not built yet)`);
 }

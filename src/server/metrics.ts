@@ -51,10 +51,15 @@ export class XdsMetrics {
     help: 'Streams whose client is not reading; each waits with only the latest state per type (queue depth ≤ 1 per type)',
     registers: [this.registry],
   });
+  /** Set by the xDS server; read at scrape time (nothing else ever set the gauge, so it always read 0). */
+  queueDepth: () => number = () => 0;
   readonly pendingTypes = new client.Gauge({
     name: 'trellis_xds_queue_depth',
     help: 'Types waiting to be sent to blocked streams, summed over streams',
     registers: [this.registry],
+    collect: () => {
+      this.pendingTypes.set(this.queueDepth());
+    },
   });
   readonly oversized = new client.Counter({
     name: 'trellis_xds_large_responses_total',

@@ -20,13 +20,49 @@ import {
   type ResourceTypeUrl,
 } from '../xds/type-urls.ts';
 import { encodeDeltaResponse, encodeSotwResponse, type DeltaRequest, type NodeInfo, type SotwRequest } from '../xds/wire.ts';
-import type { IdentityVerifier, ProvenIdentity } from './identity.ts';
+import type { IdentityResult, IdentityVerifier, ProvenIdentity } from './identity.ts';
 import type { XdsMetrics } from './metrics.ts';
 import { StreamError } from './errors.ts';
 import { TypeState } from './type-state.ts';
+import type { Subscription } from './subscription.ts';
 import { secretsVisibleTo, withRetainedClusters, withRetainedEndpoints } from './effective-sets.ts';
 
 export type StreamMode = 'sotw' | 'delta';
+
+/**
+ * Subscriptions interned by content: a thousand Envoys subscribed to the same
+ * thousand EDS names share one Set instead of holding one each (~50 KiB a
+ * stream otherwise; DESIGN: ≤ 100 KiB a stream). Safe because a Subscription
+ * is immutable; the key keeps the names' order, so lists that differ only in
+ * order are merely not shared.
+ */
+const internedSubs = new Map<string, WeakRef<Subscription>>();
+const internedSubsGone = new FinalizationRegistry<string>((key) => {
+  if (internedSubs.get(key)?.deref() === undefined) internedSubs.delete(key);
+});
+
+function internSubscription(sub: Subscription): Subscription {
+  const key = `${sub.wildcard ? 1 : 0}${sub.everNamed ? 1 : 0}\0${[...sub.names].join('\0')}`;
+  const existing = internedSubs.get(key)?.deref();
+  if (existing) return existing;
+  internedSubs.set(key, new WeakRef(sub));
+  internedSubsGone.register(sub, key);
+  return sub;
+}
+
+/**
+ * The SotW request names exactly `sub`'s names in the same order: the usual
+ * ACK, which repeats the list. Checked without building a Set, because on a
+ * change every stream ACKs with the full list (1,000 EDS names in the
+ * benchmark) and building and comparing a new Subscription per ACK was the
+ * largest cost of a push. Equivalent to `sub.applySotw(list) === sub`.
+ */
+function repeatsSubscription(sub: Subscription, list: readonly string[]): boolean {
+  if (list.length === 0 || sub.wildcard || !sub.everNamed || list.length !== sub.names.size) return false;
+  let i = 0;
+  for (const n of sub.names) if (list[i++] !== n) return false;
+  return true;
+}
 
 /** What a stream needs from the gRPC call; xds-server.ts adapts grpc-js to it. */
 export interface StreamTransport {
@@ -169,7 +205,14 @@ export class XdsStream {
     const stale = req.response_nonce !== '' && req.response_nonce !== st.lastNonce;
     if (!stale && req.response_nonce !== '') this.acknowledge(st, req.response_nonce, req.version_info, req.error_detail);
     const before = st.sub;
-    st.sub = st.sub.applySotw(req.resource_names);
+    if (!repeatsSubscription(before, req.resource_names)) {
+      const next = before.applySotw(req.resource_names);
+      st.sub = next === before ? before : internSubscription(next);
+    }
+    // XDS_RULES 8: a name newly added to the list is resent even if the client
+    // got it before (e.g. through the wildcard); "must resend any newly
+    // requested resources" (xds_protocol.rst, resource hints).
+    if (st.requested && st.sub !== before) for (const n of st.sub.names) if (!before.names.has(n)) st.force(n);
     if (!st.requested) {
       st.requested = true;
       st.answerEvenIfEmpty = st.sub.wildcard;
@@ -194,10 +237,14 @@ export class XdsStream {
     }
     const prev = st.sub;
     // XDS_RULES 15: subscription changes apply whatever the nonce.
-    st.sub = st.sub.applyDelta(req.resource_names_subscribe, req.resource_names_unsubscribe, first);
+    const next = st.sub.applyDelta(req.resource_names_subscribe, req.resource_names_unsubscribe, first);
+    st.sub = next === prev ? prev : internSubscription(next);
     for (const n of req.resource_names_subscribe) {
-      // XDS_RULES 16: re-subscribing a name the client already has resends it.
-      if (n !== '*' && prev.names.has(n)) st.force(n);
+      // XDS_RULES 16: a subscribed name is provided even if the server thinks
+      // the client has it, explicitly or through the wildcard ("the server
+      // *must* still provide those resources"). Not on the first request, where
+      // initial_resource_versions say what the client really holds (rule 14).
+      if (n !== '*' && !first) st.force(n);
     }
     for (const n of req.resource_names_unsubscribe) {
       // XDS_RULES 16: dropping an explicit name still covered by the wildcard:
@@ -249,7 +296,10 @@ export class XdsStream {
       this.identityState = 'none';
       return;
     }
-    const result = await verifier.verify(this.transport.metadata, this.node!.id);
+    // A verifier that throws must not become an unhandled rejection (which ends the process).
+    const result = await verifier
+      .verify(this.transport.metadata, this.node!.id)
+      .catch((e: unknown): IdentityResult => ({ ok: false, reason: 'unavailable', message: e instanceof Error ? e.message : String(e) }));
     if (this.closed) return;
     if (result.ok) {
       this.identity = result.identity;
@@ -324,9 +374,15 @@ export class XdsStream {
       const current = this.effectiveSet(typeUrl);
       const sent = this.mode === 'sotw' ? this.sendSotw(st, current) : this.sendDelta(st, current);
       if (sent && typeUrl === TypeUrl.Cluster) this.resendEndpointsOf(sent);
+      // Endpoints kept only for clusters the client held may go once CDS moved on (XDS_RULES 18).
+      if (typeUrl === TypeUrl.Cluster) this.markDirty(TypeUrl.Endpoint);
       if (this.blocked) break;
     }
-    this.deps.metrics.pendingTypes.set(0); // refreshed by the server's sampler
+  }
+
+  private markDirty(typeUrl: ResourceTypeUrl): void {
+    const st = this.types.get(typeUrl);
+    if (st?.requested) st.dirty = true;
   }
 
   /** XDS_RULES 20: after a cluster update, send its endpoints again so warming ends. */
@@ -343,6 +399,7 @@ export class XdsStream {
    * listener.)
    */
   private nothingToSend(st: TypeState, current: TypeSet): void {
+    st.forced = null; // else a forced name that does not exist would stay forced forever
     if (!st.sentSet) return;
     st.sentSet = current;
     st.sentSub = st.sub;
@@ -354,9 +411,10 @@ export class XdsStream {
 
   /** @returns the clusters whose content changed in this response, or null if nothing was sent */
   private sendSotw(st: TypeState, current: TypeSet): VersionedResource[] | null {
-    const { upsert, removed } = st.diff(current);
+    const { upsert, removed, dropped } = st.diff(current);
     const full = FULL_STATE_TYPES.has(st.typeUrl);
-    if (upsert.length === 0 && !(full && removed.length > 0) && !st.answerEvenIfEmpty) {
+    // Full-state types also answer a shrunk subscription, so the client drops what it no longer asks for (XDS_RULES 9).
+    if (upsert.length === 0 && !(full && (removed.length > 0 || dropped.length > 0)) && !st.answerEvenIfEmpty) {
       this.nothingToSend(st, current);
       return null;
     }

@@ -99,23 +99,30 @@ export class TypeState {
   diff(current: TypeSet): Diff {
     const upsert: VersionedResource[] = [];
     const removed: string[] = [];
-    const exists = (n: string) => current.items.has(n);
+    const dropped: string[] = [];
     for (const name of this.candidates(current)) {
-      if (!this.sub.covers(name, exists)) continue;
       const now = current.get(name);
       const before = this.clientView(name);
       const forced = this.forced?.has(name) ?? false;
+      const explicit = this.sub.names.has(name);
+      // Whether the subscription wants the name, existing or not: `covers()` is
+      // false for a deleted name under a wildcard, which hid every removal from
+      // wildcard subscribers (XDS_RULES 7, 12, 14).
+      if (!explicit && !this.sub.wildcard) {
+        if (typeof before === 'string') dropped.push(name);
+        continue;
+      }
       if (!now) {
         if (before === ABSENT && !forced) continue;
         // Under a wildcard, a name the client never had needs no removal;
         // an explicitly subscribed one is answered as removed (XDS_RULES 13).
-        if (before === UNKNOWN && !forced && !this.sub.names.has(name)) continue;
+        if (before === UNKNOWN && !forced && !explicit) continue;
         removed.push(name);
       } else if (forced || before !== now.version) {
         upsert.push(now);
       }
     }
-    return { upsert, removed };
+    return { upsert, removed, dropped };
   }
 
   /** Everything the subscription covers in `current` (SotW full-state responses). */
@@ -145,6 +152,8 @@ export class TypeState {
 export interface Diff {
   upsert: VersionedResource[];
   removed: string[];
+  /** names the client holds that the subscription no longer asks for */
+  dropped: string[];
 }
 
 const UNKNOWN = Symbol('unknown');

@@ -30,7 +30,40 @@ export interface XdsServerOptions {
   keepaliveTimeoutMs?: number;
   maxConnectionAgeMs?: number;
   maxConnectionAgeGraceMs?: number;
+  /**
+   * Tests only: treat plaintext connections as secure, so proven identities
+   * receive their secrets without TLS. Never set in production: private keys
+   * would cross the network in the clear.
+   */
+  allowSecretsOverPlaintext?: boolean;
 }
+
+/**
+ * The grpc-js server options (XDS_RULES 27, 28), exported so tests can check
+ * them: keepalive detects dead peers; a maximum connection age with grace
+ * sends GOAWAY so clients reconnect and streams rebalance across replicas.
+ */
+export function grpcServerOptions(opts: Omit<XdsServerOptions, 'cache' | 'log'>): grpc.ServerOptions {
+  return {
+    'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 64 * 1024 * 1024,
+    'grpc.max_send_message_length': -1,
+    'grpc.keepalive_time_ms': opts.keepaliveMs ?? 30_000,
+    'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    'grpc.max_connection_age_ms': opts.maxConnectionAgeMs ?? 30 * 60_000,
+    'grpc.max_connection_age_grace_ms': opts.maxConnectionAgeGraceMs ?? 5 * 60_000,
+    'grpc.max_concurrent_streams': 1000,
+  };
+}
+
+/**
+ * Bytes written to a call and not yet taken by HTTP/2 before the stream counts
+ * as blocked (XDS_RULES 25). grpc-js's own signal (`write()` returning false)
+ * comes only after 16 queued messages, which for a client that stops reading
+ * meant 16 stale full states held per stream instead of one per type.
+ */
+export const WRITE_BUDGET_BYTES = 256 * 1024;
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -73,17 +106,12 @@ export class XdsServer {
   constructor(private readonly opts: XdsServerOptions) {
     this.metrics = opts.metrics ?? new XdsMetrics();
     this.log = opts.log;
-    this.server = new grpc.Server({
-      'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 64 * 1024 * 1024,
-      'grpc.max_send_message_length': -1,
-      'grpc.keepalive_time_ms': opts.keepaliveMs ?? 30_000,
-      'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-      'grpc.max_connection_age_ms': opts.maxConnectionAgeMs ?? 30 * 60_000,
-      'grpc.max_connection_age_grace_ms': opts.maxConnectionAgeGraceMs ?? 5 * 60_000,
-      'grpc.max_concurrent_streams': 1000,
-    });
+    this.server = new grpc.Server(grpcServerOptions(opts));
+    this.metrics.queueDepth = () => {
+      let n = 0;
+      for (const s of this.streams) if (s.isBlocked) n += s.pendingTypes;
+      return n;
+    };
     this.server.addService(
       {
         StreamAggregatedResources: method(`/${ADS_SERVICE}/StreamAggregatedResources`),
@@ -127,8 +155,9 @@ export class XdsServer {
         clearTimeout(t);
         resolve();
       });
-      // Streams never end on their own; tell clients to go so shutdown can finish.
-      for (const s of this.streams) s.close();
+      // Streams never end on their own; tell clients to go so shutdown can finish
+      // (closing only our side left every call open until forceShutdown).
+      for (const s of this.streams) s.onFatal(new StreamError('UNAVAILABLE', 'shutdown', 'control plane shutting down; reconnect'));
     });
   }
 
@@ -144,8 +173,24 @@ export class XdsServer {
   private serve(call: grpc.ServerDuplexStream<Buffer, Buffer>, mode: StreamMode, api: 'ads' | ResourceTypeUrl): void {
     const apiLabel = `${api === 'ads' ? 'ads' : api.split('.').at(-1)}-${mode}`;
     const peer = call.getPeer();
-    const secure = Boolean((call as unknown as { getAuthContext?: () => { transportSecurityType?: string } }).getAuthContext?.()?.transportSecurityType);
+    const secure = this.opts.allowSecretsOverPlaintext === true || Boolean((call as unknown as { getAuthContext?: () => { transportSecurityType?: string } }).getAuthContext?.()?.transportSecurityType);
     let ended = false;
+    let unflushed = 0;
+    let waitingForDrain = false;
+    const write = (b: Buffer): boolean => {
+      if (ended) return true;
+      unflushed += b.length;
+      const more = call.write(b, () => {
+        unflushed -= b.length;
+        if (waitingForDrain && unflushed <= WRITE_BUDGET_BYTES) {
+          waitingForDrain = false;
+          stream.drained();
+        }
+      });
+      if (more && unflushed <= WRITE_BUDGET_BYTES) return true;
+      waitingForDrain = true;
+      return false;
+    };
     const stream: XdsStream = new XdsStream(
       {
         cache: this.opts.cache,
@@ -168,7 +213,7 @@ export class XdsServer {
           this.metrics.streams.dec({ api: apiLabel });
         },
       },
-      { write: (b) => (ended ? true : call.write(b)), metadata: metadataMap(call.metadata), peer, secure },
+      { write, metadata: metadataMap(call.metadata), peer, secure },
       mode,
       api,
     );
@@ -192,19 +237,22 @@ export class XdsServer {
 
     call.on('data', (bytes: Buffer) => {
       if (ended) return;
+      let req;
       try {
-        const req = mode === 'sotw' ? decodeSotwRequest(bytes) : decodeDeltaRequest(bytes);
+        req = mode === 'sotw' ? decodeSotwRequest(bytes) : decodeDeltaRequest(bytes);
+      } catch (e) {
+        // Any decode failure is the client's bytes, not our bug (matching protobufjs's message text missed some).
+        const why = e instanceof Error ? e.message : String(e);
+        return finish(new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${why}`));
+      }
+      try {
         stream.handle(req);
       } catch (e) {
         if (e instanceof StreamError) return finish(e);
-        if (e instanceof Error && /invalid wire type|index out of range|illegal/i.test(e.message)) {
-          return finish(new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${e.message}`));
-        }
         this.log.error({ err: e, node: stream.node?.id }, 'bug while handling a discovery request');
         finish(new StreamError('UNAVAILABLE', 'internal', 'internal error in the control plane; retry'));
       }
     });
-    call.on('drain', () => stream.drained());
     call.on('end', () => finish());
     call.on('cancelled', () => {
       ended = true;

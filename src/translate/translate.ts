@@ -88,6 +88,8 @@ export class Translator {
         }
       }
     }
+    // A proxyless client that may call nothing has no listener naming the route configuration.
+    if (!out.listeners.some((l) => 'api_listener' in l || l.name === OUTBOUND_LISTENER)) out.routes = [];
     return out;
   }
 

@@ -44,14 +44,34 @@ export function parseDuration(value: string, path: string): { seconds: number; n
   return { seconds: sign * seconds, nanos: sign * nanos };
 }
 
+// protobufjs defines google/protobuf/struct.proto itself (protobuf.common), with camelCase
+// field names whatever keepCase says: snake_case kinds were silently dropped by fromObject.
+const VALUE_KINDS: Record<string, string> = {
+  null_value: 'nullValue',
+  number_value: 'numberValue',
+  string_value: 'stringValue',
+  bool_value: 'boolValue',
+  struct_value: 'structValue',
+  list_value: 'listValue',
+};
+const CAMEL_KINDS = new Set(Object.values(VALUE_KINDS));
+
 function toValue(v: unknown): Record<string, unknown> {
-  if (v === null || v === undefined) return { null_value: 'NULL_VALUE' };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(toValue) } };
-  if (isPlainObject(v)) return { struct_value: toStruct(v) };
-  return { string_value: String(v) };
+  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
+  if (isPlainObject(v)) return { structValue: toStruct(v) };
+  return { stringValue: String(v) };
+}
+
+/** A Value already written as its message (`{string_value: "x"}`), with the kind renamed for protobufjs. */
+function explicitValue(v: unknown): Record<string, unknown> | undefined {
+  if (!isPlainObject(v)) return undefined;
+  const keys = Object.keys(v);
+  if (keys.length !== 1 || !(keys[0]! in VALUE_KINDS || CAMEL_KINDS.has(keys[0]!))) return undefined;
+  return { [VALUE_KINDS[keys[0]!] ?? keys[0]!]: v[keys[0]!] };
 }
 
 function toStruct(o: Record<string, unknown>): Record<string, unknown> {
@@ -73,7 +93,7 @@ function convertMessage(type: protobuf.Type, value: unknown, path: string, root:
   }
   if (WRAPPERS.has(name) && !isPlainObject(value)) return { value };
   if (name === 'google.protobuf.Struct' && isPlainObject(value) && !('fields' in value)) return toStruct(value);
-  if (name === 'google.protobuf.Value' && !(isPlainObject(value) && Object.keys(value).some((k) => k.endsWith('_value')))) return toValue(value);
+  if (name === 'google.protobuf.Value') return explicitValue(value) ?? toValue(value);
   if (name === 'google.protobuf.Any' && isPlainObject(value) && typeof value['@type'] === 'string') {
     const typeUrl = value['@type'];
     let inner: protobuf.Type;

@@ -2,6 +2,8 @@
  * Envoy resources for protocol tests, written the way an operator writes
  * Envoy YAML (snake_case, durations as strings, `@type` on typed configs).
  */
+import { renameSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { encodeResource, type VersionedResource } from '../../src/cache/resource.ts';
 import { Snapshot, TypeSet } from '../../src/cache/snapshot.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
@@ -94,4 +96,19 @@ export function smallMesh(overrides: Partial<MeshSpec> = {}): MeshSpec {
     routes: [routeConfig('r1', [{ cluster: 'a' }])],
     ...overrides,
   };
+}
+
+/** A MeshSpec as the YAML of a resources file (src/sources/envoy-resources-file.ts). */
+export function resourcesYaml(spec: MeshSpec): string {
+  return stringify(spec);
+}
+
+/**
+ * Writes a resources file the way editors do (temp file, then rename), so a
+ * watching server never reads it half-written.
+ */
+export function writeResourcesFile(file: string, spec: MeshSpec): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, resourcesYaml(spec));
+  renameSync(tmp, file);
 }

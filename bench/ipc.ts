@@ -1,0 +1,118 @@
+/**
+ * Messages between the benchmark's orchestrator (bench/run.ts) and its child
+ * processes: the xDS server (bench/xds-server-main.ts) and the load
+ * generators (bench/load-generator-main.ts). Every request carries an `id`
+ * that its reply repeats.
+ *
+ * Times are milliseconds on a clock shared by every process on the machine:
+ * `performance.timeOrigin + performance.now()` (wall-clock epoch, sub-ms).
+ */
+
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export interface CpuTime {
+  user: number;
+  system: number;
+}
+
+// --- server --------------------------------------------------------------
+
+export type ServerRequest =
+  | { id: number; cmd: 'report'; gc?: boolean }
+  | { id: number; cmd: 'change'; service: number; generation: number }
+  /** start a V8 CPU profile, or stop it and write it to `file` */
+  | { id: number; cmd: 'profile'; action: 'start' }
+  | { id: number; cmd: 'profile'; action: 'stop'; file: string }
+  | { id: number; cmd: 'stop' };
+
+export interface ServerReady {
+  event: 'ready';
+  port: number;
+  services: number;
+  buildMs: number;
+  encodes: number;
+}
+
+export interface ServerReport {
+  id: number;
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  cpu: CpuTime;
+  encodes: number;
+  streamCount: number;
+  at: number;
+}
+
+export interface ServerChanged {
+  id: number;
+  /** taken before the new ClusterLoadAssignment was encoded */
+  at: number;
+  /** the SotW version_info of the new EDS set: what the streams will ACK */
+  version: string;
+  cpuBefore: CpuTime;
+  encodesBefore: number;
+  encodesAfter: number;
+  /** time spent in encode + cache.setType (which notifies every watcher) */
+  setMs: number;
+}
+
+// --- load generators -----------------------------------------------------
+
+export interface GeneratorConfig {
+  generator: number;
+  address: string;
+  streams: number;
+  /** streams per HTTP/2 connection (each connection its own grpc-js channel) */
+  perConnection: number;
+  /** streams opened but not yet synced, at most */
+  window: number;
+  edsNames: string[];
+  routeName: string;
+  /** a stream is synced when it has ACKed all four types and received this many endpoint sets */
+  expectEndpoints: number;
+  syncTimeoutMs: number;
+}
+
+export type GeneratorRequest =
+  | { id: number; cmd: 'start' }
+  | { id: number; cmd: 'report' }
+  /** reply once every live stream has ACKed EDS `version`, or after `timeoutMs` */
+  | { id: number; cmd: 'await'; version: string; timeoutMs: number }
+  | { id: number; cmd: 'stop' };
+
+export interface GeneratorReport {
+  id: number;
+  cpu: CpuTime;
+  rss: number;
+  open: number;
+  synced: number;
+  failed: number;
+  connections: number;
+  bytesIn: number;
+  responses: number;
+  errors: string[];
+}
+
+export interface GeneratorSynced {
+  event: 'synced';
+  generator: number;
+  synced: number;
+  failed: number;
+  /** when the last of its streams became synced */
+  at: number;
+  errors: string[];
+}
+
+export interface GeneratorAwaited {
+  id: number;
+  version: string;
+  /** per stream that ACKed `version`: when the ACK was written */
+  ackTimes: number[];
+  /** resources in each of those EDS responses (1 for an incremental push) */
+  resources: number[];
+  missing: number;
+}

@@ -1,0 +1,509 @@
+/**
+ * `npm run bench`: the xDS benchmark (issue 2, "Targets"). For each N in
+ * --streams it starts a fresh Trellis server process serving a mesh of
+ * --services services, opens N SotW ADS streams from --generators
+ * load-generator processes, waits until every stream has ACKed the initial
+ * CDS/EDS/LDS/RDS, then changes one endpoint set --changes times and measures,
+ * per stream, the time from the change to the ACK of the EDS response that
+ * carries it. Prints a table and JSON (also written to bench/results/).
+ *
+ * Figures, never assertions: the exit code is 0 whether or not targets are met
+ * (and 1 only if the benchmark itself could not run).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  now,
+  type CpuTime,
+  type GeneratorAwaited,
+  type GeneratorConfig,
+  type GeneratorReport,
+  type GeneratorSynced,
+  type ServerChanged,
+  type ServerReady,
+  type ServerReport,
+} from './ipc.ts';
+import { ROUTE_NAME, serviceNames } from './mesh.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// --- options -----------------------------------------------------------------
+
+interface Options {
+  streams: number[];
+  services: number;
+  generators: number;
+  perConnection: number;
+  window: number;
+  changes: number;
+  timeoutS: number;
+  /** write V8 CPU profiles of the server (initial sync, pushes) to bench/results/ */
+  profile: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { streams: [1000, 10000], services: 1000, generators: 4, perConnection: 100, window: 50, changes: 5, timeoutS: 900, profile: false };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--profile') {
+      o.profile = true;
+      continue;
+    }
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    const int = () => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: "${value}" is not a whole number`);
+      return n;
+    };
+    switch (flag) {
+      case '--streams':
+        o.streams = value.split(',').map((v) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n <= 0) throw new Error(`--streams: "${v}" is not a positive whole number`);
+          return n;
+        });
+        break;
+      case '--services':
+        o.services = int();
+        break;
+      case '--generators':
+        o.generators = Math.max(1, int());
+        break;
+      case '--per-connection':
+        o.perConnection = Math.max(1, int());
+        break;
+      case '--window':
+        o.window = Math.max(1, int());
+        break;
+      case '--changes':
+        o.changes = Math.max(1, int());
+        break;
+      case '--timeout':
+        o.timeoutS = Math.max(10, int());
+        break;
+      default:
+        throw new Error(
+          `unknown option ${flag}\nusage: npm run bench -- [--streams 1000,10000] [--services 1000] [--generators 4] [--per-connection 100] [--window 50] [--changes 5] [--timeout 900] [--profile]`,
+        );
+    }
+  }
+  return o;
+}
+
+// --- child processes -----------------------------------------------------------
+
+const children = new Set<ChildProcess>();
+
+function killChildren(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', killChildren);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+
+/** A child process spoken to by request id. */
+class Child {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (m: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly events: Array<{ event: string; resolve: (m: unknown) => void }> = [];
+  private readonly early: Array<{ event: string }> = [];
+  readonly proc: ChildProcess;
+  stderr = '';
+
+  constructor(
+    readonly name: string,
+    script: string,
+    args: string[],
+    execArgv: string[],
+  ) {
+    this.proc = fork(path.join(here, script), args, {
+      execArgv: [...execArgv, '--import', 'tsx'],
+      env: { ...process.env, TRELLIS_LOG_LEVEL: process.env.TRELLIS_LOG_LEVEL ?? 'warn' },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    children.add(this.proc);
+    this.proc.stderr!.on('data', (b: Buffer) => {
+      this.stderr = (this.stderr + b.toString()).slice(-4000);
+      process.stderr.write(`[${name}] ${b}`);
+    });
+    this.proc.on('message', (m: { id?: number; event?: string }) => {
+      if (m.id !== undefined) {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        clearTimeout(p.timer);
+        p.resolve(m);
+        return;
+      }
+      if (m.event) {
+        const i = this.events.findIndex((e) => e.event === m.event);
+        if (i >= 0) this.events.splice(i, 1)[0]!.resolve(m);
+        else this.early.push(m as { event: string });
+      }
+    });
+    this.proc.on('exit', (code, signal) => {
+      children.delete(this.proc);
+      const err = new Error(`${name} exited (${signal ?? code})${this.stderr ? `: ${this.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(err);
+      }
+      this.pending.clear();
+    });
+  }
+
+  request<T>(msg: Record<string, unknown>, timeoutMs = 30_000): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${this.name}: no reply to ${String(msg.cmd)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (m: unknown) => void, reject, timer });
+      this.proc.send({ ...msg, id });
+    });
+  }
+
+  send(msg: unknown): void {
+    this.proc.send(msg as object);
+  }
+
+  event<T>(event: string, timeoutMs: number): Promise<T> {
+    const i = this.early.findIndex((e) => e.event === event);
+    if (i >= 0) return Promise.resolve(this.early.splice(i, 1)[0] as T);
+    return new Promise<T>((resolve, reject) => {
+      const entry = { event, resolve: resolve as (m: unknown) => void };
+      this.events.push(entry);
+      const timer = setTimeout(() => {
+        this.events.splice(this.events.indexOf(entry), 1);
+        reject(new Error(`${this.name}: no "${event}" within ${timeoutMs} ms${this.stderr ? `: ${this.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      }, timeoutMs);
+      this.proc.once('exit', () => {
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited before "${event}"${this.stderr ? `: ${this.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      });
+      entry.resolve = (m) => {
+        clearTimeout(timer);
+        resolve(m as T);
+      };
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
+    try {
+      this.proc.send({ cmd: 'stop', id: 0 });
+    } catch {
+      /* already gone */
+    }
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+// --- figures -------------------------------------------------------------------
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+const cpuMs = (a: CpuTime, b: CpuTime) => (b.user - a.user + b.system - a.system) / 1000;
+const round = (n: number, digits = 1) => (Number.isFinite(n) ? Number(n.toFixed(digits)) : null);
+const MiB = 1024 * 1024;
+
+interface ChangeResult {
+  service: number;
+  acked: number;
+  missing: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  lastAckMs: number | null;
+  serverSetMs: number | null;
+  serverCpuMs: number | null;
+  encodes: number;
+  resourcesPerPush: number | null;
+  generatorCpuMs: number | null;
+}
+
+interface RunResult {
+  streams: number;
+  services: number;
+  generators: number;
+  connections: number;
+  streamsPerConnection: number;
+  streamsHeld: number;
+  streamsFailed: number;
+  errors: string[];
+  meshBuildMs: number | null;
+  initialSyncMs: number | null;
+  initialSyncGeneratorCpuMs: number | null;
+  initialSyncServerCpuMs: number | null;
+  changeToAck: { samples: number; missing: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null };
+  changes: ChangeResult[];
+  encodesPerChange: number | null;
+  serverCpuPerPushMs: number | null;
+  generatorCpuPerPushMs: number | null;
+  server: {
+    rssBaseMiB: number | null;
+    rssLoadedMiB: number | null;
+    rssPerStreamKiB: number | null;
+    heapPerStreamKiB: number | null;
+    externalPerStreamKiB: number | null;
+    rssAfterChangesMiB: number | null;
+  };
+  generatorRssMiB: number | null;
+  targets: { streamsHeld: boolean; memoryPerStream: boolean; p99Under500ms: boolean | null };
+  wallS: number;
+}
+
+async function runOnce(o: Options, n: number): Promise<RunResult> {
+  const started = now();
+  const deadline = started + o.timeoutS * 1000;
+  const left = () => Math.max(1000, deadline - now());
+  const generatorCount = Math.min(o.generators, n);
+  const server = new Child('server', 'xds-server-main.ts', ['--services', String(o.services)], [
+    '--expose-gc',
+    '--max-old-space-size=8192',
+  ]);
+  const generators: Child[] = [];
+  try {
+    const ready = await server.event<ServerReady>('ready', 120_000);
+    const base = await server.request<ServerReport>({ cmd: 'report', gc: true });
+    process.stderr.write(`bench: N=${n}: server on 127.0.0.1:${ready.port}, mesh of ${ready.services} services built in ${Math.round(ready.buildMs)} ms\n`);
+
+    const edsNames = serviceNames(o.services);
+    let connections = 0;
+    for (let g = 0; g < generatorCount; g++) {
+      const streams = Math.floor(n / generatorCount) + (g < n % generatorCount ? 1 : 0);
+      connections += Math.ceil(streams / o.perConnection);
+      const child = new Child(`gen${g}`, 'load-generator-main.ts', [], ['--max-old-space-size=4096']);
+      const cfg: GeneratorConfig = {
+        generator: g,
+        address: `127.0.0.1:${ready.port}`,
+        streams,
+        perConnection: o.perConnection,
+        window: o.window,
+        edsNames,
+        routeName: ROUTE_NAME,
+        expectEndpoints: o.services,
+        syncTimeoutMs: Math.max(5000, left() - 60_000),
+      };
+      child.send(cfg);
+      generators.push(child);
+    }
+    await Promise.all(generators.map((g) => g.event('ready', 60_000)));
+
+    // --- initial sync
+    const genBefore = await Promise.all(generators.map((g) => g.request<GeneratorReport>({ cmd: 'report' })));
+    const serverBeforeSync = await server.request<ServerReport>({ cmd: 'report' });
+    const profileFile = (phase: string) => path.join(here, 'results', `xds-server-N${n}-${phase}-${Date.now()}.cpuprofile`);
+    const profiles: string[] = [];
+    if (o.profile) await server.request({ cmd: 'profile', action: 'start' });
+    const syncStart = now();
+    for (const g of generators) g.send({ cmd: 'start', id: 0 });
+    const synced = await Promise.all(generators.map((g) => g.event<GeneratorSynced>('synced', left())));
+    const syncEnd = Math.max(...synced.map((s) => s.at));
+    const genAfterSync = await Promise.all(generators.map((g) => g.request<GeneratorReport>({ cmd: 'report' })));
+    const serverAfterSync = await server.request<ServerReport>({ cmd: 'report' });
+    const held = synced.reduce((a, s) => a + s.synced, 0);
+    const failedAtSync = synced.reduce((a, s) => a + s.failed, 0);
+    const errors = [...new Set(synced.flatMap((s) => s.errors))];
+    process.stderr.write(`bench: N=${n}: ${held} streams synced in ${Math.round(syncEnd - syncStart)} ms (${failedAtSync} failed)\n`);
+
+    if (o.profile) {
+      profiles.push(profileFile('sync'));
+      await server.request({ cmd: 'profile', action: 'stop', file: profiles.at(-1) }, 120_000);
+    }
+    // Let in-flight buffers go before measuring what streams hold.
+    await new Promise((r) => setTimeout(r, 1000));
+    const loaded = await server.request<ServerReport>({ cmd: 'report', gc: true }, 60_000);
+
+    // --- changes
+    const changes: ChangeResult[] = [];
+    const all: number[] = [];
+    let missingTotal = 0;
+    if (o.profile) await server.request({ cmd: 'profile', action: 'start' });
+    for (let k = 0; k < o.changes && held > 0; k++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const service = (k * 379 + 17) % o.services;
+      const genCpu0 = await Promise.all(generators.map((g) => g.request<GeneratorReport>({ cmd: 'report' })));
+      const changed = await server.request<ServerChanged>({ cmd: 'change', service, generation: k + 1 });
+      const timeoutMs = Math.min(60_000, left());
+      const awaited = await Promise.all(
+        generators.map((g) => g.request<GeneratorAwaited>({ cmd: 'await', version: changed.version, timeoutMs }, timeoutMs + 10_000)),
+      );
+      const after = await server.request<ServerReport>({ cmd: 'report' });
+      const genCpu1 = await Promise.all(generators.map((g) => g.request<GeneratorReport>({ cmd: 'report' })));
+      const latencies = awaited.flatMap((a) => a.ackTimes.map((t) => t - changed.at)).sort((a, b) => a - b);
+      const resources = awaited.flatMap((a) => a.resources);
+      const missing = awaited.reduce((a, x) => a + x.missing, 0);
+      all.push(...latencies);
+      missingTotal += missing;
+      const last = latencies.at(-1) ?? NaN;
+      changes.push({
+        service,
+        acked: latencies.length,
+        missing,
+        p50Ms: round(percentile(latencies, 50)),
+        p99Ms: round(percentile(latencies, 99)),
+        maxMs: round(last),
+        lastAckMs: round(last),
+        serverSetMs: round(changed.setMs, 2),
+        serverCpuMs: round(cpuMs(changed.cpuBefore, after.cpu)),
+        encodes: after.encodes - changed.encodesBefore,
+        resourcesPerPush: resources.length ? Math.max(...resources) : null,
+        generatorCpuMs: round(genCpu0.reduce((a, r, i) => a + cpuMs(r.cpu, genCpu1[i]!.cpu), 0)),
+      });
+      const c = changes.at(-1)!;
+      process.stderr.write(
+        `bench: N=${n}: change ${k + 1}/${o.changes}: ${c.acked} ACKs, p50 ${c.p50Ms} ms, p99 ${c.p99Ms} ms, max ${c.maxMs} ms, server CPU ${c.serverCpuMs} ms, ${c.encodes} encode(s)\n`,
+      );
+    }
+    all.sort((a, b) => a - b);
+    if (o.profile) {
+      profiles.push(profileFile('pushes'));
+      await server.request({ cmd: 'profile', action: 'stop', file: profiles.at(-1) }, 120_000);
+      process.stderr.write(`bench: N=${n}: server CPU profiles: ${profiles.map((f) => path.relative(process.cwd(), f)).join(', ')}\n`);
+    }
+    const afterChanges = await server.request<ServerReport>({ cmd: 'report', gc: true }, 60_000);
+    const genFinal = await Promise.all(generators.map((g) => g.request<GeneratorReport>({ cmd: 'report' })));
+    const streamsHeld = Math.min(afterChanges.streamCount, genFinal.reduce((a, r) => a + r.synced, 0));
+    for (const r of genFinal) errors.push(...r.errors);
+
+    const perStream = (a: number, b: number) => (held > 0 ? round((b - a) / held / 1024) : null);
+    const mean = (xs: Array<number | null>) => {
+      const v = xs.filter((x): x is number => x !== null);
+      return v.length ? round(v.reduce((a, b) => a + b, 0) / v.length) : null;
+    };
+    const p99 = round(percentile(all, 99));
+    const rssPerStream = perStream(base.rss, loaded.rss);
+    return {
+      streams: n,
+      services: o.services,
+      generators: generatorCount,
+      connections,
+      streamsPerConnection: Math.ceil(Math.ceil(n / generatorCount) / Math.ceil(Math.ceil(n / generatorCount) / o.perConnection)),
+      streamsHeld,
+      streamsFailed: n - streamsHeld,
+      errors: [...new Set(errors)].slice(0, 10),
+      meshBuildMs: round(ready.buildMs, 0),
+      initialSyncMs: round(syncEnd - syncStart, 0),
+      initialSyncGeneratorCpuMs: round(genBefore.reduce((a, r, i) => a + cpuMs(r.cpu, genAfterSync[i]!.cpu), 0), 0),
+      initialSyncServerCpuMs: round(cpuMs(serverBeforeSync.cpu, serverAfterSync.cpu), 0),
+      changeToAck: { samples: all.length, missing: missingTotal, p50Ms: round(percentile(all, 50)), p99Ms: p99, maxMs: round(all.at(-1) ?? NaN) },
+      changes,
+      encodesPerChange: mean(changes.map((c) => c.encodes)),
+      serverCpuPerPushMs: mean(changes.map((c) => c.serverCpuMs)),
+      generatorCpuPerPushMs: mean(changes.map((c) => c.generatorCpuMs)),
+      server: {
+        rssBaseMiB: round(base.rss / MiB),
+        rssLoadedMiB: round(loaded.rss / MiB),
+        rssPerStreamKiB: rssPerStream,
+        heapPerStreamKiB: perStream(base.heapUsed, loaded.heapUsed),
+        externalPerStreamKiB: perStream(base.external, loaded.external),
+        rssAfterChangesMiB: round(afterChanges.rss / MiB),
+      },
+      generatorRssMiB: round(genFinal.reduce((a, r) => a + r.rss, 0) / MiB),
+      targets: {
+        streamsHeld: streamsHeld === n,
+        memoryPerStream: rssPerStream !== null && rssPerStream <= 100,
+        p99Under500ms: n === 1000 ? p99 !== null && p99 <= 500 && missingTotal === 0 : null,
+      },
+      wallS: round((now() - started) / 1000, 0)!,
+    };
+  } finally {
+    await Promise.all(generators.map((g) => g.stop()));
+    await server.stop();
+  }
+}
+
+// --- output ----------------------------------------------------------------------
+
+function table(runs: RunResult[]): string {
+  const rows: Array<[string, (r: RunResult) => unknown]> = [
+    ['streams (N)', (r) => r.streams],
+    ['streams held', (r) => `${r.streamsHeld}${r.streamsFailed ? ` (${r.streamsFailed} failed)` : ''}`],
+    ['connections (generators)', (r) => `${r.connections} (${r.generators})`],
+    ['streams per connection', (r) => `≤ ${r.streamsPerConnection}`],
+    ['initial sync (all 4 types ACKed)', (r) => `${r.initialSyncMs} ms`],
+    ['change→ACK p50', (r) => `${r.changeToAck.p50Ms} ms`],
+    ['change→ACK p99', (r) => `${r.changeToAck.p99Ms} ms`],
+    ['change→ACK max', (r) => `${r.changeToAck.maxMs} ms`],
+    ['ACK samples (missing)', (r) => `${r.changeToAck.samples} (${r.changeToAck.missing})`],
+    ['encodes per change', (r) => r.encodesPerChange],
+    ['server CPU per push', (r) => `${r.serverCpuPerPushMs} ms`],
+    ['generator CPU per push', (r) => `${r.generatorCpuPerPushMs} ms`],
+    ['server RSS: mesh only → loaded', (r) => `${r.server.rssBaseMiB} → ${r.server.rssLoadedMiB} MiB`],
+    ['server RSS per stream', (r) => `${r.server.rssPerStreamKiB} KiB`],
+    ['server heap per stream', (r) => `${r.server.heapPerStreamKiB} KiB`],
+    ['server CPU, initial sync', (r) => `${r.initialSyncServerCpuMs} ms`],
+    ['generator CPU, initial sync', (r) => `${r.initialSyncGeneratorCpuMs} ms`],
+    ['generator RSS (all)', (r) => `${r.generatorRssMiB} MiB`],
+    ['target: N streams held', (r) => (r.targets.streamsHeld ? 'met' : 'NOT met')],
+    ['target: ≤ 100 KiB per stream', (r) => (r.targets.memoryPerStream ? 'met' : 'NOT met')],
+    ['target: p99 ≤ 500 ms (N=1,000)', (r) => (r.targets.p99Under500ms === null ? '-' : r.targets.p99Under500ms ? 'met' : 'NOT met')],
+  ];
+  const cells = rows.map(([label, f]) => [label, ...runs.map((r) => String(f(r)))]);
+  const widths = cells[0]!.map((_, c) => Math.max(...cells.map((row) => row[c]!.length)));
+  return cells.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
+}
+
+async function main(): Promise<number> {
+  let o: Options;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  // A hard stop for the whole benchmark, whatever hangs.
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: gave up after ${o.timeoutS * o.streams.length + 60} s\n`);
+    killChildren();
+    process.exit(1);
+  }, (o.timeoutS * o.streams.length + 60) * 1000);
+  watchdog.unref();
+
+  const runs: RunResult[] = [];
+  const failures: string[] = [];
+  for (const n of o.streams) {
+    try {
+      runs.push(await runOnce(o, n));
+    } catch (e) {
+      const message = `N=${n}: ${e instanceof Error ? e.message : String(e)}`;
+      failures.push(message);
+      process.stderr.write(`bench: ${message}\n`);
+    }
+  }
+  const result = {
+    benchmark: 'xds',
+    at: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', memoryGiB: round(os.totalmem() / 1024 ** 3), node: process.version },
+    options: o,
+    runs,
+    failures,
+  };
+  const dir = path.join(here, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `xds-${result.at.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n`);
+  if (runs.length > 0) process.stdout.write(`${table(runs)}\n\n`);
+  process.stdout.write(`written to ${path.relative(process.cwd(), file)}\n`);
+  return runs.length > 0 ? 0 : 1;
+}
+
+process.exit(await main());

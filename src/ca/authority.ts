@@ -1,0 +1,340 @@
+/**
+ * The certificate authority: one signing root (persisted, see store.ts),
+ * optionally a retiring root during a rotation, and leaf issuance.
+ *
+ * Root rotation keeps every request working: `beginRootRotation` makes a new
+ * root sign new leaves while the trust bundle holds old + new, so old-root
+ * and new-root leaves trust each other; workloads are renewed onto the new
+ * root (rotation.ts spreads it); `finishRootRotation` drops the old root once
+ * no current leaf chains to it. Both steps are persisted before they take
+ * effect, so a restart mid-rotation keeps both roots.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { componentLogger, type Logger } from '../log.ts';
+import { CaError } from './errors.ts';
+import { derToPem, pemBlocks } from './encoding.ts';
+import { CertificateInventory, certificateListing, type CertificateListing } from './inventory.ts';
+import { IssuedCertificate } from './issued.ts';
+import { DEFAULT_ROOT_LIFETIME_MS, generateRoot, loadSigningRoot, loadTrustedRoot, randomSerial, type SigningRoot, type TrustedRoot } from './root.ts';
+import { DEFAULT_RENEWAL_POLICY, renewalDecision, rotationProgress, type RenewalDecision, type RenewalPolicy, type RotationProgress } from './rotation.ts';
+import { isValidTrustDomain, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from './spiffe.ts';
+import { FileCaStore, type CaStore, type RootMaterial } from './store.ts';
+import { buildCertificate, distinguishedName, type CertificateProfile } from './x509.ts';
+
+export const DEFAULT_LEAF_LIFETIME_MS = 24 * 3600_000;
+export const DEFAULT_SERVER_LIFETIME_MS = 30 * 24 * 3600_000;
+/** Leaves start a few minutes early so a peer whose clock lags still accepts a fresh one. */
+export const LEAF_BACKDATE_MS = 5 * 60_000;
+
+export interface RootFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export interface CertificateAuthorityOptions {
+  trustDomain: string;
+  /** `<stateDir>/ca/` holds the roots; or pass `store`. */
+  stateDir?: string;
+  store?: CaStore;
+  /** An operator-supplied root, used instead of a generated one on first start. */
+  operatorRoot?: RootFiles;
+  leafLifetimeMs?: number;
+  rootLifetimeMs?: number;
+  renewalPolicy?: RenewalPolicy;
+  clock?: () => number;
+  logger?: Logger;
+}
+
+export interface ServerCertificateOptions {
+  /** Added to `localhost`. */
+  dnsNames?: readonly string[];
+  /** Added to 127.0.0.1 and ::1. */
+  ipAddresses?: readonly string[];
+  spiffeId?: string;
+  lifetimeMs?: number;
+}
+
+const EMPTY_NAME = distinguishedName({});
+
+export class CertificateAuthority {
+  readonly trustDomain: string;
+  readonly inventory = new CertificateInventory();
+  readonly #store: CaStore;
+  readonly #clock: () => number;
+  readonly #log: Logger;
+  readonly #leafLifetimeMs: number;
+  readonly #rootLifetimeMs: number;
+  readonly #policy: RenewalPolicy;
+  #active: SigningRoot;
+  #retiring: TrustedRoot | undefined;
+  #rotationStartedAt: number | undefined;
+  #busy: Promise<unknown> = Promise.resolve();
+
+  private constructor(opts: CertificateAuthorityOptions, store: CaStore, active: SigningRoot, retiring: TrustedRoot | undefined) {
+    this.trustDomain = opts.trustDomain;
+    this.#store = store;
+    this.#clock = opts.clock ?? Date.now;
+    this.#log = opts.logger ?? componentLogger('ca');
+    this.#leafLifetimeMs = opts.leafLifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS;
+    this.#rootLifetimeMs = opts.rootLifetimeMs ?? DEFAULT_ROOT_LIFETIME_MS;
+    this.#policy = opts.renewalPolicy ?? DEFAULT_RENEWAL_POLICY;
+    this.#active = active;
+    this.#retiring = retiring;
+  }
+
+  /**
+   * Loads the persisted root, or on first start stores the operator's root or
+   * a new one. Throws CaError (and Trellis refuses to start) if anything is
+   * wrong with either.
+   */
+  static async open(opts: CertificateAuthorityOptions): Promise<CertificateAuthority> {
+    if (!isValidTrustDomain(opts.trustDomain)) {
+      throw new CaError('invalid-config', `trust domain ${JSON.stringify(opts.trustDomain)} is not a valid SPIFFE trust domain`,
+        'use lowercase letters, digits, ".", "-" and "_" only (e.g. cluster.local)');
+    }
+    for (const [name, ms] of [['leaf lifetime', opts.leafLifetimeMs], ['root lifetime', opts.rootLifetimeMs]] as const) {
+      if (ms !== undefined && !(Number.isFinite(ms) && ms >= 60_000)) {
+        throw new CaError('invalid-config', `${name} ${ms} ms is not a usable lifetime`, 'give at least one minute');
+      }
+    }
+    const store = opts.store ?? (opts.stateDir !== undefined ? new FileCaStore(opts.stateDir) : undefined);
+    if (!store) throw new Error('CertificateAuthority.open needs stateDir or store');
+    const now = (opts.clock ?? Date.now)();
+    const log = opts.logger ?? componentLogger('ca');
+
+    let stored = await store.load();
+    if (opts.operatorRoot) {
+      const given = loadSigningRoot(await readRootFiles(opts.operatorRoot), now, { ...pathsOf(opts.operatorRoot), state: false });
+      if (!stored) {
+        await store.initialize({ certificatePem: given.certificatePem, keyPem: given.keyPem });
+        log.info({ fingerprint: given.fingerprint }, 'stored the operator-supplied root');
+      } else if (!sameCertificate(stored.active.certificatePem, given.certificatePem)) {
+        throw new CaError('root-conflict', `the state dir already trusts another root (${stored.paths.cert}) than ${opts.operatorRoot.certFile}`,
+          `to change roots without an outage use \`trellis ca rotate --cert ${opts.operatorRoot.certFile} --key ${opts.operatorRoot.keyFile}\`; to start over, move ${stored.paths.cert.replace(/\/[^/]+$/, '')} aside`,
+          opts.operatorRoot.certFile);
+      }
+    } else if (!stored) {
+      await store.initialize(generateRoot({ trustDomain: opts.trustDomain, now, lifetimeMs: opts.rootLifetimeMs }));
+      log.info('created a new root CA');
+    }
+    stored ??= await store.load();
+    if (!stored) throw new Error('the CA store lost the root it just stored');
+
+    const active = loadSigningRoot(stored.active, now, { certPath: stored.paths.cert, keyPath: stored.paths.key, state: true });
+    let retiring: TrustedRoot | undefined;
+    if (stored.retiringPem !== undefined) {
+      try {
+        retiring = loadTrustedRoot(stored.retiringPem, now, { certPath: stored.paths.retiring, keyPath: '', state: true });
+      } catch (err) {
+        // A retiring root that expired no longer vouches for anything: serving
+        // without it is correct, refusing to start over it would be an outage.
+        if (!(err instanceof CaError && err.code === 'expired')) throw err;
+        log.warn({ path: stored.paths.retiring }, 'the retiring root has expired; finish the rotation (trellis ca rotate --finish)');
+      }
+    }
+    const ca = new CertificateAuthority(opts, store, active, retiring);
+    ca.#warnIfRootExpiresSoon(now);
+    log.info({ fingerprint: active.fingerprint, retiring: retiring?.fingerprint, notAfter: new Date(active.notAfter).toISOString() }, 'CA ready');
+    return ca;
+  }
+
+  get activeRoot(): TrustedRoot {
+    return publicPart(this.#active);
+  }
+
+  get retiringRoot(): TrustedRoot | undefined {
+    return this.#retiring;
+  }
+
+  /** PEM of every trusted root: the active one, then the retiring one during a rotation. */
+  trustBundlePem(): string {
+    return this.#active.certificatePem + (this.#retiring?.certificatePem ?? '');
+  }
+
+  spiffeIdOf(identity: WorkloadIdentity): string {
+    return spiffeIdOf(this.trustDomain, identity);
+  }
+
+  /** A new workload certificate (ECDSA P-256 key, SPIFFE URI SAN, serverAuth + clientAuth). */
+  issue(identity: WorkloadIdentity | string, lifetimeMs: number = this.#leafLifetimeMs): IssuedCertificate {
+    const spiffeId = typeof identity === 'string' ? this.#checkSpiffeId(identity) : this.spiffeIdOf(identity);
+    const cert = this.#sign({ kind: 'workload', spiffeId }, EMPTY_NAME, lifetimeMs);
+    this.inventory.record(cert);
+    return cert;
+  }
+
+  /**
+   * The identity's current certificate, issuing one if it has none or the
+   * one it has is due (rotation.ts). Streams of one identity share it.
+   */
+  certificateFor(identity: WorkloadIdentity | string): IssuedCertificate {
+    const spiffeId = typeof identity === 'string' ? this.#checkSpiffeId(identity) : this.spiffeIdOf(identity);
+    const held = this.inventory.latest(spiffeId);
+    if (held && !this.renewalDecision(held).renew) return held;
+    return this.issue(spiffeId);
+  }
+
+  /** Trellis's own serving certificate for the xDS port. */
+  issueServerCertificate(opts: ServerCertificateOptions = {}): IssuedCertificate {
+    const profile: CertificateProfile = {
+      kind: 'server',
+      dnsNames: unique(['localhost', ...(opts.dnsNames ?? [])]),
+      ipAddresses: unique(['127.0.0.1', '::1', ...(opts.ipAddresses ?? [])]),
+      uris: opts.spiffeId ? [opts.spiffeId] : [],
+    };
+    const subject = distinguishedName({ organization: this.trustDomain.slice(0, 64), commonName: 'trellis' });
+    const cert = this.#sign(profile, subject, opts.lifetimeMs ?? DEFAULT_SERVER_LIFETIME_MS);
+    this.inventory.record(cert);
+    return cert;
+  }
+
+  renewalDecision(cert: IssuedCertificate): RenewalDecision {
+    return renewalDecision(cert, {
+      now: this.#clock(),
+      activeRootFingerprint: this.#active.fingerprint,
+      rotationStartedAt: this.#retiring ? (this.#rotationStartedAt ?? this.#active.notBefore) : undefined,
+      policy: this.#policy,
+    });
+  }
+
+  rotationProgress(): RotationProgress {
+    return rotationProgress(this.inventory.all(), this.#active.fingerprint);
+  }
+
+  listing(): CertificateListing {
+    return certificateListing({ active: this.#active, retiring: this.#retiring, certificates: this.inventory.summaries(), now: this.#clock() });
+  }
+
+  /**
+   * Starts a root rotation: `newRoot` (operator files) or a generated root
+   * signs from now on; the current root stays in the trust bundle.
+   */
+  beginRootRotation(newRoot?: RootFiles): Promise<TrustedRoot> {
+    return this.#exclusive(async () => {
+      if (this.#retiring) {
+        throw new CaError('rotation-state', 'a root rotation is already in progress', 'finish it first (trellis ca rotate --finish)');
+      }
+      const now = this.#clock();
+      const material: RootMaterial = newRoot
+        ? await readRootFiles(newRoot)
+        : generateRoot({ trustDomain: this.trustDomain, now, lifetimeMs: this.#rootLifetimeMs });
+      const origin = newRoot ? { ...pathsOf(newRoot), state: false } : { certPath: '(generated root)', keyPath: '(generated key)', state: false };
+      const next = loadSigningRoot(material, now, origin);
+      if (next.fingerprint === this.#active.fingerprint) {
+        throw new CaError('rotation-state', 'the new root is the root already in use', 'give a different root');
+      }
+      await this.#store.beginRotation({ certificatePem: next.certificatePem, keyPem: next.keyPem });
+      this.#retiring = publicPart(this.#active);
+      this.#active = next;
+      this.#rotationStartedAt = now;
+      this.#log.info({ active: next.fingerprint, retiring: this.#retiring.fingerprint }, 'root rotation begun');
+      return publicPart(next);
+    });
+  }
+
+  /**
+   * Ends a rotation: drops the retiring root from the trust bundle. Refuses
+   * while a current certificate still chains to it (its holder would lose
+   * trust), unless `force`.
+   */
+  finishRootRotation(opts: { force?: boolean } = {}): Promise<void> {
+    return this.#exclusive(async () => {
+      if (!this.#retiring) throw new CaError('rotation-state', 'no root rotation is in progress', 'start one first (trellis ca rotate)');
+      const progress = this.rotationProgress();
+      if (!progress.complete && !opts.force) {
+        throw new CaError('rotation-state', `${progress.onRetiringRoots} of ${progress.total} current certificates still chain to the retiring root`,
+          'wait until they are renewed onto the new root (trellis certs shows which), or force it');
+      }
+      await this.#store.finishRotation();
+      this.#log.info({ dropped: this.#retiring.fingerprint }, 'root rotation finished');
+      this.#retiring = undefined;
+      this.#rotationStartedAt = undefined;
+    });
+  }
+
+  #sign(profile: CertificateProfile, subject: Uint8Array, lifetimeMs: number): IssuedCertificate {
+    if (!(lifetimeMs > 0)) throw new RangeError(`certificate lifetime must be positive, got ${lifetimeMs}`);
+    const root = this.#active;
+    const now = this.#clock();
+    if (now >= root.notAfter) {
+      throw new CaError('expired', `the root CA expired at ${new Date(root.notAfter).toISOString()}`, 'rotate to a new root (trellis ca rotate)');
+    }
+    // X.509 times have one-second resolution; round so the summary equals the certificate.
+    const notBefore = Math.ceil(Math.max(now - LEAF_BACKDATE_MS, root.notBefore) / 1000) * 1000;
+    // A leaf never outlives its root: past the root's expiry nobody would accept it anyway.
+    const notAfter = Math.floor(Math.min(now + lifetimeMs, root.notAfter) / 1000) * 1000;
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const serial = randomSerial();
+    const der = buildCertificate(
+      { serial, subject, notBefore: new Date(notBefore), notAfter: new Date(notAfter), subjectPublicKeyInfo: publicKey.export({ type: 'spki', format: 'der' }), profile },
+      root.issuer,
+    );
+    return new IssuedCertificate({
+      kind: profile.kind === 'server' ? 'server' : 'workload',
+      spiffeId: profile.kind === 'workload' ? profile.spiffeId : profile.kind === 'server' ? profile.uris[0] : undefined,
+      serial: Buffer.from(serial).toString('hex').toUpperCase(),
+      notBefore,
+      notAfter,
+      issuerFingerprint: root.fingerprint,
+      dnsNames: profile.kind === 'server' ? profile.dnsNames : [],
+      ipAddresses: profile.kind === 'server' ? profile.ipAddresses : [],
+      certificatePem: derToPem(der, 'CERTIFICATE'),
+      privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    });
+  }
+
+  #checkSpiffeId(id: string): string {
+    const parsed = parseSpiffeId(id);
+    if (!parsed || parsed.trustDomain !== this.trustDomain) {
+      throw new Error(`${JSON.stringify(id)} is not a workload SPIFFE ID of trust domain ${this.trustDomain}`);
+    }
+    return id;
+  }
+
+  #warnIfRootExpiresSoon(now: number): void {
+    const margin = Math.max(30 * 24 * 3600_000, 2 * this.#leafLifetimeMs);
+    if (this.#active.notAfter - now < margin) {
+      this.#log.warn({ notAfter: new Date(this.#active.notAfter).toISOString() }, 'the root CA expires soon; rotate it (trellis ca rotate)');
+    }
+  }
+
+  /** Rotation steps run one at a time: each reads the state the previous one left. */
+  #exclusive<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#busy.then(step, step);
+    this.#busy = run.catch(() => undefined);
+    return run;
+  }
+}
+
+async function readRootFiles(files: RootFiles): Promise<RootMaterial> {
+  const read = async (path: string): Promise<string> => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      throw new CaError('invalid-config', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        'check the path and that Trellis may read it', path);
+    }
+  };
+  return { certificatePem: await read(files.certFile), keyPem: await read(files.keyFile) };
+}
+
+function pathsOf(files: RootFiles): { certPath: string; keyPath: string } {
+  return { certPath: files.certFile, keyPath: files.keyFile };
+}
+
+function publicPart(root: TrustedRoot): TrustedRoot {
+  const { certificatePem, x509, fingerprint, subject, notBefore, notAfter } = root;
+  return { certificatePem, x509, fingerprint, subject, notBefore, notAfter };
+}
+
+function sameCertificate(aPem: string, bPem: string): boolean {
+  const der = (pem: string): Buffer | undefined => pemBlocks(pem).find((b) => b.label === 'CERTIFICATE')?.der;
+  const a = der(aPem);
+  const b = der(bPem);
+  return a !== undefined && b !== undefined && a.equals(b);
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}

@@ -1,0 +1,95 @@
+/**
+ * A certificate the CA issued, with its private key.
+ *
+ * The key must never reach a log, an API response or an error message: it is
+ * held in a private field, `toJSON()` leaves it out (pino and JSON.stringify
+ * call it) and `util.inspect` (console.log, test failure output) shows the
+ * summary only. Code that needs the key asks for `privateKeyPem` by name,
+ * which is greppable: SDS (translate/secrets.ts) is the one legitimate reader.
+ */
+import { inspect } from 'node:util';
+
+export type CertificateKind = 'workload' | 'server';
+
+/** Everything about a certificate that may be shown. Times are ms since epoch. */
+export interface CertificateSummary {
+  kind: CertificateKind;
+  /** The SPIFFE ID in the URI SAN (the server certificate's, if it has one). */
+  spiffeId: string | undefined;
+  /** Hex, as `openssl x509 -serial` prints it. */
+  serial: string;
+  notBefore: number;
+  notAfter: number;
+  /** SHA-256 fingerprint of the root that signed it. */
+  issuerFingerprint: string;
+  dnsNames: readonly string[];
+  ipAddresses: readonly string[];
+}
+
+export interface IssuedCertificateInit extends CertificateSummary {
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+export class IssuedCertificate implements CertificateSummary {
+  readonly kind: CertificateKind;
+  readonly spiffeId: string | undefined;
+  readonly serial: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly issuerFingerprint: string;
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  /** The leaf alone, PEM. */
+  readonly certificatePem: string;
+  readonly #privateKeyPem: string;
+
+  constructor(init: IssuedCertificateInit) {
+    this.kind = init.kind;
+    this.spiffeId = init.spiffeId;
+    this.serial = init.serial;
+    this.notBefore = init.notBefore;
+    this.notAfter = init.notAfter;
+    this.issuerFingerprint = init.issuerFingerprint;
+    this.dnsNames = init.dnsNames;
+    this.ipAddresses = init.ipAddresses;
+    this.certificatePem = init.certificatePem;
+    this.#privateKeyPem = init.privateKeyPem;
+  }
+
+  /**
+   * What a TLS endpoint presents: the leaf only. Leaves are signed by the
+   * root directly and every peer has the root in its trust bundle, so
+   * sending the root too would only add bytes to each handshake.
+   */
+  get certificateChainPem(): string {
+    return this.certificatePem;
+  }
+
+  /** PKCS#8 PEM. For SDS and the TLS server only; never log it. */
+  get privateKeyPem(): string {
+    return this.#privateKeyPem;
+  }
+
+  summary(): CertificateSummary {
+    return {
+      kind: this.kind,
+      spiffeId: this.spiffeId,
+      serial: this.serial,
+      notBefore: this.notBefore,
+      notAfter: this.notAfter,
+      issuerFingerprint: this.issuerFingerprint,
+      dnsNames: this.dnsNames,
+      ipAddresses: this.ipAddresses,
+    };
+  }
+
+  /** The certificate without its key; JSON.stringify and pino call this. */
+  toJSON(): CertificateSummary & { certificatePem: string } {
+    return { ...this.summary(), certificatePem: this.certificatePem };
+  }
+
+  [inspect.custom](): string {
+    return `IssuedCertificate ${inspect(this.summary())}`;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * When to renew a certificate: pure functions of the certificate, the clock
+ * reading and a policy, so every decision is testable without waiting.
+ *
+ * Renewal at about two thirds of the lifetime leaves a third (8 h of a 24 h
+ * leaf) to deliver the new one before the old expires, even across a
+ * control-plane outage. Jitter spreads renewals of certificates issued
+ * together (e.g. every workload after a restart) so they do not all renew in
+ * the same second; it is derived from the serial, so a given certificate
+ * always renews at the same moment, whichever replica computes it.
+ */
+import { createHash } from 'node:crypto';
+
+export interface RenewalPolicy {
+  /** Fraction of the lifetime after which a certificate is renewed. */
+  renewAtFraction: number;
+  /** Renewal moves by up to ± this fraction of the lifetime. */
+  jitterFraction: number;
+  /**
+   * Once a root rotation begins, leaves from the old root are renewed within
+   * this window after its start (spread by the same jitter), not at once.
+   */
+  rotationSpreadMs: number;
+}
+
+export const DEFAULT_RENEWAL_POLICY: RenewalPolicy = {
+  renewAtFraction: 2 / 3,
+  jitterFraction: 0.05,
+  rotationSpreadMs: 60_000,
+};
+
+/** What a renewal decision needs to know about a certificate. */
+export interface RenewableCertificate {
+  serial: string;
+  notBefore: number;
+  notAfter: number;
+  issuerFingerprint: string;
+}
+
+/** A number in [0, 1) fixed by `seed`: the first 32 bits of its SHA-256. */
+export function unitJitter(seed: string): number {
+  return createHash('sha256').update(seed).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+/** The moment a certificate is due for renewal on its normal schedule. */
+export function scheduledRenewal(cert: RenewableCertificate, policy: RenewalPolicy = DEFAULT_RENEWAL_POLICY): number {
+  const lifetime = cert.notAfter - cert.notBefore;
+  const offset = policy.renewAtFraction + (2 * unitJitter(cert.serial) - 1) * policy.jitterFraction;
+  const at = cert.notBefore + Math.round(lifetime * Math.min(Math.max(offset, 0), 1));
+  return Math.min(at, cert.notAfter);
+}
+
+export type RenewalReason = 'valid' | 'due' | 'expired' | 'root-rotated';
+
+export interface RenewalContext {
+  now: number;
+  /** Fingerprint of the root that signs new leaves. */
+  activeRootFingerprint: string;
+  /** When the current root rotation began, if one is in progress. */
+  rotationStartedAt?: number;
+  policy?: RenewalPolicy;
+}
+
+export interface RenewalDecision {
+  renew: boolean;
+  reason: RenewalReason;
+  /** When the certificate is (or was) due; a timer for the next check. */
+  renewAt: number;
+}
+
+export function renewalDecision(cert: RenewableCertificate, ctx: RenewalContext): RenewalDecision {
+  const policy = ctx.policy ?? DEFAULT_RENEWAL_POLICY;
+  const scheduled = scheduledRenewal(cert, policy);
+  if (ctx.now >= cert.notAfter) return { renew: true, reason: 'expired', renewAt: scheduled };
+  if (cert.issuerFingerprint !== ctx.activeRootFingerprint) {
+    // Signed by a root that is retiring: still trusted (the bundle overlaps),
+    // so replace it soon, spread over the window rather than all at once.
+    const start = ctx.rotationStartedAt ?? ctx.now;
+    const renewAt = Math.min(scheduled, start + Math.round(unitJitter(cert.serial) * policy.rotationSpreadMs));
+    return { renew: ctx.now >= renewAt, reason: ctx.now >= renewAt ? 'root-rotated' : 'valid', renewAt };
+  }
+  return { renew: ctx.now >= scheduled, reason: ctx.now >= scheduled ? 'due' : 'valid', renewAt: scheduled };
+}
+
+export interface RotationProgress {
+  total: number;
+  onActiveRoot: number;
+  onRetiringRoots: number;
+  /** True when no current leaf depends on a retiring root: finishing is safe. */
+  complete: boolean;
+}
+
+/** How far a root rotation has come, over the latest certificate of each identity. */
+export function rotationProgress(certs: readonly Pick<RenewableCertificate, 'issuerFingerprint'>[], activeRootFingerprint: string): RotationProgress {
+  const onActiveRoot = certs.filter((c) => c.issuerFingerprint === activeRootFingerprint).length;
+  const onRetiringRoots = certs.length - onActiveRoot;
+  return { total: certs.length, onActiveRoot, onRetiringRoots, complete: onRetiringRoots === 0 };
+}
+
+/** The earliest expiry per identity: the value of the nearest-expiry metric. */
+export function nearestExpiry(certs: readonly { spiffeId: string | undefined; notAfter: number }[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of certs) {
+    if (c.spiffeId === undefined) continue;
+    const prev = out.get(c.spiffeId);
+    if (prev === undefined || c.notAfter < prev) out.set(c.spiffeId, c.notAfter);
+  }
+  return out;
+}

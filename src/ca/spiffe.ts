@@ -1,0 +1,51 @@
+/**
+ * SPIFFE IDs as Trellis uses them: `spiffe://<trust-domain>/ns/<ns>/sa/<sa>`
+ * (DESIGN.md, Identity). The format is a contract: sidecars match peers on it
+ * and secrets are named by it (translate/names.ts).
+ *
+ * Spec: https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md
+ * (§2.1 trust domain: lowercase letters, digits, `.`, `-`, `_`; §2.2 path
+ * segments: letters, digits, `.`, `-`, `_`, never `.` or `..`).
+ */
+
+export interface WorkloadIdentity {
+  namespace: string;
+  serviceAccount: string;
+}
+
+const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
+const SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+export function isValidTrustDomain(trustDomain: string): boolean {
+  return TRUST_DOMAIN.test(trustDomain);
+}
+
+function isValidSegment(segment: string): boolean {
+  return SEGMENT.test(segment) && segment !== '.' && segment !== '..';
+}
+
+/**
+ * The SPIFFE ID of a workload. Throws on names that cannot form one: the
+ * model validates operator input first, so reaching this with a bad name is
+ * a bug, not an operator mistake.
+ */
+export function spiffeIdOf(trustDomain: string, identity: WorkloadIdentity): string {
+  if (!isValidTrustDomain(trustDomain)) throw new Error(`invalid SPIFFE trust domain ${JSON.stringify(trustDomain)}`);
+  for (const part of [identity.namespace, identity.serviceAccount]) {
+    if (!isValidSegment(part)) throw new Error(`invalid SPIFFE path segment ${JSON.stringify(part)}`);
+  }
+  return `spiffe://${trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`;
+}
+
+export interface ParsedSpiffeId extends WorkloadIdentity {
+  trustDomain: string;
+}
+
+/** The parts of a Trellis workload SPIFFE ID, or undefined if `id` is not one. */
+export function parseSpiffeId(id: string): ParsedSpiffeId | undefined {
+  const m = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(id);
+  if (!m) return undefined;
+  const [, trustDomain = '', namespace = '', serviceAccount = ''] = m;
+  if (!isValidTrustDomain(trustDomain) || !isValidSegment(namespace) || !isValidSegment(serviceAccount)) return undefined;
+  return { trustDomain, namespace, serviceAccount };
+}

@@ -1,0 +1,164 @@
+/**
+ * objects -> mesh model + a status per object. Pure: no I/O, clock or
+ * randomness; input objects are never mutated; never throws on operator input.
+ *
+ * Order: decode every object (schema), reject duplicates, then run the
+ * processors in dependency order — mesh settings, workloads, services and
+ * endpoints, identities, route groups, then the intents that refer to them.
+ * A processor leaves out any object with an error, records why, and carries on.
+ */
+import type { SourceObject } from '../sources/object.ts';
+import { decodeObject, type KindSpec } from './kinds/kind.ts';
+import { namespaceKind, serviceAccountKind } from './kinds/core-names.ts';
+import { endpointSliceKind } from './kinds/endpoint-slice.ts';
+import { httpRouteGroupKind } from './kinds/http-route-group.ts';
+import { meshConfigKind } from './kinds/mesh-config.ts';
+import { podKind } from './kinds/pod.ts';
+import { lookupKind, unsupportedKind } from './kinds/registry.ts';
+import { serviceKind } from './kinds/service.ts';
+import { trafficPolicyKind } from './kinds/traffic-policy.ts';
+import { trafficSplitKind } from './kinds/traffic-split.ts';
+import { trafficTargetKind } from './kinds/traffic-target.ts';
+import type { ObjectStatus } from './problem.ts';
+import { accessByDestination, resolveAccess } from './resolve/access.ts';
+import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
+import { resolveMesh } from './resolve/mesh.ts';
+import { effectivePolicy, resolvePolicies } from './resolve/policies.ts';
+import { resolveRouteGroups } from './resolve/routes.ts';
+import { resolveServices } from './resolve/services.ts';
+import { resolveSplits, splitsByService } from './resolve/splits.ts';
+import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
+import { toStatus } from './status.ts';
+import type { MeshModel, MeshService, ObjectKey, PolicyIntent } from './types.ts';
+
+export interface BuildResult {
+  model: MeshModel;
+  /** One per input object, sorted by kind, namespace, name. */
+  statuses: ObjectStatus[];
+  /**
+   * The version of each object that is in the model, by `objectIdOf`: what
+   * `buildMeshKeepingLastGood` needs from this build to protect the next one.
+   */
+  accepted: ReadonlyMap<string, SourceObject>;
+}
+
+/** `Kind/namespace/name` after namespace defaulting: the identity of an object across versions. */
+export function objectIdOf(obj: SourceObject): string {
+  return objectId(obj.kind, namespaceOf(obj), obj.metadata.name);
+}
+
+function namespaceOf(obj: SourceObject): string {
+  const spec = lookupKind(obj.apiVersion, obj.kind);
+  if (spec && !spec.namespaced) return '';
+  return obj.metadata.namespace ?? 'default';
+}
+
+interface InputRecord {
+  obj: SourceObject;
+  /** Unique per input object (duplicates share an objectId, not a ref). */
+  ref: string;
+  objectId: string;
+  namespace: string;
+  spec?: KindSpec<unknown>;
+  entry?: Entry<unknown>;
+}
+
+export function buildMesh(objects: readonly SourceObject[]): BuildResult {
+  const book = new Book();
+  const records: InputRecord[] = objects.map((obj, i) => ({
+    obj,
+    ref: `#${i}`,
+    objectId: objectIdOf(obj),
+    namespace: namespaceOf(obj),
+    spec: lookupKind(obj.apiVersion, obj.kind),
+  }));
+
+  const byId = new Map<string, InputRecord[]>();
+  for (const r of records) {
+    if (!r.spec) book.add(r.ref, unsupportedKind(r.obj.apiVersion, r.obj.kind));
+    else byId.set(r.objectId, [...(byId.get(r.objectId) ?? []), r]);
+  }
+  for (const group of byId.values()) {
+    if (group.length < 2) continue;
+    for (const r of group) {
+      const others = group.filter((o) => o !== r).map((o) => (o.obj.origin.source === 'file' ? `${o.obj.origin.file}:${o.obj.origin.line}` : 'another source'));
+      book.add(r.ref, {
+        severity: 'error', reason: 'Duplicate', field: 'metadata.name',
+        message: `${r.obj.kind} "${r.obj.metadata.name}" is also defined at ${others.join(', ')}; each object may be defined once. Remove or rename one`,
+      });
+    }
+  }
+
+  const byKind = new Map<string, Entry<unknown>[]>();
+  for (const r of records) {
+    if (!r.spec || book.rejected({ id: r.ref })) continue;
+    const name = r.obj.metadata.name;
+    const result = decodeObject(r.spec, r.obj, { namespace: r.namespace, name });
+    for (const p of result.problems) book.add(r.ref, p);
+    // An invalid object with a partial spec joins its kind's list already rejected: processors
+    // check its references (to report them too) but never put it in the model.
+    const spec = result.ok ? result.value : result.partial;
+    if (spec === undefined) continue;
+    const entry: Entry<unknown> = { obj: r.obj, kind: r.spec.kind, namespace: r.namespace, name, key: objectKey(r.namespace, name), id: r.ref, spec };
+    r.entry = entry;
+    byKind.set(entry.kind, [...(byKind.get(entry.kind) ?? []), entry]);
+  }
+  const of = <T>(k: KindSpec<T>): Entry<T>[] => (byKind.get(k.kind) ?? []) as Entry<T>[];
+
+  const mesh = resolveMesh(of(meshConfigKind), book);
+  const drafts = resolvePods(of(podKind), mesh, book);
+  const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
+  const workloads = finishWorkloads(drafts, svc.servicesOf, svc.zoneOf);
+  const identities = resolveIdentities(of(serviceAccountKind), workloads, svc.servicesByIdentity, mesh, book);
+  const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
+  const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book);
+  const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, mesh, book);
+  const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
+
+  const splitOrder = splitsByService(splits);
+  const policiesOf = new Map<ObjectKey, PolicyIntent[]>();
+  for (const p of policies.values()) policiesOf.set(p.service, [...(policiesOf.get(p.service) ?? []), p]);
+  const services = sortedMap(
+    [...svc.services].map(([key, s]): [ObjectKey, MeshService] => [
+      key,
+      {
+        ...s,
+        ports: s.ports.map((p) => {
+          const policy = effectivePolicy(policiesOf.get(key) ?? [], p.port);
+          return policy ? { ...p, policy } : p;
+        }),
+        splits: splitOrder.get(key) ?? [],
+      },
+    ]),
+  );
+
+  const accepted = new Map<string, SourceObject>();
+  const namespaces = new Set<string>();
+  for (const r of records) {
+    if (!r.entry || book.rejected(r.entry)) continue;
+    accepted.set(r.objectId, r.obj);
+    if (r.entry.kind === namespaceKind.kind) namespaces.add(r.entry.name);
+    else if (r.namespace !== '') namespaces.add(r.namespace);
+  }
+
+  const model: MeshModel = {
+    mesh,
+    services,
+    workloads,
+    identities,
+    routeGroups,
+    splits,
+    accessRules,
+    accessByDestination: accessByDestination(accessRules),
+    policies,
+    namespaces: [...namespaces].toSorted(),
+  };
+  const statuses = records
+    .map((r) => toStatus(r, book.of(r.ref)))
+    .toSorted((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name) || compare(a.origin?.file ?? '', b.origin?.file ?? '') || (a.origin?.line ?? 0) - (b.origin?.line ?? 0));
+  return { model, statuses, accepted };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

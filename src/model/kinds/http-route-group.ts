@@ -1,0 +1,132 @@
+/**
+ * specs.smi-spec.io/v1alpha4 HTTPRouteGroup: named HTTP request matches that
+ * TrafficSplits, TrafficTargets and TrafficPolicies refer to.
+ * https://github.com/servicemeshinterface/smi-spec/blob/main/apis/traffic-specs/v1alpha4/traffic-specs.md
+ *
+ * `headers` is a list of single-entry mappings in the SMI CRD schema
+ * (`- user-agent: ".*Firefox.*"`); the SMI Go types use one mapping. Both are
+ * read. Header values and pathRegex are RE2 regular expressions.
+ */
+import type { Field } from '../field.ts';
+import { checkRe2, REGEX_EXPECTED } from '../regex.ts';
+import type { KindSpec } from './kind.ts';
+
+export interface HttpMatchSpec {
+  name: string;
+  pathRegex?: string;
+  methods: string[];
+  headers: { name: string; valueRegex: string }[];
+}
+
+export interface HttpRouteGroupSpec {
+  matches: HttpMatchSpec[];
+}
+
+export const HTTP_METHODS = ['*', 'GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+const MATCH_FIELDS = ['name', 'pathRegex', 'methods', 'headers'] as const;
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export const httpRouteGroupKind: KindSpec<HttpRouteGroupSpec> = {
+  apiVersion: 'specs.smi-spec.io/v1alpha4',
+  kind: 'HTTPRouteGroup',
+  namespaced: true,
+  topLevel: ['spec'],
+  nameRule: 'subdomain',
+  decode(root) {
+    const spec = root.child('spec');
+    if (!spec.object({ required: true, known: ['matches'] })) return undefined;
+    const matches: HttpMatchSpec[] = [];
+    const names = new Map<string, number>();
+    spec.child('matches').list({ required: true, minItems: 1, expected: 'a list of matches such as [{name: api, pathRegex: "/api/.*"}]' }).forEach((m, i) => {
+      const match = decodeMatch(m);
+      if (!match) return;
+      const first = names.get(match.name);
+      if (first !== undefined) {
+        m.child('name').report('InvalidValue', `match name "${match.name}" is already used by spec.matches[${first}]; match names must be unique within a group`);
+        return;
+      }
+      names.set(match.name, i);
+      matches.push(match);
+    });
+    return { matches };
+  },
+};
+
+function decodeMatch(m: Field): HttpMatchSpec | undefined {
+  if (!m.object({ known: MATCH_FIELDS })) return undefined;
+  const name = m.child('name').string({ required: true, expected: 'a name for this match, used by TrafficTarget rules' });
+  let pathRegex: string | undefined;
+  const pathField = m.child('pathRegex');
+  if (!pathField.absent) {
+    pathRegex = pathField.string({ expected: REGEX_EXPECTED });
+    const bad = pathRegex === undefined ? undefined : checkRe2(pathRegex);
+    if (bad) pathField.report('InvalidRegex', `${bad}; expected ${REGEX_EXPECTED}`);
+  }
+  const methods: string[] = [];
+  if (!m.child('methods').absent) {
+    for (const f of m.child('methods').list()) {
+      const v = f.string({ oneOf: HTTP_METHODS });
+      if (v !== undefined) methods.push(v);
+    }
+  }
+  const headers = decodeHeaders(m.child('headers'));
+  if (name === undefined || headers === undefined) return undefined;
+  // SMI "*" is any method; so is an empty list.
+  const anyMethod = methods.length === 0 || methods.includes('*');
+  return { name, ...(pathRegex !== undefined ? { pathRegex } : {}), methods: anyMethod ? [] : [...new Set(methods)], headers };
+}
+
+function decodeHeaders(field: Field): HttpMatchSpec['headers'] | undefined {
+  if (field.absent) return [];
+  const entries: [string, Field][] = Array.isArray(field.value)
+    ? field.list().flatMap((item) => item.entries({ expected: 'a mapping of header name to value regex' }))
+    : field.entries({ expected: 'a list of header matches such as [{x-canary: "true"}]' });
+  const headers: HttpMatchSpec['headers'] = [];
+  let ok = true;
+  for (const [name, f] of entries) {
+    const value = f.string({ expected: `an RE2 regex the "${name}" header must match` });
+    if (!HEADER_NAME.test(name)) {
+      f.report('InvalidValue', `"${name}" is not a valid header name; expected letters, digits and "-"`);
+      ok = false;
+      continue;
+    }
+    if (value === undefined) {
+      ok = false;
+      continue;
+    }
+    const bad = checkRe2(value);
+    if (bad) {
+      f.report('InvalidRegex', `${bad}; expected ${REGEX_EXPECTED}`);
+      ok = false;
+      continue;
+    }
+    headers.push({ name: name.toLowerCase(), valueRegex: value });
+  }
+  return ok ? headers : undefined;
+}
+
+/** A reference to an HTTPRouteGroup (and optionally some of its matches), as the intents write it. */
+export interface RouteGroupRef {
+  name: string;
+  /** Match names; undefined means the whole group. */
+  matches?: string[];
+  /** Path of the reference, for problems found when resolving it. */
+  path: string;
+}
+
+export function decodeRouteGroupRef(f: Field, opts: { allowMatches: boolean }): RouteGroupRef | undefined {
+  if (!f.object({ known: opts.allowMatches ? ['kind', 'name', 'matches'] : ['kind', 'name'] })) return undefined;
+  const kind = f.child('kind').string({ required: true, expected: 'HTTPRouteGroup' });
+  if (kind !== undefined && kind !== 'HTTPRouteGroup') {
+    f.child('kind').report('InvalidValue', `"${kind}" routes are not supported; expected HTTPRouteGroup (TCPRoute and UDPRoute are not implemented)`);
+  }
+  const name = f.child('name').string({ required: true, expected: 'the name of an HTTPRouteGroup in this namespace' });
+  let matches: string[] | undefined;
+  if (opts.allowMatches && !f.child('matches').absent) {
+    matches = f.child('matches').list({ minItems: 1, expected: 'match names of the HTTPRouteGroup; leave it out for all of them' })
+      .map((m) => m.string({ expected: 'a match name' }))
+      .filter((m): m is string => m !== undefined);
+  }
+  if (name === undefined || kind !== 'HTTPRouteGroup') return undefined;
+  return { name, ...(matches ? { matches } : {}), path: f.path };
+}

@@ -1,0 +1,107 @@
+/**
+ * What the model says about each object it was given: problems (where, what,
+ * what is expected) and the conditions derived from them. Operator input never
+ * raises an exception; it produces these.
+ */
+import type { SourceError } from '../sources/object.ts';
+
+export type Severity = 'error' | 'warning';
+
+/**
+ * Machine-readable reason of a problem. Tests and tools match on these (and on
+ * the field path), never on message text.
+ */
+export type ProblemReason =
+  | 'Required' // a required field is missing
+  | 'InvalidType' // the field has the wrong type (string vs number, list vs map)
+  | 'InvalidValue' // right type, value not allowed (bad name, unknown enum value)
+  | 'OutOfRange' // a number outside its range
+  | 'UnknownField' // a field this kind does not have (often a typo)
+  | 'InvalidDuration'
+  | 'InvalidRegex'
+  | 'UnsupportedKind' // apiVersion/kind Trellis does not read
+  | 'Duplicate' // the same kind/namespace/name defined twice
+  | 'Conflict' // two intents claim the same thing; the older one wins
+  | 'RefNotFound' // names a service, route group, route or port that does not exist
+  | 'CrossNamespace' // refers across namespaces where SMI does not allow it
+  | 'Ignored'; // read but has no effect (explained in the message)
+
+export interface Problem {
+  severity: Severity;
+  reason: ProblemReason;
+  /** Where the field was written, when the object came from a file. */
+  file?: string;
+  line?: number;
+  kind: string;
+  /** '' for cluster-scoped kinds. */
+  namespace: string;
+  name: string;
+  /** Path of the field (`spec.backends[1].weight`), '' for the object as a whole. */
+  field: string;
+  /** What is wrong and what is expected instead. */
+  message: string;
+}
+
+export type ConditionType = 'Accepted' | 'ResolvedRefs';
+
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False';
+  /** CamelCase, e.g. Accepted, Invalid, Conflicted, RefNotFound. */
+  reason: string;
+  message: string;
+}
+
+export interface ObjectStatus {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** The generation these conditions describe (the newest one seen). */
+  generation?: number;
+  /** Where the object was written (file source only). */
+  origin?: { file: string; line: number };
+  conditions: Condition[];
+  problems: Problem[];
+  /**
+   * Set when this generation was rejected but an earlier accepted generation
+   * of the same object is still being served (see last-good.ts).
+   */
+  servedGeneration?: number;
+}
+
+/** A path-relative problem, before it is attached to an object. */
+export interface FieldProblem {
+  severity: Severity;
+  reason: ProblemReason;
+  field: string;
+  message: string;
+}
+
+export function hasErrors(problems: readonly { severity: Severity }[]): boolean {
+  return problems.some((p) => p.severity === 'error');
+}
+
+export function isAccepted(status: ObjectStatus): boolean {
+  return status.conditions.some((c) => c.type === 'Accepted' && c.status === 'True');
+}
+
+/**
+ * One line per problem, in the `trellis validate` contract format:
+ * `path:line: Kind ns/name: field: message`. Cluster-scoped objects print
+ * without `ns/`; a problem about the whole object prints `-` as its field.
+ */
+export function formatProblem(p: Problem): string {
+  const where = p.file ? `${p.file}:${p.line ?? 1}` : '-';
+  const ref = p.namespace ? `${p.namespace}/${p.name}` : p.name;
+  const message = p.severity === 'warning' ? `warning: ${p.message}` : p.message;
+  return `${where}: ${p.kind} ${ref}: ${p.field || '-'}: ${message}`;
+}
+
+/** The same format for a document that never became an object (syntax errors and the like). */
+export function formatSourceError(e: SourceError): string {
+  const subject = e.kind
+    ? `${e.kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name ?? '(unnamed)'}`
+    : `document ${e.document ?? 1}`;
+  return `${e.file}:${e.line}: ${subject}: ${e.field || '-'}: ${e.message}`;
+}

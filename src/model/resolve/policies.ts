@@ -1,0 +1,83 @@
+/**
+ * TrafficPolicies: the target service (and port) and route references must
+ * exist; one policy per service, and one per service port (the older wins).
+ * A port's effective policy is the service-wide policy with the port-specific
+ * one's sections laid over it, section by section.
+ */
+import type { TrafficPolicySpec } from '../kinds/traffic-policy.ts';
+import { didYouMean } from '../suggest.ts';
+import type { EffectivePolicy, ObjectKey, PolicyIntent, PolicySettings, RouteGroup, RoutePolicy } from '../types.ts';
+import { objectKey, olderFirst, sortedMap, type Book, type Entry } from './book.ts';
+import { resolveRouteRef } from './routes.ts';
+import type { ServiceDraft } from './services.ts';
+
+const SECTIONS = ['timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality'] as const;
+
+export function resolvePolicies(
+  policies: readonly Entry<TrafficPolicySpec>[],
+  services: ReadonlyMap<ObjectKey, ServiceDraft>,
+  groups: ReadonlyMap<ObjectKey, RouteGroup>,
+  book: Book,
+): Map<ObjectKey, PolicyIntent> {
+  const owner = new Map<string, PolicyIntent>();
+  const accepted: PolicyIntent[] = [];
+  for (const e of policies.toSorted(olderFirst)) {
+    const svc = services.get(objectKey(e.namespace, e.spec.service));
+    if (!svc) {
+      const names = [...services.values()].filter((s) => s.namespace === e.namespace).map((s) => s.name);
+      book.error(e, 'spec.targetRef.name', 'RefNotFound', `service "${e.spec.service}" does not exist in namespace "${e.namespace}" (or is invalid).${didYouMean(e.spec.service, names)} Expected a service of this namespace`);
+      continue;
+    }
+    let port: number | undefined;
+    if (e.spec.port !== undefined) {
+      const p = svc.ports.find((sp) => sp.port === e.spec.port || sp.name === e.spec.port);
+      if (!p) {
+        const ports = svc.ports.map((sp) => (sp.name ? `${sp.port} (${sp.name})` : String(sp.port)));
+        book.error(e, 'spec.targetRef.port', 'RefNotFound', `service "${svc.name}" has no TCP port ${JSON.stringify(e.spec.port)}; expected one of: ${ports.join(', ')}`);
+        continue;
+      }
+      port = p.port;
+      if (p.protocol === 'tcp' && (e.spec.timeouts || e.spec.retries || e.spec.routes.length > 0)) {
+        book.warn(e, 'spec', 'Ignored', `port ${p.port} carries plain TCP, so timeouts, retries and routes do not apply to it; set appProtocol: http (or grpc) on the port if it speaks HTTP`);
+      }
+    }
+    const routes: RoutePolicy[] = [];
+    for (const r of e.spec.routes) {
+      const matches = resolveRouteRef(r.match, e, groups, book);
+      if (matches) routes.push({ matches, ...(r.timeouts ? { timeouts: r.timeouts } : {}), ...(r.retries ? { retries: r.retries } : {}), from: e.key });
+    }
+    if (book.rejected(e)) continue;
+    const claim = `${svc.key} ${port ?? '*'}`;
+    const first = owner.get(claim);
+    if (first) {
+      const what = port === undefined ? `service "${svc.name}"` : `port ${port} of service "${svc.name}"`;
+      book.error(e, port === undefined ? 'spec.targetRef' : 'spec.targetRef.port', 'Conflict',
+        `TrafficPolicy "${first.name}" already applies to ${what}; only one may. Merge the settings into "${first.name}" or target another port`);
+      continue;
+    }
+    const settings: PolicySettings = {};
+    for (const k of SECTIONS) if (e.spec[k] !== undefined) Object.assign(settings, { [k]: e.spec[k] });
+    const intent: PolicyIntent = { key: e.key, namespace: e.namespace, name: e.name, service: svc.key, ...(port !== undefined ? { port } : {}), ...settings, routes };
+    owner.set(claim, intent);
+    accepted.push(intent);
+  }
+  return sortedMap(accepted.map((p) => [p.key, p]));
+}
+
+/** The policy in effect on one service port, if any policy applies to it. */
+export function effectivePolicy(forService: readonly PolicyIntent[], port: number): EffectivePolicy | undefined {
+  let whole: PolicyIntent | undefined;
+  let specific: PolicyIntent | undefined;
+  for (const p of forService) {
+    if (p.port === undefined) whole = p;
+    else if (p.port === port) specific = p;
+  }
+  if (!whole && !specific) return undefined;
+  const out: EffectivePolicy = { from: [whole?.key, specific?.key].filter((k) => k !== undefined), routes: [...(specific?.routes ?? []), ...(whole?.routes ?? [])] };
+  for (const k of SECTIONS) {
+    const v = specific?.[k] ?? whole?.[k];
+    if (v !== undefined) Object.assign(out, { [k]: v });
+  }
+  return out;
+}
+

@@ -1,0 +1,149 @@
+/**
+ * Services with their endpoints: each service port's endpoints come from the
+ * EndpointSlices labelled with the service's name, matched by port name as
+ * Kubernetes does (the slice port carries the service port's name and the
+ * resolved target port number).
+ */
+import type { EndpointSliceSpec } from '../kinds/endpoint-slice.ts';
+import { SERVICE_NAME_LABEL } from '../kinds/endpoint-slice.ts';
+import type { ServiceSpec } from '../kinds/service.ts';
+import { childPath } from '../../sources/field-path.ts';
+import type { Endpoint, MeshService, ObjectKey, ServicePort } from '../types.ts';
+import { objectKey, type Book, type Entry } from './book.ts';
+import type { WorkloadDraft } from './workloads.ts';
+
+/** A service before splits and policies are attached. */
+export type ServiceDraft = Omit<MeshService, 'splits'>;
+
+export interface ServicesResult {
+  services: Map<ObjectKey, ServiceDraft>;
+  /** workload -> services that select it or list it as an endpoint */
+  servicesOf: Map<ObjectKey, Set<ObjectKey>>;
+  /** workload -> zone, from its endpoints */
+  zoneOf: Map<ObjectKey, string>;
+  /** SPIFFE ID -> services whose endpoints run as it */
+  servicesByIdentity: Map<string, Set<ObjectKey>>;
+}
+
+export function resolveServices(
+  services: readonly Entry<ServiceSpec>[],
+  slices: readonly Entry<EndpointSliceSpec>[],
+  workloads: ReadonlyMap<ObjectKey, WorkloadDraft>,
+  book: Book,
+): ServicesResult {
+  const result: ServicesResult = { services: new Map(), servicesOf: new Map(), zoneOf: new Map(), servicesByIdentity: new Map() };
+  const byIp = new Map<string, WorkloadDraft>();
+  for (const w of workloads.values()) for (const ip of w.ips) if (!byIp.has(`${w.namespace} ${ip}`)) byIp.set(`${w.namespace} ${ip}`, w);
+  const slicesOf = new Map<ObjectKey, Entry<EndpointSliceSpec>[]>();
+  const accepted = new Set(services.filter((e) => !book.rejected(e)).map((e) => e.key));
+  for (const s of slices) {
+    if (book.rejected(s) || s.spec.service === undefined || s.spec.addressType === 'FQDN') continue;
+    const key = objectKey(s.namespace, s.spec.service);
+    if (!accepted.has(key)) {
+      book.warn(s, childPath('metadata.labels', SERVICE_NAME_LABEL), 'RefNotFound', `service "${s.spec.service}" does not exist in namespace "${s.namespace}", so these endpoints are not used; fix the label or add the service`);
+      continue;
+    }
+    slicesOf.set(key, [...(slicesOf.get(key) ?? []), s]);
+  }
+  const link = (map: Map<string, Set<ObjectKey>>, k: string, service: ObjectKey) => {
+    const set = map.get(k);
+    if (set) set.add(service);
+    else map.set(k, new Set([service]));
+  };
+
+  for (const e of services) {
+    if (book.rejected(e)) continue;
+    const own = slicesOf.get(e.key) ?? [];
+    checkSlicePorts(own, e.spec, book);
+    const ports: ServicePort[] = e.spec.ports
+      .filter((p) => p.transport === 'TCP')
+      .map((p) => {
+        const endpoints = endpointsFor(own, p.name, e.spec.ports.length, e.namespace, workloads, byIp);
+        for (const ep of endpoints) {
+          if (ep.workload) {
+            link(result.servicesOf, ep.workload, e.key);
+            if (ep.zone !== undefined) result.zoneOf.set(ep.workload, ep.zone);
+          }
+          if (ep.identity) link(result.servicesByIdentity, ep.identity, e.key);
+        }
+        return {
+          ...(p.name !== undefined ? { name: p.name } : {}),
+          port: p.port,
+          targetPort: p.targetPort,
+          ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
+          protocol: p.protocol,
+          endpoints,
+        };
+      })
+      .toSorted((a, b) => a.port - b.port);
+    const selector = e.spec.selector;
+    if (selector && Object.keys(selector).length > 0) {
+      for (const w of workloads.values()) {
+        if (w.namespace === e.namespace && Object.entries(selector).every(([k, v]) => w.labels[k] === v)) link(result.servicesOf, w.key, e.key);
+      }
+    }
+    const identities = new Set(ports.flatMap((p) => p.endpoints.flatMap((ep) => (ep.identity ? [ep.identity] : []))));
+    result.services.set(e.key, {
+      key: e.key,
+      namespace: e.namespace,
+      name: e.name,
+      labels: e.obj.metadata.labels,
+      ...(selector ? { selector } : {}),
+      ...(e.spec.clusterIP !== undefined ? { clusterIP: e.spec.clusterIP } : {}),
+      ports,
+      identities: [...identities].toSorted(),
+    });
+  }
+  return result;
+}
+
+/** Endpoints of one service port across the service's slices, deduplicated and sorted. */
+function endpointsFor(
+  slices: readonly Entry<EndpointSliceSpec>[],
+  portName: string | undefined,
+  servicePortCount: number,
+  namespace: string,
+  workloads: ReadonlyMap<ObjectKey, WorkloadDraft>,
+  byIp: ReadonlyMap<string, WorkloadDraft>,
+): Endpoint[] {
+  const out = new Map<string, Endpoint>();
+  for (const s of slices) {
+    const named = s.spec.ports.find((sp) => sp.name === (portName ?? ''));
+    // A single-port service may be served by a single-port slice whatever the names.
+    const slicePort = named ?? (servicePortCount === 1 && s.spec.ports.length === 1 ? s.spec.ports[0] : undefined);
+    if (slicePort?.port === undefined) continue;
+    for (const ep of s.spec.endpoints) {
+      for (const address of ep.addresses) {
+        const w = ep.pod !== undefined ? workloads.get(objectKey(namespace, ep.pod)) : byIp.get(`${namespace} ${address}`);
+        const id = `${address} ${slicePort.port}`;
+        const prev = out.get(id);
+        if (prev && (prev.ready || !ep.ready)) continue; // the same address in two slices (mid-update): prefer the ready one
+        out.set(id, {
+          address,
+          port: slicePort.port,
+          ready: ep.ready,
+          serving: ep.serving,
+          terminating: ep.terminating,
+          ...(ep.zone !== undefined ? { zone: ep.zone } : {}),
+          ...(ep.nodeName !== undefined ? { nodeName: ep.nodeName } : {}),
+          ...(ep.hostname !== undefined ? { hostname: ep.hostname } : {}),
+          ...(w ? { workload: w.key, identity: w.identity } : {}),
+        });
+      }
+    }
+  }
+  return [...out.values()].toSorted((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
+}
+
+/** A slice port named after no service port carries endpoints nothing uses: say so. */
+function checkSlicePorts(slices: readonly Entry<EndpointSliceSpec>[], service: ServiceSpec, book: Book): void {
+  const names = service.ports.map((p) => p.name ?? '');
+  for (const s of slices) {
+    if (service.ports.length === 1 && s.spec.ports.length === 1) continue;
+    s.spec.ports.forEach((sp, i) => {
+      if (!names.includes(sp.name)) {
+        book.warn(s, `ports[${i}].name`, 'RefNotFound', `service "${s.spec.service}" has no port named "${sp.name}", so this port's endpoints are not used; expected one of: ${names.map((n) => `"${n}"`).join(', ')}`);
+      }
+    });
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Pods become workloads; workloads, ServiceAccounts and service endpoints
+ * become identities. A workload's identity is its service account's SPIFFE ID
+ * in the mesh's trust domain.
+ */
+import type { PodSpec } from '../kinds/pod.ts';
+import type { Identity, MeshSettings, ObjectKey, Workload } from '../types.ts';
+import { sortedMap, spiffeId, type Book, type Entry } from './book.ts';
+
+/** A workload before the services around it are known. */
+export type WorkloadDraft = Omit<Workload, 'services' | 'zone'> & { labelZone?: string };
+
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+
+export function resolvePods(pods: readonly Entry<PodSpec>[], mesh: MeshSettings, book: Book): Map<ObjectKey, WorkloadDraft> {
+  const out = new Map<ObjectKey, WorkloadDraft>();
+  const byIp = new Map<string, Entry<PodSpec>>();
+  for (const e of pods) {
+    if (book.rejected(e)) continue;
+    const p = e.spec;
+    if (p.ip !== undefined && !p.terminating) {
+      const other = byIp.get(`${e.namespace} ${p.ip}`);
+      if (other) {
+        book.warn(e, 'status.podIP', 'InvalidValue', `IP ${p.ip} is also the IP of pod ${other.key}; endpoints found by IP go to ${other.key}. Give each pod its own IP`);
+      } else byIp.set(`${e.namespace} ${p.ip}`, e);
+    }
+    const labels = e.obj.metadata.labels;
+    out.set(e.key, {
+      key: e.key,
+      namespace: e.namespace,
+      name: e.name,
+      labels,
+      serviceAccount: p.serviceAccount,
+      identity: spiffeId(mesh.trustDomain, e.namespace, p.serviceAccount),
+      ...(p.ip !== undefined ? { ip: p.ip } : {}),
+      ips: p.ips,
+      ports: p.ports,
+      ready: p.readyCondition ?? (p.ip !== undefined && (p.phase === undefined || p.phase === 'Running')),
+      terminating: p.terminating,
+      ...(labels[ZONE_LABEL] !== undefined ? { labelZone: labels[ZONE_LABEL] } : {}),
+    });
+  }
+  return out;
+}
+
+export function finishWorkloads(
+  drafts: ReadonlyMap<ObjectKey, WorkloadDraft>,
+  servicesOf: ReadonlyMap<ObjectKey, ReadonlySet<ObjectKey>>,
+  zoneOf: ReadonlyMap<ObjectKey, string>,
+): Map<ObjectKey, Workload> {
+  return sortedMap(
+    [...drafts].map(([key, { labelZone, ...w }]) => {
+      const zone = zoneOf.get(key) ?? labelZone;
+      return [key, { ...w, ...(zone !== undefined ? { zone } : {}), services: [...(servicesOf.get(key) ?? [])].toSorted() }];
+    }),
+  );
+}
+
+/** Identities in use: declared ServiceAccounts and every service account a pod runs as. */
+export function resolveIdentities(
+  serviceAccounts: readonly Entry<unknown>[],
+  workloads: ReadonlyMap<ObjectKey, Workload>,
+  servicesByIdentity: ReadonlyMap<string, ReadonlySet<ObjectKey>>,
+  mesh: MeshSettings,
+  book: Book,
+): Map<string, Identity> {
+  const drafts = new Map<string, { namespace: string; serviceAccount: string; declared: boolean; workloads: ObjectKey[] }>();
+  const ensure = (namespace: string, sa: string) => {
+    const id = spiffeId(mesh.trustDomain, namespace, sa);
+    let d = drafts.get(id);
+    if (!d) drafts.set(id, (d = { namespace, serviceAccount: sa, declared: false, workloads: [] }));
+    return d;
+  };
+  for (const e of serviceAccounts) if (!book.rejected(e)) ensure(e.namespace, e.name).declared = true;
+  for (const w of workloads.values()) ensure(w.namespace, w.serviceAccount).workloads.push(w.key);
+  return sortedMap(
+    [...drafts].map(([id, d]) => [
+      id,
+      { spiffeId: id, ...d, workloads: d.workloads.toSorted(), services: [...(servicesByIdentity.get(id) ?? [])].toSorted() },
+    ]),
+  );
+}
+
+/** Whether a service account is known: declared, used by a pod, or a namespace's `default`. */
+export function knownServiceAccount(
+  identities: ReadonlyMap<string, Identity>,
+  mesh: MeshSettings,
+  namespace: string,
+  name: string,
+): boolean {
+  return name === 'default' || identities.has(spiffeId(mesh.trustDomain, namespace, name));
+}

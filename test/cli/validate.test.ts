@@ -1,0 +1,103 @@
+/** `trellis validate` as an operator runs it: the real binary on a temp folder. */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'trellis.js');
+
+function trellis(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const GOOD = `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: demo
+spec:
+  ports:
+  - name: http
+    port: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-v1
+  namespace: demo
+spec:
+  ports:
+  - name: http
+    port: 8080
+`;
+
+const BAD = `apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata:
+  name: web
+  namespace: demo
+spec:
+  service: web
+  backends:
+  - service: web-v1
+    weigth: 90
+  - service: web-v2
+    weight: 10
+`;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'trellis-validate-'));
+  await mkdir(join(dir, 'good', 'nested'), { recursive: true });
+  await writeFile(join(dir, 'good', 'nested', 'services.yaml'), GOOD);
+  await writeFile(join(dir, 'split.yaml'), BAD);
+  await writeFile(join(dir, 'broken.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: [x\n');
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('trellis validate', () => {
+  it('exits 0 on a clean directory', async () => {
+    const r = await trellis(['validate', 'good'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('2 objects in 1 file: 0 errors');
+  });
+
+  it('prints path:line: Kind ns/name: field: message and exits 1 on errors', async () => {
+    const r = await trellis(['validate', 'good', 'split.yaml', 'broken.yaml'], dir);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^split\.yaml:10: TrafficSplit demo\/web: spec\.backends\[0\]\.weigth: .*"weight"/));
+    expect(lines).toContainEqual(expect.stringMatching(/^split\.yaml:9: TrafficSplit demo\/web: spec\.backends\[0\]\.weight: /));
+    expect(lines).toContainEqual(expect.stringMatching(/^split\.yaml:11: TrafficSplit demo\/web: spec\.backends\[1\]\.service: .*web-v2/));
+    expect(lines).toContainEqual(expect.stringMatching(/^broken\.yaml:5: document 1: -: YAML syntax/));
+    // sorted by file, then line
+    expect(lines[0]).toMatch(/^broken\.yaml:/);
+  });
+
+  it('passes on the demo mesh', async () => {
+    const r = await trellis(['validate', 'examples/demo'], ROOT);
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  const usage: { name: string; args: string[] }[] = [
+    { name: 'no paths', args: ['validate'] },
+    { name: 'a path that does not exist', args: ['validate', 'nope'] },
+    { name: 'an unknown option', args: ['validate', '--strict', 'good'] },
+  ];
+  it.each(usage)('exits 2 on a usage error: $name', async ({ args }) => {
+    const r = await trellis(args, dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('usage: trellis validate');
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * Shared plumbing for the protocol conformance suite (test/xds/*.test.ts):
+ * a real server on an ephemeral port, a raw client, and readers for the admin
+ * API and Prometheus text. Tests assert on codes, names, versions and nonces.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { startServer, SHARED_KEY, type RunningServer, type ServeOptions } from '../../src/cli/serve.ts';
+import { TypeUrl, type ResourceTypeUrl } from '../../src/xds/type-urls.ts';
+import { node, XdsTestClient, type DeltaResponseView, type DeltaStream, type SotwResponseView, type SotwStream } from './ads-client.ts';
+import { snapshotOf, type MeshSpec } from './fixtures.ts';
+
+export { TypeUrl, node };
+export const { Cluster: CDS, Endpoint: EDS, Listener: LDS, Route: RDS, Secret: SDS } = TypeUrl;
+
+export interface Harness {
+  server: RunningServer;
+  client: XdsTestClient;
+  address: string;
+  /** Serve `spec` to every node; fails the test if the snapshot is inconsistent. */
+  set(spec: MeshSpec): void;
+  metrics(): Promise<string>;
+  json<T = unknown>(path: string): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: Partial<ServeOptions> = {}, clientOptions: grpc.ChannelOptions = {}): Promise<Harness> {
+  const server = await startServer({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', ...opts });
+  const address = `127.0.0.1:${server.xdsPort}`;
+  const client = new XdsTestClient(address, clientOptions);
+  const admin = `http://127.0.0.1:${server.adminPort}`;
+  return {
+    server,
+    client,
+    address,
+    set(spec) {
+      const r = server.cache.set(SHARED_KEY, snapshotOf(spec));
+      if (!r.ok) throw new Error(`inconsistent test snapshot: ${JSON.stringify(r.problems)}`);
+    },
+    async metrics() {
+      const res = await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(5000) });
+      return res.text();
+    },
+    async json<T>(path: string) {
+      const res = await fetch(`${admin}${path}`, { signal: AbortSignal.timeout(5000) });
+      return { status: res.status, body: (await res.json()) as T };
+    },
+    async close() {
+      client.close();
+      await server.stop();
+    },
+  };
+}
+
+/** The value of one sample in Prometheus text, 0 when absent. `labels` must match exactly as exposed. */
+export function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  const want = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',');
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    if ((m[2] ?? '') === want) return Number(m[3]);
+  }
+  return 0;
+}
+
+/** Every response until the stream is quiet for `quietMs`. */
+export async function drain<T>(s: { next(ms?: number): Promise<T> }, quietMs = 250): Promise<T[]> {
+  const out: T[] = [];
+  for (;;) {
+    try {
+      out.push(await s.next(quietMs));
+    } catch {
+      return out;
+    }
+  }
+}
+
+/** Subscribes a SotW stream to `type_url` and ACKs the first answer. */
+export async function sotwSubscribe(s: SotwStream, type_url: ResourceTypeUrl, names: string[], nodeId?: string): Promise<SotwResponseView> {
+  s.send({ node: nodeId ? node(nodeId) : undefined, type_url, resource_names: names });
+  const r = await s.next();
+  if (r.type_url !== type_url) throw new Error(`expected ${type_url}, got ${r.type_url}`);
+  s.ack(r, names);
+  return r;
+}
+
+export async function deltaSubscribe(s: DeltaStream, type_url: ResourceTypeUrl, names: string[], nodeId?: string): Promise<DeltaResponseView> {
+  s.send({ node: nodeId ? node(nodeId) : undefined, type_url, resource_names_subscribe: names });
+  const r = await s.next();
+  if (r.type_url !== type_url) throw new Error(`expected ${type_url}, got ${r.type_url}`);
+  s.ack(r);
+  return r;
+}
+
+/** Names of clusters a route configuration or listener points at (for ordering checks). */
+export function clustersNamedBy(resource: Record<string, unknown>): string[] {
+  const out = new Set<string>();
+  const walk = (v: unknown, key: string): void => {
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, key));
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'cluster' && typeof x === 'string') out.add(x);
+      else if (key === 'clusters' && k === 'name' && typeof x === 'string') out.add(x);
+      else walk(x, k);
+    }
+  };
+  walk(resource, '');
+  return [...out].sort();
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns true or `ms` pass. */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 3000, stepMs = 20): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > end) return false;
+    await sleep(stepMs);
+  }
+}
+
+export const sorted = (names: readonly string[]) => [...names].sort();
+
+export { grpc };

@@ -20,7 +20,8 @@ export interface CpuTime {
 // --- server --------------------------------------------------------------
 
 export type ServerRequest =
-  | { id: number; cmd: 'report'; gc?: boolean }
+  /** `edsVersion`: also count the streams whose applied (ACKed) EDS version it is */
+  | { id: number; cmd: 'report'; gc?: boolean; edsVersion?: string }
   | { id: number; cmd: 'change'; service: number; generation: number }
   /** start a V8 CPU profile, or stop it and write it to `file` */
   | { id: number; cmd: 'profile'; action: 'start' }
@@ -44,6 +45,10 @@ export interface ServerReport {
   cpu: CpuTime;
   encodes: number;
   streamCount: number;
+  /** streams whose ACKed EDS version is the requested `edsVersion`, as the server records it */
+  edsAcked: number;
+  acks: number;
+  nacks: number;
   at: number;
 }
 

@@ -226,6 +226,8 @@ const MiB = 1024 * 1024;
 interface ChangeResult {
   service: number;
   acked: number;
+  /** streams whose applied EDS version is the new one, as the server records it */
+  serverConfirmed: number;
   missing: number;
   p50Ms: number | null;
   p99Ms: number | null;
@@ -265,6 +267,8 @@ interface RunResult {
     rssAfterChangesMiB: number | null;
   };
   generatorRssMiB: number | null;
+  serverAcks: number;
+  serverNacks: number;
   targets: { streamsHeld: boolean; memoryPerStream: boolean; p99Under500ms: boolean | null };
   wallS: number;
 }
@@ -345,7 +349,13 @@ async function runOnce(o: Options, n: number): Promise<RunResult> {
       const awaited = await Promise.all(
         generators.map((g) => g.request<GeneratorAwaited>({ cmd: 'await', version: changed.version, timeoutMs }, timeoutMs + 10_000)),
       );
-      const after = await server.request<ServerReport>({ cmd: 'report' });
+      // The server may read the last ACKs a moment after the generators wrote them.
+      const expected = awaited.reduce((a, x) => a + x.ackTimes.length, 0);
+      let after = await server.request<ServerReport>({ cmd: 'report', edsVersion: changed.version });
+      for (const until = now() + 2000; after.edsAcked < expected && now() < until; ) {
+        await new Promise((r) => setTimeout(r, 10));
+        after = await server.request<ServerReport>({ cmd: 'report', edsVersion: changed.version });
+      }
       const genCpu1 = await Promise.all(generators.map((g) => g.request<GeneratorReport>({ cmd: 'report' })));
       const latencies = awaited.flatMap((a) => a.ackTimes.map((t) => t - changed.at)).sort((a, b) => a - b);
       const resources = awaited.flatMap((a) => a.resources);
@@ -356,6 +366,7 @@ async function runOnce(o: Options, n: number): Promise<RunResult> {
       changes.push({
         service,
         acked: latencies.length,
+        serverConfirmed: after.edsAcked,
         missing,
         p50Ms: round(percentile(latencies, 50)),
         p99Ms: round(percentile(latencies, 99)),
@@ -417,6 +428,8 @@ async function runOnce(o: Options, n: number): Promise<RunResult> {
         rssAfterChangesMiB: round(afterChanges.rss / MiB),
       },
       generatorRssMiB: round(genFinal.reduce((a, r) => a + r.rss, 0) / MiB),
+      serverAcks: afterChanges.acks,
+      serverNacks: afterChanges.nacks,
       targets: {
         streamsHeld: streamsHeld === n,
         memoryPerStream: rssPerStream !== null && rssPerStream <= 100,
@@ -443,6 +456,8 @@ function table(runs: RunResult[]): string {
     ['change→ACK p99', (r) => `${r.changeToAck.p99Ms} ms`],
     ['change→ACK max', (r) => `${r.changeToAck.maxMs} ms`],
     ['ACK samples (missing)', (r) => `${r.changeToAck.samples} (${r.changeToAck.missing})`],
+    ['server: streams on new EDS version', (r) => r.changes.map((c) => c.serverConfirmed).join(', ')],
+    ['server: ACKs / NACKs received', (r) => `${r.serverAcks} / ${r.serverNacks}`],
     ['encodes per change', (r) => r.encodesPerChange],
     ['server CPU per push', (r) => `${r.serverCpuPerPushMs} ms`],
     ['generator CPU per push', (r) => `${r.generatorCpuPerPushMs} ms`],

@@ -52,6 +52,38 @@ function collectGarbage(): void {
   gc();
 }
 
+async function counterTotal(counter: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> {
+  return (await counter.get()).values.reduce((a, v) => a + v.value, 0);
+}
+
+async function report(req: Extract<ServerRequest, { cmd: 'report' }>): Promise<void> {
+  if (req.gc) collectGarbage();
+  const m = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const at = now();
+  let edsAcked = 0;
+  if (req.edsVersion) {
+    for (const streams of server.xds.nodes().values()) {
+      for (const s of streams) if (s.types.get(TypeUrl.Endpoint)?.ackedVersion === req.edsVersion) edsAcked++;
+    }
+  }
+  const r: ServerReport = {
+    id: req.id,
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    cpu,
+    encodes: encodeStats.encodes,
+    streamCount: server.xds.streamCount(),
+    edsAcked,
+    acks: await counterTotal(server.xds.metrics.acks),
+    nacks: await counterTotal(server.xds.metrics.nacks),
+    at,
+  };
+  send(r);
+}
+
 let inspector: Session | undefined;
 
 async function profile(req: Extract<ServerRequest, { cmd: 'profile' }>): Promise<void> {
@@ -74,24 +106,10 @@ process.on('message', (raw: unknown) => {
     case 'profile':
       void profile(req);
       return;
-    case 'report': {
-      if (req.gc) collectGarbage();
-      const m = process.memoryUsage();
-      const report: ServerReport = {
-        id: req.id,
-        rss: m.rss,
-        heapUsed: m.heapUsed,
-        external: m.external,
-        arrayBuffers: m.arrayBuffers,
-        cpu: process.cpuUsage(),
-        encodes: encodeStats.encodes,
-        streamCount: server.xds.streamCount(),
-        at: now(),
-      };
-      send(report);
+    case 'report':
+      void report(req);
       return;
-    }
-    case 'change': {
+   case 'change': {
       const cpuBefore = process.cpuUsage();
       const encodesBefore = encodeStats.encodes;
       const at = now();

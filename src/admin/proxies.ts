@@ -16,11 +16,12 @@ function iso(ms: number): string | null {
 function typeSummary(st: TypeState) {
   return {
     subscription: st.sub.toJSON(),
-    sentVersion: st.sentSet?.version ?? null,
+    sentVersion: st.sentVersion || null,
     sentAt: iso(st.sentAt),
     ackedVersion: st.ackedVersion || null,
     ackedAt: iso(st.ackedAt),
-    inSync: st.sentSet !== null && st.ackedSet === st.sentSet,
+    // By version, not set identity: a stream replaces its sent set with an equal one when nothing needs sending.
+    inSync: st.ackedVersion === st.sentVersion && !st.dirty,
     lastNack: st.lastNack
       ? { rejectedVersion: st.lastNack.rejectedVersion, stillRunning: st.lastNack.version, message: st.lastNack.message, at: iso(st.lastNack.at) }
       : null,
@@ -77,7 +78,7 @@ export function proxyConfig(server: XdsServer, nodeId: string) {
       const list = (types[SHORT_NAMES[t]] ??= []);
       for (const r of st.held()) {
         const acked = st.ackedSet?.get(r.name) === r;
-        const nacked = st.lastNack !== null && !acked && st.lastNack.rejectedVersion === st.sentSet?.version;
+        const nacked = st.lastNack !== null && !acked && st.lastNack.rejectedVersion === st.sentVersion;
         list.push({
           name: r.name,
           version: r.version,

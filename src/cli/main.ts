@@ -8,6 +8,7 @@ import { parseArgs } from './args.ts';
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  bootstrap: { summary: 'print the Envoy bootstrap of a workload, with its identity token', load: async () => (await import('./bootstrap.ts')).bootstrapCommand },
   serve: { summary: 'run the xDS server and admin API', load: async () => (await import('./serve.ts')).serveCommand },
   validate: { summary: 'check intents (files or directories) before apply', load: async () => (await import('./validate.ts')).validateCommand },
 };

@@ -12,6 +12,8 @@ import type { IdentityVerifier } from '../server/identity.ts';
 import { loadEnvoyResources } from '../sources/envoy-resources-file.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { FileMesh } from './file-mesh.ts';
+import { openMeshSecurity, type MeshSecurity } from './mesh-security.ts';
+import { XdsMetrics } from '../server/metrics.ts';
 import { registerMeshRoutes } from '../admin/intents.ts';
 
 export interface ServeOptions {
@@ -21,7 +23,13 @@ export interface ServeOptions {
   resourcesFile?: string;
   /** a folder of Kubernetes-shaped YAML: the mesh (services, workloads, intents) */
   sourceDir?: string;
+  /** CA root, token key: with one, the xDS port serves TLS and SDS */
   stateDir?: string;
+  /** opt-in plaintext xDS listener (no secrets on it) */
+  plaintextXdsAddress?: string;
+  /** close streams that do not prove an identity (default: serve them config without secrets) */
+  requireIdentity?: boolean;
+  renewalCheckMs?: number;
   log?: Logger;
   /** debounce for file reloads */
   reloadDebounceMs?: number;
@@ -39,6 +47,9 @@ export interface RunningServer {
   cache: SnapshotCache;
   xds: XdsServer;
   admin: AdminServer;
+  /** CA, tokens and TLS, when a state dir was given */
+  security?: MeshSecurity;
+  plaintextPort?: number;
   mesh?: FileMesh;
   /** reload the resources file now (tests; the watcher calls it too) */
   reload(): boolean;
@@ -50,15 +61,32 @@ export const SHARED_KEY = '*';
 
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? componentLogger('serve');
+  const xdsMetrics = new XdsMetrics();
+  const xdsMetricsRegistry = xdsMetrics.registry;
   // A mesh gives every proxy its own view; raw resources are the same for all.
   const cache = new SnapshotCache(opts.sourceDir ? (node) => node.id : () => SHARED_KEY);
   const mesh = opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs }) : undefined;
+  await mesh?.start();
+  // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
+  // and workload tokens to prove identities. The trust domain is the mesh's.
+  const security = opts.stateDir
+    ? await openMeshSecurity({
+        stateDir: opts.stateDir,
+        trustDomain: mesh?.model?.mesh.trustDomain ?? 'trellis.local',
+        leafLifetimeMs: mesh?.model?.mesh.certificateLifetimeMs,
+        log,
+        registry: xdsMetricsRegistry,
+      })
+    : undefined;
+  if (security && mesh) mesh.publisher.setSecretSource(security.secrets);
   const xds = new XdsServer({
+    metrics: xdsMetrics,
     cache,
     log: log.child({ component: 'xds' }),
     maxConnectionAgeMs: opts.maxConnectionAgeMs,
     maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs,
-    verifier: opts.verifier,
+    verifier: opts.verifier ?? security?.tokens,
+    requireIdentity: opts.requireIdentity,
     allowSecretsOverPlaintext: opts.allowSecretsOverPlaintext ?? false,
   });
   let loadedOnce = false;
@@ -93,14 +121,23 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
 
   reload();
-  await mesh?.start();
-  const xdsPort = await xds.listen(opts.xdsAddress);
+  const xdsPort = await xds.listen(opts.xdsAddress, security?.credentials());
+  // Plaintext is opt-in and never carries private keys (proxyless gRPC
+  // clients speak only plaintext or Google credentials to their xDS server).
+  const plaintextPort = opts.plaintextXdsAddress ? await xds.listen(opts.plaintextXdsAddress) : undefined;
+  const renewal = security
+    ? setInterval(() => {
+        if (security.renewDue()) mesh?.publisher.republish();
+      }, opts.renewalCheckMs ?? 30_000)
+    : undefined;
+  renewal?.unref();
   const admin = new AdminServer({
     xds,
     log: log.child({ component: 'admin' }),
     notReadyReason: () => (opts.resourcesFile && !loadedOnce ? `no valid config loaded yet: ${lastError ?? 'loading'}` : null),
   });
   if (mesh) registerMeshRoutes(admin, mesh);
+  if (security) admin.route('/api/v1/certificates', () => security.ca.listing());
   const { port: adminPort } = await admin.listen(opts.adminAddress);
 
   let watcher: FSWatcher | undefined;
@@ -120,7 +157,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 
   return {
     xdsPort,
+    plaintextPort,
     adminPort,
+    security,
     cache,
     xds,
     admin,
@@ -128,6 +167,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     reload,
     async stop() {
       clearTimeout(timer);
+      clearInterval(renewal);
       watcher?.close();
       await mesh?.close();
       await admin.close();
@@ -145,7 +185,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'admin-address': '127.0.0.1:19000',
         source: undefined,
         resources: undefined,
-        'state-dir': undefined,
+        'state-dir': '.trellis',
+        'xds-plaintext-address': undefined,
       },
     });
   } catch (e) {
@@ -161,6 +202,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     resourcesFile: args.values.resources,
     sourceDir: sourceDirOf(args.values.source),
     stateDir: args.values['state-dir'],
+    plaintextXdsAddress: args.values['xds-plaintext-address'],
   });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

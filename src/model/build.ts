@@ -49,8 +49,9 @@ export function objectIdOf(obj: SourceObject): string {
 
 function namespaceOf(obj: SourceObject): string {
   const spec = lookupKind(obj.apiVersion, obj.kind);
-  if (spec && !spec.namespaced) return '';
-  return obj.metadata.namespace ?? 'default';
+  // Unsupported kinds: their scope is unknown, so the namespace is shown as written.
+  if (!spec) return obj.metadata.namespace ?? '';
+  return spec.namespaced ? (obj.metadata.namespace ?? 'default') : '';
 }
 
 interface InputRecord {
@@ -76,7 +77,11 @@ export function buildMesh(objects: readonly SourceObject[]): BuildResult {
   const byId = new Map<string, InputRecord[]>();
   for (const r of records) {
     if (!r.spec) book.add(r.ref, unsupportedKind(r.obj.apiVersion, r.obj.kind));
-    else byId.set(r.objectId, [...(byId.get(r.objectId) ?? []), r]);
+    else {
+      const group = byId.get(r.objectId);
+      if (group) group.push(r);
+      else byId.set(r.objectId, [r]);
+    }
   }
   for (const group of byId.values()) {
     if (group.length < 2) continue;
@@ -101,7 +106,9 @@ export function buildMesh(objects: readonly SourceObject[]): BuildResult {
     if (spec === undefined) continue;
     const entry: Entry<unknown> = { obj: r.obj, kind: r.spec.kind, namespace: r.namespace, name, key: objectKey(r.namespace, name), id: r.ref, spec };
     r.entry = entry;
-    byKind.set(entry.kind, [...(byKind.get(entry.kind) ?? []), entry]);
+    const list = byKind.get(entry.kind);
+    if (list) list.push(entry);
+    else byKind.set(entry.kind, [entry]);
   }
   const of = <T>(k: KindSpec<T>): Entry<T>[] => (byKind.get(k.kind) ?? []) as Entry<T>[];
 

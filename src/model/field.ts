@@ -91,7 +91,7 @@ export class Field {
     return Object.keys(this.value).map((k) => [k, this.child(k)]);
   }
 
-  string(opts: Common & { oneOf?: readonly string[]; pattern?: RegExp; maxLength?: number } = {}): string | undefined {
+  string(opts: Common & { oneOf?: readonly string[]; pattern?: RegExp; maxLength?: number; allowEmpty?: boolean } = {}): string | undefined {
     if (this.absent) return this.missing(opts, 'a string'), undefined;
     const v = this.value;
     if (typeof v !== 'string') {
@@ -101,6 +101,7 @@ export class Field {
     if (opts.oneOf && !opts.oneOf.includes(v)) {
       return this.report('InvalidValue', `"${v}" is not supported.${didYouMean(v, opts.oneOf)} Expected one of: ${opts.oneOf.join(', ')}`), undefined;
     }
+    if (v === '' && opts.allowEmpty) return v;
     if ((opts.pattern && !opts.pattern.test(v)) || (opts.maxLength !== undefined && v.length > opts.maxLength) || v === '') {
       return this.report('InvalidValue', `"${v}" is not valid; expected ${opts.expected ?? 'a non-empty string'}`), undefined;
     }
@@ -164,8 +165,8 @@ export class Field {
         f.report('InvalidValue', `key "${key}" is not valid; expected ${opts.keyExpected ?? 'a valid key'}`);
         continue;
       }
-      const v = f.string({ expected: 'a string' });
-      if (v !== undefined || f.value === '') out[key] = v ?? '';
+      const v = f.string({ expected: 'a string', allowEmpty: true });
+      if (v !== undefined) out[key] = v;
     }
     return out;
   }

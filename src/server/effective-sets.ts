@@ -38,7 +38,9 @@ function referencedClusters(types: ReadonlyMap<ResourceTypeUrl, TypeState>): Set
   for (const t of [TypeUrl.Listener, TypeUrl.Route] as const) {
     const st = types.get(t);
     if (!st) continue;
-    for (const set of [st.ackedSet, st.sentSet]) {
+    // Not only the last sent set: one whose ACK arrived stale (ignored, XDS_RULES 11)
+    // may be what the client runs if it NACKs the newer one. Unacked sent sets stay in `inflight`.
+    for (const set of [st.ackedSet, st.sentSet, ...st.inflight.values()]) {
       if (!set) continue;
       for (const r of set.items.values()) for (const c of r.references.clusters) out.add(c);
     }

@@ -277,6 +277,7 @@ export class XdsStream {
     st.ackedAt = now;
     if (set) {
       st.ackedSet = set;
+      st.supersedeBefore(nonce);
       if (set.createdAt >= this.connectedAt) this.deps.metrics.changeToAck.observe({ type }, (now - set.createdAt) / 1000);
     }
     this.deps.metrics.acks.inc({ type });

@@ -39,6 +39,8 @@ export class TypeState {
   sentSet: TypeSet | null = null;
   sentSub: Subscription = Subscription.NONE;
   sentAt = 0;
+  /** version_info of the last response actually sent (sentSet may move on without a send). */
+  sentVersion = '';
   lastNonce = '';
   /** Names to send again even if unchanged (XDS_RULES 16, 20). */
   forced: Set<string> | null = null;
@@ -62,12 +64,25 @@ export class TypeState {
     this.sentSet = set;
     this.sentSub = this.sub;
     this.sentAt = now;
+    this.sentVersion = set.version;
     this.lastNonce = nonce;
     this.forced = null;
     this.clientHas = null;
     this.answerEvenIfEmpty = false;
     this.inflight.set(nonce, set);
     if (this.inflight.size > MAX_INFLIGHT) this.inflight.delete(this.inflight.keys().next().value!);
+  }
+
+  /**
+   * An ACK of `nonce`: responses sent before it are superseded (a client
+   * applies responses in order), so only it and later ones may be running.
+   */
+  supersedeBefore(nonce: string): void {
+    if (!this.inflight.has(nonce)) return;
+    for (const n of this.inflight.keys()) {
+      if (n === nonce) break;
+      this.inflight.delete(n);
+    }
   }
 
   /** Is `name` among what the client holds, and at which version? */

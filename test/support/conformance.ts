@@ -122,6 +122,19 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 3
   }
 }
 
+/**
+ * Waits until the server has seen the ACK of everything it sent to `nodeId`
+ * (admin API `inSync`), so a test's next change does not race its ACKs.
+ */
+export async function settled(h: Harness, nodeId: string, ms = 3000): Promise<void> {
+  const ok = await eventually(async () => {
+    const { body } = await h.json<{ proxies: Array<{ node: string; streams: Array<{ types: Record<string, { inSync: boolean }> }> }> }>('/api/v1/proxies');
+    const p = body.proxies.find((x) => x.node === nodeId);
+    return !!p && p.streams.every((s) => Object.values(s.types).every((t) => t.inSync));
+  }, ms);
+  if (!ok) throw new Error(`${nodeId} did not ACK everything within ${ms} ms`);
+}
+
 export const sorted = (names: readonly string[]) => [...names].sort();
 
 export { grpc };

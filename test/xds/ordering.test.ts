@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeltaStream, SotwStream } from '../support/ads-client.ts';
 import { node } from '../support/ads-client.ts';
 import { apiListener, cluster, endpoints, routeConfig, type MeshSpec } from '../support/fixtures.ts';
-import { CDS, EDS, LDS, RDS, SDS, clustersNamedBy, drain, sorted, startHarness, type Harness } from '../support/conformance.ts';
+import { CDS, EDS, LDS, RDS, SDS, clustersNamedBy, drain, settled, sorted, startHarness, type Harness } from '../support/conformance.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -43,6 +43,7 @@ async function sotwEnvoy(id: string, withSecrets = false): Promise<SotwStream> {
   s.send({ type_url: LDS });
   s.send({ type_url: RDS, resource_names: RDS_NAMES });
   for (const r of await drain(s)) s.ack(r, namesFor(r.type_url));
+  await settled(h, id);
   return s;
 }
 async function deltaEnvoy(id: string): Promise<DeltaStream> {
@@ -52,6 +53,7 @@ async function deltaEnvoy(id: string): Promise<DeltaStream> {
   s.send({ type_url: LDS });
   s.send({ type_url: RDS, resource_names_subscribe: RDS_NAMES });
   for (const r of await drain(s)) s.ack(r);
+  await settled(h, id);
   return s;
 }
 
@@ -169,7 +171,10 @@ describe('rule 19: a route never names a cluster the client has not received', (
       s.send({ type_url: LDS });
       s.send({ type_url: RDS, resource_names: ['r1'] });
       const pump = async () => {
-        for (const r of await drain(s, 200)) {
+        // ACK each response as it arrives, as a client does.
+        for (;;) {
+          const r = await s.next(300).catch(() => undefined);
+          if (!r) return settled(h, 'r19-sotw');
           see(r);
           s.ack(r, r.type_url === RDS ? ['r1'] : []);
         }
@@ -187,7 +192,9 @@ describe('rule 19: a route never names a cluster the client has not received', (
       s.send({ type_url: LDS });
       s.send({ type_url: RDS, resource_names_subscribe: ['r1'] });
       const pump = async () => {
-        for (const r of await drain(s, 200)) {
+        for (;;) {
+          const r = await s.next(300).catch(() => undefined);
+          if (!r) return settled(h, 'r19-delta');
           see(r);
           s.ack(r);
         }

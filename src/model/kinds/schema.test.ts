@@ -198,6 +198,11 @@ describe('schema checks', () => {
     expect(problemsOf(buildWith(''))).toEqual([]);
   });
 
+  it('accepts what the API server accepts: empty label values, clusterIP "", ports by name', () => {
+    const yaml = 'apiVersion: v1\nkind: Service\nmetadata:\n  name: empty\n  namespace: demo\n  labels: {tier: ""}\nspec:\n  clusterIP: ""\n  ports: [{port: 80, targetPort: http-alt}]\n';
+    expect(problemsOf(buildWith(yaml))).toEqual([]);
+  });
+
   it('rejects an invalid intent but builds the rest', () => {
     const result = buildWith(split('  - service: web-v1\n    weight: -1\n'));
     const status = result.statuses.find((s) => s.kind === 'TrafficSplit')!;

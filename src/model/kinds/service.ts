@@ -47,7 +47,8 @@ export const serviceKind: KindSpec<ServiceSpec> = {
       spec.child('type').warn('Ignored', 'ExternalName services are not part of the mesh; Trellis gives them no clusters. Use a ClusterIP service with endpoints to mesh them');
     }
     const selector = spec.child('selector').absent ? undefined : spec.child('selector').stringMap();
-    const clusterIP = spec.child('clusterIP').absent ? undefined : spec.child('clusterIP').string();
+    // "" asks the API server to allocate one, as if it were absent.
+    const clusterIP = spec.child('clusterIP').absent ? undefined : spec.child('clusterIP').string({ allowEmpty: true }) || undefined;
     const headless = clusterIP === 'None';
     const ports = decodePorts(spec.child('ports'), type !== 'ExternalName' && !headless);
     return { type, ...(selector ? { selector } : {}), ...(clusterIP ? { clusterIP } : {}), ports };

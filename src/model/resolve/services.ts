@@ -33,7 +33,17 @@ export function resolveServices(
 ): ServicesResult {
   const result: ServicesResult = { services: new Map(), servicesOf: new Map(), zoneOf: new Map(), servicesByIdentity: new Map() };
   const byIp = new Map<string, WorkloadDraft>();
-  for (const w of workloads.values()) for (const ip of w.ips) if (!byIp.has(`${w.namespace} ${ip}`)) byIp.set(`${w.namespace} ${ip}`, w);
+  // Indexes, so the cost stays linear in services + workloads.
+  const byLabel = new Map<string, WorkloadDraft[]>();
+  for (const w of workloads.values()) {
+    for (const ip of w.ips) if (!byIp.has(`${w.namespace} ${ip}`)) byIp.set(`${w.namespace} ${ip}`, w);
+    for (const [k, v] of Object.entries(w.labels)) {
+      const id = `${w.namespace} ${k}=${v}`;
+      const list = byLabel.get(id);
+      if (list) list.push(w);
+      else byLabel.set(id, [w]);
+    }
+  }
   const slicesOf = new Map<ObjectKey, Entry<EndpointSliceSpec>[]>();
   const accepted = new Set(services.filter((e) => !book.rejected(e)).map((e) => e.key));
   for (const s of slices) {
@@ -43,7 +53,9 @@ export function resolveServices(
       book.warn(s, childPath('metadata.labels', SERVICE_NAME_LABEL), 'RefNotFound', `service "${s.spec.service}" does not exist in namespace "${s.namespace}", so these endpoints are not used; fix the label or add the service`);
       continue;
     }
-    slicesOf.set(key, [...(slicesOf.get(key) ?? []), s]);
+    const list = slicesOf.get(key);
+    if (list) list.push(s);
+    else slicesOf.set(key, [s]);
   }
   const link = (map: Map<string, Set<ObjectKey>>, k: string, service: ObjectKey) => {
     const set = map.get(k);
@@ -77,9 +89,10 @@ export function resolveServices(
       })
       .toSorted((a, b) => a.port - b.port);
     const selector = e.spec.selector;
-    if (selector && Object.keys(selector).length > 0) {
-      for (const w of workloads.values()) {
-        if (w.namespace === e.namespace && Object.entries(selector).every(([k, v]) => w.labels[k] === v)) link(result.servicesOf, w.key, e.key);
+    const [first, ...rest] = Object.entries(selector ?? {});
+    if (first) {
+      for (const w of byLabel.get(`${e.namespace} ${first[0]}=${first[1]}`) ?? []) {
+        if (rest.every(([k, v]) => w.labels[k] === v)) link(result.servicesOf, w.key, e.key);
       }
     }
     const identities = new Set(ports.flatMap((p) => p.endpoints.flatMap((ep) => (ep.identity ? [ep.identity] : []))));

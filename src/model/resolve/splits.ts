@@ -21,8 +21,10 @@ export function resolveSplits(
   const candidates: Split[] = [];
   const byKey = new Map<ObjectKey, Entry<TrafficSplitSpec>>();
   for (const e of splits.toSorted(olderFirst)) {
-    const names = [...services.values()].filter((s) => s.namespace === e.namespace).map((s) => s.name);
-    const notFound = (name: string) => `service "${name}" does not exist in namespace "${e.namespace}" (or is invalid).${didYouMean(name, names)}`;
+    const notFound = (name: string) => {
+      const names = [...services.values()].filter((s) => s.namespace === e.namespace).map((s) => s.name);
+      return `service "${name}" does not exist in namespace "${e.namespace}" (or is invalid).${didYouMean(name, names)}`;
+    };
     const root = services.get(objectKey(e.namespace, e.spec.service));
     if (!root) book.error(e, 'spec.service', 'RefNotFound', `${notFound(e.spec.service)} Expected the root service that clients call`);
     const backends: SplitBackend[] = [];

@@ -1,0 +1,36 @@
+/**
+ * The CA as the publisher's source of SDS secrets: each identity's current
+ * certificate and key (owned by that identity, so only a stream that proved
+ * it receives them — XDS_RULES 23) and the trust bundle (public).
+ * Encoded once per certificate: a thousand proxies of one identity share
+ * the bytes.
+ */
+import { encodeResource, type VersionedResource } from '../cache/resource.ts';
+import type { SecretSource } from '../translate/publisher.ts';
+import { tlsCertificateSecret, trustBundleSecret } from '../translate/secrets.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import type { CertificateAuthority } from './authority.ts';
+import type { IssuedCertificate } from './issued.ts';
+
+export class CaSecretSource implements SecretSource {
+  private bundle?: { pem: string; resource: VersionedResource };
+  private readonly encoded = new WeakMap<IssuedCertificate, VersionedResource>();
+
+  constructor(private readonly ca: CertificateAuthority) {}
+
+  secretsFor(identities: readonly string[]): VersionedResource[] {
+    const pem = this.ca.trustBundlePem();
+    if (this.bundle?.pem !== pem) this.bundle = { pem, resource: encodeResource(TypeUrl.Secret, { ...trustBundleSecret(pem) }) };
+    const out = [this.bundle.resource];
+    for (const id of identities) {
+      const cert = this.ca.certificateFor(id);
+      let r = this.encoded.get(cert);
+      if (!r) {
+        r = encodeResource(TypeUrl.Secret, { ...tlsCertificateSecret({ spiffeId: id, certificateChainPem: cert.certificateChainPem, privateKeyPem: cert.privateKeyPem }) }, { owner: id });
+        this.encoded.set(cert, r);
+      }
+      out.push(r);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The security half of `serve`: the CA (persisted in the state dir), the
+ * xDS server's own TLS certificate, workload tokens as the stream identity
+ * verifier, and the renewal loop that re-issues certificates at about two
+ * thirds of their lifetime and pushes them over SDS without dropping
+ * connections. Composition only.
+ */
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import client from 'prom-client';
+import type { Logger } from '../log.ts';
+import { CertificateAuthority } from '../ca/authority.ts';
+import { CaSecretSource } from '../ca/secret-source.ts';
+import { WorkloadTokens } from '../ca/token.ts';
+import type { IssuedCertificate } from '../ca/issued.ts';
+
+export interface MeshSecurity {
+  ca: CertificateAuthority;
+  tokens: WorkloadTokens;
+  secrets: CaSecretSource;
+  serverCertificate: IssuedCertificate;
+  credentials(): grpc.ServerCredentials;
+  /** Re-issue what is due; returns true if anything was renewed. */
+  renewDue(): boolean;
+  close(): void;
+}
+
+/** SPIFFE ID of the control plane itself, carried by its xDS serving certificate. */
+export function controlPlaneSpiffeId(trustDomain: string): string {
+  return `spiffe://${trustDomain}/ns/trellis-system/sa/trellis`;
+}
+
+export async function openMeshSecurity(opts: {
+  stateDir: string;
+  trustDomain: string;
+  leafLifetimeMs?: number;
+  log: Logger;
+  registry: client.Registry;
+  serverNames?: string[];
+}): Promise<MeshSecurity> {
+  const ca = await CertificateAuthority.open({
+    trustDomain: opts.trustDomain,
+    stateDir: path.resolve(opts.stateDir),
+    leafLifetimeMs: opts.leafLifetimeMs,
+    logger: opts.log.child({ component: 'ca' }),
+  });
+  const tokens = await WorkloadTokens.open({ stateDir: path.resolve(opts.stateDir), trustDomain: opts.trustDomain });
+  const serverCertificate = ca.issueServerCertificate({ dnsNames: ['trellis', ...(opts.serverNames ?? [])], spiffeId: controlPlaneSpiffeId(opts.trustDomain) });
+  const secrets = new CaSecretSource(ca);
+
+  new client.Gauge({
+    name: 'trellis_certificate_expiry_seconds',
+    help: 'Seconds until the nearest certificate expiry, per identity',
+    labelNames: ['identity'] as const,
+    registers: [opts.registry],
+    collect() {
+      this.reset();
+      // An identity's current certificate is its newest, the one with the most time left.
+      const byIdentity = new Map<string, number>();
+      for (const e of ca.listing().certificates) {
+        const id = e.spiffeId ?? e.kind;
+        byIdentity.set(id, Math.max(byIdentity.get(id) ?? -Infinity, e.expiresInSeconds));
+      }
+      for (const [identity, seconds] of byIdentity) this.set({ identity }, seconds);
+    },
+  });
+
+  return {
+    ca,
+    tokens,
+    secrets,
+    serverCertificate,
+    credentials() {
+      return grpc.ServerCredentials.createSsl(
+        Buffer.from(ca.trustBundlePem()),
+        [{ cert_chain: Buffer.from(serverCertificate.certificateChainPem), private_key: Buffer.from(serverCertificate.privateKeyPem) }],
+        false,
+      );
+    },
+    renewDue() {
+      let renewed = false;
+      for (const e of ca.listing().certificates) {
+        if (e.kind !== 'workload' || !e.spiffeId) continue;
+        const held = ca.certificateFor(e.spiffeId);
+        if (held.serial !== e.serial) renewed = true; // certificateFor re-issued a due certificate
+      }
+      return renewed;
+    },
+    close() {},
+  };
+}

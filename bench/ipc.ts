@@ -39,7 +39,10 @@ export interface ServerReady {
 export interface ServerReport {
   id: number;
   rss: number;
+  /** peak RSS of the process so far */
+  maxRss: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
   arrayBuffers: number;
   cpu: CpuTime;
@@ -47,6 +50,8 @@ export interface ServerReport {
   streamCount: number;
   /** streams whose ACKed EDS version is the requested `edsVersion`, as the server records it */
   edsAcked: number;
+  /** for each of those streams, when the server applied the ACK (ms epoch, ms precision) */
+  edsAckedAt: number[];
   acks: number;
   nacks: number;
   at: number;

@@ -61,22 +61,28 @@ async function report(req: Extract<ServerRequest, { cmd: 'report' }>): Promise<v
   const m = process.memoryUsage();
   const cpu = process.cpuUsage();
   const at = now();
-  let edsAcked = 0;
+  const edsAckedAt: number[] = [];
   if (req.edsVersion) {
     for (const streams of server.xds.nodes().values()) {
-      for (const s of streams) if (s.types.get(TypeUrl.Endpoint)?.ackedVersion === req.edsVersion) edsAcked++;
+      for (const s of streams) {
+        const eds = s.types.get(TypeUrl.Endpoint);
+        if (eds?.ackedVersion === req.edsVersion) edsAckedAt.push(eds.ackedAt);
+      }
     }
   }
   const r: ServerReport = {
     id: req.id,
     rss: m.rss,
+    maxRss: process.resourceUsage().maxRSS * 1024,
     heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
     external: m.external,
     arrayBuffers: m.arrayBuffers,
     cpu,
     encodes: encodeStats.encodes,
     streamCount: server.xds.streamCount(),
-    edsAcked,
+    edsAcked: edsAckedAt.length,
+    edsAckedAt,
     acks: await counterTotal(server.xds.metrics.acks),
     nacks: await counterTotal(server.xds.metrics.nacks),
     at,

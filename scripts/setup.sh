@@ -67,4 +67,40 @@ mkdir -p .cache
 printf '%s\n' "$envoy" >.cache/envoy-path
 # `envoy --version` prints "<binary> version: <sha>/<x.y.z>/...": keep the version part.
 say "envoy $(sed -n 's/.*version: [0-9a-f]*\/\([^/]*\)\/.*/\1/p' <<<"$version" | head -1) at $envoy"
+
+# --- docker-compose -----------------------------------------------------------
+# test/deploy/compose.test.ts runs `docker-compose config` on docker-compose.yml;
+# Debian's docker-compose (1.29) does that without a Docker engine. Not fatal
+# here (the rest of the suite does not need it): when it cannot be installed the
+# reason goes to .cache/docker-compose-missing and that test fails with it.
+rm -f .cache/docker-compose-missing
+if command -v docker-compose >/dev/null; then
+  say "docker-compose present ($(command -v docker-compose))"
+else
+  reason=
+  if ! command -v apt-get >/dev/null; then
+    reason="docker-compose is not installed and apt-get is not available to install it: install docker-compose (1.29+, or Compose v2 as a docker-compose command) yourself"
+  else
+    as_root=()
+    if [[ $(id -u) != 0 ]]; then
+      if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then as_root=(sudo -n)
+      else reason="docker-compose is not installed and installing it needs root: run \`sudo apt-get install --no-install-recommends docker-compose\`"; fi
+    fi
+    if [[ -z $reason ]]; then
+      say "apt-get install docker-compose (Debian's package; no Docker engine needed)"
+      # --no-install-recommends: the package recommends docker.io, an engine we do not need.
+      if ! "${as_root[@]}" apt-get update -qq >/dev/null \
+         || ! "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; then
+        reason="\`apt-get install docker-compose\` failed (see above); install docker-compose yourself"
+      elif ! command -v docker-compose >/dev/null; then
+        reason="apt-get installed docker-compose but it is not on PATH"
+      fi
+    fi
+  fi
+  if [[ -n $reason ]]; then
+    printf '%s\n' "$reason" >.cache/docker-compose-missing
+    say "WARNING: $reason (test/deploy/compose.test.ts will fail)"
+  fi
+fi
+
 say "ok ($ROOT)"

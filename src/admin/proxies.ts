@@ -39,6 +39,7 @@ function streamSummary(s: XdsStream) {
     connectedSince: iso(s.connectedAt),
     identity: s.identity?.spiffeId ?? null,
     identityState: s.identityState,
+    transport: s.secure ? 'tls' : 'plaintext',
     blocked: s.isBlocked,
     types,
   };
@@ -61,12 +62,23 @@ export function listProxies(server: XdsServer) {
   return out.sort((a, b) => a.node.localeCompare(b.node));
 }
 
-/** Secrets are shown without their private key, ever. */
+/**
+ * Secrets are shown without their key material, ever: the private key, and
+ * also its password, a PKCS#12 bundle and generic secrets, which the first
+ * version showed in full.
+ */
 function redact(typeUrl: string, value: Record<string, unknown>): Record<string, unknown> {
   if (typeUrl !== TypeUrl.Secret) return value;
+  const out = { ...value };
   const tls = value.tls_certificate as Record<string, unknown> | undefined;
-  if (tls && 'private_key' in tls) return { ...value, tls_certificate: { ...tls, private_key: '[redacted]' } };
-  return value;
+  if (tls) {
+    const t = { ...tls };
+    for (const k of ['private_key', 'password', 'pkcs12']) if (k in t) t[k] = '[redacted]';
+    out.tls_certificate = t;
+  }
+  if (value.generic_secret) out.generic_secret = { secret: '[redacted]' };
+  if (value.session_ticket_keys) out.session_ticket_keys = '[redacted]';
+  return out;
 }
 
 export function proxyConfig(server: XdsServer, nodeId: string) {

@@ -5,7 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { buildMesh, formatSourceError } from '../model/index.ts';
+import { buildMesh, formatSourceError, type MeshModel } from '../model/index.ts';
+import type { InterceptionMode } from '../translate/proxy.ts';
 import { loadPaths } from '../sources/file/load.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
 import { WorkloadTokens } from '../ca/token.ts';
@@ -54,34 +55,23 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     const loaded = await loadPaths([source.slice(5)]);
     for (const e of loaded.errors) process.stderr.write(`${formatSourceError(e)}\n`);
     const { model } = buildMesh(loaded.objects);
-    const workload = model.workloads.get(workloadKey);
-    if (!workload) {
+    if (!model.workloads.has(workloadKey)) {
       process.stderr.write(`trellis bootstrap: no Pod ${workloadKey} in ${source.slice(5)}; known: ${[...model.workloads.keys()].join(', ') || 'none'}\n`);
       return 1;
     }
-    const mode = args.values.mode === 'transparent' ? 'transparent' : 'explicit';
-    const stateDir = path.resolve(args.values['state-dir']!);
-    const trustDomain = model.mesh.trustDomain;
-    const plaintext = args.booleans.plaintext;
-    const ca = plaintext ? undefined : await CertificateAuthority.open({ trustDomain, stateDir });
-    const tokens = await WorkloadTokens.open({ stateDir, trustDomain });
-    const token = tokens.issue({ spiffeId: workload.identity, nodeId: workloadKey, ttlMs: args.values['token-ttl'] ? Number(args.values['token-ttl']) * 1000 : undefined });
-    const bootstrap = envoyBootstrap({
-      nodeId: workloadKey,
-      cluster: workload.labels.app ?? workload.name,
-      zone: workload.zone,
-      workload: workloadKey,
-      mode,
-      xds: addressOf(args.values['xds-address']!),
-      trustedCaPem: ca?.trustBundlePem(),
-      serverSpiffeId: ca ? controlPlaneSpiffeId(trustDomain) : undefined,
-      token,
-      admin: addressOf(args.values['admin-address']!),
-      outboundAddress: args.values['outbound-address'] ?? `${mode === 'transparent' ? '0.0.0.0' : (workload.ip ?? '127.0.0.1')}:15001`,
+    const yaml = await workloadBootstrapYaml({
+      model,
+      workloadKey,
+      stateDir: path.resolve(args.values['state-dir']!),
+      mode: args.values.mode === 'transparent' ? 'transparent' : 'explicit',
+      plaintext: args.booleans.plaintext,
+      xdsAddress: args.values['xds-address']!,
+      adminAddress: args.values['admin-address']!,
+      outboundAddress: args.values['outbound-address'],
       appPorts: parsePorts(args.lists['app-port'] ?? []),
       appAddress: args.values['app-address'],
+      tokenTtlMs: args.values['token-ttl'] ? Number(args.values['token-ttl']) * 1000 : undefined,
     });
-    const yaml = `# Envoy bootstrap for ${workloadKey} (${workload.identity}), written by trellis bootstrap.\n# It carries a token that proves this identity to Trellis: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
     if (args.values.out) await writeFile(args.values.out, yaml, { mode: 0o600 });
     else process.stdout.write(yaml);
     return 0;
@@ -92,4 +82,44 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+export interface WorkloadBootstrapOptions {
+  model: MeshModel;
+  workloadKey: string;
+  stateDir: string;
+  mode: InterceptionMode;
+  plaintext?: boolean;
+  xdsAddress: string;
+  adminAddress: string;
+  outboundAddress?: string;
+  appPorts?: ReadonlyMap<number, number>;
+  appAddress?: string;
+  tokenTtlMs?: number;
+}
+
+/** The bootstrap of one workload as YAML, with a fresh token for its identity bound to its node id. */
+export async function workloadBootstrapYaml(o: WorkloadBootstrapOptions): Promise<string> {
+  const workload = o.model.workloads.get(o.workloadKey);
+  if (!workload) throw new Error(`no workload ${o.workloadKey}`);
+  const trustDomain = o.model.mesh.trustDomain;
+  const ca = o.plaintext ? undefined : await CertificateAuthority.open({ trustDomain, stateDir: o.stateDir });
+  const tokens = await WorkloadTokens.open({ stateDir: o.stateDir, trustDomain });
+  const token = tokens.issue({ spiffeId: workload.identity, nodeId: o.workloadKey, ttlMs: o.tokenTtlMs });
+  const bootstrap = envoyBootstrap({
+    nodeId: o.workloadKey,
+    cluster: workload.labels.app ?? workload.name,
+    zone: workload.zone,
+    workload: o.workloadKey,
+    mode: o.mode,
+    xds: addressOf(o.xdsAddress),
+    trustedCaPem: ca?.trustBundlePem(),
+    serverSpiffeId: ca ? controlPlaneSpiffeId(trustDomain) : undefined,
+    token,
+    admin: addressOf(o.adminAddress),
+    outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : (workload.ip ?? '127.0.0.1')}:15001`,
+    appPorts: o.appPorts,
+    appAddress: o.appAddress,
+  });
+  return `# Envoy bootstrap for ${o.workloadKey} (${workload.identity}), written by trellis bootstrap.\n# It carries a token that proves this identity to Trellis: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
 }

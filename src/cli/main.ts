@@ -9,6 +9,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   bootstrap: { summary: 'print the Envoy bootstrap of a workload, with its identity token', load: async () => (await import('./bootstrap.ts')).bootstrapCommand },
+  demo: { summary: 'run the demo mesh on this machine with real Envoy sidecars', load: async () => (await import('./demo.ts')).demoCommand },
   serve: { summary: 'run the xDS server and admin API', load: async () => (await import('./serve.ts')).serveCommand },
   validate: { summary: 'check intents (files or directories) before apply', load: async () => (await import('./validate.ts')).validateCommand },
 };

@@ -117,6 +117,11 @@ export class XdsStream {
     this.log = deps.log.child({ stream: this.id, peer: transport.peer });
   }
 
+  /** The connection is TLS, so private keys may be sent on it. */
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
   get isBlocked(): boolean {
     return this.blocked;
   }

@@ -98,7 +98,8 @@ function metadataMap(md: grpc.Metadata): Record<string, string> {
 
 export class XdsServer {
   readonly metrics: XdsMetrics;
-  private readonly server: grpc.Server;
+  /** One grpc.Server per listener, so each knows whether its connections are TLS. */
+  private readonly servers: grpc.Server[] = [];
   private readonly streams = new Set<XdsStream>();
   private readonly byNode = new Map<string, Set<XdsStream>>();
   private readonly log: Logger;
@@ -106,55 +107,64 @@ export class XdsServer {
   constructor(private readonly opts: XdsServerOptions) {
     this.metrics = opts.metrics ?? new XdsMetrics();
     this.log = opts.log;
-    this.server = new grpc.Server(grpcServerOptions(opts));
     this.metrics.queueDepth = () => {
       let n = 0;
       for (const s of this.streams) if (s.isBlocked) n += s.pendingTypes;
       return n;
     };
-    this.server.addService(
+  }
+
+  private newServer(secure: boolean): grpc.Server {
+    const server = new grpc.Server(grpcServerOptions(this.opts));
+    server.addService(
       {
         StreamAggregatedResources: method(`/${ADS_SERVICE}/StreamAggregatedResources`),
         DeltaAggregatedResources: method(`/${ADS_SERVICE}/DeltaAggregatedResources`),
       },
       {
-        StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'sotw', 'ads'),
-        DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'delta', 'ads'),
+        StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'sotw', 'ads', secure),
+        DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'delta', 'ads', secure),
       },
     );
     for (const [typeUrl, service, word] of PER_TYPE) {
-      this.server.addService(
+      server.addService(
         { [`Stream${word}`]: method(`/${service}/Stream${word}`), [`Delta${word}`]: method(`/${service}/Delta${word}`) },
         {
-          [`Stream${word}`]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'sotw', typeUrl),
-          [`Delta${word}`]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'delta', typeUrl),
+          [`Stream${word}`]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'sotw', typeUrl, secure),
+          [`Delta${word}`]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'delta', typeUrl, secure),
         },
       );
     }
+    return server;
   }
 
   /** Bind and start. `credentials` defaults to plaintext. Returns the bound port. */
   listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    // grpc-js reports TLS in a call's auth context only when the client sent
+    // a certificate; the listener a call arrived on says whether it is TLS.
+    const server = this.newServer(credentials._isSecure());
+    this.servers.push(server);
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+      server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
-  }
-
-  /** Additional listener, e.g. a TLS port beside the plaintext one. */
-  get grpcServer(): grpc.Server {
-    return this.server;
   }
 
   async close(graceMs = 1000): Promise<void> {
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
-        this.server.forceShutdown();
+        for (const server of this.servers) server.forceShutdown();
         resolve();
       }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(t);
-        resolve();
-      });
+      let pending = this.servers.length;
+      if (pending === 0) resolve();
+      for (const server of this.servers) {
+        server.tryShutdown(() => {
+          if (--pending === 0) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      }
       // Streams never end on their own; tell clients to go so shutdown can finish
       // (closing only our side left every call open until forceShutdown).
       for (const s of this.streams) s.onFatal(new StreamError('UNAVAILABLE', 'shutdown', 'control plane shutting down; reconnect'));
@@ -170,10 +180,10 @@ export class XdsServer {
     return this.streams.size;
   }
 
-  private serve(call: grpc.ServerDuplexStream<Buffer, Buffer>, mode: StreamMode, api: 'ads' | ResourceTypeUrl): void {
+  private serve(call: grpc.ServerDuplexStream<Buffer, Buffer>, mode: StreamMode, api: 'ads' | ResourceTypeUrl, tls: boolean): void {
     const apiLabel = `${api === 'ads' ? 'ads' : api.split('.').at(-1)}-${mode}`;
     const peer = call.getPeer();
-    const secure = this.opts.allowSecretsOverPlaintext === true || Boolean((call as unknown as { getAuthContext?: () => { transportSecurityType?: string } }).getAuthContext?.()?.transportSecurityType);
+    const secure = this.opts.allowSecretsOverPlaintext === true || tls;
     let ended = false;
     let unflushed = 0;
     let waitingForDrain = false;

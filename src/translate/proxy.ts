@@ -47,24 +47,41 @@ export interface NodeLike {
   metadata?: Record<string, unknown>;
 }
 
+/**
+ * One string of node metadata. Node.metadata is a google.protobuf.Struct;
+ * the wire decoder hands it over in proto form (`{fields: {k: {stringValue}}}`,
+ * protobufjs has no JSON mapping for Struct), which is what Envoy and both gRPC
+ * clients' bootstraps arrive as; a plain `{k: "v"}` map (already JSON-mapped)
+ * is read too.
+ */
 function meta(node: NodeLike, key: string): string | undefined {
-  const v = node.metadata?.[key];
+  const md = node.metadata;
+  const fields = md?.fields;
+  const struct = fields && typeof fields === 'object' ? (fields as Record<string, unknown>)[key] : undefined;
+  const v = struct && typeof struct === 'object' ? ((struct as Record<string, unknown>).stringValue ?? (struct as Record<string, unknown>).string_value) : md?.[key];
   return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** A TCP port number; `Number('')` is 0, so "8080=" or "host:" must not pass as port 0 (a random port to Envoy). */
+function isPort(n: number | undefined): n is number {
+  return Number.isInteger(n) && n! >= 1 && n! <= 65535;
 }
 
 function parseAddress(s: string | undefined, fallback: { address: string; port: number }): { address: string; port: number } {
   if (!s) return fallback;
   const i = s.lastIndexOf(':');
   const port = Number(s.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port)) return fallback;
-  return { address: s.slice(0, i), port };
+  if (i < 0 || !isPort(port)) return fallback;
+  // "[::1]:15001": Envoy's socket_address takes the IPv6 address without brackets.
+  return { address: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 function parsePortMap(s: string | undefined): Map<number, number> {
   const m = new Map<number, number>();
   for (const part of (s ?? '').split(',')) {
-    const [a, b] = part.split('=').map((x) => Number(x.trim()));
-    if (Number.isInteger(a) && Number.isInteger(b)) m.set(a!, b!);
+    const pair = part.split('=');
+    const [a, b] = pair.map((x) => Number(x.trim()));
+    if (pair.length === 2 && isPort(a) && isPort(b)) m.set(a, b);
   }
   return m;
 }

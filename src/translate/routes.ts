@@ -101,7 +101,10 @@ export function virtualHost(
   options: { callerNamespace?: string; isDefaultPort: boolean; kind: ProxyKind },
 ): Record<string, unknown> {
   const policy = port.policy;
-  const splits = service.splits.map((k) => model.splits.get(k)!).filter((s) => s.backends.some((b) => b.ports.includes(port.port)));
+  // A split takes this port only if a backend with weight > 0 has it: one whose only
+  // backends here weigh 0 would be weighted_clusters with no clusters, which Envoy and
+  // gRPC reject (NACKing the whole RouteConfiguration); the root service keeps the port.
+  const splits = service.splits.map((k) => model.splits.get(k)!).filter((s) => s.backends.some((b) => b.weight > 0 && b.ports.includes(port.port)));
   const matchedSplits = splits.filter((s) => s.matches.length > 0);
   const defaultSplit = splits.find((s) => s.matches.length === 0);
   const defaultAction = defaultSplit ? weightedAction(model, defaultSplit, port.port) : { cluster: outboundClusterName(service.namespace, service.name, port.port) };

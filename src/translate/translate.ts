@@ -6,7 +6,7 @@
  * pieces come back as the *same objects*: the cache then finds their encoded
  * bytes by identity, and a change costs work for what it touched only.
  */
-import type { MeshModel, MeshService, ServicePort } from '../model/types.ts';
+import type { MeshModel, MeshService, ServicePort, Workload } from '../model/types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { inboundCluster, outboundCluster } from './cluster.ts';
 import { apiListener, inboundListener, outboundListener } from './listeners.ts';
@@ -105,7 +105,7 @@ export class Translator {
       for (const p of httpPorts(s)) {
         if (seen.has(p.port)) continue;
         seen.add(p.port);
-        const appPort = proxy.appPorts.get(p.port) ?? targetPortNumber(p);
+        const appPort = proxy.appPorts.get(p.port) ?? targetPortNumber(p, w);
         const cluster = inboundClusterName(p.port);
         out.clusters.push(
           this.clusters.get([cluster, proxy.appAddress, appPort, p.protocol], () =>
@@ -113,9 +113,11 @@ export class Translator {
           ),
         );
         const name = inboundListenerName(p.port);
-        const ports = [p.port, targetPortNumber(p)];
+        const ports = [p.port, targetPortNumber(p, w)];
         out.listeners.push(
-          this.listeners.get([name, proxy.inboundAddress, w.identity, cluster, rules], () =>
+          // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
+          // identity (transparent: one address) may serve the same port with different targetPorts.
+          this.listeners.get([name, proxy.inboundAddress, w.identity, cluster, rules, ports], () =>
             inboundListener({ name, address: proxy.inboundAddress, port: p.port, identity: w.identity, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
           ),
         );
@@ -124,8 +126,10 @@ export class Translator {
   }
 }
 
-function targetPortNumber(p: ServicePort): number {
-  return typeof p.targetPort === 'number' ? p.targetPort : p.port;
+/** The port the application listens on: a named targetPort is the workload's container port of that name. */
+function targetPortNumber(p: ServicePort, w: Workload): number {
+  if (typeof p.targetPort === 'number') return p.targetPort;
+  return w.ports.find((c) => c.name === p.targetPort && c.protocol === 'TCP')?.containerPort ?? p.port;
 }
 
 /** Host forms a gRPC client may put in `xds:///host:port`. */

@@ -18,9 +18,33 @@ export interface Harness {
   address: string;
   /** Serve `spec` to every node; fails the test if the snapshot is inconsistent. */
   set(spec: MeshSpec): void;
+  /** Cancels every stream opened on `client` (tests call it in afterEach, so a failure cannot leak streams into the next test). */
+  closeStreams(): void;
   metrics(): Promise<string>;
   json<T = unknown>(path: string): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
+}
+
+/** Records every stream `client` opens into `into` (closing a channel does not end its calls). */
+export function track(client: XdsTestClient, into: Array<{ close(): void }>): XdsTestClient {
+  const sotw = client.sotw.bind(client);
+  const delta = client.delta.bind(client);
+  client.sotw = (...args) => {
+    const s = sotw(...args);
+    into.push(s);
+    return s;
+  };
+  client.delta = (...args) => {
+    const s = delta(...args);
+    into.push(s);
+    return s;
+  };
+  return client;
+}
+
+/** A client on its own connection (grpc-js otherwise shares one connection between channels to the same target). */
+export function ownConnection(address: string, options: grpc.ChannelOptions = {}): XdsTestClient {
+  return new XdsTestClient(address, { 'grpc.use_local_subchannel_pool': 1, ...options });
 }
 
 export async function startHarness(opts: Partial<ServeOptions> = {}, clientOptions: grpc.ChannelOptions = {}): Promise<Harness> {
@@ -28,10 +52,15 @@ export async function startHarness(opts: Partial<ServeOptions> = {}, clientOptio
   const address = `127.0.0.1:${server.xdsPort}`;
   const client = new XdsTestClient(address, clientOptions);
   const admin = `http://127.0.0.1:${server.adminPort}`;
+  const opened: Array<{ close(): void }> = [];
+  track(client, opened);
   return {
     server,
     client,
     address,
+    closeStreams() {
+      for (const s of opened.splice(0)) s.close();
+    },
     set(spec) {
       const r = server.cache.set(SHARED_KEY, snapshotOf(spec));
       if (!r.ok) throw new Error(`inconsistent test snapshot: ${JSON.stringify(r.problems)}`);

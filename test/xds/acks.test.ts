@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { node } from '../support/ads-client.ts';
 import { cluster, endpoints, routeConfig, smallMesh, snapshotOf } from '../support/fixtures.ts';
 import { CDS, EDS, LDS, RDS, drain, metric, sorted, startHarness, type Harness } from '../support/conformance.ts';
@@ -16,6 +16,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+afterEach(() => h.closeStreams());
 beforeEach(() => h.set(smallMesh()));
 
 interface ProxyType {

@@ -1,7 +1,7 @@
 /**
  * XDS_RULES 12–17: the incremental (delta) protocol, over real ADS streams.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { node } from '../support/ads-client.ts';
 import { cluster, endpoints, smallMesh } from '../support/fixtures.ts';
 import { CDS, EDS, sorted, startHarness, type Harness } from '../support/conformance.ts';
@@ -13,6 +13,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+afterEach(() => h.closeStreams());
 beforeEach(() => h.set(smallMesh()));
 
 const mesh = (clusters: Array<[string, string?]>) =>

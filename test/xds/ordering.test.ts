@@ -1,7 +1,7 @@
 /**
  * XDS_RULES 18–20: ordering and warming on ADS (make-before-break).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeltaStream, SotwStream } from '../support/ads-client.ts';
 import { node } from '../support/ads-client.ts';
 import { apiListener, cluster, endpoints, routeConfig, type MeshSpec } from '../support/fixtures.ts';
@@ -14,6 +14,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+afterEach(() => h.closeStreams());
 
 /** a and b, the route sending /b to b and the rest to a. */
 const withB: MeshSpec = {
@@ -107,6 +108,36 @@ describe('rule 18: push order and make-before-break', () => {
     expect(await s.silentFor(400)).toBe(true);
     expect(await heldClusters('mbb-nack')).toEqual(['a', 'b']);
     s.close();
+  });
+
+  it('rule 18: a route whose ACK arrived stale (after a newer route was sent) still keeps the clusters it names', async () => {
+    const cfg = (present: string[], target: string): MeshSpec => ({
+      clusters: present.map((c) => cluster(c)),
+      endpoints: present.map((c, i) => endpoints(c, [9300 + i])),
+      listeners: [apiListener('svc:80', 'r1')],
+      routes: [routeConfig('r1', [{ cluster: target }])],
+    });
+    h.set(cfg(['a'], 'a'));
+    const s = h.client.sotw();
+    s.send({ node: node('stale-route-ack'), type_url: CDS });
+    s.send({ type_url: RDS, resource_names: ['r1'] });
+    for (const r of await drain(s)) s.ack(r, r.type_url === RDS ? ['r1'] : []);
+    await settled(h, 'stale-route-ack');
+    h.set(cfg(['b'], 'b')); // route a → b
+    const [c1, toB] = [await s.next(), await s.next()];
+    expect([c1.type_url, toB.type_url]).toEqual([CDS, RDS]);
+    s.ack(c1);
+    h.set(cfg(['c'], 'c')); // route b → c before the client's ACK of "→ b" arrives
+    const [c2, toC] = [await s.next(), await s.next()];
+    expect([c2.type_url, toC.type_url]).toEqual([CDS, RDS]);
+    s.ack(c2);
+    s.ack(toB, ['r1']); // stale now: no response, and the client runs "→ b"
+    s.send({ type_url: RDS, resource_names: ['r1'], response_nonce: toC.nonce, error_detail: { code: 3, message: 'c rejected' } });
+    expect(await s.silentFor(300)).toBe(true);
+    h.set(cfg(['c', 'd'], 'c')); // any CDS change recomputes what may go
+    const c3 = await s.next();
+    expect(c3.type_url).toBe(CDS);
+    expect(c3.names).toEqual(expect.arrayContaining(['b', 'c', 'd']));
   });
 
   it('rule 18: one change touching every type arrives SDS → CDS → EDS → LDS → RDS', async () => {

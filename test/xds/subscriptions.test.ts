@@ -1,7 +1,7 @@
 /**
  * XDS_RULES 7–11: subscriptions, over real ADS streams.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { node } from '../support/ads-client.ts';
 import { apiListener, cluster, endpoints, routeConfig, smallMesh } from '../support/fixtures.ts';
 import { CDS, EDS, LDS, RDS, drain, sorted, startHarness, type Harness } from '../support/conformance.ts';
@@ -13,6 +13,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+afterEach(() => h.closeStreams());
 beforeEach(() => h.set(smallMesh()));
 
 /** Two listeners, two route configurations. */

@@ -1,0 +1,269 @@
+/**
+ * `trellis demo` / `npm run demo`: the demo mesh on one machine with real
+ * Envoy sidecars, all on loopback. Each pod of the mesh folder gets its own
+ * 127.0.0.x address (its podIP); on it run the demo application (port
+ * 18080), its Envoy's inbound listener (the service port, 8080, mTLS), its
+ * outbound listener (15001, where the application sends its calls) and its
+ * admin page (15000). Trellis serves xDS over TLS on 127.0.0.1:18000 and its
+ * admin API on 127.0.0.1:19000.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { componentLogger } from '../log.ts';
+import type { MeshModel, Workload } from '../model/types.ts';
+import { workloadBootstrapYaml } from './bootstrap.ts';
+import { EnvoyMissingError, findEnvoy } from './envoy-bin.ts';
+import { parseArgs, UsageError } from './args.ts';
+import { startServer, type RunningServer } from './serve.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export const DEMO_PORTS = { app: 18080, service: 8080, outbound: 15001, admin: 15000 } as const;
+
+/** Who each demo application calls (application config, not mesh config). */
+const UPSTREAMS: Record<string, string> = { frontend: 'recommendation.demo:8080', recommendation: 'ratings.demo:8080' };
+
+export interface DemoOptions {
+  meshDir: string;
+  stateDir: string;
+  xdsAddress: string;
+  adminAddress: string;
+  logDir: string;
+  /** ms to wait for every Envoy to ACK */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningDemo {
+  server: RunningServer;
+  workloads: Workload[];
+  envoys: Map<string, ChildProcess>;
+  apps: Map<string, ChildProcess>;
+  readyMs: number;
+  /** Restart Trellis (same state dir, same ports); Envoys keep serving meanwhile. */
+  restartTrellis(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class DemoError extends Error {}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+function split(addr: string): [string, number] {
+  const i = addr.lastIndexOf(':');
+  return [addr.slice(0, i), Number(addr.slice(i + 1))];
+}
+
+/** Every proxy connected and every type it asked for ACKed at the version sent. */
+export function allInSync(server: RunningServer, nodeIds: readonly string[]): boolean {
+  for (const id of nodeIds) {
+    const streams = server.xds.nodes().get(id);
+    if (!streams || streams.size === 0) return false;
+    for (const s of streams) {
+      // Every sidecar asks for clusters, listeners and its secrets; EDS and RDS only if it has something to call.
+      if (!s.types.has(TypeUrl.Cluster) || !s.types.has(TypeUrl.Listener) || !s.types.has(TypeUrl.Secret)) return false;
+      for (const st of s.types.values()) if (!st.sentSet || st.ackedSet !== st.sentSet || st.dirty) return false;
+    }
+  }
+  return true;
+}
+
+async function envoyLive(host: string, port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${host}:${port}/ready`, { signal: AbortSignal.timeout(1000) });
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function kill(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      resolve();
+    }, 3000);
+    p.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    p.kill('SIGTERM');
+  });
+}
+
+export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
+  const log = componentLogger('demo');
+  const envoy = findEnvoy();
+  mkdirSync(o.logDir, { recursive: true });
+  const started: ChildProcess[] = [];
+  let server: RunningServer | undefined;
+  try {
+    const startTrellis = () =>
+      startServer({ xdsAddress: o.xdsAddress, adminAddress: o.adminAddress, sourceDir: o.meshDir, stateDir: o.stateDir, renewalCheckMs: 5000, log: componentLogger('trellis') });
+    // Check every port first: a demo started twice, or a port taken by something
+    // else, gets one clear message and leaves nothing running.
+    const probe = await startTrellisModelOnly(o.meshDir);
+    const workloads = [...probe.workloads.values()].filter((w) => w.ip);
+    const wanted: Array<[string, number, string]> = [
+      [...split(o.xdsAddress), 'Trellis xDS'],
+      [...split(o.adminAddress), 'Trellis admin'],
+    ];
+    for (const w of workloads) {
+      for (const [what, port] of Object.entries(DEMO_PORTS)) wanted.push([w.ip!, port, `${w.name} ${what}`]);
+    }
+    const taken: string[] = [];
+    for (const [host, port, what] of wanted) if (!(await portFree(host, port))) taken.push(`${host}:${port} (${what})`);
+    if (taken.length > 0) {
+      throw new DemoError(`ports already in use: ${taken.join(', ')}. Is a demo (or another Trellis) already running? Stop it first (Ctrl-C in its terminal), or free those ports.`);
+    }
+
+    const t0 = performance.now();
+    server = await startTrellis();
+    const envoys = new Map<string, ChildProcess>();
+    const apps = new Map<string, ChildProcess>();
+    const bootDir = path.join(o.stateDir, 'bootstrap');
+    mkdirSync(bootDir, { recursive: true });
+    for (const w of workloads) {
+      const app = w.labels.app ?? w.name;
+      const args = ['--import', 'tsx', path.join(repoRoot, 'examples/demo-app/server.ts'), '--name', app, '--version', w.labels.version ?? 'v1', '--listen', `${w.ip}:${DEMO_PORTS.app}`];
+      if (UPSTREAMS[app]) args.push('--upstream-host', UPSTREAMS[app]!, '--via', `${w.ip}:${DEMO_PORTS.outbound}`);
+      const appLog = openSync(path.join(o.logDir, `${w.name}.app.log`), 'a');
+      const appProc = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', appLog, appLog] });
+      started.push(appProc);
+      apps.set(w.key, appProc);
+
+      const yaml = await workloadBootstrapYaml({
+        model: server.mesh!.model!,
+        workloadKey: w.key,
+        stateDir: o.stateDir,
+        mode: 'explicit',
+        xdsAddress: o.xdsAddress,
+        adminAddress: `${w.ip}:${DEMO_PORTS.admin}`,
+        outboundAddress: `${w.ip}:${DEMO_PORTS.outbound}`,
+        appPorts: new Map([[DEMO_PORTS.service, DEMO_PORTS.app]]),
+        appAddress: w.ip,
+      });
+      const file = path.join(bootDir, `${w.namespace}-${w.name}.yaml`);
+      writeFileSync(file, yaml, { mode: 0o600 });
+      const envoyLog = openSync(path.join(o.logDir, `${w.name}.envoy.log`), 'a');
+      const e = spawn(envoy, ['-c', file, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn', '--drain-time-s', '1'], { stdio: ['ignore', envoyLog, envoyLog] });
+      started.push(e);
+      envoys.set(w.key, e);
+    }
+    const ids = workloads.map((w) => w.key);
+    const deadline = Date.now() + (o.readyTimeoutMs ?? 30_000);
+    while (!allInSync(server, ids)) {
+      for (const [k, e] of envoys) if (e.exitCode !== null) throw new DemoError(`Envoy for ${k} exited with code ${e.exitCode}; see ${o.logDir}/${k.split('/')[1]}.envoy.log`);
+      if (Date.now() > deadline) throw new DemoError(`not every Envoy ACKed within ${(o.readyTimeoutMs ?? 30_000) / 1000} s; see ${o.logDir} and ${o.adminAddress}/api/v1/proxies`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // ACKed is not yet serving: listeners warm until their secrets arrive.
+    // Envoy's own /ready says LIVE once its initial config is in force.
+    for (const w of workloads) {
+      while (!(await envoyLive(w.ip!, DEMO_PORTS.admin))) {
+        if (Date.now() > deadline) throw new DemoError(`Envoy for ${w.key} is not LIVE (http://${w.ip}:${DEMO_PORTS.admin}/ready); see ${o.logDir}/${w.name}.envoy.log`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const readyMs = performance.now() - t0;
+    const demo: RunningDemo = {
+      server,
+      workloads,
+      envoys,
+      apps,
+      readyMs,
+      async restartTrellis() {
+        await demo.server.stop();
+        demo.server = await startTrellis();
+      },
+      async stop() {
+        await Promise.all([...envoys.values(), ...apps.values()].map(kill));
+        await demo.server.stop();
+      },
+    };
+    log.debug({ readyMs }, 'demo ready');
+    return demo;
+  } catch (e) {
+    await Promise.all(started.map(kill));
+    await server?.stop();
+    throw e;
+  }
+}
+
+/** The model of the mesh folder, to plan ports before anything starts. */
+async function startTrellisModelOnly(dir: string): Promise<MeshModel> {
+  const { loadPaths } = await import('../sources/file/load.ts');
+  const { buildMesh } = await import('../model/index.ts');
+  return buildMesh((await loadPaths([dir])).objects).model;
+}
+
+export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
+  const fe = demo.workloads.find((w) => (w.labels.app ?? w.name) === 'frontend');
+  const lines = [
+    '',
+    `Trellis demo mesh is up: ${demo.workloads.length} workloads, every Envoy ACKed in ${(demo.readyMs / 1000).toFixed(1)} s.`,
+    '',
+    ...demo.workloads.map((w) => `  ${w.key.padEnd(28)} ${w.ip}  app :${DEMO_PORTS.app}  envoy in :${DEMO_PORTS.service} out :${DEMO_PORTS.outbound} admin http://${w.ip}:${DEMO_PORTS.admin}`),
+    '',
+    'Try:',
+    fe ? `  curl -s http://${fe.ip}:${DEMO_PORTS.app}/                      # frontend → recommendation (90% v1, 10% v2) → ratings` : '',
+    fe ? `  curl -s -H 'x-canary: true' http://${fe.ip}:${DEMO_PORTS.app}/  # header canary: always recommendation v2` : '',
+    fe ? `  for i in $(seq 100); do curl -s http://${fe.ip}:${DEMO_PORTS.app}/ | grep -o '"version":"v[12]"' | tail -1; done | sort | uniq -c` : '',
+    `  curl -s http://${o.adminAddress}/api/v1/proxies     # every proxy, what it was sent and ACKed`,
+    `  curl -s http://${o.adminAddress}/api/v1/intents     # intents and their conditions`,
+    `  curl -s http://${o.adminAddress}/api/v1/certificates`,
+    `  edit ${o.meshDir}/intents.yaml (e.g. weights 50/50) and watch traffic change live`,
+    '',
+    `Logs: ${o.logDir}.  Ctrl-C stops everything.`,
+  ];
+  return lines.filter((l) => l !== '').join('\n').replace('Try:', '\nTry:') + '\n';
+}
+
+export async function demoCommand(argv: string[]): Promise<number> {
+  let demo: RunningDemo | undefined;
+  try {
+    const args = parseArgs(argv, {
+      values: {
+        mesh: path.join(repoRoot, 'examples/demo'),
+        'state-dir': path.join(repoRoot, '.trellis/demo'),
+        'xds-address': '127.0.0.1:18000',
+        'admin-address': '127.0.0.1:19000',
+      },
+    });
+    const o: DemoOptions = {
+      meshDir: args.values.mesh!,
+      stateDir: args.values['state-dir']!,
+      xdsAddress: args.values['xds-address']!,
+      adminAddress: args.values['admin-address']!,
+      logDir: path.join(args.values['state-dir']!, 'logs'),
+    };
+    demo = await startDemo(o);
+    process.stdout.write(demoSummary(demo, o));
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    process.stdout.write('\nstopping the demo…\n');
+    await demo.stop();
+    process.stdout.write(`demo stopped; every process it started has exited.\n`);
+    return 0;
+  } catch (e) {
+    await demo?.stop();
+    if (e instanceof UsageError || e instanceof DemoError || e instanceof EnvoyMissingError) {
+      process.stderr.write(`trellis demo: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+

@@ -16,7 +16,12 @@ export class CaSecretSource implements SecretSource {
   private bundle?: { pem: string; resource: VersionedResource };
   private readonly encoded = new WeakMap<IssuedCertificate, VersionedResource>();
 
-  constructor(private readonly ca: CertificateAuthority) {}
+  /** `ca` is asked each time: a root rotation replaces the authority. */
+  constructor(private readonly currentCa: () => CertificateAuthority) {}
+
+  private get ca(): CertificateAuthority {
+    return this.currentCa();
+  }
 
   secretsFor(identities: readonly string[]): VersionedResource[] {
     const pem = this.ca.trustBundlePem();

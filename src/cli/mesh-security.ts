@@ -15,13 +15,16 @@ import { WorkloadTokens } from '../ca/token.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
 
 export interface MeshSecurity {
-  ca: CertificateAuthority;
+  /** The current authority; replaced when the roots in the state dir change (trellis ca rotate). */
+  readonly ca: CertificateAuthority;
   tokens: WorkloadTokens;
   secrets: CaSecretSource;
   serverCertificate: IssuedCertificate;
   credentials(): grpc.ServerCredentials;
   /** Re-issue what is due; returns true if anything was renewed. */
   renewDue(): boolean;
+  /** Re-read the roots from the state dir; true if they changed. */
+  reloadRoots(): Promise<boolean>;
   close(): void;
 }
 
@@ -38,15 +41,19 @@ export async function openMeshSecurity(opts: {
   registry: client.Registry;
   serverNames?: string[];
 }): Promise<MeshSecurity> {
-  const ca = await CertificateAuthority.open({
-    trustDomain: opts.trustDomain,
-    stateDir: path.resolve(opts.stateDir),
-    leafLifetimeMs: opts.leafLifetimeMs,
-    logger: opts.log.child({ component: 'ca' }),
-  });
+  const open = (quiet = false) =>
+    CertificateAuthority.open({
+      trustDomain: opts.trustDomain,
+      stateDir: path.resolve(opts.stateDir),
+      leafLifetimeMs: opts.leafLifetimeMs,
+      // Re-reads every few seconds would repeat "CA ready" forever.
+      logger: opts.log.child({ component: 'ca' }, quiet ? { level: 'warn' } : {}),
+    });
+  let ca = await open();
+  const rootsOf = (c: CertificateAuthority) => `${c.activeRoot.fingerprint}/${c.retiringRoot?.fingerprint ?? ''}`;
   const tokens = await WorkloadTokens.open({ stateDir: path.resolve(opts.stateDir), trustDomain: opts.trustDomain });
   const serverCertificate = ca.issueServerCertificate({ dnsNames: ['trellis', ...(opts.serverNames ?? [])], spiffeId: controlPlaneSpiffeId(opts.trustDomain) });
-  const secrets = new CaSecretSource(ca);
+  const secrets = new CaSecretSource(() => ca);
 
   new client.Gauge({
     name: 'trellis_certificate_expiry_seconds',
@@ -58,6 +65,7 @@ export async function openMeshSecurity(opts: {
       // An identity's current certificate is its newest, the one with the most time left.
       const byIdentity = new Map<string, number>();
       for (const e of ca.listing().certificates) {
+        if (e.kind !== 'workload') continue;
         const id = e.spiffeId ?? e.kind;
         byIdentity.set(id, Math.max(byIdentity.get(id) ?? -Infinity, e.expiresInSeconds));
       }
@@ -66,7 +74,9 @@ export async function openMeshSecurity(opts: {
   });
 
   return {
-    ca,
+    get ca() {
+      return ca;
+    },
     tokens,
     secrets,
     serverCertificate,
@@ -85,6 +95,13 @@ export async function openMeshSecurity(opts: {
         if (held.serial !== e.serial) renewed = true; // certificateFor re-issued a due certificate
       }
       return renewed;
+    },
+    async reloadRoots() {
+      const next = await open(true);
+      if (rootsOf(next) === rootsOf(ca)) return false;
+      opts.log.info({ roots: rootsOf(next) }, 'roots changed in the state dir; new leaves come from the active root, the bundle trusts every root');
+      ca = next;
+      return true;
     },
     close() {},
   };

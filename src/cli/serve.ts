@@ -125,10 +125,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Plaintext is opt-in and never carries private keys (proxyless gRPC
   // clients speak only plaintext or Google credentials to their xDS server).
   const plaintextPort = opts.plaintextXdsAddress ? await xds.listen(opts.plaintextXdsAddress) : undefined;
+  // Renewal, and roots changed by `trellis ca rotate` in the state dir: both
+  // end in a republish, which pushes new secrets over SDS on live streams.
   const renewal = security
     ? setInterval(() => {
-        if (security.renewDue()) mesh?.publisher.republish();
-      }, opts.renewalCheckMs ?? 30_000)
+        void security.reloadRoots().then(
+          (changed) => {
+            if (security.renewDue() || changed) mesh?.publisher.republish();
+          },
+          (err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot reload the roots in the state dir; keeping the current ones'),
+        );
+      }, opts.renewalCheckMs ?? 5_000)
     : undefined;
   renewal?.unref();
   const admin = new AdminServer({
@@ -137,7 +144,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     notReadyReason: () => (opts.resourcesFile && !loadedOnce ? `no valid config loaded yet: ${lastError ?? 'loading'}` : null),
   });
   if (mesh) registerMeshRoutes(admin, mesh);
-  if (security) admin.route('/api/v1/certificates', () => security.ca.listing());
+  if (security) admin.route('/api/v1/certificates', () => ({ ...security.ca.listing(), rotation: security.ca.retiringRoot ? security.ca.rotationProgress() : null }));
   const { port: adminPort } = await admin.listen(opts.adminAddress);
 
   let watcher: FSWatcher | undefined;

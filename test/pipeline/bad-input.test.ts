@@ -24,6 +24,10 @@ function reviewsDefault(p: ProxyView): Record<string, unknown> {
   const r = p.virtualHost('reviews').routes.find((x: { name: string }) => x.name === 'default').route;
   return r.weighted_clusters ? { split: r.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value]) } : { cluster: r.cluster };
 }
+/** Responses as `type`, EDS with the names it carried (CDS/LDS are full sets, RDS is `outbound`). */
+function pushed(got: Array<{ type: string; names: string[] }>): string[] {
+  return got.map((r) => (r.type === 'eds' ? `eds ${r.names.join(',')}` : r.type));
+}
 const SPLIT_80_20 = { split: [['reviews-v1.shop:8080', 80], ['reviews-v2.shop:8080', 20]] };
 
 interface Expected {
@@ -38,7 +42,7 @@ interface BadEdit {
   name: string;
   /** the new intents.yaml (invalid in some way) */
   intents: string;
-  /** what the sidecar receives after the edit: [] = nothing */
+  /** what the sidecar receives after the edit (see `pushed`): [] = nothing */
   pushed: string[];
   /** the reviews default route afterwards */
   reviews: Record<string, unknown>;
@@ -85,7 +89,7 @@ const CASES: BadEdit[] = [
   {
     name: 'a bad split next to a good policy edit: only the good part is applied',
     intents: intentsYaml({ weights: [0, 0], ratingsMaxRequests: 999 }),
-    pushed: ['cds'],
+    pushed: ['cds', 'eds ratings.shop:8080'], // an updated cluster gets its endpoints again (XDS rule 20: warming)
     reviews: SPLIT_80_20,
     status: { kind: 'TrafficSplit', name: 'reviews', reason: 'InvalidValue', field: 'spec.backends', line: (t) => lineOf(t, '  backends:', 'name: reviews\n  namespace: shop\nspec:\n  service: reviews\n  backends') },
     check: (p) => expect(p.cluster('ratings.shop:8080').circuit_breakers.thresholds[0].max_requests).toEqual({ value: 999 }),
@@ -113,8 +117,7 @@ describe('an invalid edit keeps the last good config served', () => {
   it.each(CASES)('$name', async (c) => {
     const { h, p } = await start();
     await h.write({ 'intents.yaml': c.intents });
-    const got = await p.settle(300);
-    expect(got.map((r) => r.type)).toEqual(c.pushed);
+    expect(pushed(await p.settle(300))).toEqual(c.pushed);
     expect(reviewsDefault(p)).toEqual(c.reviews);
     c.check?.(p);
 
@@ -157,8 +160,7 @@ describe('a file deleted or emptied mid-edit', () => {
     unlinkSync(file);
     await sleep(20);
     writeYaml(h.dir, 'intents.yaml', intentsYaml({ weights: [50, 50] }));
-    const got = await p.settle(600);
-    expect(got.map((r) => r.type)).toEqual(['rds']);
+    expect(pushed(await p.settle(600))).toEqual(['rds']);
     expect(reviewsDefault(p)).toEqual({ split: [['reviews-v1.shop:8080', 50], ['reviews-v2.shop:8080', 50]] });
     expect(h.generation).toBe(before + 1);
   });
@@ -172,16 +174,15 @@ describe('a file deleted or emptied mid-edit', () => {
     expect(reviewsDefault(p)).toEqual(SPLIT_80_20);
     writeFileSync(file, intentsYaml({ weights: [60, 40] }));
     await h.server.mesh!.flush();
-    const got = await p.settle(300);
-    expect(got.map((r) => r.type)).toEqual(['rds']);
+    expect(pushed(await p.settle(300))).toEqual(['rds']);
     expect(reviewsDefault(p)).toEqual({ split: [['reviews-v1.shop:8080', 60], ['reviews-v2.shop:8080', 40]] });
   });
 
   it('deleted for good: its objects go (deletion is the operator’s intent), the rest stays', async () => {
     const { h, p } = await start();
     await h.remove('intents.yaml');
-    const got = await p.settle(300);
-    expect(got.map((r) => r.type).sort()).toEqual(['cds', 'rds']); // ratings loses its policy; routes lose splits
+    // ratings loses its policy (CDS, then its endpoints again), routes lose the splits (RDS).
+    expect(pushed(await p.settle(300))).toEqual(['cds', 'eds ratings.shop:8080', 'rds']);
     expect(reviewsDefault(p)).toEqual({ cluster: 'reviews.shop:8080' });
     expect(p.names('cds')).toContain('reviews.shop:8080');
     expect((await h.intents()).intents).toEqual([expect.objectContaining({ kind: 'MeshConfig' })]);

@@ -214,7 +214,8 @@ export class ProxyView {
       if (!had && sorted.length === 0) return;
       this.subscribe(type, sorted);
     };
-    if (this.kind === 'grpc') want(CDS, [...this.held.rds.values()].flatMap(clustersOfRoute));
+    // gRPC picks the virtual host whose domains match its target, and watches only its clusters.
+    if (this.kind === 'grpc') want(CDS, [...this.held.rds.values()].flatMap((rc) => clustersOfRoute(rc, this.listenerNames)));
     want(EDS, [...this.held.cds.values()].filter((c) => c.type === 'EDS').map((c) => c.eds_cluster_config?.service_name || c.name));
     want(RDS, [...this.held.lds.values()].flatMap(routeNamesOfListener));
   }
@@ -255,9 +256,10 @@ export class ProxyView {
   }
 }
 
-function clustersOfRoute(rc: Resource): string[] {
+function clustersOfRoute(rc: Resource, hosts: readonly string[]): string[] {
   const out: string[] = [];
   for (const vh of rc.virtual_hosts ?? []) {
+    if (!(vh.domains as string[]).some((d) => hosts.includes(d))) continue;
     for (const r of vh.routes ?? []) {
       if (r.route?.cluster) out.push(r.route.cluster);
       for (const w of r.route?.weighted_clusters?.clusters ?? []) out.push(w.name);

@@ -31,3 +31,18 @@ export function envoyBin(): string {
   }
   return bin;
 }
+
+/**
+ * docker-compose on PATH (scripts/setup.sh installs Debian's package). When
+ * setup could not install it, the reason it recorded in
+ * .cache/docker-compose-missing is the error.
+ */
+export function dockerComposeBin(): string {
+  const missing = path.join(repoRoot, '.cache', 'docker-compose-missing');
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const bin = path.join(dir || '.', 'docker-compose');
+    if (existsSync(bin)) return bin;
+  }
+  if (existsSync(missing)) throw new Error(`docker-compose is missing: ${readFileSync(missing, 'utf8').trim()}`);
+  throw new Error('docker-compose is not on PATH: run `bash scripts/setup.sh` (npm test does it for you), which installs Debian\'s docker-compose package');
+}

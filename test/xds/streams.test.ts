@@ -2,12 +2,13 @@
  * XDS_RULES 21–22 and 24–28 (streams and nodes), and bad input; rule 23
  * (identity and secrets) is in secrets.test.ts.
  */
+import http2 from 'node:http2';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { grpcServerOptions } from '../../src/server/xds-server.ts';
-import { lenField } from '../../src/xds/wire.ts';
-import { node } from '../support/ads-client.ts';
+import { decodeSotwResponse, encodeSotwRequest, lenField } from '../../src/xds/wire.ts';
+import { ADS_PATHS, node } from '../support/ads-client.ts';
 import { cluster, endpoints, smallMesh, type MeshSpec } from '../support/fixtures.ts';
 import { CDS, EDS, LDS, drain, eventually, grpc, metric, ownConnection, sleep, track, sorted, startHarness, type Harness } from '../support/conformance.ts';
 
@@ -201,6 +202,55 @@ describe('rule 25: a slow reader never blocks the others', () => {
     expect(lastEds.version_info).toBe(h.server.cache.get('*')!.get(EDS).version);
     expect(rest.filter((r) => r.type_url === CDS).length).toBeLessThan(35);
     expect(await eventually(async () => metric(await h.metrics(), 'trellis_xds_blocked_streams') === 0)).toBe(true);
+  });
+});
+
+describe('rule 25: a peer whose HTTP/2 stream stops reading (no client library buffering)', () => {
+  const bigMesh = (i: number) => smallMesh({ clusters: [cluster('a', { metadata: { filter_metadata: { big: { blob: `${i}:`.padEnd(400 * 1024, 'x') } } } }), cluster('b')] });
+  /** gRPC length-prefixed messages in `buf` (uncompressed). */
+  const frames = (buf: Buffer): Buffer[] => {
+    const out: Buffer[] = [];
+    for (let o = 0; o + 5 <= buf.length; ) {
+      const n = buf.readUInt32BE(o + 1);
+      out.push(buf.subarray(o + 5, o + 5 + n));
+      o += 5 + n;
+    }
+    return out;
+  };
+
+  it('rule 25: while it reads nothing, 30 changes queue nothing; on reading it gets only the latest state', { timeout: 15_000 }, async () => {
+    h.set(bigMesh(0));
+    const sentBefore = metric(await h.metrics(), 'trellis_xds_responses_total', { type: 'cds' });
+    const session = http2.connect(`http://${h.address}`);
+    try {
+      const req = session.request({ ':method': 'POST', ':path': ADS_PATHS.sotw, 'content-type': 'application/grpc', te: 'trailers' });
+      const msg = encodeSotwRequest({ node: node('raw-reader'), type_url: CDS });
+      const frame = Buffer.alloc(5 + msg.length);
+      frame.writeUInt32BE(msg.length, 1);
+      msg.copy(frame, 5);
+      req.write(frame);
+      req.pause();
+      for (let i = 1; i <= 30; i++) {
+        h.set(bigMesh(i));
+        await sleep(10);
+      }
+      expect(await eventually(async () => metric(await h.metrics(), 'trellis_xds_blocked_streams') === 1)).toBe(true);
+      // Written: the first answer and at most one change before HTTP/2 stopped taking bytes; nothing queued per change.
+      const written = metric(await h.metrics(), 'trellis_xds_responses_total', { type: 'cds' }) - sentBefore;
+      expect(written).toBeLessThanOrEqual(2);
+      expect(metric(await h.metrics(), 'trellis_xds_queue_depth')).toBe(1);
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.resume();
+      expect(await eventually(async () => metric(await h.metrics(), 'trellis_xds_blocked_streams') === 0)).toBe(true);
+      await sleep(300);
+      const responses = frames(Buffer.concat(chunks)).map((b) => decodeSotwResponse(b));
+      expect(responses).toHaveLength(written + 1); // what was in flight, then only the latest
+      expect(responses.at(-1)!.version_info).toBe(h.server.cache.get('*')!.get(CDS).version);
+      req.close();
+    } finally {
+      session.destroy();
+    }
   });
 });
 

@@ -366,11 +366,14 @@ async function runOnce(o: Options, n: number): Promise<RunResult> {
       const awaited = await Promise.all(
         generators.map((g) => g.request<GeneratorAwaited>({ cmd: 'await', version: changed.version, timeoutMs }, timeoutMs + 10_000)),
       );
-      // The server may read the last ACKs a moment after the generators wrote them.
+      // The server reads the last ACKs after the generators wrote them (seconds
+      // later at 10,000 streams): wait for it, so that its CPU figure covers
+      // the whole push and the next change starts from a quiet server.
       const expected = awaited.reduce((a, x) => a + x.ackTimes.length, 0);
       let after = await server.request<ServerReport>({ cmd: 'report', edsVersion: changed.version });
-      for (const until = now() + 2000; after.edsAcked < expected && now() < until; ) {
-        await new Promise((r) => setTimeout(r, 25));
+      const until = now() + Math.min(60_000, left());
+      for (let pause = 20; after.edsAcked < expected && now() < until; pause = Math.min(200, pause * 2)) {
+        await new Promise((r) => setTimeout(r, pause));
         after = await server.request<ServerReport>({ cmd: 'report', edsVersion: changed.version });
       }
       const genCpu1 = await Promise.all(generators.map((g) => g.request<GeneratorReport>({ cmd: 'report' })));

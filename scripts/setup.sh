@@ -15,12 +15,16 @@ say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- node_modules -----------------------------------------------------------
-# npm ci writes node_modules/.package-lock.json; a lock file newer than it
+# npm writes node_modules/.package-lock.json; a lock file newer than it
 # means someone changed dependencies since the last install.
 if [[ ! -d node_modules || ! -f node_modules/.package-lock.json \
       || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
+  # npm install, not npm ci: the lock file was written where vitest's optional
+  # @rollup/* platform packages for other OSes are not served, and npm ci
+  # refuses such a lock as "out of sync". npm install honours the lock and
+  # leaves it unchanged (checked on a fresh clone).
+  say "npm install (from package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error || die "npm install failed"
 else
   say "node_modules up to date"
 fi

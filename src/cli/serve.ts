@@ -15,6 +15,7 @@ import { FileMesh } from './file-mesh.ts';
 import { openMeshSecurity, type MeshSecurity } from './mesh-security.ts';
 import { XdsMetrics } from '../server/metrics.ts';
 import { registerMeshRoutes } from '../admin/intents.ts';
+import { CaError } from '../ca/errors.ts';
 
 export interface ServeOptions {
   xdsAddress: string;
@@ -69,6 +70,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   await mesh?.start();
   // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
   // and workload tokens to prove identities. The trust domain is the mesh's.
+  // A CA that refuses to open (corrupt state dir, bad root) must not leave the
+  // mesh's file watcher running: it kept the process alive after the error.
   const security = opts.stateDir
     ? await openMeshSecurity({
         stateDir: opts.stateDir,
@@ -76,6 +79,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         leafLifetimeMs: mesh?.model?.mesh.certificateLifetimeMs,
         log,
         registry: xdsMetricsRegistry,
+      }).catch(async (e: unknown) => {
+        await mesh?.close();
+        throw e;
       })
     : undefined;
   if (security && mesh) mesh.publisher.setSecretSource(security.secrets);
@@ -203,14 +209,26 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const running = await startServer({
-    xdsAddress: args.values['xds-address']!,
-    adminAddress: args.values['admin-address']!,
-    resourcesFile: args.values.resources,
-    sourceDir: sourceDirOf(args.values.source),
-    stateDir: args.values['state-dir'],
-    plaintextXdsAddress: args.values['xds-plaintext-address'],
-  });
+  let running: RunningServer;
+  try {
+    running = await startServer({
+      xdsAddress: args.values['xds-address']!,
+      adminAddress: args.values['admin-address']!,
+      resourcesFile: args.values.resources,
+      sourceDir: sourceDirOf(args.values.source),
+      stateDir: args.values['state-dir'],
+      plaintextXdsAddress: args.values['xds-plaintext-address'],
+    });
+  } catch (e) {
+    // A CA that refuses to start (corrupt state dir, bad or expired root) is an
+    // operator's problem, not a crash: its message says what is wrong and how
+    // to fix it, so print that alone, without a stack trace.
+    if (e instanceof CaError) {
+      process.stderr.write(`trellis serve: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

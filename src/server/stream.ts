@@ -162,6 +162,7 @@ export class XdsStream {
     this.unwatch?.();
     this.unwatch = undefined;
     if (this.blocked) this.deps.metrics.blockedStreams.dec();
+    this.blocked = false; // a write completing after close would call drained() and decrement the gauge again
     this.types.clear();
     this.deps.onClose(this);
   }

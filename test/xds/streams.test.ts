@@ -125,7 +125,7 @@ describe('rule 24: closing a stream releases everything it held', () => {
     const released = () => h.server.xds.streamCount() === 0 && h.server.xds.nodes().size === 0 && h.server.cache.watcherCount() === 0;
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
-    await cycles(1000, 'warm');
+    await cycles(500, 'warm');
     expect(await eventually(released)).toBe(true);
     gc();
     const heapBefore = process.memoryUsage().heapUsed;

@@ -65,14 +65,14 @@ function hasGrpc(i: number): boolean {
 
 /**
  * The EndpointSlice of service i. `generation` moves the last endpoint's
- * conditions (ready → serving+terminating → not ready → ready ...), so each
- * generation is an endpoint-only change.
+ * conditions, so each generation is an endpoint-only change.
  */
 export function endpointSlice(i: number, shape: MeshShape, generation = 0): SourceObject {
   const ns = namespaceOf(i, shape);
   const name = serviceName(i);
   const n = shape.endpointsPerService;
-  const state = generation % 3;
+  // 0: all ready; then alternately serving+terminating (1) and not ready (2), so every generation differs from the last.
+  const state = generation === 0 ? 0 : 1 + ((generation - 1) % 2);
   return obj(
     'discovery.k8s.io/v1',
     'EndpointSlice',

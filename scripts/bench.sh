@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The xDS benchmark (not part of `npm test`): figures, never assertions.
-#   npm run bench                          # N = 1,000 then 10,000 streams
-#   npm run bench -- --streams 1000        # options: see bench/run.ts
+# The benchmarks (not part of `npm test`): figures, never assertions.
+#   npm run bench                          # both steps: xds (N = 1,000 then 10,000 streams), then translate
+#   npm run bench -- --streams 1000        # options go to the xds step: see bench/run.ts
+#   scripts/bench.sh xds [options]         # only the xds benchmark
+#   scripts/bench.sh translate [options]   # only the translation benchmark: see bench/translate.ts (--quick: 100 proxies)
 # Everything binds 127.0.0.1 and stops by itself (per-run timeouts, a global watchdog).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,4 +15,11 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 20000 ]; then
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 20000 ] || ulimit -n 20000 2>/dev/null || true
 fi
-exec node --import tsx bench/run.ts "$@"
+case "${1:-}" in
+  translate) shift; exec node --import tsx bench/translate.ts "$@" ;;
+  xds) shift; exec node --import tsx bench/run.ts "$@" ;;
+esac
+# Step 1: the xDS server (issue 2).
+node --import tsx bench/run.ts "$@"
+# Step 2: translation, model → Envoy config for one proxy and for all (issue 3).
+exec node --import tsx bench/translate.ts

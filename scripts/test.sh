@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
+bash scripts/setup-kube.sh
 echo "test: tsc"
 npx tsc -p tsconfig.json
 echo "test: vitest"

@@ -4,11 +4,11 @@
  * connected proxies hold the config built from this model version.
  */
 import type { AdminServer } from './http.ts';
-import type { FileMesh } from '../cli/file-mesh.ts';
+import type { MeshSource } from '../cli/mesh-source.ts';
 
 const INTENT_KINDS = new Set(['TrafficSplit', 'HTTPRouteGroup', 'TrafficTarget', 'TrafficPolicy', 'MeshConfig']);
 
-export function registerMeshRoutes(admin: AdminServer, mesh: FileMesh): void {
+export function registerMeshRoutes(admin: AdminServer, mesh: Pick<MeshSource, 'generation' | 'sourceErrors' | 'statuses'>): void {
   admin.route('/api/v1/intents', (_p, url) => {
     const all = url.searchParams.get('all') === 'true';
     return {

@@ -86,6 +86,20 @@ async function envoyLive(host: string, port: number): Promise<boolean> {
   }
 }
 
+/** Something accepts TCP connections on host:port. */
+function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port, timeout: 1000 });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.once('timeout', () => done(false));
+  });
+}
+
 function kill(p: ChildProcess | undefined): Promise<void> {
   if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -172,6 +186,17 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     for (const w of workloads) {
       while (!(await envoyLive(w.ip!, DEMO_PORTS.admin))) {
         if (Date.now() > deadline) throw new DemoError(`Envoy for ${w.key} is not LIVE (http://${w.ip}:${DEMO_PORTS.admin}/ready); see ${o.logDir}/${w.name}.envoy.log`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    // LIVE Envoys are not enough: each application (node + tsx, slow to start
+    // on a busy machine) must listen too, or the first requests to it end as
+    // 503 "remote connection failure" from its sidecar's inbound cluster.
+    for (const w of workloads) {
+      while (!(await tcpOpen(w.ip!, DEMO_PORTS.app))) {
+        const app = apps.get(w.key)!;
+        if (app.exitCode !== null) throw new DemoError(`the demo application for ${w.key} exited with code ${app.exitCode}; see ${o.logDir}/${w.name}.app.log`);
+        if (Date.now() > deadline) throw new DemoError(`the demo application for ${w.key} is not listening on ${w.ip}:${DEMO_PORTS.app}; see ${o.logDir}/${w.name}.app.log`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }

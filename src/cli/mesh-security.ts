@@ -5,6 +5,7 @@
  * thirds of their lifetime and pushes them over SDS without dropping
  * connections. Composition only.
  */
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import client from 'prom-client';
@@ -12,6 +13,8 @@ import type { Logger } from '../log.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
 import { CaSecretSource } from '../ca/secret-source.ts';
 import { WorkloadTokens } from '../ca/token.ts';
+import { readOptional } from '../ca/files.ts';
+import type { CaStore, PersistedRoots } from '../ca/store.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
 
 export interface MeshSecurity {
@@ -33,6 +36,45 @@ export function controlPlaneSpiffeId(trustDomain: string): string {
   return `spiffe://${trustDomain}/ns/trellis-system/sa/trellis`;
 }
 
+/** The state dir is being written (by `trellis ca rotate`): try again at the next check. */
+class StateDirBusy extends Error {}
+
+/**
+ * The running server's view of `<stateDir>/ca/` for reloadRoots: read only.
+ * FileCaStore.load() recovers interrupted writes (deletes *.tmp-*, commits
+ * next.*) and open() creates a root when none is stored. Run on every check,
+ * that raced `trellis ca rotate` writing the same files (its rename failed
+ * with ENOENT), and a moved-aside ca/ dir would have become a fresh root.
+ * Here a write in flight (next.*, *.tmp-*) or a missing root means "not now".
+ */
+class ReloadOnlyStore implements CaStore {
+  private readonly dir: string;
+  constructor(stateDir: string) {
+    this.dir = path.join(stateDir, 'ca');
+  }
+  private async settled(): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    if (!names.includes('root.crt') || names.some((n) => n.startsWith('next.') || n.includes('.tmp-'))) throw new StateDirBusy();
+  }
+  async load(): Promise<PersistedRoots> {
+    const paths = { cert: path.join(this.dir, 'root.crt'), key: path.join(this.dir, 'root.key'), retiring: path.join(this.dir, 'retiring.crt') };
+    await this.settled();
+    const [certificatePem, keyPem, retiringPem] = await Promise.all([readOptional(paths.cert), readOptional(paths.key), readOptional(paths.retiring)]);
+    await this.settled(); // a rotation that began while reading: its files may be mixed
+    if (certificatePem === undefined || keyPem === undefined) throw new StateDirBusy();
+    return retiringPem === undefined ? { active: { certificatePem, keyPem }, paths } : { active: { certificatePem, keyPem }, retiringPem, paths };
+  }
+  initialize(): Promise<void> {
+    throw new StateDirBusy();
+  }
+  beginRotation(): Promise<void> {
+    throw new Error('the serving CA does not rotate roots itself (trellis ca rotate does)');
+  }
+  finishRotation(): Promise<void> {
+    throw new Error('the serving CA does not rotate roots itself (trellis ca rotate does)');
+  }
+}
+
 export async function openMeshSecurity(opts: {
   stateDir: string;
   trustDomain: string;
@@ -44,7 +86,8 @@ export async function openMeshSecurity(opts: {
   const open = (quiet = false) =>
     CertificateAuthority.open({
       trustDomain: opts.trustDomain,
-      stateDir: path.resolve(opts.stateDir),
+      // At start the CA may create or recover the state dir; reloads only read it.
+      ...(quiet ? { store: new ReloadOnlyStore(path.resolve(opts.stateDir)) } : { stateDir: path.resolve(opts.stateDir) }),
       leafLifetimeMs: opts.leafLifetimeMs,
       // Re-reads every few seconds would repeat "CA ready" forever.
       logger: opts.log.child({ component: 'ca' }, quiet ? { level: 'warn' } : {}),
@@ -97,9 +140,20 @@ export async function openMeshSecurity(opts: {
       return renewed;
     },
     async reloadRoots() {
-      const next = await open(true);
+      let next: CertificateAuthority;
+      try {
+        next = await open(true);
+      } catch (e) {
+        if (e instanceof StateDirBusy) return false; // mid-write: keep the current roots until the next check
+        throw e;
+      }
       if (rootsOf(next) === rootsOf(ca)) return false;
       opts.log.info({ roots: rootsOf(next) }, 'roots changed in the state dir; new leaves come from the active root, the bundle trusts every root');
+      // Carry the workloads' current certificates over: the new authority's
+      // renewal decisions then replace only those on a retiring root. With an
+      // empty inventory every identity was re-issued on each roots change,
+      // including at `ca rotate --finish` (certificates already on the new root).
+      for (const cert of ca.inventory.all()) if (cert.kind === 'workload') next.inventory.record(cert);
       ca = next;
       return true;
     },

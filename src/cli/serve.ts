@@ -3,6 +3,7 @@
  * source of config. Kept thin: each part is built elsewhere.
  */
 import { watch, type FSWatcher } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { componentLogger, type Logger } from '../log.ts';
 import { SnapshotCache } from '../cache/snapshot-cache.ts';
@@ -12,10 +13,13 @@ import type { IdentityVerifier } from '../server/identity.ts';
 import { loadEnvoyResources } from '../sources/envoy-resources-file.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { FileMesh } from './file-mesh.ts';
+import type { KubeMesh, KubeMeshOptions } from './kube-mesh.ts';
+import type { MeshSource } from './mesh-source.ts';
 import { openMeshSecurity, type MeshSecurity } from './mesh-security.ts';
 import { XdsMetrics } from '../server/metrics.ts';
 import { registerMeshRoutes } from '../admin/intents.ts';
 import { CaError } from '../ca/errors.ts';
+import { programmedSummary } from './programmed.ts';
 
 export interface ServeOptions {
   xdsAddress: string;
@@ -24,6 +28,8 @@ export interface ServeOptions {
   resourcesFile?: string;
   /** a folder of Kubernetes-shaped YAML: the mesh (services, workloads, intents) */
   sourceDir?: string;
+  /** a cluster: the mesh from its API server (`--source kubernetes`); in-cluster config unless a kubeconfig is named */
+  kubernetes?: KubernetesSource;
   /** CA root, token key: with one, the xDS port serves TLS and SDS */
   stateDir?: string;
   /** opt-in plaintext xDS listener (no secrets on it) */
@@ -51,7 +57,9 @@ export interface RunningServer {
   /** CA, tokens and TLS, when a state dir was given */
   security?: MeshSecurity;
   plaintextPort?: number;
-  mesh?: FileMesh;
+  mesh?: MeshSource;
+  /** the same object as `mesh` when the source is a cluster */
+  kube?: KubeMesh;
   /** reload the resources file now (tests; the watcher calls it too) */
   reload(): boolean;
   stop(): Promise<void>;
@@ -60,13 +68,17 @@ export interface RunningServer {
 /** The key under which every node shares one snapshot when config is not per proxy. */
 export const SHARED_KEY = '*';
 
+export type KubernetesSource = Omit<KubeMeshOptions, 'cache' | 'log' | 'config'> & { kubeconfig?: string; config?: KubeMeshOptions['config'] };
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? componentLogger('serve');
   const xdsMetrics = new XdsMetrics();
   const xdsMetricsRegistry = xdsMetrics.registry;
   // A mesh gives every proxy its own view; raw resources are the same for all.
-  const cache = new SnapshotCache(opts.sourceDir ? (node) => node.id : () => SHARED_KEY);
-  const mesh = opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs }) : undefined;
+  const cache = new SnapshotCache(opts.sourceDir || opts.kubernetes ? (node) => node.id : () => SHARED_KEY);
+  // Loaded only when asked for: @kubernetes/client-node is large.
+  const kube = opts.kubernetes ? await (await import('./kube-mesh.ts')).openKubeMesh(opts.kubernetes, cache, log) : undefined;
+  const mesh: MeshSource | undefined = kube ?? (opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs }) : undefined);
   await mesh?.start();
   // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
   // and workload tokens to prove identities. The trust domain is the mesh's.
@@ -95,6 +107,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     requireIdentity: opts.requireIdentity,
     allowSecretsOverPlaintext: opts.allowSecretsOverPlaintext ?? false,
   });
+  kube?.setProgrammedSource(() => programmedSummary(xds));
   let loadedOnce = false;
   let lastError: string | null = null;
 
@@ -133,21 +146,35 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const plaintextPort = opts.plaintextXdsAddress ? await xds.listen(opts.plaintextXdsAddress) : undefined;
   // Renewal, and roots changed by `trellis ca rotate` in the state dir: both
   // end in a republish, which pushes new secrets over SDS on live streams.
+  // One check at a time (a slow reload was overtaken by the next tick, and an
+  // older read could replace newer roots); renewal goes on when the reload
+  // fails; and a renewal that throws is logged, not an unhandled rejection.
+  let checking = false;
+  const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
   const renewal = security
     ? setInterval(() => {
-        void security.reloadRoots().then(
-          (changed) => {
+        if (checking) return;
+        checking = true;
+        void security
+          .reloadRoots()
+          .catch((err: unknown) => {
+            log.error({ err: errorText(err) }, 'cannot reload the roots in the state dir; keeping the current ones');
+            return false;
+          })
+          .then((changed) => {
             if (security.renewDue() || changed) mesh?.publisher.republish();
-          },
-          (err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot reload the roots in the state dir; keeping the current ones'),
-        );
+          })
+          .catch((err: unknown) => log.error({ err: errorText(err) }, 'certificate renewal failed; retrying at the next check'))
+          .finally(() => {
+            checking = false;
+          });
       }, opts.renewalCheckMs ?? 5_000)
     : undefined;
   renewal?.unref();
   const admin = new AdminServer({
     xds,
     log: log.child({ component: 'admin' }),
-    notReadyReason: () => (opts.resourcesFile && !loadedOnce ? `no valid config loaded yet: ${lastError ?? 'loading'}` : null),
+    notReadyReason: () => kube?.notReadyReason() ?? (opts.resourcesFile && !loadedOnce ? `no valid config loaded yet: ${lastError ?? 'loading'}` : null),
   });
   if (mesh) registerMeshRoutes(admin, mesh);
   if (security) admin.route('/api/v1/certificates', () => ({ ...security.ca.listing(), rotation: security.ca.retiringRoot ? security.ca.rotationProgress() : null }));
@@ -177,6 +204,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     xds,
     admin,
     mesh,
+    kube,
     reload,
     async stop() {
       clearTimeout(timer);
@@ -200,6 +228,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         resources: undefined,
         'state-dir': '.trellis',
         'xds-plaintext-address': undefined,
+        kubeconfig: undefined,
+        'namespace-selector': undefined,
       },
     });
   } catch (e) {
@@ -216,6 +246,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       adminAddress: args.values['admin-address']!,
       resourcesFile: args.values.resources,
       sourceDir: sourceDirOf(args.values.source),
+      kubernetes: args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector']) : undefined,
       stateDir: args.values['state-dir'],
       plaintextXdsAddress: args.values['xds-plaintext-address'],
     });
@@ -238,9 +269,23 @@ export async function serveCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** `--source file:<dir>` (the default source when no cluster is named). */
+/**
+ * `--source kubernetes`. In a pod (POD_NAMESPACE set through the downward
+ * API, as deploy/kubernetes does) replicas elect one status writer with a
+ * Lease in that namespace, named by the pod (POD_NAME).
+ */
+function kubernetesSource(kubeconfig: string | undefined, namespaceSelector: string | undefined): KubernetesSource {
+  const ns = process.env.POD_NAMESPACE;
+  return {
+    kubeconfig,
+    namespaceSelector,
+    ...(ns ? { leaderElection: { namespace: ns, identity: process.env.POD_NAME ?? hostname() } } : {}),
+  };
+}
+
+/** `--source file:<dir>`, or `--source kubernetes` (then no folder). */
 function sourceDirOf(source: string | undefined): string | undefined {
-  if (source === undefined) return undefined;
+  if (source === undefined || source === 'kubernetes') return undefined;
   if (source.startsWith('file:')) return source.slice('file:'.length);
-  throw new UsageError(`--source ${source}: expected file:<dir> (the kubernetes source is not built yet)`);
+  throw new UsageError(`--source ${source}: expected file:<dir> or kubernetes`);
 }

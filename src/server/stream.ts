@@ -371,6 +371,10 @@ export class XdsStream {
 
   private flush(): void {
     if (this.closed || this.blocked || !this.node) return;
+    // No config for this node yet (a restart before the source synced): say
+    // nothing rather than an empty LDS/CDS, which would make a reconnecting
+    // Envoy delete everything it is serving. The first snapshot flushes.
+    if (!this.deps.cache.get(this.key!)) return;
     // XDS_RULES 18: one pass in push order, so within a flush the client
     // receives secrets and clusters before endpoints, listeners and routes.
     for (const typeUrl of PUSH_ORDER) {

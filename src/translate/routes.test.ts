@@ -320,7 +320,7 @@ describe('virtualHost: retries, timeouts, hashing', () => {
       name: 'proxyless: one route, retry_on limited to gRPC status names, no Envoy-only fields',
       kind: 'proxyless',
       port: 9090,
-      intents: policy('retries: {attempts: 2, retryOn: [5xx, unavailable, cancelled], retriableStatusCodes: [503]}\ntimeouts: {request: 3s, perTry: 1s, idle: 1m}'),
+      intents: policy('retries: {attempts: 2, retryOn: [5xx, unavailable, cancelled], retriableStatusCodes: [503], methods: ["*"]}\ntimeouts: {request: 3s, perTry: 1s, idle: 1m}'),
       want: [
         {
           name: 'default',
@@ -338,8 +338,15 @@ describe('virtualHost: retries, timeouts, hashing', () => {
       name: 'proxyless: no gRPC retry-on condition left → unavailable',
       kind: 'proxyless',
       port: 9090,
-      intents: policy('retries: {attempts: 1, retryOn: [5xx, reset]}'),
+      intents: policy('retries: {attempts: 1, retryOn: [5xx, reset], methods: [POST]}'),
       want: [{ name: 'default', route: { cluster: 'web.demo:9090', retry_policy: { retry_on: 'unavailable', num_retries: 1 } } }],
+    },
+    {
+      name: 'proxyless: default methods (idempotent only) do not retry gRPC calls, which are POSTs',
+      kind: 'proxyless',
+      port: 9090,
+      intents: policy('retries: {attempts: 2, retryOn: [unavailable]}'),
+      want: [{ name: 'default', route: { cluster: 'web.demo:9090' } }],
     },
     {
       name: 'envoy timeouts: request and idle, no max_stream_duration',

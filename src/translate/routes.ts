@@ -86,8 +86,13 @@ function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind:
   const r = spec.retries;
   if (!r || r.attempts <= 0) return [{ name: spec.name, match: routeMatch(spec.match), route: action }];
   const withRetry = { ...action, retry_policy: retryPolicy(r, spec.timeouts, kind) };
-  // gRPC has no methods to filter on (every RPC is a POST): retry by status code only.
-  if (r.methods.length === 0 || kind === 'proxyless') return [{ name: spec.name, match: routeMatch(spec.match), route: withRetry }];
+  if (kind === 'proxyless') {
+    // Every gRPC call is a POST, and gRPC clients cannot match on methods:
+    // retry only if the policy retries POSTs, as an Envoy would.
+    const retriesPost = r.methods.length === 0 || r.methods.includes('POST') || r.methods.includes('*');
+    return [{ name: spec.name, match: routeMatch(spec.match), route: retriesPost ? withRetry : action }];
+  }
+  if (r.methods.length === 0) return [{ name: spec.name, match: routeMatch(spec.match), route: withRetry }];
   return [
     { name: `${spec.name}/retry`, match: routeMatch(spec.match, r.methods), route: withRetry },
     { name: spec.name, match: routeMatch(spec.match), route: action },

@@ -59,7 +59,8 @@ export class Translator {
       for (const p of httpPorts(s)) {
         const name = outboundClusterName(s.namespace, s.name, p.port);
         const tls = own ? { ownIdentity: own, peerIdentities: s.identities, sni: serviceFqdn(s.namespace, s.name) } : undefined;
-        out.clusters.push(this.clusters.get([name, p.protocol, p.policy, tls], () => outboundCluster({ name, port: p, policy: p.policy, tls })));
+        const policy = clusterPolicy(model, s, p);
+        out.clusters.push(this.clusters.get([name, p.protocol, policy, tls], () => outboundCluster({ name, port: p, policy, tls })));
         out.endpoints.push(this.endpoints.get([name, p.endpoints], () => clusterLoadAssignment(name, p.endpoints)));
       }
     }
@@ -127,6 +128,23 @@ export class Translator {
 }
 
 /** The port the application listens on: a named targetPort is the workload's container port of that name. */
+/**
+ * The policy for a service port's cluster: its own, else that of a
+ * TrafficSplit root it is a backend of. Traffic sent to `recommendation`
+ * reaches the clusters of its backends, so circuit breakers, outlier
+ * detection and load balancing written for `recommendation` must hold there
+ * (first root in key order if a backend serves several).
+ */
+function clusterPolicy(model: MeshModel, s: MeshService, p: ServicePort): ServicePort['policy'] {
+  if (p.policy) return p.policy;
+  for (const split of model.splits.values()) {
+    if (!split.backends.some((b) => b.service === s.key && b.ports.includes(p.port))) continue;
+    const rootPolicy = model.services.get(split.service)?.ports.find((x) => x.port === p.port)?.policy;
+    if (rootPolicy) return rootPolicy;
+  }
+  return undefined;
+}
+
 function targetPortNumber(p: ServicePort, w: Workload): number {
   if (typeof p.targetPort === 'number') return p.targetPort;
   return w.ports.find((c) => c.name === p.targetPort && c.protocol === 'TCP')?.containerPort ?? p.port;

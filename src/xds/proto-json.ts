@@ -47,12 +47,12 @@ export function parseDuration(value: string, path: string): { seconds: number; n
 // protobufjs defines google/protobuf/struct.proto itself (protobuf.common), with camelCase
 // field names whatever keepCase says: snake_case kinds were silently dropped by fromObject.
 const VALUE_KINDS: Record<string, string> = {
-  null_value: 'nullValue',
-  number_value: 'numberValue',
-  string_value: 'stringValue',
-  bool_value: 'boolValue',
-  struct_value: 'structValue',
-  list_value: 'listValue',
+  nullValue: 'nullValue',
+  numberValue: 'numberValue',
+  stringValue: 'stringValue',
+  boolValue: 'boolValue',
+  structValue: 'structValue',
+  listValue: 'listValue',
 };
 const CAMEL_KINDS = new Set(Object.values(VALUE_KINDS));
 
@@ -66,7 +66,7 @@ function toValue(v: unknown): Record<string, unknown> {
   return { stringValue: String(v) };
 }
 
-/** A Value already written as its message (`{string_value: "x"}`), with the kind renamed for protobufjs. */
+/** A Value already written as its message (`{stringValue: "x"}`), with the kind renamed for protobufjs. */
 function explicitValue(v: unknown): Record<string, unknown> | undefined {
   if (!isPlainObject(v)) return undefined;
   const keys = Object.keys(v);

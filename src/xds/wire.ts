@@ -131,11 +131,10 @@ export interface DeltaRequest {
 
 const decodeOptions: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, objects: true };
 
-function nodeFrom(raw: unknown): NodeInfo | undefined {
+function nodeFrom(raw: unknown, metadata: StructObject | undefined): NodeInfo | undefined {
   if (!raw || typeof raw !== 'object') return undefined;
   const n = raw as Record<string, unknown>;
   const locality = n.locality as NodeInfo['locality'] | undefined;
-  const metadataType = messageType('google.protobuf.Struct');
   const node: NodeInfo = {
     id: String(n.id ?? ''),
     cluster: String(n.cluster ?? ''),
@@ -144,10 +143,41 @@ function nodeFrom(raw: unknown): NodeInfo | undefined {
     user_agent_version: typeof n.user_agent_version === 'string' ? n.user_agent_version : undefined,
     client_features: Array.isArray(n.client_features) ? (n.client_features as string[]) : undefined,
   };
-  if (n.metadata && typeof n.metadata === 'object') {
-    node.metadata = metadataType.toObject(metadataType.fromObject(n.metadata), { json: true }) as Record<string, unknown>;
-  }
+  if (metadata) node.metadata = structToJson(metadata);
   return node;
+}
+
+interface StructObject {
+  fields?: Record<string, ValueObject>;
+}
+interface ValueObject {
+  nullValue?: unknown;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: StructObject;
+  listValue?: { values?: ValueObject[] };
+}
+
+/** google.protobuf.Struct as decoded → the plain JSON object it stands for (node metadata). */
+export function structToJson(s: StructObject): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s.fields ?? {})) out[k] = valueToJson(v);
+  return out;
+}
+
+function valueToJson(v: ValueObject): unknown {
+  if (v.structValue !== undefined) return structToJson(v.structValue);
+  if (v.listValue !== undefined) return (v.listValue.values ?? []).map(valueToJson);
+  return v.stringValue ?? v.numberValue ?? v.boolValue ?? null;
+}
+
+/** Read without defaults, so a Value's oneof says which kind it is. */
+function metadataOf(rawNode: unknown): StructObject | undefined {
+  const raw = (rawNode as { metadata?: unknown } | undefined)?.metadata;
+  if (!raw) return undefined;
+  const T = messageType('google.protobuf.Struct');
+  return T.toObject(raw as protobuf.Message, { defaults: false, longs: Number, enums: String }) as StructObject;
 }
 
 function errorFrom(raw: unknown): ErrorDetail | undefined {
@@ -163,7 +193,7 @@ export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
   const hasError = (msg as unknown as { error_detail?: unknown }).error_detail != null;
   return {
     version_info: String(o.version_info ?? ''),
-    node: (msg as unknown as { node?: unknown }).node != null ? nodeFrom(o.node) : undefined,
+    node: (msg as unknown as { node?: unknown }).node != null ? nodeFrom(o.node, metadataOf((msg as unknown as { node?: unknown }).node)) : undefined,
     resource_names: (o.resource_names as string[]) ?? [],
     type_url: String(o.type_url ?? ''),
     response_nonce: String(o.response_nonce ?? ''),
@@ -177,7 +207,7 @@ export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest {
   const o = T.toObject(msg, decodeOptions) as Record<string, unknown>;
   const hasError = (msg as unknown as { error_detail?: unknown }).error_detail != null;
   return {
-    node: (msg as unknown as { node?: unknown }).node != null ? nodeFrom(o.node) : undefined,
+    node: (msg as unknown as { node?: unknown }).node != null ? nodeFrom(o.node, metadataOf((msg as unknown as { node?: unknown }).node)) : undefined,
     type_url: String(o.type_url ?? ''),
     resource_names_subscribe: (o.resource_names_subscribe as string[]) ?? [],
     resource_names_unsubscribe: (o.resource_names_unsubscribe as string[]) ?? [],

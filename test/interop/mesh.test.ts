@@ -274,7 +274,7 @@ const errorCount = (r: OnceResult) => Object.values(r.errors).reduce((a, b) => a
 
 beforeAll(async () => {
   for (const [name, b] of Object.entries(BACKENDS) as Array<[BackendName, (typeof BACKENDS)[BackendName]]>) {
-    const behaviour = name === 'flaky-bad' ? { failWith: grpc.status.UNAVAILABLE } : name === 'slow-hang' ? { delayMs: 3000 } : {};
+    const behaviour = name === 'flaky-bad' ? { failWith: grpc.status.UNAVAILABLE } : name === 'slow-hang' ? { delayMs: 2000 } : {};
     backends.set(name, await startEchoBackend({ name: b.version, host: b.ip, ...behaviour }));
   }
   dir = mkdtempSync(path.join(tmpdir(), 'trellis-interop-mesh-'));
@@ -345,10 +345,10 @@ describe('proxyless gRPC clients in a file-source mesh', () => {
   }, 40_000);
 
   it('per-try timeout probe: which client cuts an attempt on a hung endpoint short (printed, pinned)', async () => {
-    // Call deadline 1 s; one endpoint answers after 3 s. A client that honours
+    // Call deadline 600 ms; one endpoint answers after 2 s. A client that honours
     // per_try_timeout (250 ms) retries elsewhere in time; one that ignores it
     // waits for the deadline on every call the hung endpoint gets.
-    const results = await runBoth('slow', 'pertry', { count: 6, concurrency: 3, deadlineMs: 1000 });
+    const results = await runBoth('slow', 'pertry', { count: 6, concurrency: 3, deadlineMs: 600 });
     const honours: Record<string, boolean> = {};
     for (const [i, r] of results.entries()) {
       const kind = KINDS[i]!;

@@ -5,8 +5,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { startServer, SHARED_KEY, type RunningServer, type ServeOptions } from '../../src/cli/serve.ts';
-import { TypeUrl, type ResourceTypeUrl } from '../../src/xds/type-urls.ts';
-import { node, XdsTestClient, type DeltaResponseView, type DeltaStream, type SotwResponseView, type SotwStream } from './ads-client.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { node, XdsTestClient } from './ads-client.ts';
 import { snapshotOf, type MeshSpec } from './fixtures.ts';
 
 export { TypeUrl, node };
@@ -104,23 +104,6 @@ export async function drain<T>(s: { next(ms?: number): Promise<T> }, quietMs = 2
       return out;
     }
   }
-}
-
-/** Subscribes a SotW stream to `type_url` and ACKs the first answer. */
-export async function sotwSubscribe(s: SotwStream, type_url: ResourceTypeUrl, names: string[], nodeId?: string): Promise<SotwResponseView> {
-  s.send({ node: nodeId ? node(nodeId) : undefined, type_url, resource_names: names });
-  const r = await s.next();
-  if (r.type_url !== type_url) throw new Error(`expected ${type_url}, got ${r.type_url}`);
-  s.ack(r, names);
-  return r;
-}
-
-export async function deltaSubscribe(s: DeltaStream, type_url: ResourceTypeUrl, names: string[], nodeId?: string): Promise<DeltaResponseView> {
-  s.send({ node: nodeId ? node(nodeId) : undefined, type_url, resource_names_subscribe: names });
-  const r = await s.next();
-  if (r.type_url !== type_url) throw new Error(`expected ${type_url}, got ${r.type_url}`);
-  s.ack(r);
-  return r;
 }
 
 /** Names of clusters a route configuration or listener points at (for ordering checks). */

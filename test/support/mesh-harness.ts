@@ -160,8 +160,9 @@ export class ProxyView {
     } else {
       this.subscribe(LDS, this.listenerNames, true);
     }
-    const got = await this.settle(400);
-    if (got.length === 0) throw new Error(`${this.node.id}: no response at all`);
+    // The first answer may take a while (a cold process compiles its codecs);
+    // after it, the rest of the config follows quickly.
+    await this.settle(250, 5000);
   }
 
   private subscribe(type: string, names: string[], withNode = false): void {
@@ -170,17 +171,19 @@ export class ProxyView {
   }
 
   /**
-   * Reads, ACKs and applies responses until the stream is quiet for `quietMs`;
+   * Reads, ACKs and applies responses until the stream is quiet for `quietMs`
+   * (with `firstWithinMs`: waits that long for the first one, and fails without it);
    * follows references (EDS for the clusters, RDS for the listeners, and for
    * gRPC CDS for the routes) like the real client would. Returns what arrived.
    */
-  async settle(quietMs = 250): Promise<Array<{ type: string; names: string[] }>> {
+  async settle(quietMs = 250, firstWithinMs?: number): Promise<Array<{ type: string; names: string[] }>> {
     const got: Array<{ type: string; names: string[] }> = [];
     for (;;) {
       let r: SotwResponseView;
       try {
-        r = await this.stream.next(quietMs);
-      } catch {
+        r = await this.stream.next(got.length === 0 && firstWithinMs !== undefined ? firstWithinMs : quietMs);
+      } catch (err) {
+        if (got.length === 0 && firstWithinMs !== undefined) throw new Error(`${this.node.id}: no response within ${firstWithinMs} ms (${(err as Error).message})`);
         return got;
       }
       const type = SHORT[r.type_url]!;

@@ -182,7 +182,19 @@ describe('rule 17: the first wildcard request is answered even when empty', () =
     await empty?.close();
   });
 
+  it('before any config is published nothing is answered (an empty CDS would make a reconnecting Envoy drop everything); the first snapshot is', async () => {
+    const s = empty.client.sotw();
+    s.send({ node: node('d17-unpublished'), type_url: CDS });
+    expect(await s.silentFor(300)).toBe(true);
+    empty.set({});
+    const r = await s.next();
+    expect(r.type_url).toBe(CDS);
+    expect(r.names).toEqual([]);
+    s.close();
+  });
+
   it.each(['sotw', 'delta'] as const)('rule 17 (%s): an empty CDS wildcard gets an empty response with a nonce', async (mode) => {
+    empty.set({});
     const s = mode === 'sotw' ? empty.client.sotw() : empty.client.delta();
     s.send({ node: node(`d17-${mode}`), type_url: CDS } as never);
     const r = await s.next();

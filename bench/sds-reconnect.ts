@@ -1,0 +1,350 @@
+/**
+ * `scripts/bench.sh sds`: issue 4's target "1,000 streams reconnecting after
+ * a restart all hold valid secrets within 2 s".
+ *
+ * Generates a permissive mesh of --workloads Pods (each with its own
+ * ServiceAccount, so as many identities and certificates) behind --services
+ * Services into a temp folder, starts the real `trellis serve` (bin/trellis.js)
+ * on it with a fresh state dir, and opens one TLS ADS stream per workload
+ * from --clients load-generator processes (bench/sds-client-main.ts) over
+ * --channels HTTP/2 connections each; every stream presents its workload's
+ * token (signed with the state dir's key, as `trellis bootstrap` does) and
+ * subscribes SDS (own certificate + trust bundle) and CDS. Once every stream
+ * holds a valid secret, the server is stopped (SIGTERM) and started again on
+ * the same state dir and port, and the time until every reconnected stream
+ * holds a valid secret again is measured, per stream, from the moment the
+ * new server listens (and, in total, from the restart).
+ *
+ * Figures, never assertions: exit 0 whether or not the target is met.
+ *   node --import tsx bench/sds-reconnect.ts [--workloads 1000] [--services 50]
+ *        [--clients 2] [--channels 5] [--timeout-s 120]
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { WorkloadTokens } from '../src/ca/token.ts';
+import { CertificateAuthority } from '../src/ca/authority.ts';
+import { now } from './ipc.ts';
+import type { SdsClientConfig } from './sds-client-main.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..');
+const TRUST_DOMAIN = 'trellis.local';
+const NS = 'bench';
+
+const { values } = parseArgs({
+  options: {
+    workloads: { type: 'string', default: '1000' },
+    services: { type: 'string', default: '50' },
+    clients: { type: 'string', default: '2' },
+    channels: { type: 'string', default: '5' },
+    'timeout-s': { type: 'string', default: '120' },
+  },
+});
+const WORKLOADS = Number(values.workloads);
+const SERVICES = Math.min(Number(values.services), WORKLOADS);
+const CLIENTS = Math.max(1, Number(values.clients));
+const CHANNELS = Math.max(1, Number(values.channels));
+const TIMEOUT_MS = Number(values['timeout-s']) * 1000;
+
+// --- the mesh ------------------------------------------------------------------
+
+const pod = (i: number) => `w-${String(i).padStart(4, '0')}`;
+const svc = (i: number) => `s-${String(i).padStart(3, '0')}`;
+
+function meshYaml(): Record<string, string> {
+  const files: Record<string, string> = {
+    'mesh.yaml': `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${NS}
+---
+apiVersion: trellis.io/v1alpha1
+kind: MeshConfig
+metadata:
+  name: trellis
+spec:
+  trustDomain: ${TRUST_DOMAIN}
+  authorization:
+    mode: Permissive
+`,
+  };
+  const services: string[] = [];
+  for (let s = 0; s < SERVICES; s++) {
+    services.push(`apiVersion: v1
+kind: Service
+metadata:
+  name: ${svc(s)}
+  namespace: ${NS}
+spec:
+  selector:
+    app: ${svc(s)}
+  ports:
+  - name: http
+    port: 8080
+    targetPort: http
+    appProtocol: http
+`);
+  }
+  files['services.yaml'] = services.join('---\n');
+  const pods: string[] = [];
+  for (let i = 0; i < WORKLOADS; i++) {
+    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) + 1}`;
+    pods.push(`apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: ${pod(i)}
+  namespace: ${NS}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ${pod(i)}
+  namespace: ${NS}
+  labels:
+    app: ${svc(i % SERVICES)}
+spec:
+  serviceAccountName: ${pod(i)}
+  containers:
+  - name: app
+    image: app:bench
+    ports:
+    - name: http
+      containerPort: 8080
+status:
+  phase: Running
+  podIP: ${ip}
+  podIPs:
+  - ip: ${ip}
+  conditions:
+  - type: Ready
+    status: "True"
+`);
+  }
+  files['pods.yaml'] = pods.join('---\n');
+  return files;
+}
+
+// --- processes -----------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+interface Server {
+  proc: ChildProcess;
+  spawnedAt: number;
+  /** the xDS port accepts connections */
+  listeningAt: number;
+  exited: Promise<number | null>;
+}
+
+async function startTrellis(meshDir: string, stateDir: string, xdsPort: number, adminPort: number): Promise<Server> {
+  const spawnedAt = now();
+  const proc = spawn(
+    process.execPath,
+    [path.join(repo, 'bin/trellis.js'), 'serve', '--source', `file:${meshDir}`, '--state-dir', stateDir, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`],
+    { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TRELLIS_LOG_LEVEL: 'warn' } },
+  );
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  // Poll the port: the measure starts when the xDS port accepts connections.
+  for (;;) {
+    if (dead) throw new Error('trellis serve exited before listening');
+    if (now() - spawnedAt > 60_000) throw new Error('trellis serve did not listen within 60 s');
+    if (await portOpen(xdsPort)) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { proc, spawnedAt, listeningAt: now(), exited };
+}
+
+interface Client {
+  proc: ChildProcess;
+  request<T>(msg: object, event: string): Promise<T>;
+}
+
+function startClient(config: SdsClientConfig): Promise<Client> {
+  const proc = fork(path.join(here, 'sds-client-main.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const request = <T>(msg: object, event: string) =>
+    new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`client exited (${code})`));
+      const on = (m: unknown) => {
+        if ((m as { event?: string }).event === event) {
+          proc.off('message', on);
+          proc.off('exit', onExit);
+          resolve(m as T);
+        }
+      };
+      proc.on('message', on);
+      proc.once('exit', onExit);
+      proc.send(msg);
+    });
+  return request<unknown>({ cmd: 'start', config }, 'ready').then(() => ({ proc, request }));
+}
+
+interface ClientReport {
+  validAt: Array<Record<string, number>>;
+  invalid: number;
+  reconnects: number;
+  /** a few streams without a valid secret in the current phase, and what they saw */
+  missing: unknown[];
+}
+
+async function reports(clients: Client[]): Promise<ClientReport[]> {
+  return Promise.all(clients.map((c) => c.request<ClientReport>({ cmd: 'report' }, 'report')));
+}
+
+/** Waits until every stream has a valid secret in `phase`; returns the times (ms epoch). */
+async function allValid(clients: Client[], phase: number, deadline: number): Promise<{ times: number[]; missing: number; invalid: number; reconnects: number }> {
+  for (;;) {
+    const rs = await reports(clients);
+    const times = rs.flatMap((r) => r.validAt.map((v) => v[String(phase)]).filter((t): t is number => t !== undefined));
+    const missing = WORKLOADS - times.length;
+    const invalid = rs.reduce((n, r) => n + r.invalid, 0);
+    const reconnects = rs.reduce((n, r) => n + r.reconnects, 0);
+    if (missing > 0 && now() > deadline) process.stderr.write(`sds bench: streams without a valid secret: ${JSON.stringify(rs.flatMap((r) => r.missing))}\n`);
+    if (missing === 0 || now() > deadline) return { times, missing, invalid, reconnects };
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+// --- run -------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-sds-'));
+  const meshDir = path.join(work, 'mesh');
+  const stateDir = path.join(work, 'state');
+  mkdirSync(meshDir);
+  for (const [name, text] of Object.entries(meshYaml())) writeFileSync(path.join(meshDir, name), text);
+  const children: ChildProcess[] = [];
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`sds bench: watchdog after ${TIMEOUT_MS / 1000} s\n`);
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(1);
+  }, TIMEOUT_MS + 60_000);
+  watchdog.unref();
+  try {
+    const [xdsPort, adminPort] = [await freePort(), await freePort()];
+    let server = await startTrellis(meshDir, stateDir, xdsPort, adminPort);
+    children.push(server.proc);
+    const firstStartMs = server.listeningAt - server.spawnedAt;
+
+    // Tokens as `trellis bootstrap` writes them: signed with the state dir's key, bound to the node id.
+    const ca = await CertificateAuthority.open({ trustDomain: TRUST_DOMAIN, stateDir, logger: pino({ level: 'warn' }) });
+    const rootPem = ca.trustBundlePem();
+    const tokens = await WorkloadTokens.open({ stateDir, trustDomain: TRUST_DOMAIN });
+    const streams = Array.from({ length: WORKLOADS }, (_, i) => {
+      const spiffeId = `spiffe://${TRUST_DOMAIN}/ns/${NS}/sa/${pod(i)}`;
+      const nodeId = `${NS}/${pod(i)}`;
+      return { nodeId, spiffeId, token: tokens.issue({ spiffeId, nodeId }) };
+    });
+    const address = `127.0.0.1:${xdsPort}`;
+    const clients = await Promise.all(
+      Array.from({ length: CLIENTS }, (_, c) =>
+        startClient({ address, rootPem, channels: CHANNELS, streams: streams.filter((_, i) => i % CLIENTS === c) }),
+      ),
+    );
+    children.push(...clients.map((c) => c.proc));
+    const t0 = now();
+    const initial = await allValid(clients, 0, now() + TIMEOUT_MS);
+    const initialMs = Math.max(...initial.times) - t0;
+    if (initial.missing > 0) throw new Error(`${initial.missing} streams never held a valid secret before the restart`);
+
+    // Restart: phase 1 counts only secrets received on streams opened after this point.
+    await Promise.all(clients.map((c) => c.request({ cmd: 'phase', phase: 1 }, 'phase')));
+    const restartAt = now();
+    server.proc.kill('SIGTERM');
+    await server.exited;
+    const stoppedAt = now();
+    server = await startTrellis(meshDir, stateDir, xdsPort, adminPort);
+    children.push(server.proc);
+    const after = await allValid(clients, 1, now() + TIMEOUT_MS);
+    const fromListen = after.times.map((t) => t - server.listeningAt).toSorted((a, b) => a - b);
+    const lastValid = Math.max(...after.times);
+
+    const result = {
+      benchmark: 'sds-reconnect',
+      target: 'every reconnected stream holds a valid secret within 2000 ms',
+      machine: { cpus: os.cpus().length, node: process.version },
+      workloads: WORKLOADS,
+      identities: WORKLOADS,
+      services: SERVICES,
+      clients: CLIENTS,
+      connections: CLIENTS * CHANNELS,
+      clientReconnectBackoffMs: { initial: 100, max: 1000 },
+      initialSyncMs: round(initialMs),
+      firstStartMs: round(firstStartMs),
+      restart: {
+        stopMs: round(stoppedAt - restartAt),
+        startMs: round(server.listeningAt - server.spawnedAt),
+        validStreams: after.times.length,
+        missing: after.missing,
+        invalidSecrets: after.invalid,
+        fromListenMs: { p50: round(quantile(fromListen, 0.5)), p99: round(quantile(fromListen, 0.99)), max: round(fromListen.at(-1) ?? NaN) },
+        allValidFromListenMs: round(lastValid - server.listeningAt),
+        allValidFromRestartMs: round(lastValid - restartAt),
+      },
+      targetMet: after.missing === 0 && lastValid - server.listeningAt <= 2000,
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n\n`);
+    const r = result.restart;
+    const rows: Array<[string, string]> = [
+      ['workloads (identities) / services', `${WORKLOADS} / ${SERVICES}`],
+      ['client processes / TLS connections', `${CLIENTS} / ${CLIENTS * CHANNELS}`],
+      ['initial sync: all streams valid', `${result.initialSyncMs} ms`],
+      ['restart: stop (SIGTERM → exit)', `${r.stopMs} ms`],
+      ['restart: start (spawn → xDS port open)', `${r.startMs} ms`],
+      ['reconnected valid, from listen p50', `${r.fromListenMs.p50} ms`],
+      ['reconnected valid, from listen p99', `${r.fromListenMs.p99} ms`],
+      ['reconnected valid, from listen max', `${r.fromListenMs.max} ms`],
+      ['all valid, from restart (total)', `${r.allValidFromRestartMs} ms`],
+      ['streams valid / missing / bad secrets', `${r.validStreams} / ${r.missing} / ${r.invalidSecrets}`],
+      ['target ≤ 2000 ms from listen', result.targetMet ? 'met' : 'NOT met'],
+    ];
+    const w = Math.max(...rows.map(([k]) => k.length));
+    process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n`);
+    const resultsDir = path.join(here, 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(path.join(resultsDir, `sds-reconnect-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), `${JSON.stringify(result, null, 2)}\n`);
+
+    for (const c of clients) c.proc.send({ cmd: 'stop' });
+    server.proc.kill('SIGTERM');
+    await server.exited;
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`sds bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

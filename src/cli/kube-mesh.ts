@@ -1,0 +1,210 @@
+/**
+ * The Kubernetes source wired to the mesh, like FileMesh for a folder: the
+ * informers' objects -> model (last good version of an invalid object kept)
+ * -> publisher (an EndpointSlice-only change updates the shared endpoint set
+ * and pushes EDS alone) -> per-proxy snapshots; and back to the cluster, the
+ * intents' status (Accepted, ResolvedRefs, Programmed).
+ *
+ * Losing the API server keeps the last model served; readiness turns false
+ * only after `disconnectGraceMs` (default 60 s), so a control-plane upgrade
+ * or a short network cut does not take every replica out of its Service.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../log.ts';
+import type { SnapshotCache } from '../cache/snapshot-cache.ts';
+import { buildMeshKeepingLastGood, formatProblem, type AcceptedInputs, type MeshModel, type ObjectStatus } from '../model/index.ts';
+import { KubeSource, type KubeSnapshot } from '../sources/kubernetes/source.ts';
+import { LeaseLeader, type LeaseLeaderOptions } from '../sources/kubernetes/leader.ts';
+import { StatusWriter } from '../sources/kubernetes/status-writer.ts';
+import type { ProgrammedSummary } from '../sources/kubernetes/status.ts';
+import type { SourceError } from '../sources/object.ts';
+import { MeshPublisher, type SecretSource } from '../translate/publisher.ts';
+import type { MeshSource } from './mesh-source.ts';
+
+export interface KubeMeshOptions {
+  config: KubeConfig;
+  cache: SnapshotCache;
+  log: Logger;
+  secrets?: SecretSource;
+  /** Label selector of the namespaces in the mesh (default trellis.io/mesh=enabled; '' = all). */
+  namespaceSelector?: string;
+  debounceMs?: number;
+  /** Write intents' status (default true). */
+  writeStatus?: boolean;
+  /** Throttle of status passes (default 1 s). */
+  statusIntervalMs?: number;
+  /** How often Programmed is recomputed from the proxies' ACKs (default 1 s). */
+  programmedIntervalMs?: number;
+  /** Not ready after the API server has been unreachable this long (default 60 s). */
+  disconnectGraceMs?: number;
+  /** Give up waiting for the first full list after this long; serve, not ready, meanwhile (default 30 s). */
+  initialSyncTimeoutMs?: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /**
+   * Replicas: only the holder of this Lease writes status (every replica
+   * serves xDS). Without it this process is the single writer.
+   */
+  leaderElection?: Omit<LeaseLeaderOptions, 'rest' | 'log' | 'onChange'>;
+}
+
+export class KubeMesh implements MeshSource {
+  readonly publisher: MeshPublisher;
+  readonly source: KubeSource;
+  readonly statusWriter: StatusWriter | undefined;
+  readonly leader: LeaseLeader | undefined;
+  private accepted: AcceptedInputs | undefined;
+  statuses: ObjectStatus[] = [];
+  sourceErrors: SourceError[] = [];
+  model: MeshModel | undefined;
+  generation = 0;
+  lastPublishMs = 0;
+  /** The kinds that changed in the last applied snapshot (tests, logs). */
+  lastChangedKinds: string[] = [];
+  private synced = false;
+  private programmed: (() => ProgrammedSummary) | undefined;
+  private programmedTimer: NodeJS.Timeout | undefined;
+  private lastProgrammed = '';
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(private readonly opts: KubeMeshOptions) {
+    this.publisher = new MeshPublisher(opts.cache, opts.log.child({ component: 'publisher' }), opts.secrets);
+    const log = opts.log.child({ component: 'kubernetes-source' });
+    this.source = new KubeSource({
+      config: opts.config,
+      log,
+      namespaceSelector: opts.namespaceSelector,
+      debounceMs: opts.debounceMs,
+      retryMinMs: opts.retryMinMs,
+      retryMaxMs: opts.retryMaxMs,
+      onChange: (snap) => this.apply(snap),
+    });
+    const writes = opts.writeStatus !== false;
+    this.leader = writes && opts.leaderElection
+      ? new LeaseLeader({
+          ...opts.leaderElection,
+          rest: this.source.rest,
+          log: opts.log.child({ component: 'leader' }),
+          // A new leader writes whatever its predecessor left out of date.
+          onChange: (leader) => {
+            if (leader) this.statusWriter?.update({});
+          },
+        })
+      : undefined;
+    this.statusWriter = writes
+      ? new StatusWriter({
+          rest: this.source.rest,
+          log: opts.log.child({ component: 'status' }),
+          stored: (kind, ns, name) => this.source.stored(kind, ns, name),
+          minIntervalMs: opts.statusIntervalMs,
+          ...(this.leader ? { isLeader: () => this.leader!.isLeader() } : {}),
+        })
+      : undefined;
+  }
+
+  async start(): Promise<void> {
+    this.leader?.start();
+    const first = this.source.start().then((snap) => {
+      this.synced = true;
+      this.apply(snap);
+    });
+    const timeoutMs = this.opts.initialSyncTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const result = await Promise.race([first, timedOut]);
+    clearTimeout(timer);
+    if (result === 'timeout') this.opts.log.warn({ timeoutMs }, 'the API server has not answered every list yet; serving without a mesh until it does (not ready)');
+  }
+
+  /**
+   * Where Programmed comes from (the xDS server, created after the mesh). It
+   * is polled: an ACK is not an event the mesh hears of.
+   */
+  setProgrammedSource(fn: () => ProgrammedSummary): void {
+    this.programmed = fn;
+    clearInterval(this.programmedTimer);
+    this.programmedTimer = setInterval(() => this.refreshProgrammed(), this.opts.programmedIntervalMs ?? 1000);
+    this.programmedTimer.unref();
+    this.refreshProgrammed();
+  }
+
+  /** Why /readyz should say no, or null. */
+  notReadyReason(): string | null {
+    if (!this.synced) return 'waiting for the first list of every watched kind from the API server';
+    const down = this.source.disconnectedForMs();
+    const grace = this.opts.disconnectGraceMs ?? 60_000;
+    if (down > grace) return `the API server has been unreachable for ${Math.round(down / 1000)} s (grace ${Math.round(grace / 1000)} s); still serving the last known config`;
+    return null;
+  }
+
+  async flush(): Promise<void> {
+    this.source.flush();
+  }
+
+  /** Recompute Programmed and write every status that changed, now (tests). */
+  async flushStatus(): Promise<void> {
+    this.refreshProgrammed();
+    await this.statusWriter?.flush();
+  }
+
+  onPublished(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.programmedTimer);
+    await this.source.close();
+    await this.statusWriter?.close();
+    await this.leader?.stop();
+  }
+
+  private refreshProgrammed(): void {
+    if (!this.programmed || !this.statusWriter) return;
+    const p = this.programmed();
+    const key = JSON.stringify(p);
+    if (key === this.lastProgrammed) return;
+    this.lastProgrammed = key;
+    this.statusWriter.update({ programmed: p });
+  }
+
+  private apply(snap: KubeSnapshot): void {
+    const t0 = performance.now();
+    const result = buildMeshKeepingLastGood(snap.objects, this.accepted);
+    this.accepted = result.accepted;
+    this.statuses = result.statuses;
+    for (const s of result.statuses) for (const p of s.problems) if (p.severity === 'error') this.opts.log.error(formatProblem(p));
+    this.model = result.model;
+    const stats = this.publisher.publish(result.model);
+    this.generation++;
+    this.lastChangedKinds = snap.changedKinds;
+    this.lastPublishMs = performance.now() - t0;
+    this.opts.log.info(
+      { generation: this.generation, objects: snap.objects.length, changed: snap.changedKinds, services: result.model.services.size, proxies: stats.proxies, endpointsOnly: stats.endpointsOnly, ms: Math.round(this.lastPublishMs) },
+      'mesh published',
+    );
+    this.statusWriter?.update({ statuses: result.statuses });
+    for (const l of this.listeners) l();
+  }
+}
+
+/**
+ * `--source kubernetes [--kubeconfig P]`: the named kubeconfig, else the
+ * in-cluster service account (inside a pod), else the usual defaults
+ * ($KUBECONFIG, ~/.kube/config).
+ */
+export function loadKubeConfig(kubeconfig?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export function openKubeMesh(
+  opts: Omit<KubeMeshOptions, 'cache' | 'log' | 'config'> & { kubeconfig?: string; config?: KubeConfig },
+  cache: SnapshotCache,
+  log: Logger,
+): KubeMesh {
+  const { kubeconfig, config, ...rest } = opts;
+  return new KubeMesh({ ...rest, config: config ?? loadKubeConfig(kubeconfig), cache, log });
+}

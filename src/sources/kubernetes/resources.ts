@@ -1,0 +1,50 @@
+/**
+ * The API resources the Kubernetes source watches: the same kinds, at the
+ * same apiVersions, as the file source reads (model/kinds/registry.ts), so a
+ * folder that works locally applies to a cluster unchanged.
+ *
+ * `intent` kinds are the operator's routing and access intents: Trellis
+ * writes their status (Accepted, ResolvedRefs, Programmed) and never reads
+ * it back as input.
+ */
+export interface KubeResource {
+  apiVersion: string;
+  kind: string;
+  /** Lower-case plural: the URL segment. */
+  plural: string;
+  namespaced: boolean;
+  intent: boolean;
+  /** Defined by a CRD, which may not be installed (then the kind is treated as empty). */
+  custom: boolean;
+}
+
+export const WATCHED: readonly KubeResource[] = [
+  { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, intent: false, custom: false },
+  { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, intent: false, custom: false },
+  { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true, intent: false, custom: false },
+  { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, intent: false, custom: false },
+  { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, intent: false, custom: false },
+  { apiVersion: 'specs.smi-spec.io/v1alpha4', kind: 'HTTPRouteGroup', plural: 'httproutegroups', namespaced: true, intent: true, custom: true },
+  { apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', plural: 'trafficsplits', namespaced: true, intent: true, custom: true },
+  { apiVersion: 'access.smi-spec.io/v1alpha3', kind: 'TrafficTarget', plural: 'traffictargets', namespaced: true, intent: true, custom: true },
+  { apiVersion: 'trellis.io/v1alpha1', kind: 'TrafficPolicy', plural: 'trafficpolicies', namespaced: true, intent: true, custom: true },
+  { apiVersion: 'trellis.io/v1alpha1', kind: 'MeshConfig', plural: 'meshconfigs', namespaced: false, intent: true, custom: true },
+];
+
+export function resourceOf(apiVersion: string, kind: string): KubeResource | undefined {
+  return WATCHED.find((r) => r.apiVersion === apiVersion && r.kind === kind);
+}
+
+/** `/api/v1/pods`, `/apis/trellis.io/v1alpha1/namespaces/demo/trafficpolicies/x`... */
+export function collectionPath(r: KubeResource, namespace?: string): string {
+  const base = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
+  return `${base}${r.namespaced && namespace ? `/namespaces/${namespace}` : ''}/${r.plural}`;
+}
+
+export function objectPath(r: KubeResource, namespace: string | undefined, name: string): string {
+  return `${collectionPath(r, namespace)}/${encodeURIComponent(name)}`;
+}
+
+/** The label that opts a namespace into the mesh. */
+export const MESH_LABEL = 'trellis.io/mesh';
+export const DEFAULT_NAMESPACE_SELECTOR = `${MESH_LABEL}=enabled`;

@@ -1,0 +1,139 @@
+/**
+ * Writes intents' status through the status subresource (a JSON merge patch
+ * of `status`, so spec edits racing with it never conflict).
+ *
+ * Only what changed is written: the computed status is compared with the one
+ * stored (read from the watch cache), so a restart, or a replica taking over,
+ * writes nothing when the cluster already says the right thing. Passes are
+ * throttled (`minIntervalMs`), because Programmed moves with every ACK.
+ *
+ * One writer per mesh: `isLeader` gates every pass (see leader.ts).
+ */
+import type { Logger } from '../../log.ts';
+import type { ObjectStatus } from '../../model/index.ts';
+import { KubeApiError, type KubeRest } from './rest.ts';
+import { objectPath, WATCHED } from './resources.ts';
+import { intentStatus, parseStoredStatus, sameStatus, type IntentStatusBody, type ProgrammedSummary } from './status.ts';
+
+type Json = Record<string, unknown>;
+
+export interface StatusWriterOptions {
+  rest: KubeRest;
+  log: Logger;
+  /** The object as stored (status included), or undefined if it is gone. */
+  stored: (kind: string, namespace: string, name: string) => Json | undefined;
+  minIntervalMs?: number;
+  isLeader?: () => boolean;
+  now?: () => Date;
+}
+
+const INTENTS = new Map(WATCHED.filter((r) => r.intent).map((r) => [r.kind, r]));
+/** A write we made, until the watch cache shows it (it arrives a moment later). */
+const PENDING_TTL_MS = 10_000;
+
+export class StatusWriter {
+  private statuses: readonly ObjectStatus[] = [];
+  private programmed: ProgrammedSummary = { proxies: 0, programmed: 0, rejected: [] };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private lastPass = 0;
+  private closed = false;
+  private readonly written = new Map<string, { body: IntentStatusBody; at: number }>();
+  /** Kinds whose status subresource is missing (a CRD without it): logged once. */
+  private readonly noStatus = new Set<string>();
+  readonly stats = { passes: 0, writes: 0, failures: 0 };
+
+  constructor(private readonly opts: StatusWriterOptions) {}
+
+  /** New inputs; a pass follows, throttled. */
+  update(input: { statuses?: readonly ObjectStatus[]; programmed?: ProgrammedSummary }): void {
+    if (input.statuses) this.statuses = input.statuses;
+    if (input.programmed) this.programmed = input.programmed;
+    this.schedule();
+  }
+
+  /** Runs a pass now and waits for it (tests, shutdown). */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.pass();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.closed || this.timer) return;
+    const wait = Math.max(0, this.lastPass + (this.opts.minIntervalMs ?? 1000) - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.pass();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private async pass(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        this.lastPass = Date.now();
+        if (this.opts.isLeader && !this.opts.isLeader()) continue;
+        this.stats.passes++;
+        await this.writeChanged();
+      } while (this.again && !this.closed);
+    })();
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async writeChanged(): Promise<void> {
+    const now = (this.opts.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const t = Date.now();
+    for (const s of this.statuses) {
+      const resource = INTENTS.get(s.kind);
+      if (!resource || this.noStatus.has(s.kind) || this.closed) continue;
+      const stored = this.opts.stored(s.kind, s.namespace, s.name);
+      if (!stored) continue; // deleted meanwhile
+      const storedGeneration = (stored.metadata as Json | undefined)?.generation;
+      // The model saw an older generation than the cluster has: its verdict would be stale.
+      if (typeof storedGeneration === 'number' && s.generation !== undefined && storedGeneration > s.generation) continue;
+      const current = parseStoredStatus(stored.status);
+      const body = intentStatus(s, this.programmed, current?.conditions, now);
+      if (sameStatus(current, body)) continue;
+      const key = `${s.kind}/${s.namespace}/${s.name}`;
+      const mine = this.written.get(key);
+      if (mine && t - mine.at < PENDING_TTL_MS && sameStatus(mine.body, body)) continue;
+      try {
+        await this.opts.rest.patch(`${objectPath(resource, s.namespace || undefined, s.name)}/status`, { status: body }, 'merge');
+        this.written.set(key, { body, at: t });
+        this.stats.writes++;
+      } catch (err) {
+        this.stats.failures++;
+        if (err instanceof KubeApiError && err.status === 404) {
+          // The object is gone, or its CRD has no status subresource: the object itself tells which.
+          const exists = await this.opts.rest.get(objectPath(resource, s.namespace || undefined, s.name)).then(() => true, () => false);
+          if (exists && !this.noStatus.has(s.kind)) {
+            this.noStatus.add(s.kind);
+            this.opts.log.warn({ kind: s.kind }, `cannot write ${s.kind} status: the API server has no status subresource for it; apply the CRDs in deploy/crds`);
+          }
+          continue;
+        }
+        this.opts.log.warn({ kind: s.kind, namespace: s.namespace, name: s.name, err: err instanceof Error ? err.message : String(err) }, 'status write failed; retrying on the next pass');
+        this.again = false;
+        this.schedule();
+      }
+    }
+    for (const [k, v] of this.written) if (t - v.at > PENDING_TTL_MS) this.written.delete(k);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * deploy/kubernetes and deploy/crds, read as YAML (no cluster needed; the
+ * kube tests also dry-run them against a real API server): the Deployment's
+ * shape, least-privilege RBAC, and CRDs that match what the Kubernetes source
+ * watches and writes.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { WATCHED } from '../../src/sources/kubernetes/resources.ts';
+
+type Json = Record<string, any>; // parsed manifests: tests walk them freely
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+function docs(dir: string): Json[] {
+  return readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.yaml')).sort().flatMap((f) =>
+    parseAllDocuments(readFileSync(path.join(ROOT, dir, f), 'utf8')).map((d) => {
+      expect(d.errors, `${dir}/${f}`).toEqual([]);
+      return d.toJSON() as Json;
+    }));
+}
+
+const manifests = docs('deploy/kubernetes');
+const crds = docs('deploy/crds');
+const one = (kind: string) => {
+  const found = manifests.filter((m) => m.kind === kind);
+  expect(found, kind).toHaveLength(1);
+  return found[0]!;
+};
+
+describe('deploy/kubernetes', () => {
+  it('has the Namespace, ServiceAccount, RBAC, Deployment and Service, all in trellis-system', () => {
+    expect(manifests.map((m) => m.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    for (const m of manifests.filter((x) => !['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(x.kind))) expect(m.metadata.namespace).toBe('trellis-system');
+  });
+
+  it('Deployment: 2 replicas of serve --source kubernetes, probes on /healthz and /readyz, resource requests', () => {
+    const d = one('Deployment');
+    expect(d.spec.replicas).toBe(2);
+    const pod = d.spec.template.spec;
+    expect(pod.serviceAccountName).toBe(one('ServiceAccount').metadata.name);
+    const c = pod.containers.find((x: Json) => x.name === 'trellis');
+    expect(c.args.slice(0, 3)).toEqual(['serve', '--source', 'kubernetes']);
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    for (const x of [...pod.containers, ...(pod.initContainers ?? [])]) {
+      expect(x.resources.requests.cpu, x.name).toBeTruthy();
+      expect(x.resources.requests.memory, x.name).toBeTruthy();
+      expect(x.securityContext.allowPrivilegeEscalation, x.name).toBe(false);
+    }
+    const admin = c.args[c.args.indexOf('--admin-address') + 1];
+    expect(admin).toMatch(/^0\.0\.0\.0:/); // probes come from the kubelet, not loopback
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    // Leader election for the status writer (serve reads these).
+    expect(c.env.map((e: Json) => [e.name, e.valueFrom.fieldRef.fieldPath])).toEqual([['POD_NAMESPACE', 'metadata.namespace'], ['POD_NAME', 'metadata.name']]);
+  });
+
+  it('Service: xDS and admin ports, selecting the Deployment', () => {
+    const s = one('Service');
+    const d = one('Deployment');
+    expect(s.spec.selector).toEqual(d.spec.selector.matchLabels);
+    const ports = Object.fromEntries(s.spec.ports.map((p: Json) => [p.name, p.targetPort]));
+    const container = Object.fromEntries(d.spec.template.spec.containers[0].ports.map((p: Json) => [p.name, p.containerPort]));
+    expect(Object.keys(ports).sort()).toEqual(['grpc-xds', 'http-admin']);
+    for (const target of Object.values(ports)) expect(container[target as string]).toBeDefined();
+  });
+
+  it('RBAC is least privilege: reads the watched kinds, patches only intents\' status, nothing else', () => {
+    const rules = one('ClusterRole').rules as Json[];
+    const grants = rules.flatMap((r) => r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${g || 'core'}/${res}:${v}`))));
+    const expected = WATCHED.flatMap((w) => {
+      const group = w.apiVersion.includes('/') ? w.apiVersion.split('/')[0] : 'core';
+      const read = ['get', 'list', 'watch'].map((v) => `${group}/${w.plural}:${v}`);
+      return w.intent ? [...read, `${group}/${w.plural}/status:patch`] : read;
+    });
+    expect(grants.sort()).toEqual(expected.sort());
+    expect(grants.some((g) => g.includes('*'))).toBe(false);
+    for (const [binding, role] of [['ClusterRoleBinding', 'ClusterRole'], ['RoleBinding', 'Role']] as const) {
+      expect(one(binding).roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: role, name: one(role).metadata.name });
+      expect(one(binding).subjects).toEqual([{ kind: 'ServiceAccount', name: 'trellis', namespace: 'trellis-system' }]);
+    }
+    // The leader Lease: its own namespace only, and only the one Lease beyond create.
+    const lease = (one('Role').rules as Json[]).flatMap((r) => r.verbs.map((v: string) => `${r.apiGroups[0]}/${r.resources[0]}:${v}${r.resourceNames ? `@${r.resourceNames.join()}` : ''}`));
+    expect(lease.sort()).toEqual(['coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get@trellis-status-writer', 'coordination.k8s.io/leases:update@trellis-status-writer']);
+  });
+});
+
+describe('deploy/crds', () => {
+  it('one CRD per custom kind Trellis watches, at the version it reads, with a status subresource', () => {
+    const custom = WATCHED.filter((w) => w.custom);
+    expect(crds.map((c) => `${c.spec.group}/${c.spec.versions[0].name} ${c.spec.names.kind}`).sort()).toEqual(custom.map((w) => `${w.apiVersion} ${w.kind}`).sort());
+    for (const c of crds) {
+      const w = custom.find((x) => x.kind === c.spec.names.kind)!;
+      expect(c.metadata.name).toBe(`${w.plural}.${c.spec.group}`);
+      expect(c.spec.scope).toBe(w.namespaced ? 'Namespaced' : 'Cluster');
+      expect(c.spec.versions).toHaveLength(1);
+      expect(c.spec.versions[0].subresources).toEqual({ status: {} });
+    }
+  });
+
+  it('schemas describe their fields and carry the status conditions Trellis writes', () => {
+    for (const c of crds) {
+      const schema = c.spec.versions[0].schema.openAPIV3Schema;
+      expect(schema.description, c.metadata.name).toBeTruthy();
+      const undocumented: string[] = [];
+      const walk = (s: Json, at: string) => {
+        for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, Json>)) {
+          if (at === '' && ['apiVersion', 'kind', 'metadata'].includes(k)) continue;
+          if (!v.description && (v.properties || at.split('.').length < 3)) undocumented.push(`${at}${k}`);
+          walk(v, `${at}${k}.`);
+          if (v.items) walk(v.items, `${at}${k}[].`);
+        }
+      };
+      walk(schema.properties.spec, 'spec.');
+      expect(schema.properties.spec.description ?? schema.description).toBeTruthy();
+      const cond = schema.properties.status.properties.conditions.items;
+      expect(cond.required.sort()).toEqual(['lastTransitionTime', 'message', 'reason', 'status', 'type']);
+      expect(undocumented.filter((u) => !/\.(kind|name|namespace)$/.test(u)), c.metadata.name).toEqual([]);
+    }
+  });
+});

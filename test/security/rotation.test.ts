@@ -1,0 +1,245 @@
+/**
+ * Issue 4, "rotation": new secrets reach a live SDS stream without closing
+ * it (re-issue + republish, and the serve renewal loop on its own), and a
+ * root rotation through the CLI (`trellis ca rotate`, then `--finish`) on the
+ * running server's state dir: the stream holds a bundle with both roots and
+ * a leaf from the new root, old and new leaves complete a mutual-TLS
+ * handshake through that bundle, and after --finish the bundle holds only
+ * the new root.
+ */
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CertificateAuthority } from '../../src/ca/authority.ts';
+import { eventually } from '../support/conformance.ts';
+import type { SotwResponseView, SotwStream } from '../support/ads-client.ts';
+import {
+  bundleRoots,
+  identitySecrets,
+  sidecar,
+  spiffe,
+  startSecure,
+  subscribeSds,
+  tokenMetadata,
+  trellis,
+  TRUST_BUNDLE_SECRET,
+  uriSans,
+  type IdentitySecret,
+  type SecureHarness,
+} from './support.ts';
+
+const FRONTEND = spiffe('frontend');
+const NAMES = [FRONTEND, TRUST_BUNDLE_SECRET];
+
+/** What a SotW SDS client holds: responses carry only what changed, so fold them. */
+class SdsHolder {
+  cert?: IdentitySecret;
+  roots: X509Certificate[] = [];
+  responses = 0;
+  constructor(readonly s: SotwStream) {}
+  fold(r: SotwResponseView): void {
+    this.responses++;
+    const [c] = identitySecrets(r);
+    if (c) this.cert = c;
+    const roots = bundleRoots(r);
+    if (roots) this.roots = roots;
+  }
+  /** Reads (and ACKs) responses until `pred` holds for what is held. */
+  async until(pred: (h: SdsHolder) => boolean, ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (!pred(this)) {
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`SDS state not reached within ${ms} ms (held ${this.cert?.cert.serialNumber}, ${this.roots.length} roots)`);
+      const r = await this.s.next(left);
+      this.s.ack(r, NAMES);
+      this.fold(r);
+    }
+  }
+}
+
+let h: SecureHarness;
+let holder: SdsHolder;
+let streamObject: unknown;
+const serials: string[] = [];
+
+beforeAll(async () => {
+  h = await startSecure({ renewalCheckMs: 200, plaintextXdsAddress: undefined });
+  const s = h.tlsClient().sotw(tokenMetadata(h.token('frontend', 'demo/frontend')));
+  holder = new SdsHolder(s);
+  holder.fold(await subscribeSds(s, sidecar('frontend'), NAMES));
+  serials.push(holder.cert!.cert.serialNumber);
+  streamObject = [...(h.server.xds.nodes().get('demo/frontend') ?? [])][0];
+});
+afterAll(async () => {
+  holder?.s.close();
+  await h?.close();
+});
+
+/** The stream never ended and is still the server's one stream for the node. */
+function sameStream(): void {
+  expect(holder.s.status).toBeUndefined();
+  const streams = [...(h.server.xds.nodes().get('demo/frontend') ?? [])];
+  expect(streams).toHaveLength(1);
+  expect(streams[0]).toBe(streamObject);
+}
+
+describe('renewal on a live stream', () => {
+  it('a re-issued certificate is pushed on the same stream (issue + republish)', async () => {
+    const fresh = h.server.security!.ca.issue(FRONTEND);
+    h.server.mesh!.publisher.republish();
+    await holder.until((x) => x.cert!.cert.serialNumber !== serials.at(-1), 3000);
+    expect(holder.cert!.cert.serialNumber).toBe(fresh.serial);
+    serials.push(holder.cert!.cert.serialNumber);
+    expect(uriSans(holder.cert!.cert)).toEqual([FRONTEND]);
+    sameStream();
+  });
+
+  it('the renewal loop replaces a due certificate by itself', async () => {
+    // A certificate already past two thirds of its life: the next check renews
+    // it and republishes, with no call from the test.
+    const due = h.server.security!.ca.issue(FRONTEND, 2_000);
+    await holder.until((x) => !serials.includes(x.cert!.cert.serialNumber) && x.cert!.cert.serialNumber !== due.serial, 3000);
+    const lifetimeH = (Date.parse(holder.cert!.cert.validTo) - Date.now()) / 3600_000;
+    expect(lifetimeH).toBeGreaterThan(23); // a full-lifetime replacement
+    serials.push(holder.cert!.cert.serialNumber);
+    sameStream();
+  });
+});
+
+/** One mutual-TLS handshake: true if both sides accepted the other. */
+async function handshake(server: IdentitySecret, client: IdentitySecret, serverCa: string, clientCa: string): Promise<{ ok: boolean; serverSawClient?: string; clientSawServer?: string; error?: string }> {
+  const ts = tls.createServer({ cert: server.chainPem, key: server.keyPem, ca: serverCa, requestCert: true, rejectUnauthorized: true }, (sock) => {
+    sock.end('hi');
+  });
+  let serverSawClient: string | undefined;
+  ts.on('secureConnection', (sock) => {
+    serverSawClient = uriSans(sock.getPeerX509Certificate()!)[0];
+  });
+  await new Promise<void>((r) => ts.listen(0, '127.0.0.1', r));
+  const port = (ts.address() as { port: number }).port;
+  try {
+    return await new Promise((resolve) => {
+      const sock = tls.connect({
+        host: '127.0.0.1',
+        port,
+        cert: client.chainPem,
+        key: client.keyPem,
+        ca: clientCa,
+        // Leaves carry only a SPIFFE URI: check the peer's identity, not a host name.
+        checkServerIdentity: () => undefined,
+      });
+      sock.setTimeout(3000, () => sock.destroy(new Error('timeout')));
+      sock.once('data', () => {
+        resolve({ ok: sock.authorized, serverSawClient, clientSawServer: uriSans(sock.getPeerX509Certificate()!)[0] });
+        sock.destroy();
+      });
+      sock.once('error', (e) => resolve({ ok: false, error: e.message }));
+      sock.once('close', () => resolve({ ok: false, error: 'closed' }));
+    });
+  } finally {
+    ts.close();
+  }
+}
+
+describe('root rotation through the CLI', () => {
+  let oldLeaf: IdentitySecret;
+  let oldRoot: X509Certificate;
+  let newRoot: X509Certificate;
+
+  it('`trellis ca rotate` on the state dir: the live stream gets both roots and a leaf from the new root', async () => {
+    oldLeaf = holder.cert!;
+    oldRoot = holder.roots[0]!;
+    expect(holder.roots).toHaveLength(1);
+    const run = await trellis(['ca', 'rotate', '--state-dir', h.stateDir, '--trust-domain', 'trellis.local']);
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('root rotation begun');
+    const t0 = Date.now();
+    await holder.until((x) => x.roots.length === 2 && !x.cert!.cert.checkIssued(oldRoot), 5000);
+    const seenMs = Date.now() - t0;
+    expect(seenMs).toBeLessThan(5000);
+    newRoot = holder.roots.find((r) => r.fingerprint256 !== oldRoot.fingerprint256)!;
+    expect(holder.roots.map((r) => r.fingerprint256)).toContain(oldRoot.fingerprint256);
+    expect(holder.cert!.cert.checkIssued(newRoot)).toBe(true);
+    expect(holder.cert!.cert.verify(newRoot.publicKey)).toBe(true);
+    expect(uriSans(holder.cert!.cert)).toEqual([FRONTEND]);
+    // The admin API reports the rotation in progress.
+    const listing = await h.json<{ roots: Array<{ state: string; fingerprint: string }>; rotation: { complete: boolean } | null }>('/api/v1/certificates');
+    expect(listing.roots.map((r) => r.state)).toEqual(['active', 'retiring']);
+    expect(listing.rotation).not.toBeNull();
+    sameStream();
+  });
+
+  it('an old-root leaf and a new-root leaf handshake through the overlapping bundle (both directions)', async () => {
+    const bundle = [newRoot, oldRoot].map((r) => r.toString()).join('');
+    const newLeaf = holder.cert!;
+    const a = await handshake(oldLeaf, newLeaf, bundle, bundle);
+    expect(a).toEqual({ ok: true, serverSawClient: FRONTEND, clientSawServer: FRONTEND });
+    const b = await handshake(newLeaf, oldLeaf, bundle, bundle);
+    expect(b).toEqual({ ok: true, serverSawClient: FRONTEND, clientSawServer: FRONTEND });
+    // Control: a peer that trusts only the old root refuses the new leaf.
+    const refused = await handshake(oldLeaf, newLeaf, oldRoot.toString(), bundle);
+    expect(refused.ok).toBe(false);
+  });
+
+  it('`trellis ca rotate --finish` succeeds and the bundle drops the old root', async () => {
+    const beforeFinish = holder.cert!.cert.serialNumber;
+    const run = await trellis(['ca', 'rotate', '--finish', '--state-dir', h.stateDir, '--admin-address', h.adminAddress]);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('root rotation finished');
+    await holder.until((x) => x.roots.length === 1, 5000);
+    expect(holder.roots[0]!.fingerprint256).toBe(newRoot.fingerprint256);
+    expect(holder.cert!.cert.checkIssued(newRoot)).toBe(true);
+    // Certificates already on the new root are kept, not re-issued at --finish.
+    expect(holder.cert!.cert.serialNumber).toBe(beforeFinish);
+    const listing = await h.json<{ roots: Array<{ state: string }>; rotation: unknown }>('/api/v1/certificates');
+    expect(listing.roots.map((r) => r.state)).toEqual(['active']);
+    expect(listing.rotation).toBeNull();
+    sameStream();
+  });
+
+  // KNOWN BUG (reported, not fixed here): the xDS port keeps the serving
+  // certificate issued from the old root at start, so after --finish a
+  // bootstrap written now (trusting only the new root) cannot connect until a
+  // restart, and a restart strands bootstraps that trust only the old root.
+  // Remove `.fails` when the serving certificate follows the rotation.
+  it.fails('after --finish, a client trusting only the new root reaches the xDS port', async () => {
+    const s = h.tlsClient(newRoot.toString()).sotw(tokenMetadata(h.token('frontend', 'demo/frontend')));
+    try {
+      const r = await subscribeSds(s, sidecar('frontend'), NAMES, 2000);
+      expect(r.names).toContain(TRUST_BUNDLE_SECRET);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('a second --finish is refused with a clear message, no stack trace', async () => {
+    const run = await trellis(['ca', 'rotate', '--finish', '--state-dir', h.stateDir, '--admin-address', h.adminAddress]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('no root rotation is in progress');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('the reload check only reads the state dir', () => {
+  it('rotations written while the server checks every millisecond never fail, and the server ends on the written roots', async () => {
+    // Before: each check ran the CA's crash recovery on the state dir (deleting
+    // *.tmp-*, committing next.*) under the feet of `trellis ca rotate`.
+    const busy = await startSecure({ sourceDir: undefined, plaintextXdsAddress: undefined, renewalCheckMs: 1 });
+    try {
+      const quiet = pino({ level: 'silent' });
+      const open = () => CertificateAuthority.open({ trustDomain: 'trellis.local', stateDir: busy.stateDir, logger: quiet });
+      for (let i = 0; i < 8; i++) {
+        await (await open()).beginRootRotation();
+        await (await open()).finishRootRotation({ force: true });
+      }
+      const written = (await open()).activeRoot.fingerprint;
+      const ok = await eventually(() => busy.server.security!.ca.activeRoot.fingerprint === written && !busy.server.security!.ca.retiringRoot, 3000);
+      expect(ok).toBe(true);
+    } finally {
+      await busy.close();
+    }
+  });
+});

@@ -94,7 +94,8 @@ spec:
   files['services.yaml'] = services.join('---\n');
   const pods: string[] = [];
   for (let i = 0; i < WORKLOADS; i++) {
-    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) + 1}`;
+    const n = i + 1; // 10.0.0.1, ... (an invalid podIP would drop the pod from the mesh)
+    const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
     pods.push(`apiVersion: v1
 kind: ServiceAccount
 metadata:

@@ -11,7 +11,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startServer, type RunningServer } from '../../src/cli/serve.ts';
 import type { KubeMesh } from '../../src/cli/kube-mesh.ts';
@@ -139,8 +139,13 @@ spec:
   kube = trellis.kube!;
 }, 180_000);
 
+// Each test's proxies leave with it: a proxy that stays connected without
+// ACKing later pushes would keep Programmed from ever being True.
+afterEach(() => {
+  for (const v of views.splice(0)) v.close();
+});
+
 afterAll(async () => {
-  for (const v of views) v.close();
   for (const c of clients) c.close();
   await trellis?.stop();
   await cluster?.stop();
@@ -212,6 +217,7 @@ describe('status written back on the intents', () => {
   });
 
   it('a NACK makes Programmed False with the proxy and its reason', async () => {
+    await connect(trellis, 'sidecar', 'nack-witness');
     const c = new XdsTestClient(`127.0.0.1:${trellis.xdsPort}`);
     clients.push(c);
     const nacker = c.sotw();
@@ -234,7 +240,8 @@ describe('status written back on the intents', () => {
     try {
       await folder.write({ 'intents.yaml': toYaml(shopObjects({ secondBackend: 'reviews-v3' })['intents.yaml']!) });
       const fileStatus = (await folder.intents()).intents.find((s) => s.kind === 'TrafficSplit' && s.name === 'reviews')!;
-      const routes = trellis.cache.get('frontend-1')!.get(TypeUrl.Route).version;
+      await connect(trellis, 'sidecar', 'invalid-sidecar');
+      const routes = trellis.cache.get('invalid-sidecar')!.get(TypeUrl.Route).version;
       await apply(cluster.rest, [bad]);
       const obj = await until('Accepted=False on the split', async () => {
         const o = await cluster.rest.get<Json>(splitPath);
@@ -246,7 +253,7 @@ describe('status written back on the intents', () => {
       expect(String(c.Accepted!.message)).toMatch(/reviews-v3/);
       expect(c.ResolvedRefs).toMatchObject({ status: 'False', reason: 'RefNotFound' });
       expect(String(c.Programmed!.message)).toMatch(/the last accepted one/);
-      expect(trellis.cache.get('frontend-1')!.get(TypeUrl.Route).version).toBe(routes);
+      expect(trellis.cache.get('invalid-sidecar')!.get(TypeUrl.Route).version).toBe(routes);
     } finally {
       await folder.close();
       await apply(cluster.rest, shopObjects()['intents.yaml']!.filter((o) => o.kind === 'TrafficSplit'));

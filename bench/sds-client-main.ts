@@ -161,6 +161,7 @@ process.on('message', (raw: unknown) => {
         validAt: workloads.map((w) => Object.fromEntries(w.validAt)),
         invalid: workloads.reduce((n, w) => n + w.invalid, 0),
         reconnects: workloads.reduce((n, w) => n + w.reconnects, 0),
+        cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
         missing: workloads.filter((w) => !w.validAt.has(phase)).slice(0, 5).map((w) => ({ node: w.nodeId, ...w.seen })),
       });
       return;

@@ -20,7 +20,7 @@
  *        [--clients 2] [--channels 5] [--timeout-s 120]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,13 +41,18 @@ const { values } = parseArgs({
   options: {
     workloads: { type: 'string', default: '1000' },
     services: { type: 'string', default: '50' },
+    /** service accounts; default one per workload (as many certificates as streams) */
+    identities: { type: 'string' },
     clients: { type: 'string', default: '2' },
     channels: { type: 'string', default: '5' },
     'timeout-s': { type: 'string', default: '120' },
+    /** V8 CPU profile of the restarted server, into bench/results/ */
+    profile: { type: 'boolean', default: false },
   },
 });
 const WORKLOADS = Number(values.workloads);
 const SERVICES = Math.min(Number(values.services), WORKLOADS);
+const IDENTITIES = Math.min(Number(values.identities ?? values.workloads), WORKLOADS);
 const CLIENTS = Math.max(1, Number(values.clients));
 const CHANNELS = Math.max(1, Number(values.channels));
 const TIMEOUT_MS = Number(values['timeout-s']) * 1000;
@@ -55,6 +60,7 @@ const TIMEOUT_MS = Number(values['timeout-s']) * 1000;
 // --- the mesh ------------------------------------------------------------------
 
 const pod = (i: number) => `w-${String(i).padStart(4, '0')}`;
+const account = (i: number) => `sa-${String(i % IDENTITIES).padStart(4, '0')}`;
 const svc = (i: number) => `s-${String(i).padStart(3, '0')}`;
 
 function meshYaml(): Record<string, string> {
@@ -93,16 +99,18 @@ spec:
   }
   files['services.yaml'] = services.join('---\n');
   const pods: string[] = [];
+  for (let i = 0; i < IDENTITIES; i++) {
+    pods.push(`apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: ${account(i)}
+  namespace: ${NS}
+`);
+  }
   for (let i = 0; i < WORKLOADS; i++) {
     const n = i + 1; // 10.0.0.1, ... (an invalid podIP would drop the pod from the mesh)
     const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
     pods.push(`apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: ${pod(i)}
-  namespace: ${NS}
----
-apiVersion: v1
 kind: Pod
 metadata:
   name: ${pod(i)}
@@ -110,7 +118,7 @@ metadata:
   labels:
     app: ${svc(i % SERVICES)}
 spec:
-  serviceAccountName: ${pod(i)}
+  serviceAccountName: ${account(i)}
   containers:
   - name: app
     image: app:bench
@@ -157,11 +165,11 @@ interface Server {
   exited: Promise<number | null>;
 }
 
-async function startTrellis(meshDir: string, stateDir: string, xdsPort: number, adminPort: number): Promise<Server> {
+async function startTrellis(meshDir: string, stateDir: string, xdsPort: number, adminPort: number, nodeArgs: string[] = []): Promise<Server> {
   const spawnedAt = now();
   const proc = spawn(
     process.execPath,
-    [path.join(repo, 'bin/trellis.js'), 'serve', '--source', `file:${meshDir}`, '--state-dir', stateDir, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`],
+    [...nodeArgs, path.join(repo, 'bin/trellis.js'), 'serve', '--source', `file:${meshDir}`, '--state-dir', stateDir, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`],
     { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TRELLIS_LOG_LEVEL: 'warn' } },
   );
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
@@ -201,7 +209,18 @@ function startClient(config: SdsClientConfig): Promise<Client> {
   return request<unknown>({ cmd: 'start', config }, 'ready').then(() => ({ proc, request }));
 }
 
+/** user+system CPU of a process so far (Linux /proc), ms; NaN elsewhere. */
+function procCpuMs(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
 interface ClientReport {
+  cpuMs: number;
   validAt: Array<Record<string, number>>;
   invalid: number;
   reconnects: number;
@@ -260,7 +279,7 @@ async function main(): Promise<void> {
     const rootPem = ca.trustBundlePem();
     const tokens = await WorkloadTokens.open({ stateDir, trustDomain: TRUST_DOMAIN });
     const streams = Array.from({ length: WORKLOADS }, (_, i) => {
-      const spiffeId = `spiffe://${TRUST_DOMAIN}/ns/${NS}/sa/${pod(i)}`;
+      const spiffeId = `spiffe://${TRUST_DOMAIN}/ns/${NS}/sa/${account(i)}`;
       const nodeId = `${NS}/${pod(i)}`;
       return { nodeId, spiffeId, token: tokens.issue({ spiffeId, nodeId }) };
     });
@@ -278,13 +297,17 @@ async function main(): Promise<void> {
 
     // Restart: phase 1 counts only secrets received on streams opened after this point.
     await Promise.all(clients.map((c) => c.request({ cmd: 'phase', phase: 1 }, 'phase')));
+    const clientCpuBefore = (await reports(clients)).reduce((n, r) => n + r.cpuMs, 0);
     const restartAt = now();
     server.proc.kill('SIGTERM');
     await server.exited;
     const stoppedAt = now();
-    server = await startTrellis(meshDir, stateDir, xdsPort, adminPort);
+    const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(here, 'results')}`, '--cpu-prof-name=sds-restart-server.cpuprofile'] : [];
+    server = await startTrellis(meshDir, stateDir, xdsPort, adminPort, profileArgs);
     children.push(server.proc);
     const after = await allValid(clients, 1, now() + TIMEOUT_MS);
+    const serverCpuMs = procCpuMs(server.proc.pid);
+    const clientCpuMs = (await reports(clients)).reduce((n, r) => n + r.cpuMs, 0) - clientCpuBefore;
     const fromListen = after.times.map((t) => t - server.listeningAt).toSorted((a, b) => a - b);
     const lastValid = Math.max(...after.times);
 
@@ -293,7 +316,7 @@ async function main(): Promise<void> {
       target: 'every reconnected stream holds a valid secret within 2000 ms',
       machine: { cpus: os.cpus().length, node: process.version },
       workloads: WORKLOADS,
-      identities: WORKLOADS,
+      identities: IDENTITIES,
       services: SERVICES,
       clients: CLIENTS,
       connections: CLIENTS * CHANNELS,
@@ -309,13 +332,15 @@ async function main(): Promise<void> {
         fromListenMs: { p50: round(quantile(fromListen, 0.5)), p99: round(quantile(fromListen, 0.99)), max: round(fromListen.at(-1) ?? NaN) },
         allValidFromListenMs: round(lastValid - server.listeningAt),
         allValidFromRestartMs: round(lastValid - restartAt),
+        /** CPU from restart until all valid: the new server process (start included), and all clients */
+        cpu: { serverMs: round(serverCpuMs), clientsMs: round(clientCpuMs) },
       },
       targetMet: after.missing === 0 && lastValid - server.listeningAt <= 2000,
     };
     process.stdout.write(`${JSON.stringify(result)}\n\n`);
     const r = result.restart;
     const rows: Array<[string, string]> = [
-      ['workloads (identities) / services', `${WORKLOADS} / ${SERVICES}`],
+      ['workloads / identities / services', `${WORKLOADS} / ${IDENTITIES} / ${SERVICES}`],
       ['client processes / TLS connections', `${CLIENTS} / ${CLIENTS * CHANNELS}`],
       ['initial sync: all streams valid', `${result.initialSyncMs} ms`],
       ['restart: stop (SIGTERM → exit)', `${r.stopMs} ms`],
@@ -324,6 +349,7 @@ async function main(): Promise<void> {
       ['reconnected valid, from listen p99', `${r.fromListenMs.p99} ms`],
       ['reconnected valid, from listen max', `${r.fromListenMs.max} ms`],
       ['all valid, from restart (total)', `${r.allValidFromRestartMs} ms`],
+      ['CPU until all valid: new server / clients', `${r.cpu.serverMs} ms / ${r.cpu.clientsMs} ms`],
       ['streams valid / missing / bad secrets', `${r.validStreams} / ${r.missing} / ${r.invalidSecrets}`],
       ['target ≤ 2000 ms from listen', result.targetMet ? 'met' : 'NOT met'],
     ];

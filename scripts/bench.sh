@@ -4,6 +4,8 @@
 #   npm run bench -- --streams 1000        # options go to the xds step: see bench/run.ts
 #   scripts/bench.sh xds [options]         # only the xds benchmark
 #   scripts/bench.sh translate [options]   # only the translation benchmark: see bench/translate.ts (--quick: 100 proxies)
+#   scripts/bench.sh sds [options]         # only SDS: 1,000 TLS streams reconnecting after a restart
+#                                          # until all hold valid secrets: see bench/sds-reconnect.ts
 # Everything binds 127.0.0.1 and stops by itself (per-run timeouts, a global watchdog).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,8 +20,11 @@ fi
 case "${1:-}" in
   translate) shift; exec node --import tsx bench/translate.ts "$@" ;;
   xds) shift; exec node --import tsx bench/run.ts "$@" ;;
+  sds) shift; exec node --import tsx bench/sds-reconnect.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
 # Step 2: translation, model → Envoy config for one proxy and for all (issue 3).
-exec node --import tsx bench/translate.ts
+node --import tsx bench/translate.ts
+# Step 3: SDS, 1,000 streams reconnecting after a restart until all hold valid secrets (issue 4).
+exec node --import tsx bench/sds-reconnect.ts

@@ -12,6 +12,7 @@ import { XdsServer } from '../server/xds-server.ts';
 import type { IdentityVerifier } from '../server/identity.ts';
 import { loadEnvoyResources } from '../sources/envoy-resources-file.ts';
 import { parseArgs, UsageError } from './args.ts';
+import { envoyRoot } from '../xds/protos.ts';
 import { FileMesh } from './file-mesh.ts';
 import type { KubeMesh, KubeMeshOptions } from './kube-mesh.ts';
 import type { MeshSource } from './mesh-source.ts';
@@ -72,6 +73,9 @@ export type KubernetesSource = Omit<KubeMeshOptions, 'cache' | 'log' | 'config'>
 
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? componentLogger('serve');
+  // Load the Envoy protos before anything listens: a reconnect storm after a
+  // restart must not wait for it.
+  envoyRoot();
   const xdsMetrics = new XdsMetrics();
   const xdsMetricsRegistry = xdsMetrics.registry;
   // A mesh gives every proxy its own view; raw resources are the same for all.

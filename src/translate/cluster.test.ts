@@ -3,6 +3,7 @@ import { encodeResource } from '../cache/resource.ts';
 import type { EffectivePolicy, ServicePort } from '../model/types.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { durationOf, inboundCluster, outboundCluster, passthroughCluster, type OutboundClusterOptions } from './cluster.ts';
+import { WORKLOAD_CERTIFICATE_SECRET } from './names.ts';
 import { deepFreeze, unknownEnums } from './testing.ts';
 
 const HTTP: ServicePort = { name: 'http', port: 8080, targetPort: 8080, protocol: 'http', endpoints: [] };
@@ -136,15 +137,16 @@ describe('outboundCluster', () => {
     });
   }
 
-  it('mTLS: presents its own identity and accepts only the destination identities (URI SANs) from the trust bundle', () => {
+  it('mTLS: presents the workload certificate (one name for every identity) and accepts only the destination identities (URI SANs) from the trust bundle', () => {
     const peers = ['spiffe://cluster.local/ns/demo/sa/web', 'spiffe://cluster.local/ns/demo/sa/web-canary'];
-    const got = outboundCluster(deepFreeze({ name: 'web.demo:8080', port: HTTP, tls: { ownIdentity: 'spiffe://cluster.local/ns/demo/sa/client', peerIdentities: peers, sni: 'web.demo.svc.cluster.local' } }));
+    const got = outboundCluster(deepFreeze({ name: 'web.demo:8080', port: HTTP, tls: { peerIdentities: peers, sni: 'web.demo.svc.cluster.local' } }));
     const ts = got.transport_socket as { name: string; typed_config: Record<string, any> };
     expect(ts.name).toBe('envoy.transport_sockets.tls');
     expect(ts.typed_config['@type']).toBe('type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext');
     expect(ts.typed_config.sni).toBe('web.demo.svc.cluster.local');
     const ctx = ts.typed_config.common_tls_context;
-    expect(ctx.tls_certificate_sds_secret_configs).toEqual([{ name: 'spiffe://cluster.local/ns/demo/sa/client', sds_config: { ads: {}, resource_api_version: 'V3' } }]);
+    expect(ctx.tls_certificate_sds_secret_configs).toEqual([{ name: WORKLOAD_CERTIFICATE_SECRET, sds_config: { ads: {}, resource_api_version: 'V3' } }]);
+    expect(WORKLOAD_CERTIFICATE_SECRET).toBe('workload-certificate'); // a documented name (docs/names.md)
     expect(ctx.combined_validation_context.default_validation_context.match_typed_subject_alt_names).toEqual(peers.map((id) => ({ san_type: 'URI', matcher: { exact: id } })));
     expect(ctx.combined_validation_context.validation_context_sds_secret_config.name).toBe('trellis-trust-bundle');
     expect(() => encodeResource(TypeUrl.Cluster, got)).not.toThrow();
@@ -163,7 +165,7 @@ describe('outboundCluster', () => {
           loadBalancer: { policy: 'RingHash', hashOn: { cookie: { name: 's' } } },
           locality: { mode: 'PreferSameZone' },
         }),
-        tls: { ownIdentity: 'spiffe://td/ns/a/sa/b', peerIdentities: ['spiffe://td/ns/a/sa/c'], sni: 'web.demo.svc.cluster.local' },
+        tls: { peerIdentities: ['spiffe://td/ns/a/sa/c'], sni: 'web.demo.svc.cluster.local' },
       }),
     );
     expect(() => encodeResource(TypeUrl.Cluster, got)).not.toThrow();

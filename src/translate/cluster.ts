@@ -53,7 +53,7 @@ export interface OutboundClusterOptions {
   port: ServicePort;
   policy?: EffectivePolicy;
   /** Present for Envoy sidecars: mTLS to the destination's identities. */
-  tls?: { ownIdentity: string; peerIdentities: readonly string[]; sni: string };
+  tls?: { peerIdentities: readonly string[]; sni: string };
   connectTimeoutMs?: number;
 }
 

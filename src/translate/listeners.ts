@@ -56,7 +56,6 @@ export function inboundListener(options: {
   name: string;
   address: string;
   port: number;
-  identity: string;
   cluster: string;
   /** RBAC filter, or undefined in permissive mode. */
   rbac?: Record<string, unknown>;
@@ -67,7 +66,7 @@ export function inboundListener(options: {
     traffic_direction: 'INBOUND',
     filter_chains: [
       {
-        transport_socket: downstreamTls(options.identity),
+        transport_socket: downstreamTls(),
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',

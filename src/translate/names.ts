@@ -78,12 +78,13 @@ export function proxylessListenerName(host: string, port: number): string {
 }
 
 /**
- * SDS: a workload's certificate and key are named by the SPIFFE ID they
- * carry, so the name says whose secret it is and two identities can never
- * collide. The trust bundle has one well-known name.
+ * SDS: every sidecar's own certificate and key go by one name, and the trust
+ * bundle by another. One name for all identities keeps clusters and listeners
+ * identical across workloads, so they are built and encoded once for the
+ * mesh instead of once per identity; which certificate a stream receives
+ * under that name is decided by the identity it proved (the secret's owner),
+ * never by the name it asks for.
  */
-export function identitySecretName(spiffeId: string): string {
-  return spiffeId;
-}
+export const WORKLOAD_CERTIFICATE_SECRET = 'workload-certificate';
 
 export const TRUST_BUNDLE_SECRET = 'trellis-trust-bundle';

@@ -23,6 +23,7 @@ import { outboundClusterName } from './names.ts';
 import { proxyContext } from './proxy.ts';
 import { httpPorts } from './routes.ts';
 import { Translator } from './translate.ts';
+import { proxySignature } from './signature.ts';
 
 /** Where SDS secrets come from (the CA); resources are already encoded, owned by their identity. */
 export interface SecretSource {
@@ -43,26 +44,18 @@ function internedSet(typeUrl: ResourceTypeUrl, resources: readonly VersionedReso
   return set;
 }
 
-/** The parts of the model that shape clusters, listeners and routes, i.e. all but endpoint addresses. */
-function routingSignature(model: MeshModel): string {
-  return JSON.stringify({
-    mesh: model.mesh,
-    services: [...model.services.values()].map((s) => ({ ...s, ports: s.ports.map((p) => ({ ...p, endpoints: undefined })) })),
-    workloads: [...model.workloads.values()],
-    splits: [...model.splits.values()],
-    access: [...model.accessRules.values()],
-  });
-}
-
 export interface PublishStats {
   proxies: number;
+  /** proxies translated again (their inputs changed) */
+  translated: number;
   endpointsOnly: boolean;
   ms: number;
 }
 
 export class MeshPublisher {
   private model?: MeshModel;
-  private signature = '';
+  /** Per node key: the signature its current snapshot was translated for. */
+  private readonly signatures = new Map<string, string>();
   private endpoints: TypeSet = TypeSet.of(TypeUrl.Endpoint, []);
   private readonly nodes = new Map<string, NodeInfo>();
   private readonly translator = new Translator();
@@ -80,6 +73,7 @@ export class MeshPublisher {
       },
       onIdle: (key) => {
         this.nodes.delete(key);
+        this.signatures.delete(key);
         cache.delete(key);
       },
     });
@@ -98,16 +92,20 @@ export class MeshPublisher {
     const endpoints = this.buildEndpoints(model, now);
     const endpointsChanged = endpoints !== this.endpoints;
     this.endpoints = endpoints;
-    const signature = routingSignature(model);
-    const endpointsOnly = signature === this.signature;
-    this.signature = signature;
-    if (endpointsOnly) {
-      if (endpointsChanged) for (const key of this.nodes.keys()) this.cache.setType(key, endpoints, { endpointsShared: true });
-    } else {
-      for (const [key, node] of this.nodes) this.publishNode(key, node, now);
-      this.translator.sweep();
+    // Only proxies whose inputs changed are translated again; the others at
+    // most get the new endpoint set.
+    let translated = 0;
+    for (const [key, node] of this.nodes) {
+      const proxy = proxyContext(node, model);
+      if (this.signatures.get(key) === proxySignature(model, proxy)) {
+        if (endpointsChanged) this.cache.setType(key, endpoints, { endpointsShared: true });
+        continue;
+      }
+      this.publishNode(key, node, now);
+      translated++;
     }
-    return { proxies: this.nodes.size, endpointsOnly, ms: performance.now() - t0 };
+    if (translated > 0) this.translator.sweep();
+    return { proxies: this.nodes.size, translated, endpointsOnly: translated === 0, ms: performance.now() - t0 };
   }
 
   /** Recompute every proxy (e.g. certificates rotated). */
@@ -132,6 +130,7 @@ export class MeshPublisher {
   private publishNode(key: string, node: NodeInfo, now: number): void {
     const model = this.model!;
     const proxy = proxyContext(node, model);
+    this.signatures.set(key, proxySignature(model, proxy));
     const out = this.translator.translate(model, proxy);
     const enc = (t: ResourceTypeUrl, list: Record<string, unknown>[]) => internedSet(t, list.map((o) => encodeResource(t, o)), now);
     const snapshot = new Snapshot({

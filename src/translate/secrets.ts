@@ -15,7 +15,7 @@
  * config dump shows it readably). The private key is only ever placed in
  * the secret; config dumps and logs must redact `private_key` (log.ts does).
  */
-import { TRUST_BUNDLE_SECRET, identitySecretName } from './names.ts';
+import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from './names.ts';
 
 /** What an identity's secret is made of; the CA's IssuedCertificate fits it. */
 export interface TlsIdentityMaterial {
@@ -49,7 +49,7 @@ export type Secret = TlsCertificateSecret | ValidationContextSecret;
 export function tlsCertificateSecret(material: TlsIdentityMaterial): TlsCertificateSecret {
   if (material.spiffeId === undefined) throw new Error('an SDS identity secret needs a certificate with a SPIFFE ID');
   return {
-    name: identitySecretName(material.spiffeId),
+    name: WORKLOAD_CERTIFICATE_SECRET,
     tls_certificate: {
       certificate_chain: { inline_string: material.certificateChainPem },
       private_key: { inline_string: material.privateKeyPem },

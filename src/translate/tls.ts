@@ -3,7 +3,7 @@
  * certificate and the trust bundle from SDS (over the same ADS stream), by
  * the names in names.ts. Pure builders.
  */
-import { identitySecretName, TRUST_BUNDLE_SECRET } from './names.ts';
+import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from './names.ts';
 
 const ADS = { ads: {}, resource_api_version: 'V3' };
 
@@ -16,14 +16,14 @@ function sdsRef(name: string) {
  * certificate chains to the trust bundle and carries one of the destination
  * service's SPIFFE IDs (the identities of the pods behind it).
  */
-export function upstreamTls(options: { ownIdentity: string; peerIdentities: readonly string[]; sni: string }) {
+export function upstreamTls(options: { peerIdentities: readonly string[]; sni: string }) {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
       sni: options.sni,
       common_tls_context: {
-        tls_certificate_sds_secret_configs: [sdsRef(identitySecretName(options.ownIdentity))],
+        tls_certificate_sds_secret_configs: [sdsRef(WORKLOAD_CERTIFICATE_SECRET)],
         combined_validation_context: {
           default_validation_context: {
             match_typed_subject_alt_names: options.peerIdentities.map((id) => ({ san_type: 'URI', matcher: { exact: id } })),
@@ -36,14 +36,14 @@ export function upstreamTls(options: { ownIdentity: string; peerIdentities: read
 }
 
 /** Server side: require a client certificate from the trust bundle. Who may call is RBAC's job. */
-export function downstreamTls(ownIdentity: string) {
+export function downstreamTls() {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
       require_client_certificate: true,
       common_tls_context: {
-        tls_certificate_sds_secret_configs: [sdsRef(identitySecretName(ownIdentity))],
+        tls_certificate_sds_secret_configs: [sdsRef(WORKLOAD_CERTIFICATE_SECRET)],
         validation_context_sds_secret_config: sdsRef(TRUST_BUNDLE_SECRET),
       },
     },

@@ -23,7 +23,7 @@ import {
 import type { ProxyContext } from './proxy.ts';
 import { rbacFilter } from './rbac.ts';
 import { httpPorts, outboundRouteConfiguration } from './routes.ts';
-import { visibleServices } from './scope.ts';
+import { scopeOf } from './signature.ts';
 
 export interface ProxyResources {
   clusters: Record<string, unknown>[];
@@ -50,7 +50,8 @@ export class Translator {
   }
 
   translate(model: MeshModel, proxy: ProxyContext): ProxyResources {
-    const services = visibleServices(model, proxy);
+    const scope = scopeOf(model, proxy);
+    const services = scope.services;
     const envoy = proxy.kind === 'envoy';
     const own = envoy ? proxy.workload?.identity : undefined;
     const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [], identities: own ? [own] : [] };
@@ -58,7 +59,8 @@ export class Translator {
     for (const s of services) {
       for (const p of httpPorts(s)) {
         const name = outboundClusterName(s.namespace, s.name, p.port);
-        const tls = own ? { ownIdentity: own, peerIdentities: s.identities, sni: serviceFqdn(s.namespace, s.name) } : undefined;
+        // Sidecars with an identity speak mTLS upstream; the same cluster object serves every such caller.
+        const tls = own ? { peerIdentities: s.identities, sni: serviceFqdn(s.namespace, s.name) } : undefined;
         const policy = clusterPolicy(model, s, p);
         out.clusters.push(this.clusters.get([name, p.protocol, policy, tls], () => outboundCluster({ name, port: p, policy, tls })));
         out.endpoints.push(this.endpoints.get([name, p.endpoints], () => clusterLoadAssignment(name, p.endpoints)));
@@ -67,7 +69,7 @@ export class Translator {
 
     const callerNamespace = proxy.workload?.namespace;
     out.routes.push(
-      this.routes.get([OUTBOUND_ROUTE, proxy.kind, callerNamespace, routeInputs(model, services)], () =>
+      this.routes.get([OUTBOUND_ROUTE, proxy.kind, callerNamespace, scope.digest], () =>
         outboundRouteConfiguration(model, OUTBOUND_ROUTE, services, { callerNamespace, kind: proxy.kind }),
       ),
     );
@@ -119,7 +121,7 @@ export class Translator {
           // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
           // identity (transparent: one address) may serve the same port with different targetPorts.
           this.listeners.get([name, proxy.inboundAddress, w.identity, cluster, rules, ports], () =>
-            inboundListener({ name, address: proxy.inboundAddress, port: p.port, identity: w.identity, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
+            inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
           ),
         );
       }
@@ -127,7 +129,6 @@ export class Translator {
   }
 }
 
-/** The port the application listens on: a named targetPort is the workload's container port of that name. */
 /**
  * The policy for a service port's cluster: its own, else that of a
  * TrafficSplit root it is a backend of. Traffic sent to `recommendation`
@@ -136,15 +137,31 @@ export class Translator {
  * (first root in key order if a backend serves several).
  */
 function clusterPolicy(model: MeshModel, s: MeshService, p: ServicePort): ServicePort['policy'] {
-  if (p.policy) return p.policy;
-  for (const split of model.splits.values()) {
-    if (!split.backends.some((b) => b.service === s.key && b.ports.includes(p.port))) continue;
-    const rootPolicy = model.services.get(split.service)?.ports.find((x) => x.port === p.port)?.policy;
-    if (rootPolicy) return rootPolicy;
-  }
-  return undefined;
+  return p.policy ?? inheritedPolicies(model).get(`${s.key}:${p.port}`);
 }
 
+const inheritedMemo = new WeakMap<MeshModel, Map<string, NonNullable<ServicePort['policy']>>>();
+
+/** Per model, once: backend service port → the policy of the first split root (in key order) that has one. */
+function inheritedPolicies(model: MeshModel): Map<string, NonNullable<ServicePort['policy']>> {
+  let m = inheritedMemo.get(model);
+  if (m) return m;
+  m = new Map();
+  for (const split of model.splits.values()) {
+    const root = model.services.get(split.service);
+    for (const b of split.backends) {
+      for (const port of b.ports) {
+        const policy = root?.ports.find((x) => x.port === port)?.policy;
+        const key = `${b.service}:${port}`;
+        if (policy && !m.has(key)) m.set(key, policy);
+      }
+    }
+  }
+  inheritedMemo.set(model, m);
+  return m;
+}
+
+/** The port the application listens on: a named targetPort is the workload's container port of that name. */
 function targetPortNumber(p: ServicePort, w: Workload): number {
   if (typeof p.targetPort === 'number') return p.targetPort;
   return w.ports.find((c) => c.name === p.targetPort && c.protocol === 'TCP')?.containerPort ?? p.port;
@@ -155,17 +172,4 @@ function proxylessHosts(s: MeshService, callerNamespace: string | undefined): st
   const hosts = [serviceFqdn(s.namespace, s.name), `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
   if (callerNamespace === s.namespace) hosts.push(s.name);
   return hosts;
-}
-
-/**
- * Everything the outbound route configuration depends on, as memo key parts:
- * the services (their ports and policies) and the splits and their backends.
- */
-function routeInputs(model: MeshModel, services: readonly MeshService[]): unknown[] {
-  const parts: unknown[] = [];
-  for (const s of services) {
-    parts.push(s.key, s.clusterIP, s.ports.map((p) => [p.port, p.protocol, p.policy]));
-    for (const k of s.splits) parts.push(model.splits.get(k));
-  }
-  return parts;
 }

@@ -233,7 +233,7 @@ describe('permissive mesh: a sidecar', () => {
             '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
             sni: 'reviews-v1.shop.svc.cluster.local',
             common_tls_context: {
-              tls_certificate_sds_secret_configs: [sds(spiffe('shop', 'frontend'))],
+              tls_certificate_sds_secret_configs: [sds('workload-certificate')],
               combined_validation_context: {
                 default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: spiffe('shop', 'reviews') } }] },
                 validation_context_sds_secret_config: sds('trellis-trust-bundle'),
@@ -264,6 +264,13 @@ describe('permissive mesh: a sidecar', () => {
     expect({ zone: found!.zone, port: found!.e.endpoint.address.socket_address.port_value, health: found!.e.health_status }).toEqual({ zone, port, health });
   });
 
+  it('clusters: identical whichever identity calls (the certificate is named, not the caller)', () => {
+    for (const name of ['reviews-v1.shop:8080', 'ratings.shop:8080']) {
+      expect(px.reviews.cluster(name), `${name} for reviews`).toEqual(px.frontend.cluster(name));
+      expect(px.probe.cluster(name), `${name} for ops/probe`).toEqual(px.frontend.cluster(name));
+    }
+  });
+
   it('endpoints: one locality per zone, weighted by its endpoint count (gRPC drops unweighted localities)', () => {
     const localities = px.frontend.endpoints('reviews.shop:8080').endpoints;
     expect(localities.map((l: any) => [l.locality.zone, l.load_balancing_weight.value, l.lb_endpoints.length])).toEqual([
@@ -279,8 +286,9 @@ describe('permissive mesh: a sidecar', () => {
     expect(chain.transport_socket.typed_config).toMatchObject({
       '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
       require_client_certificate: { value: true },
-      common_tls_context: { tls_certificate_sds_secret_configs: [sds(spiffe('shop', 'reviews'))], validation_context_sds_secret_config: sds('trellis-trust-bundle') },
+      common_tls_context: { tls_certificate_sds_secret_configs: [sds('workload-certificate')], validation_context_sds_secret_config: sds('trellis-trust-bundle') },
     });
+    expect(JSON.stringify(chain.transport_socket)).not.toContain('spiffe://');
     expect(chain.filters[0].typed_config.http_filters.map((f: { name: string }) => f.name)).toEqual(['envoy.filters.http.router']);
   });
 

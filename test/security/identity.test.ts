@@ -1,7 +1,9 @@
 /**
  * Issue 4, "proven identity" and "the control connection is protected",
- * against the real server over real gRPC TLS: SDS serves a stream only the
- * secret of the identity its token proves; missing, expired, forged and
+ * against the real server over real gRPC TLS: every sidecar asks for its
+ * certificate under one name (WORKLOAD_CERTIFICATE_SECRET), and SDS serves a
+ * stream under that name only the certificate of the identity its token
+ * proves — never one picked by the name asked for or the node's claims; missing, expired, forged and
  * mismatched tokens get no secret (counted by reason) but still get config,
  * or a closed stream under requireIdentity; the plaintext listener never
  * carries a private key; the xDS port's certificate chains to the mesh root
@@ -34,12 +36,15 @@ import {
   TRUST_BUNDLE_SECRET,
   TRUST_DOMAIN,
   uriSans,
+  WORKLOAD_CERTIFICATE_SECRET,
   type SecureHarness,
 } from './support.ts';
 
 const FRONTEND = spiffe('frontend');
 const RATINGS = spiffe('ratings');
-const ASK = [FRONTEND, RATINGS, TRUST_BUNDLE_SECRET];
+const ASK = [WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET];
+/** A node id of its own, so the cache computes its snapshot from metadata claiming to be demo/ratings. */
+const claimingRatings = (id: string) => ({ ...sidecar('frontend', id), metadata: { fields: { 'trellis.workload': { stringValue: 'demo/ratings' } } } });
 
 let h: SecureHarness;
 let strict: SecureHarness; // requireIdentity: true, same state dir (same root and token key)
@@ -59,10 +64,13 @@ describe('SDS serves only the proven identity', () => {
   it("a stream proving demo/frontend gets frontend's certificate and the bundle, never ratings'", async () => {
     const s = h.tlsClient().sotw(tokenMetadata(h.token('frontend', 'demo/frontend')));
     const r = await subscribeSds(s, sidecar('frontend'), ASK);
-    expect(r.names.toSorted()).toEqual([FRONTEND, TRUST_BUNDLE_SECRET].toSorted());
+    expect(r.names.toSorted()).toEqual([WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET].toSorted());
     expect(await s.silentFor(300)).toBe(true); // ratings' secret never follows
 
-    const [secret] = identitySecrets(r);
+    const secrets = identitySecrets(r);
+    expect(secrets).toHaveLength(1);
+    const [secret] = secrets;
+    expect(secret!.name).toBe(WORKLOAD_CERTIFICATE_SECRET);
     const roots = bundleRoots(r)!;
     expect(roots).toHaveLength(1);
     expect(uriSans(secret!.cert)).toEqual([FRONTEND]);
@@ -86,24 +94,45 @@ describe('SDS serves only the proven identity', () => {
     s.close();
   });
 
-  it('delta: naming ratings’ secret with a frontend token gets it reported as absent', async () => {
-    const d = h.tlsClient().delta(tokenMetadata(h.token('frontend', 'demo/frontend')));
-    d.send({ node: sidecar('frontend'), type_url: SDS, resource_names_subscribe: ASK });
+  it('asking under any other name (a SPIFFE ID, as names once were) gets no certificate', async () => {
+    const s = h.tlsClient().sotw(tokenMetadata(h.token('frontend', 'demo/frontend')));
+    const r = await subscribeSds(s, sidecar('frontend'), [FRONTEND, RATINGS, TRUST_BUNDLE_SECRET]);
+    expect(r.names).toEqual([TRUST_BUNDLE_SECRET]);
+    expect(await s.silentFor(300)).toBe(true);
+    expect(receivedText(s)).not.toContain('PRIVATE KEY');
+    s.close();
+  });
+
+  it('delta: the certificate goes to the proven identity; a mismatched one gets it reported absent', async () => {
+    // Proven frontend, node frontend: served frontend's certificate under the one name.
+    const ok = h.tlsClient().delta(tokenMetadata(h.token('frontend', 'demo/frontend')));
+    ok.send({ node: sidecar('frontend'), type_url: SDS, resource_names_subscribe: ASK });
+    const mine = await ok.next(3000);
+    expect(mine.names.toSorted()).toEqual([WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET].toSorted());
+    expect(mine.removed_resources).toEqual([]);
+    const [secret] = identitySecrets(mine as unknown as Parameters<typeof identitySecrets>[0]);
+    expect(uriSans(secret!.cert)).toEqual([FRONTEND]);
+    ok.close();
+
+    // Proven frontend, node claiming ratings: the snapshot's certificate is ratings', so the name is absent.
+    const d = h.tlsClient().delta(tokenMetadata(h.token('frontend', 'spoofer-delta')));
+    d.send({ node: claimingRatings('spoofer-delta'), type_url: SDS, resource_names_subscribe: ASK });
     const r = await d.next(3000);
-    expect(r.names.toSorted()).toEqual([FRONTEND, TRUST_BUNDLE_SECRET].toSorted());
-    expect(r.removed_resources).toEqual([RATINGS]);
+    expect(r.names).toEqual([TRUST_BUNDLE_SECRET]);
+    expect(r.removed_resources).toEqual([WORKLOAD_CERTIFICATE_SECRET]);
+    expect(JSON.stringify(r)).not.toContain('PRIVATE KEY');
     d.close();
   });
 
-  it('declaring another workload in node metadata does not reach its secret', async () => {
+  it('declaring another workload in node metadata gets no certificate at all', async () => {
     // A node (its own id, so the cache computes its snapshot from this
     // metadata) claiming to front ratings with a valid frontend token: its
     // config is ratings', but the proven identity is frontend.
-    const node = { ...sidecar('frontend', 'spoofer-1'), metadata: { fields: { 'trellis.workload': { stringValue: 'demo/ratings' } } } };
     const s = h.tlsClient().sotw(tokenMetadata(h.token('frontend', 'spoofer-1')));
-    const r = await subscribeSds(s, node, ASK);
-    // The proxy's snapshot does hold ratings' secret; the stream's view does not.
-    expect([...h.server.cache.get('spoofer-1')!.get(SDS).items.keys()]).toContain(RATINGS);
+    const r = await subscribeSds(s, claimingRatings('spoofer-1'), ASK);
+    // The proxy's snapshot holds ratings' certificate under the one name; the stream's view does not.
+    const held = h.server.cache.get('spoofer-1')!.get(SDS).items.get(WORKLOAD_CERTIFICATE_SECRET);
+    expect(held?.owner).toBe(RATINGS);
     expect(r.names).toEqual([TRUST_BUNDLE_SECRET]);
     expect(await s.silentFor(300)).toBe(true);
     expect(receivedText(s)).not.toContain('PRIVATE KEY');
@@ -134,7 +163,7 @@ describe('token abuse', () => {
     const before = metric(await h.metrics(), 'trellis_identity_failures_total', { reason });
     const s = h.tlsClient().sotw(tokenMetadata(await token()));
     const pod = nodeId.split('/')[1]!;
-    const sds = await subscribeSds(s, sidecar(pod, nodeId), [spiffe(pod), FRONTEND, TRUST_BUNDLE_SECRET]);
+    const sds = await subscribeSds(s, sidecar(pod, nodeId), [WORKLOAD_CERTIFICATE_SECRET, spiffe(pod), FRONTEND, TRUST_BUNDLE_SECRET]);
     expect(sds.names).toEqual([TRUST_BUNDLE_SECRET]);
     s.send({ type_url: CDS, resource_names: [] });
     const cds = await s.next(3000);
@@ -164,7 +193,8 @@ describe('token abuse', () => {
   it('requireIdentity: a valid token is served its secret', async () => {
     const s = strict.tlsClient().sotw(tokenMetadata(strict.token('frontend', 'demo/frontend')));
     const r = await subscribeSds(s, sidecar('frontend'), ASK);
-    expect(r.names.toSorted()).toEqual([FRONTEND, TRUST_BUNDLE_SECRET].toSorted());
+    expect(r.names.toSorted()).toEqual([WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET].toSorted());
+    expect(identitySecrets(r).map((x) => uriSans(x.cert))).toEqual([[FRONTEND]]);
     expect(s.status).toBeUndefined();
     s.close();
   });

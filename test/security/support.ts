@@ -16,13 +16,13 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/cli/serve.ts';
 import { TOKEN_METADATA_KEY } from '../../src/server/identity.ts';
-import { TRUST_BUNDLE_SECRET } from '../../src/translate/names.ts';
+import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from '../../src/translate/names.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import type { NodeInfo } from '../../src/xds/wire.ts';
 import { XdsTestClient, type SotwResponseView, type SotwStream } from '../support/ads-client.ts';
 import { metric } from '../support/conformance.ts';
 
-export { metric, TypeUrl, TRUST_BUNDLE_SECRET };
+export { metric, TypeUrl, TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET };
 export const { Cluster: CDS, Listener: LDS, Secret: SDS } = TypeUrl;
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -20,7 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import { decodeSotwResponse, encodeSotwRequest } from '../src/xds/wire.ts';
 import { TypeUrl } from '../src/xds/type-urls.ts';
 import { TOKEN_METADATA_KEY } from '../src/server/identity.ts';
-import { TRUST_BUNDLE_SECRET } from '../src/translate/names.ts';
+import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from '../src/translate/names.ts';
 import { now } from './ipc.ts';
 
 export interface SdsClientConfig {
@@ -60,7 +60,7 @@ class Workload {
     md.setOptions({ waitForReady: true });
     const call = this.channel.makeBidiStreamRequest(ADS, id, id, md);
     this.call = call;
-    const names = [this.spec.spiffeId, TRUST_BUNDLE_SECRET];
+    const names = [WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET];
     let roots: X509Certificate[] = [];
     let gotValid = false;
     this.seen = { responses: 0, sds: 0, names: [], status: '' };
@@ -77,7 +77,7 @@ class Workload {
       for (const res of r.resources) {
         const v = res.value as Record<string, any>;
         if (v.name === TRUST_BUNDLE_SECRET) roots = pemCertificates(String(v.validation_context.trusted_ca.inline_string));
-        else if (v.name === this.spec.spiffeId && v.tls_certificate) cert = { chain: String(v.tls_certificate.certificate_chain.inline_string), key: String(v.tls_certificate.private_key.inline_string) };
+        else if (v.name === WORKLOAD_CERTIFICATE_SECRET && v.tls_certificate) cert = { chain: String(v.tls_certificate.certificate_chain.inline_string), key: String(v.tls_certificate.private_key.inline_string) };
       }
       if (!cert || gotValid) return;
       if (this.valid(cert, roots)) {

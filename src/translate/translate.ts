@@ -120,7 +120,7 @@ export class Translator {
         out.listeners.push(
           // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
           // identity (transparent: one address) may serve the same port with different targetPorts.
-          this.listeners.get([name, proxy.inboundAddress, w.identity, cluster, rules, ports], () =>
+          this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports], () =>
             inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
           ),
         );

@@ -66,7 +66,7 @@ describe('deploy/kubernetes', () => {
     for (const target of Object.values(ports)) expect(container[target as string]).toBeDefined();
   });
 
-  it('RBAC is least privilege: reads the watched kinds, patches only intents\' status, nothing else', () => {
+  it('RBAC is least privilege: reads the watched kinds, patches only intents\' status, reviews tokens, nothing else', () => {
     const rules = one('ClusterRole').rules as Json[];
     const grants = rules.flatMap((r) => r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${g || 'core'}/${res}:${v}`))));
     const expected = WATCHED.flatMap((w) => {
@@ -74,6 +74,7 @@ describe('deploy/kubernetes', () => {
       const read = ['get', 'list', 'watch'].map((v) => `${group}/${w.plural}:${v}`);
       return w.intent ? [...read, `${group}/${w.plural}/status:patch`] : read;
     });
+    expected.push('authentication.k8s.io/tokenreviews:create'); // proven identity (TokenReviewVerifier)
     expect(grants.sort()).toEqual(expected.sort());
     expect(grants.some((g) => g.includes('*'))).toBe(false);
     for (const [binding, role] of [['ClusterRoleBinding', 'ClusterRole'], ['RoleBinding', 'Role']] as const) {

@@ -21,6 +21,8 @@ import {
   tokenMetadata,
   trellis,
   TRUST_BUNDLE_SECRET,
+  uriSans,
+  WORKLOAD_CERTIFICATE_SECRET,
   type SecureHarness,
 } from './support.ts';
 
@@ -83,8 +85,10 @@ describe('trellis certs against a running server', () => {
     h = await startSecure({ plaintextXdsAddress: undefined });
     // A sidecar connects, so frontend's certificate exists.
     const s = h.tlsClient().sotw(tokenMetadata(h.token('frontend', 'demo/frontend')));
-    const r = await subscribeSds(s, sidecar('frontend'), [spiffe('frontend'), TRUST_BUNDLE_SECRET]);
-    serial = identitySecrets(r)[0]!.cert.serialNumber;
+    const r = await subscribeSds(s, sidecar('frontend'), [WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET]);
+    const [mine] = identitySecrets(r);
+    expect(uriSans(mine!.cert)).toEqual([spiffe('frontend')]);
+    serial = mine!.cert.serialNumber;
     s.close();
   });
   afterAll(async () => {

@@ -25,12 +25,14 @@ import {
   trellis,
   TRUST_BUNDLE_SECRET,
   uriSans,
+  WORKLOAD_CERTIFICATE_SECRET,
   type IdentitySecret,
   type SecureHarness,
 } from './support.ts';
 
 const FRONTEND = spiffe('frontend');
-const NAMES = [FRONTEND, TRUST_BUNDLE_SECRET];
+/** What a sidecar asks for: its certificate under the one fixed name, and the bundle. */
+const NAMES = [WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET];
 
 /** What a SotW SDS client holds: responses carry only what changed, so fold them. */
 class SdsHolder {
@@ -68,7 +70,10 @@ beforeAll(async () => {
   const s = h.tlsClient().sotw(tokenMetadata(h.token('frontend', 'demo/frontend')));
   holder = new SdsHolder(s);
   holder.fold(await subscribeSds(s, sidecar('frontend'), NAMES));
-  serials.push(holder.cert!.cert.serialNumber);
+  if (!holder.cert) throw new Error(`no ${WORKLOAD_CERTIFICATE_SECRET} secret for a stream proving ${FRONTEND}`);
+  expect(holder.cert.name).toBe(WORKLOAD_CERTIFICATE_SECRET);
+  expect(uriSans(holder.cert.cert)).toEqual([FRONTEND]);
+  serials.push(holder.cert.cert.serialNumber);
   streamObject = [...(h.server.xds.nodes().get('demo/frontend') ?? [])][0];
 });
 afterAll(async () => {

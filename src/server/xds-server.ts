@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { decodeDeltaRequest, decodeSotwRequest } from '../xds/wire.ts';
+import { SotwRequestReader } from '../xds/sotw-request-reader.ts';
 import { grpcStatusOf, StreamError } from './errors.ts';
 import type { IdentityVerifier } from './identity.ts';
 import { XdsMetrics } from './metrics.ts';
@@ -245,11 +246,18 @@ export class XdsServer {
     };
     stream.onFatal = finish;
 
+    const lean = mode === 'sotw' ? new SotwRequestReader() : undefined;
     call.on('data', (bytes: Buffer) => {
       if (ended) return;
       let req;
       try {
-        req = mode === 'sotw' ? decodeSotwRequest(bytes) : decodeDeltaRequest(bytes);
+        if (lean) {
+          req = lean.read(bytes);
+          if (!req) {
+            req = decodeSotwRequest(bytes);
+            lean.forget(req.type_url);
+          }
+        } else req = decodeDeltaRequest(bytes);
       } catch (e) {
         // Any decode failure is the client's bytes, not our bug (matching protobufjs's message text missed some).
         const why = e instanceof Error ? e.message : String(e);

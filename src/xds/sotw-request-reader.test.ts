@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { SotwRequestReader } from './sotw-request-reader.ts';
+import { decodeSotwRequest, encodeSotwRequest, type SotwRequest } from './wire.ts';
+
+const T = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+
+describe('SotwRequestReader', () => {
+  const cases: Array<{ name: string; req: Partial<SotwRequest>; lean: boolean }> = [
+    { name: 'an ACK with names', req: { type_url: T, version_info: 'v1', response_nonce: 'n1', resource_names: ['a', 'b', 'c'] }, lean: true },
+    { name: 'an empty wildcard request', req: { type_url: T }, lean: true },
+    { name: 'a request with a node goes to the full decoder', req: { node: { id: 'x', cluster: 'c' }, type_url: T }, lean: false },
+    { name: 'a NACK goes to the full decoder', req: { type_url: T, response_nonce: 'n', error_detail: { code: 3, message: 'bad' } }, lean: false },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: reads what the full decoder reads`, () => {
+      const bytes = encodeSotwRequest(c.req);
+      const got = new SotwRequestReader().read(bytes);
+      if (!c.lean) return expect(got).toBeUndefined();
+      const full = decodeSotwRequest(bytes);
+      expect(got).toEqual({ version_info: full.version_info, resource_names: full.resource_names, type_url: full.type_url, response_nonce: full.response_nonce });
+    });
+  }
+
+  it('reuses the previous name list when the names are byte-for-byte the same, per type', () => {
+    const reader = new SotwRequestReader();
+    const names = Array.from({ length: 1000 }, (_, i) => `svc-${i}.ns:8080`);
+    const a = reader.read(encodeSotwRequest({ type_url: T, version_info: 'v1', response_nonce: '1', resource_names: names }))!;
+    const b = reader.read(encodeSotwRequest({ type_url: T, version_info: 'v2', response_nonce: '2', resource_names: names }))!;
+    expect(b.resource_names).toBe(a.resource_names);
+    expect(b.version_info).toBe('v2');
+    const c = reader.read(encodeSotwRequest({ type_url: T, version_info: 'v2', response_nonce: '3', resource_names: [...names, 'new'] }))!;
+    expect(c.resource_names).not.toBe(a.resource_names);
+    expect(c.resource_names.at(-1)).toBe('new');
+    const other = reader.read(encodeSotwRequest({ type_url: 'other', resource_names: names }))!;
+    expect(other.resource_names).not.toBe(a.resource_names);
+    expect(other.resource_names).toEqual(names);
+  });
+
+  it('truncated bytes throw (the stream answers INVALID_ARGUMENT)', () => {
+    const bytes = encodeSotwRequest({ type_url: T, resource_names: ['abc'] });
+    expect(() => new SotwRequestReader().read(bytes.subarray(0, bytes.length - 2))).toThrow();
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * A lean reader for the common state-of-the-world request: an ACK that
+ * repeats the subscription. Envoy sends one per response, carrying every
+ * subscribed name (a thousand EDS names is ~16 KB), and decoding them all
+ * was the largest cost of a push to many streams. This reads the few scalar
+ * fields itself and, when the bytes of the name list equal those of the
+ * previous request of the same type on the stream, reuses that list — same
+ * array, no strings built.
+ *
+ * Anything unusual (a node, an error_detail, resource locators) returns
+ * undefined and the caller decodes the whole message with protobufjs.
+ * Field numbers: envoy/service/discovery/v3/discovery.proto, DiscoveryRequest.
+ */
+import protobuf from 'protobufjs';
+import type { SotwRequest } from './wire.ts';
+
+export interface NamesMemo {
+  region: Buffer;
+  names: string[];
+}
+
+export class SotwRequestReader {
+  /** Per type URL: the raw bytes of the last name list and the names they held. */
+  private readonly previous = new Map<string, NamesMemo>();
+
+  read(bytes: Uint8Array): SotwRequest | undefined {
+    const r = protobuf.Reader.create(bytes);
+    let version = '';
+    let typeUrl = '';
+    let nonce = '';
+    let first = -1;
+    let last = -1;
+    while (r.pos < r.len) {
+      const tagPos = r.pos;
+      const tag = r.uint32();
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      if (field === 1 && wire === 2) version = readString(r);
+      else if (field === 3 && wire === 2) {
+        // Names must be one contiguous run for the region compare to mean anything.
+        if (first >= 0 && last !== tagPos) return undefined;
+        if (first < 0) first = tagPos;
+        skipBytes(r);
+        last = r.pos;
+      } else if (field === 4 && wire === 2) typeUrl = readString(r);
+      else if (field === 5 && wire === 2) nonce = readString(r);
+      else if (field === 2 || field === 6 || field === 7) return undefined;
+      else r.skipType(wire);
+    }
+    let names: string[] = [];
+    if (first >= 0) {
+      const region = Buffer.from(bytes.buffer, bytes.byteOffset + first, last - first);
+      const memo = this.previous.get(typeUrl);
+      if (memo && memo.region.equals(region)) names = memo.names;
+      else {
+        names = decodeNames(region);
+        this.previous.set(typeUrl, { region: Buffer.from(region), names });
+      }
+    } else {
+      this.previous.delete(typeUrl);
+    }
+    return { version_info: version, resource_names: names, type_url: typeUrl, response_nonce: nonce };
+  }
+
+  /** Forget what a fully decoded request may have changed. */
+  forget(typeUrl: string): void {
+    this.previous.delete(typeUrl);
+  }
+}
+
+function decodeNames(region: Buffer): string[] {
+  const r = protobuf.Reader.create(region);
+  const out: string[] = [];
+  while (r.pos < r.len) {
+    r.uint32();
+    out.push(readString(r));
+  }
+  return out;
+}
+
+/**
+ * protobufjs's Node reader slices strings without checking that the bytes
+ * are there, so a truncated request would read as a shorter string; check.
+ */
+function readString(r: protobuf.Reader): string {
+  const len = r.uint32();
+  if (r.pos + len > r.len) throw new RangeError(`string of ${len} bytes at ${r.pos} runs past the end of a ${r.len}-byte message`);
+  const s = Buffer.from(r.buf.buffer, r.buf.byteOffset + r.pos, len).toString('utf8');
+  r.pos += len;
+  return s;
+}
+
+function skipBytes(r: protobuf.Reader): void {
+  const len = r.uint32();
+  if (r.pos + len > r.len) throw new RangeError(`field of ${len} bytes at ${r.pos} runs past the end of a ${r.len}-byte message`);
+  r.pos += len;
+}

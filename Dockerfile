@@ -19,6 +19,12 @@ RUN (npm ci --omit=dev --no-audit --no-fund --loglevel=error \
           npm install --omit=dev --no-audit --no-fund --loglevel=error; }) \
  && npm cache clean --force
 
+# iptables: `trellis inject` runs this image as the init container that
+# installs a sidecar's transparent redirect (docs/kubernetes.md).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/*
+
 COPY bin ./bin
 COPY protos ./protos
 COPY src ./src

@@ -2,12 +2,18 @@
  * The certificate authority: one signing root (persisted, see store.ts),
  * optionally a retiring root during a rotation, and leaf issuance.
  *
- * Root rotation keeps every request working: `beginRootRotation` makes a new
- * root sign new leaves while the trust bundle holds old + new, so old-root
- * and new-root leaves trust each other; workloads are renewed onto the new
- * root (rotation.ts spreads it); `finishRootRotation` drops the old root once
- * no current leaf chains to it. Both steps are persisted before they take
- * effect, so a restart mid-rotation keeps both roots.
+ * Root rotation keeps every request working: `beginRootRotation` puts the
+ * new root in the trust bundle next to the old one, so old-root and new-root
+ * leaves trust each other. For a grace period (the bundle's propagation to
+ * every proxy) leaves are still signed by the old root; then workloads are
+ * renewed onto the new root, spread out (rotation.ts). `finishRootRotation`
+ * drops the old root once no current leaf chains to it. Both steps are
+ * persisted (with the start time and the old root's key) before they take
+ * effect, so a restart mid-rotation keeps both roots and the schedule.
+ *
+ * The xDS serving certificate is signed by the old root for the whole
+ * rotation (`servingRoot`): every bootstrap written before it trusts only
+ * that root. It moves to the new root when the rotation finishes.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -17,7 +23,7 @@ import { derToPem, pemBlocks } from './encoding.ts';
 import { CertificateInventory, certificateListing, type CertificateListing } from './inventory.ts';
 import { IssuedCertificate } from './issued.ts';
 import { DEFAULT_ROOT_LIFETIME_MS, generateRoot, loadSigningRoot, loadTrustedRoot, randomSerial, type SigningRoot, type TrustedRoot } from './root.ts';
-import { DEFAULT_RENEWAL_POLICY, renewalDecision, rotationProgress, type RenewalDecision, type RenewalPolicy, type RotationProgress } from './rotation.ts';
+import { DEFAULT_RENEWAL_POLICY, renewalDecision, rotationGraceEnd, rotationProgress, scheduledRenewal, type RenewalDecision, type RenewalPolicy, type RotationProgress } from './rotation.ts';
 import { isValidTrustDomain, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from './spiffe.ts';
 import { FileCaStore, type CaStore, type RootMaterial } from './store.ts';
 import { buildCertificate, distinguishedName, type CertificateProfile } from './x509.ts';
@@ -41,7 +47,8 @@ export interface CertificateAuthorityOptions {
   operatorRoot?: RootFiles;
   leafLifetimeMs?: number;
   rootLifetimeMs?: number;
-  renewalPolicy?: RenewalPolicy;
+  /** Defaults: DEFAULT_RENEWAL_POLICY; fields given here override it. */
+  renewalPolicy?: Partial<RenewalPolicy>;
   clock?: () => number;
   logger?: Logger;
 }
@@ -68,19 +75,23 @@ export class CertificateAuthority {
   readonly #policy: RenewalPolicy;
   #active: SigningRoot;
   #retiring: TrustedRoot | undefined;
+  /** The retiring root with its key, when the state dir kept it. */
+  #retiringSigner: SigningRoot | undefined;
   #rotationStartedAt: number | undefined;
   #busy: Promise<unknown> = Promise.resolve();
 
-  private constructor(opts: CertificateAuthorityOptions, store: CaStore, active: SigningRoot, retiring: TrustedRoot | undefined) {
+  private constructor(opts: CertificateAuthorityOptions, store: CaStore, active: SigningRoot, retiring: TrustedRoot | SigningRoot | undefined, rotationStartedAt: number | undefined) {
     this.trustDomain = opts.trustDomain;
     this.#store = store;
     this.#clock = opts.clock ?? Date.now;
     this.#log = opts.logger ?? componentLogger('ca');
     this.#leafLifetimeMs = opts.leafLifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS;
     this.#rootLifetimeMs = opts.rootLifetimeMs ?? DEFAULT_ROOT_LIFETIME_MS;
-    this.#policy = opts.renewalPolicy ?? DEFAULT_RENEWAL_POLICY;
+    this.#policy = { ...DEFAULT_RENEWAL_POLICY, ...opts.renewalPolicy };
     this.#active = active;
-    this.#retiring = retiring;
+    this.#retiring = retiring && publicPart(retiring);
+    this.#retiringSigner = retiring && 'issuer' in retiring ? retiring : undefined;
+    this.#rotationStartedAt = retiring ? rotationStartedAt : undefined;
   }
 
   /**
@@ -122,10 +133,13 @@ export class CertificateAuthority {
     if (!stored) throw new Error('the CA store lost the root it just stored');
 
     const active = loadSigningRoot(stored.active, now, { certPath: stored.paths.cert, keyPath: stored.paths.key, state: true });
-    let retiring: TrustedRoot | undefined;
+    let retiring: TrustedRoot | SigningRoot | undefined;
     if (stored.retiringPem !== undefined) {
       try {
-        retiring = loadTrustedRoot(stored.retiringPem, now, { certPath: stored.paths.retiring, keyPath: '', state: true });
+        const origin = { certPath: stored.paths.retiring, keyPath: stored.paths.retiringKey, state: true };
+        retiring = stored.retiringKeyPem !== undefined
+          ? loadSigningRoot({ certificatePem: stored.retiringPem, keyPem: stored.retiringKeyPem }, now, origin)
+          : loadTrustedRoot(stored.retiringPem, now, origin);
       } catch (err) {
         // A retiring root that expired no longer vouches for anything: serving
         // without it is correct, refusing to start over it would be an outage.
@@ -133,7 +147,7 @@ export class CertificateAuthority {
         log.warn({ path: stored.paths.retiring }, 'the retiring root has expired; finish the rotation (trellis ca rotate --finish)');
       }
     }
-    const ca = new CertificateAuthority(opts, store, active, retiring);
+    const ca = new CertificateAuthority(opts, store, active, retiring, stored.rotationStartedAt);
     ca.#warnIfRootExpiresSoon(now);
     log.info({ fingerprint: active.fingerprint, retiring: retiring?.fingerprint, notAfter: new Date(active.notAfter).toISOString() }, 'CA ready');
     return ca;
@@ -145,6 +159,25 @@ export class CertificateAuthority {
 
   get retiringRoot(): TrustedRoot | undefined {
     return this.#retiring;
+  }
+
+  /** When the rotation in progress began (persisted in the state dir). */
+  get rotationStartedAt(): number | undefined {
+    return this.#rotationStartedAt;
+  }
+
+  /**
+   * The root that signs the xDS serving certificate: during a rotation the
+   * retiring one (if its key was kept), which every bootstrap written before
+   * the rotation trusts; otherwise the active one.
+   */
+  get servingRoot(): TrustedRoot {
+    return publicPart(this.#retiringSigner ?? this.#active);
+  }
+
+  /** True while a rotation's grace runs: new leaves still come from the retiring root. */
+  inRotationGrace(): boolean {
+    return this.#retiringSigner !== undefined && this.#rotationStartedAt !== undefined && this.#clock() < rotationGraceEnd(this.#rotationStartedAt, this.#policy);
   }
 
   /** PEM of every trusted root: the active one, then the retiring one during a rotation. */
@@ -159,7 +192,9 @@ export class CertificateAuthority {
   /** A new workload certificate (ECDSA P-256 key, SPIFFE URI SAN, serverAuth + clientAuth). */
   issue(identity: WorkloadIdentity | string, lifetimeMs: number = this.#leafLifetimeMs): IssuedCertificate {
     const spiffeId = typeof identity === 'string' ? this.#checkSpiffeId(identity) : this.spiffeIdOf(identity);
-    const cert = this.#sign({ kind: 'workload', spiffeId }, EMPTY_NAME, lifetimeMs);
+    // During the grace a peer may not have the new root yet: sign with the old one.
+    const root = this.inRotationGrace() ? this.#retiringSigner! : this.#active;
+    const cert = this.#sign({ kind: 'workload', spiffeId }, EMPTY_NAME, lifetimeMs, root);
     this.inventory.record(cert);
     return cert;
   }
@@ -175,7 +210,7 @@ export class CertificateAuthority {
     return this.issue(spiffeId);
   }
 
-  /** Trellis's own serving certificate for the xDS port. */
+  /** Trellis's own serving certificate for the xDS port, signed by `servingRoot`. */
   issueServerCertificate(opts: ServerCertificateOptions = {}): IssuedCertificate {
     const profile: CertificateProfile = {
       kind: 'server',
@@ -184,9 +219,17 @@ export class CertificateAuthority {
       uris: opts.spiffeId ? [opts.spiffeId] : [],
     };
     const subject = distinguishedName({ organization: this.trustDomain.slice(0, 64), commonName: 'trellis' });
-    const cert = this.#sign(profile, subject, opts.lifetimeMs ?? DEFAULT_SERVER_LIFETIME_MS);
+    const cert = this.#sign(profile, subject, opts.lifetimeMs ?? DEFAULT_SERVER_LIFETIME_MS, this.#retiringSigner ?? this.#active);
     this.inventory.record(cert);
     return cert;
+  }
+
+  /**
+   * True if the serving certificate must be replaced: signed by another root
+   * than `servingRoot` (a rotation finished, or the roots changed), or due.
+   */
+  serverCertificateDue(cert: IssuedCertificate): boolean {
+    return cert.issuerFingerprint !== this.servingRoot.fingerprint || this.#clock() >= scheduledRenewal(cert, this.#policy);
   }
 
   renewalDecision(cert: IssuedCertificate): RenewalDecision {
@@ -198,8 +241,12 @@ export class CertificateAuthority {
     });
   }
 
+  /**
+   * Workload certificates only: the serving certificate stays on the
+   * retiring root until the rotation finishes, on purpose.
+   */
   rotationProgress(): RotationProgress {
-    return rotationProgress(this.inventory.all(), this.#active.fingerprint);
+    return rotationProgress(this.inventory.all().filter((c) => c.kind === 'workload'), this.#active.fingerprint);
   }
 
   listing(): CertificateListing {
@@ -224,8 +271,9 @@ export class CertificateAuthority {
       if (next.fingerprint === this.#active.fingerprint) {
         throw new CaError('rotation-state', 'the new root is the root already in use', 'give a different root');
       }
-      await this.#store.beginRotation({ certificatePem: next.certificatePem, keyPem: next.keyPem });
+      await this.#store.beginRotation({ certificatePem: next.certificatePem, keyPem: next.keyPem }, now);
       this.#retiring = publicPart(this.#active);
+      this.#retiringSigner = this.#active;
       this.#active = next;
       this.#rotationStartedAt = now;
       this.#log.info({ active: next.fingerprint, retiring: this.#retiring.fingerprint }, 'root rotation begun');
@@ -249,13 +297,13 @@ export class CertificateAuthority {
       await this.#store.finishRotation();
       this.#log.info({ dropped: this.#retiring.fingerprint }, 'root rotation finished');
       this.#retiring = undefined;
+      this.#retiringSigner = undefined;
       this.#rotationStartedAt = undefined;
     });
   }
 
-  #sign(profile: CertificateProfile, subject: Uint8Array, lifetimeMs: number): IssuedCertificate {
+  #sign(profile: CertificateProfile, subject: Uint8Array, lifetimeMs: number, root: SigningRoot): IssuedCertificate {
     if (!(lifetimeMs > 0)) throw new RangeError(`certificate lifetime must be positive, got ${lifetimeMs}`);
-    const root = this.#active;
     const now = this.#clock();
     if (now >= root.notAfter) {
       throw new CaError('expired', `the root CA expired at ${new Date(root.notAfter).toISOString()}`, 'rotate to a new root (trellis ca rotate)');
@@ -276,6 +324,7 @@ export class CertificateAuthority {
       serial: Buffer.from(serial).toString('hex').toUpperCase(),
       notBefore,
       notAfter,
+      issuedAt: now,
       issuerFingerprint: root.fingerprint,
       dnsNames: profile.kind === 'server' ? profile.dnsNames : [],
       ipAddresses: profile.kind === 'server' ? profile.ipAddresses : [],

@@ -27,6 +27,8 @@ export interface CertificateSummary {
 }
 
 export interface IssuedCertificateInit extends CertificateSummary {
+  /** When the CA signed it (ms since epoch); notBefore is backdated for clock skew. Defaults to notBefore. */
+  issuedAt?: number;
   certificatePem: string;
   privateKeyPem: string;
 }
@@ -37,6 +39,8 @@ export class IssuedCertificate implements CertificateSummary {
   readonly serial: string;
   readonly notBefore: number;
   readonly notAfter: number;
+  /** When the CA signed it: renewal counts the lifetime from here (rotation.ts). */
+  readonly issuedAt: number;
   readonly issuerFingerprint: string;
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
@@ -50,6 +54,7 @@ export class IssuedCertificate implements CertificateSummary {
     this.serial = init.serial;
     this.notBefore = init.notBefore;
     this.notAfter = init.notAfter;
+    this.issuedAt = init.issuedAt ?? init.notBefore;
     this.issuerFingerprint = init.issuerFingerprint;
     this.dnsNames = init.dnsNames;
     this.ipAddresses = init.ipAddresses;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CertificateAuthority } from './authority.ts';
+import { X509Certificate } from 'node:crypto';
+import { CertificateAuthority, LEAF_BACKDATE_MS } from './authority.ts';
 import { DEFAULT_RENEWAL_POLICY, nearestExpiry, renewalDecision, rotationProgress, scheduledRenewal, unitJitter, type RenewableCertificate } from './rotation.ts';
 import { tempDir } from './testkit.ts';
 
@@ -30,6 +31,16 @@ describe('scheduledRenewal', () => {
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(1.5 * H);
   });
 
+  it('counts the lifetime from issuance, not from the backdated notBefore', () => {
+    const noJitter = { ...DEFAULT_RENEWAL_POLICY, jitterFraction: 0 };
+    // A 10-minute leaf issued at T0, backdated 5 minutes: due 400 s after issuance,
+    // not at 2/3 of the 15 minutes from notBefore (50 % of the requested lifetime).
+    const c = cert('01', { notBefore: T0 - LEAF_BACKDATE_MS, issuedAt: T0, notAfter: T0 + 600_000 });
+    expect(scheduledRenewal(c, noJitter)).toBe(T0 + 400_000);
+    // Without an issuance time (a certificate from elsewhere), notBefore is the start.
+    expect(scheduledRenewal(cert('01', { notAfter: T0 + 600_000 }), noJitter)).toBe(T0 + 400_000);
+  });
+
   it('unitJitter stays in [0, 1)', () => {
     for (let i = 0; i < 200; i++) {
       const u = unitJitter(String(i));
@@ -46,8 +57,11 @@ describe('renewalDecision', () => {
     { name: 'just before 2/3', cert: cert('01'), now: T0 + 16 * H - 1, renew: false, reason: 'valid' },
     { name: 'at 2/3', cert: cert('01'), now: T0 + 16 * H, renew: true, reason: 'due' },
     { name: 'expired', cert: cert('01'), now: T0 + 25 * H, renew: true, reason: 'expired' },
-    { name: 'old root, rotation just started, inside its spread slot', cert: cert('01', { issuerFingerprint: 'OLD' }), now: T0 + H, rotationStartedAt: T0 + H, renew: false, reason: 'valid' },
-    { name: 'old root, after the spread window', cert: cert('01', { issuerFingerprint: 'OLD' }), now: T0 + H + 60_001, rotationStartedAt: T0 + H, renew: true, reason: 'root-rotated' },
+    { name: 'old root, rotation just started', cert: cert('01', { issuerFingerprint: 'OLD' }), now: T0 + H, rotationStartedAt: T0 + H, renew: false, reason: 'valid' },
+    { name: 'old root, at the end of the grace', cert: cert('01', { issuerFingerprint: 'OLD' }), now: T0 + H + 60_000 - 1, rotationStartedAt: T0 + H, renew: false, reason: 'valid' },
+    { name: 'old root, past its normal schedule but inside the grace: waits', cert: cert('01', { issuerFingerprint: 'OLD' }), now: T0 + 17 * H, rotationStartedAt: T0 + 17 * H - 1000, renew: false, reason: 'valid' },
+    { name: 'old root, after the grace and the spread window', cert: cert('01', { issuerFingerprint: 'OLD' }), now: T0 + H + 120_000, rotationStartedAt: T0 + H, renew: true, reason: 'root-rotated' },
+    { name: 'old root, expired inside the grace: renewed', cert: cert('01', { issuerFingerprint: 'OLD' }), now: T0 + 24 * H, rotationStartedAt: T0 + 24 * H - 1000, renew: true, reason: 'expired' },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -55,6 +69,15 @@ describe('renewalDecision', () => {
       expect({ renew: d.renew, reason: d.reason }).toEqual({ renew: c.renew, reason: c.reason });
     });
   }
+
+  it('old-root leaves move to the new root only after the grace, spread over the window by serial', () => {
+    const policy = { ...DEFAULT_RENEWAL_POLICY, rotationGraceMs: 30_000, rotationSpreadMs: 90_000 };
+    const start = T0 + H;
+    const at = Array.from({ length: 200 }, (_, i) => renewalDecision(cert(i.toString(16), { issuerFingerprint: 'OLD' }), { now: start, activeRootFingerprint: 'ACTIVE', rotationStartedAt: start, policy }).renewAt);
+    expect(Math.min(...at)).toBeGreaterThanOrEqual(start + 30_000);
+    expect(Math.max(...at)).toBeLessThan(start + 120_000);
+    expect(Math.max(...at) - Math.min(...at)).toBeGreaterThan(80_000);
+  });
 });
 
 describe('rotation progress and nearest expiry', () => {
@@ -71,6 +94,81 @@ describe('rotation progress and nearest expiry', () => {
       { spiffeId: undefined, notAfter: 1 },
     ]);
     expect([...m]).toEqual([['a', 3], ['b', 9]]);
+  });
+});
+
+describe('CertificateAuthority renewal with an injected clock', () => {
+  it('a short-lived leaf is renewed at 2/3 of its requested lifetime from issuance (± jitter)', async () => {
+    const dir = await tempDir();
+    try {
+      const issuedAt = Date.parse('2026-02-01T10:00:00Z');
+      let now = issuedAt;
+      const lifetime = 10 * 60_000;
+      const ca = await CertificateAuthority.open({ trustDomain: 'td', stateDir: dir.path, clock: () => now, rootLifetimeMs: 365 * 24 * H, leafLifetimeMs: lifetime });
+      const id = { namespace: 'ns', serviceAccount: 'sa' };
+      const first = ca.certificateFor(id);
+      expect(first.notBefore).toBe(issuedAt - LEAF_BACKDATE_MS); // still backdated for clock skew
+      expect(first.notAfter).toBe(issuedAt + lifetime);
+      const fraction = (ca.renewalDecision(first).renewAt - issuedAt) / lifetime;
+      expect(fraction).toBeGreaterThanOrEqual(2 / 3 - 0.05);
+      expect(fraction).toBeLessThanOrEqual(2 / 3 + 0.05);
+      now = issuedAt + 0.6 * lifetime; // renewed at ~55 % before the fix
+      expect(ca.certificateFor(id)).toBe(first);
+      now = issuedAt + 0.72 * lifetime;
+      expect(ca.certificateFor(id)).not.toBe(first);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('root rotation: leaves stay on the old root for the grace, then move spread out; the start survives a restart', async () => {
+    const dir = await tempDir();
+    try {
+      const t0 = Date.parse('2026-02-01T10:00:00Z');
+      let now = t0;
+      const policy = { rotationGraceMs: 60_000, rotationSpreadMs: 60_000 };
+      const open = () => CertificateAuthority.open({ trustDomain: 'td', stateDir: dir.path, clock: () => now, renewalPolicy: policy });
+      const ca = await open();
+      const oldRoot = ca.activeRoot;
+      const ids = Array.from({ length: 20 }, (_, i) => `spiffe://td/ns/ns/sa/sa${i}`);
+      const before = new Map(ids.map((id) => [id, ca.certificateFor(id)]));
+      const server = ca.issueServerCertificate();
+      now = t0 + 1000;
+      const newRoot = await ca.beginRootRotation();
+      expect(ca.rotationStartedAt).toBe(t0 + 1000);
+      const rootOf = (pem: string) => (new X509Certificate(pem).verify(new X509Certificate(newRoot.certificatePem).publicKey) ? 'new' : 'old');
+
+      now = t0 + 30_000; // inside the grace
+      for (const id of ids) expect(ca.certificateFor(id)).toBe(before.get(id));
+      const joined = ca.certificateFor('spiffe://td/ns/ns/sa/late'); // a workload first seen now
+      expect(rootOf(joined.certificatePem)).toBe('old');
+      expect(joined.issuerFingerprint).toBe(oldRoot.fingerprint);
+
+      // A restart mid-rotation: same start, same grace, same serving root.
+      const restarted = await open();
+      expect(restarted.rotationStartedAt).toBe(t0 + 1000);
+      expect(restarted.inRotationGrace()).toBe(true);
+      expect(restarted.servingRoot.fingerprint).toBe(oldRoot.fingerprint);
+      expect(restarted.serverCertificateDue(server)).toBe(false);
+      expect(rootOf(restarted.issueServerCertificate().certificatePem)).toBe('old');
+
+      now = t0 + 1000 + 60_000 + 30_000; // half way through the spread window
+      const moved = ids.filter((id) => ca.certificateFor(id) !== before.get(id));
+      expect(moved.length).toBeGreaterThan(0);
+      expect(moved.length).toBeLessThan(ids.length);
+      for (const id of moved) expect(rootOf(ca.inventory.latest(id)!.certificatePem)).toBe('new');
+      now = t0 + 1000 + 120_000;
+      for (const id of ids) expect(ca.certificateFor(id).issuerFingerprint).toBe(newRoot.fingerprint);
+      expect(ca.certificateFor('spiffe://td/ns/ns/sa/late').issuerFingerprint).toBe(newRoot.fingerprint);
+      // The serving certificate does not hold the rotation back, and moves at finish.
+      expect(ca.rotationProgress()).toMatchObject({ complete: true });
+      expect(ca.serverCertificateDue(server)).toBe(false);
+      await ca.finishRootRotation();
+      expect(ca.serverCertificateDue(server)).toBe(true);
+      expect(rootOf(ca.issueServerCertificate().certificatePem)).toBe('new');
+    } finally {
+      await dir.cleanup();
+    }
   });
 });
 

@@ -4,7 +4,9 @@
  *
  * Renewal at about two thirds of the lifetime leaves a third (8 h of a 24 h
  * leaf) to deliver the new one before the old expires, even across a
- * control-plane outage. Jitter spreads renewals of certificates issued
+ * control-plane outage. The lifetime counts from issuance, not from
+ * notBefore: leaves are backdated a few minutes for clock skew, and counting
+ * that backdate renewed short-lived leaves at about half their life. Jitter spreads renewals of certificates issued
  * together (e.g. every workload after a restart) so they do not all renew in
  * the same second; it is derived from the serial, so a given certificate
  * always renews at the same moment, whichever replica computes it.
@@ -17,8 +19,14 @@ export interface RenewalPolicy {
   /** Renewal moves by up to ± this fraction of the lifetime. */
   jitterFraction: number;
   /**
-   * Once a root rotation begins, leaves from the old root are renewed within
-   * this window after its start (spread by the same jitter), not at once.
+   * Once a root rotation begins, no leaf moves to the new root for this long:
+   * the two-root trust bundle must reach every proxy first, or a proxy that
+   * gets its push late rejects peers already on the new root.
+   */
+  rotationGraceMs: number;
+  /**
+   * After the grace, leaves from the old root are renewed within this window
+   * (each at a moment fixed by its serial), not all at once.
    */
   rotationSpreadMs: number;
 }
@@ -26,6 +34,7 @@ export interface RenewalPolicy {
 export const DEFAULT_RENEWAL_POLICY: RenewalPolicy = {
   renewAtFraction: 2 / 3,
   jitterFraction: 0.05,
+  rotationGraceMs: 60_000,
   rotationSpreadMs: 60_000,
 };
 
@@ -35,6 +44,8 @@ export interface RenewableCertificate {
   notBefore: number;
   notAfter: number;
   issuerFingerprint: string;
+  /** When the CA signed it (notBefore is backdated); notBefore if unknown. */
+  issuedAt?: number;
 }
 
 /** A number in [0, 1) fixed by `seed`: the first 32 bits of its SHA-256. */
@@ -42,11 +53,16 @@ export function unitJitter(seed: string): number {
   return createHash('sha256').update(seed).digest().readUInt32BE(0) / 2 ** 32;
 }
 
-/** The moment a certificate is due for renewal on its normal schedule. */
+/**
+ * The moment a certificate is due for renewal on its normal schedule: the
+ * fraction of its lifetime from issuance (the requested lifetime, unless the
+ * root's expiry cut it short), moved by the jitter.
+ */
 export function scheduledRenewal(cert: RenewableCertificate, policy: RenewalPolicy = DEFAULT_RENEWAL_POLICY): number {
-  const lifetime = cert.notAfter - cert.notBefore;
+  const start = cert.issuedAt ?? cert.notBefore;
+  const lifetime = cert.notAfter - start;
   const offset = policy.renewAtFraction + (2 * unitJitter(cert.serial) - 1) * policy.jitterFraction;
-  const at = cert.notBefore + Math.round(lifetime * Math.min(Math.max(offset, 0), 1));
+  const at = start + Math.round(lifetime * Math.min(Math.max(offset, 0), 1));
   return Math.min(at, cert.notAfter);
 }
 
@@ -74,12 +90,22 @@ export function renewalDecision(cert: RenewableCertificate, ctx: RenewalContext)
   if (ctx.now >= cert.notAfter) return { renew: true, reason: 'expired', renewAt: scheduled };
   if (cert.issuerFingerprint !== ctx.activeRootFingerprint) {
     // Signed by a root that is retiring: still trusted (the bundle overlaps),
-    // so replace it soon, spread over the window rather than all at once.
-    const start = ctx.rotationStartedAt ?? ctx.now;
-    const renewAt = Math.min(scheduled, start + Math.round(unitJitter(cert.serial) * policy.rotationSpreadMs));
+    // so replace it soon, but not before the grace (the two-root bundle must
+    // reach every proxy before any peer holds a new-root leaf), then spread
+    // over the window rather than all at once. A certificate whose normal
+    // schedule falls inside the grace waits for its end: it has a third of
+    // its life left.
+    const graceEnd = rotationGraceEnd(ctx.rotationStartedAt ?? ctx.now, policy);
+    const slot = graceEnd + Math.round(unitJitter(cert.serial) * policy.rotationSpreadMs);
+    const renewAt = Math.max(graceEnd, Math.min(scheduled, slot));
     return { renew: ctx.now >= renewAt, reason: ctx.now >= renewAt ? 'root-rotated' : 'valid', renewAt };
   }
   return { renew: ctx.now >= scheduled, reason: ctx.now >= scheduled ? 'due' : 'valid', renewAt: scheduled };
+}
+
+/** Until this moment after a rotation began, no leaf is signed by or renewed onto the new root. */
+export function rotationGraceEnd(rotationStartedAt: number, policy: RenewalPolicy = DEFAULT_RENEWAL_POLICY): number {
+  return rotationStartedAt + policy.rotationGraceMs;
 }
 
 export interface RotationProgress {

@@ -6,6 +6,12 @@
  *   root.key      its private key (PKCS#8 PEM, mode 0600)
  *   retiring.crt  during a root rotation only: the previous root, still in
  *                 the trust bundle until the rotation finishes
+ *   retiring.key  during a rotation: its key (mode 0600). The xDS port keeps
+ *                 serving a certificate from the previous root until the
+ *                 rotation finishes (every bootstrap written before trusts
+ *                 it), also across a restart; deleted at finish
+ *   rotation.json during a rotation: {"startedAt": ISO time}, so renewal onto
+ *                 the new root waits for the bundle to propagate (rotation.ts)
  *   next.crt/.key transient: a rotation (or first start) being committed
  *
  * Crash safety: every file is written atomically (files.ts), and a root
@@ -15,7 +21,9 @@
  * was cut short (drop it); next.crt means the commit was decided (finish
  * it). retiring.crt is written before the commit starts (and recovery writes
  * it if the crash came between staging and that write), so no moment exists
- * where the old root has left both root.crt and retiring.crt.
+ * where the old root has left both root.crt and retiring.crt. rotation.json
+ * and retiring.key are written before retiring.crt, and finishing deletes
+ * retiring.crt first: either without retiring.crt is a leftover (removed).
  *
  * The Kubernetes source will keep the same content in a Secret; the CA
  * depends only on the CaStore interface.
@@ -34,8 +42,20 @@ export interface PersistedRoots {
   active: RootMaterial;
   /** The previous root's certificate while a rotation is in progress. */
   retiringPem?: string;
+  /** Its key, if the rotation kept it (rotations begun before it was kept did not). */
+  retiringKeyPem?: string;
+  /** When the rotation began (ms since epoch), if one is in progress. */
+  rotationStartedAt?: number;
   /** Paths of the files, for messages. */
-  paths: { cert: string; key: string; retiring: string };
+  paths: StorePaths;
+}
+
+export interface StorePaths {
+  cert: string;
+  key: string;
+  retiring: string;
+  retiringKey: string;
+  rotation: string;
 }
 
 export interface CaStore {
@@ -43,8 +63,8 @@ export interface CaStore {
   load(): Promise<PersistedRoots | undefined>;
   /** Stores the first root. */
   initialize(root: RootMaterial): Promise<void>;
-  /** Makes `next` the signing root and keeps the current one as retiring. */
-  beginRotation(next: RootMaterial): Promise<void>;
+  /** Makes `next` the signing root and keeps the current one (and its key) as retiring, recording when. */
+  beginRotation(next: RootMaterial, startedAt: number): Promise<void>;
   /** Forgets the retiring root. */
   finishRotation(): Promise<void>;
 }
@@ -54,7 +74,7 @@ const KEY_MODE = 0o600;
 
 export class FileCaStore implements CaStore {
   readonly dir: string;
-  private readonly file: Record<'cert' | 'key' | 'retiring' | 'nextCert' | 'nextKey', string>;
+  private readonly file: Record<'cert' | 'key' | 'retiring' | 'retiringKey' | 'rotation' | 'nextCert' | 'nextKey', string>;
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'ca');
@@ -62,6 +82,8 @@ export class FileCaStore implements CaStore {
       cert: join(this.dir, 'root.crt'),
       key: join(this.dir, 'root.key'),
       retiring: join(this.dir, 'retiring.crt'),
+      retiringKey: join(this.dir, 'retiring.key'),
+      rotation: join(this.dir, 'rotation.json'),
       nextCert: join(this.dir, 'next.crt'),
       nextKey: join(this.dir, 'next.key'),
     };
@@ -70,6 +92,16 @@ export class FileCaStore implements CaStore {
   async load(): Promise<PersistedRoots | undefined> {
     if (!(await this.checkDir())) return undefined;
     await this.recover();
+    return this.read();
+  }
+
+  /**
+   * What the files hold, without recovering anything: for a reader that must
+   * not write (the running server watching `trellis ca rotate`). Leftovers of
+   * a finished rotation (retiring.key or rotation.json without retiring.crt)
+   * are ignored.
+   */
+  async read(): Promise<PersistedRoots | undefined> {
     const [certificatePem, keyPem, retiringPem] = await Promise.all([
       readOptional(this.file.cert),
       readOptional(this.file.key),
@@ -82,25 +114,32 @@ export class FileCaStore implements CaStore {
     if (certificatePem === undefined) this.corrupt(this.file.cert, `${this.file.key} exists but ${this.file.cert} does not`);
     if (keyPem === undefined) this.corrupt(this.file.key, `${this.file.cert} exists but ${this.file.key} does not`);
     await checkKeyFileMode(this.file.key);
-    const paths = { cert: this.file.cert, key: this.file.key, retiring: this.file.retiring };
-    return retiringPem === undefined ? { active: { certificatePem, keyPem }, paths } : { active: { certificatePem, keyPem }, retiringPem, paths };
+    const paths: StorePaths = { cert: this.file.cert, key: this.file.key, retiring: this.file.retiring, retiringKey: this.file.retiringKey, rotation: this.file.rotation };
+    const active = { certificatePem, keyPem };
+    if (retiringPem === undefined) return { active, paths };
+    const retiringKeyPem = await readOptional(this.file.retiringKey);
+    if (retiringKeyPem !== undefined) await checkKeyFileMode(this.file.retiringKey);
+    const rotationStartedAt = await this.rotationStart();
+    return { active, retiringPem, ...(retiringKeyPem !== undefined ? { retiringKeyPem } : {}), rotationStartedAt, paths };
   }
 
   async initialize(root: RootMaterial): Promise<void> {
+
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     if (await exists(this.file.cert)) throw new Error(`${this.file.cert} already exists`);
     await this.stage(root);
     await this.commit();
   }
 
-  async beginRotation(next: RootMaterial): Promise<void> {
+  async beginRotation(next: RootMaterial, startedAt: number): Promise<void> {
     if (await exists(this.file.retiring)) {
       throw new CaError('rotation-state', 'a root rotation is already in progress', 'finish it first (trellis ca rotate --finish)', this.file.retiring);
     }
     const current = await readOptional(this.file.cert);
-    if (current === undefined) throw new Error(`${this.file.cert} is missing`);
+    const currentKey = await readOptional(this.file.key);
+    if (current === undefined || currentKey === undefined) throw new Error(`${this.file.cert} or ${this.file.key} is missing`);
     await this.stage(next);
-    await writeFileAtomic(this.file.retiring, current, CERT_MODE);
+    await this.keepRetiring(current, currentKey, startedAt);
     await this.commit();
   }
 
@@ -109,6 +148,40 @@ export class FileCaStore implements CaStore {
       throw new CaError('rotation-state', 'no root rotation is in progress', 'start one first (trellis ca rotate)', this.file.retiring);
     }
     await unlinkDurable(this.file.retiring);
+    await this.removeLeftovers();
+  }
+
+  /** rotation.json and retiring.key first, retiring.crt last: see the header. */
+  private async keepRetiring(certificatePem: string, keyPem: string, startedAt: number): Promise<void> {
+    await writeFileAtomic(this.file.rotation, `${JSON.stringify({ startedAt: new Date(startedAt).toISOString() })}\n`, CERT_MODE);
+    await writeFileAtomic(this.file.retiringKey, keyPem, KEY_MODE);
+    await writeFileAtomic(this.file.retiring, certificatePem, CERT_MODE);
+  }
+
+  private async removeLeftovers(): Promise<void> {
+    for (const f of [this.file.retiringKey, this.file.rotation]) if (await exists(f)) await unlinkDurable(f);
+  }
+
+  /**
+   * When the rotation in progress began: rotation.json, or (a rotation begun
+   * before it was written) the time retiring.crt was written.
+   */
+  private async rotationStart(): Promise<number> {
+    const text = await readOptional(this.file.rotation);
+    if (text === undefined) return (await stat(this.file.retiring)).mtimeMs;
+    let startedAt: number | undefined;
+    try {
+      const v = JSON.parse(text) as { startedAt?: unknown };
+      startedAt = typeof v.startedAt === 'string' ? Date.parse(v.startedAt) : undefined;
+    } catch {
+      startedAt = undefined;
+    }
+    if (startedAt === undefined || !Number.isFinite(startedAt)) {
+      throw new CaError('corrupt-state', `the CA state is incomplete: ${this.file.rotation} does not hold {"startedAt": "<ISO time>"}`,
+        `write the time \`trellis ca rotate\` ran into it (e.g. {"startedAt": "2026-01-01T00:00:00Z"}), or delete it to use the time ${this.file.retiring} was written`,
+        this.file.rotation);
+    }
+    return startedAt;
   }
 
   private async stage(root: RootMaterial): Promise<void> {
@@ -130,13 +203,16 @@ export class FileCaStore implements CaStore {
       // A rotation cut short between staging and retiring.crt: root.crt is
       // still the old root (commit has not started), keep it trusted.
       const current = await readOptional(this.file.cert);
-      if (current !== undefined && !(await exists(this.file.retiring))) {
-        await writeFileAtomic(this.file.retiring, current, CERT_MODE);
+      const currentKey = await readOptional(this.file.key);
+      if (current !== undefined && currentKey !== undefined && !(await exists(this.file.retiring))) {
+        // The rotation's start is unknown to a later process: it is now.
+        await this.keepRetiring(current, currentKey, Date.now());
       }
       await this.commit();
     } else if (await exists(this.file.nextKey)) {
       await unlinkDurable(this.file.nextKey);
     }
+    if (!(await exists(this.file.retiring))) await this.removeLeftovers();
   }
 
   /** False if there is no CA dir yet; throws if it is not a directory. */

@@ -45,7 +45,8 @@ describe('mTLS with issued certificates', () => {
   }
 
   it('root rotation: an old-root leaf and a new-root leaf trust each other through the overlapping bundle', async () => {
-    const ca = await open();
+    // No grace: new leaves come from the new root at once (rotation.ts).
+    const ca = await CertificateAuthority.open({ trustDomain: 'cluster.local', stateDir: join(dir.path, `s${++n}`), renewalPolicy: { rotationGraceMs: 0 } });
     const oldLeaf = ca.issue(API);
     const oldBundle = ca.trustBundlePem();
     await ca.beginRootRotation();

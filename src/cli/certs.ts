@@ -3,9 +3,11 @@
  * validity, issuing root), read from its admin API; never a key.
  * `trellis ca rotate [--finish] [--cert F --key F]`: root rotation on the
  * state dir. The running server sees the change and republishes: old and new
- * roots are trusted together, new leaves come from the new root, and
- * `--finish` drops the old root only once the server reports that no
- * current certificate still chains to it.
+ * roots are trusted together, after a grace (the bundle's propagation)
+ * workloads move to the new root, and `--finish` drops the old root only
+ * once the server reports that no current certificate still chains to it.
+ * The xDS port serves from the old root until then, so bootstraps must be
+ * rewritten (they then trust both roots) before finishing.
  */
 import path from 'node:path';
 import { CertificateAuthority } from '../ca/authority.ts';
@@ -54,12 +56,13 @@ export async function caCommand(argv: string[]): Promise<number> {
         }
       }
       await ca.finishRootRotation({ force: true });
-      process.stdout.write('root rotation finished: the old root is no longer trusted\n');
+      process.stdout.write('root rotation finished: the old root is no longer trusted; the xDS port now serves a certificate from the new root (bootstraps written before the rotation can no longer connect)\n');
       return 0;
     }
     if ((args.values.cert === undefined) !== (args.values.key === undefined)) throw new UsageError('--cert and --key go together');
     const root = await ca.beginRootRotation(args.values.cert ? { certFile: args.values.cert, keyFile: args.values.key! } : undefined);
-    process.stdout.write(`root rotation begun: new root ${root.fingerprint}; old and new roots are trusted together until \`trellis ca rotate --finish\`\n`);
+    process.stdout.write(`root rotation begun: new root ${root.fingerprint}; old and new roots are trusted together until \`trellis ca rotate --finish\`.\n`
+      + 'Workloads move to the new root after the grace (trellis serve --rotation-grace, default 60 s). Before finishing, rewrite every bootstrap (trellis bootstrap): they then trust both roots, and the xDS port moves to the new root at --finish.\n');
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {

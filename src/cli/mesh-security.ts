@@ -4,6 +4,12 @@
  * verifier, and the renewal loop that re-issues certificates at about two
  * thirds of their lifetime and pushes them over SDS without dropping
  * connections. Composition only.
+ *
+ * The serving certificate follows the roots: it is signed by the CA's
+ * `servingRoot` (the retiring root during a rotation, so bootstraps written
+ * before it keep connecting; the new root once it finishes) and re-issued
+ * when that changes or it is due. It is swapped on the live gRPC server:
+ * new handshakes get the new certificate, open connections keep theirs.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,8 +19,7 @@ import type { Logger } from '../log.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
 import { CaSecretSource } from '../ca/secret-source.ts';
 import { WorkloadTokens } from '../ca/token.ts';
-import { readOptional } from '../ca/files.ts';
-import type { CaStore, PersistedRoots } from '../ca/store.ts';
+import { FileCaStore, type CaStore, type PersistedRoots } from '../ca/store.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
 
 export interface MeshSecurity {
@@ -22,7 +27,9 @@ export interface MeshSecurity {
   readonly ca: CertificateAuthority;
   tokens: WorkloadTokens;
   secrets: CaSecretSource;
-  serverCertificate: IssuedCertificate;
+  /** The xDS port's current serving certificate (replaced as the roots change or it comes due). */
+  readonly serverCertificate: IssuedCertificate;
+  /** One credentials object for the xDS port; it follows serverCertificate on the live server. */
   credentials(): grpc.ServerCredentials;
   /** Re-issue what is due; returns true if anything was renewed. */
   renewDue(): boolean;
@@ -40,6 +47,31 @@ export function controlPlaneSpiffeId(trustDomain: string): string {
 class StateDirBusy extends Error {}
 
 /**
+ * TLS server credentials whose certificate can be replaced while the server
+ * runs. grpc-js (1.14) gives every ServerCredentials a set of watchers, one
+ * per listening http2 server, and calls them from the protected
+ * updateSecureContextOptions; each watcher calls setSecureContext, which
+ * applies to new handshakes only. So a swap drops no connection.
+ * createSsl's credentials offer no way to call it, hence this subclass with
+ * the same options (no client certificate requested; identity comes from
+ * the token).
+ */
+export class ReloadableServerCredentials extends grpc.ServerCredentials {
+  constructor(context: { ca: string; certChain: string; key: string }) {
+    super({ requestCert: false, ciphers: process.env.GRPC_SSL_CIPHER_SUITES }, ReloadableServerCredentials.#options(context));
+  }
+  static #options(c: { ca: string; certChain: string; key: string }) {
+    return { ca: Buffer.from(c.ca), cert: [Buffer.from(c.certChain)], key: [Buffer.from(c.key)] };
+  }
+  update(context: { ca: string; certChain: string; key: string }): void {
+    this.updateSecureContextOptions(ReloadableServerCredentials.#options(context));
+  }
+  _equals(other: grpc.ServerCredentials): boolean {
+    return this === other;
+  }
+}
+
+/**
  * The running server's view of `<stateDir>/ca/` for reloadRoots: read only.
  * FileCaStore.load() recovers interrupted writes (deletes *.tmp-*, commits
  * next.*) and open() creates a root when none is stored. Run on every check,
@@ -49,20 +81,29 @@ class StateDirBusy extends Error {}
  */
 class ReloadOnlyStore implements CaStore {
   private readonly dir: string;
+  private readonly files: FileCaStore;
   constructor(stateDir: string) {
     this.dir = path.join(stateDir, 'ca');
+    this.files = new FileCaStore(stateDir);
   }
   private async settled(): Promise<void> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     if (!names.includes('root.crt') || names.some((n) => n.startsWith('next.') || n.includes('.tmp-'))) throw new StateDirBusy();
   }
   async load(): Promise<PersistedRoots> {
-    const paths = { cert: path.join(this.dir, 'root.crt'), key: path.join(this.dir, 'root.key'), retiring: path.join(this.dir, 'retiring.crt') };
     await this.settled();
-    const [certificatePem, keyPem, retiringPem] = await Promise.all([readOptional(paths.cert), readOptional(paths.key), readOptional(paths.retiring)]);
+    let stored: PersistedRoots | undefined;
+    try {
+      stored = await this.files.read();
+    } catch (e) {
+      // A file that went away while reading: `ca rotate --finish` deleting it.
+      if (e instanceof Error && 'code' in e && e.code === 'ENOENT') throw new StateDirBusy();
+      await this.settled(); // a rotation writing while reading: retry rather than report
+      throw e;
+    }
     await this.settled(); // a rotation that began while reading: its files may be mixed
-    if (certificatePem === undefined || keyPem === undefined) throw new StateDirBusy();
-    return retiringPem === undefined ? { active: { certificatePem, keyPem }, paths } : { active: { certificatePem, keyPem }, retiringPem, paths };
+    if (!stored) throw new StateDirBusy();
+    return stored;
   }
   initialize(): Promise<void> {
     throw new StateDirBusy();
@@ -82,20 +123,50 @@ export async function openMeshSecurity(opts: {
   log: Logger;
   registry: client.Registry;
   serverNames?: string[];
+  /** How long after `trellis ca rotate` no leaf moves to the new root (default 60 s; see rotation.ts). */
+  rotationGraceMs?: number;
+  /** The window over which leaves then move to the new root (default 60 s). */
+  rotationSpreadMs?: number;
 }): Promise<MeshSecurity> {
+  const renewalPolicy = {
+    ...(opts.rotationGraceMs !== undefined ? { rotationGraceMs: opts.rotationGraceMs } : {}),
+    ...(opts.rotationSpreadMs !== undefined ? { rotationSpreadMs: opts.rotationSpreadMs } : {}),
+  };
   const open = (quiet = false) =>
     CertificateAuthority.open({
       trustDomain: opts.trustDomain,
       // At start the CA may create or recover the state dir; reloads only read it.
       ...(quiet ? { store: new ReloadOnlyStore(path.resolve(opts.stateDir)) } : { stateDir: path.resolve(opts.stateDir) }),
       leafLifetimeMs: opts.leafLifetimeMs,
+      renewalPolicy,
       // Re-reads every few seconds would repeat "CA ready" forever.
       logger: opts.log.child({ component: 'ca' }, quiet ? { level: 'warn' } : {}),
     });
   let ca = await open();
   const rootsOf = (c: CertificateAuthority) => `${c.activeRoot.fingerprint}/${c.retiringRoot?.fingerprint ?? ''}`;
   const tokens = await WorkloadTokens.open({ stateDir: path.resolve(opts.stateDir), trustDomain: opts.trustDomain });
-  const serverCertificate = ca.issueServerCertificate({ dnsNames: ['trellis', ...(opts.serverNames ?? [])], spiffeId: controlPlaneSpiffeId(opts.trustDomain) });
+  const issueServing = () => ca.issueServerCertificate({ dnsNames: ['trellis', ...(opts.serverNames ?? [])], spiffeId: controlPlaneSpiffeId(opts.trustDomain) });
+  const warnIfNoRetiringKey = (c: CertificateAuthority) => {
+    if (c.retiringRoot && c.servingRoot.fingerprint === c.activeRoot.fingerprint) {
+      opts.log.warn('the state dir holds no key for the retiring root (a rotation begun by an older Trellis): the xDS port serves a certificate from the new root, which bootstraps written before the rotation do not trust; re-bootstrap them');
+    }
+  };
+  warnIfNoRetiringKey(ca);
+  let serverCertificate = issueServing();
+  const tlsContext = () => ({ ca: ca.trustBundlePem(), certChain: serverCertificate.certificateChainPem, key: serverCertificate.privateKeyPem });
+  const credentials = new ReloadableServerCredentials(tlsContext());
+  /** Re-issues the serving certificate if the roots moved or it is due, and swaps it on the live server. */
+  const refreshServing = (): void => {
+    if (!ca.serverCertificateDue(serverCertificate)) {
+      ca.inventory.record(serverCertificate); // a new authority after a reload lists it too
+      return;
+    }
+    const previous = serverCertificate;
+    serverCertificate = issueServing();
+    credentials.update(tlsContext());
+    opts.log.info({ serial: serverCertificate.serial, root: serverCertificate.issuerFingerprint, previousRoot: previous.issuerFingerprint },
+      'the xDS serving certificate was re-issued; new connections get it, open ones keep theirs');
+  };
   const secrets = new CaSecretSource(() => ca);
 
   new client.Gauge({
@@ -122,15 +193,14 @@ export async function openMeshSecurity(opts: {
     },
     tokens,
     secrets,
-    serverCertificate,
+    get serverCertificate() {
+      return serverCertificate;
+    },
     credentials() {
-      return grpc.ServerCredentials.createSsl(
-        Buffer.from(ca.trustBundlePem()),
-        [{ cert_chain: Buffer.from(serverCertificate.certificateChainPem), private_key: Buffer.from(serverCertificate.privateKeyPem) }],
-        false,
-      );
+      return credentials;
     },
     renewDue() {
+      refreshServing();
       let renewed = false;
       for (const e of ca.listing().certificates) {
         if (e.kind !== 'workload' || !e.spiffeId) continue;
@@ -155,6 +225,10 @@ export async function openMeshSecurity(opts: {
       // including at `ca rotate --finish` (certificates already on the new root).
       for (const cert of ca.inventory.all()) if (cert.kind === 'workload') next.inventory.record(cert);
       ca = next;
+      warnIfNoRetiringKey(ca);
+      // At --finish this moves the xDS port to the new root; at the start of a
+      // rotation it keeps the old-root certificate (every bootstrap trusts it).
+      refreshServing();
       return true;
     },
     close() {},

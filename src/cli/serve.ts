@@ -38,6 +38,13 @@ export interface ServeOptions {
   /** close streams that do not prove an identity (default: serve them config without secrets) */
   requireIdentity?: boolean;
   renewalCheckMs?: number;
+  /**
+   * After `trellis ca rotate`, how long leaves stay on the old root while the
+   * two-root trust bundle reaches every proxy (default 60 s); then workloads
+   * move to the new root spread over `rotationSpreadMs` (default 60 s).
+   */
+  rotationGraceMs?: number;
+  rotationSpreadMs?: number;
   log?: Logger;
   /** debounce for file reloads */
   reloadDebounceMs?: number;
@@ -45,6 +52,12 @@ export interface ServeOptions {
   maxConnectionAgeGraceMs?: number;
   /** How streams prove an identity (XDS_RULES 23); without one no stream receives owned secrets. */
   verifier?: IdentityVerifier;
+  /**
+   * With `kubernetes`: the audience of the projected service-account tokens
+   * sidecars present (`authorization: Bearer`), checked with a TokenReview
+   * (default `trellis`). Either that or a Trellis workload token proves an identity.
+   */
+  tokenAudience?: string;
   /** Tests only: see XdsServerOptions.allowSecretsOverPlaintext. Default false. */
   allowSecretsOverPlaintext?: boolean;
 }
@@ -93,6 +106,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         stateDir: opts.stateDir,
         trustDomain: mesh?.model?.mesh.trustDomain ?? 'trellis.local',
         leafLifetimeMs: mesh?.model?.mesh.certificateLifetimeMs,
+        rotationGraceMs: opts.rotationGraceMs,
+        rotationSpreadMs: opts.rotationSpreadMs,
         log,
         registry: xdsMetricsRegistry,
       }).catch(async (e: unknown) => {
@@ -101,13 +116,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       })
     : undefined;
   if (security && mesh) mesh.publisher.setSecretSource(security.secrets);
+  const verifier = opts.verifier ?? (kube ? await kubeVerifier(kube, security, opts.tokenAudience) : security?.tokens);
   const xds = new XdsServer({
     metrics: xdsMetrics,
     cache,
     log: log.child({ component: 'xds' }),
     maxConnectionAgeMs: opts.maxConnectionAgeMs,
     maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs,
-    verifier: opts.verifier ?? security?.tokens,
+    verifier,
     requireIdentity: opts.requireIdentity,
     allowSecretsOverPlaintext: opts.allowSecretsOverPlaintext ?? false,
   });
@@ -181,7 +197,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     notReadyReason: () => kube?.notReadyReason() ?? (opts.resourcesFile && !loadedOnce ? `no valid config loaded yet: ${lastError ?? 'loading'}` : null),
   });
   if (mesh) registerMeshRoutes(admin, mesh);
-  if (security) admin.route('/api/v1/certificates', () => ({ ...security.ca.listing(), rotation: security.ca.retiringRoot ? security.ca.rotationProgress() : null }));
+  if (security) {
+    admin.route('/api/v1/certificates', () => {
+      const { ca } = security;
+      const startedAt = ca.rotationStartedAt;
+      return {
+        ...ca.listing(),
+        rotation: ca.retiringRoot ? { ...ca.rotationProgress(), ...(startedAt !== undefined ? { startedAt: new Date(startedAt).toISOString() } : {}) } : null,
+      };
+    });
+  }
   const { port: adminPort } = await admin.listen(opts.adminAddress);
 
   let watcher: FSWatcher | undefined;
@@ -234,8 +259,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'xds-plaintext-address': undefined,
         kubeconfig: undefined,
         'namespace-selector': undefined,
+        'token-audience': undefined,
+        'rotation-grace': undefined,
       },
     });
+    const grace = args.values['rotation-grace'];
+    if (grace !== undefined && !(grace.trim() !== '' && Number(grace) >= 0)) throw new UsageError(`--rotation-grace ${grace}: expected seconds (e.g. 60)`);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`trellis serve: ${e.message}\n`);
@@ -253,6 +282,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       kubernetes: args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector']) : undefined,
       stateDir: args.values['state-dir'],
       plaintextXdsAddress: args.values['xds-plaintext-address'],
+      tokenAudience: args.values['token-audience'],
+      rotationGraceMs: args.values['rotation-grace'] !== undefined ? Number(args.values['rotation-grace']) * 1000 : undefined,
     });
   } catch (e) {
     // A CA that refuses to start (corrupt state dir, bad or expired root) is an
@@ -285,6 +316,32 @@ function kubernetesSource(kubeconfig: string | undefined, namespaceSelector: str
     namespaceSelector,
     ...(ns ? { leaderElection: { namespace: ns, identity: process.env.POD_NAME ?? hostname() } } : {}),
   };
+}
+
+/**
+ * In a cluster a stream proves its identity with its pod's projected
+ * service-account token (TokenReview), or with a Trellis workload token
+ * (`trellis bootstrap --workload`): either will do.
+ */
+async function kubeVerifier(kube: KubeMesh, security: MeshSecurity | undefined, audience: string | undefined): Promise<IdentityVerifier> {
+  const { TokenReviewVerifier, AnyOfVerifiers } = await import('../sources/kubernetes/token-review.ts');
+  const review = new TokenReviewVerifier({
+    rest: kube.source.rest,
+    // The CA's: certificates are issued in the trust domain known at start.
+    trustDomain: () => security?.ca.trustDomain ?? kube.model?.mesh.trustDomain ?? 'cluster.local',
+    audience,
+    pod: (namespace, name) => {
+      const pod = kube.source.stored('Pod', namespace, name);
+      if (!pod) return undefined;
+      const meta = (pod.metadata ?? {}) as { uid?: unknown };
+      const spec = (pod.spec ?? {}) as { serviceAccountName?: unknown };
+      return {
+        ...(typeof meta.uid === 'string' ? { uid: meta.uid } : {}),
+        ...(typeof spec.serviceAccountName === 'string' ? { serviceAccountName: spec.serviceAccountName } : {}),
+      };
+    },
+  });
+  return security ? new AnyOfVerifiers(security.tokens, review) : review;
 }
 
 /** `--source file:<dir>`, or `--source kubernetes` (then no folder). */

@@ -2,21 +2,31 @@
  * Issue 4, "rotation": new secrets reach a live SDS stream without closing
  * it (re-issue + republish, and the serve renewal loop on its own), and a
  * root rotation through the CLI (`trellis ca rotate`, then `--finish`) on the
- * running server's state dir: the stream holds a bundle with both roots and
- * a leaf from the new root, old and new leaves complete a mutual-TLS
- * handshake through that bundle, and after --finish the bundle holds only
- * the new root.
+ * running server's state dir: the stream first gets a bundle with both roots
+ * (its leaf still from the old root), then, after the grace, a leaf from the
+ * new root; old and new leaves complete a mutual-TLS handshake through that
+ * bundle, and after --finish the bundle holds only the new root. The xDS
+ * port's own certificate follows: old root (every earlier bootstrap trusts
+ * it) until --finish, then the new root, swapped on the live server without
+ * closing the open stream.
  */
 import { X509Certificate } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import tls from 'node:tls';
 import pino from 'pino';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../src/ca/authority.ts';
+import { workloadBootstrapYaml } from '../../src/cli/bootstrap.ts';
+import { buildMesh } from '../../src/model/index.ts';
+import { loadPaths } from '../../src/sources/file/load.ts';
 import { eventually } from '../support/conformance.ts';
 import type { SotwResponseView, SotwStream } from '../support/ads-client.ts';
 import {
   bundleRoots,
+  DEMO,
   identitySecrets,
+  pemCertificates,
   sidecar,
   spiffe,
   startSecure,
@@ -33,6 +43,9 @@ import {
 const FRONTEND = spiffe('frontend');
 /** What a sidecar asks for: its certificate under the one fixed name, and the bundle. */
 const NAMES = [WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET];
+/** After `ca rotate`, leaves stay on the old root this long (the bundle's propagation), then move within SPREAD_MS. */
+const GRACE_MS = 1500;
+const SPREAD_MS = 500;
 
 /** What a SotW SDS client holds: responses carry only what changed, so fold them. */
 class SdsHolder {
@@ -66,7 +79,7 @@ let streamObject: unknown;
 const serials: string[] = [];
 
 beforeAll(async () => {
-  h = await startSecure({ renewalCheckMs: 200, plaintextXdsAddress: undefined });
+  h = await startSecure({ renewalCheckMs: 200, plaintextXdsAddress: undefined, rotationGraceMs: GRACE_MS, rotationSpreadMs: SPREAD_MS });
   const s = h.tlsClient().sotw(tokenMetadata(h.token('frontend', 'demo/frontend')));
   holder = new SdsHolder(s);
   holder.fold(await subscribeSds(s, sidecar('frontend'), NAMES));
@@ -147,12 +160,39 @@ async function handshake(server: IdentitySecret, client: IdentitySecret, serverC
   }
 }
 
+/** Can a client that trusts `caPem` (alone) open a new TLS connection to the xDS port and get its secrets? */
+async function connects(caPem: string, on: SecureHarness = h): Promise<boolean> {
+  const s = on.tlsClient(caPem).sotw(tokenMetadata(on.token('frontend', 'demo/frontend')));
+  try {
+    const r = await subscribeSds(s, sidecar('frontend'), NAMES, 3000);
+    return r.names.includes(TRUST_BUNDLE_SECRET);
+  } catch {
+    return false;
+  } finally {
+    s.close();
+  }
+}
+
+/** The roots a bootstrap written now for demo/frontend trusts for the xDS port. */
+async function bootstrapRoots(): Promise<string[]> {
+  const { model } = buildMesh((await loadPaths([DEMO])).objects);
+  const yaml = await workloadBootstrapYaml({ model, workloadKey: 'demo/frontend', stateDir: h.stateDir, mode: 'explicit', xdsAddress: '127.0.0.1:18000', adminAddress: '127.0.0.1:15000' });
+  // The PEM sits indented in a YAML block string: read it as YAML.
+  const pems: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string' && v.includes('BEGIN CERTIFICATE')) pems.push(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(parse(yaml));
+  return pems.flatMap((p) => pemCertificates(p)).map((c) => c.fingerprint256);
+}
+
 describe('root rotation through the CLI', () => {
   let oldLeaf: IdentitySecret;
   let oldRoot: X509Certificate;
   let newRoot: X509Certificate;
 
-  it('`trellis ca rotate` on the state dir: the live stream gets both roots and a leaf from the new root', async () => {
+  it('`trellis ca rotate` on the state dir: the live stream gets both roots first, a leaf from the new root only after the grace', async () => {
     oldLeaf = holder.cert!;
     oldRoot = holder.roots[0]!;
     expect(holder.roots).toHaveLength(1);
@@ -161,9 +201,19 @@ describe('root rotation through the CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('root rotation begun');
     const t0 = Date.now();
-    await holder.until((x) => x.roots.length === 2 && !x.cert!.cert.checkIssued(oldRoot), 5000);
-    const seenMs = Date.now() - t0;
-    expect(seenMs).toBeLessThan(5000);
+    // The bundle comes first, with the leaf still from the old root: a peer
+    // whose push comes later still accepts it.
+    await holder.until((x) => x.roots.length === 2, 5000);
+    expect(holder.cert!.cert.checkIssued(oldRoot)).toBe(true);
+    expect(holder.cert!.cert.serialNumber).toBe(oldLeaf.cert.serialNumber);
+    // The start is persisted in the state dir (a restart keeps the schedule).
+    const started = await h.json<{ rotation: { startedAt: string } }>('/api/v1/certificates');
+    const startedAt = Date.parse(started.rotation.startedAt);
+    expect(Math.abs(startedAt - Date.now())).toBeLessThan(10_000);
+    await holder.until((x) => !x.cert!.cert.checkIssued(oldRoot), 5000);
+    // Not before the grace after the start that `ca rotate` recorded.
+    expect(Date.now()).toBeGreaterThanOrEqual(startedAt + GRACE_MS);
+    expect(Date.now() - t0).toBeLessThan(5000);
     newRoot = holder.roots.find((r) => r.fingerprint256 !== oldRoot.fingerprint256)!;
     expect(holder.roots.map((r) => r.fingerprint256)).toContain(oldRoot.fingerprint256);
     expect(holder.cert!.cert.checkIssued(newRoot)).toBe(true);
@@ -188,6 +238,16 @@ describe('root rotation through the CLI', () => {
     expect(refused.ok).toBe(false);
   });
 
+  it('during the rotation the xDS port keeps its old-root certificate: clients trusting only the old root connect; bootstraps written now trust both roots', async () => {
+    expect(h.server.security!.serverCertificate.issuerFingerprint).toBe(oldRoot.fingerprint256);
+    expect(await connects(oldRoot.toString())).toBe(true);
+    expect(await connects(h.server.security!.ca.trustBundlePem())).toBe(true);
+    expect((await bootstrapRoots()).sort()).toEqual([oldRoot.fingerprint256, newRoot.fingerprint256].sort());
+    // The serving certificate does not hold --finish back: only workloads count.
+    const listing = await h.json<{ rotation: { complete: boolean } }>('/api/v1/certificates');
+    expect(listing.rotation.complete).toBe(true);
+  });
+
   it('`trellis ca rotate --finish` succeeds and the bundle drops the old root', async () => {
     const beforeFinish = holder.cert!.cert.serialNumber;
     const run = await trellis(['ca', 'rotate', '--finish', '--state-dir', h.stateDir, '--admin-address', h.adminAddress]);
@@ -205,19 +265,21 @@ describe('root rotation through the CLI', () => {
     sameStream();
   });
 
-  // KNOWN BUG (reported, not fixed here): the xDS port keeps the serving
-  // certificate issued from the old root at start, so after --finish a
-  // bootstrap written now (trusting only the new root) cannot connect until a
-  // restart, and a restart strands bootstraps that trust only the old root.
-  // Remove `.fails` when the serving certificate follows the rotation.
-  it.fails('after --finish, a client trusting only the new root reaches the xDS port', async () => {
-    const s = h.tlsClient(newRoot.toString()).sotw(tokenMetadata(h.token('frontend', 'demo/frontend')));
-    try {
-      const r = await subscribeSds(s, sidecar('frontend'), NAMES, 2000);
-      expect(r.names).toContain(TRUST_BUNDLE_SECRET);
-    } finally {
-      s.close();
-    }
+  it('after --finish the live server serves a new-root certificate: a bootstrap written now (new root only) connects, the open stream stays', async () => {
+    // Before the fix the port kept its old-root certificate until a restart:
+    // "self-signed certificate in certificate chain" for these clients.
+    expect(await bootstrapRoots()).toEqual([newRoot.fingerprint256]);
+    const ok = await eventually(() => h.server.security!.serverCertificate.issuerFingerprint === newRoot.fingerprint256, 3000);
+    expect(ok).toBe(true);
+    expect(await connects(newRoot.toString())).toBe(true);
+    // The old root is no longer trusted by anyone: a client holding only it is refused.
+    expect(await connects(oldRoot.toString())).toBe(false);
+    // The swap applies to new handshakes: the stream opened before the rotation is untouched.
+    sameStream();
+    const fresh = h.server.security!.ca.issue(FRONTEND);
+    h.server.mesh!.publisher.republish();
+    await holder.until((x) => x.cert!.cert.serialNumber === fresh.serial, 3000);
+    sameStream();
   });
 
   it('a second --finish is refused with a clear message, no stack trace', async () => {
@@ -245,6 +307,32 @@ describe('the reload check only reads the state dir', () => {
       expect(ok).toBe(true);
     } finally {
       await busy.close();
+    }
+  });
+});
+
+describe('a restart in the middle of a rotation', () => {
+  it('keeps serving the xDS port from the old root (its key is kept in the state dir) until --finish', async () => {
+    const quiet = pino({ level: 'silent' });
+    const first = await startSecure({ plaintextXdsAddress: undefined, renewalCheckMs: 100 });
+    const stateDir = first.stateDir;
+    const oldPem = first.rootPem;
+    let second: SecureHarness | undefined;
+    try {
+      await (await CertificateAuthority.open({ trustDomain: 'trellis.local', stateDir, logger: quiet })).beginRootRotation();
+      await first.server.stop(); // the state dir outlives this server
+      second = await startSecure({ plaintextXdsAddress: undefined, renewalCheckMs: 100, stateDir });
+      const ca = second.server.security!.ca;
+      const newPem = ca.activeRoot.certificatePem;
+      expect(ca.retiringRoot?.certificatePem).toBe(oldPem);
+      expect(await connects(oldPem, second)).toBe(true); // bootstraps written before the rotation
+      expect(await connects(ca.trustBundlePem(), second)).toBe(true); // bootstraps written during it
+      await (await CertificateAuthority.open({ trustDomain: 'trellis.local', stateDir, logger: quiet })).finishRootRotation({ force: true });
+      expect(await eventually(() => second!.server.security!.serverCertificate.issuerFingerprint === new X509Certificate(newPem).fingerprint256, 3000)).toBe(true);
+      expect(await connects(newPem, second)).toBe(true);
+    } finally {
+      await second?.close();
+      rmSync(stateDir, { recursive: true, force: true }); // first's, already stopped
     }
   });
 });

@@ -7,7 +7,7 @@ import type { XdsServer } from '../server/xds-server.ts';
 import type { XdsStream } from '../server/stream.ts';
 import type { TypeState } from '../server/type-state.ts';
 import { SHORT_NAMES, TypeUrl } from '../xds/type-urls.ts';
-import { decodeAnyValue } from '../xds/wire.ts';
+import { envoyJson } from '../xds/envoy-json.ts';
 
 function iso(ms: number): string | null {
   return ms ? new Date(ms).toISOString() : null;
@@ -96,7 +96,7 @@ export function proxyConfig(server: XdsServer, nodeId: string) {
           version: r.version,
           status: acked ? 'ACKED' : nacked ? 'NACKED' : 'SENT',
           nackMessage: nacked ? st.lastNack!.message : undefined,
-          resource: redact(t, { '@type': t, ...decodeAnyValue(t, r.value) }),
+          resource: redact(t, { '@type': t, ...envoyJson(t, r.value) }),
         });
       }
     }

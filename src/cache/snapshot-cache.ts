@@ -62,7 +62,11 @@ export class SnapshotCache {
   set(key: string, next: Snapshot, options: ConsistencyOptions = {}): SetResult {
     const problems = checkConsistency(next, options);
     if (problems.length > 0) return { ok: false, problems };
-    const prev = this.snapshots.get(key);
+    return this.commit(key, this.snapshots.get(key), next);
+  }
+
+  /** Store a checked snapshot; watchers hear only of the types that changed. */
+  private commit(key: string, prev: Snapshot | undefined, next: Snapshot): SetResult {
     const changed: ResourceTypeUrl[] = [];
     const merged = new Map<ResourceTypeUrl, TypeSet>();
     for (const t of PUSH_ORDER) {
@@ -89,7 +93,15 @@ export class SnapshotCache {
    */
   setType(key: string, set: TypeSet, options: ConsistencyOptions = {}): SetResult {
     const prev = this.snapshots.get(key) ?? Snapshot.empty();
-    return this.set(key, prev.withType(set), options);
+    const next = prev.withType(set);
+    // The hot path (new endpoints for a thousand proxies): when the set only
+    // changed content, not names, every reference holds as before and the
+    // consistency check cannot change its answer; skip it.
+    const old = prev.get(set.typeUrl);
+    if (this.snapshots.has(key) && [...changedNames(old, set)].every((n) => old.items.has(n) && set.items.has(n))) {
+      return this.commit(key, prev, next);
+    }
+    return this.set(key, next, options);
   }
 
   delete(key: string): void {

@@ -201,7 +201,11 @@ export interface ClusterBootstrapOptions {
  */
 export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<string> {
   if (!/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(o.nodeId)) throw new UsageError(`node id ${JSON.stringify(o.nodeId)}: expected namespace/pod`);
-  const token = (await readFile(o.tokenFile, 'utf8')).trim();
+  const token = (
+    await readFile(o.tokenFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new UsageError(`--token-file ${o.tokenFile}: ${e.code ?? e.message} (is the projected service-account token volume mounted?)`);
+    })
+  ).trim();
   if (token.split('.').length !== 3) throw new UsageError(`--token-file ${o.tokenFile}: not a service-account token (a JWT)`);
   const pod = o.nodeId.slice(o.nodeId.indexOf('/') + 1);
   const bootstrap = envoyBootstrap({

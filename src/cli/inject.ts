@@ -23,7 +23,7 @@
  * on a pod (template) opts it out; hostNetwork pods are never injected.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { isMap, isSeq, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isSeq, parseDocument, type Document } from 'yaml';
 import { appProtocolOf } from '../model/kinds/service.ts';
 import { splitHostPort } from '../admin/http.ts';
 import { parseArgs, UsageError } from './args.ts';
@@ -110,17 +110,20 @@ interface InboundRedirect {
 }
 
 export function injectManifest(text: string, o: InjectOptions): InjectResult {
-  const docs = parseAllDocuments(text);
+  // One chunk per document, so that documents left alone are printed exactly as written.
+  const chunks = splitDocuments(text);
+  const docs = chunks.map((c) => parseDocument(c));
   const result: InjectResult = { yaml: '', injected: [], skipped: [], warnings: [] };
-  const objects = docs.map((d) => {
-    if ('errors' in d && d.errors.length > 0) throw new UsageError(`invalid YAML: ${d.errors[0]!.message}`);
+  const changed = new Set<number>();
+  const objects = docs.map((d, i) => {
+    if (d.errors.length > 0) throw new UsageError(`invalid YAML in document ${i + 1}: ${d.errors[0]!.message}`);
     return d.toJS() as unknown;
   });
   const services = objects.filter((x): x is Json => isObject(x) && x.kind === 'Service' && (x.apiVersion === 'v1' || x.apiVersion === undefined));
   for (let i = 0; i < docs.length; i++) {
     const obj = objects[i];
     if (!isObject(obj) || typeof obj.kind !== 'string' || !POD_PATHS[obj.kind]) continue;
-    const doc = docs[i] as Document;
+    const doc = docs[i]!;
     const where = POD_PATHS[obj.kind]!;
     const name = `${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name ?? '(unnamed)'}`;
     const meta = (get(obj, where.meta) ?? {}) as Json;
@@ -166,13 +169,19 @@ export function injectManifest(text: string, o: InjectOptions): InjectResult {
       }
     }
     result.injected.push(name);
+    changed.add(i);
   }
-  result.yaml = docs
-    .map((d) => d.toString({ lineWidth: 0 }).replace(/^---\n/, ''))
+  result.yaml = chunks
+    .map((c, i) => (changed.has(i) ? docs[i]!.toString({ lineWidth: 0 }) : c))
     .filter((t) => t.trim() !== '')
     .map((t) => (t.endsWith('\n') ? t : `${t}\n`))
     .join('---\n');
   return result;
+}
+
+/** Splits a YAML stream at its `---` lines (the marker itself dropped). */
+export function splitDocuments(text: string): string[] {
+  return text.split(/^---[ \t]*(?:#.*)?$\r?\n?/m);
 }
 
 function isObject(x: unknown): x is Json {
@@ -378,8 +387,8 @@ export function iptablesScript(p: IptablesPlan): string {
     // The node's address is known only at run time: its probes reach the application directly.
     '  case "${HOST_IP:-}" in *.*) echo "-A TRELLIS_INBOUND -s ${HOST_IP}/32 -j RETURN" ;; esac',
     ...lines.slice(at).map(echo),
-    '} > /tmp/trellis.rules',
-    'iptables-restore --noflush < /tmp/trellis.rules',
+    '} > "${TMPDIR:-/tmp}/trellis.rules"',
+    'iptables-restore --noflush < "${TMPDIR:-/tmp}/trellis.rules"',
     'iptables -t nat -S',
     '',
   ].join('\n');

@@ -58,7 +58,8 @@ const workloadDigests = new WeakMap<Workload, string>();
 function workloadDigest(model: MeshModel, w: Workload): string {
   let d = workloadDigests.get(w);
   if (d === undefined) {
-    d = hash([w, w.services.map((k) => model.services.get(k)).map((s) => (s ? serviceDigest(model, s) : '-'))]);
+    // Inbound listeners depend on the ports of the services the pod backs, not on their policies or splits.
+    d = hash([w, w.services.map((k) => model.services.get(k)?.ports.map((p) => [p.name, p.port, p.targetPort, p.protocol]) ?? '-')]);
     workloadDigests.set(w, d);
   }
   return d;

@@ -5,6 +5,9 @@
  */
 import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from './names.ts';
 
+/** Matches no certificate Trellis issues (the .invalid TLD is reserved). */
+export const NO_KNOWN_IDENTITY = 'spiffe://trellis.invalid/no-known-identity';
+
 const ADS = { ads: {}, resource_api_version: 'V3' };
 
 function sdsRef(name: string) {
@@ -26,7 +29,9 @@ export function upstreamTls(options: { peerIdentities: readonly string[]; sni: s
         tls_certificate_sds_secret_configs: [sdsRef(WORKLOAD_CERTIFICATE_SECRET)],
         combined_validation_context: {
           default_validation_context: {
-            match_typed_subject_alt_names: options.peerIdentities.map((id) => ({ san_type: 'URI', matcher: { exact: id } })),
+            // No known identity must not mean "any mesh certificate": Envoy skips the
+            // SAN check on an empty list, so fail closed with a name no certificate carries.
+            match_typed_subject_alt_names: (options.peerIdentities.length > 0 ? options.peerIdentities : [NO_KNOWN_IDENTITY]).map((id) => ({ san_type: 'URI', matcher: { exact: id } })),
           },
           validation_context_sds_secret_config: sdsRef(TRUST_BUNDLE_SECRET),
         },

@@ -1,0 +1,98 @@
+/**
+ * The publisher re-translates only the proxies a change affects (their input
+ * signature moved) and sends endpoint-only changes without translating at all.
+ */
+import { describe, expect, it } from 'vitest';
+import { SnapshotCache } from '../cache/snapshot-cache.ts';
+import { buildWith } from '../model/testing.ts';
+import { rootLogger } from '../log.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { MeshPublisher } from './publisher.ts';
+
+const STRICT = `
+apiVersion: trellis.io/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec: {authorization: {mode: Strict}}
+---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: HTTPRouteGroup
+metadata: {name: all, namespace: demo}
+spec: {matches: [{name: any, pathRegex: "/.*"}]}
+`;
+
+const target = (name: string, dest: string, source: string) => `
+---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: ${name}, namespace: demo}
+spec:
+  destination: {kind: ServiceAccount, name: ${dest}, namespace: demo}
+  sources: [{kind: ServiceAccount, name: ${source}, namespace: demo}]
+`;
+
+const policy = (timeout: string) => `
+---
+apiVersion: trellis.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: web, namespace: demo}
+spec:
+  targetRef: {kind: Service, name: web}
+  timeouts: {request: ${timeout}}
+`;
+
+function setup(intents: string) {
+  const cache = new SnapshotCache((n) => n.id);
+  const publisher = new MeshPublisher(cache, rootLogger);
+  publisher.publish(buildWith(intents).model);
+  for (const id of ['demo/client', 'demo/web-v1', 'demo/web-v2']) cache.watch(id, { id, cluster: 't', user_agent_name: 'envoy' }, () => {});
+  return { cache, publisher };
+}
+
+describe('MeshPublisher: work proportional to what changed', () => {
+  it.each([
+    {
+      name: 'a policy on web: only the caller that may reach web is translated again',
+      before: STRICT + target('client-web', 'web', 'client') + policy('3s'),
+      after: STRICT + target('client-web', 'web', 'client') + policy('5s'),
+      translated: 1,
+    },
+    {
+      name: 'a TrafficTarget to web: the web pods (its RBAC) and the new source (its scope)',
+      before: STRICT,
+      after: STRICT + target('client-web', 'web', 'client'),
+      translated: 3,
+    },
+    {
+      name: 'nothing changed: nobody is translated',
+      before: STRICT + policy('3s'),
+      after: STRICT + policy('3s'),
+      translated: 0,
+    },
+  ])('$name', ({ before, after, translated }) => {
+    const { publisher } = setup(before);
+    const stats = publisher.publish(buildWith(after).model);
+    expect(stats.proxies).toBe(3);
+    expect(stats.translated).toBe(translated);
+  });
+
+  it('an endpoint-only change translates nobody and hands every proxy the new endpoint set', () => {
+    const { cache, publisher } = setup(STRICT + target('client-web', 'web', 'client'));
+    const before = cache.get('demo/client')!.get(TypeUrl.Endpoint);
+    const moved = buildWith(STRICT + target('client-web', 'web', 'client'), {
+      'more.yaml': `
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-def, namespace: demo, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [127.0.0.9], conditions: {ready: true}}]
+`,
+    }).model;
+    const stats = publisher.publish(moved);
+    expect(stats.translated).toBe(0);
+    const after = cache.get('demo/client')!.get(TypeUrl.Endpoint);
+    expect(after).not.toBe(before);
+    expect(cache.get('demo/web-v1')!.get(TypeUrl.Endpoint)).toBe(after);
+  });
+});

@@ -9,4 +9,18 @@ bash scripts/setup-kube.sh
 echo "test: tsc"
 npx tsc -p tsconfig.json
 echo "test: vitest"
-exec npx vitest run "$@"
+# The JSON report gives the plain closing line CI reads ("N passed, N failed").
+mkdir -p .cache
+rm -f .cache/vitest-report.json
+set +e
+npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-report.json "$@"
+rc=$?
+set -e
+node -e '
+  const fs = require("fs");
+  const f = ".cache/vitest-report.json";
+  if (!fs.existsSync(f)) { console.log("tests: no report written"); process.exit(0); }
+  const r = JSON.parse(fs.readFileSync(f, "utf8"));
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+'
+exit $rc

@@ -6,6 +6,9 @@
 #   scripts/bench.sh translate [options]   # only the translation benchmark: see bench/translate.ts (--quick: 100 proxies)
 #   scripts/bench.sh sds [options]         # only SDS: 1,000 TLS streams reconnecting after a restart
 #                                          # until all hold valid secrets: see bench/sds-reconnect.ts
+#   scripts/bench.sh kube [options]        # only the cluster: 1,000 streams on `serve --source kubernetes` against a
+#                                          # real kube-apiserver, 5,000 EndpointSlice updates/min for 60 s, change→ACK
+#                                          # p50/p99: see bench/kube-churn.ts (needs scripts/kube-apiserver.sh's binary, etcd)
 # Everything binds 127.0.0.1 and stops by itself (per-run timeouts, a global watchdog).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,10 +24,13 @@ case "${1:-}" in
   translate) shift; exec node --import tsx bench/translate.ts "$@" ;;
   xds) shift; exec node --import tsx bench/run.ts "$@" ;;
   sds) shift; exec node --import tsx bench/sds-reconnect.ts "$@" ;;
+  kube) shift; exec node --import tsx bench/kube-churn.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
 # Step 2: translation, model → Envoy config for one proxy and for all (issue 3).
 node --import tsx bench/translate.ts
 # Step 3: SDS, 1,000 streams reconnecting after a restart until all hold valid secrets (issue 4).
-exec node --import tsx bench/sds-reconnect.ts
+node --import tsx bench/sds-reconnect.ts
+# Step 4: a cluster's EndpointSlice churn, 5,000 updates/min for 1,000 streams (issue 6).
+exec node --import tsx bench/kube-churn.ts

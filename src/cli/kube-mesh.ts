@@ -29,6 +29,8 @@ export interface KubeMeshOptions {
   /** Label selector of the namespaces in the mesh (default trellis.io/mesh=enabled; '' = all). */
   namespaceSelector?: string;
   debounceMs?: number;
+  /** Under a steady stream of changes, publish at least this often (default 200 ms): the churn latency floor. */
+  maxDelayMs?: number;
   /** Write intents' status (default true). */
   writeStatus?: boolean;
   /** Throttle of status passes (default 1 s). */
@@ -75,6 +77,7 @@ export class KubeMesh implements MeshSource {
       log,
       namespaceSelector: opts.namespaceSelector,
       debounceMs: opts.debounceMs,
+      maxDelayMs: opts.maxDelayMs,
       retryMinMs: opts.retryMinMs,
       retryMaxMs: opts.retryMaxMs,
       onChange: (snap) => this.apply(snap),

@@ -260,6 +260,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         kubeconfig: undefined,
         'namespace-selector': undefined,
         'token-audience': undefined,
+        'max-delay-ms': undefined,
         'rotation-grace': undefined,
       },
     });
@@ -279,7 +280,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       adminAddress: args.values['admin-address']!,
       resourcesFile: args.values.resources,
       sourceDir: sourceDirOf(args.values.source),
-      kubernetes: args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector']) : undefined,
+      kubernetes: args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector'], args.values['max-delay-ms']) : undefined,
       stateDir: args.values['state-dir'],
       plaintextXdsAddress: args.values['xds-plaintext-address'],
       tokenAudience: args.values['token-audience'],
@@ -309,11 +310,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
  * API, as deploy/kubernetes does) replicas elect one status writer with a
  * Lease in that namespace, named by the pod (POD_NAME).
  */
-function kubernetesSource(kubeconfig: string | undefined, namespaceSelector: string | undefined): KubernetesSource {
+function kubernetesSource(kubeconfig: string | undefined, namespaceSelector: string | undefined, maxDelayMs: string | undefined): KubernetesSource {
   const ns = process.env.POD_NAMESPACE;
+  const maxDelay = maxDelayMs === undefined ? undefined : Number(maxDelayMs);
+  if (maxDelay !== undefined && !(Number.isInteger(maxDelay) && maxDelay >= 0)) throw new UsageError(`--max-delay-ms ${maxDelayMs}: expected whole milliseconds`);
   return {
     kubeconfig,
     namespaceSelector,
+    ...(maxDelay !== undefined ? { maxDelayMs: maxDelay } : {}),
     ...(ns ? { leaderElection: { namespace: ns, identity: process.env.POD_NAME ?? hostname() } } : {}),
   };
 }

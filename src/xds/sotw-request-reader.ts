@@ -11,12 +11,33 @@
  * undefined and the caller decodes the whole message with protobufjs.
  * Field numbers: envoy/service/discovery/v3/discovery.proto, DiscoveryRequest.
  */
+import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import type { SotwRequest } from './wire.ts';
 
 export interface NamesMemo {
-  region: Buffer;
+  /** digest of the raw name-list bytes: 20 bytes kept per stream, not the 16 KB list */
+  digest: string;
   names: string[];
+}
+
+/**
+ * Name lists shared by every stream that sent the same bytes: a thousand
+ * Envoys subscribing the same thousand EDS names hold one array.
+ */
+const shared = new Map<string, WeakRef<string[]>>();
+const sweep = new FinalizationRegistry<string>((digest) => {
+  if (shared.get(digest)?.deref() === undefined) shared.delete(digest);
+});
+
+function sharedNames(digest: string, region: Buffer): string[] {
+  const hit = shared.get(digest)?.deref();
+  if (hit) return hit;
+  // Frozen: every stream holding it reads the same array.
+  const names = Object.freeze(decodeNames(region)) as string[];
+  shared.set(digest, new WeakRef(names));
+  sweep.register(names, digest);
+  return names;
 }
 
 export class SotwRequestReader {
@@ -50,11 +71,12 @@ export class SotwRequestReader {
     let names: string[] = [];
     if (first >= 0) {
       const region = Buffer.from(bytes.buffer, bytes.byteOffset + first, last - first);
+      const digest = createHash('sha1').update(region).digest('base64');
       const memo = this.previous.get(typeUrl);
-      if (memo && memo.region.equals(region)) names = memo.names;
+      if (memo && memo.digest === digest) names = memo.names;
       else {
-        names = decodeNames(region);
-        this.previous.set(typeUrl, { region: Buffer.from(region), names });
+        names = sharedNames(digest, region);
+        this.previous.set(typeUrl, { digest, names });
       }
     } else {
       this.previous.delete(typeUrl);

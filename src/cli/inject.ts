@@ -8,10 +8,11 @@
  *   - volume `trellis-token`: a projected service-account token for audience
  *     `trellis`, bound to the pod (TokenReview proves it to Trellis);
  *   - init container `trellis-iptables` (transparent mode; root, NET_ADMIN and
- *     NET_RAW, nothing else): outbound TCP → 15001, inbound TCP to a service's
- *     targetPort → the sidecar's inbound listener on the service port, except
- *     the proxy's own traffic (uid 1337), loopback, DNS, the xDS port and the
- *     node's probes (from status.hostIP);
+ *     NET_RAW, nothing else): outbound TCP → 15001 except the proxy's own
+ *     traffic (uid 1337), loopback, DNS and the xDS port; inbound TCP → the
+ *     sidecar's one inbound listener, 15006 (original_dst: one filter chain
+ *     per targetPort), except the sidecar's own ports, non-HTTP service ports
+ *     and the node's probes (from status.hostIP);
  *   - init container `trellis-bootstrap` (the Trellis image, uid 1337):
  *     `trellis bootstrap --token-file` writes the Envoy bootstrap, with the
  *     token and the mesh root, into the in-memory volume `trellis-bootstrap`;
@@ -25,13 +26,18 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { isMap, isSeq, parseDocument, type Document } from 'yaml';
 import { appProtocolOf } from '../model/kinds/service.ts';
+import { TRANSPARENT_INBOUND_PORT } from '../translate/proxy.ts';
 import { splitHostPort } from '../admin/http.ts';
 import { parseArgs, UsageError } from './args.ts';
 
 export const ENVOY_IMAGE = 'envoyproxy/envoy:v1.38.3';
 export const PROXY_UID = 1337;
 export const OUTBOUND_PORT = 15001;
+/** Where inbound connections are redirected: the translator's `inbound` listener. */
+export const INBOUND_PORT = TRANSPARENT_INBOUND_PORT;
 export const ADMIN_PORT = 15000;
+/** The sidecar's own ports: never redirected inbound (15006 to itself would loop). */
+export const PROXY_PORTS: readonly number[] = [ADMIN_PORT, OUTBOUND_PORT, INBOUND_PORT];
 export const TOKEN_DIR = '/var/run/secrets/trellis';
 export const BOOTSTRAP_DIR = '/etc/trellis';
 export const INJECTED_ANNOTATION = 'trellis.io/injected';
@@ -57,8 +63,8 @@ export interface InjectOptions {
   tokenAudience: string;
   tokenExpirationSeconds: number;
   nativeSidecar: boolean;
-  /** Extra inbound redirects, targetPort → service port (beyond the Services in the input). */
-  inboundPorts: ReadonlyMap<number, number>;
+  /** Inbound ports that reach the application directly, never the sidecar (beyond the non-HTTP service ports in the input). */
+  excludeInboundPorts: readonly number[];
   excludeOutboundPorts: readonly number[];
   excludeOutboundCidrs: readonly string[];
 }
@@ -74,7 +80,7 @@ export const DEFAULT_INJECT_OPTIONS: InjectOptions = {
   // bootstrap: it must outlive the streams that present it (docs/kubernetes.md).
   tokenExpirationSeconds: 30 * 24 * 3600,
   nativeSidecar: true,
-  inboundPorts: new Map(),
+  excludeInboundPorts: [],
   excludeOutboundPorts: [],
   excludeOutboundCidrs: [],
 };
@@ -101,13 +107,6 @@ const POD_PATHS: Record<string, { meta: string[]; spec: string[] }> = {
 };
 
 const get = (o: unknown, path: readonly string[]): any => path.reduce((v: any, k) => (v && typeof v === 'object' ? v[k] : undefined), o);
-
-interface InboundRedirect {
-  targetPort: number;
-  servicePort: number;
-  /** "Service ns/name port" or "--inbound-port" */
-  from: string;
-}
 
 export function injectManifest(text: string, o: InjectOptions): InjectResult {
   // One chunk per document, so that documents left alone are printed exactly as written.
@@ -148,9 +147,9 @@ export function injectManifest(text: string, o: InjectOptions): InjectResult {
     }
     const namespace = typeof obj.metadata?.namespace === 'string' ? obj.metadata.namespace : undefined;
     const labels = (meta.labels ?? {}) as Record<string, string>;
-    const inbound = o.mode === 'transparent' ? inboundRedirects(name, namespace, labels, spec, services, o, result.warnings) : [];
+    const excludeInbound = o.mode === 'transparent' ? inboundExclusions(name, namespace, labels, spec, services, o, result.warnings) : [];
     const cluster = labels.app ?? labels['app.kubernetes.io/name'] ?? obj.metadata?.name ?? 'workload';
-    const parts = sidecarParts(o, inbound, String(cluster));
+    const parts = sidecarParts(o, excludeInbound, String(cluster));
 
     // Edit the document in place (comments and formatting elsewhere are kept).
     doc.setIn([...where.meta, 'annotations', INJECTED_ANNOTATION], 'true');
@@ -161,13 +160,6 @@ export function injectManifest(text: string, o: InjectOptions): InjectResult {
     prepend(doc, [...where.spec, 'initContainers'], first);
     if (!o.nativeSidecar) append(doc, [...where.spec, 'containers'], [parts.proxy]);
     append(doc, [...where.spec, 'volumes'], parts.volumes);
-    // The sidecar's inbound listeners bind the service ports: below 1024 needs this (a safe sysctl).
-    if (inbound.some((r) => r.servicePort < 1024)) {
-      const sysctls = (get(spec, ['securityContext', 'sysctls']) ?? []) as Json[];
-      if (!sysctls.some((s) => s?.name === 'net.ipv4.ip_unprivileged_port_start')) {
-        append(doc, [...where.spec, 'securityContext', 'sysctls'], [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
-      }
-    }
     result.injected.push(name);
     changed.add(i);
   }
@@ -202,12 +194,15 @@ function append(doc: Document, path: string[], items: Json[]): void {
 }
 
 /**
- * targetPort → service port for each HTTP port of the Services in the input
- * that select this pod (the translator's inbound listeners bind the service
- * port), plus --inbound-port. A port equal to its targetPort cannot be
- * redirected: the sidecar and the application would bind the same port.
+ * The inbound ports that must not reach the sidecar: every inbound
+ * connection is redirected to its `inbound` listener (one filter chain per
+ * targetPort of the pod's HTTP service ports, wherever the Service is
+ * defined; any other port is passed through to the application as plain
+ * TCP), except the targetPorts of the non-HTTP ports of the Services in the
+ * input that select this pod, which the mesh does not proxy (they keep the
+ * caller's address), and --exclude-inbound-ports.
  */
-function inboundRedirects(
+function inboundExclusions(
   workload: string,
   namespace: string | undefined,
   labels: Record<string, string>,
@@ -215,8 +210,9 @@ function inboundRedirects(
   services: Json[],
   o: InjectOptions,
   warnings: string[],
-): InboundRedirect[] {
-  const out = new Map<number, InboundRedirect>();
+): number[] {
+  const http = new Set<number>();
+  const tcp = new Set<number>();
   const named = new Map<string, number>();
   for (const c of spec.containers as Json[]) for (const p of (c?.ports ?? []) as Json[]) if (typeof p?.name === 'string' && Number.isInteger(p.containerPort)) named.set(p.name, p.containerPort);
   for (const s of services) {
@@ -227,33 +223,23 @@ function inboundRedirects(
     for (const p of (s.spec?.ports ?? []) as Json[]) {
       if ((p.protocol ?? 'TCP') !== 'TCP' || !Number.isInteger(p.port)) continue;
       const from = `Service ${s.metadata?.name} port ${p.port}`;
-      if (appProtocolOf(p.appProtocol, p.name) === 'tcp') {
-        warnings.push(`${workload}: ${from} is not HTTP (appProtocol/name), so the mesh does not proxy it; its traffic is not redirected`);
-        continue;
-      }
       const target = p.targetPort === undefined ? p.port : typeof p.targetPort === 'number' ? p.targetPort : named.get(String(p.targetPort));
       if (target === undefined) {
-        warnings.push(`${workload}: ${from}: targetPort "${p.targetPort}" names no container port of the pod; not redirected`);
+        warnings.push(`${workload}: ${from}: targetPort "${p.targetPort}" names no container port of the pod`);
         continue;
       }
-      if (target === p.port) {
-        warnings.push(
-          `${workload}: ${from} has targetPort ${target}: the sidecar's inbound listener binds the service port, which the application listens on too, so this port is not redirected and its traffic bypasses the sidecar. Give the Service a port different from its targetPort (e.g. port 80, targetPort ${target}).`,
-        );
+      if (PROXY_PORTS.includes(target)) {
+        warnings.push(`${workload}: ${from} has targetPort ${target}, which the sidecar holds (${PROXY_PORTS.join(', ')}): the application cannot serve it`);
         continue;
       }
-      if (out.has(target) && out.get(target)!.servicePort !== p.port) {
-        warnings.push(`${workload}: targetPort ${target} is served by ${out.get(target)!.from} and ${from}; redirected to ${out.get(target)!.servicePort}`);
-        continue;
-      }
-      out.set(target, { targetPort: target, servicePort: p.port, from });
+      if (appProtocolOf(p.appProtocol, p.name) === 'tcp') {
+        warnings.push(`${workload}: ${from} is not HTTP (appProtocol/name), so the mesh does not proxy it; its traffic is not redirected`);
+        tcp.add(target);
+      } else http.add(target);
     }
   }
-  for (const [target, servicePort] of o.inboundPorts) out.set(target, { targetPort: target, servicePort, from: '--inbound-port' });
-  if (out.size === 0) {
-    warnings.push(`${workload}: no Service in the input selects it (and no --inbound-port): inbound traffic reaches the application directly, without mTLS; outbound traffic goes through the sidecar`);
-  }
-  return [...out.values()].sort((a, b) => a.targetPort - b.targetPort);
+  // A port that some Service serves as HTTP is a mesh port.
+  return [...new Set([...[...tcp].filter((t) => !http.has(t)), ...o.excludeInboundPorts])].sort((a, b) => a - b);
 }
 
 const restricted = (uid: number) => ({
@@ -265,7 +251,7 @@ const restricted = (uid: number) => ({
   capabilities: { drop: ['ALL'] },
 });
 
-function sidecarParts(o: InjectOptions, inbound: InboundRedirect[], cluster: string): { initContainers: Json[]; proxy: Json; volumes: Json[] } {
+function sidecarParts(o: InjectOptions, excludeInbound: number[], cluster: string): { initContainers: Json[]; proxy: Json; volumes: Json[] } {
   const initContainers: Json[] = [];
   const xdsPort = splitHostPort(o.xdsAddress).port;
   if (o.mode === 'transparent') {
@@ -273,7 +259,7 @@ function sidecarParts(o: InjectOptions, inbound: InboundRedirect[], cluster: str
       name: NAMES.iptables,
       image: o.trellisImage,
       imagePullPolicy: 'IfNotPresent',
-      command: ['sh', '-c', iptablesScript({ inbound, xdsPort, excludePorts: o.excludeOutboundPorts, excludeCidrs: o.excludeOutboundCidrs })],
+      command: ['sh', '-c', iptablesScript({ excludeInboundPorts: excludeInbound, xdsPort, excludePorts: o.excludeOutboundPorts, excludeCidrs: o.excludeOutboundCidrs })],
       // The node's probes reach the application directly (kubelet does not speak mTLS).
       env: [
         { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
@@ -345,8 +331,10 @@ function sidecarParts(o: InjectOptions, inbound: InboundRedirect[], cluster: str
 }
 
 export interface IptablesPlan {
-  inbound: readonly InboundRedirect[];
+  /** Inbound ports not redirected (besides the sidecar's own). */
+  excludeInboundPorts: readonly number[];
   xdsPort: number;
+  /** Outbound ports and CIDRs not redirected. */
   excludePorts: readonly number[];
   excludeCidrs: readonly string[];
 }
@@ -356,9 +344,11 @@ export interface IptablesPlan {
  * iptables-restore transaction on the nat table (IPv4). Outbound: every TCP
  * connection the pod opens goes to the sidecar's outbound listener (15001,
  * original_dst), except the sidecar's own (uid 1337), loopback, DNS over TCP,
- * the xDS port and what --exclude-outbound-* name. Inbound: a connection to a
- * service's targetPort goes to the sidecar's inbound listener on the service
- * port, except from the node (HOST_IP: kubelet probes).
+ * the xDS port and what --exclude-outbound-* name. Inbound: every TCP
+ * connection to the pod goes to the sidecar's inbound listener (15006,
+ * original_dst, one filter chain per targetPort), except from the node
+ * (HOST_IP: kubelet probes), to the sidecar's own ports and to the excluded
+ * ports.
  */
 export function iptablesScript(p: IptablesPlan): string {
   const lines = [
@@ -367,7 +357,8 @@ export function iptablesScript(p: IptablesPlan): string {
     ':TRELLIS_OUTPUT - [0:0]',
     '-A PREROUTING -p tcp -j TRELLIS_INBOUND',
     '-A OUTPUT -p tcp -j TRELLIS_OUTPUT',
-    ...p.inbound.map((r) => `-A TRELLIS_INBOUND -p tcp --dport ${r.targetPort} -j REDIRECT --to-ports ${r.servicePort}`),
+    ...[...new Set([...PROXY_PORTS, ...p.excludeInboundPorts])].map((port) => `-A TRELLIS_INBOUND -p tcp --dport ${port} -j RETURN`),
+    `-A TRELLIS_INBOUND -p tcp -j REDIRECT --to-ports ${INBOUND_PORT}`,
     `-A TRELLIS_OUTPUT -m owner --uid-owner ${PROXY_UID} -j RETURN`,
     '-A TRELLIS_OUTPUT -o lo -j RETURN',
     '-A TRELLIS_OUTPUT -d 127.0.0.0/8 -j RETURN',
@@ -420,7 +411,7 @@ export async function injectCommand(argv: string[]): Promise<number> {
         'token-expiration': String(DEFAULT_INJECT_OPTIONS.tokenExpirationSeconds),
       },
       booleans: ['plaintext', 'native-sidecar', 'quiet'],
-      repeatable: ['filename', 'inbound-port', 'exclude-outbound-ports', 'exclude-outbound-cidrs'],
+      repeatable: ['filename', 'exclude-inbound-ports', 'exclude-outbound-ports', 'exclude-outbound-cidrs'],
     });
     const mode = args.values.mode;
     if (mode !== 'transparent' && mode !== 'explicit') throw new UsageError(`--mode ${mode}: expected transparent or explicit`);
@@ -431,12 +422,6 @@ export async function injectCommand(argv: string[]): Promise<number> {
     if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca-file ${args.values['ca-file']}: no PEM certificate in it`);
     const expiration = Number(args.values['token-expiration']);
     if (!Number.isInteger(expiration) || expiration < 600) throw new UsageError('--token-expiration: whole seconds, at least 600 (the kubelet\'s minimum)');
-    const inboundPorts = new Map<number, number>();
-    for (const item of args.lists['inbound-port']!) {
-      const [t, s] = item.split('=').map(Number);
-      if (!Number.isInteger(t) || !Number.isInteger(s)) throw new UsageError(`--inbound-port ${item}: expected TARGET_PORT=SERVICE_PORT, e.g. 8080=80`);
-      inboundPorts.set(t!, s!);
-    }
     const files = [...args.lists.filename!, ...args.positionals];
     const texts = files.length === 0 || (files.length === 1 && files[0] === '-') ? [await readStdin()] : await Promise.all(files.map((f) => (f === '-' ? readStdin() : readInput(f))));
     const result = injectManifest(texts.map((t) => t.replace(/\s+$/, '')).join('\n---\n'), {
@@ -450,7 +435,7 @@ export async function injectCommand(argv: string[]): Promise<number> {
       tokenExpirationSeconds: expiration,
       // Native sidecars unless --native-sidecar=false.
       nativeSidecar: !argv.some((a) => a === '--native-sidecar=false'),
-      inboundPorts,
+      excludeInboundPorts: ports(args.lists['exclude-inbound-ports']!, 'exclude-inbound-ports'),
       excludeOutboundPorts: ports(args.lists['exclude-outbound-ports']!, 'exclude-outbound-ports'),
       excludeOutboundCidrs: args.lists['exclude-outbound-cidrs']!.flatMap((v) => v.split(',')).filter(Boolean),
     });

@@ -79,6 +79,12 @@ export class XdsMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly resumed = new client.Counter({
+    name: 'trellis_xds_resumed_total',
+    help: 'Types a reconnecting client already held at the current version (nothing resent)',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
   readonly snapshotsRejected = new client.Counter({
     name: 'trellis_snapshots_rejected_total',
     help: 'Snapshots not served because they failed the consistency check',

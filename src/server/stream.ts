@@ -223,6 +223,7 @@ export class XdsStream {
       st.requested = true;
       st.answerEvenIfEmpty = st.sub.wildcard;
       st.dirty = true;
+      if (this.alreadyHolds(st, req)) return;
     }
     if (st.sub !== before) st.dirty = true;
     // XDS_RULES 11: a stale nonce gets no response now. Its subscription is
@@ -230,6 +231,30 @@ export class XdsStream {
     // client's ACK of our latest response, so no change is lost.
     if (stale) return;
     if (st.dirty) this.scheduleFlush();
+  }
+
+  /**
+   * A client reconnecting (after a Trellis restart, or to another replica)
+   * names in its first request the version it runs. Versions are content
+   * hashes (XDS_RULES 4), so if that is the version we would send, it holds
+   * exactly this content: record it as sent and ACKed and send nothing.
+   * That is what keeps a restart from becoming a push storm.
+   */
+  private alreadyHolds(st: TypeState, req: SotwRequest): boolean {
+    if (!req.version_info || req.response_nonce !== '' || !this.deps.cache.get(this.key!)) return false;
+    if (st.typeUrl === TypeUrl.Secret && this.identityState === 'pending') return false;
+    const current = this.effectiveSet(st.typeUrl);
+    if (current.version !== req.version_info) return false;
+    st.sentSet = current;
+    st.sentSub = st.sub;
+    st.sentVersion = current.version;
+    st.ackedSet = current;
+    st.ackedVersion = req.version_info;
+    st.ackedAt = Date.now();
+    st.answerEvenIfEmpty = false;
+    st.dirty = false;
+    this.deps.metrics.resumed?.inc({ type: SHORT_NAMES[st.typeUrl] });
+    return true;
   }
 
   private handleDelta(st: TypeState, req: DeltaRequest, first: boolean): void {

@@ -111,14 +111,23 @@ describe('outboundCluster', () => {
       want: { typed_extension_protocol_options: H2_OPTIONS },
     },
     {
-      name: 'zone aware: routing enabled for any cluster size',
+      // PreferSameZone lives in the endpoints (priorities per zone), not in Envoy's zone-aware routing,
+      // which needs a local cluster in the bootstrap and which gRPC clients ignore.
+      name: 'PreferSameZone: endpoints from the EDS name given (the caller zone’s variant), no zone-aware config',
+      options: { name: 'c', port: HTTP, policy: policy({ locality: { mode: 'PreferSameZone' } }), edsName: 'c@zone-a' },
+      want: { name: 'c', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'c@zone-a' } },
+      absent: ['common_lb_config'],
+    },
+    {
+      name: 'PreferSameZone without an EDS name (caller zone unknown): the cluster’s own endpoints',
       options: { name: 'c', port: HTTP, policy: policy({ locality: { mode: 'PreferSameZone' } }) },
-      want: { common_lb_config: { zone_aware_lb_config: { routing_enabled: { value: 100 }, min_cluster_size: 1 } } },
+      want: { eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'c' } },
+      absent: ['common_lb_config'],
     },
     {
       name: 'locality None: no zone-aware config',
       options: { name: 'c', port: HTTP, policy: policy({ locality: { mode: 'None' } }) },
-      want: {},
+      want: { eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'c' } },
       absent: ['common_lb_config'],
     },
     {
@@ -166,6 +175,7 @@ describe('outboundCluster', () => {
           locality: { mode: 'PreferSameZone' },
         }),
         tls: { peerIdentities: ['spiffe://td/ns/a/sa/c'], sni: 'web.demo.svc.cluster.local' },
+        edsName: 'web.demo:9090@z1',
       }),
     );
     expect(() => encodeResource(TypeUrl.Cluster, got)).not.toThrow();

@@ -55,6 +55,8 @@ export interface OutboundClusterOptions {
   /** Present for Envoy sidecars: mTLS to the destination's identities. */
   tls?: { peerIdentities: readonly string[]; sni: string };
   connectTimeoutMs?: number;
+  /** EDS resource name, when not the cluster's own */
+  edsName?: string;
 }
 
 export function outboundCluster(o: OutboundClusterOptions): Record<string, unknown> {
@@ -62,7 +64,8 @@ export function outboundCluster(o: OutboundClusterOptions): Record<string, unkno
   const cluster: Record<string, unknown> = {
     name: o.name,
     type: 'EDS',
-    eds_cluster_config: { eds_config: ADS, service_name: o.name },
+    // PreferSameZone: the endpoints come from the caller zone's variant (names.ts zonalEndpointsName).
+    eds_cluster_config: { eds_config: ADS, service_name: o.edsName ?? o.name },
     connect_timeout: durationOf(o.connectTimeoutMs ?? 1000),
     ...lbFields(policy?.loadBalancer),
   };
@@ -70,10 +73,6 @@ export function outboundCluster(o: OutboundClusterOptions): Record<string, unkno
   if (cb) cluster.circuit_breakers = cb;
   const od = outlier(policy?.outlierDetection);
   if (od) cluster.outlier_detection = od;
-  if (policy?.locality?.mode === 'PreferSameZone') {
-    // Zone-aware routing: keep traffic in the caller's zone while it is healthy enough.
-    cluster.common_lb_config = { zone_aware_lb_config: { routing_enabled: { value: 100 }, min_cluster_size: 1 } };
-  }
   if (o.port.protocol === 'grpc' || o.port.protocol === 'http2') {
     cluster.typed_extension_protocol_options = {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {

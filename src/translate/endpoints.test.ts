@@ -82,6 +82,68 @@ describe('clusterLoadAssignment', () => {
     });
   }
 
+  describe('preferZone (PreferSameZone): the caller’s zone at priority 0, every other locality at priority 1', () => {
+    type Row = [zone: string, priority: number, weight: number, addresses: string[]];
+    const MIXED = [ep('10.0.0.1', { zone: 'z2' }), ep('10.0.0.2', { zone: 'z1' }), ep('10.0.0.3', { zone: 'z2' }), ep('10.0.0.4'), ep('10.0.0.5', { zone: 'z1', ready: false, serving: false })];
+    const cases: { name: string; endpoints: Endpoint[]; preferZone?: string; want: Row[] }[] = [
+      {
+        name: 'preferred zone present: it alone at 0; other zones and the zone-less locality at 1',
+        endpoints: MIXED,
+        preferZone: 'z1',
+        want: [['', 1, 1, ['10.0.0.4']], ['z1', 0, 2, ['10.0.0.2', '10.0.0.5']], ['z2', 1, 2, ['10.0.0.1', '10.0.0.3']]],
+      },
+      {
+        name: 'another zone preferred: the priorities swap, localities and weights stay',
+        endpoints: MIXED,
+        preferZone: 'z2',
+        want: [['', 1, 1, ['10.0.0.4']], ['z1', 1, 2, ['10.0.0.2', '10.0.0.5']], ['z2', 0, 2, ['10.0.0.1', '10.0.0.3']]],
+      },
+      {
+        name: 'preferred zone absent: everything at 0 (a lone priority 1 would be a gap gRPC rejects)',
+        endpoints: MIXED,
+        preferZone: 'z3',
+        want: [['', 0, 1, ['10.0.0.4']], ['z1', 0, 2, ['10.0.0.2', '10.0.0.5']], ['z2', 0, 2, ['10.0.0.1', '10.0.0.3']]],
+      },
+      {
+        name: 'no endpoint has a zone: one locality at 0',
+        endpoints: [ep('10.0.0.1'), ep('10.0.0.2')],
+        preferZone: 'z1',
+        want: [['', 0, 2, ['10.0.0.1', '10.0.0.2']]],
+      },
+      {
+        name: 'every endpoint in the preferred zone: one locality at 0',
+        endpoints: [ep('10.0.0.1', { zone: 'z1' })],
+        preferZone: 'z1',
+        want: [['z1', 0, 1, ['10.0.0.1']]],
+      },
+      {
+        name: 'preferred zone unhealthy: still 0 (failover is the client’s, by priority health)',
+        endpoints: [ep('10.0.0.1', { zone: 'z1', ready: false, serving: false }), ep('10.0.0.2', { zone: 'z2' })],
+        preferZone: 'z1',
+        want: [['z1', 0, 1, ['10.0.0.1']], ['z2', 1, 1, ['10.0.0.2']]],
+      },
+      { name: 'no endpoints: empty', endpoints: [], preferZone: 'z1', want: [] },
+      { name: 'no preferred zone: everything at 0', endpoints: MIXED, want: [['', 0, 1, ['10.0.0.4']], ['z1', 0, 2, ['10.0.0.2', '10.0.0.5']], ['z2', 0, 2, ['10.0.0.1', '10.0.0.3']]] },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const got = clusterLoadAssignment('web.demo:8080@z1', deepFreeze(c.endpoints), c.preferZone) as {
+          cluster_name: string;
+          endpoints: { locality: { zone?: string }; priority?: number; load_balancing_weight: number; lb_endpoints: { endpoint: { address: { socket_address: { address: string } } } }[] }[];
+        };
+        expect(got.cluster_name).toBe('web.demo:8080@z1');
+        expect(got.endpoints.map((l): Row => [l.locality.zone ?? '', l.priority ?? 0, l.load_balancing_weight, l.lb_endpoints.map((e) => e.endpoint.address.socket_address.address)])).toEqual(c.want);
+        // Priority 0 is left out (the proto default), never written.
+        for (const l of got.endpoints) expect(l.priority, JSON.stringify(l.locality)).not.toBe(0);
+        // Priorities start at 0 and have no gap.
+        const priorities = [...new Set(got.endpoints.map((l) => l.priority ?? 0))].sort();
+        expect(priorities).toEqual(priorities.map((_, i) => i));
+        expect(() => encodeResource(TypeUrl.Endpoint, got)).not.toThrow();
+        expect(unknownEnums(TypeUrl.Endpoint, got)).toEqual([]);
+      });
+    }
+  });
+
   it('from YAML: the base mesh web service, ready pod in z1 and terminating pod in z2', () => {
     const model = deepFreeze(meshWith());
     const port = model.services.get('demo/web')!.ports[0]!;

@@ -15,7 +15,13 @@ export function healthOf(e: Endpoint): 'HEALTHY' | 'DRAINING' | 'UNHEALTHY' {
   return 'UNHEALTHY';
 }
 
-export function clusterLoadAssignment(name: string, endpoints: readonly Endpoint[]): Record<string, unknown> {
+/**
+ * @param preferZone endpoints in this zone get priority 0, the rest priority
+ *   1, so callers fail over to other zones only when their own is unhealthy.
+ *   Priorities must start at 0 without gaps (gRPC clients reject gaps), so
+ *   with no endpoint in the zone every locality stays at 0.
+ */
+export function clusterLoadAssignment(name: string, endpoints: readonly Endpoint[], preferZone?: string): Record<string, unknown> {
   const byZone = new Map<string, Endpoint[]>();
   for (const e of endpoints) {
     const zone = e.zone ?? '';
@@ -24,12 +30,14 @@ export function clusterLoadAssignment(name: string, endpoints: readonly Endpoint
     list.push(e);
   }
   const zones = [...byZone.keys()].sort();
+  const zoned = preferZone !== undefined && byZone.has(preferZone);
   return {
     cluster_name: name,
     endpoints: zones.map((zone) => ({
       locality: zone ? { zone } : {},
       // gRPC clients drop a locality without a weight (PEERS: seen with both clients).
       load_balancing_weight: byZone.get(zone)!.length,
+      ...(zoned && zone !== preferZone ? { priority: 1 } : {}),
       lb_endpoints: byZone.get(zone)!.map((e) => ({
         endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
         health_status: healthOf(e),

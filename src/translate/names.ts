@@ -32,7 +32,20 @@ export function endpointsName(clusterName: string): string {
   return clusterName;
 }
 
-/** Inbound cluster that forwards to the local application on `port`. */
+/**
+ * EDS resource of a cluster whose policy prefers the caller's zone: the
+ * same endpoints, with the caller's zone at priority 0 and the others at 1
+ * (failover), so one resource per (cluster, zone) rather than per caller.
+ */
+export function zonalEndpointsName(clusterName: string, zone: string): string {
+  return `${clusterName}@${zone}`;
+}
+
+/**
+ * Inbound cluster that forwards to the local application: `inbound:port`,
+ * with the service port in explicit mode and the targetPort (the port the
+ * application listens on) in transparent mode.
+ */
 export function inboundClusterName(port: number): string {
   return `inbound:${port}`;
 }
@@ -48,14 +61,38 @@ export const OUTBOUND_LISTENER = 'outbound';
 export const OUTBOUND_ROUTE = 'outbound';
 
 /**
- * Inbound listener for one service port of the workload: `inbound:port`
- * (the service port number, which is what callers' endpoints name).
+ * Explicit mode: inbound listener for one service port of the workload,
+ * `inbound:port`, bound on the pod address.
  */
 export function inboundListenerName(port: number): string {
   return `inbound:${port}`;
 }
 
-/** Route configuration (inline in the inbound listener) for one inbound port. */
+/**
+ * Transparent mode: the one inbound listener, `inbound` on 0.0.0.0:15006.
+ * iptables redirects every inbound TCP connection of the pod to it, and the
+ * original_dst listener filter recovers the port the caller connected to:
+ * the targetPort, which callers' endpoints name. So one listener serves
+ * every port, with one filter chain per port (inboundFilterChainName), as
+ * Istio's `virtualInbound` does; the application keeps its own ports.
+ */
+export const INBOUND_LISTENER = 'inbound';
+
+/** Transparent mode: the filter chain of `inbound` for one targetPort, `inbound:port`. */
+export function inboundFilterChainName(port: number): string {
+  return `inbound:${port}`;
+}
+
+/**
+ * Transparent mode, the other filter chains of `inbound`: a connection to a
+ * port the mesh does not serve goes on to the application as it is
+ * (`passthrough`, plain TCP to the passthrough cluster); one made to 15006
+ * itself is refused (`inbound-direct`), since passing it through would loop.
+ */
+export const INBOUND_PASSTHROUGH_CHAIN = 'passthrough';
+export const INBOUND_DIRECT_CHAIN = 'inbound-direct';
+
+/** Route configuration (inline in an inbound listener or filter chain) for one inbound port. */
 export function inboundRouteName(port: number): string {
   return `inbound:${port}`;
 }
@@ -65,7 +102,11 @@ export function virtualHostName(namespace: string, service: string, port: number
   return `${service}.${namespace}:${port}`;
 }
 
-/** Passthrough cluster for transparent mode: destinations outside the mesh keep working. */
+/**
+ * Passthrough cluster for transparent mode (ORIGINAL_DST): connections the
+ * mesh does not handle go where they were going (inbound: to the
+ * application's port that is no mesh port).
+ */
 export const PASSTHROUGH_CLUSTER = 'passthrough';
 
 /**

@@ -17,6 +17,9 @@ export type ProxyKind = 'envoy' | 'proxyless';
  */
 export type InterceptionMode = 'explicit' | 'transparent';
 
+/** Transparent mode: where the one inbound listener binds (the iptables redirect's target). */
+export const TRANSPARENT_INBOUND_PORT = 15006;
+
 export interface ProxyContext {
   nodeId: string;
   kind: ProxyKind;
@@ -24,12 +27,14 @@ export interface ProxyContext {
   mode: InterceptionMode;
   /** Where the outbound listener binds (explicit: a local address and port). */
   outbound: { address: string; port: number };
-  /** Address the inbound listeners bind to (explicit: the workload IP). */
+  /** Address the inbound listeners bind to (explicit: the workload IP; transparent: 0.0.0.0, port TRANSPARENT_INBOUND_PORT). */
   inboundAddress: string;
-  /** Service port number → port the application listens on (explicit mode). */
+  /** Service port number → port the application listens on (explicit mode; transparent: always the targetPort). */
   appPorts: ReadonlyMap<number, number>;
   /** Address the inbound clusters forward to. */
   appAddress: string;
+  /** The caller's zone (its pod's, else its node locality): what PreferSameZone prefers. */
+  zone?: string;
 }
 
 /** Node metadata keys `trellis bootstrap` writes (documented in docs/bootstrap.md). */
@@ -44,6 +49,7 @@ export const NODE_METADATA = {
 export interface NodeLike {
   id: string;
   user_agent_name?: string;
+  locality?: { zone?: string };
   metadata?: Record<string, unknown>;
 }
 
@@ -114,5 +120,6 @@ export function proxyContext(node: NodeLike, model: MeshModel): ProxyContext {
     inboundAddress: transparent ? '0.0.0.0' : (workload?.ip ?? '127.0.0.1'),
     appPorts: parsePortMap(meta(node, NODE_METADATA.appPorts)),
     appAddress: meta(node, NODE_METADATA.appAddress) ?? (transparent ? '127.0.0.1' : (workload?.ip ?? '127.0.0.1')),
+    zone: workload?.zone ?? (node.locality?.zone || undefined),
   };
 }

@@ -19,10 +19,10 @@ import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { NodeInfo } from '../xds/wire.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { Memo } from './memo.ts';
-import { outboundClusterName } from './names.ts';
+import { outboundClusterName, zonalEndpointsName } from './names.ts';
 import { proxyContext } from './proxy.ts';
 import { httpPorts } from './routes.ts';
-import { Translator } from './translate.ts';
+import { clusterPolicy, Translator } from './translate.ts';
 import { proxySignature } from './signature.ts';
 
 /** Where SDS secrets come from (the CA); resources are already encoded, owned by their identity. */
@@ -58,6 +58,8 @@ export class MeshPublisher {
   private readonly signatures = new Map<string, string>();
   private endpoints: TypeSet = TypeSet.of(TypeUrl.Endpoint, []);
   private readonly nodes = new Map<string, NodeInfo>();
+  /** Zones the current endpoint set has PreferSameZone variants for. */
+  private zones = new Set<string>();
   private readonly translator = new Translator();
   private readonly claMemo = new Memo<VersionedResource>();
 
@@ -69,7 +71,11 @@ export class MeshPublisher {
     cache.onDemand({
       onDemand: (key, node) => {
         this.nodes.set(key, node);
-        if (this.model) this.publishNode(key, node, Date.now());
+        if (!this.model) return;
+        // A caller in a zone no endpoint set was made for yet needs its zonal variants first.
+        const zone = node.locality?.zone;
+        if (zone && !this.zones.has(zone)) this.publish(this.model);
+        else this.publishNode(key, node, Date.now());
       },
       onIdle: (key) => {
         this.nodes.delete(key);
@@ -131,10 +137,20 @@ export class MeshPublisher {
 
   private buildEndpoints(model: MeshModel, now: number): TypeSet {
     const list: VersionedResource[] = [];
+    const zones = new Set<string>();
+    for (const w of model.workloads.values()) if (w.zone) zones.add(w.zone);
+    for (const n of this.nodes.values()) if (n.locality?.zone) zones.add(n.locality.zone);
+    this.zones = zones;
     for (const s of model.services.values()) {
       for (const p of httpPorts(s)) {
         const name = outboundClusterName(s.namespace, s.name, p.port);
         list.push(this.claMemo.get([name, p.endpoints], () => encodeResource(TypeUrl.Endpoint, clusterLoadAssignment(name, p.endpoints))));
+        // PreferSameZone: one variant per zone a caller may be in.
+        if (clusterPolicy(model, s, p)?.locality?.mode !== 'PreferSameZone') continue;
+        for (const zone of zones) {
+          const zonal = zonalEndpointsName(name, zone);
+          list.push(this.claMemo.get([zonal, p.endpoints], () => encodeResource(TypeUrl.Endpoint, clusterLoadAssignment(zonal, p.endpoints, zone))));
+        }
       }
     }
     this.claMemo.sweep();

@@ -89,6 +89,7 @@ export function proxySignature(model: MeshModel, proxy: ProxyContext): string {
     [...proxy.appPorts].join(','),
     model.mesh.authorization,
     model.mesh.trustDomain,
+    proxy.zone ?? '-',
     scopeOf(model, proxy).digest,
     w ? workloadDigest(model, w) : '-',
     w && strict ? rulesDigest(model.accessByDestination.get(w.identity)) : '-',

@@ -94,7 +94,8 @@ describe('Translator.translate: every output is valid Envoy config, from a froze
   const cases: { name: string; mesh: string; node: NodeLike; counts: { clusters: number; endpoints: number; listeners: number; routes: number } }[] = [
     // 4 services × 2 HTTP ports = 8 outbound clusters; web-v1 serves web and web-v1 (ports 8080, 9090): 2 inbound.
     { name: 'permissive, envoy sidecar, explicit', mesh: INTENTS, node: envoy('demo/web-v1'), counts: { clusters: 10, endpoints: 8, listeners: 3, routes: 1 } },
-    { name: 'permissive, envoy sidecar, transparent', mesh: INTENTS, node: envoy('demo/web-v1', TRANSPARENT), counts: { clusters: 10, endpoints: 8, listeners: 3, routes: 1 } },
+    // Transparent: one inbound listener (web and web-v1 both target 8080 and 9090: two chains, two clusters) and the passthrough cluster.
+    { name: 'permissive, envoy sidecar, transparent', mesh: INTENTS, node: envoy('demo/web-v1', TRANSPARENT), counts: { clusters: 11, endpoints: 8, listeners: 2, routes: 1 } },
     { name: 'permissive, envoy without inbound ports (client)', mesh: INTENTS, node: envoy('demo/client'), counts: { clusters: 8, endpoints: 8, listeners: 1, routes: 1 } },
     // Proxyless: 8 ports × 4 host forms (the short name too, same namespace).
     { name: 'permissive, proxyless gRPC', mesh: INTENTS, node: grpc('demo/client'), counts: { clusters: 8, endpoints: 8, listeners: 32, routes: 1 } },
@@ -135,14 +136,54 @@ describe('Translator memo: equal inputs, the very same objects', () => {
     for (const k of ['clusters', 'endpoints', 'listeners', 'routes'] as const) b[k].forEach((r, i) => expect(r, `${k}[${i}]`).toBe(a[k][i]));
   });
 
-  it('two pods with the same identity share outbound clusters and routes', () => {
+  it('two pods with the same identity share outbound clusters and routes; a zone-preferring cluster is shared within a zone only', () => {
     const t = new Translator();
-    const model = meshWith(INTENTS);
-    const a = translate(model, envoy('demo/web-v1'), t);
-    const b = translate(model, envoy('demo/web-v2'), t);
+    // A third web pod, in web-v1's zone (by its node label: no EndpointSlice names it).
+    const model = meshWith(INTENTS, {
+      'web-v1b.yaml': `apiVersion: v1
+kind: Pod
+metadata: {name: web-v1b, namespace: demo, labels: {app: web, version: v1, topology.kubernetes.io/zone: z1}}
+spec:
+  serviceAccountName: web
+  containers: [{name: app, ports: [{name: http, containerPort: 8080}]}]
+status: {podIP: 127.0.0.5}
+`,
+    });
+    const a = translate(model, envoy('demo/web-v1'), t); // z1
+    const same = translate(model, envoy('demo/web-v1b'), t); // z1
+    const b = translate(model, envoy('demo/web-v2'), t); // z2
     expect(b.routes[0]).toBe(a.routes[0]);
-    const outbound = (o: ProxyResources) => o.clusters.filter((c) => c.type === 'EDS');
-    outbound(b).forEach((c, i) => expect(c).toBe(outbound(a)[i]));
+    expect(same.routes[0]).toBe(a.routes[0]);
+    const outbound = (o: ProxyResources) => o.clusters.filter((c) => c.type === 'EDS') as { name: string; eds_cluster_config: { service_name: string } }[];
+    outbound(same).forEach((c, i) => expect(c, c.name).toBe(outbound(a)[i]));
+    // The web policy prefers the same zone, and the split backends web-v1 and web-v2 inherit it.
+    const zonal = ['web-v1.demo:8080', 'web-v1.demo:9090', 'web-v2.demo:8080', 'web-v2.demo:9090', 'web.demo:8080', 'web.demo:9090'];
+    expect(outbound(a).map((c) => [c.name, c.eds_cluster_config.service_name])).toEqual(outbound(a).map((c) => [c.name, zonal.includes(c.name) ? `${c.name}@z1` : c.name]));
+    outbound(b).forEach((c, i) => {
+      if (!zonal.includes(c.name)) return expect(c, c.name).toBe(outbound(a)[i]);
+      // Otherwise equal but for the endpoints' name.
+      expect(c, c.name).toEqual({ ...outbound(a)[i], eds_cluster_config: { ...outbound(a)[i]!.eds_cluster_config, service_name: `${c.name}@z2` } });
+    });
+  });
+
+  it('a zone-preferring cluster’s endpoints come under its EDS name, the caller’s zone at priority 0', () => {
+    const model = deepFreeze(meshWith(INTENTS));
+    const cla = (out: ProxyResources, name: string) => out.endpoints.find((e) => e.cluster_name === name) as { endpoints: { locality: { zone?: string }; priority?: number }[] } | undefined;
+    const localities = (out: ProxyResources, name: string) => cla(out, name)?.endpoints.map((l) => [l.locality.zone, l.priority ?? 0]);
+    // web: 127.0.0.3 in z1, 127.0.0.4 in z2. The caller's zone: its pod's (from the EndpointSlice), else its node's locality.
+    expect(localities(translate(model, envoy('demo/web-v1')), 'web.demo:8080@z1')).toEqual([['z1', 0], ['z2', 1]]);
+    expect(localities(translate(model, envoy('demo/web-v2')), 'web.demo:8080@z2')).toEqual([['z1', 1], ['z2', 0]]);
+    expect(localities(translate(model, { ...envoy('demo/web-v2'), locality: { zone: 'z1' } }), 'web.demo:8080@z2')).toEqual([['z1', 1], ['z2', 0]]);
+    expect(localities(translate(model, { ...envoy('demo/client'), locality: { zone: 'z2' } }), 'web.demo:8080@z2')).toEqual([['z1', 1], ['z2', 0]]);
+    // A zone without web endpoints: no gap, everything at 0.
+    expect(localities(translate(model, { ...envoy('demo/client'), locality: { zone: 'z9' } }), 'web.demo:8080@z9')).toEqual([['z1', 0], ['z2', 0]]);
+    // Zone unknown (client has no EndpointSlice entry, no node locality): the cluster's own endpoints, no priorities.
+    const unknown = translate(model, envoy('demo/client'));
+    expect(unknown.clusters.find((c) => c.name === 'web.demo:8080')).toMatchObject({ eds_cluster_config: { service_name: 'web.demo:8080' } });
+    expect(localities(unknown, 'web.demo:8080')).toEqual([['z1', 0], ['z2', 0]]);
+    expect(cla(unknown, 'web.demo:8080')!.endpoints.every((l) => !('priority' in l))).toBe(true);
+    // A cluster without the policy keeps its own name whatever the zone.
+    expect(translate(model, envoy('demo/web-v1')).clusters.find((c) => c.name === 'api.demo:8080')).toMatchObject({ eds_cluster_config: { service_name: 'api.demo:8080' } });
   });
 
   it('an endpoint change rebuilds that service’s endpoints only', () => {
@@ -217,16 +258,20 @@ spec:
 `;
 
 describe('Translator inbound side', () => {
+  /** Transparent: the RBAC policies of the `inbound` listener's chain for the one targetPort the pod serves. */
   function rbacPolicyNames(out: ProxyResources): string[] {
-    const l = out.listeners.find((x) => x.name === 'inbound:80') as any;
-    const rbac = l.filter_chains[0].filters[0].typed_config.http_filters.find((f: { name: string }) => f.name === 'envoy.filters.http.rbac');
+    const l = out.listeners.find((x) => x.name === 'inbound') as any;
+    const chains = l.filter_chains.filter((c: any) => c.name.startsWith('inbound:'));
+    expect(chains).toHaveLength(1);
+    const rbac = chains[0].filters[0].typed_config.http_filters.find((f: { name: string }) => f.name === 'envoy.filters.http.rbac');
     return Object.keys(rbac.typed_config.rules.policies);
   }
 
   it('a named targetPort forwards to the container port of that name', () => {
     const model = deepFreeze(meshWith(STRICT, { 'shop.yaml': SHOP }));
     const out = translate(model, envoy('demo/shop-a', TRANSPARENT));
-    const inbound = out.clusters.find((c) => c.name === 'inbound:80') as any;
+    // Transparent: the cluster is named by the targetPort it forwards to.
+    const inbound = out.clusters.find((c) => c.name === 'inbound:3000') as any;
     expect(inbound.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 3000 });
   });
 

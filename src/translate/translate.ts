@@ -6,21 +6,25 @@
  * pieces come back as the *same objects*: the cache then finds their encoded
  * bytes by identity, and a change costs work for what it touched only.
  */
-import type { MeshModel, MeshService, ServicePort, Workload } from '../model/types.ts';
+import type { AccessRule, MeshModel, MeshService, ServicePort, Workload } from '../model/types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
-import { inboundCluster, outboundCluster } from './cluster.ts';
-import { apiListener, inboundListener, outboundListener } from './listeners.ts';
+import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
+import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo } from './memo.ts';
 import {
+  INBOUND_LISTENER,
   inboundClusterName,
+  inboundFilterChainName,
   inboundListenerName,
   OUTBOUND_LISTENER,
   OUTBOUND_ROUTE,
   outboundClusterName,
+  PASSTHROUGH_CLUSTER,
   proxylessListenerName,
+  zonalEndpointsName,
   serviceFqdn,
 } from './names.ts';
-import type { ProxyContext } from './proxy.ts';
+import { TRANSPARENT_INBOUND_PORT, type ProxyContext } from './proxy.ts';
 import { rbacFilter } from './rbac.ts';
 import { httpPorts, outboundRouteConfiguration } from './routes.ts';
 import { scopeOf } from './signature.ts';
@@ -62,8 +66,11 @@ export class Translator {
         // Sidecars with an identity speak mTLS upstream; the same cluster object serves every such caller.
         const tls = own ? { peerIdentities: s.identities, sni: serviceFqdn(s.namespace, s.name) } : undefined;
         const policy = clusterPolicy(model, s, p);
-        out.clusters.push(this.clusters.get([name, p.protocol, policy, tls], () => outboundCluster({ name, port: p, policy, tls })));
-        out.endpoints.push(this.endpoints.get([name, p.endpoints], () => clusterLoadAssignment(name, p.endpoints)));
+        const edsName = policy?.locality?.mode === 'PreferSameZone' && proxy.zone ? zonalEndpointsName(name, proxy.zone) : undefined;
+        out.clusters.push(this.clusters.get([name, p.protocol, policy, tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName })));
+        // The endpoint set the cluster names (the publisher shares a mesh-wide one; this is the same content).
+        const eds = edsName ?? name;
+        out.endpoints.push(this.endpoints.get([eds, p.endpoints], () => clusterLoadAssignment(eds, p.endpoints, edsName ? proxy.zone : undefined)));
       }
     }
 
@@ -96,11 +103,12 @@ export class Translator {
     return out;
   }
 
-  /** One inbound listener and cluster per service port the workload serves. */
+  /** Explicit: one inbound listener and cluster per service port the workload serves. */
   private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources): void {
     const w = proxy.workload;
     if (!w) return;
     const rules = model.mesh.authorization === 'strict' ? (model.accessByDestination.get(w.identity) ?? []) : undefined;
+    if (proxy.mode === 'transparent') return this.transparentInbound(model, proxy, w, rules, out);
     const seen = new Set<number>();
     for (const key of w.services) {
       const s = model.services.get(key);
@@ -119,13 +127,60 @@ export class Translator {
         const ports = [p.port, targetPortNumber(p, w)];
         out.listeners.push(
           // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
-          // identity (transparent: one address) may serve the same port with different targetPorts.
+          // identity may serve the same port with different targetPorts.
           this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports], () =>
             inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
           ),
         );
       }
     }
+  }
+
+  /**
+   * Transparent: one listener, `inbound` on 15006, where iptables sends every
+   * inbound connection; one filter chain and cluster per port the application
+   * listens on (the targetPort: what callers' endpoints name, so the
+   * connection's original destination), forwarding to 127.0.0.1:targetPort.
+   * The application keeps its ports: a Service's port may equal its targetPort.
+   */
+  private transparentInbound(model: MeshModel, proxy: ProxyContext, w: Workload, rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
+    // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either) and its protocol (the first's).
+    const byTarget = new Map<number, { servicePorts: number[]; protocol: ServicePort['protocol'] }>();
+    for (const key of w.services) {
+      const s = model.services.get(key);
+      if (!s) continue;
+      for (const p of httpPorts(s)) {
+        const target = targetPortNumber(p, w);
+        // The listener's own port cannot be a workload port too (Envoy holds it).
+        if (target === TRANSPARENT_INBOUND_PORT) continue;
+        const seen = byTarget.get(target);
+        if (!seen) byTarget.set(target, { servicePorts: [p.port], protocol: p.protocol });
+        else if (!seen.servicePorts.includes(p.port)) seen.servicePorts.push(p.port);
+      }
+    }
+    const chains: Array<Omit<InboundChain, 'rbac'> & { ports: number[] }> = [];
+    for (const [target, { servicePorts, protocol }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
+      const cluster = inboundClusterName(target);
+      out.clusters.push(
+        this.clusters.get([cluster, proxy.appAddress, target, protocol], () =>
+          inboundCluster({ name: cluster, address: proxy.appAddress, port: target, http2: protocol === 'grpc' || protocol === 'http2' }),
+        ),
+      );
+      chains.push({ name: inboundFilterChainName(target), port: target, cluster, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b) });
+    }
+    out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
+    out.listeners.push(
+      // `chains` carries each chain's RBAC ports: two workloads with one identity may serve one port under different service ports.
+      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules], () =>
+        transparentInboundListener({
+          name: INBOUND_LISTENER,
+          address: proxy.inboundAddress,
+          port: TRANSPARENT_INBOUND_PORT,
+          chains: chains.map(({ ports, ...c }) => ({ ...c, rbac: rules ? rbacFilter(rules, ports) : undefined })),
+          passthroughCluster: PASSTHROUGH_CLUSTER,
+        }),
+      ),
+    );
   }
 }
 
@@ -136,7 +191,7 @@ export class Translator {
  * detection and load balancing written for `recommendation` must hold there
  * (first root in key order if a backend serves several).
  */
-function clusterPolicy(model: MeshModel, s: MeshService, p: ServicePort): ServicePort['policy'] {
+export function clusterPolicy(model: MeshModel, s: MeshService, p: ServicePort): ServicePort['policy'] {
   return p.policy ?? inheritedPolicies(model).get(`${s.key}:${p.port}`);
 }
 

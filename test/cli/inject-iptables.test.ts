@@ -6,7 +6,9 @@
  * where they land:
  *   the application's outbound → the sidecar's outbound port (15001);
  *   the sidecar's own outbound (uid 1337), loopback, DNS and the xDS port → not redirected;
- *   inbound to the service's targetPort → the sidecar's inbound listener (service port);
+ *   inbound to any port → the sidecar's one inbound listener (15006), which
+ *   the application's own port does not collide with (port = targetPort is fine);
+ *   inbound to the sidecar's own ports and excluded ports → not redirected;
  *   inbound from the node's address (kubelet probes) → the application directly.
  * Needs root with CAP_SYS_ADMIN and NET_ADMIN (unshare, nsenter, veth) and
  * iptables; where they are missing the suite is skipped and says why.
@@ -35,8 +37,8 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'trellis-netns-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe.skipIf(why !== null)('the injected iptables redirect, in a network namespace', () => {
-  it('sends outbound to 15001 and inbound to the service port, except the sidecar, loopback, DNS, xDS and the node', () => {
-    const script = iptablesScript({ inbound: [{ targetPort: 8080, servicePort: 80, from: 'test' }], xdsPort: 18000, excludePorts: [5432], excludeCidrs: [] });
+  it('sends outbound to 15001 and inbound to 15006, except the sidecar, loopback, DNS, xDS, excluded ports and the node', () => {
+    const script = iptablesScript({ excludeInboundPorts: [9100], xdsPort: 18000, excludePorts: [5432], excludeCidrs: [] });
     writeFileSync(path.join(tmp, 'init.sh'), script);
     const node = process.execPath;
     // Runs inside `unshare -n`: this shell's namespace is the "node"; the "pod" is a child namespace.
@@ -54,14 +56,14 @@ nsenter -t $POD -n env HOST_IP=10.0.0.1 TMPDIR=${tmp} XTABLES_LOCKFILE=${tmp}/xt
 nsenter -t $POD -n env HOST_IP=10.0.0.1 TMPDIR=${tmp} XTABLES_LOCKFILE=${tmp}/xtables.lock sh init.sh > init2.out
 # Listeners: the remote side on the node; the sidecar's ports and the application in the pod.
 ${node} ${PROBE} serve remote=10.0.0.1:9999 xds=10.0.0.1:18000 dns=10.0.0.1:53 db=10.0.0.1:5432 > node.ready 2>&1 & NODE_SERVE=$!
-nsenter -t $POD -n ${node} ${PROBE} serve outbound=0.0.0.0:15001 inbound=0.0.0.0:80 app=0.0.0.0:8080 > pod.ready 2>&1 & POD_SERVE=$!
+nsenter -t $POD -n ${node} ${PROBE} serve outbound=0.0.0.0:15001 inbound=0.0.0.0:15006 app=0.0.0.0:8080 metrics=0.0.0.0:9100 > pod.ready 2>&1 & POD_SERVE=$!
 until grep -q listening node.ready 2>/dev/null && grep -q listening pod.ready 2>/dev/null; do sleep 0.05; done
 echo "== app"
 nsenter -t $POD -n ${node} ${PROBE} connect 10.0.0.1:9999 10.0.0.1:18000 10.0.0.1:53 10.0.0.1:5432 127.0.0.1:8080
 echo "== sidecar"
 nsenter -t $POD -n setpriv --reuid 1337 --regid 1337 --clear-groups ${node} ${PROBE} connect 10.0.0.1:9999
 echo "== node"
-${node} ${PROBE} connect 10.0.0.2:8080@10.0.0.9 10.0.0.2:8080@10.0.0.1 10.0.0.2:80@10.0.0.9
+${node} ${PROBE} connect 10.0.0.2:8080@10.0.0.9 10.0.0.2:8080@10.0.0.1 10.0.0.2:7777@10.0.0.9 10.0.0.2:9100@10.0.0.9 10.0.0.2:15001@10.0.0.9 10.0.0.2:15006@10.0.0.9
 echo "== rules"
 cat init.out
 echo "== again"
@@ -81,8 +83,12 @@ kill $NODE_SERVE $POD_SERVE $POD 2>/dev/null || true
     expect(section('node').trim().split('\n')).toEqual([
       '10.0.0.2:8080@10.0.0.9 -> inbound', // another pod calling the targetPort reaches the sidecar's inbound listener
       '10.0.0.2:8080@10.0.0.1 -> app', // the node (kubelet probes) reaches the application
-      '10.0.0.2:80@10.0.0.9 -> inbound',
+      '10.0.0.2:7777@10.0.0.9 -> inbound', // any port: the listener's passthrough chain handles what is no mesh port
+      '10.0.0.2:9100@10.0.0.9 -> metrics', // an excluded port reaches the application
+      '10.0.0.2:15001@10.0.0.9 -> outbound', // the sidecar's own ports are not redirected
+      '10.0.0.2:15006@10.0.0.9 -> inbound',
     ]);
+    expect(section('rules')).toContain('-A TRELLIS_INBOUND -p tcp -j REDIRECT --to-ports 15006');
     expect(section('rules')).toContain('-A TRELLIS_INBOUND -s 10.0.0.1/32 -j RETURN');
     expect(section('again')).toContain('redirect already installed');
   }, 50_000);

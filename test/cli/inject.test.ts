@@ -90,7 +90,10 @@ describe('trellis inject: every workload kind', () => {
     // Only the redirect runs as root, with NET_ADMIN and NET_RAW and nothing else.
     expect(iptables!.securityContext).toMatchObject({ runAsUser: 0, capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] }, allowPrivilegeEscalation: false });
     const script = iptables!.command[2] as string;
-    expect(script).toContain("'-A TRELLIS_INBOUND -p tcp --dport 8080 -j REDIRECT --to-ports 80'");
+    // Inbound: everything to the sidecar's one inbound listener (its chains match the targetPort), but its own ports.
+    expect(script).toContain("'-A TRELLIS_INBOUND -p tcp -j REDIRECT --to-ports 15006'");
+    for (const port of [15000, 15001, 15006]) expect(script).toContain(`'-A TRELLIS_INBOUND -p tcp --dport ${port} -j RETURN'`);
+    expect(script).not.toContain('--dport 8080');
     expect(script).toContain("'-A TRELLIS_OUTPUT -m owner --uid-owner 1337 -j RETURN'");
     expect(script).toContain("'-A TRELLIS_OUTPUT -p tcp --dport 18000 -j RETURN'"); // the xDS port
     expect(script).toContain("'-A TRELLIS_OUTPUT -p tcp -j REDIRECT --to-ports 15001'");
@@ -99,8 +102,8 @@ describe('trellis inject: every workload kind', () => {
       { name: NAMES.bootstrapVolume, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
       { name: NAMES.tmpVolume, emptyDir: { sizeLimit: '64Mi' } },
     ]);
-    // Service port 80 < 1024: the sidecar (uid 1337) must be allowed to bind it.
-    expect(pod.spec.securityContext.sysctls).toEqual([{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
+    // The sidecar binds 15001 and 15006 only, whatever the service ports: no sysctl.
+    expect(pod.spec.securityContext).toBeUndefined();
     expect(svc).toEqual(docs(SERVICE)[0]);
   });
 });
@@ -139,40 +142,62 @@ describe('trellis inject: options and inputs', () => {
     },
     {
       name: 'images, audience, expiry, xDS address, exclusions',
-      o: { trellisImage: 'reg/trellis:1', envoyImage: 'reg/envoy:1', tokenAudience: 'mesh', tokenExpirationSeconds: 3600, xdsAddress: 'cp.example:9000', excludeOutboundPorts: [5432], excludeOutboundCidrs: ['10.1.0.0/16'], inboundPorts: new Map([[9090, 19090]]) },
+      o: { trellisImage: 'reg/trellis:1', envoyImage: 'reg/envoy:1', tokenAudience: 'mesh', tokenExpirationSeconds: 3600, xdsAddress: 'cp.example:9000', excludeOutboundPorts: [5432], excludeOutboundCidrs: ['10.1.0.0/16'], excludeInboundPorts: [9100] },
       check: (p) => {
         const [ipt, b, e] = p.spec.initContainers;
         expect([ipt.image, b.image, e.image]).toEqual(['reg/trellis:1', 'reg/trellis:1', 'reg/envoy:1']);
         expect(p.spec.volumes[0].projected.sources[0].serviceAccountToken).toEqual({ audience: 'mesh', expirationSeconds: 3600, path: 'token' });
         expect(b.args).toEqual(expect.arrayContaining(['--xds-address', 'cp.example:9000']));
         const script = ipt.command[2];
-        for (const rule of ['--dport 9000 -j RETURN', '--dport 5432 -j RETURN', '-d 10.1.0.0/16 -j RETURN', '--dport 9090 -j REDIRECT --to-ports 19090', '--dport 8080 -j REDIRECT --to-ports 80']) expect(script).toContain(rule);
+        for (const rule of ['TRELLIS_OUTPUT -p tcp --dport 9000 -j RETURN', 'TRELLIS_OUTPUT -p tcp --dport 5432 -j RETURN', 'TRELLIS_OUTPUT -d 10.1.0.0/16 -j RETURN', 'TRELLIS_INBOUND -p tcp --dport 9100 -j RETURN']) expect(script).toContain(rule);
         expect(script).not.toContain('--dport 18000');
       },
     },
     {
-      name: 'a service whose port equals its targetPort is not redirected, and says why',
+      name: 'a service whose port equals its targetPort is redirected like any other (the sidecar holds 15006, not the port)',
       input: `${deployment.yaml}\n---\n${SERVICE.replace('port: 80, targetPort: http', 'port: 8080, targetPort: 8080')}`,
       o: {},
       check: (p, r) => {
-        expect(p.spec.initContainers[0].command[2]).not.toContain('REDIRECT --to-ports 8080');
+        const script = p.spec.initContainers[0].command[2];
+        expect(script).toContain('TRELLIS_INBOUND -p tcp -j REDIRECT --to-ports 15006');
+        expect(script).not.toContain('--dport 8080');
         expect(p.spec.securityContext).toBeUndefined();
-        expect(r.warnings.join('\n')).toMatch(/port 8080 has targetPort 8080.*Give the Service a port different from its targetPort/);
+        expect(r.warnings).toEqual([]);
       },
     },
     {
-      name: 'TCP ports, other namespaces and other selectors are not this pod\'s inbound listeners',
+      name: 'no Service in the input: everything inbound still goes to the sidecar (Trellis knows the cluster\'s Services)',
+      input: deployment.yaml,
+      o: {},
+      check: (p, r) => {
+        expect(p.spec.initContainers[0].command[2]).toContain('TRELLIS_INBOUND -p tcp -j REDIRECT --to-ports 15006');
+        expect(r.warnings).toEqual([]);
+      },
+    },
+    {
+      name: 'TCP service ports reach the application directly, unless another Service serves the same targetPort as HTTP; other namespaces and selectors do not count',
       input: [
         deployment.yaml,
-        SERVICE.replace('port: 80, targetPort: http', 'port: 81, targetPort: 5000, appProtocol: tcp'),
-        SERVICE.replace('namespace: shop', 'namespace: other'),
-        SERVICE.replace('{app: web}', '{app: db}'),
+        SERVICE,
+        SERVICE.replace('name: web,', 'name: web-db,').replace('port: 80, targetPort: http', 'port: 81, targetPort: 5000, appProtocol: tcp'),
+        SERVICE.replace('name: web,', 'name: web-tcp,').replace('port: 80, targetPort: http', 'port: 82, targetPort: 8080, appProtocol: tcp'),
+        SERVICE.replace('namespace: shop', 'namespace: other').replace('port: 80, targetPort: http', 'port: 83, targetPort: 6000, appProtocol: tcp'),
+        SERVICE.replace('{app: web}', '{app: db}').replace('port: 80, targetPort: http', 'port: 84, targetPort: 7000, appProtocol: tcp'),
       ].join('\n---\n'),
       o: {},
       check: (p, r) => {
-        expect(p.spec.initContainers[0].command[2]).not.toContain('REDIRECT --to-ports 8');
-        expect(r.warnings.some((w) => w.includes('is not HTTP'))).toBe(true);
-        expect(r.warnings.some((w) => w.includes('no Service in the input selects it'))).toBe(true);
+        const script = p.spec.initContainers[0].command[2];
+        expect(script).toContain("'-A TRELLIS_INBOUND -p tcp --dport 5000 -j RETURN'");
+        for (const port of [8080, 6000, 7000]) expect(script).not.toContain(`--dport ${port}`);
+        expect(r.warnings.filter((w) => w.includes('is not HTTP'))).toHaveLength(2);
+      },
+    },
+    {
+      name: 'a targetPort the sidecar holds is reported',
+      input: `${deployment.yaml}\n---\n${SERVICE.replace('port: 80, targetPort: http', 'port: 80, targetPort: 15001')}`,
+      o: {},
+      check: (_p, r) => {
+        expect(r.warnings.join('\n')).toMatch(/port 80 has targetPort 15001, which the sidecar holds/);
       },
     },
   ];
@@ -217,7 +242,7 @@ describe('trellis inject: options and inputs', () => {
     const p = docs(injectManifest(`${yaml}\n---\n${SERVICE}`, opts()).yaml)[0]!;
     expect(names(p.spec.initContainers)).toEqual([NAMES.iptables, NAMES.bootstrap, NAMES.proxy, 'migrate']);
     expect(names(p.spec.volumes)).toEqual(['data', NAMES.tokenVolume, NAMES.bootstrapVolume, NAMES.tmpVolume]);
-    expect(p.spec.securityContext.sysctls.map((s: Json) => s.name)).toEqual(['net.ipv4.tcp_syncookies', 'net.ipv4.ip_unprivileged_port_start']);
+    expect(p.spec.securityContext.sysctls.map((s: Json) => s.name)).toEqual(['net.ipv4.tcp_syncookies']);
   });
 });
 
@@ -256,7 +281,7 @@ describe('the CLI', () => {
     { args: ['inject', '--plaintext', '-f', '/nonexistent.yaml'], message: '/nonexistent.yaml: no such file' },
     { args: ['inject', '--plaintext', '--mode', 'sideways'], message: '--mode sideways: expected transparent or explicit' },
     { args: ['inject', '--plaintext', '--token-expiration', '60'], message: 'at least 600' },
-    { args: ['inject', '--plaintext', '--inbound-port', '80'], message: 'expected TARGET_PORT=SERVICE_PORT' },
+    { args: ['inject', '--plaintext', '--exclude-inbound-ports', '80,http'], message: '--exclude-inbound-ports http: not a port' },
   ])('usage error: $message', async ({ args, message }) => {
     const r = await run(args, KINDS[0]!.yaml);
     expect(r.code).toBe(2);

@@ -333,7 +333,9 @@ spec:
       const weights = ((route.weighted_clusters as Json).clusters as Json[]).map((w) => (w.weight as Json).value);
       return sidecar.names('cds').includes('details.shop:8080') && weights.join() === '50,50';
     }, 30_000);
-    const ratings = sidecar.endpoints('ratings.shop:8080');
+    // ratings prefers the same zone: the sidecar (frontend's pod, zone-a) reads the zone-a variant.
+    expect(sidecar.cluster('ratings.shop:8080').eds_cluster_config).toMatchObject({ service_name: 'ratings.shop:8080@zone-a' });
+    const ratings = sidecar.endpoints('ratings.shop:8080@zone-a');
     expect((ratings.endpoints as Json[] | undefined) ?? []).toEqual([]);
     const relisted = kube.source.stats().filter((s) => s.lists > listsBefore[s.kind]!).map((s) => s.kind);
     expect(relisted).toContain('EndpointSlice');

@@ -89,10 +89,14 @@ const CASES: BadEdit[] = [
   {
     name: 'a bad split next to a good policy edit: only the good part is applied',
     intents: intentsYaml({ weights: [0, 0], ratingsMaxRequests: 999 }),
-    pushed: ['cds', 'eds ratings.shop:8080'], // an updated cluster gets its endpoints again (XDS rule 20: warming)
+    // An updated cluster gets its endpoints again (XDS rule 20: warming): the caller zone's variant (frontend: zone-a).
+    pushed: ['cds', 'eds ratings.shop:8080@zone-a'],
     reviews: SPLIT_80_20,
     status: { kind: 'TrafficSplit', name: 'reviews', reason: 'InvalidValue', field: 'spec.backends', line: (t) => lineOf(t, '  backends:', 'name: reviews\n  namespace: shop\nspec:\n  service: reviews\n  backends') },
-    check: (p) => expect(p.cluster('ratings.shop:8080').circuit_breakers.thresholds[0].max_requests).toEqual({ value: 999 }),
+    check: (p) => {
+      expect(p.cluster('ratings.shop:8080').circuit_breakers.thresholds[0].max_requests).toEqual({ value: 999 });
+      expect(p.cluster('ratings.shop:8080').eds_cluster_config.service_name).toBe('ratings.shop:8080@zone-a');
+    },
   },
 ];
 
@@ -181,8 +185,11 @@ describe('a file deleted or emptied mid-edit', () => {
   it('deleted for good: its objects go (deletion is the operator’s intent), the rest stays', async () => {
     const { h, p } = await start();
     await h.remove('intents.yaml');
-    // ratings loses its policy (CDS, then its endpoints again), routes lose the splits (RDS).
-    expect(pushed(await p.settle(300))).toEqual(['cds', 'eds ratings.shop:8080', 'rds']);
+    // ratings loses its policy, PreferSameZone included (CDS: its endpoints are now the cluster's own), routes lose
+    // the splits (RDS, in the same pass); then the endpoints under their new name, once the sidecar asks for them.
+    expect(pushed(await p.settle(300))).toEqual(['cds', 'rds', 'eds ratings.shop:8080']);
+    expect(p.cluster('ratings.shop:8080').eds_cluster_config.service_name).toBe('ratings.shop:8080');
+    expect(p.endpoints('ratings.shop:8080').endpoints.map((l: any) => [l.locality.zone, l.priority ?? 0])).toEqual([['zone-a', 0]]);
     expect(reviewsDefault(p)).toEqual({ cluster: 'reviews.shop:8080' });
     expect(p.names('cds')).toContain('reviews.shop:8080');
     expect((await h.intents()).intents).toEqual([expect.objectContaining({ kind: 'MeshConfig' })]);

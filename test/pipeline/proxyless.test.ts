@@ -62,7 +62,9 @@ describe('permissive mesh: proxyless gRPC', () => {
   it('follows the references like gRPC does: RDS, then CDS and EDS for the routed clusters only', () => {
     expect(inShop.log.map((e) => e.type)).toEqual(['lds', 'rds', 'cds', 'eds']);
     expect(inShop.names('rds')).toEqual(['outbound']);
-    expect(inShop.names('cds')).toEqual(inShop.names('eds'));
+    // ratings prefers the same zone: its endpoints are the caller zone's variant (frontend's pod is in zone-a).
+    expect(inShop.names('eds')).toEqual(inShop.names('cds').map((n) => (n === 'ratings.shop:8080' ? 'ratings.shop:8080@zone-a' : n)).sort());
+    expect(inShop.names('eds')).toContain('ratings.shop:8080@zone-a');
     expect(inShop.names('cds')).not.toContain('inbound:8080');
   });
 
@@ -100,11 +102,19 @@ describe('permissive mesh: proxyless gRPC', () => {
   it.each([
     { name: 'gRPC port: HTTP/2, no transport socket (proxyless calls are plaintext)', cluster: 'reviews-v1.shop:9090', http2: true },
     { name: 'policy settings still apply (ring hash)', cluster: 'ratings.shop:8080', http2: false, want: { lb_policy: 'RING_HASH' } },
-  ])('clusters: $name', ({ cluster, http2, want }) => {
+    {
+      name: 'PreferSameZone: the caller zone’s endpoints (gRPC fails over by priority), no zone-aware routing',
+      cluster: 'ratings.shop:8080',
+      http2: false,
+      want: { eds_cluster_config: { service_name: 'ratings.shop:8080@zone-a' } },
+      absent: ['common_lb_config'],
+    },
+  ] as { name: string; cluster: string; http2: boolean; want?: Record<string, unknown>; absent?: string[] }[])('clusters: $name', ({ cluster, http2, want, absent }) => {
     const c = inShop.cluster(cluster);
     expect(c).not.toHaveProperty('transport_socket');
     expect('typed_extension_protocol_options' in c).toBe(http2);
     if (want) expect(c).toMatchObject(want);
+    for (const key of absent ?? []) expect(c, key).not.toHaveProperty(key);
   });
 });
 

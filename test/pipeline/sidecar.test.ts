@@ -19,11 +19,19 @@ const OUTBOUND_ALL = [
   'reviews.shop:9090',
 ];
 const REVIEWS_ALL = OUTBOUND_ALL.filter((n) => n.startsWith('reviews'));
+/** ratings' policy prefers the same zone: a caller whose zone is known reads that zone's variant of its endpoints. */
+const ZONAL = 'ratings.shop:8080';
+/** The EDS names a caller in `zone` subscribes to for these clusters. */
+const edsNames = (clusters: readonly string[], zone: string) => clusters.map((c) => (c === ZONAL ? `${c}@${zone}` : c)).sort();
 const IDEMPOTENT = '^(GET|HEAD|OPTIONS|PUT|DELETE|TRACE)$';
 const secs = (n: number) => ({ seconds: String(n), nanos: 0 });
 const sds = (name: string) => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
 
-/** The sidecars each describe block connects: workload by metadata, or by a node id "ns/pod". */
+/**
+ * The sidecars each describe block connects: workload by metadata, or by a node id "ns/pod".
+ * Zones: frontend and reviews-v1 are in zone-a (their EndpointSlice entries, over the node's z1);
+ * probe is in no slice, so in its node's locality zone, z1.
+ */
 const SIDECARS = {
   frontend: sidecarNode('frontend-7f9c4-x2k', 'shop/frontend'),
   reviews: sidecarNode('reviews-v1-5d8f-q1', 'shop/reviews-v1'),
@@ -47,6 +55,15 @@ function vhostNameFor(p: ProxyView, host: string): string | undefined {
   return rc.virtual_hosts.find((v: { domains: string[] }) => v.domains.includes(host))?.name;
 }
 
+/** A ClusterLoadAssignment as [zone, priority, "address:health" per endpoint] per locality. */
+function localities(cla: Record<string, any>): Array<[string | undefined, number, string[]]> {
+  return cla.endpoints.map((l: any) => [
+    l.locality.zone,
+    l.priority ?? 0,
+    l.lb_endpoints.map((e: any) => `${e.endpoint.address.socket_address.address}:${e.health_status}`),
+  ]);
+}
+
 function route(p: ProxyView, host: string, name: string): Record<string, any> {
   const r = p.virtualHost(host).routes.find((x: { name: string }) => x.name === name);
   if (!r) throw new Error(`no route ${name} for ${host}: ${p.virtualHost(host).routes.map((x: { name: string }) => x.name).join(', ')}`);
@@ -65,13 +82,13 @@ describe('permissive mesh: a sidecar', () => {
   });
 
   it.each([
-    { name: 'frontend: every service port, plus its own inbound port', proxy: 'frontend', clusters: [...OUTBOUND_ALL, 'inbound:8080'].sort() },
-    { name: 'reviews-v1: every service port, inbound for both reviews ports', proxy: 'reviews', clusters: [...OUTBOUND_ALL, 'inbound:8080', 'inbound:9090'].sort() },
-    { name: 'probe (node id "ops/probe", serves nothing): every service port, no inbound', proxy: 'probe', clusters: OUTBOUND_ALL },
-  ] as const)('scope: $name', ({ proxy, clusters }) => {
+    { name: 'frontend: every service port, plus its own inbound port', proxy: 'frontend', zone: 'zone-a', clusters: [...OUTBOUND_ALL, 'inbound:8080'].sort() },
+    { name: 'reviews-v1: every service port, inbound for both reviews ports', proxy: 'reviews', zone: 'zone-a', clusters: [...OUTBOUND_ALL, 'inbound:8080', 'inbound:9090'].sort() },
+    { name: 'probe (node id "ops/probe", serves nothing): every service port, no inbound', proxy: 'probe', zone: 'z1', clusters: OUTBOUND_ALL },
+  ] as const)('scope: $name', ({ proxy, zone, clusters }) => {
     const p = px[proxy];
     expect(p.names('cds')).toEqual(clusters);
-    expect(p.names('eds')).toEqual(clusters.filter((c) => !c.startsWith('inbound')));
+    expect(p.names('eds')).toEqual(edsNames(clusters.filter((c) => !c.startsWith('inbound')), zone));
     expect(vhostNames(p)).toEqual(OUTBOUND_ALL);
     expect(p.names('lds')).toEqual(['outbound', ...clusters.filter((c) => c.startsWith('inbound'))].sort());
   });
@@ -207,7 +224,13 @@ describe('permissive mesh: a sidecar', () => {
       want: { outlier_detection: { consecutive_5xx: { value: 3 }, interval: secs(5), base_ejection_time: secs(30), max_ejection_percent: { value: 50 } } },
     },
     { name: 'ring hash load balancing', cluster: 'ratings.shop:8080', want: { lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: { value: '512' } } } },
-    { name: 'PreferSameZone: zone-aware routing', cluster: 'ratings.shop:8080', want: { common_lb_config: { zone_aware_lb_config: { routing_enabled: { value: 100 } } } } },
+    {
+      // Not Envoy's zone-aware routing (it needs a local cluster in the bootstrap): priorities in the zone's endpoints.
+      name: 'PreferSameZone: endpoints from the caller zone’s variant, no zone-aware routing',
+      cluster: 'ratings.shop:8080',
+      want: { type: 'EDS', eds_cluster_config: { service_name: 'ratings.shop:8080@zone-a', eds_config: { ads: {} } } },
+      absent: ['common_lb_config'],
+    },
     {
       name: 'no policy: round robin, no breakers, no outlier detection',
       cluster: 'reviews-v1.shop:8080',
@@ -264,11 +287,24 @@ describe('permissive mesh: a sidecar', () => {
     expect({ zone: found!.zone, port: found!.e.endpoint.address.socket_address.port_value, health: found!.e.health_status }).toEqual({ zone, port, health });
   });
 
-  it('clusters: identical whichever identity calls (the certificate is named, not the caller)', () => {
+  it('clusters: identical whichever identity calls (the certificate is named, not the caller), within a zone for zone-preferring ones', () => {
     for (const name of ['reviews-v1.shop:8080', 'ratings.shop:8080']) {
+      // reviews-v1 is in frontend's zone (zone-a).
       expect(px.reviews.cluster(name), `${name} for reviews`).toEqual(px.frontend.cluster(name));
-      expect(px.probe.cluster(name), `${name} for ops/probe`).toEqual(px.frontend.cluster(name));
     }
+    expect(px.probe.cluster('reviews-v1.shop:8080'), 'reviews-v1.shop:8080 for ops/probe').toEqual(px.frontend.cluster('reviews-v1.shop:8080'));
+    // probe is in z1: the same cluster but for the endpoints' name.
+    const ratings = px.frontend.cluster('ratings.shop:8080');
+    expect(px.probe.cluster('ratings.shop:8080'), 'ratings.shop:8080 for ops/probe').toEqual({ ...ratings, eds_cluster_config: { ...ratings.eds_cluster_config, service_name: 'ratings.shop:8080@z1' } });
+  });
+
+  it.each([
+    // ratings' only endpoint is in zone-a: first choice for zone-a callers, and all there is for z1 ones (no priority gap).
+    { name: 'a zone-a caller: zone-a at priority 0', proxy: 'frontend', eds: 'ratings.shop:8080@zone-a', want: [['zone-a', 0, ['10.0.0.5:HEALTHY']]] },
+    { name: 'a z1 caller, no ratings endpoint in z1: everything at priority 0', proxy: 'probe', eds: 'ratings.shop:8080@z1', want: [['zone-a', 0, ['10.0.0.5:HEALTHY']]] },
+    { name: 'a cluster without the policy: its own endpoints, every zone at 0', proxy: 'frontend', eds: 'reviews.shop:8080', want: [['zone-a', 0, ['10.0.0.3:HEALTHY', '10.0.0.7:UNHEALTHY']], ['zone-b', 0, ['10.0.0.4:HEALTHY', '10.0.0.6:DRAINING']]] },
+  ] as const)('endpoints: PreferSameZone — $name ($eds)', ({ proxy, eds, want }) => {
+    expect(localities(px[proxy].endpoints(eds))).toEqual(want);
   });
 
   it('endpoints: one locality per zone, weighted by its endpoint count (gRPC drops unweighted localities)', () => {
@@ -316,14 +352,14 @@ describe('strict mesh: a sidecar', () => {
   });
 
   it.each([
-    { name: 'frontend → reviews (TrafficTarget), and the split’s backends', proxy: 'frontend', outbound: REVIEWS_ALL, inbound: ['inbound:8080'] },
-    { name: 'reviews-v1 → ratings only', proxy: 'reviews', outbound: ['ratings.shop:8080'], inbound: ['inbound:8080', 'inbound:9090'] },
-    { name: 'ratings → nothing (no TrafficTarget names it as a source)', proxy: 'ratings', outbound: [], inbound: ['inbound:8080'] },
-    { name: 'probe in ops → ratings (a source in another namespace)', proxy: 'probe', outbound: ['ratings.shop:8080'], inbound: [] },
-  ] as const)('scope: $name', ({ proxy, outbound, inbound }) => {
+    { name: 'frontend → reviews (TrafficTarget), and the split’s backends', proxy: 'frontend', outbound: REVIEWS_ALL, eds: REVIEWS_ALL, inbound: ['inbound:8080'] },
+    { name: 'reviews-v1 → ratings only', proxy: 'reviews', outbound: ['ratings.shop:8080'], eds: ['ratings.shop:8080@zone-a'], inbound: ['inbound:8080', 'inbound:9090'] },
+    { name: 'ratings → nothing (no TrafficTarget names it as a source)', proxy: 'ratings', outbound: [], eds: [], inbound: ['inbound:8080'] },
+    { name: 'probe in ops → ratings (a source in another namespace)', proxy: 'probe', outbound: ['ratings.shop:8080'], eds: ['ratings.shop:8080@z1'], inbound: [] },
+  ] as const)('scope: $name', ({ proxy, outbound, eds, inbound }) => {
     const p = px[proxy];
     expect(p.names('cds')).toEqual([...outbound, ...inbound].sort());
-    expect(p.names('eds')).toEqual([...outbound].sort());
+    expect(p.names('eds')).toEqual([...eds].sort());
     expect(vhostNames(p)).toEqual([...outbound].sort());
   });
 
@@ -372,5 +408,54 @@ describe('strict mesh: a sidecar', () => {
     expect(rules.policies).toEqual(policies);
     // mTLS is on in strict mode too.
     expect(px[proxy].listener(listener).filter_chains[0].transport_socket.typed_config.require_client_certificate).toEqual({ value: true });
+  });
+});
+
+/** A second ratings endpoint, in zone-b (an extra slice: no pod behind it). */
+const RATINGS_ZONE_B = `---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ratings-2
+  namespace: shop
+  labels:
+    kubernetes.io/service-name: ratings
+addressType: IPv4
+ports:
+- {name: http, port: 8080}
+endpoints:
+- addresses: [10.0.0.9]
+  zone: zone-b
+`;
+
+describe('PreferSameZone: each caller reads the endpoints of its own zone first', () => {
+  let h: MeshHarness;
+  const zone = (node: ReturnType<typeof sidecarNode>, z: string | undefined) => ({ ...node, locality: z === undefined ? undefined : { zone: z } });
+  beforeAll(async () => {
+    const files = shopFiles('Permissive');
+    h = await MeshHarness.start({ ...files, 'ratings.yaml': files['ratings.yaml'] + RATINGS_ZONE_B });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it.each([
+    // The pod's zone (its EndpointSlice entry) wins over the node's locality.
+    { name: 'frontend, zone-a pod on a z1 node', node: SIDECARS.frontend, eds: 'ratings.shop:8080@zone-a', want: [['zone-a', 0, ['10.0.0.5:HEALTHY']], ['zone-b', 1, ['10.0.0.9:HEALTHY']]] },
+    { name: 'reviews-v2, zone-b pod', node: sidecarNode('reviews-v2-1', 'shop/reviews-v2'), eds: 'ratings.shop:8080@zone-b', want: [['zone-a', 1, ['10.0.0.5:HEALTHY']], ['zone-b', 0, ['10.0.0.9:HEALTHY']]] },
+    // No slice names probe: its node's locality. A zone no workload is in gets its variant when the node connects.
+    { name: 'probe on a zone-b node', node: zone(sidecarNode('probe-b', 'ops/probe'), 'zone-b'), eds: 'ratings.shop:8080@zone-b', want: [['zone-a', 1, ['10.0.0.5:HEALTHY']], ['zone-b', 0, ['10.0.0.9:HEALTHY']]] },
+    { name: 'probe on a node in zone-c, where ratings has no endpoint: no priority gap', node: zone(sidecarNode('probe-c', 'ops/probe'), 'zone-c'), eds: 'ratings.shop:8080@zone-c', want: [['zone-a', 0, ['10.0.0.5:HEALTHY']], ['zone-b', 0, ['10.0.0.9:HEALTHY']]] },
+    { name: 'probe on a node without locality: zone unknown, the cluster’s own endpoints', node: zone(sidecarNode('probe-nowhere', 'ops/probe'), undefined), eds: 'ratings.shop:8080', want: [['zone-a', 0, ['10.0.0.5:HEALTHY']], ['zone-b', 0, ['10.0.0.9:HEALTHY']]] },
+  ])('$name → $eds', async ({ node, eds, want }) => {
+    const p = await h.sidecar(node);
+    try {
+      expect(p.cluster('ratings.shop:8080').eds_cluster_config.service_name).toBe(eds);
+      expect(p.names('eds')).toEqual(OUTBOUND_ALL.map((n) => (n === ZONAL ? eds : n)).sort());
+      expect(localities(p.endpoints(eds))).toEqual(want);
+      expect(p.endpoints(eds).cluster_name).toBe(eds);
+    } finally {
+      p.close();
+    }
   });
 });

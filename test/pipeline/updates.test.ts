@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { grpcNode, MeshHarness, sidecarNode, type ProxyView, type YamlFiles } from '../support/mesh-harness.ts';
-import { intentsYaml, reviewsSlices, shopFiles } from './shop.ts';
+import { intentsYaml, ratingsYaml, reviewsSlices, shopFiles } from './shop.ts';
 
 /** A second slice for reviews-v1 (a scale-up): only reviews-v1's http port gains an endpoint. */
 const SCALE_UP_V1 = `---
@@ -23,6 +23,23 @@ ports:
 endpoints:
 - addresses: [10.0.0.8]
   conditions: {ready: true}
+  zone: zone-b
+`;
+
+/** A second ratings endpoint, in zone-b. */
+const RATINGS_ZONE_B = `---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ratings-2
+  namespace: shop
+  labels:
+    kubernetes.io/service-name: ratings
+addressType: IPv4
+ports:
+- {name: http, port: 8080}
+endpoints:
+- addresses: [10.0.0.9]
   zone: zone-b
 `;
 
@@ -60,9 +77,25 @@ const CASES: Case[] = [
   {
     name: 'contrast — a circuit breaker: CDS (+ that cluster’s EDS for warming), not to gRPC clients that don’t watch it',
     edit: { 'intents.yaml': intentsYaml({ ratingsMaxRequests: 7 }) },
-    sidecar: ['cds', 'eds ratings.shop:8080'],
+    // ratings prefers the same zone: both callers (frontend's pod, zone-a) read its zone-a variant.
+    sidecar: ['cds', 'eds ratings.shop:8080@zone-a'],
     grpcReviews: [],
-    grpcRatings: ['cds', 'eds ratings.shop:8080'],
+    grpcRatings: ['cds', 'eds ratings.shop:8080@zone-a'],
+  },
+  {
+    name: 'a zone-preferring service gains an endpoint in another zone: EDS for the caller zone’s variant only',
+    edit: { 'ratings.yaml': ratingsYaml + RATINGS_ZONE_B },
+    sidecar: ['eds ratings.shop:8080@zone-a'],
+    grpcReviews: [],
+    grpcRatings: ['eds ratings.shop:8080@zone-a'],
+  },
+  {
+    // A new zone adds variants of ratings' endpoints for it (ratings.shop:8080@zone-c), which nobody connected reads.
+    name: 'an endpoint in a zone new to the mesh: EDS for the service that gained it, nothing for the new zone’s variants',
+    edit: { 'reviews/endpointslices.yaml': reviewsSlices(true, SCALE_UP_V1.replace('zone: zone-b', 'zone: zone-c')) },
+    sidecar: ['eds reviews-v1.shop:8080'],
+    grpcReviews: ['eds reviews-v1.shop:8080'],
+    grpcRatings: [],
   },
 ];
 

@@ -12,13 +12,9 @@ export function visibleServices(model: MeshModel, proxy: ProxyContext): MeshServ
   if (model.mesh.authorization === 'permissive') {
     for (const k of model.services.keys()) keys.add(k);
   } else if (proxy.workload) {
-    const me = proxy.workload.identity;
-    const allowed = new Set<string>();
-    for (const rule of model.accessRules.values()) {
-      if (rule.sources.some((s) => s.spiffeId === me)) allowed.add(rule.destination.spiffeId);
-    }
-    for (const s of model.services.values()) {
-      if (s.identities.some((id) => allowed.has(id))) keys.add(s.key);
+    const index = indexOf(model);
+    for (const dest of index.destinationsBySource.get(proxy.workload.identity) ?? []) {
+      for (const k of index.servicesByIdentity.get(dest) ?? []) keys.add(k);
     }
   }
   for (const k of [...keys]) {
@@ -31,4 +27,37 @@ export function visibleServices(model: MeshModel, proxy: ProxyContext): MeshServ
     .sort()
     .map((k) => model.services.get(k))
     .filter((s): s is MeshService => s !== undefined);
+}
+
+interface AccessIndex {
+  destinationsBySource: Map<string, Set<string>>;
+  servicesByIdentity: Map<string, ObjectKey[]>;
+}
+
+const indexes = new WeakMap<MeshModel, AccessIndex>();
+
+/**
+ * Built once per model: with a thousand identities, scanning every rule and
+ * service per identity was quadratic (a second per publish in strict mode).
+ */
+function indexOf(model: MeshModel): AccessIndex {
+  let index = indexes.get(model);
+  if (index) return index;
+  index = { destinationsBySource: new Map(), servicesByIdentity: new Map() };
+  for (const rule of model.accessRules.values()) {
+    for (const src of rule.sources) {
+      let set = index.destinationsBySource.get(src.spiffeId);
+      if (!set) index.destinationsBySource.set(src.spiffeId, (set = new Set()));
+      set.add(rule.destination.spiffeId);
+    }
+  }
+  for (const svc of model.services.values()) {
+    for (const id of svc.identities) {
+      let list = index.servicesByIdentity.get(id);
+      if (!list) index.servicesByIdentity.set(id, (list = []));
+      list.push(svc.key);
+    }
+  }
+  indexes.set(model, index);
+  return index;
 }

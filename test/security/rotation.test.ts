@@ -244,8 +244,16 @@ describe('root rotation through the CLI', () => {
     expect(await connects(h.server.security!.ca.trustBundlePem())).toBe(true);
     expect((await bootstrapRoots()).sort()).toEqual([oldRoot.fingerprint256, newRoot.fingerprint256].sort());
     // The serving certificate does not hold --finish back: only workloads count.
-    const listing = await h.json<{ rotation: { complete: boolean } }>('/api/v1/certificates');
+    // Every workload's certificate is issued ahead of its proxy, so the others
+    // move within the spread after the grace too; wait for the last of them.
+    const deadline = Date.now() + GRACE_MS + SPREAD_MS + 3000;
+    let listing = await h.json<{ rotation: { complete: boolean } }>('/api/v1/certificates');
+    while (!listing.rotation.complete && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      listing = await h.json<{ rotation: { complete: boolean } }>('/api/v1/certificates');
+    }
     expect(listing.rotation.complete).toBe(true);
+    expect(h.server.security!.serverCertificate.issuerFingerprint).toBe(oldRoot.fingerprint256);
   });
 
   it('`trellis ca rotate --finish` succeeds and the bundle drops the old root', async () => {

@@ -116,6 +116,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       })
     : undefined;
   if (security && mesh) mesh.publisher.setSecretSource(security.secrets);
+  // Before the port opens: a restart's reconnect storm then finds every sidecar's config built.
+  if (mesh) mesh.publisher.prewarm();
   const verifier = opts.verifier ?? (kube ? await kubeVerifier(kube, security, opts.tokenAudience) : security?.tokens);
   const xds = new XdsServer({
     metrics: xdsMetrics,

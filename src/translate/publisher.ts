@@ -92,6 +92,28 @@ export class MeshPublisher {
   }
 
   /**
+   * Translate and encode every workload's sidecar config once, before the
+   * port opens: after a restart all sidecars reconnect at once, and each then
+   * finds its resources already built (memo) and encoded (interned), so the
+   * reconnect storm costs lookups. Nothing is published; a sidecar whose
+   * bootstrap differs from the defaults simply misses the warm entries.
+   */
+  prewarm(): number {
+    const model = this.model;
+    if (!model) return 0;
+    let n = 0;
+    for (const w of model.workloads.values()) {
+      if (!w.ip) continue;
+      const out = this.translator.translate(model, proxyContext({ id: w.key, user_agent_name: 'envoy' }, model));
+      for (const c of out.clusters) encodeResource(TypeUrl.Cluster, c);
+      for (const l of out.listeners) encodeResource(TypeUrl.Listener, l);
+      for (const r of out.routes) encodeResource(TypeUrl.Route, r);
+      n++;
+    }
+    return n;
+  }
+
+  /**
    * Issue (and encode) every workload's certificate ahead of its proxy: after
    * a restart a thousand sidecars reconnect at once, and signing then would
    * sit on their path. Cheap when nothing is due: held certificates are reused.

@@ -50,6 +50,17 @@ else
   fi
 fi
 
+# --- iptables ---------------------------------------------------------------
+# `trellis inject`'s redirect script is tested for real inside network
+# namespaces (test/cli/inject-iptables.test.ts, test/e2e/transparent-pod.test.ts);
+# they need root and iptables, and skip with the reason printed where either
+# is missing. Install iptables when we can; never fatal.
+if ! command -v iptables >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  say "apt-get install iptables (for the transparent-mode tests in network namespaces)"
+  { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iptables iproute2 >/dev/null; } \
+    || say "WARNING: could not install iptables; the network-namespace tests will skip"
+fi
+
 if (( ${#missing[@]} > 0 )); then
   printf '%s\n' "${missing[@]}" >.cache/kube-missing
   for m in "${missing[@]}"; do say "WARNING: $m (test/kube will fail)"; done

@@ -12,7 +12,7 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { componentLogger } from '../log.ts';
+import { componentLogger, rootLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
 import { workloadBootstrapYaml } from './bootstrap.ts';
 import { EnvoyMissingError, findEnvoy } from './envoy-bin.ts';
@@ -255,6 +255,9 @@ export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
 }
 
 export async function demoCommand(argv: string[]): Promise<number> {
+  // The terminal is for the summary and the curl lines; Trellis's info logs
+  // would bury them (TRELLIS_LOG_LEVEL=info brings them back).
+  if (!process.env.TRELLIS_LOG_LEVEL) rootLogger.level = 'warn';
   let demo: RunningDemo | undefined;
   try {
     const args = parseArgs(argv, {

@@ -296,7 +296,7 @@ function endpointChangeFigures(objects: SourceObject[], shape: MeshShape, p: Pub
       service: svc,
       publisherMs: round(sample.wallMs),
       modelBuildMs: round(build.wallMs),
-      endpointsOnly: sample.value.endpointsOnly,
+      endpointsOnly: sample.value.translated === 0,
       encodes: encodeStats.encodes - enc0,
       endpointSetsChanged: [...changedNames(prevEds, eds)],
       snapshotsUpdated: now.filter((s, i) => s !== prev[i]).length,

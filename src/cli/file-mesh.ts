@@ -6,10 +6,12 @@
  */
 import type { Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
-import { buildMeshKeepingLastGood, formatProblem, formatSourceError, type AcceptedInputs, type MeshModel, type ObjectStatus } from '../model/index.ts';
+import { formatSourceError, type MeshModel, type ObjectStatus } from '../model/index.ts';
 import { FileWatcher, type FileSourceSnapshot } from '../sources/file/watch.ts';
 import type { SourceError } from '../sources/object.ts';
-import { MeshPublisher, type SecretSource } from '../translate/publisher.ts';
+import type { MeshPublisher, SecretSource } from '../translate/publisher.ts';
+import { MeshPipeline } from './mesh-pipeline.ts';
+import type { MeshSource } from './mesh-source.ts';
 
 export interface FileMeshOptions {
   dir: string;
@@ -21,26 +23,35 @@ export interface FileMeshOptions {
   onModel?: (model: MeshModel) => void;
 }
 
-export class FileMesh {
-  readonly publisher: MeshPublisher;
+export class FileMesh implements MeshSource {
+  private readonly pipeline: MeshPipeline;
   private readonly watcher: FileWatcher;
-  private accepted: AcceptedInputs | undefined;
-  statuses: ObjectStatus[] = [];
   sourceErrors: SourceError[] = [];
-  model: MeshModel | undefined;
-  /** Model versions published; tests and the admin API read it. */
-  generation = 0;
-  lastPublishMs = 0;
-  private readonly listeners: Array<() => void> = [];
 
   constructor(private readonly opts: FileMeshOptions) {
-    this.publisher = new MeshPublisher(opts.cache, opts.log.child({ component: 'publisher' }), opts.secrets);
+    this.pipeline = new MeshPipeline(opts.cache, opts.log, opts.secrets);
     this.watcher = new FileWatcher({
       root: opts.dir,
       debounceMs: opts.debounceMs ?? 50,
       logger: opts.log.child({ component: 'file-source' }),
       onChange: (snap) => this.apply(snap),
     });
+  }
+
+  get publisher(): MeshPublisher {
+    return this.pipeline.publisher;
+  }
+  get statuses(): ObjectStatus[] {
+    return this.pipeline.statuses;
+  }
+  get model(): MeshModel | undefined {
+    return this.pipeline.model;
+  }
+  get generation(): number {
+    return this.pipeline.generation;
+  }
+  get lastPublishMs(): number {
+    return this.pipeline.lastPublishMs;
   }
 
   async start(): Promise<void> {
@@ -53,7 +64,7 @@ export class FileMesh {
   }
 
   onPublished(listener: () => void): void {
-    this.listeners.push(listener);
+    this.pipeline.onPublished(listener);
   }
 
   async close(): Promise<void> {
@@ -61,22 +72,9 @@ export class FileMesh {
   }
 
   private apply(snap: FileSourceSnapshot): void {
-    const t0 = performance.now();
     this.sourceErrors = snap.errors;
     for (const e of snap.errors) this.opts.log.error(`${formatSourceError(e)} (the file's last good objects are still served)`);
-    const result = buildMeshKeepingLastGood(snap.objects, this.accepted);
-    this.accepted = result.accepted;
-    this.statuses = result.statuses;
-    for (const s of result.statuses) for (const p of s.problems) if (p.severity === 'error') this.opts.log.error(formatProblem(p));
-    this.model = result.model;
-    const stats = this.publisher.publish(result.model);
-    this.generation++;
-    this.lastPublishMs = performance.now() - t0;
-    this.opts.log.info(
-      { generation: this.generation, services: result.model.services.size, proxies: stats.proxies, endpointsOnly: stats.endpointsOnly, ms: Math.round(this.lastPublishMs) },
-      'mesh published',
-    );
+    const result = this.pipeline.apply(snap.objects);
     this.opts.onModel?.(result.model);
-    for (const l of this.listeners) l();
   }
 }

@@ -12,13 +12,14 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
-import { buildMeshKeepingLastGood, formatProblem, type AcceptedInputs, type MeshModel, type ObjectStatus } from '../model/index.ts';
+import type { MeshModel, ObjectStatus } from '../model/index.ts';
 import { KubeSource, type KubeSnapshot } from '../sources/kubernetes/source.ts';
 import { LeaseLeader, type LeaseLeaderOptions } from '../sources/kubernetes/leader.ts';
 import { StatusWriter } from '../sources/kubernetes/status-writer.ts';
 import type { ProgrammedSummary } from '../sources/kubernetes/status.ts';
 import type { SourceError } from '../sources/object.ts';
-import { MeshPublisher, type SecretSource } from '../translate/publisher.ts';
+import type { MeshPublisher, SecretSource } from '../translate/publisher.ts';
+import { MeshPipeline } from './mesh-pipeline.ts';
 import type { MeshSource } from './mesh-source.ts';
 
 export interface KubeMeshOptions {
@@ -51,26 +52,20 @@ export interface KubeMeshOptions {
 }
 
 export class KubeMesh implements MeshSource {
-  readonly publisher: MeshPublisher;
+  private readonly pipeline: MeshPipeline;
   readonly source: KubeSource;
   readonly statusWriter: StatusWriter | undefined;
   readonly leader: LeaseLeader | undefined;
-  private accepted: AcceptedInputs | undefined;
-  statuses: ObjectStatus[] = [];
   sourceErrors: SourceError[] = [];
-  model: MeshModel | undefined;
-  generation = 0;
-  lastPublishMs = 0;
   /** The kinds that changed in the last applied snapshot (tests, logs). */
   lastChangedKinds: string[] = [];
   private synced = false;
   private programmed: (() => ProgrammedSummary) | undefined;
   private programmedTimer: NodeJS.Timeout | undefined;
   private lastProgrammed = '';
-  private readonly listeners: Array<() => void> = [];
 
   constructor(private readonly opts: KubeMeshOptions) {
-    this.publisher = new MeshPublisher(opts.cache, opts.log.child({ component: 'publisher' }), opts.secrets);
+    this.pipeline = new MeshPipeline(opts.cache, opts.log, opts.secrets);
     const log = opts.log.child({ component: 'kubernetes-source' });
     this.source = new KubeSource({
       config: opts.config,
@@ -103,6 +98,22 @@ export class KubeMesh implements MeshSource {
           ...(this.leader ? { isLeader: () => this.leader!.isLeader() } : {}),
         })
       : undefined;
+  }
+
+  get publisher(): MeshPublisher {
+    return this.pipeline.publisher;
+  }
+  get statuses(): ObjectStatus[] {
+    return this.pipeline.statuses;
+  }
+  get model(): MeshModel | undefined {
+    return this.pipeline.model;
+  }
+  get generation(): number {
+    return this.pipeline.generation;
+  }
+  get lastPublishMs(): number {
+    return this.pipeline.lastPublishMs;
   }
 
   async start(): Promise<void> {
@@ -151,7 +162,7 @@ export class KubeMesh implements MeshSource {
   }
 
   onPublished(listener: () => void): void {
-    this.listeners.push(listener);
+    this.pipeline.onPublished(listener);
   }
 
   async close(): Promise<void> {
@@ -171,22 +182,9 @@ export class KubeMesh implements MeshSource {
   }
 
   private apply(snap: KubeSnapshot): void {
-    const t0 = performance.now();
-    const result = buildMeshKeepingLastGood(snap.objects, this.accepted);
-    this.accepted = result.accepted;
-    this.statuses = result.statuses;
-    for (const s of result.statuses) for (const p of s.problems) if (p.severity === 'error') this.opts.log.error(formatProblem(p));
-    this.model = result.model;
-    const stats = this.publisher.publish(result.model);
-    this.generation++;
     this.lastChangedKinds = snap.changedKinds;
-    this.lastPublishMs = performance.now() - t0;
-    this.opts.log.info(
-      { generation: this.generation, objects: snap.objects.length, changed: snap.changedKinds, services: result.model.services.size, proxies: stats.proxies, endpointsOnly: stats.endpointsOnly, ms: Math.round(this.lastPublishMs) },
-      'mesh published',
-    );
-    this.statusWriter?.update({ statuses: result.statuses });
-    for (const l of this.listeners) l();
+    // Status goes out before listeners run, as they may read it (tests wait on onPublished).
+    this.pipeline.apply(snap.objects, { objects: snap.objects.length, changed: snap.changedKinds }, (r) => this.statusWriter?.update({ statuses: r.statuses }));
   }
 }
 

@@ -48,7 +48,6 @@ export interface PublishStats {
   proxies: number;
   /** proxies translated again (their inputs changed) */
   translated: number;
-  endpointsOnly: boolean;
   ms: number;
 }
 
@@ -139,15 +138,16 @@ export class MeshPublisher {
     let translated = 0;
     for (const [key, node] of this.nodes) {
       const proxy = proxyContext(node, model);
-      if (this.signatures.get(key) === proxySignature(model, proxy)) {
+      const signature = proxySignature(model, proxy);
+      if (this.signatures.get(key) === signature) {
         if (endpointsChanged) this.cache.setType(key, endpoints, { endpointsShared: true });
         continue;
       }
-      this.publishNode(key, node, now);
+      this.publishNode(key, node, now, proxy, signature);
       translated++;
     }
     if (translated > 0) this.translator.sweep();
-    return { proxies: this.nodes.size, translated, endpointsOnly: translated === 0, ms: performance.now() - t0 };
+    return { proxies: this.nodes.size, translated, ms: performance.now() - t0 };
   }
 
   /** Recompute every proxy (e.g. certificates rotated). */
@@ -179,10 +179,9 @@ export class MeshPublisher {
     return internedSet(TypeUrl.Endpoint, list, now);
   }
 
-  private publishNode(key: string, node: NodeInfo, now: number): void {
+  private publishNode(key: string, node: NodeInfo, now: number, proxy = proxyContext(node, this.model!), signature = proxySignature(this.model!, proxy)): void {
     const model = this.model!;
-    const proxy = proxyContext(node, model);
-    this.signatures.set(key, proxySignature(model, proxy));
+    this.signatures.set(key, signature);
     const out = this.translator.translate(model, proxy);
     const enc = (t: ResourceTypeUrl, list: Record<string, unknown>[]) => internedSet(t, list.map((o) => encodeResource(t, o)), now);
     const snapshot = new Snapshot({

@@ -27,6 +27,7 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { TypeUrl } from '../src/xds/type-urls.ts';
 import { now } from './ipc.ts';
+import { ackHead, nodeField, requestTail } from './request-bytes.ts';
 
 const ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 const TYPES = [TypeUrl.Cluster, TypeUrl.Endpoint, TypeUrl.Listener, TypeUrl.Route] as const;
@@ -87,35 +88,7 @@ const send = (m: unknown) => process.send!(m);
 process.on('disconnect', () => process.exit(0));
 const config = await new Promise<ChurnClientConfig>((resolve) => process.once('message', (m) => resolve(m as ChurnClientConfig)));
 
-function writeString(w: protobuf.Writer, field: number, s: string): void {
-  w.uint32((field << 3) | LEN).string(s);
-}
-
-function requestTail(typeUrl: string, names: readonly string[]): Buffer {
-  const w = protobuf.Writer.create();
-  for (const n of names) writeString(w, 3, n);
-  writeString(w, 4, typeUrl);
-  return Buffer.from(w.finish());
-}
-
 const tails = [requestTail(TypeUrl.Cluster, []), requestTail(TypeUrl.Endpoint, config.edsNames), requestTail(TypeUrl.Listener, []), requestTail(TypeUrl.Route, [config.routeName])];
-
-function nodeField(id: string): Buffer {
-  const w = protobuf.Writer.create();
-  w.uint32((2 << 3) | LEN).fork();
-  writeString(w, 1, id);
-  writeString(w, 2, 'bench');
-  writeString(w, 6, 'envoy');
-  w.ldelim();
-  return Buffer.from(w.finish());
-}
-
-function ackHead(version: string, nonce: string): Buffer {
-  const w = protobuf.Writer.create();
-  if (version) writeString(w, 1, version);
-  writeString(w, 5, nonce);
-  return Buffer.from(w.finish());
-}
 
 /** Fields of one message: calls `f(field, reader)` for LEN fields, skips the rest. */
 function each(bytes: Uint8Array, f: (field: number, sub: Uint8Array) => unknown): void {
@@ -239,7 +212,7 @@ function openStream(i: number): void {
   };
   call.on('error', (e: grpc.ServiceError) => end(`stream ended: ${grpc.status[e.code] ?? e.code} ${e.details ?? e.message}`));
   call.on('end', () => end('stream ended by the server'));
-  for (let t = 0; t < TYPES.length; t++) call.write(t === 0 ? Buffer.concat([nodeField(`bench/pod-${config.firstStream + i}`), tails[t]!]) : tails[t]!);
+  for (let t = 0; t < TYPES.length; t++) call.write(t === 0 ? Buffer.concat([nodeField(`bench/pod-${config.firstStream + i}`, 'envoy'), tails[t]!]) : tails[t]!);
 }
 
 function settled(): void {

@@ -25,7 +25,7 @@
  *     [--window 50] [--drain 10] [--pods true|false] [--max-delay MS] [--timeout 600]
  *
  * Under steady churn the source publishes at most every `serve --max-delay-ms`
- * (default 500 ms; --max-delay here): that bounds how fresh a push can be.
+ * (default 200 ms; --max-delay here): that bounds how fresh a push can be.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,7 +56,7 @@ const { values } = parseArgs({
     drain: { type: 'string', default: '10' },
     pods: { type: 'string', default: 'true' },
     'max-in-flight': { type: 'string', default: '16' },
-    /** serve --max-delay-ms: under steady churn, how often the mesh publishes (Trellis' default 500) */
+    /** serve --max-delay-ms: under steady churn, how often the mesh publishes (Trellis' default 200) */
     'max-delay': { type: 'string' },
     timeout: { type: 'string', default: '600' },
   },

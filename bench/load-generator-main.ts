@@ -23,12 +23,12 @@ import {
   type GeneratorRequest,
   type GeneratorSynced,
 } from './ipc.ts';
+import { ackHead, nodeField, requestTail } from './request-bytes.ts';
 
 const ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 const TYPES = [TypeUrl.Cluster, TypeUrl.Endpoint, TypeUrl.Listener, TypeUrl.Route] as const;
 const EDS = 1;
 const ALL_ACKED = 0b1111;
-const LEN = 2;
 
 if (!process.send) {
   process.stderr.write('bench/load-generator-main.ts is started by bench/run.ts (npm run bench)\n');
@@ -41,42 +41,12 @@ const config = await new Promise<GeneratorConfig>((resolve) => process.once('mes
 
 // --- request bytes ---------------------------------------------------------
 
-function writeString(w: protobuf.Writer, field: number, s: string): void {
-  w.uint32((field << 3) | LEN).string(s);
-}
-
-/** resource_names = 3 and type_url = 4: the same in every request of a type. */
-function requestTail(typeUrl: string, names: readonly string[]): Buffer {
-  const w = protobuf.Writer.create();
-  for (const n of names) writeString(w, 3, n);
-  writeString(w, 4, typeUrl);
-  return Buffer.from(w.finish());
-}
-
 const tails = [
   requestTail(TypeUrl.Cluster, []),
   requestTail(TypeUrl.Endpoint, config.edsNames),
   requestTail(TypeUrl.Listener, []),
   requestTail(TypeUrl.Route, [config.routeName]),
 ];
-
-/** node = 2 { id = 1, cluster = 2 }: sent with the first request only (XDS_RULES 21). */
-function nodeField(id: string): Buffer {
-  const w = protobuf.Writer.create();
-  w.uint32((2 << 3) | LEN).fork();
-  writeString(w, 1, id);
-  writeString(w, 2, 'bench');
-  w.ldelim();
-  return Buffer.from(w.finish());
-}
-
-/** version_info = 1, response_nonce = 5 */
-function ackHead(version: string, nonce: string): Buffer {
-  const w = protobuf.Writer.create();
-  if (version) writeString(w, 1, version);
-  writeString(w, 5, nonce);
-  return Buffer.from(w.finish());
-}
 
 interface ResponseHead {
   version: string;

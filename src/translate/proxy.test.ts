@@ -4,9 +4,9 @@ import { deepFreeze, meshWith } from './testing.ts';
 
 const model = deepFreeze(meshWith());
 
-/** Node metadata as a google.protobuf.Struct in proto form, the way the wire decoder hands it over. */
+/** Node metadata the way the wire decoder hands it over: the Struct already mapped to plain JSON (xds/wire.ts structToJson). */
 function struct(md: Record<string, string>): Record<string, unknown> {
-  return { fields: Object.fromEntries(Object.entries(md).map(([k, v]) => [k, { stringValue: v }])) };
+  return { ...md };
 }
 
 describe('proxyContext (node id and metadata → the proxy a translation is for)', () => {

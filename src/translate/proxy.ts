@@ -53,18 +53,9 @@ export interface NodeLike {
   metadata?: Record<string, unknown>;
 }
 
-/**
- * One string of node metadata. Node.metadata is a google.protobuf.Struct;
- * the wire decoder hands it over in proto form (`{fields: {k: {stringValue}}}`,
- * protobufjs has no JSON mapping for Struct), which is what Envoy and both gRPC
- * clients' bootstraps arrive as; a plain `{k: "v"}` map (already JSON-mapped)
- * is read too.
- */
+/** One string of node metadata (decoded to plain JSON by xds/wire.ts). */
 function meta(node: NodeLike, key: string): string | undefined {
-  const md = node.metadata;
-  const fields = md?.fields;
-  const struct = fields && typeof fields === 'object' ? (fields as Record<string, unknown>)[key] : undefined;
-  const v = struct && typeof struct === 'object' ? ((struct as Record<string, unknown>).stringValue ?? (struct as Record<string, unknown>).string_value) : md?.[key];
+  const v = node.metadata?.[key];
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 

@@ -19,7 +19,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { decodeSotwResponse, encodeSotwRequest } from '../src/xds/wire.ts';
 import { TypeUrl } from '../src/xds/type-urls.ts';
-import { TOKEN_METADATA_KEY } from '../src/server/identity.ts';
+import { TOKEN_METADATA_KEY } from '../src/identity/verifier.ts';
 import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from '../src/translate/names.ts';
 import { now } from './ipc.ts';
 

@@ -7,7 +7,7 @@
  * TrafficPolicies; in strict mode a TrafficTarget per service account.
  * Pure and deterministic: everything comes from the indexes.
  */
-import type { SourceObject } from '../src/sources/object.ts';
+import type { SourceObject } from '../src/model/object.ts';
 
 export interface MeshShape {
   services: number;

@@ -1,5 +1,5 @@
 /**
- * The benchmark's xDS server: a real Trellis server (startServer, as
+ * The benchmark's xDS server: a real Trellis server (startControlPlane, as
  * `trellis serve` runs it) on 127.0.0.1, serving a mesh of `--services`
  * services to every node under the shared key. Driven over IPC by
  * bench/run.ts: "report" (memory, CPU, encodes, streams) and "change" (one
@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { encodeResource, encodeStats } from '../src/cache/resource.ts';
 import { Snapshot, TypeSet } from '../src/cache/snapshot.ts';
-import { SHARED_KEY, startServer } from '../src/cli/serve.ts';
+import { SHARED_KEY, startControlPlane } from '../src/runtime/control-plane.ts';
 import { TypeUrl } from '../src/xds/type-urls.ts';
 import { now, type ServerChanged, type ServerReady, type ServerReport, type ServerRequest } from './ipc.ts';
 import { cluster, endpoints, listener, routeConfiguration } from './mesh.ts';
@@ -36,7 +36,7 @@ const snapshot = new Snapshot({
   [TypeUrl.Route]: TypeSet.of(TypeUrl.Route, [encodeResource(TypeUrl.Route, routeConfiguration(services))]),
 });
 
-const server = await startServer({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0' });
+const server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0' });
 const loaded = server.cache.set(SHARED_KEY, snapshot);
 if (!loaded.ok) {
   process.stderr.write(`bench mesh is inconsistent: ${JSON.stringify(loaded.problems.slice(0, 5))}\n`);

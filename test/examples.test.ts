@@ -1,6 +1,6 @@
 /** The examples the README points at must keep working. */
 import { describe, expect, it } from 'vitest';
-import { loadEnvoyResources } from '../src/sources/envoy-resources-file.ts';
+import { loadEnvoyResources } from '../src/runtime/resources-file.ts';
 import { checkConsistency } from '../src/cache/snapshot.ts';
 import { buildMesh } from '../src/model/index.ts';
 import { loadPaths } from '../src/sources/file/load.ts';

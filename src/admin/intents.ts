@@ -4,11 +4,11 @@
  * connected proxies hold the config built from this model version.
  */
 import type { AdminServer } from './http.ts';
-import type { MeshSource } from '../cli/mesh-source.ts';
+import type { ObjectStatus, SourceError } from '../model/index.ts';
 
 const INTENT_KINDS = new Set(['TrafficSplit', 'HTTPRouteGroup', 'TrafficTarget', 'TrafficPolicy', 'MeshConfig']);
 
-export function registerMeshRoutes(admin: AdminServer, mesh: Pick<MeshSource, 'generation' | 'sourceErrors' | 'statuses'>): void {
+export function registerMeshRoutes(admin: AdminServer, mesh: { readonly generation: number; readonly sourceErrors: readonly SourceError[]; readonly statuses: readonly ObjectStatus[] }): void {
   admin.route('/api/v1/intents', (_p, url) => {
     const all = url.searchParams.get('all') === 'true';
     return {

@@ -24,7 +24,7 @@ import { CertificateInventory, certificateListing, type CertificateListing } fro
 import { IssuedCertificate } from './issued.ts';
 import { DEFAULT_ROOT_LIFETIME_MS, generateRoot, loadSigningRoot, loadTrustedRoot, randomSerial, type SigningRoot, type TrustedRoot } from './root.ts';
 import { DEFAULT_RENEWAL_POLICY, renewalDecision, rotationGraceEnd, rotationProgress, scheduledRenewal, type RenewalDecision, type RenewalPolicy, type RotationProgress } from './rotation.ts';
-import { isValidTrustDomain, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from './spiffe.ts';
+import { isValidTrustDomain, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from '../identity/spiffe.ts';
 import { FileCaStore, type CaStore, type RootMaterial } from './store.ts';
 import { buildCertificate, distinguishedName, type CertificateProfile } from './x509.ts';
 

@@ -2,7 +2,7 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKEN_METADATA_KEY, type IdentityResult } from '../server/identity.ts';
+import { TOKEN_METADATA_KEY, type IdentityResult } from '../identity/verifier.ts';
 import { WorkloadTokens } from './token.ts';
 import { tokenKeyPath } from './token-key.ts';
 import { tempDir } from './testkit.ts';

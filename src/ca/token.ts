@@ -22,8 +22,8 @@
  * every reconnect until it expires; the node binding is what limits reuse.
  */
 import { createHash, createPublicKey, randomBytes, sign, verify as verifySignature, type KeyObject } from 'node:crypto';
-import { TOKEN_METADATA_KEY, type IdentityResult, type IdentityVerifier } from '../server/identity.ts';
-import { parseSpiffeId } from './spiffe.ts';
+import { TOKEN_METADATA_KEY, type IdentityResult, type IdentityVerifier } from '../identity/verifier.ts';
+import { parseSpiffeId } from '../identity/spiffe.ts';
 import { loadOrCreateTokenKey } from './token-key.ts';
 
 export const TOKEN_ISSUER = 'trellis';

@@ -19,7 +19,7 @@ import { CertificateAuthority } from '../ca/authority.ts';
 import { WorkloadTokens } from '../ca/token.ts';
 import { envoyBootstrap } from '../translate/bootstrap.ts';
 import { parseArgs, UsageError } from './args.ts';
-import { controlPlaneSpiffeId } from './mesh-security.ts';
+import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
 import { splitHostPort } from '../admin/http.ts';
 
 function addressOf(s: string): { address: string; port: number } {
@@ -157,7 +157,7 @@ export async function workloadBootstrapYaml(o: WorkloadBootstrapOptions): Promis
   return `# Envoy bootstrap for ${o.workloadKey} (${workload.identity}), written by trellis bootstrap.\n# It carries a token that proves this identity to Trellis: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
 }
 
-/** The header a projected service-account token travels in (src/sources/kubernetes/token-review.ts reads it). */
+/** The header a projected service-account token travels in (src/identity/token-review.ts reads it). */
 export const SA_TOKEN_HEADER = 'authorization';
 
 /** "$POD_NAMESPACE/$POD_NAME", from the downward API. */

@@ -17,7 +17,7 @@ import type { MeshModel, Workload } from '../model/types.ts';
 import { workloadBootstrapYaml } from './bootstrap.ts';
 import { EnvoyMissingError, findEnvoy } from './envoy-bin.ts';
 import { parseArgs, UsageError } from './args.ts';
-import { startServer, type RunningServer } from './serve.ts';
+import { startControlPlane, type RunningControlPlane } from '../runtime/control-plane.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -38,7 +38,7 @@ export interface DemoOptions {
 }
 
 export interface RunningDemo {
-  server: RunningServer;
+  server: RunningControlPlane;
   workloads: Workload[];
   envoys: Map<string, ChildProcess>;
   apps: Map<string, ChildProcess>;
@@ -64,7 +64,7 @@ function split(addr: string): [string, number] {
 }
 
 /** Every proxy connected and every type it asked for ACKed at the version sent. */
-export function allInSync(server: RunningServer, nodeIds: readonly string[]): boolean {
+export function allInSync(server: RunningControlPlane, nodeIds: readonly string[]): boolean {
   for (const id of nodeIds) {
     const streams = server.xds.nodes().get(id);
     if (!streams || streams.size === 0) return false;
@@ -120,10 +120,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const envoy = findEnvoy();
   mkdirSync(o.logDir, { recursive: true });
   const started: ChildProcess[] = [];
-  let server: RunningServer | undefined;
+  let server: RunningControlPlane | undefined;
   try {
     const startTrellis = () =>
-      startServer({ xdsAddress: o.xdsAddress, adminAddress: o.adminAddress, sourceDir: o.meshDir, stateDir: o.stateDir, renewalCheckMs: 5000, log: componentLogger('trellis') });
+      startControlPlane({ xdsAddress: o.xdsAddress, adminAddress: o.adminAddress, sourceDir: o.meshDir, stateDir: o.stateDir, renewalCheckMs: 5000, log: componentLogger('trellis') });
     // Check every port first: a demo started twice, or a port taken by something
     // else, gets one clear message and leaves nothing running.
     const probe = await startTrellisModelOnly(o.meshDir);

@@ -7,7 +7,7 @@
  * endpoints, identities, route groups, then the intents that refer to them.
  * A processor leaves out any object with an error, records why, and carries on.
  */
-import type { SourceObject } from '../sources/object.ts';
+import type { SourceObject } from './object.ts';
 import { decodeObject, type KindSpec } from './kinds/kind.ts';
 import { namespaceKind, serviceAccountKind } from './kinds/core-names.ts';
 import { endpointSliceKind } from './kinds/endpoint-slice.ts';

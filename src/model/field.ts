@@ -7,7 +7,7 @@
  * Messages say what is wrong and what is expected; `reason` and the path are
  * what tests and tools match on.
  */
-import { childPath } from '../sources/field-path.ts';
+import { childPath } from './field-path.ts';
 import { DURATION_EXPECTED, formatDuration, parseDuration } from './duration.ts';
 import type { FieldProblem, ProblemReason, Severity } from './problem.ts';
 import { didYouMean } from './suggest.ts';

@@ -6,3 +6,4 @@ export type { Condition, ObjectStatus, Problem, ProblemReason, Severity } from '
 export { supportedKinds } from './kinds/registry.ts';
 export type * from './types.ts';
 export { inboundRules, reachableServices } from './queries.ts';
+export type { SourceError, SourceObject } from './object.ts';

@@ -1,6 +1,6 @@
 /** Keeping the last good version of an object whose new version is rejected. */
 import { describe, expect, it } from 'vitest';
-import type { SourceObject } from '../sources/object.ts';
+import type { SourceObject } from './object.ts';
 import { buildMeshKeepingLastGood } from './last-good.ts';
 import { isAccepted } from './problem.ts';
 import { BASE_MESH, objectsFrom } from './testing.ts';

@@ -9,7 +9,7 @@
  * as it is now: if the old version no longer fits either (say, its backend
  * service was deleted), nothing is served for it.
  */
-import type { SourceObject } from '../sources/object.ts';
+import type { SourceObject } from './object.ts';
 import { buildMesh, objectIdOf, type BuildResult } from './build.ts';
 import { isAccepted, type ObjectStatus } from './problem.ts';
 import { objectId } from './resolve/book.ts';

@@ -3,7 +3,7 @@
  * what is expected) and the conditions derived from them. Operator input never
  * raises an exception; it produces these.
  */
-import type { SourceError } from '../sources/object.ts';
+import type { SourceError } from './object.ts';
 
 export type Severity = 'error' | 'warning';
 

@@ -7,7 +7,7 @@
  * missing; with only warnings it is still accepted (e.g. a TrafficTarget for a
  * service account no pod runs as yet).
  */
-import { locate, type SourceObject } from '../sources/object.ts';
+import { locate, type SourceObject } from './object.ts';
 import type { Condition, FieldProblem, ObjectStatus, Problem, ProblemReason } from './problem.ts';
 
 const REF_REASONS: readonly ProblemReason[] = ['RefNotFound', 'CrossNamespace'];

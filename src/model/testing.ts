@@ -3,7 +3,7 @@
  * operator writes them, and pick problems out of the result. Used by tests only.
  */
 import { parseYamlFile } from '../sources/file/parse.ts';
-import type { SourceObject } from '../sources/object.ts';
+import type { SourceObject } from './object.ts';
 import { buildMesh, type BuildResult } from './build.ts';
 import type { Problem } from './problem.ts';
 

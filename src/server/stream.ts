@@ -20,7 +20,7 @@ import {
   type ResourceTypeUrl,
 } from '../xds/type-urls.ts';
 import { encodeDeltaResponse, encodeSotwResponse, type DeltaRequest, type NodeInfo, type SotwRequest } from '../xds/wire.ts';
-import type { IdentityResult, IdentityVerifier, ProvenIdentity } from './identity.ts';
+import type { IdentityResult, IdentityVerifier, ProvenIdentity } from '../identity/verifier.ts';
 import type { XdsMetrics } from './metrics.ts';
 import { StreamError } from './errors.ts';
 import { TypeState } from './type-state.ts';

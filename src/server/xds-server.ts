@@ -14,7 +14,7 @@ import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { decodeDeltaRequest, decodeSotwRequest } from '../xds/wire.ts';
 import { SotwRequestReader } from '../xds/sotw-request-reader.ts';
 import { grpcStatusOf, StreamError } from './errors.ts';
-import type { IdentityVerifier } from './identity.ts';
+import type { IdentityVerifier } from '../identity/verifier.ts';
 import { XdsMetrics } from './metrics.ts';
 import { XdsStream, type StreamMode } from './stream.ts';
 

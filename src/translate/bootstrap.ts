@@ -4,7 +4,7 @@
  * stream's initial metadata) and which root it trusts for the control
  * connection. Everything else arrives over ADS. Pure.
  */
-import { TOKEN_METADATA_KEY } from '../server/identity.ts';
+import { TOKEN_METADATA_KEY } from '../identity/verifier.ts';
 import { NODE_METADATA, type InterceptionMode } from './proxy.ts';
 
 export const XDS_CLUSTER = 'trellis_xds';

@@ -15,7 +15,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { clusterBootstrapYaml, SA_TOKEN_HEADER } from '../../src/cli/bootstrap.ts';
 import { findEnvoy } from '../../src/cli/envoy-bin.ts';
 import { DEFAULT_INJECT_OPTIONS, ENVOY_IMAGE, injectManifest, NAMES, splitDocuments, type InjectOptions } from '../../src/cli/inject.ts';
-import { SA_TOKEN_METADATA_KEY } from '../../src/sources/kubernetes/token-review.ts';
+import { SA_TOKEN_METADATA_KEY } from '../../src/identity/token-review.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const TRELLIS = path.join(REPO, 'bin/trellis.js');

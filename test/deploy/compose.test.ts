@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildMesh } from '../../src/model/index.ts';
 import { loadPaths } from '../../src/sources/file/load.ts';
-import type { SourceObject } from '../../src/sources/object.ts';
+import type { SourceObject } from '../../src/model/object.ts';
 import { dockerComposeBin, envoyBin, repoRoot } from '../support/venv.ts';
 
 const run = promisify(execFile);

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/cli/serve.ts';
+import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.ts';
 import { writeYaml } from '../support/mesh-harness.ts';
 import { grpcXdsBootstrap, runXdsClient, watchXdsClient, type XdsClientKind, type XdsClientWatch } from '../support/xds-bootstrap.ts';
@@ -28,7 +28,7 @@ const BACKENDS = {
 } as const;
 type BackendName = keyof typeof BACKENDS;
 
-let server: RunningServer;
+let server: RunningControlPlane;
 let dir: string;
 const backends = new Map<BackendName, EchoBackend>();
 const watchers: XdsClientWatch[] = [];
@@ -115,7 +115,7 @@ beforeAll(async () => {
   }
   dir = mkdtempSync(path.join(tmpdir(), 'trellis-interop-locality-'));
   writeYaml(dir, 'mesh.yaml', meshYaml({ 'local-z1': true, 'local-z2': true }));
-  server = await startServer({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: dir });
+  server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: dir });
   const res = await fetch(`http://127.0.0.1:${server.adminPort}/api/v1/intents?all=true`);
   const view = (await res.json()) as { sourceErrors: unknown[]; intents: Array<{ problems: unknown[] }> };
   expect(view.sourceErrors).toEqual([]);

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/cli/serve.ts';
+import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.ts';
 import { writeYaml } from '../support/mesh-harness.ts';
 import { grpcXdsBootstrap, runXdsClient, watchXdsClient, type XdsClientKind, type XdsClientWatch } from '../support/xds-bootstrap.ts';
@@ -62,7 +62,7 @@ const CLIENTS: Record<XdsClientKind, { pod: string; ip: string }> = {
   py: { pod: 'client-py', ip: '127.0.0.3' },
 };
 
-let server: RunningServer;
+let server: RunningControlPlane;
 let dir: string;
 const backends = new Map<BackendName, EchoBackend>();
 const watchers: XdsClientWatch[] = [];
@@ -280,7 +280,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'trellis-interop-mesh-'));
   writeYaml(dir, 'workloads.yaml', workloadsYaml());
   writeYaml(dir, 'intents.yaml', intentsYaml({ v1: 100, v2: 0 }));
-  server = await startServer({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: dir });
+  server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: dir });
   // The YAML must be clean: a test on a half-rejected mesh would prove little.
   const res = await fetch(`http://127.0.0.1:${server.adminPort}/api/v1/intents?all=true`);
   const view = (await res.json()) as { sourceErrors: unknown[]; intents: Array<{ kind: string; name: string; problems: unknown[] }> };

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/cli/serve.ts';
+import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { startEchoBackend, type EchoBackend } from '../support/echo-backend.ts';
 import { apiListener, cluster, endpoints, routeConfig, writeResourcesFile, type MeshSpec } from '../support/fixtures.ts';
 import {
@@ -33,7 +33,7 @@ const REROUTE = 'reroute.demo.svc.cluster.local:8080';
 const SPLIT_WEIGHTS = { a: 80, b: 20 };
 const SPLIT_CALLS = 1000;
 
-let server: RunningServer;
+let server: RunningControlPlane;
 let dir: string;
 let file: string;
 let backendA: EchoBackend;
@@ -65,7 +65,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'trellis-interop-'));
   file = path.join(dir, 'resources.yaml');
   writeResourcesFile(file, mesh('a'));
-  server = await startServer({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', resourcesFile: file });
+  server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', resourcesFile: file });
 });
 
 afterAll(async () => {

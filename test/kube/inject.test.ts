@@ -17,7 +17,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { startServer, type RunningServer } from '../../src/cli/serve.ts';
+import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { findEnvoy } from '../../src/cli/envoy-bin.ts';
 import { DEFAULT_INJECT_OPTIONS, injectManifest, NAMES, type InjectOptions } from '../../src/cli/inject.ts';
 // Objects read back from the API server: plain JSON, read loosely.
@@ -127,13 +127,13 @@ describe('server-side dry run of injected workloads', () => {
 });
 
 describe('the injected pod, its parts run here', () => {
-  let server: RunningServer;
+  let server: RunningControlPlane;
   let stateDir: string;
   let envoy: ChildProcess | undefined;
   let envoyLog = '';
   beforeAll(async () => {
     stateDir = path.join(tmp, 'state');
-    server = await startServer({
+    server = await startControlPlane({
       xdsAddress: '127.0.0.1:0',
       adminAddress: '127.0.0.1:0',
       kubernetes: { config: cluster.kc, debounceMs: 30, writeStatus: false },

@@ -13,8 +13,8 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { startServer, type RunningServer } from '../../src/cli/serve.ts';
-import type { KubeMesh } from '../../src/cli/kube-mesh.ts';
+import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
+import type { KubeMesh } from '../../src/runtime/kube-mesh.ts';
 import { componentLogger } from '../../src/log.ts';
 import { LeaseLeader } from '../../src/sources/kubernetes/leader.ts';
 import { KubeApiError, KubeRest, type Json } from '../../src/sources/kubernetes/rest.ts';
@@ -76,13 +76,13 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
 }
 
 let cluster: KubeCluster;
-let trellis: RunningServer;
+let trellis: RunningControlPlane;
 let kube: KubeMesh;
 let asTrellis: KubeConfig;
 const clients: XdsTestClient[] = [];
 const views: ProxyView[] = [];
 
-async function connect(server: RunningServer, kind: 'sidecar' | 'grpc', id: string, listeners: string[] = []): Promise<ProxyView> {
+async function connect(server: RunningControlPlane, kind: 'sidecar' | 'grpc', id: string, listeners: string[] = []): Promise<ProxyView> {
   const c = new XdsTestClient(`127.0.0.1:${server.xdsPort}`);
   clients.push(c);
   const v = kind === 'sidecar' ? new ProxyView(c.sotw(), sidecarNode(id, 'shop/frontend'), 'envoy') : new ProxyView(c.sotw(), grpcNode(id, 'shop/frontend'), 'grpc', listeners);
@@ -91,15 +91,15 @@ async function connect(server: RunningServer, kind: 'sidecar' | 'grpc', id: stri
   return v;
 }
 
-async function startTrellis(config: KubeConfig, extra: { writeStatus?: boolean } = {}): Promise<RunningServer> {
-  return startServer({
+async function startTrellis(config: KubeConfig, extra: { writeStatus?: boolean } = {}): Promise<RunningControlPlane> {
+  return startControlPlane({
     xdsAddress: '127.0.0.1:0',
     adminAddress: '127.0.0.1:0',
     kubernetes: { config, debounceMs: 30, statusIntervalMs: 100, programmedIntervalMs: 100, retryMinMs: 100, retryMaxMs: 400, disconnectGraceMs: 1500, ...extra },
   });
 }
 
-async function readyz(server: RunningServer): Promise<number> {
+async function readyz(server: RunningControlPlane): Promise<number> {
   return (await fetch(`http://127.0.0.1:${server.adminPort}/readyz`)).status;
 }
 

@@ -16,11 +16,12 @@ import * as grpc from '@grpc/grpc-js';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/cli/serve.ts';
+import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { WorkloadTokens } from '../../src/ca/token.ts';
 import { KubeApiError, KubeRest, type Json } from '../../src/sources/kubernetes/rest.ts';
-import { AnyOfVerifiers, TokenReviewVerifier } from '../../src/sources/kubernetes/token-review.ts';
-import { TOKEN_METADATA_KEY } from '../../src/server/identity.ts';
+import { TokenReviewVerifier } from '../../src/identity/token-review.ts';
+import { AnyOfVerifiers } from '../../src/identity/any-of.ts';
+import { TOKEN_METADATA_KEY } from '../../src/identity/verifier.ts';
 import { XdsTestClient } from '../support/ads-client.ts';
 import { apply, KubeCluster, yamlObjects } from '../support/kube.ts';
 import { identitySecrets, subscribeSds, tempDir, TRUST_BUNDLE_SECRET, uriSans, WORKLOAD_CERTIFICATE_SECRET } from '../security/support.ts';
@@ -166,11 +167,11 @@ describe('TokenReviewVerifier against the API server', () => {
 });
 
 describe('serve --source kubernetes: SDS for a TokenReview-proven sidecar', () => {
-  let server: RunningServer;
+  let server: RunningControlPlane;
   let stateDir: string;
   beforeAll(async () => {
     stateDir = tempDir('kube-state');
-    server = await startServer({
+    server = await startControlPlane({
       xdsAddress: '127.0.0.1:0',
       adminAddress: '127.0.0.1:0',
       kubernetes: { config: cluster.kc, debounceMs: 30, writeStatus: false },

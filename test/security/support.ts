@@ -1,6 +1,6 @@
 /**
  * Plumbing for the security suite (test/security/*.test.ts): a real
- * `trellis serve` (startServer) on the demo mesh with a state dir, so the
+ * `trellis serve` (startControlPlane) on the demo mesh with a state dir, so the
  * xDS port serves TLS from the mesh root; raw ADS clients over real gRPC TLS
  * (trusting only the mesh's trust bundle) or over the opt-in plaintext
  * listener; workload tokens from the server's own key; and readers for SDS
@@ -14,8 +14,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import { startServer, type RunningServer, type ServeOptions } from '../../src/cli/serve.ts';
-import { TOKEN_METADATA_KEY } from '../../src/server/identity.ts';
+import { startControlPlane, type RunningControlPlane, type ControlPlaneOptions } from '../../src/runtime/control-plane.ts';
+import { TOKEN_METADATA_KEY } from '../../src/identity/verifier.ts';
 import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from '../../src/translate/names.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import type { NodeInfo } from '../../src/xds/wire.ts';
@@ -55,7 +55,7 @@ export function tokenMetadata(token: string | undefined): grpc.Metadata {
 }
 
 export interface SecureHarness {
-  server: RunningServer;
+  server: RunningControlPlane;
   stateDir: string;
   adminAddress: string;
   /** The trust bundle at start (the root every bootstrap trusts). */
@@ -73,10 +73,10 @@ export interface SecureHarness {
 
 export const quietLog = () => pino({ level: process.env.TRELLIS_LOG_LEVEL ?? 'silent' });
 
-export async function startSecure(opts: Partial<ServeOptions> = {}): Promise<SecureHarness> {
+export async function startSecure(opts: Partial<ControlPlaneOptions> = {}): Promise<SecureHarness> {
   const ownState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? tempDir('state');
-  const server = await startServer({
+  const server = await startControlPlane({
     xdsAddress: '127.0.0.1:0',
     adminAddress: '127.0.0.1:0',
     sourceDir: DEMO,

@@ -4,7 +4,7 @@
  * API and Prometheus text. Tests assert on codes, names, versions and nonces.
  */
 import * as grpc from '@grpc/grpc-js';
-import { startServer, SHARED_KEY, type RunningServer, type ServeOptions } from '../../src/cli/serve.ts';
+import { startControlPlane, SHARED_KEY, type RunningControlPlane, type ControlPlaneOptions } from '../../src/runtime/control-plane.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { node, XdsTestClient } from './ads-client.ts';
 import { snapshotOf, type MeshSpec } from './fixtures.ts';
@@ -13,7 +13,7 @@ export { TypeUrl, node };
 export const { Cluster: CDS, Endpoint: EDS, Listener: LDS, Route: RDS, Secret: SDS } = TypeUrl;
 
 export interface Harness {
-  server: RunningServer;
+  server: RunningControlPlane;
   client: XdsTestClient;
   address: string;
   /** Serve `spec` to every node; fails the test if the snapshot is inconsistent. */
@@ -47,8 +47,8 @@ export function ownConnection(address: string, options: grpc.ChannelOptions = {}
   return new XdsTestClient(address, { 'grpc.use_local_subchannel_pool': 1, ...options });
 }
 
-export async function startHarness(opts: Partial<ServeOptions> = {}, clientOptions: grpc.ChannelOptions = {}): Promise<Harness> {
-  const server = await startServer({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', ...opts });
+export async function startHarness(opts: Partial<ControlPlaneOptions> = {}, clientOptions: grpc.ChannelOptions = {}): Promise<Harness> {
+  const server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', ...opts });
   const address = `127.0.0.1:${server.xdsPort}`;
   const client = new XdsTestClient(address, clientOptions);
   const admin = `http://127.0.0.1:${server.adminPort}`;

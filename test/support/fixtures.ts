@@ -98,7 +98,7 @@ export function smallMesh(overrides: Partial<MeshSpec> = {}): MeshSpec {
   };
 }
 
-/** A MeshSpec as the YAML of a resources file (src/sources/envoy-resources-file.ts). */
+/** A MeshSpec as the YAML of a resources file (src/runtime/resources-file.ts). */
 export function resourcesYaml(spec: MeshSpec): string {
   return stringify(spec);
 }

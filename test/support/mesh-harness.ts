@@ -9,7 +9,7 @@
 import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, type RunningServer } from '../../src/cli/serve.ts';
+import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import type { NodeInfo } from '../../src/xds/wire.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { XdsTestClient, type SotwResponseView, type SotwStream } from './ads-client.ts';
@@ -65,7 +65,7 @@ export class MeshHarness {
 
   private constructor(
     readonly dir: string,
-    readonly server: RunningServer,
+    readonly server: RunningControlPlane,
   ) {
     this.client = new XdsTestClient(`127.0.0.1:${server.xdsPort}`);
   }
@@ -73,7 +73,7 @@ export class MeshHarness {
   static async start(files: YamlFiles, opts: { debounceMs?: number } = {}): Promise<MeshHarness> {
     const dir = mkdtempSync(path.join(tmpdir(), 'trellis-pipeline-'));
     for (const [name, text] of Object.entries(files)) writeYaml(dir, name, text);
-    const server = await startServer({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: dir, reloadDebounceMs: opts.debounceMs ?? 30 });
+    const server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: dir, reloadDebounceMs: opts.debounceMs ?? 30 });
     return new MeshHarness(dir, server);
   }
 

@@ -19,7 +19,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { workloadBootstrapYaml } from '../../src/cli/bootstrap.ts';
 import { iptablesScript } from '../../src/cli/inject.ts';
-import { startServer } from '../../src/cli/serve.ts';
+import { startControlPlane } from '../../src/runtime/control-plane.ts';
 import { componentLogger } from '../../src/log.ts';
 
 const [dir, podPid, envoy] = process.argv.slice(2) as [string, string, string];
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   const stateDir = path.join(dir, 'state');
   mkdirSync(meshDir, { recursive: true });
   writeFileSync(path.join(meshDir, 'mesh.yaml'), MESH);
-  const server = await startServer({ xdsAddress: XDS, adminAddress: '127.0.0.1:19000', sourceDir: meshDir, stateDir, log: componentLogger('trellis') });
+  const server = await startControlPlane({ xdsAddress: XDS, adminAddress: '127.0.0.1:19000', sourceDir: meshDir, stateDir, log: componentLogger('trellis') });
   try {
     const model = server.mesh!.model!;
     // The pod: the application, then the redirect, then its sidecar (as `trellis inject` orders them).

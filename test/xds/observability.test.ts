@@ -3,7 +3,7 @@
  * metrics, and per node and per resource what was sent, ACKed and NACKed.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { IdentityVerifier } from '../../src/server/identity.ts';
+import type { IdentityVerifier } from '../../src/identity/verifier.ts';
 import { node } from '../support/ads-client.ts';
 import { cluster, smallMesh, type MeshSpec } from '../support/fixtures.ts';
 import { CDS, EDS, SDS, drain, eventually, grpc, metric, settled, sorted, startHarness, type Harness } from '../support/conformance.ts';

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, SHARED_KEY, type RunningServer } from '../../src/cli/serve.ts';
+import { startControlPlane, SHARED_KEY, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { node, XdsTestClient } from '../support/ads-client.ts';
 import { smallMesh, snapshotOf } from '../support/fixtures.ts';
 
-let server: RunningServer;
+let server: RunningControlPlane;
 let client: XdsTestClient;
 
 beforeAll(async () => {
-  server = await startServer({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0' });
+  server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0' });
   expect(server.cache.set(SHARED_KEY, snapshotOf(smallMesh())).ok).toBe(true);
   client = new XdsTestClient(`127.0.0.1:${server.xdsPort}`);
 });

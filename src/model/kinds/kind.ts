@@ -7,7 +7,7 @@
  * (metadata, top-level fields) and turns the result into
  * `{ok: true, value, problems}` (problems: warnings only) or `{ok: false, problems}`.
  */
-import type { SourceObject } from '../../sources/object.ts';
+import type { SourceObject } from '../object.ts';
 import { Field } from '../field.ts';
 import { hasErrors, type FieldProblem } from '../problem.ts';
 

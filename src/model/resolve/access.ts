@@ -4,7 +4,7 @@
  * warning, because identities come and go with pods and the rule is still
  * meaningful (it takes effect when they appear).
  */
-import { childPath } from '../../sources/field-path.ts';
+import { childPath } from '../field-path.ts';
 import type { TrafficTargetSpec } from '../kinds/traffic-target.ts';
 import type { AccessRule, HttpMatch, Identity, IdentityRef, MeshSettings, ObjectKey, RouteGroup } from '../types.ts';
 import { sortedMap, spiffeId, type Book, type Entry } from './book.ts';

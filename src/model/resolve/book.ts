@@ -8,7 +8,7 @@
  * intent processors still check their references, to report everything in
  * one pass; processors whose output others depend on skip them first.
  */
-import type { SourceObject } from '../../sources/object.ts';
+import type { SourceObject } from '../object.ts';
 import type { FieldProblem, ProblemReason } from '../problem.ts';
 import type { ObjectKey } from '../types.ts';
 
@@ -75,6 +75,4 @@ export function sortedMap<V>(entries: Iterable<[string, V]>): Map<string, V> {
   return new Map([...entries].toSorted(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
-  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-}
+export { formatSpiffeId as spiffeId } from '../../identity/spiffe.ts';

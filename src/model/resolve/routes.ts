@@ -4,7 +4,7 @@
  * make. References stay within a namespace.
  */
 import type { HttpRouteGroupSpec, RouteGroupRef } from '../kinds/http-route-group.ts';
-import { childPath } from '../../sources/field-path.ts';
+import { childPath } from '../field-path.ts';
 import { didYouMean } from '../suggest.ts';
 import type { HttpMatch, ObjectKey, RouteGroup } from '../types.ts';
 import { objectKey, sortedMap, type Book, type Entry } from './book.ts';

@@ -7,7 +7,7 @@
 import type { EndpointSliceSpec } from '../kinds/endpoint-slice.ts';
 import { SERVICE_NAME_LABEL } from '../kinds/endpoint-slice.ts';
 import type { ServiceSpec } from '../kinds/service.ts';
-import { childPath } from '../../sources/field-path.ts';
+import { childPath } from '../field-path.ts';
 import type { Endpoint, MeshService, ObjectKey, ServicePort } from '../types.ts';
 import { objectKey, type Book, type Entry } from './book.ts';
 import type { WorkloadDraft } from './workloads.ts';

@@ -4,7 +4,7 @@
  * backend takes a root port's traffic only if it has the same port number.
  * https://github.com/servicemeshinterface/smi-spec/blob/main/apis/traffic-split/v1alpha4/traffic-split.md#ports
  */
-import { childPath } from '../../sources/field-path.ts';
+import { childPath } from '../field-path.ts';
 import type { TrafficSplitSpec } from '../kinds/traffic-split.ts';
 import { didYouMean } from '../suggest.ts';
 import type { ObjectKey, RouteGroup, Split, SplitBackend } from '../types.ts';

@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SourceError, SourceObject } from '../object.ts';
+import type { SourceError, SourceObject } from '../../model/object.ts';
 import { parseYamlFile } from './parse.ts';
 
 export interface LoadedFile {

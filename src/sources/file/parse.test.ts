@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FileOrigin, SourceObject } from '../object.ts';
+import type { FileOrigin, SourceObject } from '../../model/object.ts';
 import { parseYamlFile } from './parse.ts';
 
 const SPLIT = `# a canary

@@ -6,8 +6,8 @@
  * a `v1 List` is expanded into its items, as kubectl does.
  */
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Node } from 'yaml';
-import { childPath } from '../field-path.ts';
-import { fieldLineLookup, type SourceError, type SourceObject } from '../object.ts';
+import { childPath } from '../../model/field-path.ts';
+import { fieldLineLookup, type SourceError, type SourceObject } from '../../model/object.ts';
 
 export interface ParsedFile {
   objects: SourceObject[];

@@ -18,7 +18,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { componentLogger, type Logger } from '../../log.ts';
-import type { SourceError, SourceObject } from '../object.ts';
+import type { SourceError, SourceObject } from '../../model/object.ts';
 import { errorMessage, listYamlFiles } from './load.ts';
 import { parseYamlFile } from './parse.ts';
 

@@ -11,7 +11,7 @@
  *   Trellis's own output part of its input (and SMI kinds have no status in
  *   the schema the model checks).
  */
-import type { SourceObject } from '../object.ts';
+import type { SourceObject } from '../../model/object.ts';
 import type { KubeResource } from './resources.ts';
 
 type Json = Record<string, unknown>;

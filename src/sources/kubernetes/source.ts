@@ -15,7 +15,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../log.ts';
-import type { SourceObject } from '../object.ts';
+import type { SourceObject } from '../../model/object.ts';
 import { contentKey, toSourceObject } from './normalize.ts';
 import { KubeRest } from './rest.ts';
 import { DEFAULT_NAMESPACE_SELECTOR, WATCHED, type KubeResource } from './resources.ts';

@@ -4,10 +4,10 @@
  * pipeline: source objects -> model (last good kept) -> publisher -> cache.
  */
 import type { MeshModel, ObjectStatus } from '../model/index.ts';
-import type { SourceError } from '../sources/object.ts';
-import type { MeshPublisher } from '../translate/publisher.ts';
+import type { SourceError } from '../model/object.ts';
+import type { MeshPublisher } from './publisher.ts';
 
-export interface MeshSource {
+export interface RunningMesh {
   readonly publisher: MeshPublisher;
   statuses: ObjectStatus[];
   sourceErrors: SourceError[];

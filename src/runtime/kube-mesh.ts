@@ -17,10 +17,10 @@ import { KubeSource, type KubeSnapshot } from '../sources/kubernetes/source.ts';
 import { LeaseLeader, type LeaseLeaderOptions } from '../sources/kubernetes/leader.ts';
 import { StatusWriter } from '../sources/kubernetes/status-writer.ts';
 import type { ProgrammedSummary } from '../sources/kubernetes/status.ts';
-import type { SourceError } from '../sources/object.ts';
-import type { MeshPublisher, SecretSource } from '../translate/publisher.ts';
-import { MeshPipeline } from './mesh-pipeline.ts';
-import type { MeshSource } from './mesh-source.ts';
+import type { SourceError } from '../model/object.ts';
+import type { MeshPublisher, SecretSource } from './publisher.ts';
+import { MeshPipeline } from './pipeline.ts';
+import type { RunningMesh } from './mesh.ts';
 
 export interface KubeMeshOptions {
   config: KubeConfig;
@@ -51,7 +51,7 @@ export interface KubeMeshOptions {
   leaderElection?: Omit<LeaseLeaderOptions, 'rest' | 'log' | 'onChange'>;
 }
 
-export class KubeMesh implements MeshSource {
+export class KubeMesh implements RunningMesh {
   private readonly pipeline: MeshPipeline;
   readonly source: KubeSource;
   readonly statusWriter: StatusWriter | undefined;

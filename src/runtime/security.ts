@@ -17,10 +17,11 @@ import * as grpc from '@grpc/grpc-js';
 import client from 'prom-client';
 import type { Logger } from '../log.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
-import { CaSecretSource } from '../ca/secret-source.ts';
+import { CaSecretSource } from './secrets.ts';
 import { WorkloadTokens } from '../ca/token.ts';
 import { FileCaStore, type CaStore, type PersistedRoots } from '../ca/store.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
+import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
 
 export interface MeshSecurity {
   /** The current authority; replaced when the roots in the state dir change (trellis ca rotate). */
@@ -38,10 +39,6 @@ export interface MeshSecurity {
   close(): void;
 }
 
-/** SPIFFE ID of the control plane itself, carried by its xDS serving certificate. */
-export function controlPlaneSpiffeId(trustDomain: string): string {
-  return `spiffe://${trustDomain}/ns/trellis-system/sa/trellis`;
-}
 
 /** The state dir is being written (by `trellis ca rotate`): try again at the next check. */
 class StateDirBusy extends Error {}

@@ -29,9 +29,8 @@
  * TokenReviews, not several each.
  */
 import { createHash } from 'node:crypto';
-import type { IdentityResult, IdentityVerifier } from '../../server/identity.ts';
-import { spiffeIdOf } from '../../ca/spiffe.ts';
-import { KubeApiError, type Json, type KubeRest } from './rest.ts';
+import type { IdentityResult, IdentityVerifier } from './verifier.ts';
+import { spiffeIdOf } from './spiffe.ts';
 
 /** The metadata header the projected token travels in (value `Bearer <jwt>`). */
 export const SA_TOKEN_METADATA_KEY = 'authorization';
@@ -47,8 +46,30 @@ export interface PodFacts {
   serviceAccountName?: string;
 }
 
+type Json = Record<string, unknown>;
+
+/**
+ * The one API-server call a TokenReview needs. The Kubernetes source's REST
+ * client satisfies it; identity/ stays free of the source (imports follow the
+ * flow). A failed call throws an error that may carry the HTTP `status`.
+ */
+export interface TokenReviewApi {
+  post<T>(path: string, body: unknown): Promise<T>;
+}
+
+/** What the cluster holds about a pod, read from the Pod object as the API server returns it. */
+export function podFactsOf(pod: { metadata?: unknown; spec?: unknown } | undefined): PodFacts | undefined {
+  if (!pod) return undefined;
+  const meta = (pod.metadata ?? {}) as { uid?: unknown };
+  const spec = (pod.spec ?? {}) as { serviceAccountName?: unknown };
+  return {
+    ...(typeof meta.uid === 'string' ? { uid: meta.uid } : {}),
+    ...(typeof spec.serviceAccountName === 'string' ? { serviceAccountName: spec.serviceAccountName } : {}),
+  };
+}
+
 export interface TokenReviewVerifierOptions {
-  rest: KubeRest;
+  rest: TokenReviewApi;
   trustDomain: string | (() => string);
   /** The audience the tokens must be for (default `trellis`). */
   audience?: string;
@@ -171,8 +192,9 @@ export class TokenReviewVerifier implements IdentityVerifier {
         spec: { token, audiences: [this.audience] },
       });
     } catch (e) {
-      const why = e instanceof KubeApiError ? e.message : e instanceof Error ? e.message : String(e);
-      const hint = e instanceof KubeApiError && e.status === 403 ? ' (Trellis needs create on tokenreviews.authentication.k8s.io: deploy/kubernetes/10-rbac.yaml)' : '';
+      const why = e instanceof Error ? e.message : String(e);
+      const status = e instanceof Error && 'status' in e ? e.status : undefined;
+      const hint = status === 403 ? ' (Trellis needs create on tokenreviews.authentication.k8s.io: deploy/kubernetes/10-rbac.yaml)' : '';
       return failure('unavailable', `cannot ask the API server to review the token: ${why}${hint}`);
     }
     const status = (answer.status ?? {}) as Json;
@@ -196,29 +218,5 @@ function expiryOf(token: string): { expiresAt?: number } {
     return typeof payload.exp === 'number' && Number.isFinite(payload.exp) ? { expiresAt: payload.exp * 1000 } : {};
   } catch {
     return {};
-  }
-}
-
-/**
- * Either proves the identity: each verifier whose credential is present is
- * asked in order and the first success wins. When none succeeds the answer
- * is the first failure that is not `missing` (a presented but bad credential
- * says more than an absent one), else `missing`.
- */
-export class AnyOfVerifiers implements IdentityVerifier {
-  private readonly verifiers: readonly IdentityVerifier[];
-  constructor(...verifiers: IdentityVerifier[]) {
-    this.verifiers = verifiers;
-  }
-
-  async verify(metadata: Readonly<Record<string, string>>, nodeId: string): Promise<IdentityResult> {
-    const failures: Failure[] = [];
-    for (const v of this.verifiers) {
-      const r = await v.verify(metadata, nodeId);
-      if (r.ok) return r;
-      failures.push(r);
-    }
-    const told = failures.find((f) => f.reason !== 'missing');
-    return told ?? failure('missing', failures.map((f) => f.message).join('; ') || 'no credential in the stream\'s metadata');
   }
 }

@@ -34,7 +34,21 @@ export function spiffeIdOf(trustDomain: string, identity: WorkloadIdentity): str
   for (const part of [identity.namespace, identity.serviceAccount]) {
     if (!isValidSegment(part)) throw new Error(`invalid SPIFFE path segment ${JSON.stringify(part)}`);
   }
-  return `spiffe://${trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`;
+  return formatSpiffeId(trustDomain, identity.namespace, identity.serviceAccount);
+}
+
+/**
+ * The one place the SPIFFE ID format is written. Unchecked: callers either
+ * validated the parts (spiffeIdOf; the model, whose names are DNS labels) or
+ * name a fixed identity (the control plane's).
+ */
+export function formatSpiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/** SPIFFE ID of the control plane itself, carried by its xDS serving certificate. */
+export function controlPlaneSpiffeId(trustDomain: string): string {
+  return formatSpiffeId(trustDomain, 'trellis-system', 'trellis');
 }
 
 export interface ParsedSpiffeId extends WorkloadIdentity {

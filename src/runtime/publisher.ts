@@ -17,13 +17,13 @@ import type { Logger } from '../log.ts';
 import type { MeshModel } from '../model/types.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { NodeInfo } from '../xds/wire.ts';
-import { clusterLoadAssignment } from './endpoints.ts';
-import { Memo } from './memo.ts';
-import { outboundClusterName, zonalEndpointsName } from './names.ts';
-import { proxyContext } from './proxy.ts';
-import { httpPorts } from './routes.ts';
-import { clusterPolicy, Translator } from './translate.ts';
-import { proxySignature } from './signature.ts';
+import { clusterLoadAssignment } from '../translate/endpoints.ts';
+import { Memo } from '../translate/memo.ts';
+import { outboundClusterName, zonalEndpointsName } from '../translate/names.ts';
+import { proxyContext } from '../translate/proxy.ts';
+import { httpPorts } from '../translate/routes.ts';
+import { clusterPolicy, Translator } from '../translate/translate.ts';
+import { proxySignature } from '../translate/signature.ts';
 
 /** Where SDS secrets come from (the CA); resources are already encoded, owned by their identity. */
 export interface SecretSource {

@@ -7,8 +7,8 @@
 import type { Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { buildMeshKeepingLastGood, formatProblem, type AcceptedInputs, type BuildResult, type MeshModel, type ObjectStatus } from '../model/index.ts';
-import type { SourceObject } from '../sources/object.ts';
-import { MeshPublisher, type SecretSource } from '../translate/publisher.ts';
+import type { SourceObject } from '../model/object.ts';
+import { MeshPublisher, type SecretSource } from './publisher.ts';
 
 export class MeshPipeline {
   readonly publisher: MeshPublisher;

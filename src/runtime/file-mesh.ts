@@ -8,10 +8,10 @@ import type { Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { formatSourceError, type MeshModel, type ObjectStatus } from '../model/index.ts';
 import { FileWatcher, type FileSourceSnapshot } from '../sources/file/watch.ts';
-import type { SourceError } from '../sources/object.ts';
-import type { MeshPublisher, SecretSource } from '../translate/publisher.ts';
-import { MeshPipeline } from './mesh-pipeline.ts';
-import type { MeshSource } from './mesh-source.ts';
+import type { SourceError } from '../model/object.ts';
+import type { MeshPublisher, SecretSource } from './publisher.ts';
+import { MeshPipeline } from './pipeline.ts';
+import type { RunningMesh } from './mesh.ts';
 
 export interface FileMeshOptions {
   dir: string;
@@ -23,7 +23,7 @@ export interface FileMeshOptions {
   onModel?: (model: MeshModel) => void;
 }
 
-export class FileMesh implements MeshSource {
+export class FileMesh implements RunningMesh {
   private readonly pipeline: MeshPipeline;
   private readonly watcher: FileWatcher;
   sourceErrors: SourceError[] = [];

@@ -6,11 +6,11 @@
  * the bytes.
  */
 import { encodeResource, type VersionedResource } from '../cache/resource.ts';
-import type { SecretSource } from '../translate/publisher.ts';
+import type { SecretSource } from './publisher.ts';
 import { tlsCertificateSecret, trustBundleSecret } from '../translate/secrets.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
-import type { CertificateAuthority } from './authority.ts';
-import type { IssuedCertificate } from './issued.ts';
+import type { CertificateAuthority } from '../ca/authority.ts';
+import type { IssuedCertificate } from '../ca/issued.ts';
 
 export class CaSecretSource implements SecretSource {
   private bundle?: { pem: string; resource: VersionedResource };

@@ -1,0 +1,172 @@
+/**
+ * The running control plane as a library: one call composes the cache, the
+ * xDS server, the admin API, the mesh (a folder or a cluster) or a raw
+ * resources file, and with a state dir the CA, SDS and renewal. `trellis
+ * serve`, the demo, the tests and the benchmarks all start it here.
+ */
+import { componentLogger, type Logger } from '../log.ts';
+import { SnapshotCache } from '../cache/snapshot-cache.ts';
+import { AdminServer } from '../admin/http.ts';
+import { registerCertificateRoutes } from '../admin/certificates.ts';
+import { registerMeshRoutes } from '../admin/intents.ts';
+import { XdsServer } from '../server/xds-server.ts';
+import { XdsMetrics } from '../server/metrics.ts';
+import type { IdentityVerifier } from '../identity/verifier.ts';
+import { envoyRoot } from '../xds/protos.ts';
+import { FileMesh } from './file-mesh.ts';
+import type { KubeMesh, KubeMeshOptions } from './kube-mesh.ts';
+import type { RunningMesh } from './mesh.ts';
+import { openMeshSecurity, type MeshSecurity } from './security.ts';
+import { programmedSummary } from './programmed.ts';
+import { startRenewal } from './renewal.ts';
+import { ResourcesFileSource, SHARED_KEY } from './resources-source.ts';
+
+export { SHARED_KEY };
+
+export interface ControlPlaneOptions {
+  xdsAddress: string;
+  adminAddress: string;
+  /** a file of raw Envoy resources to serve to every node */
+  resourcesFile?: string;
+  /** a folder of Kubernetes-shaped YAML: the mesh (services, workloads, intents) */
+  sourceDir?: string;
+  /** a cluster: the mesh from its API server (`--source kubernetes`); in-cluster config unless a kubeconfig is named */
+  kubernetes?: KubernetesSource;
+  /** CA root, token key: with one, the xDS port serves TLS and SDS */
+  stateDir?: string;
+  /** opt-in plaintext xDS listener (no secrets on it) */
+  plaintextXdsAddress?: string;
+  /** close streams that do not prove an identity (default: serve them config without secrets) */
+  requireIdentity?: boolean;
+  renewalCheckMs?: number;
+  /**
+   * After `trellis ca rotate`, how long leaves stay on the old root while the
+   * two-root trust bundle reaches every proxy (default 60 s); then workloads
+   * move to the new root spread over `rotationSpreadMs` (default 60 s).
+   */
+  rotationGraceMs?: number;
+  rotationSpreadMs?: number;
+  log?: Logger;
+  /** debounce for file reloads */
+  reloadDebounceMs?: number;
+  maxConnectionAgeMs?: number;
+  maxConnectionAgeGraceMs?: number;
+  /** How streams prove an identity (XDS_RULES 23); without one no stream receives owned secrets. */
+  verifier?: IdentityVerifier;
+  /**
+   * With `kubernetes`: the audience of the projected service-account tokens
+   * sidecars present (`authorization: Bearer`), checked with a TokenReview
+   * (default `trellis`). Either that or a Trellis workload token proves an identity.
+   */
+  tokenAudience?: string;
+  /** Tests only: see XdsServerOptions.allowSecretsOverPlaintext. Default false. */
+  allowSecretsOverPlaintext?: boolean;
+}
+
+export interface RunningControlPlane {
+  xdsPort: number;
+  adminPort: number;
+  cache: SnapshotCache;
+  xds: XdsServer;
+  admin: AdminServer;
+  /** CA, tokens and TLS, when a state dir was given */
+  security?: MeshSecurity;
+  plaintextPort?: number;
+  mesh?: RunningMesh;
+  /** the same object as `mesh` when the source is a cluster */
+  kube?: KubeMesh;
+  /** reload the resources file now (tests; the watcher calls it too) */
+  reload(): boolean;
+  stop(): Promise<void>;
+}
+
+export type KubernetesSource = Omit<KubeMeshOptions, 'cache' | 'log' | 'config'> & { kubeconfig?: string; config?: KubeMeshOptions['config'] };
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
+  const log = opts.log ?? componentLogger('serve');
+  // Load the Envoy protos before anything listens: a reconnect storm after a
+  // restart must not wait for it.
+  envoyRoot();
+  const xdsMetrics = new XdsMetrics();
+  // A mesh gives every proxy its own view; raw resources are the same for all.
+  const cache = new SnapshotCache(opts.sourceDir || opts.kubernetes ? (node) => node.id : () => SHARED_KEY);
+  // Loaded only when asked for: @kubernetes/client-node is large.
+  const kube = opts.kubernetes ? (await import('./kube-mesh.ts')).openKubeMesh(opts.kubernetes, cache, log) : undefined;
+  const mesh: RunningMesh | undefined = kube ?? (opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs }) : undefined);
+  await mesh?.start();
+  // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
+  // and workload tokens to prove identities. The trust domain is the mesh's.
+  // A CA that refuses to open (corrupt state dir, bad root) must not leave the
+  // mesh's file watcher running: it kept the process alive after the error.
+  const security = opts.stateDir
+    ? await openMeshSecurity({
+        stateDir: opts.stateDir,
+        trustDomain: mesh?.model?.mesh.trustDomain ?? 'trellis.local',
+        leafLifetimeMs: mesh?.model?.mesh.certificateLifetimeMs,
+        rotationGraceMs: opts.rotationGraceMs,
+        rotationSpreadMs: opts.rotationSpreadMs,
+        log,
+        registry: xdsMetrics.registry,
+      }).catch(async (e: unknown) => {
+        await mesh?.close();
+        throw e;
+      })
+    : undefined;
+  if (security && mesh) mesh.publisher.setSecretSource(security.secrets);
+  // Before the port opens: a restart's reconnect storm then finds every sidecar's config built.
+  if (mesh) mesh.publisher.prewarm();
+  const verifier = opts.verifier ?? (kube ? await (await import('./kube-verifier.ts')).kubeVerifier(kube, security, opts.tokenAudience) : security?.tokens);
+  const xds = new XdsServer({
+    metrics: xdsMetrics,
+    cache,
+    log: log.child({ component: 'xds' }),
+    maxConnectionAgeMs: opts.maxConnectionAgeMs,
+    maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs,
+    verifier,
+    requireIdentity: opts.requireIdentity,
+    allowSecretsOverPlaintext: opts.allowSecretsOverPlaintext ?? false,
+  });
+  kube?.setProgrammedSource(() => programmedSummary(xds));
+
+  const resources = opts.resourcesFile
+    ? new ResourcesFileSource({ file: opts.resourcesFile, cache, metrics: xdsMetrics, log, debounceMs: opts.reloadDebounceMs })
+    : undefined;
+  resources?.reload();
+  const xdsPort = await xds.listen(opts.xdsAddress, security?.credentials());
+  // Plaintext is opt-in and never carries private keys (proxyless gRPC
+  // clients speak only plaintext or Google credentials to their xDS server).
+  const plaintextPort = opts.plaintextXdsAddress ? await xds.listen(opts.plaintextXdsAddress) : undefined;
+  const stopRenewal = security
+    ? startRenewal({ security, republish: () => mesh?.publisher.republish(), intervalMs: opts.renewalCheckMs ?? 5_000, log })
+    : undefined;
+  const admin = new AdminServer({
+    xds,
+    log: log.child({ component: 'admin' }),
+    notReadyReason: () => kube?.notReadyReason() ?? resources?.notReadyReason() ?? null,
+  });
+  if (mesh) registerMeshRoutes(admin, mesh);
+  if (security) registerCertificateRoutes(admin, () => security.ca);
+  const { port: adminPort } = await admin.listen(opts.adminAddress);
+  resources?.watch();
+  log.info({ xdsAddress: `${opts.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, adminAddress: `${opts.adminAddress.replace(/:\d+$/, '')}:${adminPort}` }, 'trellis serving');
+
+  return {
+    xdsPort,
+    plaintextPort,
+    adminPort,
+    security,
+    cache,
+    xds,
+    admin,
+    mesh,
+    kube,
+    reload: () => resources?.reload() ?? false,
+    async stop() {
+      resources?.close();
+      stopRenewal?.();
+      await mesh?.close();
+      await admin.close();
+      await xds.close();
+    },
+  };
+}

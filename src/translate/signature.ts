@@ -1,38 +1,57 @@
 /**
- * Everything one proxy's translation depends on, as a short string: equal
+ * Everything one proxy's translation reads, as a short string: equal
  * signatures mean equal output, so a model change re-translates only the
  * proxies whose signature moved (DESIGN: "an event touches only the proxies
  * it affects"). Digests are computed once per model object and shared by
- * every proxy; a proxy's signature is then a few string joins.
+ * every proxy; a proxy's signature is then a hash of its own context and a
+ * few string joins.
  *
- * Endpoint addresses are deliberately left out: they travel in the
- * mesh-wide endpoint set (publisher.ts), never in a proxy's own resources.
+ * A digest hashes whole model objects as the model resolved them — the
+ * services in the proxy's scope with their splits, its workload, the rules
+ * its inbound side enforces, the mesh settings, the proxy context — never a
+ * list of picked fields, so a field added to the model or to the proxy
+ * context is covered without a change here. Left out, for one reason:
+ * endpoint lists travel in the mesh-wide endpoint set (publisher.ts), never
+ * in a proxy's own resources. (Facts derived from endpoints, such as a
+ * service's identities or a workload's zone, are in.)
  */
 import { createHash } from 'node:crypto';
-import type { AccessRule, MeshModel, MeshService, Workload } from '../model/types.ts';
+import type { AccessRule, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
 import type { ProxyContext } from './proxy.ts';
-import { visibleServices } from './scope.ts';
+import { inboundRules, visibleServices } from './scope.ts';
 
+/** Maps hash as their entries (JSON.stringify would make every Map `{}`). */
 function hash(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 16);
+  const json = JSON.stringify(value, (_key, v: unknown) => (v instanceof Map ? [...v] : v));
+  return createHash('sha256').update(json).digest('base64url').slice(0, 16);
+}
+
+/** One digest per model object: a thousand proxies reading it pay for it once. */
+function digestOnce<T extends object>(memo: WeakMap<T, string>, o: T, content: () => unknown): string {
+  let d = memo.get(o);
+  if (d === undefined) {
+    d = hash(content());
+    memo.set(o, d);
+  }
+  return d;
+}
+
+const portDigests = new WeakMap<ServicePort, string>();
+
+/** A service port as resolved (with its own and its cluster's policy), without its endpoint list. */
+export function portDigest(p: ServicePort): string {
+  return digestOnce(portDigests, p, () => ({ ...p, endpoints: undefined }));
 }
 
 const serviceDigests = new WeakMap<MeshService, string>();
 
-/** What a service contributes to clusters, routes and inbound listeners (its endpoints' addresses excluded). */
-export function serviceDigest(model: MeshModel, s: MeshService): string {
-  let d = serviceDigests.get(s);
-  if (d === undefined) {
-    d = hash([
-      s.key,
-      s.clusterIP,
-      s.identities,
-      s.ports.map((p) => [p.name, p.port, p.targetPort, p.protocol, p.policy]),
-      s.splits.map((k) => model.splits.get(k)),
-    ]);
-    serviceDigests.set(s, d);
-  }
-  return d;
+/**
+ * What a service contributes to its callers' clusters and routes: the
+ * service as resolved, its ports as `portDigest`, and the splits rooted at it
+ * (their backends are in the scope too: scope.ts).
+ */
+function serviceDigest(model: MeshModel, s: MeshService): string {
+  return digestOnce(serviceDigests, s, () => [{ ...s, ports: s.ports.map(portDigest) }, s.splits.map((k) => model.splits.get(k))]);
 }
 
 const scopeMemo = new WeakMap<MeshModel, Map<string, { services: MeshService[]; digest: string }>>();
@@ -45,53 +64,25 @@ export function scopeOf(model: MeshModel, proxy: ProxyContext): { services: Mesh
   let scope = byKey.get(key);
   if (!scope) {
     const services = visibleServices(model, proxy);
-    // Splits name backends and policies are inherited along them, so the
-    // digest covers every split of the model that touches a visible service.
     scope = { services, digest: hash(services.map((s) => serviceDigest(model, s))) };
     byKey.set(key, scope);
   }
   return scope;
 }
 
+/** A workload carries what its inbound side serves (`servedPorts`), so it is its own digest. */
 const workloadDigests = new WeakMap<Workload, string>();
-
-function workloadDigest(model: MeshModel, w: Workload): string {
-  let d = workloadDigests.get(w);
-  if (d === undefined) {
-    // Inbound listeners depend on the ports of the services the pod backs, not on their policies or splits.
-    d = hash([w, w.services.map((k) => model.services.get(k)?.ports.map((p) => [p.name, p.port, p.targetPort, p.protocol]) ?? '-')]);
-    workloadDigests.set(w, d);
-  }
-  return d;
-}
-
 const rulesDigests = new WeakMap<readonly AccessRule[], string>();
-
-function rulesDigest(rules: readonly AccessRule[] | undefined): string {
-  if (!rules) return '-';
-  let d = rulesDigests.get(rules);
-  if (d === undefined) {
-    d = hash(rules);
-    rulesDigests.set(rules, d);
-  }
-  return d;
-}
+const meshDigests = new WeakMap<MeshSettings, string>();
 
 export function proxySignature(model: MeshModel, proxy: ProxyContext): string {
-  const w = proxy.workload;
-  const strict = model.mesh.authorization === 'strict';
+  const { workload: w, ...context } = proxy;
+  const rules = w && inboundRules(model, w);
   return [
-    proxy.kind,
-    proxy.mode,
-    `${proxy.outbound.address}:${proxy.outbound.port}`,
-    proxy.inboundAddress,
-    proxy.appAddress,
-    [...proxy.appPorts].join(','),
-    model.mesh.authorization,
-    model.mesh.trustDomain,
-    proxy.zone ?? '-',
+    hash(context),
+    digestOnce(meshDigests, model.mesh, () => model.mesh),
     scopeOf(model, proxy).digest,
-    w ? workloadDigest(model, w) : '-',
-    w && strict ? rulesDigest(model.accessByDestination.get(w.identity)) : '-',
+    w ? digestOnce(workloadDigests, w, () => w) : '-',
+    rules ? digestOnce(rulesDigests, rules, () => rules) : '-',
   ].join('|');
 }

@@ -12,6 +12,23 @@ import { NODE_METADATA } from '../../src/translate/proxy.ts';
 import type { YamlFiles } from '../support/mesh-harness.ts';
 import { shopFiles } from './shop.ts';
 
+/** A pod of web's service account; the `version` label picks the web-vN service that selects it. */
+export const webPod = (name: string, version: string, ip: string) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: shop
+  labels: {app: web, version: ${version}}
+spec:
+  serviceAccountName: web
+  containers:
+  - name: app
+    ports: [{name: http, containerPort: 8080}]
+status:
+  podIP: ${ip}
+  conditions: [{type: Ready, status: "True"}]
+`;
+
 export const webAppYaml = `# web: the apex service clients call; it selects no pods (the TrafficSplit sends its traffic on).
 apiVersion: v1
 kind: ServiceAccount
@@ -34,21 +51,7 @@ spec:
   ports:
   - {name: http, port: 8080, targetPort: http}
 ---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-${v}
-  namespace: shop
-  labels: {app: web, version: ${v}}
-spec:
-  serviceAccountName: web
-  containers:
-  - name: app
-    ports: [{name: http, containerPort: 8080}]
-status:
-  podIP: 10.0.2.${i + 1}
-  conditions: [{type: Ready, status: "True"}]
----
+${webPod(`web-${v}`, v, `10.0.2.${i + 1}`)}---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUSH_ORDER, SHORT_NAMES } from '../../src/xds/type-urls.ts';
 import type { YamlFiles } from '../support/mesh-harness.ts';
-import { baseFiles, clientYaml, NODES, webPolicyYaml, webSplitYaml } from './differential-mesh.ts';
+import { baseFiles, clientYaml, NODES, webPod, webPolicyYaml, webSplitYaml } from './differential-mesh.ts';
 import { anyChange, differences, Plane, TrustDomainSecrets } from './differential-plane.ts';
 import { intentsYaml, meshYaml, reviewsSlices, TRUST } from './shop.ts';
 
@@ -95,21 +95,6 @@ endpoints:
   targetRef: {kind: Pod, name: ratings}
 `;
 
-const WEB_V3_POD = `apiVersion: v1
-kind: Pod
-metadata:
-  name: web-v3
-  namespace: shop
-  labels: {app: web, version: v2}
-spec:
-  serviceAccountName: web
-  containers:
-  - name: app
-    ports: [{name: http, containerPort: 8080}]
-status:
-  podIP: 10.0.2.3
-  conditions: [{type: Ready, status: "True"}]
-`;
 
 const PROBE_TO_REVIEWS = `apiVersion: access.smi-spec.io/v1alpha3
 kind: TrafficTarget
@@ -168,7 +153,7 @@ const EDITS: Edit[] = [
   { name: 'a service appears', change: put('ratings-admin.yaml', RATINGS_ADMIN) },
   { name: 'a service nobody splits to vanishes', change: drop('web/app.yaml', 'Service', 'web-v2') },
   { name: 'a split root vanishes with its split and policy', change: all(drop('web/app.yaml', 'Service', 'web'), remove('web/split.yaml', 'web/policy.yaml')) },
-  { name: 'a workload appears', change: put('web/v3.yaml', WEB_V3_POD) },
+  { name: 'a workload appears', change: put('web/v3.yaml', webPod('web-v3', 'v2', '10.0.2.3')) },
   { name: 'a workload vanishes', change: drop('client.yaml', 'Pod', 'client') },
   { name: 'a named container port moves (the targetPort it resolves to)', change: replace('web/app.yaml', 'ports: [{name: http, containerPort: 8080}]', 'ports: [{name: http, containerPort: 8081}]') },
   // MeshConfig

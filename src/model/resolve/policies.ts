@@ -2,11 +2,12 @@
  * TrafficPolicies: the target service (and port) and route references must
  * exist; one policy per service, and one per service port (the older wins).
  * A port's effective policy is the service-wide policy with the port-specific
- * one's sections laid over it, section by section.
+ * one's sections laid over it, section by section; a port's cluster follows
+ * its own policy, else its split root's (`clusterPolicies`).
  */
 import type { TrafficPolicySpec } from '../kinds/traffic-policy.ts';
 import { didYouMean } from '../suggest.ts';
-import type { EffectivePolicy, ObjectKey, PolicyIntent, PolicySettings, RouteGroup, RoutePolicy } from '../types.ts';
+import type { EffectivePolicy, ObjectKey, PolicyIntent, PolicySettings, RouteGroup, RoutePolicy, Split } from '../types.ts';
 import { objectKey, olderFirst, sortedMap, type Book, type Entry } from './book.ts';
 import { resolveRouteRef } from './routes.ts';
 import type { ServiceDraft } from './services.ts';
@@ -81,3 +82,28 @@ export function effectivePolicy(forService: readonly PolicyIntent[], port: numbe
   return out;
 }
 
+
+/** Key of one service port in the maps below. */
+export const portKey = (service: ObjectKey, port: number): string => `${service} ${port}`;
+
+/**
+ * The policy each service port's cluster follows (`ServicePort.clusterPolicy`),
+ * from the ports' own policies (`portKey` -> policy): its own, else the policy
+ * of the root port it is a TrafficSplit backend for. A backend port that
+ * several splits send to follows the first TrafficSplit in key order
+ * (namespace/name of the split) whose root port has a policy of its own;
+ * inheritance is one level (a root's inherited policy is not passed on).
+ */
+export function clusterPolicies(own: ReadonlyMap<string, EffectivePolicy>, splits: ReadonlyMap<ObjectKey, Split>): Map<string, EffectivePolicy> {
+  const out = new Map(own);
+  for (const split of splits.values()) {
+    for (const b of split.backends) {
+      for (const port of b.ports) {
+        const policy = own.get(portKey(split.service, port));
+        const key = portKey(b.service, port);
+        if (policy && !out.has(key)) out.set(key, policy);
+      }
+    }
+  }
+  return out;
+}

@@ -147,6 +147,7 @@ const EDITS: Edit[] = [
   { name: 'a pod turns not ready', change: put('reviews/endpointslices.yaml', reviewsSlices(false)) },
   { name: 'a service scales up (a new EndpointSlice)', change: put('reviews/endpointslices.yaml', reviewsSlices(true, SCALE_UP)) },
   { name: 'a pod moves to another IP', change: replace('ratings.yaml', '10.0.0.5', '10.0.0.15') },
+  { name: 'a pod with an explicit-mode sidecar moves to another IP (its inbound address)', change: replace('web/app.yaml', '10.0.2.2', '10.0.2.12') },
   { name: 'an endpoint moves to another zone (PreferSameZone)', change: replace('ratings.yaml', 'zone: zone-a', 'zone: zone-b') },
   { name: 'a split backend’s endpoint moves to another zone', change: replace('web/app.yaml', 'zone: zone-a', 'zone: zone-c') },
   // Services and workloads
@@ -160,7 +161,7 @@ const EDITS: Edit[] = [
   { name: 'authorization mode flipped', change: put('mesh.yaml', (mode) => meshYaml(other(mode))) },
   { name: 'trust domain changed', change: put('mesh.yaml', (mode) => meshYaml(mode).replaceAll(TRUST, 'other.local')) },
   { name: 'MeshConfig deleted (defaults)', change: put('mesh.yaml', (mode) => meshYaml(mode).split('---\napiVersion: trellis.io')[0]!) },
-  { name: 'client pod edited along with its identity', change: put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client')) },
+  { name: 'a workload renamed, with a new service account', change: put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client')) },
 ];
 
 let dir: string;

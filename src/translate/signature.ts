@@ -20,10 +20,18 @@ import type { AccessRule, MeshModel, MeshService, MeshSettings, ServicePort, Wor
 import type { ProxyContext } from './proxy.ts';
 import { inboundRules, visibleServices } from './scope.ts';
 
-/** Maps hash as their entries (JSON.stringify would make every Map `{}`). */
+/** Model objects are plain data (model/types.ts): their JSON is their content. */
 function hash(value: unknown): string {
-  const json = JSON.stringify(value, (_key, v: unknown) => (v instanceof Map ? [...v] : v));
+  return hashJson(JSON.stringify(value));
+}
+
+function hashJson(json: string): string {
   return createHash('sha256').update(json).digest('base64url').slice(0, 16);
+}
+
+/** The proxy context holds Maps, which JSON.stringify alone would write as `{}`. */
+function hashWithMaps(value: object): string {
+  return hashJson(JSON.stringify(value, (_key, v: unknown) => (v instanceof Map ? [...v] : v)));
 }
 
 /** One digest per model object: a thousand proxies reading it pay for it once. */
@@ -79,7 +87,7 @@ export function proxySignature(model: MeshModel, proxy: ProxyContext): string {
   const { workload: w, ...context } = proxy;
   const rules = w && inboundRules(model, w);
   return [
-    hash(context),
+    hashWithMaps(context),
     digestOnce(meshDigests, model.mesh, () => model.mesh),
     scopeOf(model, proxy).digest,
     w ? digestOnce(workloadDigests, w, () => w) : '-',

@@ -23,13 +23,13 @@ import type { ObjectStatus } from './problem.ts';
 import { accessByDestination, resolveAccess } from './resolve/access.ts';
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
 import { resolveMesh } from './resolve/mesh.ts';
-import { clusterPolicies, effectivePolicy, portKey, resolvePolicies } from './resolve/policies.ts';
+import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
 import { resolveSplits, splitsByService } from './resolve/splits.ts';
 import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
 import { toStatus } from './status.ts';
-import type { EffectivePolicy, MeshModel, MeshService, ObjectKey, PolicyIntent } from './types.ts';
+import type { MeshModel, MeshService, ObjectKey } from './types.ts';
 
 export interface BuildResult {
   model: MeshModel;
@@ -123,15 +123,7 @@ export function buildMesh(objects: readonly SourceObject[]): BuildResult {
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
 
   const splitOrder = splitsByService(splits);
-  const policiesOf = new Map<ObjectKey, PolicyIntent[]>();
-  for (const p of policies.values()) policiesOf.set(p.service, [...(policiesOf.get(p.service) ?? []), p]);
-  const own = new Map<string, EffectivePolicy>();
-  for (const [key, s] of svc.services) {
-    for (const p of s.ports) {
-      const policy = effectivePolicy(policiesOf.get(key) ?? [], p.port);
-      if (policy) own.set(portKey(key, p.port), policy);
-    }
-  }
+  const own = portPolicies(svc.services, policies);
   const ofCluster = clusterPolicies(own, splits);
   const services = sortedMap(
     [...svc.services].map(([key, s]): [ObjectKey, MeshService] => [

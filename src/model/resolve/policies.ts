@@ -65,8 +65,25 @@ export function resolvePolicies(
   return sortedMap(accepted.map((p) => [p.key, p]));
 }
 
+/** Key of one service port in the maps below. */
+export const portKey = (service: ObjectKey, port: number): string => `${service} ${port}`;
+
+/** The policy in effect on each service port that any policy applies to (`ServicePort.policy`), by `portKey`. */
+export function portPolicies(services: ReadonlyMap<ObjectKey, ServiceDraft>, policies: ReadonlyMap<ObjectKey, PolicyIntent>): Map<string, EffectivePolicy> {
+  const of = new Map<ObjectKey, PolicyIntent[]>();
+  for (const p of policies.values()) of.set(p.service, [...(of.get(p.service) ?? []), p]);
+  const out = new Map<string, EffectivePolicy>();
+  for (const [key, s] of services) {
+    for (const p of s.ports) {
+      const policy = effectivePolicy(of.get(key) ?? [], p.port);
+      if (policy) out.set(portKey(key, p.port), policy);
+    }
+  }
+  return out;
+}
+
 /** The policy in effect on one service port, if any policy applies to it. */
-export function effectivePolicy(forService: readonly PolicyIntent[], port: number): EffectivePolicy | undefined {
+function effectivePolicy(forService: readonly PolicyIntent[], port: number): EffectivePolicy | undefined {
   let whole: PolicyIntent | undefined;
   let specific: PolicyIntent | undefined;
   for (const p of forService) {
@@ -82,13 +99,9 @@ export function effectivePolicy(forService: readonly PolicyIntent[], port: numbe
   return out;
 }
 
-
-/** Key of one service port in the maps below. */
-export const portKey = (service: ObjectKey, port: number): string => `${service} ${port}`;
-
 /**
  * The policy each service port's cluster follows (`ServicePort.clusterPolicy`),
- * from the ports' own policies (`portKey` -> policy): its own, else the policy
+ * from the ports' own policies (`portPolicies`): its own, else the policy
  * of the root port it is a TrafficSplit backend for. A backend port that
  * several splits send to follows the first TrafficSplit in key order
  * (namespace/name of the split) whose root port has a policy of its own;

@@ -3,8 +3,8 @@
  * signatures mean equal output, so a model change re-translates only the
  * proxies whose signature moved (DESIGN: "an event touches only the proxies
  * it affects"). Digests are computed once per model object and shared by
- * every proxy; a proxy's signature is then a hash of its own context and a
- * few string joins.
+ * every proxy; a proxy's signature is then its own context and a few
+ * string joins.
  *
  * A digest hashes whole model objects as the model resolved them — the
  * services in the proxy's scope with their splits, its workload, the rules
@@ -20,46 +20,46 @@ import type { AccessRule, MeshModel, MeshService, MeshSettings, ServicePort, Wor
 import type { ProxyContext } from './proxy.ts';
 import { inboundRules, visibleServices } from './scope.ts';
 
-/** Model objects are plain data (model/types.ts): their JSON is their content. */
-function hash(value: unknown): string {
-  return hashJson(JSON.stringify(value));
+/** Of JSON texts: model objects are plain data (model/types.ts), so their JSON is their content. */
+function hash(json: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const j of json) h.update(j).update('\0');
+  return h.digest('base64url').slice(0, 16);
 }
 
-function hashJson(json: string): string {
-  return createHash('sha256').update(json).digest('base64url').slice(0, 16);
-}
-
-/** The proxy context holds Maps, which JSON.stringify alone would write as `{}`. */
-function hashWithMaps(value: object): string {
-  return hashJson(JSON.stringify(value, (_key, v: unknown) => (v instanceof Map ? [...v] : v)));
-}
-
-/** One digest per model object: a thousand proxies reading it pay for it once. */
-function digestOnce<T extends object>(memo: WeakMap<T, string>, o: T, content: () => unknown): string {
-  let d = memo.get(o);
-  if (d === undefined) {
-    d = hash(content());
-    memo.set(o, d);
+/** Once per model object: a thousand proxies reading it pay for it once. */
+function once<T extends object, V>(memo: WeakMap<T, V>, o: T, compute: () => V): V {
+  let v = memo.get(o);
+  if (v === undefined) {
+    v = compute();
+    memo.set(o, v);
   }
-  return d;
+  return v;
+}
+
+const portJson = new WeakMap<ServicePort, string>();
+
+/** A service port as resolved (with its own and its cluster's policy), without its endpoint list. */
+function portContent(p: ServicePort): string {
+  return once(portJson, p, () => JSON.stringify({ ...p, endpoints: undefined }));
 }
 
 const portDigests = new WeakMap<ServicePort, string>();
 
-/** A service port as resolved (with its own and its cluster's policy), without its endpoint list. */
+/** `portContent` as a digest, for memo keys (computed only when a translation asks). */
 export function portDigest(p: ServicePort): string {
-  return digestOnce(portDigests, p, () => ({ ...p, endpoints: undefined }));
+  return once(portDigests, p, () => hash([portContent(p)]));
 }
 
 const serviceDigests = new WeakMap<MeshService, string>();
 
 /**
  * What a service contributes to its callers' clusters and routes: the
- * service as resolved, its ports as `portDigest`, and the splits rooted at it
- * (their backends are in the scope too: scope.ts).
+ * service as resolved, its ports as `portContent`, and the splits rooted at
+ * it (their backends are in the scope too: scope.ts).
  */
 function serviceDigest(model: MeshModel, s: MeshService): string {
-  return digestOnce(serviceDigests, s, () => [{ ...s, ports: s.ports.map(portDigest) }, s.splits.map((k) => model.splits.get(k))]);
+  return once(serviceDigests, s, () => hash([JSON.stringify([{ ...s, ports: undefined }, s.splits.map((k) => model.splits.get(k))]), ...s.ports.map(portContent)]));
 }
 
 const scopeMemo = new WeakMap<MeshModel, Map<string, { services: MeshService[]; digest: string }>>();
@@ -83,14 +83,19 @@ const workloadDigests = new WeakMap<Workload, string>();
 const rulesDigests = new WeakMap<readonly AccessRule[], string>();
 const meshDigests = new WeakMap<MeshSettings, string>();
 
+/** The proxy context but its workload, as JSON; its Maps (top-level fields) as entry lists, which JSON.stringify alone writes as `{}`. */
+function contextJson(context: Omit<ProxyContext, 'workload'>): string {
+  return JSON.stringify(Object.entries(context).map(([k, v]: [string, unknown]) => [k, v instanceof Map ? [...v] : v]));
+}
+
 export function proxySignature(model: MeshModel, proxy: ProxyContext): string {
   const { workload: w, ...context } = proxy;
   const rules = w && inboundRules(model, w);
   return [
-    hashWithMaps(context),
-    digestOnce(meshDigests, model.mesh, () => model.mesh),
+    contextJson(context),
+    once(meshDigests, model.mesh, () => hash([JSON.stringify(model.mesh)])),
     scopeOf(model, proxy).digest,
-    w ? digestOnce(workloadDigests, w, () => w) : '-',
-    rules ? digestOnce(rulesDigests, rules, () => rules) : '-',
+    w ? once(workloadDigests, w, () => hash([JSON.stringify(w)])) : '-',
+    rules ? once(rulesDigests, rules, () => hash([JSON.stringify(rules)])) : '-',
   ].join('|');
 }

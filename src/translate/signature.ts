@@ -16,15 +16,13 @@
  * service's identities or a workload's zone, are in.)
  */
 import { createHash } from 'node:crypto';
-import type { AccessRule, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
+import type { AccessRule, EffectivePolicy, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
 import type { ProxyContext } from './proxy.ts';
 import { inboundRules, visibleServices } from './scope.ts';
 
 /** Of JSON texts: model objects are plain data (model/types.ts), so their JSON is their content. */
 function hash(json: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const j of json) h.update(j).update('\0');
-  return h.digest('base64url').slice(0, 16);
+  return createHash('sha256').update(json.join('\0')).digest('base64url').slice(0, 16);
 }
 
 /** Once per model object: a thousand proxies reading it pay for it once. */
@@ -38,10 +36,19 @@ function once<T extends object, V>(memo: WeakMap<T, V>, o: T, compute: () => V):
 }
 
 const portJson = new WeakMap<ServicePort, string>();
+const policyJson = new WeakMap<EffectivePolicy, string>();
 
-/** A service port as resolved (with its own and its cluster's policy), without its endpoint list. */
+/**
+ * A service port as resolved, without its endpoint list. Its policies are
+ * written once per policy object: a port's cluster mostly follows the port's
+ * own policy, and a service-wide policy is shared by its ports.
+ */
 function portContent(p: ServicePort): string {
-  return once(portJson, p, () => JSON.stringify({ ...p, endpoints: undefined }));
+  return once(portJson, p, () => {
+    const { endpoints, policy, clusterPolicy, ...rest } = p;
+    const of = (x: EffectivePolicy | undefined) => (x ? once(policyJson, x, () => JSON.stringify(x)) : '-');
+    return `${JSON.stringify(rest)}\0${of(policy)}\0${of(clusterPolicy)}`;
+  });
 }
 
 const portDigests = new WeakMap<ServicePort, string>();
@@ -51,15 +58,16 @@ export function portDigest(p: ServicePort): string {
   return once(portDigests, p, () => hash([portContent(p)]));
 }
 
-const serviceDigests = new WeakMap<MeshService, string>();
+const serviceJson = new WeakMap<MeshService, string>();
 
 /**
  * What a service contributes to its callers' clusters and routes: the
  * service as resolved, its ports as `portContent`, and the splits rooted at
- * it (their backends are in the scope too: scope.ts).
+ * it (their backends are in the scope too: scope.ts). Content, not a digest:
+ * a scope hashes its services' content in one pass.
  */
-function serviceDigest(model: MeshModel, s: MeshService): string {
-  return once(serviceDigests, s, () => hash([JSON.stringify([{ ...s, ports: undefined }, s.splits.map((k) => model.splits.get(k))]), ...s.ports.map(portContent)]));
+function serviceContent(model: MeshModel, s: MeshService): string {
+  return once(serviceJson, s, () => [JSON.stringify([{ ...s, ports: undefined }, s.splits.map((k) => model.splits.get(k))]), ...s.ports.map(portContent)].join('\0'));
 }
 
 const scopeMemo = new WeakMap<MeshModel, Map<string, { services: MeshService[]; digest: string }>>();
@@ -72,7 +80,7 @@ export function scopeOf(model: MeshModel, proxy: ProxyContext): { services: Mesh
   let scope = byKey.get(key);
   if (!scope) {
     const services = visibleServices(model, proxy);
-    scope = { services, digest: hash(services.map((s) => serviceDigest(model, s))) };
+    scope = { services, digest: hash(services.map((s) => serviceContent(model, s))) };
     byKey.set(key, scope);
   }
   return scope;

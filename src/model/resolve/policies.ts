@@ -68,29 +68,33 @@ export function resolvePolicies(
 /** Key of one service port in the maps below. */
 export const portKey = (service: ObjectKey, port: number): string => `${service} ${port}`;
 
-/** The policy in effect on each service port that any policy applies to (`ServicePort.policy`), by `portKey`. */
+/**
+ * The policy in effect on each service port that any policy applies to
+ * (`ServicePort.policy`), by `portKey`. Ports with the same policies share one
+ * object (a service-wide policy alone gives every port the same), so what is
+ * derived from it per object (digests, memo keys) is derived once.
+ */
 export function portPolicies(services: ReadonlyMap<ObjectKey, ServiceDraft>, policies: ReadonlyMap<ObjectKey, PolicyIntent>): Map<string, EffectivePolicy> {
   const of = new Map<ObjectKey, PolicyIntent[]>();
   for (const p of policies.values()) of.set(p.service, [...(of.get(p.service) ?? []), p]);
   const out = new Map<string, EffectivePolicy>();
   for (const [key, s] of services) {
+    const forService = of.get(key) ?? [];
+    const made = new Map<PolicyIntent | undefined, EffectivePolicy>();
     for (const p of s.ports) {
-      const policy = effectivePolicy(of.get(key) ?? [], p.port);
-      if (policy) out.set(portKey(key, p.port), policy);
+      const whole = forService.find((x) => x.port === undefined);
+      const specific = forService.find((x) => x.port === p.port);
+      if (!whole && !specific) continue;
+      let policy = made.get(specific);
+      if (!policy) made.set(specific, (policy = effectivePolicy(whole, specific)));
+      out.set(portKey(key, p.port), policy);
     }
   }
   return out;
 }
 
-/** The policy in effect on one service port, if any policy applies to it. */
-function effectivePolicy(forService: readonly PolicyIntent[], port: number): EffectivePolicy | undefined {
-  let whole: PolicyIntent | undefined;
-  let specific: PolicyIntent | undefined;
-  for (const p of forService) {
-    if (p.port === undefined) whole = p;
-    else if (p.port === port) specific = p;
-  }
-  if (!whole && !specific) return undefined;
+/** A port-specific policy laid over the service-wide one, section by section. */
+function effectivePolicy(whole: PolicyIntent | undefined, specific: PolicyIntent | undefined): EffectivePolicy {
   const out: EffectivePolicy = { from: [whole?.key, specific?.key].filter((k) => k !== undefined), routes: [...(specific?.routes ?? []), ...(whole?.routes ?? [])] };
   for (const k of SECTIONS) {
     const v = specific?.[k] ?? whole?.[k];

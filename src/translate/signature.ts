@@ -16,7 +16,7 @@
  * service's identities or a workload's zone, are in.)
  */
 import { createHash } from 'node:crypto';
-import type { AccessRule, EffectivePolicy, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
+import type { AccessRule, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
 import type { ProxyContext } from './proxy.ts';
 import { inboundRules, visibleServices } from './scope.ts';
 
@@ -35,20 +35,13 @@ function once<T extends object, V>(memo: WeakMap<T, V>, o: T, compute: () => V):
   return v;
 }
 
-const portJson = new WeakMap<ServicePort, string>();
-const policyJson = new WeakMap<EffectivePolicy, string>();
-
 /**
- * A service port as resolved, without its endpoint list. Its policies are
- * written once per policy object: a port's cluster mostly follows the port's
- * own policy, and a service-wide policy is shared by its ports.
+ * A service port as resolved, without its endpoint list. Its cluster's
+ * policy, when it is the port's own (the same object), is written once.
  */
 function portContent(p: ServicePort): string {
-  return once(portJson, p, () => {
-    const { endpoints, policy, clusterPolicy, ...rest } = p;
-    const of = (x: EffectivePolicy | undefined) => (x ? once(policyJson, x, () => JSON.stringify(x)) : '-');
-    return `${JSON.stringify(rest)}\0${of(policy)}\0${of(clusterPolicy)}`;
-  });
+  const { endpoints, policy, clusterPolicy, ...rest } = p;
+  return `${JSON.stringify(rest)}\0${JSON.stringify(policy ?? null)}\0${clusterPolicy === policy ? '=' : JSON.stringify(clusterPolicy ?? null)}`;
 }
 
 const portDigests = new WeakMap<ServicePort, string>();

@@ -71,7 +71,7 @@ export function encodeAll(out: ProxyResources): VersionedResource[] {
 
 /** Everything a translation holds, with its type URL, for checks that apply to all resources. */
 export function resourcesOf(out: ProxyResources): [ResourceTypeUrl, Record<string, unknown>][] {
-  return TYPES.flatMap(([field, typeUrl]) => out[field].map((r) => [typeUrl, r] as [ResourceTypeUrl, Record<string, unknown>]));
+  return TYPES.flatMap(([field, typeUrl]) => out[field].map((r) => [typeUrl, r as Record<string, unknown>] as [ResourceTypeUrl, Record<string, unknown>]));
 }
 
 /**
@@ -79,9 +79,9 @@ export function resourcesOf(out: ProxyResources): [ResourceTypeUrl, Record<strin
  * rejects unknown fields but protobufjs turns an unknown enum name into the
  * default value silently, so a misspelt `lb_policy` would encode as ROUND_ROBIN.
  */
-export function unknownEnums(typeUrl: ResourceTypeUrl, resource: Record<string, unknown>): string[] {
+export function unknownEnums(typeUrl: ResourceTypeUrl, resource: object): string[] {
   const problems: string[] = [];
-  walk(messageType(messageNameOf(typeUrl)), resource, '', problems);
+  walk(messageType(messageNameOf(typeUrl)), resource as Record<string, unknown>, '', problems);
   return problems;
 }
 

@@ -24,6 +24,7 @@ import {
   proxylessListenerName,
   zonalEndpointsName,
   serviceFqdn,
+  upstreamSni,
 } from './names.ts';
 import type { ProxyContext } from './proxy.ts';
 import { rbacFilter } from './rbac.ts';
@@ -66,7 +67,7 @@ export class Translator {
       for (const p of httpPorts(s)) {
         const name = outboundClusterName(s.namespace, s.name, p.port);
         // Sidecars with an identity speak mTLS upstream; the same cluster object serves every such caller.
-        const tls = own ? { peerIdentities: s.identities, sni: serviceFqdn(s.namespace, s.name) } : undefined;
+        const tls = own ? { peerIdentities: s.identities, sni: upstreamSni(s.namespace, s.name) } : undefined;
         const policy = clusterPolicy(model, s, p);
         const edsName = policy?.locality?.mode === 'PreferSameZone' && proxy.zone ? zonalEndpointsName(name, proxy.zone) : undefined;
         out.clusters.push(this.clusters.get([name, p.protocol, policy, tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName })));

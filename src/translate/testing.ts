@@ -78,6 +78,9 @@ export function resourcesOf(out: ProxyResources): [ResourceTypeUrl, Record<strin
  * Enum values the Envoy protos do not define, by field path. encodeResource
  * rejects unknown fields but protobufjs turns an unknown enum name into the
  * default value silently, so a misspelt `lb_policy` would encode as ROUND_ROBIN.
+ * The generated types reject one at compile time in typed builders; this
+ * catches what reaches a builder's output past them (casts, spreads of
+ * untyped objects).
  */
 export function unknownEnums(typeUrl: ResourceTypeUrl, resource: object): string[] {
   const problems: string[] = [];

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { messageType } from '../xds/protos.ts';
-import { messageNameOf, resourceNameOf, type ResourceTypeUrl } from '../xds/type-urls.ts';
+import { messageNameOf, resourceNameOf, type ResourceOf, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { encodeAny, encodeDeltaResource, lenField } from '../xds/wire.ts';
 import { fromProto3Json } from '../xds/proto-json.ts';
 import { referencesOf, type References } from './references.ts';
@@ -62,11 +62,13 @@ export interface EncodeOptions {
   owner?: string;
 }
 
-export function encodeResource(
-  typeUrl: ResourceTypeUrl,
-  resource: Record<string, unknown>,
-  options: EncodeOptions = {},
-): VersionedResource {
+/** A builder's resource, typed by the message its type URL names (src/xds/envoy-types.ts). */
+export function encodeResource<U extends ResourceTypeUrl>(typeUrl: U, resource: ResourceOf<U>, options?: EncodeOptions): VersionedResource;
+/** Untyped input (fixtures, the raw resources file): the protos check it when it is encoded. */
+export function encodeResource(typeUrl: ResourceTypeUrl, resource: Record<string, unknown>, options?: EncodeOptions): VersionedResource;
+export function encodeResource(typeUrl: ResourceTypeUrl, typed: object, options: EncodeOptions = {}): VersionedResource {
+  // Either overload's object is read as the proto3 JSON it is.
+  const resource = typed as Record<string, unknown>;
   const memo = byObject.get(resource);
   if (memo && memo.typeUrl === typeUrl && memo.owner === options.owner) return memo;
   const name = resourceNameOf(typeUrl, resource);

@@ -18,6 +18,7 @@ import { loadPaths } from '../sources/file/load.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
 import { WorkloadTokens } from '../ca/token.ts';
 import { envoyBootstrap } from '../translate/bootstrap.ts';
+import { ADMIN_PORT, OUTBOUND_PORT } from '../translate/sidecar.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
 import { splitHostPort } from '../admin/http.ts';
@@ -46,7 +47,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
         source: 'file:.',
         'state-dir': '.trellis',
         'xds-address': '127.0.0.1:18000',
-        'admin-address': '127.0.0.1:15000',
+        'admin-address': `127.0.0.1:${ADMIN_PORT}`,
         'outbound-address': undefined,
         mode: 'explicit',
         'app-address': undefined,
@@ -150,7 +151,7 @@ export async function workloadBootstrapYaml(o: WorkloadBootstrapOptions): Promis
     serverSpiffeId: ca ? controlPlaneSpiffeId(trustDomain) : undefined,
     token,
     admin: addressOf(o.adminAddress),
-    outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : (workload.ip ?? '127.0.0.1')}:15001`,
+    outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : (workload.ip ?? '127.0.0.1')}:${OUTBOUND_PORT}`,
     appPorts: o.appPorts,
     appAddress: o.appAddress,
   });
@@ -219,12 +220,11 @@ export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<
     trustedCaPem: o.caPem,
     serverSpiffeId: o.caPem ? controlPlaneSpiffeId(o.trustDomain) : undefined,
     admin: addressOf(o.adminAddress),
-    outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : '127.0.0.1'}:15001`,
+    outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : '127.0.0.1'}:${OUTBOUND_PORT}`,
     appPorts: o.appPorts,
     appAddress: o.appAddress,
   });
   // envoyBootstrap puts a token in x-trellis-token; this one is a bearer token.
-  const ads = (bootstrap.dynamic_resources as { ads_config: { grpc_services: Array<Record<string, unknown>> } }).ads_config;
-  ads.grpc_services[0]!.initial_metadata = [{ key: SA_TOKEN_HEADER, value: `Bearer ${token}` }];
+  bootstrap.dynamic_resources.ads_config.grpc_services![0]!.initial_metadata = [{ key: SA_TOKEN_HEADER, value: `Bearer ${token}` }];
   return `# Envoy bootstrap for ${o.nodeId}, written by trellis bootstrap --token-file.\n# It carries the pod's service-account token: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
 }

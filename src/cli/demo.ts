@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentLogger, rootLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
+import { ADMIN_PORT, OUTBOUND_PORT } from '../translate/sidecar.ts';
 import { workloadBootstrapYaml } from './bootstrap.ts';
 import { EnvoyMissingError, findEnvoy } from './envoy-bin.ts';
 import { parseArgs, UsageError } from './args.ts';
@@ -22,7 +23,7 @@ import { TypeUrl } from '../xds/type-urls.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-export const DEMO_PORTS = { app: 18080, service: 8080, outbound: 15001, admin: 15000 } as const;
+export const DEMO_PORTS = { app: 18080, service: 8080, outbound: OUTBOUND_PORT, admin: ADMIN_PORT } as const;
 
 /** Who each demo application calls (application config, not mesh config). */
 const UPSTREAMS: Record<string, string> = { frontend: 'recommendation.demo:8080', recommendation: 'ratings.demo:8080' };

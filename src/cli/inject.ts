@@ -26,20 +26,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { isMap, isSeq, parseDocument, type Document } from 'yaml';
 import { appProtocolOf } from '../model/kinds/service.ts';
-import { TRANSPARENT_INBOUND_PORT } from '../translate/proxy.ts';
+import { ADMIN_PORT, BOOTSTRAP_DIR, BOOTSTRAP_PATH, INBOUND_PORT, OUTBOUND_PORT, PROXY_PORTS, PROXY_UID, TOKEN_DIR, TOKEN_FILE_NAME, TOKEN_PATH } from '../translate/sidecar.ts';
 import { splitHostPort } from '../admin/http.ts';
 import { parseArgs, UsageError } from './args.ts';
 
 export const ENVOY_IMAGE = 'envoyproxy/envoy:v1.38.3';
-export const PROXY_UID = 1337;
-export const OUTBOUND_PORT = 15001;
-/** Where inbound connections are redirected: the translator's `inbound` listener. */
-export const INBOUND_PORT = TRANSPARENT_INBOUND_PORT;
-export const ADMIN_PORT = 15000;
-/** The sidecar's own ports: never redirected inbound (15006 to itself would loop). */
-export const PROXY_PORTS: readonly number[] = [ADMIN_PORT, OUTBOUND_PORT, INBOUND_PORT];
-export const TOKEN_DIR = '/var/run/secrets/trellis';
-export const BOOTSTRAP_DIR = '/etc/trellis';
 export const INJECTED_ANNOTATION = 'trellis.io/injected';
 export const INJECT_ANNOTATION = 'trellis.io/inject';
 export const NAMES = {
@@ -279,13 +270,13 @@ function sidecarParts(o: InjectOptions, excludeInbound: number[], cluster: strin
   }
   const args = [
     'bootstrap',
-    '--token-file', `${TOKEN_DIR}/token`,
+    '--token-file', TOKEN_PATH,
     '--mode', o.mode,
     '--xds-address', o.xdsAddress,
     '--trust-domain', o.trustDomain,
     '--cluster', cluster,
     '--admin-address', `127.0.0.1:${ADMIN_PORT}`,
-    '--out', `${BOOTSTRAP_DIR}/envoy.yaml`,
+    '--out', BOOTSTRAP_PATH,
     ...(o.caPem ? [] : ['--plaintext']),
   ];
   initContainers.push({
@@ -313,7 +304,7 @@ function sidecarParts(o: InjectOptions, excludeInbound: number[], cluster: strin
     imagePullPolicy: 'IfNotPresent',
     ...(o.nativeSidecar ? { restartPolicy: 'Always' } : {}),
     command: ['envoy'],
-    args: ['-c', `${BOOTSTRAP_DIR}/envoy.yaml`, '--disable-hot-restart', '--log-level', 'warn', '--drain-time-s', '5'],
+    args: ['-c', BOOTSTRAP_PATH, '--disable-hot-restart', '--log-level', 'warn', '--drain-time-s', '5'],
     securityContext: restricted(PROXY_UID),
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '512Mi' } },
     volumeMounts: [{ name: NAMES.bootstrapVolume, mountPath: BOOTSTRAP_DIR, readOnly: true }],
@@ -321,7 +312,7 @@ function sidecarParts(o: InjectOptions, excludeInbound: number[], cluster: strin
   const volumes: Json[] = [
     {
       name: NAMES.tokenVolume,
-      projected: { sources: [{ serviceAccountToken: { audience: o.tokenAudience, expirationSeconds: o.tokenExpirationSeconds, path: 'token' } }] },
+      projected: { sources: [{ serviceAccountToken: { audience: o.tokenAudience, expirationSeconds: o.tokenExpirationSeconds, path: TOKEN_FILE_NAME } }] },
     },
     // In memory: the bootstrap carries the token.
     { name: NAMES.bootstrapVolume, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },

@@ -15,7 +15,7 @@ import { Snapshot, TypeSet } from '../cache/snapshot.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { Logger } from '../log.ts';
 import type { MeshModel } from '../model/types.ts';
-import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
+import { TypeUrl, type ResourceOf, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { NodeInfo } from '../xds/wire.ts';
 import { clusterLoadAssignment } from '../translate/endpoints.ts';
 import { Memo } from '../translate/memo.ts';
@@ -183,7 +183,7 @@ export class MeshPublisher {
     const model = this.model!;
     this.signatures.set(key, signature);
     const out = this.translator.translate(model, proxy);
-    const enc = (t: ResourceTypeUrl, list: Record<string, unknown>[]) => internedSet(t, list.map((o) => encodeResource(t, o)), now);
+    const enc = <U extends ResourceTypeUrl>(t: U, list: readonly ResourceOf<U>[]) => internedSet(t, list.map((o) => encodeResource(t, o)), now);
     const snapshot = new Snapshot({
       [TypeUrl.Cluster]: enc(TypeUrl.Cluster, out.clusters),
       [TypeUrl.Endpoint]: this.endpoints,

@@ -404,7 +404,8 @@ describe('demo mesh with real Envoy', () => {
     const fifty = good.replace(/weight: 90\n/, 'weight: 50\n').replace(/weight: 10\n/, 'weight: 50\n');
     expect(fifty).not.toBe(good);
     const frontendRoutes = () => demo.server.cache.get('demo/frontend')?.get(TypeUrl.Route).version;
-    const frontendRdsAcked = (version: string) => [...(demo.server.xds.nodes().get('demo/frontend') ?? [])].every((s) => s.types.get(TypeUrl.Route as ResourceTypeUrl)?.ackedVersion === version);
+    const frontendRdsAcked = (version: string) =>
+      (demo.server.xds.syncStatus().find((n) => n.node.id === 'demo/frontend')?.streams ?? []).every((s) => s.types.find((t) => t.typeUrl === TypeUrl.Route)?.ackedVersion === version);
     const times: number[] = [];
     const apply = async (text: string) => {
       const before = frontendRoutes();

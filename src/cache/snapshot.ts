@@ -113,7 +113,7 @@ export interface ConsistencyProblem {
  */
 export interface ConsistencyOptions {
   /**
-   * The endpoint set is mesh-wide and shared by every proxy (translate/
+   * The endpoint set is mesh-wide and shared by every proxy (runtime/
    * publisher.ts): endpoints need not each have a cluster in this snapshot,
    * but every EDS cluster must find its endpoints.
    */

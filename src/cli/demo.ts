@@ -20,6 +20,7 @@ import { EnvoyMissingError, findEnvoy } from './envoy-bin.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { startControlPlane, type RunningControlPlane } from '../runtime/control-plane.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
+import { proxiesInSync } from '../server/sync-status.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -64,18 +65,14 @@ function split(addr: string): [string, number] {
   return [addr.slice(0, i), Number(addr.slice(i + 1))];
 }
 
-/** Every proxy connected and every type it asked for ACKed at the version sent. */
+/**
+ * Every proxy connected and in sync (server/sync-status.ts); and each has
+ * asked for clusters, listeners and its secrets, which every sidecar does
+ * (EDS and RDS only if it has something to call), so readiness cannot pass
+ * before its first requests.
+ */
 export function allInSync(server: RunningControlPlane, nodeIds: readonly string[]): boolean {
-  for (const id of nodeIds) {
-    const streams = server.xds.nodes().get(id);
-    if (!streams || streams.size === 0) return false;
-    for (const s of streams) {
-      // Every sidecar asks for clusters, listeners and its secrets; EDS and RDS only if it has something to call.
-      if (!s.types.has(TypeUrl.Cluster) || !s.types.has(TypeUrl.Listener) || !s.types.has(TypeUrl.Secret)) return false;
-      for (const st of s.types.values()) if (!st.sentSet || st.ackedSet !== st.sentSet || st.dirty) return false;
-    }
-  }
-  return true;
+  return proxiesInSync(server.xds.syncStatus(), nodeIds, [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.Secret]);
 }
 
 async function envoyLive(host: string, port: number): Promise<boolean> {

@@ -30,7 +30,7 @@ export interface KubeMeshOptions {
   /** Label selector of the namespaces in the mesh (default trellis.io/mesh=enabled; '' = all). */
   namespaceSelector?: string;
   debounceMs?: number;
-  /** Under a steady stream of changes, publish at least this often (default 200 ms): the churn latency floor. */
+  /** Under a steady stream of changes, publish at least this often: the churn latency floor (default: sources/kubernetes/source.ts DEFAULT_MAX_DELAY_MS). */
   maxDelayMs?: number;
   /** Write intents' status (default true). */
   writeStatus?: boolean;

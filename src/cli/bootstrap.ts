@@ -18,7 +18,8 @@ import { loadPaths } from '../sources/file/load.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
 import { WorkloadTokens } from '../ca/token.ts';
 import { envoyBootstrap } from '../translate/bootstrap.ts';
-import { parseArgs, UsageError } from './args.ts';
+import { OperatorError, UsageError } from '../errors.ts';
+import { parseArgs } from './args.ts';
 import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
 import { splitHostPort } from '../admin/http.ts';
 
@@ -38,83 +39,72 @@ function parsePorts(list: string[]): Map<number, number> {
 }
 
 export async function bootstrapCommand(argv: string[]): Promise<number> {
-  try {
-    const args = parseArgs(argv, {
-      values: {
-        workload: undefined,
-        out: undefined,
-        source: 'file:.',
-        'state-dir': '.trellis',
-        'xds-address': '127.0.0.1:18000',
-        'admin-address': '127.0.0.1:15000',
-        'outbound-address': undefined,
-        mode: 'explicit',
-        'app-address': undefined,
-        'token-ttl': undefined,
-        // cluster mode (--token-file)
-        'token-file': undefined,
-        'node-id': undefined,
-        cluster: undefined,
-        zone: undefined,
-        'trust-domain': 'cluster.local',
-        'ca-file': undefined,
-      },
-      repeatable: ['app-port'],
-      booleans: ['plaintext'],
-    });
-    if (args.values['token-file'] !== undefined) {
-      const yaml = await clusterBootstrapYaml({
-        tokenFile: args.values['token-file'],
-        nodeId: args.values['node-id'] ?? podNodeId(),
-        cluster: args.values.cluster,
-        zone: args.values.zone,
-        trustDomain: args.values['trust-domain']!,
-        caPem: args.booleans.plaintext ? undefined : await caPemOf(args.values['ca-file']),
-        mode: args.values.mode === 'transparent' ? 'transparent' : 'explicit',
-        xdsAddress: args.values['xds-address']!,
-        adminAddress: args.values['admin-address']!,
-        outboundAddress: args.values['outbound-address'],
-        appPorts: parsePorts(args.lists['app-port'] ?? []),
-        appAddress: args.values['app-address'],
-      });
-      if (args.values.out) await writeFile(args.values.out, yaml, { mode: 0o600 });
-      else process.stdout.write(yaml);
-      return 0;
-    }
-    const workloadKey = args.values.workload;
-    if (!workloadKey || !workloadKey.includes('/')) throw new UsageError('--workload ns/name is required (a Pod in the mesh folder)');
-    const source = args.values.source!;
-    if (!source.startsWith('file:')) throw new UsageError(`--source ${source}: expected file:<dir>`);
-    const loaded = await loadPaths([source.slice(5)]);
-    for (const e of loaded.errors) process.stderr.write(`${formatSourceError(e)}\n`);
-    const { model } = buildMesh(loaded.objects);
-    if (!model.workloads.has(workloadKey)) {
-      process.stderr.write(`trellis bootstrap: no Pod ${workloadKey} in ${source.slice(5)}; known: ${[...model.workloads.keys()].join(', ') || 'none'}\n`);
-      return 1;
-    }
-    const yaml = await workloadBootstrapYaml({
-      model,
-      workloadKey,
-      stateDir: path.resolve(args.values['state-dir']!),
+  const args = parseArgs(argv, {
+    values: {
+      workload: undefined,
+      out: undefined,
+      source: 'file:.',
+      'state-dir': '.trellis',
+      'xds-address': '127.0.0.1:18000',
+      'admin-address': '127.0.0.1:15000',
+      'outbound-address': undefined,
+      mode: 'explicit',
+      'app-address': undefined,
+      'token-ttl': undefined,
+      // cluster mode (--token-file)
+      'token-file': undefined,
+      'node-id': undefined,
+      cluster: undefined,
+      zone: undefined,
+      'trust-domain': 'cluster.local',
+      'ca-file': undefined,
+    },
+    repeatable: ['app-port'],
+    booleans: ['plaintext'],
+  });
+  if (args.values['token-file'] !== undefined) {
+    const yaml = await clusterBootstrapYaml({
+      tokenFile: args.values['token-file'],
+      nodeId: args.values['node-id'] ?? podNodeId(),
+      cluster: args.values.cluster,
+      zone: args.values.zone,
+      trustDomain: args.values['trust-domain']!,
+      caPem: args.booleans.plaintext ? undefined : await caPemOf(args.values['ca-file']),
       mode: args.values.mode === 'transparent' ? 'transparent' : 'explicit',
-      plaintext: args.booleans.plaintext,
       xdsAddress: args.values['xds-address']!,
       adminAddress: args.values['admin-address']!,
       outboundAddress: args.values['outbound-address'],
       appPorts: parsePorts(args.lists['app-port'] ?? []),
       appAddress: args.values['app-address'],
-      tokenTtlMs: args.values['token-ttl'] ? Number(args.values['token-ttl']) * 1000 : undefined,
     });
     if (args.values.out) await writeFile(args.values.out, yaml, { mode: 0o600 });
     else process.stdout.write(yaml);
     return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`trellis bootstrap: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
   }
+  const workloadKey = args.values.workload;
+  if (!workloadKey || !workloadKey.includes('/')) throw new UsageError('--workload ns/name is required (a Pod in the mesh folder)');
+  const source = args.values.source!;
+  if (!source.startsWith('file:')) throw new UsageError(`--source ${source}: expected file:<dir>`);
+  const loaded = await loadPaths([source.slice(5)]);
+  for (const e of loaded.errors) process.stderr.write(`${formatSourceError(e)}\n`);
+  const { model } = buildMesh(loaded.objects);
+  if (!model.workloads.has(workloadKey)) throw new OperatorError(`no Pod ${workloadKey} in ${source.slice(5)}; known: ${[...model.workloads.keys()].join(', ') || 'none'}`);
+  const yaml = await workloadBootstrapYaml({
+    model,
+    workloadKey,
+    stateDir: path.resolve(args.values['state-dir']!),
+    mode: args.values.mode === 'transparent' ? 'transparent' : 'explicit',
+    plaintext: args.booleans.plaintext,
+    xdsAddress: args.values['xds-address']!,
+    adminAddress: args.values['admin-address']!,
+    outboundAddress: args.values['outbound-address'],
+    appPorts: parsePorts(args.lists['app-port'] ?? []),
+    appAddress: args.values['app-address'],
+    tokenTtlMs: args.values['token-ttl'] ? Number(args.values['token-ttl']) * 1000 : undefined,
+  });
+  if (args.values.out) await writeFile(args.values.out, yaml, { mode: 0o600 });
+  else process.stdout.write(yaml);
+  return 0;
 }
 
 export interface WorkloadBootstrapOptions {

@@ -3,64 +3,43 @@
  * until SIGINT or SIGTERM.
  */
 import { hostname } from 'node:os';
-import { parseArgs, UsageError } from './args.ts';
-import { startControlPlane, type KubernetesSource, type RunningControlPlane } from '../runtime/control-plane.ts';
-import { CaError } from '../ca/errors.ts';
+import { parseArgs } from './args.ts';
+import { UsageError } from '../errors.ts';
+import { startControlPlane, type KubernetesSource } from '../runtime/control-plane.ts';
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  let sourceDir: string | undefined;
-  let args;
-  try {
-    args = parseArgs(argv, {
-      values: {
-        'xds-address': '0.0.0.0:18000',
-        'admin-address': '127.0.0.1:19000',
-        source: undefined,
-        resources: undefined,
-        'state-dir': '.trellis',
-        'xds-plaintext-address': undefined,
-        kubeconfig: undefined,
-        'namespace-selector': undefined,
-        'token-audience': undefined,
-        'max-delay-ms': undefined,
-        'rotation-grace': undefined,
-      },
-    });
-    // The file source is the default when no cluster (and no raw resources file) is named.
-    if (args.values.source === undefined && args.values.resources === undefined) args.values.source = 'file:.';
-    sourceDir = sourceDirOf(args.values.source);
-    const grace = args.values['rotation-grace'];
-    if (grace !== undefined && !(grace.trim() !== '' && Number(grace) >= 0)) throw new UsageError(`--rotation-grace ${grace}: expected seconds (e.g. 60)`);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`trellis serve: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-  let running: RunningControlPlane;
-  try {
-    running = await startControlPlane({
-      xdsAddress: args.values['xds-address']!,
-      adminAddress: args.values['admin-address']!,
-      resourcesFile: args.values.resources,
-      sourceDir,
-      kubernetes: args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector'], args.values['max-delay-ms']) : undefined,
-      stateDir: args.values['state-dir'],
-      plaintextXdsAddress: args.values['xds-plaintext-address'],
-      tokenAudience: args.values['token-audience'],
-      rotationGraceMs: args.values['rotation-grace'] !== undefined ? Number(args.values['rotation-grace']) * 1000 : undefined,
-    });
-  } catch (e) {
-    // A CA that refuses to start (corrupt state dir, bad or expired root) is an
-    // operator's problem, not a crash: its message says what is wrong and how
-    // to fix it, so print that alone, without a stack trace.
-    if (e instanceof CaError) {
-      process.stderr.write(`trellis serve: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
+  const args = parseArgs(argv, {
+    values: {
+      'xds-address': '0.0.0.0:18000',
+      'admin-address': '127.0.0.1:19000',
+      source: undefined,
+      resources: undefined,
+      'state-dir': '.trellis',
+      'xds-plaintext-address': undefined,
+      kubeconfig: undefined,
+      'namespace-selector': undefined,
+      'token-audience': undefined,
+      'max-delay-ms': undefined,
+      'rotation-grace': undefined,
+    },
+  });
+  // The file source is the default when no cluster (and no raw resources file) is named.
+  if (args.values.source === undefined && args.values.resources === undefined) args.values.source = 'file:.';
+  const sourceDir = sourceDirOf(args.values.source);
+  const grace = args.values['rotation-grace'];
+  if (grace !== undefined && !(grace.trim() !== '' && Number(grace) >= 0)) throw new UsageError(`--rotation-grace ${grace}: expected seconds (e.g. 60)`);
+  const kubernetes = args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector'], args.values['max-delay-ms']) : undefined;
+  const running = await startControlPlane({
+    xdsAddress: args.values['xds-address']!,
+    adminAddress: args.values['admin-address']!,
+    resourcesFile: args.values.resources,
+    sourceDir,
+    kubernetes,
+    stateDir: args.values['state-dir'],
+    plaintextXdsAddress: args.values['xds-plaintext-address'],
+    tokenAudience: args.values['token-audience'],
+    rotationGraceMs: grace !== undefined ? Number(grace) * 1000 : undefined,
+  });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -14,7 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { clusterBootstrapYaml, SA_TOKEN_HEADER } from '../../src/cli/bootstrap.ts';
 import { findEnvoy } from '../../src/cli/envoy-bin.ts';
-import { DEFAULT_INJECT_OPTIONS, ENVOY_IMAGE, injectManifest, NAMES, splitDocuments, type InjectOptions } from '../../src/cli/inject.ts';
+import { injectManifest, splitDocuments } from '../../src/inject/manifest.ts';
+import { DEFAULT_INJECT_OPTIONS, ENVOY_IMAGE, NAMES, type InjectOptions } from '../../src/inject/options.ts';
 import { SA_TOKEN_METADATA_KEY } from '../../src/identity/token-review.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');

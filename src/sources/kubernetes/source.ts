@@ -20,6 +20,7 @@ import { contentKey, toSourceObject } from './normalize.ts';
 import { KubeRest } from './rest.ts';
 import { DEFAULT_NAMESPACE_SELECTOR, WATCHED, type KubeResource } from './resources.ts';
 import { ResourceWatcher, type WatchEvent, type WatcherStats } from './watcher.ts';
+import { errorMessage } from '../../errors.ts';
 
 type Json = Record<string, unknown>;
 
@@ -190,7 +191,7 @@ export class KubeSource {
     try {
       this.opts.onChange(snap);
     } catch (err) {
-      this.opts.log.error({ err: err instanceof Error ? err.message : String(err) }, 'kubernetes source consumer threw');
+      this.opts.log.error({ err: errorMessage(err) }, 'kubernetes source consumer threw');
     }
   }
 

@@ -9,6 +9,9 @@
 #   scripts/bench.sh kube [options]        # only the cluster: 1,000 streams on `serve --source kubernetes` against a
 #                                          # real kube-apiserver, 5,000 EndpointSlice updates/min for 60 s, change→ACK
 #                                          # p50/p99: see bench/kube-churn.ts (needs scripts/kube-apiserver.sh's binary, etcd)
+#   scripts/bench.sh reroute [options]     # only the edit -> traffic delay: a TrafficSplit edit in the watched folder to
+#                                          # the first call of real proxyless gRPC clients (grpc-js-xds, grpcio) on the
+#                                          # new version: see bench/reroute.ts
 # Everything binds 127.0.0.1 and stops by itself (per-run timeouts, a global watchdog).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +28,7 @@ case "${1:-}" in
   xds) shift; exec node --import tsx bench/run.ts "$@" ;;
   sds) shift; exec node --import tsx bench/sds-reconnect.ts "$@" ;;
   kube) shift; exec node --import tsx bench/kube-churn.ts "$@" ;;
+  reroute) shift; exec node --import tsx bench/reroute.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
@@ -32,5 +36,7 @@ node --import tsx bench/run.ts "$@"
 node --import tsx bench/translate.ts
 # Step 3: SDS, 1,000 streams reconnecting after a restart until all hold valid secrets (issue 4).
 node --import tsx bench/sds-reconnect.ts
-# Step 4: a cluster's EndpointSlice churn, 5,000 updates/min for 1,000 streams (issue 6).
+# Step 4: an operator's edit to real proxyless gRPC clients' traffic (was asserted in test/interop).
+node --import tsx bench/reroute.ts
+# Step 5: a cluster's EndpointSlice churn, 5,000 updates/min for 1,000 streams (issue 6).
 exec node --import tsx bench/kube-churn.ts

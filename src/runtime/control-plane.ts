@@ -158,7 +158,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     if (security) registerCertificateRoutes(admin, () => security.ca);
     started.push(() => admin.close());
     const { port: adminPort } = await listening('the admin API', opts.adminAddress, () => admin.listen(opts.adminAddress));
-    resources?.watch();
+    await resources?.watch();
     log.info({ xdsAddress: `${opts.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, adminAddress: `${opts.adminAddress.replace(/:\d+$/, '')}:${adminPort}` }, 'trellis serving');
 
     return {

@@ -53,7 +53,7 @@ describe('ResourcesFileSource', () => {
     expect(await s.reload()).toBe(true);
     expect(served()).toEqual(['a']);
     expect(s.notReadyReason()).toBeNull();
-    s.watch();
+    await s.watch();
     await writeFile(file, clusters('a', 'b'));
     await until(() => served().length === 2);
     // Editors write a new file and rename it over the old one.
@@ -73,7 +73,7 @@ describe('ResourcesFileSource', () => {
     await rm(file);
     expect(await s.reload()).toBe(false);
     expect(served()).toEqual(['a']);
-    s.watch();
+    await s.watch();
     await writeFile(file, clusters('b'));
     await until(() => served().join() === 'b');
     expect(await s.reload()).toBe(true);

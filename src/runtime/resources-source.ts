@@ -54,8 +54,8 @@ export class ResourcesFileSource {
   }
 
   /** Reload on every change of the file. */
-  watch(): void {
-    this.watcher.start();
+  async watch(): Promise<void> {
+    await this.watcher.start();
   }
 
   async close(): Promise<void> {

@@ -5,11 +5,11 @@
  * one is never taken; the owner decides what a file means.
  *
  * Contract:
- * - fs.watch (recursive for a directory; for a file, its directory, because
- *   editors replace a file by renaming a new one over it, which ends a watch
- *   on the old inode); if fs.watch is unavailable or fails, polling instead;
- *   with fs.watch, a slow polling resync as well, since it can miss events
- *   (new subdirectories, network filesystems);
+ * - fs.watch on directories, never on files (editors replace a file by
+ *   renaming a new one over it, which ends a watch on the old inode): every
+ *   directory of a tree, or the one that holds a file; if fs.watch is
+ *   unavailable or fails, polling instead; with fs.watch, a slow polling
+ *   resync as well, since it can miss events (network filesystems);
  * - events are debounced, so an editor's burst of writes becomes one reload;
  * - one reload runs at a time; a request during a reload runs it once more
  *   after it, so the last change is never lost;
@@ -18,7 +18,7 @@
  * - nothing thrown by the owner's reload escapes: it is logged.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../log.ts';
 import { errorMessage } from '../../errors.ts';
@@ -59,7 +59,10 @@ export type FileRead =
 
 export class PathWatcher {
   private readonly debounceMs: number;
-  private watcher: FSWatcher | undefined;
+  /** fs.watch handles by directory: every directory of the tree, or the one that holds the file. */
+  private readonly watchers = new Map<string, FSWatcher>();
+  /** fs.watch is in use (else polling alone). */
+  private watching = false;
   private poller: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private closed = false;
@@ -69,6 +72,8 @@ export class PathWatcher {
     this.debounceMs = options.debounceMs ?? 100;
     this.reloads = new SerialJob(async () => {
       try {
+        // Before the reload: a file written after its scan then has a watch.
+        if (this.watching && options.kind === 'directory') await this.watchSubdirectories();
         await options.reload();
       } catch (err) {
         options.logger.error({ err: errorMessage(err) }, options.failureMessage);
@@ -76,30 +81,34 @@ export class PathWatcher {
     }, () => this.closed);
   }
 
-  /** Starts watching (the owner does its first load before, with `run`). */
-  start(): void {
+  /**
+   * Starts watching (the owner does its first load before, with `run`).
+   *
+   * A directory is watched one directory at a time, not with
+   * `{ recursive: true }`: on Linux, Node 20 emulates that with a watch per
+   * file, which stays on the old inode when an editor saves by renaming a
+   * new file over it, so every later save went unseen until the resync.
+   */
+  async start(): Promise<void> {
     const { path: target, kind, logger: log } = this.options;
     if ((this.options.mode ?? 'auto') === 'auto') {
       try {
         if (kind === 'directory') {
-          this.watcher = watch(target, { recursive: true }, () => this.schedule());
+          this.add(target, () => true, true);
+          this.watching = true;
+          await this.watchSubdirectories();
         } else {
           const base = path.basename(target);
-          this.watcher = watch(path.dirname(path.resolve(target)), (_event, name) => {
-            if (name === base) this.schedule();
-          });
+          this.add(path.dirname(path.resolve(target)), (name) => name === base, true);
+          this.watching = true;
         }
-        this.watcher.on('error', (err) => {
-          log.warn({ err: errorMessage(err) }, 'fs.watch failed; falling back to polling');
-          this.watcher?.close();
-          this.watcher = undefined;
-          this.startPolling(this.options.pollIntervalMs ?? 500);
-        });
       } catch (err) {
         log.warn({ err: errorMessage(err), [kind === 'directory' ? 'root' : 'file']: target }, 'fs.watch unavailable; polling');
+        this.unwatchAll();
       }
     }
-    this.startPolling(this.options.pollIntervalMs ?? (this.watcher ? 5000 : 500));
+    // fs.watch can miss events (network filesystems, a directory created and filled at once): a slow resync covers it.
+    this.startPolling(this.options.pollIntervalMs ?? (this.watching ? 5000 : 500));
   }
 
   /** Reloads after `delayMs` of quiet (another call restarts the wait). */
@@ -126,7 +135,7 @@ export class PathWatcher {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.watcher?.close();
+    this.unwatchAll();
     if (this.poller) clearInterval(this.poller);
     if (this.debounce) clearTimeout(this.debounce);
     await this.reloads.idle();
@@ -161,6 +170,71 @@ export class PathWatcher {
     this.poller = setInterval(() => void this.run(), intervalMs);
     this.poller.unref();
   }
+
+  /** Watches `dir`; `essential`: the root's (or the file's) directory, whose loss means polling from then on. */
+  private add(dir: string, relevant: (name: string | null) => boolean, essential: boolean): void {
+    const watcher = watch(dir, (_event, name) => {
+      if (relevant(name)) this.schedule();
+    });
+    watcher.on('error', (err) => {
+      watcher.close();
+      this.watchers.delete(dir);
+      if (!essential) {
+        this.schedule(); // a subdirectory went away: the next reload lists the tree again
+        return;
+      }
+      this.options.logger.warn({ err: errorMessage(err) }, 'fs.watch failed; falling back to polling');
+      this.unwatchAll();
+      this.startPolling(this.options.pollIntervalMs ?? 500);
+    });
+    this.watchers.set(dir, watcher);
+  }
+
+  /** Watches every directory below the root, and stops watching those that are gone. */
+  private async watchSubdirectories(): Promise<void> {
+    const root = this.options.path;
+    const dirs = new Set(await listDirectories(root));
+    for (const [dir, watcher] of this.watchers) {
+      if (dir !== root && !dirs.has(dir)) {
+        watcher.close();
+        this.watchers.delete(dir);
+      }
+    }
+    for (const dir of dirs) {
+      if (this.watchers.has(dir) || this.closed) continue;
+      try {
+        this.add(dir, () => true, false);
+      } catch {
+        // Removed since the listing: the next listing settles it.
+      }
+    }
+  }
+
+  private unwatchAll(): void {
+    this.watching = false;
+    for (const watcher of this.watchers.values()) watcher.close();
+    this.watchers.clear();
+  }
+}
+
+/**
+ * Every directory below `root` (not `root` itself). Hidden ones are skipped,
+ * as the sources skip them; links to directories are not followed (they
+ * could loop).
+ */
+async function listDirectories(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+      const sub = path.join(dir, entry.name);
+      out.push(sub);
+      await walk(sub);
+    }
+  };
+  await walk(root);
+  return out;
 }
 
 async function stampOf(file: string): Promise<Stamp | undefined> {

@@ -85,7 +85,7 @@ export class FileWatcher {
   async start(): Promise<FileSourceSnapshot> {
     await this.paths.run();
     this.started = true;
-    this.paths.start();
+    await this.paths.start();
     return this.current;
   }
 

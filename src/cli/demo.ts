@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentLogger, rootLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
-import { workloadBootstrapYaml } from './bootstrap.ts';
+import { workloadBootstrapYaml } from '../runtime/bootstrap.ts';
 import { findEnvoy } from './envoy-bin.ts';
 import { parseArgs } from './args.ts';
 import { OperatorError } from '../errors.ts';

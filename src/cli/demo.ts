@@ -15,9 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { componentLogger, rootLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
 import { ADMIN_PORT, OUTBOUND_PORT } from '../translate/sidecar.ts';
-import { workloadBootstrapYaml } from './bootstrap.ts';
-import { EnvoyMissingError, findEnvoy } from './envoy-bin.ts';
-import { parseArgs, UsageError } from './args.ts';
+import { workloadBootstrapYaml } from '../runtime/bootstrap.ts';
+import { findEnvoy } from './envoy-bin.ts';
+import { parseArgs } from './args.ts';
+import { OperatorError } from '../errors.ts';
 import { startControlPlane, type RunningControlPlane } from '../runtime/control-plane.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { proxiesInSync } from '../server/sync-status.ts';
@@ -50,7 +51,8 @@ export interface RunningDemo {
   stop(): Promise<void>;
 }
 
-export class DemoError extends Error {}
+/** The demo cannot start or run (ports taken, an Envoy or an application exited): the message says where to look. */
+export class DemoError extends OperatorError {}
 
 function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -256,40 +258,33 @@ export async function demoCommand(argv: string[]): Promise<number> {
   // The terminal is for the summary and the curl lines; Trellis's info logs
   // would bury them (TRELLIS_LOG_LEVEL=info brings them back).
   if (!process.env.TRELLIS_LOG_LEVEL) rootLogger.level = 'warn';
-  let demo: RunningDemo | undefined;
+  const args = parseArgs(argv, {
+    values: {
+      mesh: path.join(repoRoot, 'examples/demo'),
+      'state-dir': path.join(repoRoot, '.trellis/demo'),
+      'xds-address': '127.0.0.1:18000',
+      'admin-address': '127.0.0.1:19000',
+    },
+  });
+  const o: DemoOptions = {
+    meshDir: args.values.mesh!,
+    stateDir: args.values['state-dir']!,
+    xdsAddress: args.values['xds-address']!,
+    adminAddress: args.values['admin-address']!,
+    logDir: path.join(args.values['state-dir']!, 'logs'),
+  };
+  // startDemo leaves nothing running when it fails; once it is up, every way out stops it.
+  const demo = await startDemo(o);
   try {
-    const args = parseArgs(argv, {
-      values: {
-        mesh: path.join(repoRoot, 'examples/demo'),
-        'state-dir': path.join(repoRoot, '.trellis/demo'),
-        'xds-address': '127.0.0.1:18000',
-        'admin-address': '127.0.0.1:19000',
-      },
-    });
-    const o: DemoOptions = {
-      meshDir: args.values.mesh!,
-      stateDir: args.values['state-dir']!,
-      xdsAddress: args.values['xds-address']!,
-      adminAddress: args.values['admin-address']!,
-      logDir: path.join(args.values['state-dir']!, 'logs'),
-    };
-    demo = await startDemo(o);
     process.stdout.write(demoSummary(demo, o));
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
     process.stdout.write('\nstopping the demo…\n');
+  } finally {
     await demo.stop();
-    process.stdout.write(`demo stopped; every process it started has exited.\n`);
-    return 0;
-  } catch (e) {
-    await demo?.stop();
-    if (e instanceof UsageError || e instanceof DemoError || e instanceof EnvoyMissingError) {
-      process.stderr.write(`trellis demo: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
   }
+  process.stdout.write(`demo stopped; every process it started has exited.\n`);
+  return 0;
 }
-

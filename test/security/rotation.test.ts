@@ -17,7 +17,7 @@ import pino from 'pino';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../src/ca/authority.ts';
-import { workloadBootstrapYaml } from '../../src/cli/bootstrap.ts';
+import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { buildMesh } from '../../src/model/index.ts';
 import { loadPaths } from '../../src/sources/file/load.ts';
 import { eventually } from '../support/conformance.ts';

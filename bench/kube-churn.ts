@@ -25,7 +25,7 @@
  *     [--window 50] [--drain 10] [--pods true|false] [--max-delay MS] [--timeout 600]
  *
  * Under steady churn the source publishes at most every `serve --max-delay-ms`
- * (default 200 ms; --max-delay here): that bounds how fresh a push can be.
+ * (DEFAULT_MAX_DELAY_MS; --max-delay here): that bounds how fresh a push can be.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { outboundClusterName, OUTBOUND_ROUTE } from '../src/translate/names.ts';
 import { KubeApiError } from '../src/sources/kubernetes/rest.ts';
+import { DEFAULT_MAX_DELAY_MS } from '../src/sources/kubernetes/source.ts';
 import { apply, freePort, KubeCluster, kubeMissingReason } from '../test/support/kube.ts';
 import { now } from './ipc.ts';
 import type { ChurnClientConfig, ChurnClientReport, ChurnClientResults } from './kube-churn-client-main.ts';
@@ -56,7 +57,7 @@ const { values } = parseArgs({
     drain: { type: 'string', default: '10' },
     pods: { type: 'string', default: 'true' },
     'max-in-flight': { type: 'string', default: '16' },
-    /** serve --max-delay-ms: under steady churn, how often the mesh publishes (Trellis' default 200) */
+    /** serve --max-delay-ms: under steady churn, how often the mesh publishes (default DEFAULT_MAX_DELAY_MS) */
     'max-delay': { type: 'string' },
     timeout: { type: 'string', default: '600' },
   },
@@ -370,7 +371,7 @@ async function main(): Promise<number> {
     ['streams held (of N)', `${held} (of ${o.streams})`],
     ['services / EndpointSlices', `${o.services}`],
     ['pods in the mesh', o.pods ? `${o.streams}` : '0'],
-    ['serve --max-delay-ms', o.maxDelayMs === undefined ? '500 (default)' : `${o.maxDelayMs}`],
+    ['serve --max-delay-ms', o.maxDelayMs === undefined ? `${DEFAULT_MAX_DELAY_MS} (default)` : `${o.maxDelayMs}`],
     ['initial sync', `${result.setup.initialSyncMs} ms`],
     ['updates written (planned)', `${writes} (${updates}) over ${round(churnMs / 1000)} s`],
     ['achieved rate', `${result.churn.achievedPerMinute}/min`],

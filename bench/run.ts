@@ -239,7 +239,7 @@ interface ChangeResult {
   p50Ms: number | null;
   p99Ms: number | null;
   maxMs: number | null;
-  /** change → ACK applied by the server (TypeState.ackedAt) */
+  /** change → ACK applied by the server (ackedAt in the server's sync-status view) */
   appliedP50Ms: number | null;
   appliedP99Ms: number | null;
   appliedMaxMs: number | null;
@@ -265,7 +265,7 @@ interface RunResult {
   initialSyncServerCpuMs: number | null;
   /** change → ACK written by each client (the generators' clock) */
   changeToAck: { samples: number; missing: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null };
-  /** change → the same ACK applied by the server (TypeState.ackedAt, ms precision) */
+  /** change → the same ACK applied by the server (ackedAt in the server's sync-status view, ms precision) */
   changeToAckApplied: { samples: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null };
   changes: ChangeResult[];
   encodesPerChange: number | null;

@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeResource, encodeStats } from '../src/cache/resource.ts';
-import { changedNames, SnapshotCache } from '../src/cache/snapshot-cache.ts';
+import { SnapshotCache } from '../src/cache/snapshot-cache.ts';
 import type { Logger } from '../src/log.ts';
 import { buildMesh } from '../src/model/index.ts';
 import type { MeshModel } from '../src/model/types.ts';
@@ -298,7 +298,7 @@ function endpointChangeFigures(objects: SourceObject[], shape: MeshShape, p: Pub
       modelBuildMs: round(build.wallMs),
       endpointsOnly: sample.value.translated === 0,
       encodes: encodeStats.encodes - enc0,
-      endpointSetsChanged: [...changedNames(prevEds, eds)],
+      endpointSetsChanged: [...eds.changedSince(prevEds)],
       snapshotsUpdated: now.filter((s, i) => s !== prev[i]).length,
       proxiesWithClustersListenersOrRoutesChanged: routingChanged,
     });

@@ -63,10 +63,10 @@ async function report(req: Extract<ServerRequest, { cmd: 'report' }>): Promise<v
   const at = now();
   const edsAckedAt: number[] = [];
   if (req.edsVersion) {
-    for (const streams of server.xds.nodes().values()) {
+    for (const { streams } of server.xds.syncStatus()) {
       for (const s of streams) {
-        const eds = s.types.get(TypeUrl.Endpoint);
-        if (eds?.ackedVersion === req.edsVersion) edsAckedAt.push(eds.ackedAt);
+        const eds = s.types.find((t) => t.typeUrl === TypeUrl.Endpoint);
+        if (eds?.ackedVersion === req.edsVersion) edsAckedAt.push(eds.ackedAt!);
       }
     }
   }

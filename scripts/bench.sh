@@ -9,6 +9,13 @@
 #   scripts/bench.sh kube [options]        # only the cluster: 1,000 streams on `serve --source kubernetes` against a
 #                                          # real kube-apiserver, 5,000 EndpointSlice updates/min for 60 s, change→ACK
 #                                          # p50/p99: see bench/kube-churn.ts (needs scripts/kube-apiserver.sh's binary, etcd)
+#   scripts/bench.sh interference [options] # only XDS_RULES 25: change→response on other streams beside a blocked
+#                                          # reader and during a NACK storm: see bench/interference.ts
+#   scripts/bench.sh demo [options]        # only the demo mesh with real Envoys: start-up, intent edit → every
+#                                          # Envoy ACKed p50/p99: see bench/demo-edit.ts
+#   scripts/bench.sh reroute [options]     # only the edit -> traffic delay: a TrafficSplit edit in the watched folder to
+#                                          # the first call of real proxyless gRPC clients (grpc-js-xds, grpcio) on the
+#                                          # new version: see bench/reroute.ts
 # Everything binds 127.0.0.1 and stops by itself (per-run timeouts, a global watchdog).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +32,9 @@ case "${1:-}" in
   xds) shift; exec node --import tsx bench/run.ts "$@" ;;
   sds) shift; exec node --import tsx bench/sds-reconnect.ts "$@" ;;
   kube) shift; exec node --import tsx bench/kube-churn.ts "$@" ;;
+  interference) shift; exec node --import tsx bench/interference.ts "$@" ;;
+  demo) shift; exec node --import tsx bench/demo-edit.ts "$@" ;;
+  reroute) shift; exec node --import tsx bench/reroute.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
@@ -32,5 +42,11 @@ node --import tsx bench/run.ts "$@"
 node --import tsx bench/translate.ts
 # Step 3: SDS, 1,000 streams reconnecting after a restart until all hold valid secrets (issue 4).
 node --import tsx bench/sds-reconnect.ts
-# Step 4: a cluster's EndpointSlice churn, 5,000 updates/min for 1,000 streams (issue 6).
+# Step 4: other streams beside a blocked reader and during a NACK storm (XDS_RULES 25).
+node --import tsx bench/interference.ts
+# Step 5: the demo mesh with real Envoys: intent edit → every Envoy ACKed (issue 5).
+node --import tsx bench/demo-edit.ts
+# Step 6: an operator's edit to real proxyless gRPC clients' traffic (was asserted in test/interop).
+node --import tsx bench/reroute.ts
+# Step 7: a cluster's EndpointSlice churn, 5,000 updates/min for 1,000 streams (issue 6).
 exec node --import tsx bench/kube-churn.ts

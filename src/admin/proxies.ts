@@ -1,65 +1,59 @@
 /**
  * What the admin API says about connected proxies (XDS_RULES 30): per node
  * and type, what was sent, what was ACKed, what was NACKed and why; and the
- * resources a proxy holds, decoded. Reads the server's streams; writes nothing.
+ * resources a proxy holds, decoded. Reads the server's sync-status view;
+ * writes nothing.
  */
 import type { XdsServer } from '../server/xds-server.ts';
-import type { XdsStream } from '../server/stream.ts';
-import type { TypeState } from '../server/type-state.ts';
+import { typeInSync, type StreamSyncStatus, type TypeSyncStatus } from '../server/sync-status.ts';
 import { SHORT_NAMES, TypeUrl } from '../xds/type-urls.ts';
 import { envoyJson } from '../xds/envoy-json.ts';
 
-function iso(ms: number): string | null {
+function iso(ms: number | null): string | null {
   return ms ? new Date(ms).toISOString() : null;
 }
 
-function typeSummary(st: TypeState) {
+function typeSummary(t: TypeSyncStatus) {
   return {
-    subscription: st.sub.toJSON(),
-    sentVersion: st.sentVersion || null,
-    sentAt: iso(st.sentAt),
-    ackedVersion: st.ackedVersion || null,
-    ackedAt: iso(st.ackedAt),
-    // By version, not set identity: a stream replaces its sent set with an equal one when nothing needs sending.
-    inSync: st.ackedVersion === st.sentVersion && !st.dirty,
-    lastNack: st.lastNack
-      ? { rejectedVersion: st.lastNack.rejectedVersion, stillRunning: st.lastNack.version, message: st.lastNack.message, at: iso(st.lastNack.at) }
-      : null,
-    pending: st.dirty,
+    subscription: t.subscription.toJSON(),
+    sentVersion: t.sentVersion,
+    sentAt: iso(t.sentAt),
+    ackedVersion: t.ackedVersion,
+    ackedAt: iso(t.ackedAt),
+    inSync: typeInSync(t),
+    lastNack: t.lastNack ? { ...t.lastNack, at: iso(t.lastNack.at) } : null,
+    pending: t.pending,
   };
 }
 
-function streamSummary(s: XdsStream) {
+function streamSummary(s: StreamSyncStatus) {
   const types: Record<string, ReturnType<typeof typeSummary>> = {};
-  for (const [t, st] of s.types) types[SHORT_NAMES[t]] = typeSummary(st);
+  for (const t of s.types) types[SHORT_NAMES[t.typeUrl]] = typeSummary(t);
   return {
     id: s.id,
     api: s.api === 'ads' ? 'ads' : SHORT_NAMES[s.api],
     mode: s.mode,
     connectedSince: iso(s.connectedAt),
-    identity: s.identity?.spiffeId ?? null,
+    identity: s.identity,
     identityState: s.identityState,
     transport: s.secure ? 'tls' : 'plaintext',
-    blocked: s.isBlocked,
+    blocked: s.blocked,
     types,
   };
 }
 
 export function listProxies(server: XdsServer) {
-  const out = [];
-  for (const [nodeId, streams] of server.nodes()) {
-    const list = [...streams];
-    const first = list[0]!;
-    out.push({
-      node: nodeId,
-      cluster: first.node?.cluster ?? '',
-      locality: first.node?.locality ?? null,
-      userAgent: [first.node?.user_agent_name, first.node?.user_agent_version].filter(Boolean).join(' ') || null,
-      connectedSince: iso(Math.min(...list.map((s) => s.connectedAt))),
-      streams: list.map(streamSummary),
-    });
-  }
-  return out.sort((a, b) => a.node.localeCompare(b.node));
+  return server
+    .syncStatus()
+    .map(({ node, streams }) => ({
+      node: node.id,
+      cluster: node.cluster ?? '',
+      locality: node.locality ?? null,
+      userAgent: [node.user_agent_name, node.user_agent_version].filter(Boolean).join(' ') || null,
+      connectedSince: iso(Math.min(...streams.map((s) => s.connectedAt))),
+      streams: streams.map(streamSummary),
+    }))
+    .sort((a, b) => a.node.localeCompare(b.node));
 }
 
 /**
@@ -82,24 +76,17 @@ function redact(typeUrl: string, value: Record<string, unknown>): Record<string,
 }
 
 export function proxyConfig(server: XdsServer, nodeId: string) {
-  const streams = server.nodes().get(nodeId);
-  if (!streams) return undefined;
+  const held = server.heldResources(nodeId);
+  if (!held) return undefined;
   const types: Record<string, unknown[]> = {};
-  for (const s of streams) {
-    for (const [t, st] of s.types) {
-      const list = (types[SHORT_NAMES[t]] ??= []);
-      for (const r of st.held()) {
-        const acked = st.ackedSet?.get(r.name) === r;
-        const nacked = st.lastNack !== null && !acked && st.lastNack.rejectedVersion === st.sentVersion;
-        list.push({
-          name: r.name,
-          version: r.version,
-          status: acked ? 'ACKED' : nacked ? 'NACKED' : 'SENT',
-          nackMessage: nacked ? st.lastNack!.message : undefined,
-          resource: redact(t, { '@type': t, ...envoyJson(t, r.value) }),
-        });
-      }
-    }
+  for (const { typeUrl, resource: r, status, nackMessage } of held) {
+    (types[SHORT_NAMES[typeUrl]] ??= []).push({
+      name: r.name,
+      version: r.version,
+      status,
+      nackMessage,
+      resource: redact(typeUrl, { '@type': typeUrl, ...envoyJson(typeUrl, r.value) }),
+    });
   }
   return { node: nodeId, types };
 }

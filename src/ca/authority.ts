@@ -27,6 +27,7 @@ import { DEFAULT_RENEWAL_POLICY, renewalDecision, rotationGraceEnd, rotationProg
 import { isValidTrustDomain, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from '../identity/spiffe.ts';
 import { FileCaStore, type CaStore, type RootMaterial } from './store.ts';
 import { buildCertificate, distinguishedName, type CertificateProfile } from './x509.ts';
+import { errorMessage } from '../errors.ts';
 
 export const DEFAULT_LEAF_LIFETIME_MS = 24 * 3600_000;
 export const DEFAULT_SERVER_LIFETIME_MS = 30 * 24 * 3600_000;
@@ -361,7 +362,7 @@ async function readRootFiles(files: RootFiles): Promise<RootMaterial> {
     try {
       return await readFile(path, 'utf8');
     } catch (err) {
-      throw new CaError('invalid-config', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      throw new CaError('invalid-config', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`,
         'check the path and that Trellis may read it', path);
     }
   };

@@ -6,6 +6,8 @@
  * Refusing is the point: a CA that starts on a bad root issues certificates
  * nobody trusts (or, worse, that everybody trusts for too long).
  */
+import { OperatorError } from '../errors.ts';
+
 export type CaErrorCode =
   /** A file does not hold the PEM it should (cert or key), or holds several. */
   | 'malformed-pem'
@@ -32,7 +34,8 @@ export type CaErrorCode =
   /** A setting the CA was given cannot work (trust domain, lifetime, unreadable file). */
   | 'invalid-config';
 
-export class CaError extends Error {
+/** An operator's problem (src/errors.ts): `trellis` prints the message alone and exits 1. */
+export class CaError extends OperatorError {
   override readonly name = 'CaError';
 
   constructor(

@@ -10,6 +10,7 @@ import * as asn1js from 'asn1js';
 import { CaError } from './errors.ts';
 import { derToPem, keyIdentifier, pemBlocks } from './encoding.ts';
 import { buildCertificate, createIssuer, distinguishedName, signatureSchemeFor, type Issuer } from './x509.ts';
+import { errorMessage } from '../errors.ts';
 
 export const DEFAULT_ROOT_LIFETIME_MS = 10 * 365 * 24 * 3600_000;
 /** Roots start an hour early so that peers whose clocks lag a little still accept them. */
@@ -101,7 +102,7 @@ export function loadTrustedRoot(certificatePem: string, now: number, origin: Roo
   try {
     cert = new X509Certificate(certs[0]!.der);
   } catch (err) {
-    fail(origin, 'malformed-pem', `${origin.certPath} is not a valid X.509 certificate (${(err as Error).message})`,
+    fail(origin, 'malformed-pem', `${origin.certPath} is not a valid X.509 certificate (${errorMessage(err)})`,
       'check the file with `openssl x509 -in FILE -noout -text`');
   }
   checkCa(cert, certs[0]!.der, origin);
@@ -153,7 +154,7 @@ function parseKey(pem: string, origin: RootOrigin): KeyObject {
   try {
     return createPrivateKey(pem);
   } catch (err) {
-    fail(origin, 'malformed-pem', `${origin.keyPath} is not a valid private key (${(err as Error).message})`,
+    fail(origin, 'malformed-pem', `${origin.keyPath} is not a valid private key (${errorMessage(err)})`,
       'check the file with `openssl pkey -in FILE -noout`', origin.keyPath);
   }
 }

@@ -15,6 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from './errors.ts';
 import { checkKeyFileMode, readOptional, writeFileAtomic } from './files.ts';
+import { errorMessage } from '../errors.ts';
 
 export function tokenKeyPath(stateDir: string): string {
   return join(stateDir, 'tokens', 'signing.key');
@@ -35,7 +36,7 @@ export async function loadOrCreateTokenKey(stateDir: string): Promise<KeyObject>
   try {
     key = createPrivateKey(pem);
   } catch (err) {
-    throw corrupt(path, `is not a valid private key (${(err as Error).message})`);
+    throw corrupt(path, `is not a valid private key (${errorMessage(err)})`);
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw corrupt(path, 'is not an ECDSA P-256 key');

@@ -151,7 +151,7 @@ export class WorkloadTokens implements IdentityVerifier {
     if (exact !== undefined ? nodeId !== exact : !nodeId.startsWith(prefix!)) {
       return failure('mismatch', `token is for node ${exact !== undefined ? JSON.stringify(exact) : `prefix ${JSON.stringify(prefix)}`}, stream announced ${JSON.stringify(nodeId)}`);
     }
-    return { ok: true, identity: { spiffeId: c.sub, expiresAt } };
+    return { ok: true, identity: { spiffeId: c.sub } };
   }
 }
 

@@ -70,5 +70,3 @@ export function referencesOf(typeUrl: ResourceTypeUrl, name: string, resource: J
     secrets: unique(refs.secrets),
   };
 }
-
-export const NO_REFERENCES: References = Object.freeze({ clusters: [], endpoints: [], routes: [], secrets: [] }) as References;

@@ -6,10 +6,12 @@
  * once in memory.
  */
 import { createHash } from 'node:crypto';
+import { errorMessage } from '../errors.ts';
 import { messageType } from '../xds/protos.ts';
-import { messageNameOf, resourceNameOf, type ResourceTypeUrl } from '../xds/type-urls.ts';
+import { messageNameOf, resourceNameOf, type ResourceOf, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { encodeAny, encodeDeltaResource, lenField } from '../xds/wire.ts';
 import { fromProto3Json } from '../xds/proto-json.ts';
+import { Interner } from './interner.ts';
 import { referencesOf, type References } from './references.ts';
 
 export interface VersionedResource {
@@ -45,11 +47,8 @@ export class InvalidResourceError extends Error {
 /** Counts every protobuf encode, so benchmarks can show encoding is per change, not per stream. */
 export const encodeStats = { encodes: 0, interned: 0 };
 
-const interned = new Map<string, WeakRef<VersionedResource>>();
-const registry = new FinalizationRegistry<string>((key) => {
-  const ref = interned.get(key);
-  if (ref && ref.deref() === undefined) interned.delete(key);
-});
+/** One object per (type, name, version, owner): the bytes of equal content exist once. */
+const interned = new Interner<VersionedResource>();
 
 /**
  * Memo from the builder's object to its encoded resource. Builders that return
@@ -62,11 +61,13 @@ export interface EncodeOptions {
   owner?: string;
 }
 
-export function encodeResource(
-  typeUrl: ResourceTypeUrl,
-  resource: Record<string, unknown>,
-  options: EncodeOptions = {},
-): VersionedResource {
+/** A builder's resource, typed by the message its type URL names (src/xds/envoy-types.ts). */
+export function encodeResource<U extends ResourceTypeUrl>(typeUrl: U, resource: ResourceOf<U>, options?: EncodeOptions): VersionedResource;
+/** Untyped input (fixtures, the raw resources file): the protos check it when it is encoded. */
+export function encodeResource(typeUrl: ResourceTypeUrl, resource: Record<string, unknown>, options?: EncodeOptions): VersionedResource;
+export function encodeResource(typeUrl: ResourceTypeUrl, typed: object, options: EncodeOptions = {}): VersionedResource {
+  // Either overload's object is read as the proto3 JSON it is.
+  const resource = typed as Record<string, unknown>;
   const memo = byObject.get(resource);
   if (memo && memo.typeUrl === typeUrl && memo.owner === options.owner) return memo;
   const name = resourceNameOf(typeUrl, resource);
@@ -79,30 +80,27 @@ export function encodeResource(
     if (err) throw new Error(err);
     value = Buffer.from(T.encode(message).finish());
   } catch (e) {
-    throw new InvalidResourceError(typeUrl, name, e instanceof Error ? e.message : String(e));
+    throw new InvalidResourceError(typeUrl, name, errorMessage(e));
   }
   encodeStats.encodes++;
   const version = createHash('sha256').update(typeUrl).update('\0').update(value).digest('base64url').slice(0, 22);
   const key = `${typeUrl}\0${name}\0${version}\0${options.owner ?? ''}`;
-  const existing = interned.get(key)?.deref();
-  if (existing) {
-    encodeStats.interned++;
-    byObject.set(resource, existing);
-    return existing;
-  }
-  const any = encodeAny(typeUrl, value);
-  const vr: VersionedResource = Object.freeze({
-    typeUrl,
-    name,
-    version,
-    value,
-    sotwField: lenField(2, any),
-    deltaField: lenField(2, encodeDeltaResource(name, version, any)),
-    references: referencesOf(typeUrl, name, resource),
-    owner: options.owner,
+  let made = false;
+  const vr = interned.intern(key, () => {
+    made = true;
+    const any = encodeAny(typeUrl, value);
+    return Object.freeze({
+      typeUrl,
+      name,
+      version,
+      value,
+      sotwField: lenField(2, any),
+      deltaField: lenField(2, encodeDeltaResource(name, version, any)),
+      references: referencesOf(typeUrl, name, resource),
+      owner: options.owner,
+    });
   });
-  interned.set(key, new WeakRef(vr));
-  registry.register(vr, key);
+  if (!made) encodeStats.interned++;
   byObject.set(resource, vr);
   return vr;
 }

@@ -1,17 +1,16 @@
 /**
- * Per-node views of the config. The seam between whatever computes config
- * (a fixture file, the mesh translator) and the xDS server, in the manner of
- * go-control-plane's cache: the server only watches a key; the cache knows
- * nothing of gRPC.
+ * Per-node views of the config, behind the ConfigWatcher seam
+ * (config-watcher.ts, whose contract this implements): writers (a resources
+ * file, the mesh publisher) set snapshots by key; the xDS server watches
+ * nodes. The cache knows nothing of gRPC.
  *
  * Proxies that should hold identical config share one key (and so one
  * snapshot object and one set of encoded bytes); the `keyOf` function decides.
  */
 import { PUSH_ORDER, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { NodeInfo } from '../xds/wire.ts';
+import type { ConfigListener, ConfigWatch, ConfigWatcher } from './config-watcher.ts';
 import { checkConsistency, Snapshot, TypeSet, type ConsistencyOptions, type ConsistencyProblem } from './snapshot.ts';
-
-export type SnapshotWatcher = (next: Snapshot, changedTypes: ReadonlySet<ResourceTypeUrl>) => void;
 
 export interface DemandListener {
   /** A key gained its first watcher: its config is now wanted. */
@@ -22,27 +21,12 @@ export interface DemandListener {
 
 export type SetResult = { ok: true; changedTypes: ResourceTypeUrl[] } | { ok: false; problems: ConsistencyProblem[] };
 
-/**
- * Names whose resource differs between two sets of the same type, memoized
- * on the pair so that a thousand streams moving from `a` to `b` pay for the
- * comparison once (XDS_RULES 26 and "work proportional to what changed").
- */
-const changedMemo = new WeakMap<TypeSet, { from: TypeSet; names: ReadonlySet<string> }>();
-
-export function changedNames(from: TypeSet, to: TypeSet): ReadonlySet<string> {
-  const memo = changedMemo.get(to);
-  if (memo && memo.from === from) return memo.names;
-  const names = new Set<string>();
-  for (const [name, r] of to.items) if (from.items.get(name) !== r) names.add(name);
-  for (const name of from.items.keys()) if (!to.items.has(name)) names.add(name);
-  changedMemo.set(to, { from, names });
-  return names;
-}
-
-export class SnapshotCache {
+export class SnapshotCache implements ConfigWatcher {
   private readonly snapshots = new Map<string, Snapshot>();
-  private readonly watchers = new Map<string, Set<SnapshotWatcher>>();
+  private readonly watchers = new Map<string, Set<ConfigListener>>();
   private readonly demand: DemandListener[] = [];
+  /** > 0 while listeners are being told of a change: writes then are a bug (see ConfigWatcher). */
+  private notifying = 0;
 
   constructor(readonly keyOf: (node: NodeInfo) => string = () => '*') {}
 
@@ -60,6 +44,7 @@ export class SnapshotCache {
 
   /** Replace a key's snapshot after checking its consistency. Watchers hear only of types that changed. */
   set(key: string, next: Snapshot, options: ConsistencyOptions = {}): SetResult {
+    this.assertNotNotifying();
     const problems = checkConsistency(next, options);
     if (problems.length > 0) return { ok: false, problems };
     return this.commit(key, this.snapshots.get(key), next);
@@ -78,7 +63,7 @@ export class SnapshotCache {
         continue;
       }
       merged.set(t, b);
-      if (a) changedNames(a, b);
+      if (a) b.changedSince(a); // computed once here, then shared by every stream of the key
       changed.push(t);
     }
     next = new Snapshot(merged);
@@ -92,13 +77,14 @@ export class SnapshotCache {
    * listeners and routes when only endpoints moved.
    */
   setType(key: string, set: TypeSet, options: ConsistencyOptions = {}): SetResult {
+    this.assertNotNotifying();
     const prev = this.snapshots.get(key) ?? Snapshot.empty();
     const next = prev.withType(set);
     // The hot path (new endpoints for a thousand proxies): when the set only
     // changed content, not names, every reference holds as before and the
     // consistency check cannot change its answer; skip it.
     const old = prev.get(set.typeUrl);
-    if (this.snapshots.has(key) && [...changedNames(old, set)].every((n) => old.items.has(n) && set.items.has(n))) {
+    if (this.snapshots.has(key) && [...set.changedSince(old)].every((n) => old.items.has(n) && set.items.has(n))) {
       return this.commit(key, prev, next);
     }
     return this.set(key, next, options);
@@ -108,7 +94,18 @@ export class SnapshotCache {
     this.snapshots.delete(key);
   }
 
-  watch(key: string, node: NodeInfo, watcher: SnapshotWatcher): () => void {
+  /** The server's side of the seam: a watch on the key `node` maps to. */
+  createWatch(node: NodeInfo, onChange: ConfigListener): ConfigWatch {
+    const key = this.keyOf(node);
+    const cancel = this.watch(key, node, onChange);
+    return { current: () => this.snapshots.get(key), cancel };
+  }
+
+  /**
+   * Watch a key directly (writers' tests and benchmarks create demand this
+   * way); the same contract as createWatch. Returns an idempotent cancel.
+   */
+  watch(key: string, node: NodeInfo, watcher: ConfigListener): () => void {
     let set = this.watchers.get(key);
     const first = !set;
     if (!set) {
@@ -118,7 +115,10 @@ export class SnapshotCache {
     set.add(watcher);
     // After adding: a demand listener may publish at once, and this watcher must hear it.
     if (first) for (const d of this.demand) d.onDemand?.(key, node);
+    let cancelled = false;
     return () => {
+      if (cancelled) return;
+      cancelled = true;
       const s = this.watchers.get(key);
       if (!s) return;
       s.delete(watcher);
@@ -135,9 +135,21 @@ export class SnapshotCache {
     return n;
   }
 
+  /** In watch order; a Set skips members deleted during iteration, so a cancelled watch hears nothing more. */
   private notify(key: string, next: Snapshot, changed: ReadonlySet<ResourceTypeUrl>): void {
     const set = this.watchers.get(key);
     if (!set) return;
-    for (const w of set) w(next, changed);
+    this.notifying++;
+    try {
+      for (const w of set) w(next, changed);
+    } finally {
+      this.notifying--;
+    }
+  }
+
+  private assertNotNotifying(): void {
+    if (this.notifying > 0) {
+      throw new Error('SnapshotCache written from inside a watch listener; listeners must only record and schedule (see ConfigWatcher)');
+    }
   }
 }

@@ -8,6 +8,9 @@ import { createHash } from 'node:crypto';
 import { PUSH_ORDER, SHORT_NAMES, TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { VersionedResource } from './resource.ts';
 
+/** Per set, the last comparison made against it (streams move from one set to the next together). */
+const changedMemo = new WeakMap<TypeSet, { from: TypeSet; names: ReadonlySet<string> }>();
+
 export class TypeSet {
   /** SotW version_info: a hash over (name, version) pairs, so equal sets have equal versions. */
   readonly version: string;
@@ -27,6 +30,22 @@ export class TypeSet {
 
   get(name: string): VersionedResource | undefined {
     return this.items.get(name);
+  }
+
+  /**
+   * Names whose resource differs between `from` and this set (changed, added
+   * or removed), memoized on the pair so that a thousand streams moving from
+   * `from` to this set pay for the comparison once (XDS_RULES 26: work
+   * proportional to what changed, not to the number of streams).
+   */
+  changedSince(from: TypeSet): ReadonlySet<string> {
+    const memo = changedMemo.get(this);
+    if (memo && memo.from === from) return memo.names;
+    const names = new Set<string>();
+    for (const [name, r] of this.items) if (from.items.get(name) !== r) names.add(name);
+    for (const name of from.items.keys()) if (!this.items.has(name)) names.add(name);
+    changedMemo.set(this, { from, names });
+    return names;
   }
 
   static of(typeUrl: ResourceTypeUrl, resources: Iterable<VersionedResource>, createdAt?: number): TypeSet {
@@ -94,7 +113,7 @@ export interface ConsistencyProblem {
  */
 export interface ConsistencyOptions {
   /**
-   * The endpoint set is mesh-wide and shared by every proxy (translate/
+   * The endpoint set is mesh-wide and shared by every proxy (runtime/
    * publisher.ts): endpoints need not each have a cluster in this snapshot,
    * but every EDS cluster must find its endpoints.
    */

@@ -3,6 +3,8 @@
  * Unknown flags are an error naming the flag, so a typo never silently falls
  * back to a default.
  */
+import { UsageError } from '../errors.ts';
+
 export interface ArgSpec {
   /** flags that take a value, with their defaults (undefined = no default) */
   values?: Record<string, string | undefined>;
@@ -10,6 +12,8 @@ export interface ArgSpec {
   booleans?: string[];
   /** flags that may repeat */
   repeatable?: string[];
+  /** The command's usage line(s), printed after a usage error. */
+  usage?: string;
 }
 
 export interface ParsedArgs {
@@ -18,8 +22,6 @@ export interface ParsedArgs {
   booleans: Record<string, boolean>;
   positionals: string[];
 }
-
-export class UsageError extends Error {}
 
 export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
   const values: Record<string, string | undefined> = { ...(spec.values ?? {}) };
@@ -42,11 +44,11 @@ export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
     }
     const isValue = spec.values && name in spec.values;
     const isList = spec.repeatable?.includes(name);
-    if (!isValue && !isList) throw new UsageError(`unknown option --${name}`);
+    if (!isValue && !isList) throw new UsageError(`unknown option --${name}`, spec.usage);
     let value: string | undefined;
     if (eq >= 0) value = arg.slice(eq + 1);
     else value = argv[++i];
-    if (value === undefined) throw new UsageError(`option --${name} needs a value`);
+    if (value === undefined) throw new UsageError(`option --${name} needs a value`, spec.usage);
     if (isList) lists[name]!.push(value);
     else values[name] = value;
   }

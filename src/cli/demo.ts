@@ -14,15 +14,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentLogger, rootLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
-import { workloadBootstrapYaml } from './bootstrap.ts';
-import { EnvoyMissingError, findEnvoy } from './envoy-bin.ts';
-import { parseArgs, UsageError } from './args.ts';
+import { ADMIN_PORT, OUTBOUND_PORT } from '../translate/sidecar.ts';
+import { workloadBootstrapYaml } from '../runtime/bootstrap.ts';
+import { findEnvoy } from './envoy-bin.ts';
+import { parseArgs } from './args.ts';
+import { OperatorError } from '../errors.ts';
 import { startControlPlane, type RunningControlPlane } from '../runtime/control-plane.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
+import { proxiesInSync } from '../server/sync-status.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-export const DEMO_PORTS = { app: 18080, service: 8080, outbound: 15001, admin: 15000 } as const;
+export const DEMO_PORTS = { app: 18080, service: 8080, outbound: OUTBOUND_PORT, admin: ADMIN_PORT } as const;
 
 /** Who each demo application calls (application config, not mesh config). */
 const UPSTREAMS: Record<string, string> = { frontend: 'recommendation.demo:8080', recommendation: 'ratings.demo:8080' };
@@ -48,7 +51,8 @@ export interface RunningDemo {
   stop(): Promise<void>;
 }
 
-export class DemoError extends Error {}
+/** The demo cannot start or run (ports taken, an Envoy or an application exited): the message says where to look. */
+export class DemoError extends OperatorError {}
 
 function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -63,18 +67,14 @@ function split(addr: string): [string, number] {
   return [addr.slice(0, i), Number(addr.slice(i + 1))];
 }
 
-/** Every proxy connected and every type it asked for ACKed at the version sent. */
+/**
+ * Every proxy connected and in sync (server/sync-status.ts); and each has
+ * asked for clusters, listeners and its secrets, which every sidecar does
+ * (EDS and RDS only if it has something to call), so readiness cannot pass
+ * before its first requests.
+ */
 export function allInSync(server: RunningControlPlane, nodeIds: readonly string[]): boolean {
-  for (const id of nodeIds) {
-    const streams = server.xds.nodes().get(id);
-    if (!streams || streams.size === 0) return false;
-    for (const s of streams) {
-      // Every sidecar asks for clusters, listeners and its secrets; EDS and RDS only if it has something to call.
-      if (!s.types.has(TypeUrl.Cluster) || !s.types.has(TypeUrl.Listener) || !s.types.has(TypeUrl.Secret)) return false;
-      for (const st of s.types.values()) if (!st.sentSet || st.ackedSet !== st.sentSet || st.dirty) return false;
-    }
-  }
-  return true;
+  return proxiesInSync(server.xds.syncStatus(), nodeIds, [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.Secret]);
 }
 
 async function envoyLive(host: string, port: number): Promise<boolean> {
@@ -258,40 +258,33 @@ export async function demoCommand(argv: string[]): Promise<number> {
   // The terminal is for the summary and the curl lines; Trellis's info logs
   // would bury them (TRELLIS_LOG_LEVEL=info brings them back).
   if (!process.env.TRELLIS_LOG_LEVEL) rootLogger.level = 'warn';
-  let demo: RunningDemo | undefined;
+  const args = parseArgs(argv, {
+    values: {
+      mesh: path.join(repoRoot, 'examples/demo'),
+      'state-dir': path.join(repoRoot, '.trellis/demo'),
+      'xds-address': '127.0.0.1:18000',
+      'admin-address': '127.0.0.1:19000',
+    },
+  });
+  const o: DemoOptions = {
+    meshDir: args.values.mesh!,
+    stateDir: args.values['state-dir']!,
+    xdsAddress: args.values['xds-address']!,
+    adminAddress: args.values['admin-address']!,
+    logDir: path.join(args.values['state-dir']!, 'logs'),
+  };
+  // startDemo leaves nothing running when it fails; once it is up, every way out stops it.
+  const demo = await startDemo(o);
   try {
-    const args = parseArgs(argv, {
-      values: {
-        mesh: path.join(repoRoot, 'examples/demo'),
-        'state-dir': path.join(repoRoot, '.trellis/demo'),
-        'xds-address': '127.0.0.1:18000',
-        'admin-address': '127.0.0.1:19000',
-      },
-    });
-    const o: DemoOptions = {
-      meshDir: args.values.mesh!,
-      stateDir: args.values['state-dir']!,
-      xdsAddress: args.values['xds-address']!,
-      adminAddress: args.values['admin-address']!,
-      logDir: path.join(args.values['state-dir']!, 'logs'),
-    };
-    demo = await startDemo(o);
     process.stdout.write(demoSummary(demo, o));
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
     process.stdout.write('\nstopping the demo…\n');
+  } finally {
     await demo.stop();
-    process.stdout.write(`demo stopped; every process it started has exited.\n`);
-    return 0;
-  } catch (e) {
-    await demo?.stop();
-    if (e instanceof UsageError || e instanceof DemoError || e instanceof EnvoyMissingError) {
-      process.stderr.write(`trellis demo: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
   }
+  process.stdout.write(`demo stopped; every process it started has exited.\n`);
+  return 0;
 }
-

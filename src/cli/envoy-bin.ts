@@ -6,10 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OperatorError } from '../errors.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-export class EnvoyMissingError extends Error {}
+/** Envoy is not installed where Trellis looks: the message says how to install it. */
+export class EnvoyMissingError extends OperatorError {}
 
 export function findEnvoy(): string {
   if (process.env.ENVOY_BIN) {

@@ -3,7 +3,7 @@
  * in its own file and is imported only when it runs, so `trellis validate`
  * does not pay for loading gRPC and the Envoy protos.
  */
-import { parseArgs } from './args.ts';
+import { errorMessage, OperatorError, UsageError } from '../errors.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -33,18 +33,41 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`trellis: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
-  return (await command.load())(rest);
+  try {
+    return await (await command.load())(rest);
+  } catch (e) {
+    return exitCodeOf(`trellis ${name}`, e);
+  }
 }
 
-// parseArgs is re-exported for subcommands' tests.
-export { parseArgs };
+/**
+ * The one place where what a command throws becomes what the operator sees.
+ * Commands throw and never print their own errors:
+ *   - UsageError (a flag, an argument, an input file): its message, then the
+ *     command's usage if it has one; exit 2;
+ *   - OperatorError (CaError, DemoError, EnvoyMissingError, a port in use...):
+ *     a problem the operator can fix, whose message says how: the message
+ *     alone, no stack trace; exit 1;
+ *   - anything else is a bug in Trellis: the stack trace; exit 1.
+ */
+function exitCodeOf(prefix: string, e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`${prefix}: ${e.message}\n${e.usage ?? ''}`);
+    return 2;
+  }
+  if (e instanceof OperatorError) {
+    process.stderr.write(`${prefix}: ${e.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`${prefix}: ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}\n`);
+  return 1;
+}
 
 main(process.argv.slice(2)).then(
   (code) => {
     if (code !== 0 || !process.env.TRELLIS_KEEP_ALIVE) process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`trellis: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeOf('trellis', err);
   },
 );

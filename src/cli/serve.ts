@@ -3,64 +3,73 @@
  * until SIGINT or SIGTERM.
  */
 import { hostname } from 'node:os';
-import { parseArgs, UsageError } from './args.ts';
-import { startControlPlane, type KubernetesSource, type RunningControlPlane } from '../runtime/control-plane.ts';
-import { CaError } from '../ca/errors.ts';
+import { parseArgs } from './args.ts';
+import { UsageError } from '../errors.ts';
+import { startControlPlane, type KubernetesSource } from '../runtime/control-plane.ts';
+import { DEFAULT_RENEWAL_POLICY } from '../ca/rotation.ts';
+import { DEFAULT_TOKEN_AUDIENCE } from '../identity/token-review.ts';
+import { DEFAULT_NAMESPACE_SELECTOR } from '../sources/kubernetes/resources.ts';
+
+const DEFAULTS = {
+  'xds-address': '0.0.0.0:18000',
+  'admin-address': '127.0.0.1:19000',
+  'state-dir': '.trellis',
+} as const;
+
+const USAGE = 'usage: trellis serve [--source file:<dir> | --source kubernetes | --resources FILE] [options]; trellis serve --help lists them\n';
+
+const HELP = `usage: trellis serve [--source file:<dir> | --source kubernetes | --resources FILE] [options]
+  --source file:<dir>            the mesh from a folder of Kubernetes YAML (default file:. unless --resources)
+  --source kubernetes            the mesh from a cluster: --kubeconfig K, else in-cluster, else $KUBECONFIG
+    --namespace-selector S       the namespaces in the mesh (default ${DEFAULT_NAMESPACE_SELECTOR}; '' = all)
+    --max-delay-ms MS            under steady churn, publish at least every MS ms: the latency floor,
+                                 traded against pushes and CPU (docs/kubernetes.md has the default and figures)
+    --token-audience A           of the sidecars' service-account tokens (default ${DEFAULT_TOKEN_AUDIENCE})
+  --resources FILE               raw Envoy resources served to every node
+  --xds-address H:P              default ${DEFAULTS['xds-address']}; TLS from the mesh CA
+  --xds-plaintext-address H:P    opt-in, for proxyless gRPC clients; never carries private keys
+  --admin-address H:P            default ${DEFAULTS['admin-address']}
+  --state-dir D                  the CA root and the token key (default ${DEFAULTS['state-dir']})
+  --rotation-grace S             after \`trellis ca rotate\`, seconds leaves stay on the old root (default ${DEFAULT_RENEWAL_POLICY.rotationGraceMs / 1000})
+`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  let sourceDir: string | undefined;
-  let args;
-  try {
-    args = parseArgs(argv, {
-      values: {
-        'xds-address': '0.0.0.0:18000',
-        'admin-address': '127.0.0.1:19000',
-        source: undefined,
-        resources: undefined,
-        'state-dir': '.trellis',
-        'xds-plaintext-address': undefined,
-        kubeconfig: undefined,
-        'namespace-selector': undefined,
-        'token-audience': undefined,
-        'max-delay-ms': undefined,
-        'rotation-grace': undefined,
-      },
-    });
-    // The file source is the default when no cluster (and no raw resources file) is named.
-    if (args.values.source === undefined && args.values.resources === undefined) args.values.source = 'file:.';
-    sourceDir = sourceDirOf(args.values.source);
-    const grace = args.values['rotation-grace'];
-    if (grace !== undefined && !(grace.trim() !== '' && Number(grace) >= 0)) throw new UsageError(`--rotation-grace ${grace}: expected seconds (e.g. 60)`);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`trellis serve: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+  const args = parseArgs(argv, {
+    values: {
+      ...DEFAULTS,
+      source: undefined,
+      resources: undefined,
+      'xds-plaintext-address': undefined,
+      kubeconfig: undefined,
+      'namespace-selector': undefined,
+      'token-audience': undefined,
+      'max-delay-ms': undefined,
+      'rotation-grace': undefined,
+    },
+    booleans: ['help'],
+    usage: USAGE,
+  });
+  if (args.booleans.help) {
+    process.stdout.write(HELP);
+    return 0;
   }
-  let running: RunningControlPlane;
-  try {
-    running = await startControlPlane({
-      xdsAddress: args.values['xds-address']!,
-      adminAddress: args.values['admin-address']!,
-      resourcesFile: args.values.resources,
-      sourceDir,
-      kubernetes: args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector'], args.values['max-delay-ms']) : undefined,
-      stateDir: args.values['state-dir'],
-      plaintextXdsAddress: args.values['xds-plaintext-address'],
-      tokenAudience: args.values['token-audience'],
-      rotationGraceMs: args.values['rotation-grace'] !== undefined ? Number(args.values['rotation-grace']) * 1000 : undefined,
-    });
-  } catch (e) {
-    // A CA that refuses to start (corrupt state dir, bad or expired root) is an
-    // operator's problem, not a crash: its message says what is wrong and how
-    // to fix it, so print that alone, without a stack trace.
-    if (e instanceof CaError) {
-      process.stderr.write(`trellis serve: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
+  // The file source is the default when no cluster (and no raw resources file) is named.
+  if (args.values.source === undefined && args.values.resources === undefined) args.values.source = 'file:.';
+  const sourceDir = sourceDirOf(args.values.source);
+  const grace = args.values['rotation-grace'];
+  if (grace !== undefined && !(grace.trim() !== '' && Number(grace) >= 0)) throw new UsageError(`--rotation-grace ${grace}: expected seconds (e.g. 60)`, USAGE);
+  const kubernetes = args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector'], args.values['max-delay-ms']) : undefined;
+  const running = await startControlPlane({
+    xdsAddress: args.values['xds-address']!,
+    adminAddress: args.values['admin-address']!,
+    resourcesFile: args.values.resources,
+    sourceDir,
+    kubernetes,
+    stateDir: args.values['state-dir'],
+    plaintextXdsAddress: args.values['xds-plaintext-address'],
+    tokenAudience: args.values['token-audience'],
+    rotationGraceMs: grace !== undefined ? Number(grace) * 1000 : undefined,
+  });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -78,7 +87,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 function kubernetesSource(kubeconfig: string | undefined, namespaceSelector: string | undefined, maxDelayMs: string | undefined): KubernetesSource {
   const ns = process.env.POD_NAMESPACE;
   const maxDelay = maxDelayMs === undefined ? undefined : Number(maxDelayMs);
-  if (maxDelay !== undefined && !(Number.isInteger(maxDelay) && maxDelay >= 0)) throw new UsageError(`--max-delay-ms ${maxDelayMs}: expected whole milliseconds`);
+  if (maxDelay !== undefined && !(Number.isInteger(maxDelay) && maxDelay >= 0)) throw new UsageError(`--max-delay-ms ${maxDelayMs}: expected whole milliseconds`, USAGE);
   return {
     kubeconfig,
     namespaceSelector,
@@ -91,5 +100,5 @@ function kubernetesSource(kubeconfig: string | undefined, namespaceSelector: str
 function sourceDirOf(source: string | undefined): string | undefined {
   if (source === undefined || source === 'kubernetes') return undefined;
   if (source.startsWith('file:')) return source.slice('file:'.length);
-  throw new UsageError(`--source ${source}: expected file:<dir> or kubernetes`);
+  throw new UsageError(`--source ${source}: expected file:<dir> or kubernetes`, USAGE);
 }

@@ -10,32 +10,22 @@ import { stat } from 'node:fs/promises';
 import { buildMesh } from '../model/build.ts';
 import { formatProblem, formatSourceError } from '../model/problem.ts';
 import { loadPaths } from '../sources/file/load.ts';
-import { parseArgs, UsageError } from './args.ts';
+import { UsageError } from '../errors.ts';
+import { parseArgs } from './args.ts';
 
 const USAGE = 'usage: trellis validate [--quiet] <file|dir>...\n';
 
 export async function validateCommand(argv: string[]): Promise<number> {
-  let paths: string[];
-  let quiet: boolean;
-  try {
-    const args = parseArgs(argv, { booleans: ['quiet', 'help'] });
-    if (args.booleans.help) {
-      process.stdout.write(`${USAGE}\nChecks Kubernetes-shaped YAML intents as \`trellis serve\` would. Exit 0: no errors; 1: errors; 2: usage.\n  --quiet  print errors only, not warnings or the summary\n`);
-      return 0;
-    }
-    paths = args.positionals;
-    quiet = args.booleans.quiet ?? false;
-    if (paths.length === 0) throw new UsageError('validate needs at least one file or directory');
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`trellis validate: ${err.message}\n${USAGE}`);
-    return 2;
+  const args = parseArgs(argv, { booleans: ['quiet', 'help'], usage: USAGE });
+  if (args.booleans.help) {
+    process.stdout.write(`${USAGE}\nChecks Kubernetes-shaped YAML intents as \`trellis serve\` would. Exit 0: no errors; 1: errors; 2: usage.\n  --quiet  print errors only, not warnings or the summary\n`);
+    return 0;
   }
+  const paths = args.positionals;
+  const quiet = args.booleans.quiet ?? false;
+  if (paths.length === 0) throw new UsageError('validate needs at least one file or directory', USAGE);
   for (const path of paths) {
-    if (!(await stat(path).catch(() => undefined))) {
-      process.stderr.write(`trellis validate: ${path}: no such file or directory\n${USAGE}`);
-      return 2;
-    }
+    if (!(await stat(path).catch(() => undefined))) throw new UsageError(`${path}: no such file or directory`, USAGE);
   }
 
   const loaded = await loadPaths(paths);

@@ -1,7 +1,8 @@
 /**
  * SPIFFE IDs as Trellis uses them: `spiffe://<trust-domain>/ns/<ns>/sa/<sa>`
- * (DESIGN.md, Identity). The format is a contract: sidecars match peers on it
- * and secrets are named by it (translate/names.ts).
+ * (DESIGN.md, Identity). The format is a contract: sidecars match peers on it,
+ * and a workload's certificate secret is owned by it (only a stream that
+ * proved the identity receives it; the secret's name is the same for all).
  *
  * Spec: https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md
  * (§2.1 trust domain: lowercase letters, digits, `.`, `-`, `_`; §2.2 path

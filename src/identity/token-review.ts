@@ -90,7 +90,7 @@ const failure = (reason: Failure['reason'], message: string): Failure => ({ ok: 
 interface Review {
   username: string;
   extra: Record<string, string[]>;
-  /** the token's exp (ms), read from its payload once the API server vouched for it */
+  /** the token's exp (ms), read from its payload once the API server vouched for it: a cached review ends with it */
   expiresAt?: number;
 }
 
@@ -146,7 +146,7 @@ export class TokenReviewVerifier implements IdentityVerifier {
     } catch (e) {
       return failure('mismatch', e instanceof Error ? e.message : String(e));
     }
-    return { ok: true, identity: { spiffeId, ...(review.expiresAt !== undefined ? { expiresAt: review.expiresAt } : {}) } };
+    return { ok: true, identity: { spiffeId } };
   }
 
   /** The API server's answer for a token: who it is, or why not. */

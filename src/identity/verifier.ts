@@ -1,14 +1,20 @@
 /**
  * How a stream proves who it is. The xDS server asks a verifier once per
- * stream, with the stream's gRPC metadata and (for TLS connections) the peer
- * certificate; the answer decides which secrets the stream may receive
- * (XDS_RULES 23). The server never inspects tokens itself.
+ * stream, with the stream's gRPC metadata and the node id it announced; the
+ * answer decides which secrets the stream may receive (XDS_RULES 23). No
+ * peer certificate is involved: the xDS listener requests none
+ * (runtime/security.ts), so the proof is the token in the metadata. The
+ * server never inspects tokens itself.
+ *
+ * A proof admits a stream; its token expiring later does not end the stream
+ * or withdraw its secrets. A stream lives at most the maximum connection age
+ * (XDS_RULES 28: 30 min plus a 5 min grace by default, server/xds-server.ts),
+ * after which the client reconnects and proves itself again with the token
+ * it holds then.
  */
 export interface ProvenIdentity {
   /** SPIFFE ID, `spiffe://<trust-domain>/ns/<ns>/sa/<sa>` */
   spiffeId: string;
-  /** When the proof stops being valid (ms since epoch), if it expires. */
-  expiresAt?: number;
 }
 
 export type IdentityResult =

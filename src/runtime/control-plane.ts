@@ -5,6 +5,7 @@
  * serve`, the demo, the tests and the benchmarks all start it here.
  */
 import { componentLogger, type Logger } from '../log.ts';
+import { errorMessage, OperatorError } from '../errors.ts';
 import { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { AdminServer } from '../admin/http.ts';
 import { registerCertificateRoutes } from '../admin/certificates.ts';
@@ -75,8 +76,8 @@ export interface RunningControlPlane {
   mesh?: RunningMesh;
   /** the same object as `mesh` when the source is a cluster */
   kube?: KubeMesh;
-  /** reload the resources file now (tests; the watcher calls it too) */
-  reload(): boolean;
+  /** Reload the resources file now if it changed; false when what is on disk is not served (or there is no file). */
+  reload(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -90,83 +91,109 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const xdsMetrics = new XdsMetrics();
   // A mesh gives every proxy its own view; raw resources are the same for all.
   const cache = new SnapshotCache(opts.sourceDir || opts.kubernetes ? (node) => node.id : () => SHARED_KEY);
-  // Loaded only when asked for: @kubernetes/client-node is large.
-  const kube = opts.kubernetes ? (await import('./kube-mesh.ts')).openKubeMesh(opts.kubernetes, cache, log) : undefined;
-  const mesh: RunningMesh | undefined = kube ?? (opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs }) : undefined);
-  await mesh?.start();
-  // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
-  // and workload tokens to prove identities. The trust domain is the mesh's.
-  // A CA that refuses to open (corrupt state dir, bad root) must not leave the
-  // mesh's file watcher running: it kept the process alive after the error.
-  const security = opts.stateDir
-    ? await openMeshSecurity({
-        stateDir: opts.stateDir,
-        trustDomain: mesh?.model?.mesh.trustDomain ?? 'trellis.local',
-        leafLifetimeMs: mesh?.model?.mesh.certificateLifetimeMs,
-        rotationGraceMs: opts.rotationGraceMs,
-        rotationSpreadMs: opts.rotationSpreadMs,
-        log,
-        registry: xdsMetrics.registry,
-      }).catch(async (e: unknown) => {
-        await mesh?.close();
-        throw e;
-      })
-    : undefined;
-  if (security && mesh) mesh.publisher.setSecretSource(security.secrets);
-  // Before the port opens: a restart's reconnect storm then finds every sidecar's config built.
-  if (mesh) mesh.publisher.prewarm();
-  const verifier = opts.verifier ?? (kube ? await (await import('./kube-verifier.ts')).kubeVerifier(kube, security, opts.tokenAudience) : security?.tokens);
-  const xds = new XdsServer({
-    metrics: xdsMetrics,
-    cache,
-    log: log.child({ component: 'xds' }),
-    maxConnectionAgeMs: opts.maxConnectionAgeMs,
-    maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs,
-    verifier,
-    requireIdentity: opts.requireIdentity,
-    allowSecretsOverPlaintext: opts.allowSecretsOverPlaintext ?? false,
-  });
-  kube?.setProgrammedSource(() => programmedSummary(xds));
-
-  const resources = opts.resourcesFile
-    ? new ResourcesFileSource({ file: opts.resourcesFile, cache, metrics: xdsMetrics, log, debounceMs: opts.reloadDebounceMs })
-    : undefined;
-  resources?.reload();
-  const xdsPort = await xds.listen(opts.xdsAddress, security?.credentials());
-  // Plaintext is opt-in and never carries private keys (proxyless gRPC
-  // clients speak only plaintext or Google credentials to their xDS server).
-  const plaintextPort = opts.plaintextXdsAddress ? await xds.listen(opts.plaintextXdsAddress) : undefined;
-  const stopRenewal = security
-    ? startRenewal({ security, republish: () => mesh?.publisher.republish(), intervalMs: opts.renewalCheckMs ?? 5_000, log })
-    : undefined;
-  const admin = new AdminServer({
-    xds,
-    log: log.child({ component: 'admin' }),
-    notReadyReason: () => kube?.notReadyReason() ?? resources?.notReadyReason() ?? null,
-  });
-  if (mesh) registerMeshRoutes(admin, mesh);
-  if (security) registerCertificateRoutes(admin, () => security.ca);
-  const { port: adminPort } = await admin.listen(opts.adminAddress);
-  resources?.watch();
-  log.info({ xdsAddress: `${opts.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, adminAddress: `${opts.adminAddress.replace(/:\d+$/, '')}:${adminPort}` }, 'trellis serving');
-
-  return {
-    xdsPort,
-    plaintextPort,
-    adminPort,
-    security,
-    cache,
-    xds,
-    admin,
-    mesh,
-    kube,
-    reload: () => resources?.reload() ?? false,
-    async stop() {
-      resources?.close();
-      stopRenewal?.();
-      await mesh?.close();
-      await admin.close();
-      await xds.close();
-    },
+  // What has started, stopped in reverse order: by stop(), or when a later
+  // step fails (a CA that refuses to open, a port in use), so that a failed
+  // start leaves no watcher or listener keeping the process alive.
+  const started: Array<() => unknown> = [];
+  const stopAll = async () => {
+    for (const stop of started.splice(0).reverse()) await stop();
   };
+  try {
+    // Loaded only when asked for: @kubernetes/client-node is large.
+    const kube = opts.kubernetes ? (await import('./kube-mesh.ts')).openKubeMesh(opts.kubernetes, cache, log) : undefined;
+    const mesh: RunningMesh | undefined = kube ?? (opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs }) : undefined);
+    if (mesh) started.push(() => mesh.close());
+    await mesh?.start();
+    // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
+    // and workload tokens to prove identities. The trust domain is the mesh's.
+    const security = opts.stateDir
+      ? await openMeshSecurity({
+          stateDir: opts.stateDir,
+          trustDomain: mesh?.model?.mesh.trustDomain ?? 'trellis.local',
+          leafLifetimeMs: mesh?.model?.mesh.certificateLifetimeMs,
+          rotationGraceMs: opts.rotationGraceMs,
+          rotationSpreadMs: opts.rotationSpreadMs,
+          log,
+          registry: xdsMetrics.registry,
+        })
+      : undefined;
+    if (security) started.push(() => security.close());
+    if (security && mesh) mesh.publisher.setSecretSource(security.secrets);
+    // Before the port opens: a restart's reconnect storm then finds every sidecar's config built.
+    if (mesh) mesh.publisher.prewarm();
+    const verifier = opts.verifier ?? (kube ? await (await import('./kube-verifier.ts')).kubeVerifier(kube, security, opts.tokenAudience) : security?.tokens);
+    const xds = new XdsServer({
+      metrics: xdsMetrics,
+      cache,
+      log: log.child({ component: 'xds' }),
+      maxConnectionAgeMs: opts.maxConnectionAgeMs,
+      maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs,
+      verifier,
+      requireIdentity: opts.requireIdentity,
+      allowSecretsOverPlaintext: opts.allowSecretsOverPlaintext ?? false,
+    });
+    started.push(() => xds.close());
+    kube?.setProgrammedSource(() => programmedSummary(xds));
+
+    const resources = opts.resourcesFile
+      ? new ResourcesFileSource({ file: opts.resourcesFile, cache, metrics: xdsMetrics, log, debounceMs: opts.reloadDebounceMs })
+      : undefined;
+    if (resources) started.push(() => resources.close());
+    await resources?.reload();
+    const xdsPort = await listening('xDS', opts.xdsAddress, () => xds.listen(opts.xdsAddress, security?.credentials()));
+    // Plaintext is opt-in and never carries private keys (proxyless gRPC
+    // clients speak only plaintext or Google credentials to their xDS server).
+    const plaintextAddress = opts.plaintextXdsAddress;
+    const plaintextPort = plaintextAddress ? await listening('plaintext xDS', plaintextAddress, () => xds.listen(plaintextAddress)) : undefined;
+    const stopRenewal = security
+      ? startRenewal({ security, republish: () => mesh?.publisher.republish(), intervalMs: opts.renewalCheckMs ?? 5_000, log })
+      : undefined;
+    if (stopRenewal) started.push(stopRenewal);
+    const admin = new AdminServer({
+      xds,
+      log: log.child({ component: 'admin' }),
+      notReadyReason: () => kube?.notReadyReason() ?? resources?.notReadyReason() ?? null,
+    });
+    if (mesh) registerMeshRoutes(admin, mesh);
+    if (security) registerCertificateRoutes(admin, () => security.ca);
+    started.push(() => admin.close());
+    const { port: adminPort } = await listening('the admin API', opts.adminAddress, () => admin.listen(opts.adminAddress));
+    await resources?.watch();
+    log.info({ xdsAddress: `${opts.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, adminAddress: `${opts.adminAddress.replace(/:\d+$/, '')}:${adminPort}` }, 'trellis serving');
+
+    return {
+      xdsPort,
+      plaintextPort,
+      adminPort,
+      security,
+      cache,
+      xds,
+      admin,
+      mesh,
+      kube,
+      reload: async () => (await resources?.reload()) ?? false,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** Why a port could not be taken, in words an operator can act on; other failures are bugs and pass through. */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use (another trellis, or the demo, still running?): stop what holds it or choose another address',
+  EACCES: 'permission denied (ports below 1024 need privileges): choose a port from 1024',
+  EADDRNOTAVAIL: 'no interface of this machine has that address',
+};
+
+async function listening<T>(what: string, address: string, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen();
+  } catch (e) {
+    // grpc-js reports the errno only inside its message ("... errors: [listen EADDRINUSE: ...]").
+    const code = Object.keys(LISTEN_FAILURES).find((c) => (e as NodeJS.ErrnoException).code === c || errorMessage(e).includes(c));
+    if (code) throw new OperatorError(`cannot listen on ${address} for ${what}: ${LISTEN_FAILURES[code]}`);
+    throw e;
+  }
 }

@@ -11,16 +11,14 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
+import { errorMessage, OperatorError } from '../errors.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
-import type { MeshModel, ObjectStatus } from '../model/index.ts';
 import { KubeSource, type KubeSnapshot } from '../sources/kubernetes/source.ts';
 import { LeaseLeader, type LeaseLeaderOptions } from '../sources/kubernetes/leader.ts';
 import { StatusWriter } from '../sources/kubernetes/status-writer.ts';
 import type { ProgrammedSummary } from '../sources/kubernetes/status.ts';
-import type { SourceError } from '../model/object.ts';
-import type { MeshPublisher, SecretSource } from './publisher.ts';
-import { MeshPipeline } from './pipeline.ts';
-import type { RunningMesh } from './mesh.ts';
+import type { SecretSource } from './publisher.ts';
+import { SourcedMesh } from './mesh.ts';
 
 export interface KubeMeshOptions {
   config: KubeConfig;
@@ -30,7 +28,7 @@ export interface KubeMeshOptions {
   /** Label selector of the namespaces in the mesh (default trellis.io/mesh=enabled; '' = all). */
   namespaceSelector?: string;
   debounceMs?: number;
-  /** Under a steady stream of changes, publish at least this often (default 200 ms): the churn latency floor. */
+  /** Under a steady stream of changes, publish at least this often: the churn latency floor (default: sources/kubernetes/source.ts DEFAULT_MAX_DELAY_MS). */
   maxDelayMs?: number;
   /** Write intents' status (default true). */
   writeStatus?: boolean;
@@ -51,12 +49,10 @@ export interface KubeMeshOptions {
   leaderElection?: Omit<LeaseLeaderOptions, 'rest' | 'log' | 'onChange'>;
 }
 
-export class KubeMesh implements RunningMesh {
-  private readonly pipeline: MeshPipeline;
+export class KubeMesh extends SourcedMesh {
   readonly source: KubeSource;
   readonly statusWriter: StatusWriter | undefined;
   readonly leader: LeaseLeader | undefined;
-  sourceErrors: SourceError[] = [];
   /** The kinds that changed in the last applied snapshot (tests, logs). */
   lastChangedKinds: string[] = [];
   private synced = false;
@@ -65,7 +61,7 @@ export class KubeMesh implements RunningMesh {
   private lastProgrammed = '';
 
   constructor(private readonly opts: KubeMeshOptions) {
-    this.pipeline = new MeshPipeline(opts.cache, opts.log, opts.secrets);
+    super(opts.cache, opts.log, opts.secrets);
     const log = opts.log.child({ component: 'kubernetes-source' });
     this.source = new KubeSource({
       config: opts.config,
@@ -98,22 +94,6 @@ export class KubeMesh implements RunningMesh {
           ...(this.leader ? { isLeader: () => this.leader!.isLeader() } : {}),
         })
       : undefined;
-  }
-
-  get publisher(): MeshPublisher {
-    return this.pipeline.publisher;
-  }
-  get statuses(): ObjectStatus[] {
-    return this.pipeline.statuses;
-  }
-  get model(): MeshModel | undefined {
-    return this.pipeline.model;
-  }
-  get generation(): number {
-    return this.pipeline.generation;
-  }
-  get lastPublishMs(): number {
-    return this.pipeline.lastPublishMs;
   }
 
   async start(): Promise<void> {
@@ -161,10 +141,6 @@ export class KubeMesh implements RunningMesh {
     await this.statusWriter?.flush();
   }
 
-  onPublished(listener: () => void): void {
-    this.pipeline.onPublished(listener);
-  }
-
   async close(): Promise<void> {
     clearInterval(this.programmedTimer);
     await this.source.close();
@@ -195,8 +171,13 @@ export class KubeMesh implements RunningMesh {
  */
 export function loadKubeConfig(kubeconfig?: string): KubeConfig {
   const kc = new KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  if (kubeconfig) {
+    try {
+      kc.loadFromFile(kubeconfig);
+    } catch (e) {
+      throw new OperatorError(`kubeconfig ${kubeconfig}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(e)}`);
+    }
+  } else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else kc.loadFromDefault();
   return kc;
 }

@@ -1,8 +1,9 @@
 /**
  * The part of a mesh that does not depend on its source: source objects ->
  * model (keeping the last good version of a rejected object) -> publisher ->
- * cache, with the bookkeeping the admin API and tests read. FileMesh and
- * KubeMesh each own one and only feed it objects.
+ * cache, with the bookkeeping the admin API and tests read. Each running
+ * mesh (SourcedMesh in mesh.ts: FileMesh, KubeMesh) owns one and only feeds
+ * it objects.
  */
 import type { Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';

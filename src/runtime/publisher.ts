@@ -11,11 +11,12 @@
  * rebuilt: the shared set is updated and streams get the changed names.
  */
 import { encodeResource, type VersionedResource } from '../cache/resource.ts';
+import { Interner } from '../cache/interner.ts';
 import { Snapshot, TypeSet } from '../cache/snapshot.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { Logger } from '../log.ts';
 import type { MeshModel } from '../model/types.ts';
-import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
+import { TypeUrl, type ResourceOf, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { NodeInfo } from '../xds/wire.ts';
 import { clusterLoadAssignment } from '../translate/endpoints.ts';
 import { Memo } from '../translate/memo.ts';
@@ -30,18 +31,13 @@ export interface SecretSource {
   secretsFor(identities: readonly string[]): VersionedResource[];
 }
 
-const typeSetIntern = new Map<string, WeakRef<TypeSet>>();
+const typeSets = new Interner<TypeSet>();
 
 /** Equal lists of resources give the same TypeSet object, so proxies with equal config share it. */
 function internedSet(typeUrl: ResourceTypeUrl, resources: readonly VersionedResource[], now: number): TypeSet {
   let key = typeUrl;
   for (const r of resources) key += `\n${r.name}@${r.version}`;
-  const hit = typeSetIntern.get(key)?.deref();
-  if (hit) return hit;
-  const set = TypeSet.of(typeUrl, resources, now);
-  typeSetIntern.set(key, new WeakRef(set));
-  if (typeSetIntern.size > 50_000) for (const [k, v] of typeSetIntern) if (!v.deref()) typeSetIntern.delete(k);
-  return set;
+  return typeSets.intern(key, () => TypeSet.of(typeUrl, resources, now));
 }
 
 export interface PublishStats {
@@ -183,7 +179,7 @@ export class MeshPublisher {
     const model = this.model!;
     this.signatures.set(key, signature);
     const out = this.translator.translate(model, proxy);
-    const enc = (t: ResourceTypeUrl, list: Record<string, unknown>[]) => internedSet(t, list.map((o) => encodeResource(t, o)), now);
+    const enc = <U extends ResourceTypeUrl>(t: U, list: readonly ResourceOf<U>[]) => internedSet(t, list.map((o) => encodeResource(t, o)), now);
     const snapshot = new Snapshot({
       [TypeUrl.Cluster]: enc(TypeUrl.Cluster, out.clusters),
       [TypeUrl.Endpoint]: this.endpoints,

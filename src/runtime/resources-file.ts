@@ -15,7 +15,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
-import { encodeResource, InvalidResourceError, type VersionedResource } from '../cache/resource.ts';
+import { encodeResource, type VersionedResource } from '../cache/resource.ts';
+import { errorMessage } from '../errors.ts';
 import { Snapshot, TypeSet } from '../cache/snapshot.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 
@@ -80,8 +81,7 @@ export function loadEnvoyResources(file: string, text: string = readFileSync(fil
         seen.add(r.name);
         resources.push(r);
       } catch (e) {
-        const msg = e instanceof InvalidResourceError ? e.message : e instanceof Error ? e.message : String(e);
-        problems.push({ file, line, message: `${key}[${i}]: ${msg}` });
+        problems.push({ file, line, message: `${key}[${i}]: ${errorMessage(e)}` });
       }
     });
     sets[typeUrl] = TypeSet.of(typeUrl, resources, now);

@@ -22,6 +22,7 @@ import { WorkloadTokens } from '../ca/token.ts';
 import { FileCaStore, type CaStore, type PersistedRoots } from '../ca/store.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
 import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
+import { XDS_SERVER_NAME } from '../translate/names.ts';
 
 export interface MeshSecurity {
   /** The current authority; replaced when the roots in the state dir change (trellis ca rotate). */
@@ -142,7 +143,7 @@ export async function openMeshSecurity(opts: {
   let ca = await open();
   const rootsOf = (c: CertificateAuthority) => `${c.activeRoot.fingerprint}/${c.retiringRoot?.fingerprint ?? ''}`;
   const tokens = await WorkloadTokens.open({ stateDir: path.resolve(opts.stateDir), trustDomain: opts.trustDomain });
-  const issueServing = () => ca.issueServerCertificate({ dnsNames: ['trellis', ...(opts.serverNames ?? [])], spiffeId: controlPlaneSpiffeId(opts.trustDomain) });
+  const issueServing = () => ca.issueServerCertificate({ dnsNames: [XDS_SERVER_NAME, ...(opts.serverNames ?? [])], spiffeId: controlPlaneSpiffeId(opts.trustDomain) });
   const warnIfNoRetiringKey = (c: CertificateAuthority) => {
     if (c.retiringRoot && c.servingRoot.fingerprint === c.activeRoot.fingerprint) {
       opts.log.warn('the state dir holds no key for the retiring root (a rotation begun by an older Trellis): the xDS port serves a certificate from the new root, which bootstraps written before the rotation do not trust; re-bootstrap them');

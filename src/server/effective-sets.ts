@@ -3,9 +3,7 @@
  * snapshot's: secrets filtered to the proven identity, and clusters and
  * endpoints kept until nothing the client holds refers to them.
  */
-import { TypeSet } from '../cache/snapshot.ts';
-import { changedNames } from '../cache/snapshot-cache.ts';
-import type { VersionedResource } from '../cache/resource.ts';
+import { TypeSet, type VersionedResource } from '../cache/config-watcher.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { TypeState } from './type-state.ts';
 
@@ -38,10 +36,8 @@ function referencedClusters(types: ReadonlyMap<ResourceTypeUrl, TypeState>): Set
   for (const t of [TypeUrl.Listener, TypeUrl.Route] as const) {
     const st = types.get(t);
     if (!st) continue;
-    // Not only the last sent set: one whose ACK arrived stale (ignored, XDS_RULES 11)
-    // may be what the client runs if it NACKs the newer one. Unacked sent sets stay in `inflight`.
-    for (const set of [st.ackedSet, st.sentSet, ...st.inflight.values()]) {
-      if (!set) continue;
+    // Not only the last sent set: whatever the client may still run.
+    for (const set of st.mayRun()) {
       for (const r of set.items.values()) for (const c of r.references.clusters) out.add(c);
     }
   }
@@ -58,7 +54,7 @@ export function withRetainedClusters(current: TypeSet, types: ReadonlyMap<Resour
   const sent = cds?.sentSet;
   if (!sent || sent === current) return current;
   const gone: string[] = [];
-  for (const n of changedNames(sent, current)) if (!current.items.has(n) && sent.items.has(n)) gone.push(n);
+  for (const n of current.changedSince(sent)) if (!current.items.has(n) && sent.items.has(n)) gone.push(n);
   if (gone.length === 0) return current;
   const referenced = referencedClusters(types);
   const keep = gone.filter((n) => referenced.has(n)).map((n) => sent.get(n)!);
@@ -75,7 +71,7 @@ export function withRetainedEndpoints(
   const sent = types.get(TypeUrl.Endpoint)?.sentSet;
   if (!sent || sent === current) return current;
   const keep: VersionedResource[] = [];
-  for (const n of changedNames(sent, current)) {
+  for (const n of current.changedSince(sent)) {
     if (current.items.has(n)) continue;
     const old = sent.get(n);
     if (!old) continue;

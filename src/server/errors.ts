@@ -4,7 +4,7 @@
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
 
-export type StreamErrorCode = 'INVALID_ARGUMENT' | 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE';
+export type StreamErrorCode = 'INVALID_ARGUMENT' | 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE' | 'INTERNAL';
 
 export class StreamError extends Error {
   constructor(

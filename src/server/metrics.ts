@@ -4,7 +4,7 @@
  * histogram buckets, instead of a hand-written exposition.
  */
 import client from 'prom-client';
-import { encodeStats } from '../cache/resource.ts';
+import { encodeStats } from '../cache/config-watcher.ts';
 
 export class XdsMetrics {
   readonly registry = new client.Registry();
@@ -82,6 +82,12 @@ export class XdsMetrics {
   readonly resumed = new client.Counter({
     name: 'trellis_xds_resumed_total',
     help: 'Types a reconnecting client already held at the current version (nothing resent)',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly pushErrors = new client.Counter({
+    name: 'trellis_xds_push_errors_total',
+    help: 'Streams ended with INTERNAL because pushing config to them threw (a bug; logged with node and type)',
     labelNames: ['type'] as const,
     registers: [this.registry],
   });

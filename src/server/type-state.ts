@@ -1,6 +1,8 @@
 /**
- * One stream's state for one resource type, and the pure computation of what
- * to send next.
+ * One stream's state for one resource type, its transitions (request,
+ * send, ACK, NACK) and the pure computation of what to send next. The
+ * fields are private: the stream variants drive it through its methods, and
+ * everyone else reads status() (sync-status.ts).
  *
  * What the client holds is kept as (the TypeSet we last sent from, the
  * Subscription it covered) — two references shared with every other stream at
@@ -8,60 +10,175 @@
  * differences, so that pair always describes the client exactly. This keeps a
  * stream's memory independent of the mesh size (DESIGN: ≤ 100 KiB a stream).
  */
-import { changedNames } from '../cache/snapshot-cache.ts';
-import type { VersionedResource } from '../cache/resource.ts';
-import type { TypeSet } from '../cache/snapshot.ts';
+import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import type { ResourceTypeUrl } from '../xds/type-urls.ts';
-import { Subscription } from './subscription.ts';
+import { internSubscription, Subscription } from './subscription.ts';
+import type { HeldResource, NackStatus, TypeSyncStatus } from './sync-status.ts';
 
 /** Bounded so a client that never ACKs cannot grow it. */
 const MAX_INFLIGHT = 8;
 
-export interface NackRecord {
-  nonce: string;
-  /** the version the client still runs (XDS_RULES 3: a NACK leaves it) */
-  version: string;
-  /** the version it rejected */
-  rejectedVersion: string;
-  message: string;
-  at: number;
+export interface Diff {
+  upsert: VersionedResource[];
+  removed: string[];
+  /** names the client holds that the subscription no longer asks for */
+  dropped: string[];
 }
 
+const UNKNOWN = Symbol('unknown');
+const ABSENT = Symbol('absent');
+
 export class TypeState {
-  sub: Subscription = Subscription.NONE;
+  private sub: Subscription = Subscription.NONE;
   /** The client has sent at least one request for this type. */
-  requested = false;
+  private isRequested = false;
   /** Answer the next flush even if nothing differs (first wildcard request: XDS_RULES 17). */
-  answerEvenIfEmpty = false;
+  private answerEvenIfEmpty = false;
   /** Something may differ between what the client holds and what it should hold. */
-  dirty = false;
+  private isDirty = false;
 
-  sentSet: TypeSet | null = null;
-  sentSub: Subscription = Subscription.NONE;
-  sentAt = 0;
-  /** version_info of the last response actually sent (sentSet may move on without a send). */
-  sentVersion = '';
-  lastNonce = '';
+  private sent: TypeSet | null = null;
+  private sentSub: Subscription = Subscription.NONE;
+  private sentAt = 0;
+  /** version_info of the last response actually sent (`sent` may move on without a send). */
+  private sentVersion = '';
+  private lastNonce = '';
   /** Names to send again even if unchanged (XDS_RULES 16, 20). */
-  forced: Set<string> | null = null;
+  private forced: Set<string> | null = null;
   /** Delta reconnect: versions the client says it holds, until our first send (XDS_RULES 14). */
-  clientHas: Map<string, string> | null = null;
+  private clientHas: Map<string, string> | null = null;
 
-  ackedSet: TypeSet | null = null;
-  ackedVersion = '';
-  ackedAt = 0;
-  lastNack: NackRecord | null = null;
-  readonly inflight = new Map<string, TypeSet>();
+  private acked: TypeSet | null = null;
+  private ackedVersion = '';
+  private ackedAt = 0;
+  private lastNack: NackStatus | null = null;
+  /** The client's latest answer was a NACK. */
+  private rejected = false;
+  /** Sent and not yet superseded by an ACK, by nonce, oldest first. */
+  private readonly inflight = new Map<string, TypeSet>();
 
   constructor(readonly typeUrl: ResourceTypeUrl) {}
 
+  // --- requests --------------------------------------------------------------
+
+  get subscription(): Subscription {
+    return this.sub;
+  }
+
+  get requested(): boolean {
+    return this.isRequested;
+  }
+
+  get dirty(): boolean {
+    return this.isDirty;
+  }
+
+  /** The first request of the type on the stream: it gets an answer. */
+  open(): void {
+    this.isRequested = true;
+    this.answerEvenIfEmpty = this.sub.wildcard; // XDS_RULES 17
+    this.isDirty = true;
+  }
+
+  /** A request changed the subscription (or not); `resend` are names to send again even if unchanged. */
+  subscribe(next: Subscription, resend: readonly string[]): void {
+    if (next !== this.sub) {
+      this.sub = internSubscription(next);
+      this.isDirty = true;
+    }
+    for (const n of resend) this.force(n);
+  }
+
   force(name: string): void {
     (this.forced ??= new Set()).add(name);
-    this.dirty = true;
+    this.isDirty = true;
+  }
+
+  /** Something changed that may concern the client; false if it never asked for the type. */
+  markDirty(): boolean {
+    if (!this.isRequested) return false;
+    this.isDirty = true;
+    return true;
+  }
+
+  /** A flush takes the type: the send below decides what, if anything, goes out. */
+  clearDirty(): void {
+    this.isDirty = false;
+  }
+
+  /** Delta reconnect: the versions the client says it holds (XDS_RULES 14). */
+  clientHolds(versions: ReadonlyMap<string, string>): void {
+    if (versions.size > 0) this.clientHas = new Map(versions);
+  }
+
+  /** SotW: a response nonce other than the latest sent for the type (XDS_RULES 11). */
+  isStale(nonce: string): boolean {
+    return nonce !== '' && nonce !== this.lastNonce;
+  }
+
+  /** The set sent with `nonce`, while it may still be ACKed. */
+  inflightSet(nonce: string): TypeSet | undefined {
+    return this.inflight.get(nonce);
+  }
+
+  // --- answers ---------------------------------------------------------------
+
+  /**
+   * An ACK of `nonce` at `version`: the client runs it. Responses sent before
+   * it are superseded (a client applies responses in order), so only it and
+   * later ones may still be running. Returns the set it acknowledged, if known.
+   */
+  ack(nonce: string, version: string, now: number): TypeSet | undefined {
+    const set = this.inflight.get(nonce);
+    this.ackedVersion = version;
+    this.ackedAt = now;
+    this.rejected = false;
+    if (set) {
+      this.acked = set;
+      for (const n of this.inflight.keys()) {
+        if (n === nonce) break;
+        this.inflight.delete(n);
+      }
+    }
+    return set;
+  }
+
+  /**
+   * XDS_RULES 2–3: a NACK of `nonce` is recorded and leaves the applied
+   * version; the rejected content is not resent until it changes (the sent
+   * state already holds it).
+   */
+  nack(nonce: string, message: string, now: number): NackStatus {
+    const rejectedVersion = this.inflight.get(nonce)?.version ?? '';
+    this.lastNack = { rejectedVersion, stillRunning: this.ackedVersion, message, at: now };
+    this.rejected = true;
+    return this.lastNack;
+  }
+
+  /**
+   * A reconnecting client already runs `current` (its request named that
+   * version): record it as sent and ACKed, so nothing is resent.
+   */
+  resume(current: TypeSet, now: number): void {
+    this.sent = current;
+    this.sentSub = this.sub;
+    this.sentVersion = current.version;
+    this.acked = current;
+    this.ackedVersion = current.version;
+    this.ackedAt = now;
+    this.answerEvenIfEmpty = false;
+    this.isDirty = false;
+  }
+
+  // --- sending ---------------------------------------------------------------
+
+  /** Whether the next flush must answer even if nothing differs. */
+  get mustAnswer(): boolean {
+    return this.answerEvenIfEmpty;
   }
 
   recordSent(nonce: string, set: TypeSet, now: number): void {
-    this.sentSet = set;
+    this.sent = set;
     this.sentSub = this.sub;
     this.sentAt = now;
     this.sentVersion = set.version;
@@ -74,21 +191,38 @@ export class TypeState {
   }
 
   /**
-   * An ACK of `nonce`: responses sent before it are superseded (a client
-   * applies responses in order), so only it and later ones may be running.
+   * Nothing to send: the client already holds what `current` says for
+   * everything it subscribes to, so later diffs may start from `current`.
+   * (SotW cannot express an EDS/RDS removal; the client drops those with
+   * their cluster or listener.)
    */
-  supersedeBefore(nonce: string): void {
-    if (!this.inflight.has(nonce)) return;
-    for (const n of this.inflight.keys()) {
-      if (n === nonce) break;
-      this.inflight.delete(n);
-    }
+  nothingToSend(current: TypeSet): void {
+    this.forced = null; // else a forced name that does not exist would stay forced forever
+    if (!this.sent) return;
+    this.sent = current;
+    this.sentSub = this.sub;
+  }
+
+  /** The set the client's view is computed from (what was last sent, or found equal since). */
+  get sentSet(): TypeSet | null {
+    return this.sent;
+  }
+
+  /**
+   * Sets the client may be running: the ACKed one, the last sent and any
+   * unACKed in flight (one whose ACK arrived stale, XDS_RULES 11, may be what
+   * the client runs if it NACKs the newer one).
+   */
+  *mayRun(): Iterable<TypeSet> {
+    if (this.acked) yield this.acked;
+    if (this.sent) yield this.sent;
+    yield* this.inflight.values();
   }
 
   /** Is `name` among what the client holds, and at which version? */
   private clientView(name: string): string | typeof UNKNOWN | typeof ABSENT {
     if (this.clientHas) return this.clientHas.get(name) ?? UNKNOWN;
-    const sent = this.sentSet;
+    const sent = this.sent;
     if (!sent) return UNKNOWN;
     const r = sent.get(name);
     if (this.sentSub.names.has(name) || (this.sentSub.wildcard && r)) return r ? r.version : ABSENT;
@@ -96,14 +230,12 @@ export class TypeState {
   }
 
   private candidates(current: TypeSet): Iterable<string> {
-    if (this.sentSet && this.sentSub === this.sub && !this.forced && !this.clientHas) {
-      return changedNames(this.sentSet, current);
-    }
+    if (this.sent && this.sentSub === this.sub && !this.forced && !this.clientHas) return current.changedSince(this.sent);
     const names = new Set<string>(this.sub.names);
     if (this.sub.wildcard) for (const n of current.items.keys()) names.add(n);
-    if (this.sentSet) {
+    if (this.sent) {
       for (const n of this.sentSub.names) names.add(n);
-      if (this.sentSub.wildcard) for (const n of this.sentSet.items.keys()) names.add(n);
+      if (this.sentSub.wildcard) for (const n of this.sent.items.keys()) names.add(n);
     }
     for (const n of this.forced ?? []) names.add(n);
     for (const n of this.clientHas?.keys() ?? []) names.add(n);
@@ -151,25 +283,32 @@ export class TypeState {
     return out;
   }
 
-  /** Names the client holds now (per what we sent), for config dumps. */
-  held(): VersionedResource[] {
-    if (!this.sentSet) return [];
-    if (this.sentSub.wildcard) return [...this.sentSet.items.values()];
-    const out: VersionedResource[] = [];
-    for (const n of this.sentSub.names) {
-      const r = this.sentSet.get(n);
-      if (r) out.push(r);
-    }
-    return out;
+  // --- reading -----------------------------------------------------------------
+
+  status(): TypeSyncStatus {
+    return {
+      typeUrl: this.typeUrl,
+      subscription: this.sub,
+      sentVersion: this.sentVersion || null,
+      sentAt: this.sentAt || null,
+      ackedVersion: this.ackedVersion || null,
+      ackedAt: this.ackedAt || null,
+      pending: this.isDirty,
+      awaitingAck: this.ackedVersion !== this.sentVersion,
+      lastNack: this.lastNack,
+      rejected: this.rejected,
+    };
+  }
+
+  /** What the client holds now (per what we sent), each ACKed, NACKed or only sent. */
+  held(): HeldResource[] {
+    if (!this.sent) return [];
+    const list = this.sentSub.wildcard ? [...this.sent.items.values()] : [...this.sentSub.names].flatMap((n) => this.sent!.get(n) ?? []);
+    const nack = this.lastNack !== null && this.lastNack.rejectedVersion === this.sentVersion ? this.lastNack : null;
+    return list.map((resource) => {
+      if (this.acked?.get(resource.name) === resource) return { typeUrl: this.typeUrl, resource, status: 'ACKED' };
+      if (nack) return { typeUrl: this.typeUrl, resource, status: 'NACKED', nackMessage: nack.message };
+      return { typeUrl: this.typeUrl, resource, status: 'SENT' };
+    });
   }
 }
-
-export interface Diff {
-  upsert: VersionedResource[];
-  removed: string[];
-  /** names the client holds that the subscription no longer asks for */
-  dropped: string[];
-}
-
-const UNKNOWN = Symbol('unknown');
-const ABSENT = Symbol('absent');

@@ -9,17 +9,19 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.ts';
-import type { SnapshotCache } from '../cache/snapshot-cache.ts';
+import type { ConfigWatcher } from '../cache/config-watcher.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
-import { decodeDeltaRequest, decodeSotwRequest } from '../xds/wire.ts';
-import { SotwRequestReader } from '../xds/sotw-request-reader.ts';
 import { grpcStatusOf, StreamError } from './errors.ts';
 import type { IdentityVerifier } from '../identity/verifier.ts';
 import { XdsMetrics } from './metrics.ts';
-import { XdsStream, type StreamMode } from './stream.ts';
+import type { StreamDeps, StreamMode, StreamTransport, XdsStream } from './stream.ts';
+import { SotwStream } from './sotw-stream.ts';
+import { DeltaStream } from './delta-stream.ts';
+import type { HeldResource, NodeSyncStatus } from './sync-status.ts';
 
 export interface XdsServerOptions {
-  cache: SnapshotCache;
+  /** All the server knows of the cache (see its contract). */
+  cache: ConfigWatcher;
   log: Logger;
   metrics?: XdsMetrics;
   verifier?: IdentityVerifier;
@@ -172,9 +174,20 @@ export class XdsServer {
     });
   }
 
-  /** Streams by node id, for the admin API. */
-  nodes(): ReadonlyMap<string, ReadonlySet<XdsStream>> {
-    return this.byNode;
+  /** Every connected proxy, by node id: the one read-only view of stream state (sync-status.ts). */
+  syncStatus(): NodeSyncStatus[] {
+    const out: NodeSyncStatus[] = [];
+    for (const streams of this.byNode.values()) {
+      const list = [...streams];
+      out.push({ node: list[0]!.node!, streams: list.map((s) => s.status()) });
+    }
+    return out.sort((a, b) => (a.node.id < b.node.id ? -1 : a.node.id > b.node.id ? 1 : 0));
+  }
+
+  /** What a connected proxy holds, per resource (config dumps); undefined if no stream has that node. */
+  heldResources(nodeId: string): HeldResource[] | undefined {
+    const streams = this.byNode.get(nodeId);
+    return streams && [...streams].flatMap((s) => s.held());
   }
 
   streamCount(): number {
@@ -202,32 +215,29 @@ export class XdsServer {
       waitingForDrain = true;
       return false;
     };
-    const stream: XdsStream = new XdsStream(
-      {
-        cache: this.opts.cache,
-        metrics: this.metrics,
-        log: this.log,
-        verifier: this.opts.verifier,
-        requireIdentity: this.opts.requireIdentity ?? false,
-        onNode: (s) => {
-          let set = this.byNode.get(s.node!.id);
-          if (!set) this.byNode.set(s.node!.id, (set = new Set()));
-          set.add(s);
-        },
-        onClose: (s) => {
-          this.streams.delete(s);
-          if (s.node) {
-            const set = this.byNode.get(s.node.id);
-            set?.delete(s);
-            if (set?.size === 0) this.byNode.delete(s.node.id);
-          }
-          this.metrics.streams.dec({ api: apiLabel });
-        },
+    const deps: StreamDeps = {
+      cache: this.opts.cache,
+      metrics: this.metrics,
+      log: this.log,
+      verifier: this.opts.verifier,
+      requireIdentity: this.opts.requireIdentity ?? false,
+      onNode: (s) => {
+        let set = this.byNode.get(s.node!.id);
+        if (!set) this.byNode.set(s.node!.id, (set = new Set()));
+        set.add(s);
       },
-      { write, metadata: metadataMap(call.metadata), peer, secure },
-      mode,
-      api,
-    );
+      onClose: (s) => {
+        this.streams.delete(s);
+        if (s.node) {
+          const set = this.byNode.get(s.node.id);
+          set?.delete(s);
+          if (set?.size === 0) this.byNode.delete(s.node.id);
+        }
+        this.metrics.streams.dec({ api: apiLabel });
+      },
+    };
+    const transport: StreamTransport = { write, metadata: metadataMap(call.metadata), peer, secure };
+    const stream: XdsStream = mode === 'sotw' ? new SotwStream(deps, transport, api) : new DeltaStream(deps, transport, api);
     this.streams.add(stream);
     this.metrics.streams.inc({ api: apiLabel });
 
@@ -246,25 +256,10 @@ export class XdsServer {
     };
     stream.onFatal = finish;
 
-    const lean = mode === 'sotw' ? new SotwRequestReader() : undefined;
     call.on('data', (bytes: Buffer) => {
       if (ended) return;
-      let req;
       try {
-        if (lean) {
-          req = lean.read(bytes);
-          if (!req) {
-            req = decodeSotwRequest(bytes);
-            lean.forget(req.type_url);
-          }
-        } else req = decodeDeltaRequest(bytes);
-      } catch (e) {
-        // Any decode failure is the client's bytes, not our bug (matching protobufjs's message text missed some).
-        const why = e instanceof Error ? e.message : String(e);
-        return finish(new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${why}`));
-      }
-      try {
-        stream.handle(req);
+        stream.receive(bytes);
       } catch (e) {
         if (e instanceof StreamError) return finish(e);
         this.log.error({ err: e, node: stream.node?.id }, 'bug while handling a discovery request');

@@ -3,17 +3,18 @@
  * as a plain object in proto3 JSON form.
  */
 import type { CircuitBreaker, EffectivePolicy, LoadBalancer, OutlierDetection, ServicePort } from '../model/types.ts';
+import type { CircuitBreakers, CircuitBreakerThresholds, Cluster, OutlierDetection as EnvoyOutlierDetection } from '../xds/envoy-types.ts';
+import { adsConfigSource, http2Only, singleAddress } from './fragments.ts';
 import { upstreamTls } from './tls.ts';
 
-const ADS = { ads: {}, resource_api_version: 'V3' };
-
-export function durationOf(ms: number): string {
+/** A Duration in its proto3 JSON form: "0.25s", "3s". */
+export function durationOf(ms: number): `${string}s` {
   return `${(ms / 1000).toFixed(3).replace(/\.?0+$/, '')}s`;
 }
 
-function circuitBreakers(cb: CircuitBreaker | undefined, budget: { percent: number; minConcurrency: number } | undefined) {
+function circuitBreakers(cb: CircuitBreaker | undefined, budget: { percent: number; minConcurrency: number } | undefined): CircuitBreakers | undefined {
   if (!cb && !budget) return undefined;
-  const t: Record<string, unknown> = { priority: 'DEFAULT' };
+  const t: CircuitBreakerThresholds = { priority: 'DEFAULT' };
   if (cb?.maxConnections !== undefined) t.max_connections = cb.maxConnections;
   if (cb?.maxPendingRequests !== undefined) t.max_pending_requests = cb.maxPendingRequests;
   if (cb?.maxRequests !== undefined) t.max_requests = cb.maxRequests;
@@ -22,9 +23,9 @@ function circuitBreakers(cb: CircuitBreaker | undefined, budget: { percent: numb
   return { thresholds: [t] };
 }
 
-function outlier(o: OutlierDetection | undefined) {
+function outlier(o: OutlierDetection | undefined): EnvoyOutlierDetection | undefined {
   if (!o) return undefined;
-  const out: Record<string, unknown> = {
+  const out: EnvoyOutlierDetection = {
     interval: durationOf(o.intervalMs),
     base_ejection_time: durationOf(o.baseEjectionTimeMs),
     max_ejection_percent: o.maxEjectionPercent,
@@ -37,7 +38,7 @@ function outlier(o: OutlierDetection | undefined) {
   return out;
 }
 
-function lbFields(lb: LoadBalancer | undefined): Record<string, unknown> {
+function lbFields(lb: LoadBalancer | undefined): Pick<Cluster, 'lb_policy' | 'least_request_lb_config' | 'ring_hash_lb_config'> {
   switch (lb?.policy) {
     case 'LeastRequest':
       return { lb_policy: 'LEAST_REQUEST', ...(lb.choiceCount ? { least_request_lb_config: { choice_count: lb.choiceCount } } : {}) };
@@ -59,13 +60,13 @@ export interface OutboundClusterOptions {
   edsName?: string;
 }
 
-export function outboundCluster(o: OutboundClusterOptions): Record<string, unknown> {
+export function outboundCluster(o: OutboundClusterOptions): Cluster {
   const policy = o.policy;
-  const cluster: Record<string, unknown> = {
+  const cluster: Cluster = {
     name: o.name,
     type: 'EDS',
     // PreferSameZone: the endpoints come from the caller zone's variant (names.ts zonalEndpointsName).
-    eds_cluster_config: { eds_config: ADS, service_name: o.edsName ?? o.name },
+    eds_cluster_config: { eds_config: adsConfigSource(), service_name: o.edsName ?? o.name },
     connect_timeout: durationOf(o.connectTimeoutMs ?? 1000),
     ...lbFields(policy?.loadBalancer),
   };
@@ -73,41 +74,24 @@ export function outboundCluster(o: OutboundClusterOptions): Record<string, unkno
   if (cb) cluster.circuit_breakers = cb;
   const od = outlier(policy?.outlierDetection);
   if (od) cluster.outlier_detection = od;
-  if (o.port.protocol === 'grpc' || o.port.protocol === 'http2') {
-    cluster.typed_extension_protocol_options = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    };
-  }
+  if (o.port.protocol === 'grpc' || o.port.protocol === 'http2') cluster.typed_extension_protocol_options = http2Only();
   if (o.tls) cluster.transport_socket = upstreamTls(o.tls);
   return cluster;
 }
 
 /** The local application behind an inbound port. Static: it is always there. */
-export function inboundCluster(options: { name: string; address: string; port: number; http2: boolean }): Record<string, unknown> {
-  const cluster: Record<string, unknown> = {
+export function inboundCluster(options: { name: string; address: string; port: number; http2: boolean }): Cluster {
+  const cluster: Cluster = {
     name: options.name,
     type: 'STATIC',
     connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: options.name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.address, port_value: options.port } } } }] }],
-    },
+    load_assignment: singleAddress(options.name, options.address, options.port),
   };
-  if (options.http2) {
-    cluster.typed_extension_protocol_options = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    };
-  }
+  if (options.http2) cluster.typed_extension_protocol_options = http2Only();
   return cluster;
 }
 
 /** Transparent mode: connections to addresses outside the mesh go where they were going. */
-export function passthroughCluster(name: string): Record<string, unknown> {
+export function passthroughCluster(name: string): Cluster {
   return { name, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '1s' };
 }

@@ -3,13 +3,15 @@
  * health from EndpointSlice conditions. Pure.
  */
 import type { Endpoint } from '../model/types.ts';
+import type { ClusterLoadAssignment, HealthStatus } from '../xds/envoy-types.ts';
+import { socketAddress } from './fragments.ts';
 
 /**
  * EndpointSlice conditions → Envoy health (KEP-1672): ready → HEALTHY;
  * serving but terminating → DRAINING (finishes in-flight work, gets no new
  * requests unless nothing else is left); otherwise UNHEALTHY.
  */
-export function healthOf(e: Endpoint): 'HEALTHY' | 'DRAINING' | 'UNHEALTHY' {
+export function healthOf(e: Endpoint): Extract<HealthStatus, 'HEALTHY' | 'DRAINING' | 'UNHEALTHY'> {
   if (e.ready && !e.terminating) return 'HEALTHY';
   if (e.serving && e.terminating) return 'DRAINING';
   return 'UNHEALTHY';
@@ -21,7 +23,7 @@ export function healthOf(e: Endpoint): 'HEALTHY' | 'DRAINING' | 'UNHEALTHY' {
  *   Priorities must start at 0 without gaps (gRPC clients reject gaps), so
  *   with no endpoint in the zone every locality stays at 0.
  */
-export function clusterLoadAssignment(name: string, endpoints: readonly Endpoint[], preferZone?: string): Record<string, unknown> {
+export function clusterLoadAssignment(name: string, endpoints: readonly Endpoint[], preferZone?: string): ClusterLoadAssignment {
   const byZone = new Map<string, Endpoint[]>();
   for (const e of endpoints) {
     const zone = e.zone ?? '';
@@ -39,7 +41,7 @@ export function clusterLoadAssignment(name: string, endpoints: readonly Endpoint
       load_balancing_weight: byZone.get(zone)!.length,
       ...(zoned && zone !== preferZone ? { priority: 1 } : {}),
       lb_endpoints: byZone.get(zone)!.map((e) => ({
-        endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
+        endpoint: { address: socketAddress(e.address, e.port) },
         health_status: healthOf(e),
       })),
     })),

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { checkConsistency, Snapshot, TypeSet } from '../cache/snapshot.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { transparentInboundListener } from './listeners.ts';
-import { NODE_METADATA, proxyContext, TRANSPARENT_INBOUND_PORT, type NodeLike } from './proxy.ts';
+import { proxyContext, type NodeLike } from './proxy.ts';
+import { INBOUND_PORT, NODE_METADATA } from './sidecar.ts';
 import { deepFreeze, encodeAll, meshWith, resourcesOf, STRICT, unknownEnums } from './testing.ts';
 import { downstreamTls } from './tls.ts';
 import { Translator, type ProxyResources } from './translate.ts';
@@ -167,7 +168,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
     const out = translate(intents, pod, 'transparent');
     expect(out.listeners.map((l) => l.name).sort()).toEqual(['inbound', 'outbound']);
     const l = out.listeners.find((x) => x.name === 'inbound') as Json;
-    expect(l.address).toEqual({ socket_address: { address: '0.0.0.0', port_value: TRANSPARENT_INBOUND_PORT } });
+    expect(l.address).toEqual({ socket_address: { address: '0.0.0.0', port_value: INBOUND_PORT } });
     expect(l.traffic_direction).toBe('INBOUND');
     expect(l.listener_filters.map((f: Json) => f.name)).toEqual(['envoy.filters.listener.original_dst']);
     const mesh = (l.filter_chains as Json[]).filter((c) => c.transport_socket);
@@ -184,7 +185,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
     // Not a mesh port: through to the application as it is; 15006 itself: refused (it would loop).
     expect(l.default_filter_chain).toMatchObject({ name: 'passthrough', filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { cluster: 'passthrough' } }] });
     const direct = (l.filter_chains as Json[]).find((c) => c.name === 'inbound-direct')!;
-    expect(direct.filter_chain_match).toEqual({ destination_port: TRANSPARENT_INBOUND_PORT });
+    expect(direct.filter_chain_match).toEqual({ destination_port: INBOUND_PORT });
     expect(direct.filters.map((f: Json) => f.name)).toEqual(['envoy.filters.network.rbac', 'envoy.filters.network.tcp_proxy']);
     expect(direct.filters[0].typed_config.rules).toEqual({ action: 'ALLOW' });
     expect(l.filter_chains).toHaveLength(chains.length + 1);

@@ -3,44 +3,52 @@
  * (mTLS + RBAC + forward to the application), and the API listeners that
  * proxyless gRPC clients ask for by name. Pure.
  */
-import { INBOUND_DIRECT_CHAIN, INBOUND_PASSTHROUGH_CHAIN, OUTBOUND_ROUTE } from './names.ts';
+import type { Filter, FilterChain, HttpFilter, Listener, ListenerFilter } from '../xds/envoy-types.ts';
+import { extension, typedConfig } from '../xds/extensions.ts';
+import { adsConfigSource, socketAddress } from './fragments.ts';
+import {
+  INBOUND_DIRECT_CHAIN,
+  INBOUND_DIRECT_STAT_PREFIX,
+  INBOUND_PASSTHROUGH_CHAIN,
+  INBOUND_PASSTHROUGH_STAT_PREFIX,
+  INBOUND_VIRTUAL_HOST,
+  inboundStatPrefix,
+  OUTBOUND_ROUTE,
+  OUTBOUND_STAT_PREFIX,
+  PROXYLESS_STAT_PREFIX,
+} from './names.ts';
 import { downstreamTls } from './tls.ts';
 
-const ADS = { ads: {}, resource_api_version: 'V3' };
-const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
-/** Transparent mode: where a redirected connection was going (iptables REDIRECT keeps it). */
-const ORIGINAL_DST = { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } };
-
-function socketAddress(address: string, port: number) {
-  return { socket_address: { address, port_value: port } };
+function router(): HttpFilter {
+  return extension('Router', {});
 }
 
-export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean }): Record<string, unknown> {
-  const listener: Record<string, unknown> = {
+/** Transparent mode: where a redirected connection was going (iptables REDIRECT keeps it). */
+function originalDst(): ListenerFilter {
+  return extension('OriginalDst', {});
+}
+
+export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean }): Listener {
+  const listener: Listener = {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'OUTBOUND',
     filter_chains: [
       {
         filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': HCM_TYPE,
-              stat_prefix: 'outbound',
-              codec_type: 'AUTO',
-              rds: { route_config_name: OUTBOUND_ROUTE, config_source: ADS },
-              http_filters: [ROUTER],
-            },
-          },
+          extension('HttpConnectionManager', {
+            stat_prefix: OUTBOUND_STAT_PREFIX,
+            codec_type: 'AUTO',
+            rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
+            http_filters: [router()],
+          }),
         ],
       },
     ],
   };
   if (options.transparent) {
     // iptables redirected the connection here; recover where it was going.
-    listener.listener_filters = [ORIGINAL_DST];
+    listener.listener_filters = [originalDst()];
   }
   return listener;
 }
@@ -58,8 +66,8 @@ export function inboundListener(options: {
   port: number;
   cluster: string;
   /** RBAC filter, or undefined in permissive mode. */
-  rbac?: Record<string, unknown>;
-}): Record<string, unknown> {
+  rbac?: HttpFilter;
+}): Listener {
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
@@ -68,32 +76,28 @@ export function inboundListener(options: {
   };
 }
 
-/** mTLS is terminated before it; `name` is its route configuration's, and its stat prefix. */
-function inboundHcm(name: string, cluster: string, rbac: Record<string, unknown> | undefined): Record<string, unknown> {
-  return {
-    name: 'envoy.filters.network.http_connection_manager',
-    typed_config: {
-      '@type': HCM_TYPE,
-      stat_prefix: name.replace(':', '_'),
-      codec_type: 'AUTO',
-      // The application learns its caller's SPIFFE ID from the
-      // verified certificate, never from a header the caller sent.
-      forward_client_cert_details: 'SANITIZE_SET',
-      set_current_client_cert_details: { uri: true },
-      route_config: {
-        name,
-        virtual_hosts: [{ name: 'app', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '0s' } }] }],
-      },
-      http_filters: rbac ? [rbac, ROUTER] : [ROUTER],
+/**
+ * mTLS is terminated before it; `name` is its listener's or filter chain's,
+ * which names its inline route configuration and makes its stat prefix.
+ */
+function inboundHcm(name: string, cluster: string, rbac: HttpFilter | undefined): Filter {
+  return extension('HttpConnectionManager', {
+    stat_prefix: inboundStatPrefix(name),
+    codec_type: 'AUTO',
+    // The application learns its caller's SPIFFE ID from the
+    // verified certificate, never from a header the caller sent.
+    forward_client_cert_details: 'SANITIZE_SET',
+    set_current_client_cert_details: { uri: true },
+    route_config: {
+      name,
+      virtual_hosts: [{ name: INBOUND_VIRTUAL_HOST, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '0s' } }] }],
     },
-  };
+    http_filters: rbac ? [rbac, router()] : [router()],
+  });
 }
 
-function tcpProxy(statPrefix: string, cluster: string): Record<string, unknown> {
-  return {
-    name: 'envoy.filters.network.tcp_proxy',
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: statPrefix, cluster },
-  };
+function tcpProxy(statPrefix: string, cluster: string): Filter {
+  return extension('TcpProxy', { stat_prefix: statPrefix, cluster });
 }
 
 export interface InboundChain {
@@ -104,7 +108,7 @@ export interface InboundChain {
   /** Cluster forwarding to the application on that port. */
   cluster: string;
   /** RBAC filter, or undefined in permissive mode. */
-  rbac?: Record<string, unknown>;
+  rbac?: HttpFilter;
 }
 
 /**
@@ -123,41 +127,42 @@ export function transparentInboundListener(options: {
   chains: readonly InboundChain[];
   /** ORIGINAL_DST cluster for ports the mesh does not serve. */
   passthroughCluster: string;
-}): Record<string, unknown> {
-  const denyAll = {
-    name: 'envoy.filters.network.rbac',
-    // ALLOW with no policy: nothing is allowed.
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC', stat_prefix: 'inbound_direct', rules: { action: 'ALLOW' } },
-  };
+}): Listener {
+  // ALLOW with no policy: nothing is allowed.
+  const denyAll = extension('NetworkRbac', { stat_prefix: INBOUND_DIRECT_STAT_PREFIX, rules: { action: 'ALLOW' } });
+  const chains: FilterChain[] = options.chains.map((c) => ({
+    name: c.name,
+    filter_chain_match: { destination_port: c.port },
+    transport_socket: downstreamTls(),
+    filters: [inboundHcm(c.name, c.cluster, c.rbac)],
+  }));
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'INBOUND',
-    listener_filters: [ORIGINAL_DST],
+    listener_filters: [originalDst()],
     filter_chains: [
-      ...options.chains.map((c) => ({
-        name: c.name,
-        filter_chain_match: { destination_port: c.port },
-        transport_socket: downstreamTls(),
-        filters: [inboundHcm(c.name, c.cluster, c.rbac)],
-      })),
-      { name: INBOUND_DIRECT_CHAIN, filter_chain_match: { destination_port: options.port }, filters: [denyAll, tcpProxy('inbound_direct', options.passthroughCluster)] },
+      ...chains,
+      {
+        name: INBOUND_DIRECT_CHAIN,
+        filter_chain_match: { destination_port: options.port },
+        filters: [denyAll, tcpProxy(INBOUND_DIRECT_STAT_PREFIX, options.passthroughCluster)],
+      },
     ],
-    default_filter_chain: { name: INBOUND_PASSTHROUGH_CHAIN, filters: [tcpProxy('inbound_passthrough', options.passthroughCluster)] },
+    default_filter_chain: { name: INBOUND_PASSTHROUGH_CHAIN, filters: [tcpProxy(INBOUND_PASSTHROUGH_STAT_PREFIX, options.passthroughCluster)] },
   };
 }
 
 /** What gRPC's xDS client resolves `xds:///name` to (gRFC A27): an HCM over RDS, no socket. */
-export function apiListener(name: string): Record<string, unknown> {
+export function apiListener(name: string): Listener {
   return {
     name,
     api_listener: {
-      api_listener: {
-        '@type': HCM_TYPE,
-        stat_prefix: 'proxyless',
-        rds: { route_config_name: OUTBOUND_ROUTE, config_source: ADS },
-        http_filters: [ROUTER],
-      },
+      api_listener: typedConfig('HttpConnectionManager', {
+        stat_prefix: PROXYLESS_STAT_PREFIX,
+        rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
+        http_filters: [router()],
+      }),
     },
   };
 }

@@ -17,6 +17,16 @@ export function serviceFqdn(namespace: string, service: string): string {
 }
 
 /**
+ * SNI a sidecar sends to a service's pods: the service's FQDN, the name the
+ * caller meant, so a TLS-aware hop or a packet capture can tell which service
+ * was called. Nothing routes on it: the server side matches on the port, and
+ * the client checks the peer by SPIFFE ID, not by this name.
+ */
+export function upstreamSni(namespace: string, service: string): string {
+  return serviceFqdn(namespace, service);
+}
+
+/**
  * Outbound cluster for one port of one service: `svc.ns:port`.
  * A cluster is per port because each port may have its own protocol, policy
  * and endpoints (targetPort), and per service because endpoints are per
@@ -27,15 +37,12 @@ export function outboundClusterName(namespace: string, service: string, port: nu
   return `${service}.${namespace}:${port}`;
 }
 
-/** EDS resource name of an outbound cluster: the cluster's own name. */
-export function endpointsName(clusterName: string): string {
-  return clusterName;
-}
-
 /**
- * EDS resource of a cluster whose policy prefers the caller's zone: the
- * same endpoints, with the caller's zone at priority 0 and the others at 1
- * (failover), so one resource per (cluster, zone) rather than per caller.
+ * An EDS resource is named by its cluster (the cluster's own name as its
+ * service_name), except for a cluster whose policy prefers the caller's
+ * zone: `cluster@zone`, the same endpoints with the caller's zone at
+ * priority 0 and the others at 1 (failover), so one resource per
+ * (cluster, zone) rather than per caller.
  */
 export function zonalEndpointsName(clusterName: string, zone: string): string {
   return `${clusterName}@${zone}`;
@@ -61,12 +68,34 @@ export const OUTBOUND_LISTENER = 'outbound';
 export const OUTBOUND_ROUTE = 'outbound';
 
 /**
+ * Stat prefixes of the HTTP connection managers: Envoy's stats read
+ * `http.<prefix>.*`, so each says which way the traffic goes. `outbound` for
+ * the sidecar's outbound listener; `proxyless` for the API listeners of gRPC
+ * clients (which keep no such stats, but the field is required).
+ */
+export const OUTBOUND_STAT_PREFIX = 'outbound';
+export const PROXYLESS_STAT_PREFIX = 'proxyless';
+
+/**
  * Explicit mode: inbound listener for one service port of the workload,
  * `inbound:port`, bound on the pod address.
  */
 export function inboundListenerName(port: number): string {
   return `inbound:${port}`;
 }
+
+/**
+ * An inbound HTTP connection manager's stat prefix: its listener's or filter
+ * chain's name with `_` for `:` (`inbound_8080`), since `:` is the value
+ * separator of statsd lines and awkward in metric names. Its inline route
+ * configuration takes the listener's or filter chain's own name: one per port.
+ */
+export function inboundStatPrefix(listenerOrChain: string): string {
+  return listenerOrChain.replace(':', '_');
+}
+
+/** The one virtual host of an inbound route configuration: everything goes to the application. */
+export const INBOUND_VIRTUAL_HOST = 'app';
 
 /**
  * Transparent mode: the one inbound listener, `inbound` on 0.0.0.0:15006.
@@ -92,14 +121,51 @@ export function inboundFilterChainName(port: number): string {
 export const INBOUND_PASSTHROUGH_CHAIN = 'passthrough';
 export const INBOUND_DIRECT_CHAIN = 'inbound-direct';
 
-/** Route configuration (inline in an inbound listener or filter chain) for one inbound port. */
-export function inboundRouteName(port: number): string {
-  return `inbound:${port}`;
-}
+/** Stat prefixes of those two chains' TCP proxies (and the refusing RBAC filter): `tcp.inbound_passthrough.*`. */
+export const INBOUND_PASSTHROUGH_STAT_PREFIX = 'inbound_passthrough';
+export const INBOUND_DIRECT_STAT_PREFIX = 'inbound_direct';
 
 /** Virtual host of one service port in the outbound route configuration. */
 export function virtualHostName(namespace: string, service: string, port: number): string {
   return `${service}.${namespace}:${port}`;
+}
+
+/**
+ * Routes of a virtual host, named for the intent that made them, so a route
+ * in a config dump or an access log (%ROUTE_NAME%) leads back to its YAML.
+ * Names are unique within their virtual host (one service port): a split or
+ * policy is named within the service's namespace, and its match by its name
+ * in the HTTPRouteGroup, or its index when it has none.
+ *   `split/<TrafficSplit>/<match>`   a TrafficSplit with matches (a canary)
+ *   `policy/<TrafficPolicy>/<match>` a TrafficPolicy route section
+ *   `default`                        everything else
+ */
+export function splitRouteName(split: string, match: string | number): string {
+  return `split/${split}/${match}`;
+}
+
+export function policyRouteName(policy: string, match: string | number): string {
+  return `policy/${policy}/${match}`;
+}
+
+export const DEFAULT_ROUTE = 'default';
+
+/**
+ * When retries are limited to some methods, a route is doubled: `<route>/retry`
+ * matches those methods and retries, `<route>` takes the rest without.
+ */
+export function retryRouteName(route: string): string {
+  return `${route}/retry`;
+}
+
+/**
+ * RBAC policy of one TrafficTarget, `ns/name`: policies are a map in the
+ * filter, so the key must be unique, and a TrafficTarget is unique by
+ * namespace and name; an operator reading the config dump (or Envoy's RBAC
+ * debug log) is led back to the TrafficTarget that allows the callers.
+ */
+export function rbacPolicyName(namespace: string, trafficTarget: string): string {
+  return `${namespace}/${trafficTarget}`;
 }
 
 /**
@@ -129,3 +195,21 @@ export function proxylessListenerName(host: string, port: number): string {
 export const WORKLOAD_CERTIFICATE_SECRET = 'workload-certificate';
 
 export const TRUST_BUNDLE_SECRET = 'trellis-trust-bundle';
+
+/**
+ * The bootstrap's one static cluster, the xDS server: named for Trellis and
+ * with `_`, so it can never equal a mesh cluster (`svc.ns:port`, `inbound:port`,
+ * `passthrough`).
+ */
+export const XDS_CLUSTER = 'trellis_xds';
+
+/**
+ * SNI a sidecar sends to the xDS server: a DNS name the control plane's
+ * serving certificate always carries (runtime/security.ts). The sidecar
+ * accepts the server by its SPIFFE ID; the name only has to be one the
+ * certificate holds, whatever address the sidecar dials.
+ */
+export const XDS_SERVER_NAME = 'trellis';
+
+/** The bootstrap's runtime layer (Envoy's /runtime shows it by this name). */
+export const BOOTSTRAP_RUNTIME_LAYER = 'static';

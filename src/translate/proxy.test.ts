@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NODE_METADATA, proxyContext, workloadOf, type NodeLike } from './proxy.ts';
+import { proxyContext, workloadOf, type NodeLike } from './proxy.ts';
+import { NODE_METADATA, OUTBOUND_PORT } from './sidecar.ts';
 import { deepFreeze, meshWith } from './testing.ts';
 
 const model = deepFreeze(meshWith());
@@ -12,13 +13,13 @@ function struct(md: Record<string, string>): Record<string, unknown> {
 describe('proxyContext (node id and metadata → the proxy a translation is for)', () => {
   const cases: { name: string; node: NodeLike; want: Record<string, unknown> }[] = [
     {
-      name: 'envoy, explicit (default): outbound on loopback 15001, inbound and app on the pod IP',
+      name: 'envoy, explicit (default): outbound on loopback, the sidecar’s outbound port, inbound and app on the pod IP',
       node: { id: 'x', user_agent_name: 'envoy', metadata: { [NODE_METADATA.workload]: 'demo/web-v1' } },
       want: {
         nodeId: 'x',
         kind: 'envoy',
         mode: 'explicit',
-        outbound: { address: '127.0.0.1', port: 15001 },
+        outbound: { address: '127.0.0.1', port: OUTBOUND_PORT },
         inboundAddress: '127.0.0.3',
         appAddress: '127.0.0.3',
         appPorts: new Map(),
@@ -27,7 +28,7 @@ describe('proxyContext (node id and metadata → the proxy a translation is for)
     {
       name: 'envoy, transparent: wildcard listeners, the application on loopback',
       node: { id: 'x', user_agent_name: 'envoy', metadata: { [NODE_METADATA.workload]: 'demo/web-v1', [NODE_METADATA.mode]: 'transparent' } },
-      want: { mode: 'transparent', outbound: { address: '0.0.0.0', port: 15001 }, inboundAddress: '0.0.0.0', appAddress: '127.0.0.1' },
+      want: { mode: 'transparent', outbound: { address: '0.0.0.0', port: OUTBOUND_PORT }, inboundAddress: '0.0.0.0', appAddress: '127.0.0.1' },
     },
     {
       name: 'metadata as a protobuf Struct is read the same',
@@ -51,17 +52,17 @@ describe('proxyContext (node id and metadata → the proxy a translation is for)
     {
       name: 'unusable outbound address or port: the default',
       node: { id: 'x', user_agent_name: 'envoy', metadata: { [NODE_METADATA.outboundAddress]: '127.0.0.1:' } },
-      want: { outbound: { address: '127.0.0.1', port: 15001 } },
+      want: { outbound: { address: '127.0.0.1', port: OUTBOUND_PORT } },
     },
     {
       name: 'outbound address without a port: the default',
       node: { id: 'x', user_agent_name: 'envoy', metadata: { [NODE_METADATA.outboundAddress]: '127.0.0.1' } },
-      want: { outbound: { address: '127.0.0.1', port: 15001 } },
+      want: { outbound: { address: '127.0.0.1', port: OUTBOUND_PORT } },
     },
     {
       name: 'outbound port out of range: the default',
       node: { id: 'x', user_agent_name: 'envoy', metadata: { [NODE_METADATA.outboundAddress]: '127.0.0.1:70000' } },
-      want: { outbound: { address: '127.0.0.1', port: 15001 } },
+      want: { outbound: { address: '127.0.0.1', port: OUTBOUND_PORT } },
     },
     {
       name: 'malformed app port entries are skipped, good ones kept',

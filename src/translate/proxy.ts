@@ -5,6 +5,7 @@
  * the model; pure.
  */
 import type { MeshModel, Workload } from '../model/types.ts';
+import { NODE_METADATA, OUTBOUND_PORT } from './sidecar.ts';
 
 export type ProxyKind = 'envoy' | 'proxyless';
 
@@ -12,13 +13,11 @@ export type ProxyKind = 'envoy' | 'proxyless';
  * explicit: the application calls the sidecar's outbound port, and the
  * sidecar's inbound listener holds the workload's service ports, forwarding
  * to the application on another port (the demo and docker-compose).
- * transparent: iptables redirects traffic to 15001 (out) and 15006 (in);
- * the application and its callers are unaware of the sidecar (Kubernetes).
+ * transparent: iptables redirects traffic to OUTBOUND_PORT and INBOUND_PORT
+ * (sidecar.ts); the application and its callers are unaware of the sidecar
+ * (Kubernetes).
  */
 export type InterceptionMode = 'explicit' | 'transparent';
-
-/** Transparent mode: where the one inbound listener binds (the iptables redirect's target). */
-export const TRANSPARENT_INBOUND_PORT = 15006;
 
 export interface ProxyContext {
   nodeId: string;
@@ -27,7 +26,7 @@ export interface ProxyContext {
   mode: InterceptionMode;
   /** Where the outbound listener binds (explicit: a local address and port). */
   outbound: { address: string; port: number };
-  /** Address the inbound listeners bind to (explicit: the workload IP; transparent: 0.0.0.0, port TRANSPARENT_INBOUND_PORT). */
+  /** Address the inbound listeners bind to (explicit: the workload IP; transparent: 0.0.0.0, port sidecar.ts INBOUND_PORT). */
   inboundAddress: string;
   /** Service port number → port the application listens on (explicit mode; transparent: always the targetPort). */
   appPorts: ReadonlyMap<number, number>;
@@ -36,15 +35,6 @@ export interface ProxyContext {
   /** The caller's zone (its pod's, else its node locality): what PreferSameZone prefers. */
   zone?: string;
 }
-
-/** Node metadata keys `trellis bootstrap` writes (documented in docs/bootstrap.md). */
-export const NODE_METADATA = {
-  workload: 'trellis.workload', // "ns/pod"
-  mode: 'trellis.mode', // explicit | transparent
-  outboundAddress: 'trellis.outbound_address', // "127.0.0.1:15001"
-  appPorts: 'trellis.app_ports', // "8080=18080,9090=19090"
-  appAddress: 'trellis.app_address',
-} as const;
 
 export interface NodeLike {
   id: string;
@@ -107,7 +97,7 @@ export function proxyContext(node: NodeLike, model: MeshModel): ProxyContext {
     kind,
     workload,
     mode,
-    outbound: parseAddress(meta(node, NODE_METADATA.outboundAddress), { address: transparent ? '0.0.0.0' : '127.0.0.1', port: 15001 }),
+    outbound: parseAddress(meta(node, NODE_METADATA.outboundAddress), { address: transparent ? '0.0.0.0' : '127.0.0.1', port: OUTBOUND_PORT }),
     inboundAddress: transparent ? '0.0.0.0' : (workload?.ip ?? '127.0.0.1'),
     appPorts: parsePortMap(meta(node, NODE_METADATA.appPorts)),
     appAddress: meta(node, NODE_METADATA.appAddress) ?? (transparent ? '127.0.0.1' : (workload?.ip ?? '127.0.0.1')),

@@ -10,13 +10,16 @@
  * and a denied request gets 403.
  */
 import type { AccessRule } from '../model/types.ts';
+import type { HttpFilter, RbacPolicy } from '../xds/envoy-types.ts';
+import { extension } from '../xds/extensions.ts';
 import { rbacPermission } from './match.ts';
+import { rbacPolicyName } from './names.ts';
 
-export function rbacPolicies(rules: readonly AccessRule[], ports: readonly number[]): Record<string, unknown> {
-  const policies: Record<string, unknown> = {};
+export function rbacPolicies(rules: readonly AccessRule[], ports: readonly number[]): Record<string, RbacPolicy> {
+  const policies: Record<string, RbacPolicy> = {};
   for (const rule of rules) {
     if (rule.destination.port !== undefined && !ports.includes(rule.destination.port)) continue;
-    policies[`${rule.namespace}/${rule.name}`] = {
+    policies[rbacPolicyName(rule.namespace, rule.name)] = {
       permissions: rule.routes === undefined ? [{ any: true }] : rule.routes.map(rbacPermission),
       principals: rule.sources.map((s) => ({ authenticated: { principal_name: { exact: s.spiffeId } } })),
     };
@@ -24,12 +27,6 @@ export function rbacPolicies(rules: readonly AccessRule[], ports: readonly numbe
   return policies;
 }
 
-export function rbacFilter(rules: readonly AccessRule[], ports: readonly number[]): Record<string, unknown> {
-  return {
-    name: 'envoy.filters.http.rbac',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
-      rules: { action: 'ALLOW', policies: rbacPolicies(rules, ports) },
-    },
-  };
+export function rbacFilter(rules: readonly AccessRule[], ports: readonly number[]): HttpFilter {
+  return extension('HttpRbac', { rules: { action: 'ALLOW', policies: rbacPolicies(rules, ports) } });
 }

@@ -11,9 +11,11 @@
  * retrying route matches only those methods, its twin takes the rest.
  */
 import type { EffectivePolicy, HttpMatch, MeshModel, MeshService, RetryPolicy, ServicePort, Split, Timeouts } from '../model/types.ts';
+import type { HashPolicy, RetryPolicy as EnvoyRetryPolicy, Route, RouteAction, RouteConfiguration, VirtualHost } from '../xds/envoy-types.ts';
+import { extension } from '../xds/extensions.ts';
 import { durationOf } from './cluster.ts';
 import { routeMatch } from './match.ts';
-import { outboundClusterName, serviceFqdn, virtualHostName } from './names.ts';
+import { DEFAULT_ROUTE, outboundClusterName, policyRouteName, retryRouteName, serviceFqdn, splitRouteName, virtualHostName } from './names.ts';
 import type { ProxyKind } from './proxy.ts';
 
 /** Retry-on names gRPC clients understand (gRFC A44); others are Envoy-only. */
@@ -32,7 +34,7 @@ export function domainsFor(service: MeshService, port: number, callerNamespace: 
   return out;
 }
 
-function weightedAction(model: MeshModel, split: Split, port: number): Record<string, unknown> {
+function weightedAction(model: MeshModel, split: Split, port: number): RouteAction {
   const clusters = split.backends
     .filter((b) => b.weight > 0 && b.ports.includes(port))
     .map((b) => {
@@ -43,38 +45,39 @@ function weightedAction(model: MeshModel, split: Split, port: number): Record<st
   return { weighted_clusters: { clusters } };
 }
 
-function retryPolicy(r: RetryPolicy, timeouts: Timeouts | undefined, kind: ProxyKind): Record<string, unknown> {
+function retryPolicy(r: RetryPolicy, timeouts: Timeouts | undefined, kind: ProxyKind): EnvoyRetryPolicy {
   const retryOn = kind === 'proxyless' ? r.retryOn.filter((x) => GRPC_RETRY_ON.has(x)) : r.retryOn;
-  const p: Record<string, unknown> = {
+  const p: EnvoyRetryPolicy = {
     retry_on: (retryOn.length > 0 ? retryOn : kind === 'proxyless' ? ['unavailable'] : ['5xx']).join(','),
     num_retries: r.attempts,
-    // A retry goes to another host when one exists, so a failing instance is masked.
-    retry_host_predicate: kind === 'envoy' ? [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }] : undefined,
-    host_selection_retry_max_attempts: kind === 'envoy' ? 5 : undefined,
   };
-  if (r.retriableStatusCodes.length > 0 && kind === 'envoy') p.retriable_status_codes = r.retriableStatusCodes;
+  if (kind === 'envoy') {
+    // A retry goes to another host when one exists, so a failing instance is masked.
+    p.retry_host_predicate = [extension('PreviousHosts', {})];
+    p.host_selection_retry_max_attempts = 5;
+  }
+  if (r.retriableStatusCodes.length > 0 && kind === 'envoy') p.retriable_status_codes = [...r.retriableStatusCodes];
   if (timeouts?.perTryMs) p.per_try_timeout = durationOf(timeouts.perTryMs);
-  for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
   return p;
 }
 
 interface RouteSpec {
   name: string;
   match: HttpMatch | undefined;
-  action: Record<string, unknown>;
+  action: RouteAction;
   timeouts?: Timeouts;
   retries?: RetryPolicy;
 }
 
-function hashPolicy(policy: EffectivePolicy | undefined): Record<string, unknown>[] | undefined {
+function hashPolicy(policy: EffectivePolicy | undefined): HashPolicy[] | undefined {
   const h = policy?.loadBalancer?.policy === 'RingHash' ? policy.loadBalancer.hashOn : undefined;
   if (!h) return undefined;
   if ('header' in h) return [{ header: { header_name: h.header } }];
   return [{ cookie: { name: h.cookie.name, ...(h.cookie.ttlMs !== undefined ? { ttl: durationOf(h.cookie.ttlMs) } : {}), ...(h.cookie.path ? { path: h.cookie.path } : {}) } }];
 }
 
-function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind: ProxyKind): Record<string, unknown>[] {
-  const action: Record<string, unknown> = { ...spec.action };
+function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind: ProxyKind): Route[] {
+  const action: RouteAction = { ...spec.action };
   const hp = hashPolicy(policy);
   if (hp) action.hash_policy = hp;
   if (spec.timeouts?.requestMs !== undefined) {
@@ -94,7 +97,7 @@ function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind:
   }
   if (r.methods.length === 0) return [{ name: spec.name, match: routeMatch(spec.match), route: withRetry }];
   return [
-    { name: `${spec.name}/retry`, match: routeMatch(spec.match, r.methods), route: withRetry },
+    { name: retryRouteName(spec.name), match: routeMatch(spec.match, r.methods), route: withRetry },
     { name: spec.name, match: routeMatch(spec.match), route: action },
   ];
 }
@@ -104,7 +107,7 @@ export function virtualHost(
   service: MeshService,
   port: ServicePort,
   options: { callerNamespace?: string; isDefaultPort: boolean; kind: ProxyKind },
-): Record<string, unknown> {
+): VirtualHost {
   const policy = port.policy;
   // A split takes this port only if a backend with weight > 0 has it: one whose only
   // backends here weigh 0 would be weighted_clusters with no clusters, which Envoy and
@@ -116,15 +119,15 @@ export function virtualHost(
   const specs: RouteSpec[] = [];
   for (const split of matchedSplits) {
     split.matches.forEach((m, i) =>
-      specs.push({ name: `split/${split.name}/${m.name || i}`, match: m, action: weightedAction(model, split, port.port), timeouts: policy?.timeouts, retries: policy?.retries }),
+      specs.push({ name: splitRouteName(split.name, m.name || i), match: m, action: weightedAction(model, split, port.port), timeouts: policy?.timeouts, retries: policy?.retries }),
     );
   }
   for (const rp of policy?.routes ?? []) {
     rp.matches.forEach((m, i) =>
-      specs.push({ name: `policy/${rp.from.split('/')[1]}/${m.name || i}`, match: m, action: defaultAction, timeouts: rp.timeouts ?? policy?.timeouts, retries: rp.retries ?? policy?.retries }),
+      specs.push({ name: policyRouteName(rp.from.split('/')[1]!, m.name || i), match: m, action: defaultAction, timeouts: rp.timeouts ?? policy?.timeouts, retries: rp.retries ?? policy?.retries }),
     );
   }
-  specs.push({ name: 'default', match: undefined, action: defaultAction, timeouts: policy?.timeouts, retries: policy?.retries });
+  specs.push({ name: DEFAULT_ROUTE, match: undefined, action: defaultAction, timeouts: policy?.timeouts, retries: policy?.retries });
   return {
     name: virtualHostName(service.namespace, service.name, port.port),
     domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort),
@@ -142,8 +145,8 @@ export function outboundRouteConfiguration(
   name: string,
   services: readonly MeshService[],
   options: { callerNamespace?: string; kind: ProxyKind },
-): Record<string, unknown> {
-  const vhosts: Record<string, unknown>[] = [];
+): RouteConfiguration {
+  const vhosts: VirtualHost[] = [];
   for (const s of services) {
     const ports = httpPorts(s);
     ports.forEach((p, i) => vhosts.push(virtualHost(model, s, p, { ...options, isDefaultPort: i === 0 })));

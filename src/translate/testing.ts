@@ -71,17 +71,20 @@ export function encodeAll(out: ProxyResources): VersionedResource[] {
 
 /** Everything a translation holds, with its type URL, for checks that apply to all resources. */
 export function resourcesOf(out: ProxyResources): [ResourceTypeUrl, Record<string, unknown>][] {
-  return TYPES.flatMap(([field, typeUrl]) => out[field].map((r) => [typeUrl, r] as [ResourceTypeUrl, Record<string, unknown>]));
+  return TYPES.flatMap(([field, typeUrl]) => out[field].map((r) => [typeUrl, r as Record<string, unknown>] as [ResourceTypeUrl, Record<string, unknown>]));
 }
 
 /**
  * Enum values the Envoy protos do not define, by field path. encodeResource
  * rejects unknown fields but protobufjs turns an unknown enum name into the
  * default value silently, so a misspelt `lb_policy` would encode as ROUND_ROBIN.
+ * The generated types reject one at compile time in typed builders; this
+ * catches what reaches a builder's output past them (casts, spreads of
+ * untyped objects).
  */
-export function unknownEnums(typeUrl: ResourceTypeUrl, resource: Record<string, unknown>): string[] {
+export function unknownEnums(typeUrl: ResourceTypeUrl, resource: object): string[] {
   const problems: string[] = [];
-  walk(messageType(messageNameOf(typeUrl)), resource, '', problems);
+  walk(messageType(messageNameOf(typeUrl)), resource as Record<string, unknown>, '', problems);
   return problems;
 }
 

@@ -9,7 +9,8 @@ import { objectsFrom } from '../model/testing.ts';
 import type { MeshModel } from '../model/types.ts';
 import { checkConsistency, Snapshot, TypeSet } from '../cache/snapshot.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
-import { NODE_METADATA, proxyContext, type NodeLike } from './proxy.ts';
+import { proxyContext, type NodeLike } from './proxy.ts';
+import { NODE_METADATA } from './sidecar.ts';
 import { BASE_MESH, deepFreeze, encodeAll, meshWith, resourcesOf, STRICT, unknownEnums } from './testing.ts';
 import { Translator, type ProxyResources } from './translate.ts';
 
@@ -204,7 +205,7 @@ endpoints: [{addresses: [127.0.0.9]}]
       envoy('demo/client'),
       t,
     );
-    const changed = (k: keyof Omit<ProxyResources, 'identities'>) => after[k].filter((r, i) => r !== before[k][i]).map((r) => String(r.name ?? r.cluster_name));
+    const changed = (k: keyof Omit<ProxyResources, 'identities'>) => after[k].filter((r, i) => r !== before[k][i]).map((r: { name?: string; cluster_name?: string }) => String(r.name ?? r.cluster_name));
     expect({ clusters: changed('clusters'), endpoints: changed('endpoints'), listeners: changed('listeners'), routes: changed('routes') }).toEqual({
       clusters: [],
       endpoints: ['api.demo:8080', 'api.demo:9090'],

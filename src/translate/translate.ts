@@ -7,6 +7,7 @@
  * bytes by identity, and a change costs work for what it touched only.
  */
 import type { AccessRule, MeshModel, MeshService, ServedPort } from '../model/types.ts';
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
 import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
@@ -23,28 +24,30 @@ import {
   proxylessListenerName,
   zonalEndpointsName,
   serviceFqdn,
+  upstreamSni,
 } from './names.ts';
-import { TRANSPARENT_INBOUND_PORT, type ProxyContext } from './proxy.ts';
+import type { ProxyContext } from './proxy.ts';
 import { rbacFilter } from './rbac.ts';
 import { httpPorts, outboundRouteConfiguration } from './routes.ts';
 import { inboundRules } from './scope.ts';
+import { INBOUND_PORT } from './sidecar.ts';
 import { portDigest, scopeOf } from './signature.ts';
 
 export interface ProxyResources {
-  clusters: Record<string, unknown>[];
-  endpoints: Record<string, unknown>[];
-  listeners: Record<string, unknown>[];
-  routes: Record<string, unknown>[];
+  clusters: Cluster[];
+  endpoints: ClusterLoadAssignment[];
+  listeners: Listener[];
+  routes: RouteConfiguration[];
   /** SPIFFE IDs whose certificate this proxy needs (its own), for the CA/SDS side. */
   identities: string[];
 }
 
 export class Translator {
   /** Memo tables survive across model versions; entries unused in a generation are dropped. */
-  private readonly clusters = new Memo<Record<string, unknown>>();
-  private readonly endpoints = new Memo<Record<string, unknown>>();
-  private readonly routes = new Memo<Record<string, unknown>>();
-  private readonly listeners = new Memo<Record<string, unknown>>();
+  private readonly clusters = new Memo<Cluster>();
+  private readonly endpoints = new Memo<ClusterLoadAssignment>();
+  private readonly routes = new Memo<RouteConfiguration>();
+  private readonly listeners = new Memo<Listener>();
 
   /** Call after translating every proxy for a model version: forget what nobody used. */
   sweep(): void {
@@ -65,7 +68,7 @@ export class Translator {
       for (const p of httpPorts(s)) {
         const name = outboundClusterName(s.namespace, s.name, p.port);
         // Sidecars with an identity speak mTLS upstream; the same cluster object serves every such caller.
-        const tls = own ? { peerIdentities: s.identities, sni: serviceFqdn(s.namespace, s.name) } : undefined;
+        const tls = own ? { peerIdentities: s.identities, sni: upstreamSni(s.namespace, s.name) } : undefined;
         const policy = p.clusterPolicy;
         const edsName = policy?.locality?.mode === 'PreferSameZone' && proxy.zone ? zonalEndpointsName(name, proxy.zone) : undefined;
         // The whole port is in the key (its endpoints excepted: clusters find them by EDS).
@@ -148,7 +151,7 @@ export class Translator {
     const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol'] }>();
     for (const p of served) {
       // The listener's own port cannot be a workload port too (Envoy holds it).
-      if (p.targetPort === TRANSPARENT_INBOUND_PORT) continue;
+      if (p.targetPort === INBOUND_PORT) continue;
       const seen = byTarget.get(p.targetPort);
       if (!seen) byTarget.set(p.targetPort, { servicePorts: [p.port], protocol: p.protocol });
       else if (!seen.servicePorts.includes(p.port)) seen.servicePorts.push(p.port);
@@ -170,7 +173,7 @@ export class Translator {
         transparentInboundListener({
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
-          port: TRANSPARENT_INBOUND_PORT,
+          port: INBOUND_PORT,
           chains: chains.map(({ ports, ...c }) => ({ ...c, rbac: rules ? rbacFilter(rules, ports) : undefined })),
           passthroughCluster: PASSTHROUGH_CLUSTER,
         }),

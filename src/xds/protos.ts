@@ -2,7 +2,8 @@
  * The Envoy API, loaded once from the pinned proto tree named in
  * protos/envoy-manifest.json. Field casing is decided here: Trellis uses the
  * proto field names as written (`keepCase`, snake_case), the same spelling an
- * operator sees in Envoy's YAML and config dumps.
+ * operator sees in Envoy's YAML and config dumps. The TypeScript types of the
+ * same tree are generated into ./generated/ (scripts/gen-envoy-types.sh).
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -67,12 +68,3 @@ export function messageType(fullName: string): protobuf.Type {
   }
   return t;
 }
-
-/** Options for turning decoded messages into the JSON operators read (config dumps). */
-export const TO_JSON: protobuf.IConversionOptions = {
-  longs: String,
-  enums: String,
-  bytes: String,
-  defaults: false,
-  json: true,
-};

@@ -1,8 +1,11 @@
 /**
  * Type URLs, decided once. Every `Any` Trellis emits and every subscription it
  * tracks is keyed by one of these strings (XDS_RULES 1: a response's type_url
- * matches every Any inside it).
+ * matches every Any inside it). Resources here; the extensions that go in
+ * typed_config fields in extensions.ts.
  */
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration, Secret } from './envoy-types.ts';
+
 export const TypeUrl = {
   Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   Endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
@@ -12,6 +15,18 @@ export const TypeUrl = {
 } as const;
 
 export type ResourceTypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
+
+/** The message each resource type URL names (generated from the pinned protos). */
+export interface ResourceMessages {
+  [TypeUrl.Cluster]: Cluster;
+  [TypeUrl.Endpoint]: ClusterLoadAssignment;
+  [TypeUrl.Listener]: Listener;
+  [TypeUrl.Route]: RouteConfiguration;
+  [TypeUrl.Secret]: Secret;
+}
+
+/** `ResourceOf<typeof TypeUrl.Cluster>` is Cluster; a union of URLs gives the union of messages. */
+export type ResourceOf<U extends ResourceTypeUrl> = ResourceMessages[U];
 
 /**
  * ADS push order (XDS_RULES 18): secrets first because clusters and listeners

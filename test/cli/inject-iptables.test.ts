@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { iptablesScript } from '../../src/cli/inject.ts';
+import { iptablesScript } from '../../src/inject/iptables.ts';
 
 const PROBE = path.resolve(import.meta.dirname, '../support/netns-probe.mjs');
 

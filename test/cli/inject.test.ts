@@ -12,9 +12,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { clusterBootstrapYaml, SA_TOKEN_HEADER } from '../../src/cli/bootstrap.ts';
+import { clusterBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { findEnvoy } from '../../src/cli/envoy-bin.ts';
-import { DEFAULT_INJECT_OPTIONS, ENVOY_IMAGE, injectManifest, NAMES, splitDocuments, type InjectOptions } from '../../src/cli/inject.ts';
+import { injectManifest, splitDocuments } from '../../src/inject/manifest.ts';
+import { DEFAULT_INJECT_OPTIONS, ENVOY_IMAGE, NAMES, type InjectOptions } from '../../src/inject/options.ts';
 import { SA_TOKEN_METADATA_KEY } from '../../src/identity/token-review.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -314,7 +315,7 @@ describe('trellis bootstrap --token-file (the injected init container)', () => {
     expect(b.node).toMatchObject({ id: 'shop/web-7d9c8b6f5-x2x9q', cluster: 'web', metadata: { 'trellis.workload': 'shop/web-7d9c8b6f5-x2x9q', 'trellis.mode': 'transparent', 'trellis.outbound_address': '0.0.0.0:15001' } });
     const grpcService = b.dynamic_resources.ads_config.grpc_services[0];
     expect(grpcService.initial_metadata).toEqual([{ key: 'authorization', value: `Bearer ${token}` }]);
-    expect(SA_TOKEN_HEADER).toBe(SA_TOKEN_METADATA_KEY); // what the TokenReviewVerifier reads
+    expect(SA_TOKEN_METADATA_KEY).toBe('authorization'); // what the TokenReviewVerifier reads
     const xds = b.static_resources.clusters[0];
     expect(xds.type).toBe('STRICT_DNS');
     expect(xds.transport_socket.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: 'URI', matcher: { exact: 'spiffe://cluster.local/ns/trellis-system/sa/trellis' } }]);

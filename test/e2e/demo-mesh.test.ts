@@ -11,8 +11,9 @@
  *
  * Cases run in order; the ones that change the mesh (failure injection,
  * edits, restart, rotation) come after the ones that only observe it, and
- * each restores what it changed. Figures are printed (grep "[e2e]"); of the
- * issue's targets only edit → ACK p99 ≤ 1 s is asserted (measured ~0.1 s).
+ * each restores what it changed. Some figures are printed (grep "[e2e]"),
+ * none is asserted: edit → every Envoy ACKed (p50/p99, target p99 ≤ 1 s) is
+ * measured by `scripts/bench.sh demo` (bench/demo-edit.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -222,11 +223,6 @@ async function printEnvoyErrors(demo: RunningDemo): Promise<void> {
   }
 }
 
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
-
 // ------------------------------------------------------------------- the suite
 describe('demo mesh with real Envoy', () => {
   let tmp: string;
@@ -399,21 +395,19 @@ describe('demo mesh with real Envoy', () => {
     expect(demo.server.cache.get('demo/frontend')!.get(TypeUrl.Route).version).toBe(routeVersion);
   });
 
-  it('applies an intent edit on every Envoy (edit → all ACKed: p99 ≤ 1 s) and traffic follows', async () => {
+  it('applies an intent edit on every Envoy (every one ACKs it) and traffic follows', async () => {
     const good = readFileSync(intentsFile(), 'utf8');
     const fifty = good.replace(/weight: 90\n/, 'weight: 50\n').replace(/weight: 10\n/, 'weight: 50\n');
     expect(fifty).not.toBe(good);
     const frontendRoutes = () => demo.server.cache.get('demo/frontend')?.get(TypeUrl.Route).version;
-    const frontendRdsAcked = (version: string) => [...(demo.server.xds.nodes().get('demo/frontend') ?? [])].every((s) => s.types.get(TypeUrl.Route as ResourceTypeUrl)?.ackedVersion === version);
-    const times: number[] = [];
+    const frontendRdsAcked = (version: string) =>
+      (demo.server.xds.syncStatus().find((n) => n.node.id === 'demo/frontend')?.streams ?? []).every((s) => s.types.find((t) => t.typeUrl === TypeUrl.Route)?.ackedVersion === version);
     const apply = async (text: string) => {
       const before = frontendRoutes();
-      const t0 = performance.now();
       writeFileSync(intentsFile(), text);
       await until('the new routes', () => frontendRoutes() !== before, 5000, 2);
       const version = frontendRoutes()!;
       await until('every Envoy to ACK the edit', () => frontendRdsAcked(version) && allInSync(demo.server, ids), 5000, 2);
-      times.push(performance.now() - t0);
     };
     try {
       await apply(fifty);
@@ -422,14 +416,11 @@ describe('demo mesh with real Envoy', () => {
       expect(failed.map((f) => f.why)).toEqual([]);
       expect(v2 / 400).toBeGreaterThan(0.4);
       expect(v2 / 400).toBeLessThan(0.6);
-      for (let i = 0; i < 9; i++) await apply(i % 2 === 0 ? good : fifty);
+      // Back and forth: each edit reaches every Envoy.
+      for (let i = 0; i < 3; i++) await apply(i % 2 === 0 ? good : fifty);
     } finally {
       if (readFileSync(intentsFile(), 'utf8') !== good) await apply(good);
     }
-    const p50 = percentile(times, 50);
-    const p99 = percentile(times, 99);
-    console.log(`[e2e] intent edit → every Envoy ACKed, ${times.length} edits: p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms (target p99 ≤ 1000 ms); all: ${times.map(Math.round).join(', ')}`);
-    expect(p99).toBeLessThanOrEqual(1000);
     // Back at 90/10.
     const { v2 } = await many(200);
     expect(v2 / 200).toBeLessThan(0.2);

@@ -19,7 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { findEnvoy } from '../../src/cli/envoy-bin.ts';
-import { DEFAULT_INJECT_OPTIONS, injectManifest, NAMES, type InjectOptions } from '../../src/cli/inject.ts';
+import { injectManifest } from '../../src/inject/manifest.ts';
+import { DEFAULT_INJECT_OPTIONS, NAMES, type InjectOptions } from '../../src/inject/options.ts';
 // Objects read back from the API server: plain JSON, read loosely.
 type Json = Record<string, any>;
 import { apply, freePort, KubeCluster, pathOf, yamlObjects } from '../support/kube.ts';

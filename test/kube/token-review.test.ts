@@ -92,7 +92,6 @@ describe('TokenReviewVerifier against the API server', () => {
   it('a pod-bound token for audience trellis proves the pod\'s service account', async () => {
     const r = await verifier.verify(bearer(await tokenFor('web', 'web-1')), 'shop/web-1');
     expect(r).toMatchObject({ ok: true, identity: { spiffeId: `spiffe://${TD}/ns/shop/sa/web` } });
-    if (r.ok) expect(r.identity.expiresAt! - Date.now()).toBeGreaterThan(500_000); // the token's exp (600 s)
   });
 
   it('a token signed by another key is refused as forged', async () => {

@@ -8,7 +8,7 @@
  * edit replaces or deletes a file.
  */
 import type { NodeInfo } from '../../src/xds/wire.ts';
-import { NODE_METADATA } from '../../src/translate/proxy.ts';
+import { NODE_METADATA } from '../../src/translate/sidecar.ts';
 import type { YamlFiles } from '../support/mesh-harness.ts';
 import { shopFiles } from './shop.ts';
 

@@ -1,8 +1,8 @@
 /**
  * Differential-test plumbing: a control plane made of the real runtime parts
  * (MeshPipeline -> MeshPublisher -> SnapshotCache, a real CA behind SDS), with
- * proxies registered the way the xDS server registers a stream (a watch on the
- * node's key, which makes the publisher translate for it), and a comparison of
+ * proxies registered the way the xDS server registers a stream (createWatch,
+ * which makes the publisher translate for the node), and a comparison of
  * two such planes' snapshots: every node, every type, every resource's name,
  * version and encoded bytes.
  */
@@ -68,9 +68,9 @@ export class Plane {
     if (bad.length > 0) throw new Error(`test fixture is invalid: ${JSON.stringify(bad.map((s) => [s.kind, s.name, s.problems.map((p) => p.message)]))}`);
   }
 
-  /** Streams open: each node's first watch is what makes the publisher translate for it. */
+  /** Streams open, through the server's seam (ConfigWatcher): a node's first watch is what makes the publisher translate for it. */
   connect(nodes: readonly NodeInfo[]): void {
-    for (const n of nodes) this.cache.watch(n.id, n, () => {});
+    for (const n of nodes) this.cache.createWatch(n, () => {});
   }
 }
 

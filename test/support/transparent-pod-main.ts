@@ -17,8 +17,8 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { workloadBootstrapYaml } from '../../src/cli/bootstrap.ts';
-import { iptablesScript } from '../../src/cli/inject.ts';
+import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
+import { iptablesScript } from '../../src/inject/iptables.ts';
 import { startControlPlane } from '../../src/runtime/control-plane.ts';
 import { componentLogger } from '../../src/log.ts';
 

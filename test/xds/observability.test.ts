@@ -63,16 +63,19 @@ describe('rule 29: protocol metrics', () => {
     expect(metric(before, 'trellis_xds_response_bytes_total', { type: 'cds' })).toBeGreaterThanOrEqual(r1.bytes);
 
     // A change, its response and the ACK: one change-to-ACK observation.
+    const changedAt = Date.now();
     h.set(withSecrets(smallMesh({ clusters: [cluster('a', { connect_timeout: '2s' }), cluster('b')] })));
     const r2 = await s.next();
     s.ack(r2);
     await settled(h, 'metrics-node');
+    const elapsedS = (Date.now() - changedAt) / 1000;
     const after = await h.metrics();
     const count = (t: string) => metric(t, 'trellis_xds_change_to_ack_seconds_count', { type: 'cds' });
     expect(count(after)).toBe(count(before) + 1);
     const sum = metric(after, 'trellis_xds_change_to_ack_seconds_sum', { type: 'cds' }) - metric(before, 'trellis_xds_change_to_ack_seconds_sum', { type: 'cds' });
+    // In seconds, and within the time the test itself saw pass (not a figure: the unit and the span).
     expect(sum).toBeGreaterThan(0);
-    expect(sum).toBeLessThan(5);
+    expect(sum).toBeLessThanOrEqual(elapsedS + 0.001);
     expect(metric(after, 'trellis_xds_response_bytes_total', { type: 'cds' }) - metric(before, 'trellis_xds_response_bytes_total', { type: 'cds' })).toBe(r2.bytes);
     expect(metric(after, 'trellis_xds_acks_total', { type: 'cds' })).toBeGreaterThanOrEqual(2);
 

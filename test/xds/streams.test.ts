@@ -115,9 +115,9 @@ describe('rule 25: a slow reader never blocks the others', () => {
     fast[1].send({ node: node('fast-delta'), type_url: CDS });
     for (const f of fast) f.ack((await f.next()) as never);
 
-    const latencies: number[] = [];
+    // Every change reaches both fast streams while the slow one is blocked
+    // (how fast is a figure: scripts/bench.sh interference prints it).
     const push = async (i: number) => {
-      const t0 = Date.now();
       h.set(meshAt(i));
       for (const f of fast) {
         const r = await f.next(5000);
@@ -125,7 +125,6 @@ describe('rule 25: a slow reader never blocks the others', () => {
         expect(JSON.stringify(r.resources.find((x) => x.value.name === 'a' || x.name === 'a')!.value)).toContain(`"${i}:x`);
         f.ack(r as never);
       }
-      latencies.push(Date.now() - t0);
     };
     let i = 1;
     for (; i <= 30; i++) await push(i);
@@ -140,7 +139,6 @@ describe('rule 25: a slow reader never blocks the others', () => {
     const after = await h.metrics();
     expect(metric(after, 'trellis_xds_responses_total', { type: 'cds' })).toBe(sentBefore + 2 * 5);
     expect(metric(after, 'trellis_xds_queue_depth')).toBeLessThanOrEqual(2);
-    expect(Math.max(...latencies)).toBeLessThan(2000);
 
     // Reading again, the slow client ends on the latest state.
     slow.call.resume();
@@ -300,11 +298,11 @@ describe('rule 28: shutdown', () => {
     const s = going.client.sotw();
     s.send({ node: node('leaving'), type_url: CDS });
     await s.next();
-    const t0 = Date.now();
-    // A long grace: shutdown must not wait for it, because the server ends the streams itself.
-    await going.server.xds.close(8000);
-    expect(Date.now() - t0).toBeLessThan(3000);
+    // A grace far beyond the test's timeout: shutdown completes only because
+    // the server ends the streams itself, not by waiting the grace out.
+    const closing = going.server.xds.close(60_000);
     expect((await s.ended(3000)).code).toBe(grpc.status.UNAVAILABLE);
+    await closing;
     going.client.close();
     await going.server.stop();
   });
@@ -342,11 +340,10 @@ describe('bad input', () => {
     for (let i = 0; i < 500; i++) {
       stormer.send({ type_url: CDS, response_nonce: r.nonce, version_info: '', error_detail: { code: 3, message: `no ${i}` } });
     }
-    // Mid-storm, an endpoint change for the other stream (not for the stormer's CDS).
-    const t0 = Date.now();
+    // Mid-storm, an endpoint change for the other stream (not for the stormer's CDS)
+    // reaches it (how fast is a figure: scripts/bench.sh interference prints it).
     h.set(smallMesh({ endpoints: [endpoints('a', [6001]), endpoints('b', [9002])] }));
     expect((await other.next(2000)).names).toEqual(['a']);
-    expect(Date.now() - t0).toBeLessThan(2000);
     expect(await eventually(async () => metric(await h.metrics(), 'trellis_xds_nacks_total', { type: 'cds' }) === before + 500, 5000)).toBe(true);
     expect(await stormer.silentFor(400)).toBe(true); // every NACK recorded, nothing resent
     // New content still reaches the stormer, once.

@@ -6,6 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourceError, SourceObject } from '../../model/object.ts';
+import { errorMessage } from '../../errors.ts';
 import { parseYamlFile } from './parse.ts';
 
 export interface LoadedFile {
@@ -85,11 +86,4 @@ export async function loadPaths(paths: readonly string[]): Promise<LoadResult> {
     objects: loaded.flatMap((f) => f.objects),
     errors: loaded.flatMap((f) => f.errors),
   };
-}
-
-export function errorMessage(err: unknown): string {
-  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') {
-    return err.code === 'ENOENT' ? 'no such file' : `${err.code}: ${err instanceof Error ? err.message : ''}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }

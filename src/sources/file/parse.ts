@@ -8,6 +8,7 @@
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Node } from 'yaml';
 import { childPath } from '../../model/field-path.ts';
 import { fieldLineLookup, type SourceError, type SourceObject } from '../../model/object.ts';
+import { errorMessage } from '../../errors.ts';
 
 export interface ParsedFile {
   objects: SourceObject[];
@@ -43,7 +44,7 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
       // toJS throws on alias abuse ("billion laughs") and unresolvable aliases.
-      errors.push({ file, line: docLine, document, message: `YAML: ${err instanceof Error ? err.message : String(err)}` });
+      errors.push({ file, line: docLine, document, message: `YAML: ${errorMessage(err)}` });
       return;
     }
     const lines = new Map<string, number>();

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -104,6 +104,23 @@ describe('FileWatcher', () => {
     await writeFile(join(dir, 'a.yaml'), sa('a', 'automountServiceAccountToken: false\n'));
     const changed = await waitFor(() => last());
     expect(changed.objects.map((o) => [o.metadata.name, o.metadata.generation])).toEqual([['a', 2], ['b', 1]]);
+  });
+
+  it('sees every save by rename (as editors save) and files in a new subdirectory, without the resync', async () => {
+    await writeFile(join(dir, 'a.yaml'), sa('a0'));
+    await start({ pollIntervalMs: 60_000 });
+    for (const version of ['a1', 'a2', 'a3']) {
+      await writeFile(join(dir, '.a.yaml.tmp'), sa(version));
+      await rename(join(dir, '.a.yaml.tmp'), join(dir, 'a.yaml'));
+      await waitFor(() => names(last())?.[0] === version);
+    }
+    // Seen by the reload the new directory causes; from then on the directory is watched too.
+    await mkdir(join(dir, 'team'));
+    await writeFile(join(dir, 'team', 'b.yaml'), sa('b'));
+    await waitFor(() => names(last())?.length === 2);
+    await writeFile(join(dir, 'team', '.b.yaml.tmp'), sa('b2'));
+    await rename(join(dir, 'team', '.b.yaml.tmp'), join(dir, 'team', 'b.yaml'));
+    await waitFor(() => names(last())?.[1] === 'b2');
   });
 
   it('polls when asked to, and survives a consumer that throws', async () => {

@@ -1,6 +1,8 @@
 /**
  * Watches a directory of YAML and hands out the full object set after each
- * change, debounced so an editor's burst of writes becomes one reload.
+ * change. When to re-read (fs.watch or polling, debounced, one reload at a
+ * time, a file still being written read again) is PathWatcher's
+ * (path-watcher.ts); what the files mean is decided here.
  *
  * Invariants (DESIGN "bad input never hurts good config"):
  * - a file whose new content does not parse keeps its last good objects, and
@@ -15,12 +17,12 @@
  * Each object gets a `metadata.generation` that goes up when its content
  * changes, as the API server does, so status can say which version is served.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { componentLogger, type Logger } from '../../log.ts';
+import { errorMessage } from '../../errors.ts';
 import type { SourceError, SourceObject } from '../../model/object.ts';
-import { errorMessage, listYamlFiles } from './load.ts';
+import { listYamlFiles } from './load.ts';
 import { parseYamlFile } from './parse.ts';
+import { PathWatcher, type Stamp } from './path-watcher.ts';
 
 export interface FileSourceSnapshot {
   /** Every object currently served, in file then document order. */
@@ -45,12 +47,6 @@ export interface FileWatcherOptions {
   logger?: Logger;
 }
 
-interface Stamp {
-  mtimeMs: number;
-  size: number;
-  ino: number;
-}
-
 interface FileState {
   stamp: Stamp;
   objects: SourceObject[];
@@ -63,41 +59,33 @@ export class FileWatcher {
   private readonly files = new Map<string, FileState>();
   private readonly generations = new Map<string, { content: string; generation: number }>();
   private readonly log: Logger;
-  private readonly debounceMs: number;
   private readonly settleMs: number;
-  private watcher: FSWatcher | undefined;
-  private poller: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly paths: PathWatcher;
+  /** The first load is returned by start(), not passed to onChange. */
+  private started = false;
   private closed = false;
   private current: FileSourceSnapshot = { objects: [], errors: [], changedFiles: [] };
 
   constructor(private readonly options: FileWatcherOptions) {
     this.log = options.logger ?? componentLogger('file-source');
-    this.debounceMs = options.debounceMs ?? 100;
     this.settleMs = options.settleMs ?? 1000;
+    this.paths = new PathWatcher({
+      path: options.root,
+      kind: 'directory',
+      reload: () => this.refresh(),
+      debounceMs: options.debounceMs,
+      mode: options.mode,
+      pollIntervalMs: options.pollIntervalMs,
+      logger: this.log,
+      failureMessage: 'file source reload failed; keeping the previous objects',
+    });
   }
 
   /** Loads the directory, starts watching, and returns the first snapshot (not passed to onChange). */
   async start(): Promise<FileSourceSnapshot> {
-    await this.reload(false);
-    const mode = this.options.mode ?? 'auto';
-    if (mode === 'auto') {
-      try {
-        this.watcher = watch(this.options.root, { recursive: true }, () => this.schedule());
-        this.watcher.on('error', (err) => {
-          this.log.warn({ err: errorMessage(err) }, 'fs.watch failed; falling back to polling');
-          this.watcher?.close();
-          this.watcher = undefined;
-          this.startPolling(this.options.pollIntervalMs ?? 500);
-        });
-      } catch (err) {
-        this.log.warn({ err: errorMessage(err), root: this.options.root }, 'fs.watch unavailable; polling');
-      }
-    }
-    // fs.watch can miss events (new subdirectories, network filesystems): a slow resync covers it.
-    this.startPolling(this.options.pollIntervalMs ?? (this.watcher ? 5000 : 500));
+    await this.paths.run();
+    this.started = true;
+    await this.paths.start();
     return this.current;
   }
 
@@ -107,56 +95,19 @@ export class FileWatcher {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.watcher?.close();
-    if (this.poller) clearInterval(this.poller);
-    if (this.debounce) clearTimeout(this.debounce);
-    await this.running;
+    await this.paths.close();
   }
 
   /** Re-reads what changed now, without waiting for the debounce. */
   async flush(): Promise<void> {
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = undefined;
-    await this.reload(true);
+    await this.paths.flush();
   }
 
-  private startPolling(intervalMs: number): void {
-    if (this.poller) clearInterval(this.poller);
-    this.poller = setInterval(() => void this.reload(true), intervalMs);
-    this.poller.unref();
-  }
-
-  private schedule(delayMs = this.debounceMs): void {
-    if (this.closed) return;
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      this.debounce = undefined;
-      void this.reload(true);
-    }, delayMs);
-  }
-
-  /** Runs one reload at a time; a request during a reload runs once more after it. */
-  private async reload(emit: boolean): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          const changed = await this.scan();
-          if (changed.length > 0 || !emit) this.publish(changed, emit);
-        } catch (err) {
-          this.log.error({ err: errorMessage(err) }, 'file source reload failed; keeping the previous objects');
-        }
-      } while (this.again && !this.closed);
-    })();
-    try {
-      await this.running;
-    } finally {
-      this.running = undefined;
-    }
+  /** One reload (PathWatcher runs one at a time): re-read what changed and hand it out. */
+  private async refresh(): Promise<void> {
+    const emit = this.started;
+    const changed = await this.scan();
+    if (changed.length > 0 || !emit) this.publish(changed, emit);
   }
 
   /** Brings `files` up to date with the disk; returns the files that changed. */
@@ -176,24 +127,17 @@ export class FileWatcher {
   }
 
   private async refreshFile(file: string): Promise<boolean> {
-    const before = await stamp(file);
     const prev = this.files.get(file);
-    if (!before) return this.files.delete(file); // vanished since the listing
-    if (prev && sameStamp(prev.stamp, before) && prev.emptySince === undefined) return false;
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if (!(await stamp(file))) return this.files.delete(file);
-      const error = { file, line: 1, message: `cannot read file: ${errorMessage(err)}` };
-      this.files.set(file, { stamp: before, objects: prev?.objects ?? [], errors: [error] });
+    // A file kept through its settle time is read again even if unchanged.
+    const read = await this.paths.read(file, prev?.emptySince === undefined ? prev?.stamp : undefined);
+    if (read.state === 'gone') return this.files.delete(file);
+    if (read.state === 'unchanged' || read.state === 'moving') return false;
+    if (read.state === 'unreadable') {
+      const error = { file, line: 1, message: `cannot read file: ${errorMessage(read.error)}` };
+      this.files.set(file, { stamp: read.stamp, objects: prev?.objects ?? [], errors: [error] });
       return true;
     }
-    const after = await stamp(file);
-    if (!after || !sameStamp(before, after)) {
-      this.schedule(); // still being written: read it again once it is quiet
-      return false;
-    }
+    const { text, stamp: after } = read;
     const parsed = parseYamlFile(file, text);
     if (parsed.errors.length > 0) {
       this.files.set(file, { stamp: after, objects: prev?.objects ?? [], errors: parsed.errors });
@@ -204,7 +148,7 @@ export class FileWatcher {
       const emptySince = prev.emptySince ?? now;
       if (now - emptySince < this.settleMs) {
         this.files.set(file, { ...prev, stamp: after, emptySince });
-        this.schedule(this.settleMs - (now - emptySince));
+        this.paths.schedule(this.settleMs - (now - emptySince));
         return false;
       }
     }
@@ -240,13 +184,4 @@ export class FileWatcher {
     for (const key of this.generations.keys()) if (!seen.has(key)) this.generations.delete(key);
     return out;
   }
-}
-
-async function stamp(file: string): Promise<Stamp | undefined> {
-  const s = await stat(file).catch(() => undefined);
-  return s?.isFile() ? { mtimeMs: s.mtimeMs, size: s.size, ino: s.ino } : undefined;
-}
-
-function sameStamp(a: Stamp, b: Stamp): boolean {
-  return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
 }

@@ -14,6 +14,7 @@
  */
 import type { Logger } from '../../log.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
+import { errorMessage } from '../../errors.ts';
 
 type Json = Record<string, unknown>;
 
@@ -83,7 +84,7 @@ export class LeaseLeader {
       if (spec.holderIdentity !== this.opts.identity) return;
       await this.opts.rest.put(this.path, { ...lease, spec: { ...spec, holderIdentity: null, renewTime: null, acquireTime: null } });
     } catch (err) {
-      this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not give up the leader Lease; it expires by itself');
+      this.opts.log.warn({ err: errorMessage(err) }, 'could not give up the leader Lease; it expires by itself');
     }
   }
 
@@ -137,7 +138,7 @@ export class LeaseLeader {
       // 409: another replica updated the Lease first. Anything else: keep
       // acting only while our last renewal is still valid.
       if (!(err instanceof KubeApiError && err.status === 409)) {
-        this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'leader Lease renewal failed');
+        this.opts.log.warn({ err: errorMessage(err) }, 'leader Lease renewal failed');
       }
       if (Date.now() >= this.validUntil) this.set(false);
     }

@@ -20,10 +20,17 @@ import { contentKey, toSourceObject } from './normalize.ts';
 import { KubeRest } from './rest.ts';
 import { DEFAULT_NAMESPACE_SELECTOR, WATCHED, type KubeResource } from './resources.ts';
 import { ResourceWatcher, type WatchEvent, type WatcherStats } from './watcher.ts';
+import { errorMessage } from '../../errors.ts';
 
 type Json = Record<string, unknown>;
 
-/** The churn latency floor; see bench/kube-churn.ts for the trade-off against pushes and CPU. */
+/**
+ * Under steady churn the source publishes at least this often: the churn
+ * latency floor (`serve --max-delay-ms`). Measured by bench/kube-churn.ts
+ * (docs/kubernetes.md): for 1,000 streams at 5,000 EndpointSlice updates/min,
+ * p99 change→ACK 0.9 s at 200 ms and 1.0 s at 500 ms, for about twice the
+ * pushes and 1.5 times the CPU.
+ */
 export const DEFAULT_MAX_DELAY_MS = 200;
 
 export interface KubeSnapshot {
@@ -40,8 +47,10 @@ export interface KubeSourceOptions {
   namespaceSelector?: string;
   /** Quiet time after the last event before a snapshot. Default 50 ms. */
   debounceMs?: number;
-  /** A steady stream of events still produces a snapshot at least this often. Default 500 ms. */
-  /** Under steady churn, publish at least this often (default 200 ms; measured: p99 change→ACK 0.9 s for 1,000 streams at 5,000 EndpointSlice updates/min, 1.0 s at 500 ms). */
+  /**
+   * A steady stream of events still produces a snapshot at least this often:
+   * the churn latency floor. Default DEFAULT_MAX_DELAY_MS.
+   */
   maxDelayMs?: number;
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -182,7 +191,7 @@ export class KubeSource {
     try {
       this.opts.onChange(snap);
     } catch (err) {
-      this.opts.log.error({ err: err instanceof Error ? err.message : String(err) }, 'kubernetes source consumer threw');
+      this.opts.log.error({ err: errorMessage(err) }, 'kubernetes source consumer threw');
     }
   }
 

@@ -14,6 +14,8 @@ import type { ObjectStatus } from '../../model/index.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
 import { objectPath, WATCHED } from './resources.ts';
 import { intentStatus, parseStoredStatus, sameStatus, type IntentStatusBody, type ProgrammedSummary } from './status.ts';
+import { errorMessage } from '../../errors.ts';
+import { SerialJob } from '../serial-job.ts';
 
 type Json = Record<string, unknown>;
 
@@ -35,8 +37,8 @@ export class StatusWriter {
   private statuses: readonly ObjectStatus[] = [];
   private programmed: ProgrammedSummary = { proxies: 0, programmed: 0, rejected: [] };
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  /** One pass at a time; an update during a pass makes one more. */
+  private readonly passes = new SerialJob(() => this.passOnce(), () => this.closed);
   private lastPass = 0;
   private closed = false;
   private readonly written = new Map<string, { body: IntentStatusBody; at: number }>();
@@ -63,7 +65,7 @@ export class StatusWriter {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    await this.running;
+    await this.passes.idle();
   }
 
   private schedule(): void {
@@ -76,25 +78,15 @@ export class StatusWriter {
     this.timer.unref();
   }
 
-  private async pass(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        this.lastPass = Date.now();
-        if (this.opts.isLeader && !this.opts.isLeader()) continue;
-        this.stats.passes++;
-        await this.writeChanged();
-      } while (this.again && !this.closed);
-    })();
-    try {
-      await this.running;
-    } finally {
-      this.running = undefined;
-    }
+  private pass(): Promise<void> {
+    return this.passes.run();
+  }
+
+  private async passOnce(): Promise<void> {
+    this.lastPass = Date.now();
+    if (this.opts.isLeader && !this.opts.isLeader()) return;
+    this.stats.passes++;
+    await this.writeChanged();
   }
 
   private async writeChanged(): Promise<void> {
@@ -129,8 +121,9 @@ export class StatusWriter {
           }
           continue;
         }
-        this.opts.log.warn({ kind: s.kind, namespace: s.namespace, name: s.name, err: err instanceof Error ? err.message : String(err) }, 'status write failed; retrying on the next pass');
-        this.again = false;
+        this.opts.log.warn({ kind: s.kind, namespace: s.namespace, name: s.name, err: errorMessage(err) }, 'status write failed; retrying on the next pass');
+        // Retry throttled, not in a tight loop against a failing API server.
+        this.passes.cancelRerun();
         this.schedule();
       }
     }

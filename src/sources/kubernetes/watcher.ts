@@ -16,6 +16,7 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type Kube
 import type { Logger } from '../../log.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
 import { collectionPath, type KubeResource } from './resources.ts';
+import { errorMessage } from '../../errors.ts';
 
 type Json = Record<string, unknown>;
 type Obj = KubernetesObject & Json;
@@ -146,7 +147,7 @@ export class ResourceWatcher {
   private onError(err: unknown): void {
     if (this.stopped) return;
     this.stats.errors++;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     this.stats.lastError = message;
     let delay: number;
     if (err instanceof KubeApiError && err.status === 404 && this.opts.resource.custom) {

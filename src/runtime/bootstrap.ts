@@ -1,0 +1,118 @@
+/**
+ * The Envoy bootstrap a sidecar starts from, as YAML, with what proves its
+ * identity: for a workload of a mesh folder, a Trellis workload token signed
+ * with the state dir's key; for a pod in a cluster, the pod's projected
+ * service-account token, presented as `authorization: Bearer <token>` and
+ * checked by a TokenReview (docs/kubernetes.md). `trellis bootstrap` and the
+ * demo write them; translate/bootstrap.ts builds the bootstrap itself.
+ */
+import { readFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import type { MeshModel } from '../model/index.ts';
+import type { InterceptionMode } from '../translate/proxy.ts';
+import { CertificateAuthority } from '../ca/authority.ts';
+import { WorkloadTokens } from '../ca/token.ts';
+import { envoyBootstrap } from '../translate/bootstrap.ts';
+import { UsageError } from '../errors.ts';
+import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
+import { SA_TOKEN_METADATA_KEY } from '../identity/token-review.ts';
+import { OUTBOUND_PORT } from '../translate/sidecar.ts';
+import { splitHostPort } from '../admin/http.ts';
+
+function addressOf(s: string): { address: string; port: number } {
+  const { host, port } = splitHostPort(s);
+  return { address: host, port };
+}
+
+export interface WorkloadBootstrapOptions {
+  model: MeshModel;
+  workloadKey: string;
+  stateDir: string;
+  mode: InterceptionMode;
+  plaintext?: boolean;
+  xdsAddress: string;
+  adminAddress: string;
+  outboundAddress?: string;
+  appPorts?: ReadonlyMap<number, number>;
+  appAddress?: string;
+  tokenTtlMs?: number;
+}
+
+/** The bootstrap of one workload as YAML, with a fresh token for its identity bound to its node id. */
+export async function workloadBootstrapYaml(o: WorkloadBootstrapOptions): Promise<string> {
+  const workload = o.model.workloads.get(o.workloadKey);
+  if (!workload) throw new Error(`no workload ${o.workloadKey}`);
+  const trustDomain = o.model.mesh.trustDomain;
+  const ca = o.plaintext ? undefined : await CertificateAuthority.open({ trustDomain, stateDir: o.stateDir });
+  const tokens = await WorkloadTokens.open({ stateDir: o.stateDir, trustDomain });
+  const token = tokens.issue({ spiffeId: workload.identity, nodeId: o.workloadKey, ttlMs: o.tokenTtlMs });
+  const bootstrap = envoyBootstrap({
+    nodeId: o.workloadKey,
+    cluster: workload.labels.app ?? workload.name,
+    zone: workload.zone,
+    workload: o.workloadKey,
+    mode: o.mode,
+    xds: addressOf(o.xdsAddress),
+    trustedCaPem: ca?.trustBundlePem(),
+    serverSpiffeId: ca ? controlPlaneSpiffeId(trustDomain) : undefined,
+    token,
+    admin: addressOf(o.adminAddress),
+    outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : (workload.ip ?? '127.0.0.1')}:${OUTBOUND_PORT}`,
+    appPorts: o.appPorts,
+    appAddress: o.appAddress,
+  });
+  return `# Envoy bootstrap for ${o.workloadKey} (${workload.identity}), written by trellis bootstrap.\n# It carries a token that proves this identity to Trellis: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
+}
+
+export interface ClusterBootstrapOptions {
+  /** The projected service-account token (audience trellis), read now. */
+  tokenFile: string;
+  /** "ns/pod" */
+  nodeId: string;
+  /** Envoy's service cluster (default: the pod name without its replica suffixes). */
+  cluster?: string;
+  zone?: string;
+  trustDomain: string;
+  /** The root(s) the xDS server's certificate chains to; absent = plaintext. */
+  caPem?: string;
+  mode: InterceptionMode;
+  xdsAddress: string;
+  adminAddress: string;
+  outboundAddress?: string;
+  appPorts?: ReadonlyMap<number, number>;
+  appAddress?: string;
+}
+
+/**
+ * The bootstrap of a pod's sidecar in a cluster: the same as a folder's, but
+ * its identity is proven by the pod's projected service-account token,
+ * presented as `authorization: Bearer <token>` on the ADS stream.
+ */
+export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<string> {
+  if (!/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(o.nodeId)) throw new UsageError(`node id ${JSON.stringify(o.nodeId)}: expected namespace/pod`);
+  const token = (
+    await readFile(o.tokenFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new UsageError(`--token-file ${o.tokenFile}: ${e.code ?? e.message} (is the projected service-account token volume mounted?)`);
+    })
+  ).trim();
+  if (token.split('.').length !== 3) throw new UsageError(`--token-file ${o.tokenFile}: not a service-account token (a JWT)`);
+  const pod = o.nodeId.slice(o.nodeId.indexOf('/') + 1);
+  const bootstrap = envoyBootstrap({
+    nodeId: o.nodeId,
+    // web-7d9c8b6f5-x2x9q (Deployment), db-0 (StatefulSet) -> web, db
+    cluster: o.cluster ?? pod.replace(/(-[a-z0-9]{8,10})?-[a-z0-9]{5}$|-\d+$/, ''),
+    zone: o.zone,
+    workload: o.nodeId,
+    mode: o.mode,
+    xds: addressOf(o.xdsAddress),
+    trustedCaPem: o.caPem,
+    serverSpiffeId: o.caPem ? controlPlaneSpiffeId(o.trustDomain) : undefined,
+    admin: addressOf(o.adminAddress),
+    outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : '127.0.0.1'}:${OUTBOUND_PORT}`,
+    appPorts: o.appPorts,
+    appAddress: o.appAddress,
+  });
+  // envoyBootstrap puts a token in x-trellis-token; this one is a bearer token.
+  bootstrap.dynamic_resources.ads_config.grpc_services![0]!.initial_metadata = [{ key: SA_TOKEN_METADATA_KEY, value: `Bearer ${token}` }];
+  return `# Envoy bootstrap for ${o.nodeId}, written by trellis bootstrap --token-file.\n# It carries the pod's service-account token: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
+}

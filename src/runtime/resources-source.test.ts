@@ -1,0 +1,89 @@
+/**
+ * The raw resources file is watched like the YAML folder (PathWatcher): a
+ * change is served, a broken or missing file keeps the last good config, and
+ * the file is loaded again once it is back.
+ */
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SnapshotCache } from '../cache/snapshot-cache.ts';
+import { rootLogger } from '../log.ts';
+import { XdsMetrics } from '../server/metrics.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { ResourcesFileSource, SHARED_KEY } from './resources-source.ts';
+
+const clusters = (...names: string[]) => `clusters:\n${names.map((n) => `- {name: ${n}, type: STATIC, connect_timeout: 1s}\n`).join('')}`;
+
+let dir: string;
+let file: string;
+let cache: SnapshotCache;
+let source: ResourcesFileSource | undefined;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'trellis-resources-'));
+  file = join(dir, 'resources.yaml');
+  cache = new SnapshotCache();
+});
+afterEach(async () => {
+  await source?.close();
+  source = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+function start(): ResourcesFileSource {
+  source = new ResourcesFileSource({ file, cache, metrics: new XdsMetrics(), log: rootLogger.child({ level: 'silent' }), debounceMs: 20 });
+  return source;
+}
+
+const served = () => [...(cache.get(SHARED_KEY)?.get(TypeUrl.Cluster).items.keys() ?? [])];
+
+async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`still serving ${JSON.stringify(served())}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('ResourcesFileSource', () => {
+  it('serves the file, then each change the watcher sees, including a file replaced by rename', async () => {
+    await writeFile(file, clusters('a'));
+    const s = start();
+    expect(await s.reload()).toBe(true);
+    expect(served()).toEqual(['a']);
+    expect(s.notReadyReason()).toBeNull();
+    await s.watch();
+    await writeFile(file, clusters('a', 'b'));
+    await until(() => served().length === 2);
+    // Editors write a new file and rename it over the old one.
+    await writeFile(join(dir, '.resources.yaml.tmp'), clusters('c'));
+    await rename(join(dir, '.resources.yaml.tmp'), file);
+    await until(() => served().join() === 'c');
+  });
+
+  it('keeps the last good config while the file is broken or missing, and loads it once it is back', async () => {
+    await writeFile(file, clusters('a'));
+    const s = start();
+    await s.reload();
+    await writeFile(file, 'clusters: [');
+    expect(await s.reload()).toBe(false);
+    expect(served()).toEqual(['a']);
+    expect(s.notReadyReason()).toBeNull(); // one version was served
+    await rm(file);
+    expect(await s.reload()).toBe(false);
+    expect(served()).toEqual(['a']);
+    await s.watch();
+    await writeFile(file, clusters('b'));
+    await until(() => served().join() === 'b');
+    expect(await s.reload()).toBe(true);
+  });
+
+  it('is not ready until one version was served, and says why', async () => {
+    await writeFile(file, 'listeners: {}');
+    const s = start();
+    expect(await s.reload()).toBe(false);
+    expect(s.notReadyReason()).toMatch(/resources\.yaml:1: "listeners" must be a list/);
+    expect(cache.get(SHARED_KEY)).toBeUndefined();
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * main.ts is the one place where what a command throws becomes an exit code:
+ * a usage error exits 2 (with the command's usage line, where it has one), an
+ * operator's problem exits 1 with `trellis <cmd>: <message>` and no stack
+ * trace, whichever command it comes from. The real binary, as an operator
+ * runs it.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'trellis.js');
+
+function trellis(args: string[]): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    // A command that should exit but hangs is killed: its code is then the signal.
+    execFile(process.execPath, [BIN, ...args], { cwd: dir, timeout: 20_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : (err.signal ?? 'failed')) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+let taken: net.Server;
+let takenPort: number;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'trellis-exit-'));
+  taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  takenPort = (taken.address() as net.AddressInfo).port;
+});
+afterAll(async () => {
+  await new Promise((resolve) => taken.close(resolve));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('trellis exit codes', () => {
+  const cases: Array<{ name: string; args: () => string[]; code: number; stderr: RegExp; usage?: RegExp }> = [
+    { name: 'unknown command', args: () => ['nope'], code: 2, stderr: /^trellis: unknown command "nope"/ },
+    { name: 'serve: a bad flag value', args: () => ['serve', '--source', 'nowhere'], code: 2, stderr: /^trellis serve: --source nowhere: expected file:<dir> or kubernetes$/m, usage: /^usage: trellis serve /m },
+    { name: 'certs: an unknown option is not a missing server', args: () => ['certs', '--bogus'], code: 2, stderr: /^trellis certs: unknown option --bogus\n$/ },
+    { name: 'bootstrap: no such pod', args: () => ['bootstrap', '--workload', 'demo/nope', '--source', `file:${join(ROOT, 'examples/demo')}`, '--plaintext'], code: 1, stderr: /^trellis bootstrap: no Pod demo\/nope in .*known: demo\/frontend/m },
+    { name: 'serve: a missing kubeconfig', args: () => ['serve', '--source', 'kubernetes', '--kubeconfig', join(dir, 'missing'), '--state-dir', join(dir, 'state-kube'), '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0'], code: 1, stderr: /^trellis serve: kubeconfig .*missing: no such file$/m },
+    // It must also exit: what had started (the folder watcher, the CA) is stopped.
+    { name: 'serve: the xDS port is taken', args: () => ['serve', '--source', `file:${dir}`, '--state-dir', join(dir, 'state-port'), '--xds-address', `127.0.0.1:${takenPort}`, '--admin-address', '127.0.0.1:0'], code: 1, stderr: /^trellis serve: cannot listen on 127\.0\.0\.1:\d+ for xDS: the address is already in use/m },
+    { name: 'serve: the admin port is taken', args: () => ['serve', '--source', `file:${dir}`, '--state-dir', join(dir, 'state-admin'), '--xds-address', '127.0.0.1:0', '--admin-address', `127.0.0.1:${takenPort}`], code: 1, stderr: /^trellis serve: cannot listen on 127\.0\.0\.1:\d+ for the admin API: the address is already in use/m },
+  ];
+  it.each(cases)('$name: exit $code', async ({ args, code, stderr, usage }) => {
+    const r = await trellis(args());
+    expect(r.code, r.stderr).toBe(code);
+    expect(r.stderr).toMatch(stderr);
+    if (usage) expect(r.stderr).toMatch(usage);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('serve --help lists its options, --max-delay-ms among them', async () => {
+    const r = await trellis(['serve', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ +--max-delay-ms MS /m);
+    expect(r.stdout).toMatch(/--state-dir D .*default \.trellis/);
+  });
+});

@@ -49,6 +49,13 @@ describe('buildMesh', () => {
       ready: true,
       zone: 'z1',
       services: ['demo/web', 'demo/web-v1'],
+      // The named targetPort `http` resolved to the pod's container port.
+      servedPorts: [
+        { service: 'demo/web', name: 'http', port: 8080, targetPort: 8080, protocol: 'http' },
+        { service: 'demo/web', name: 'grpc', port: 9090, targetPort: 9090, protocol: 'grpc' },
+        { service: 'demo/web-v1', name: 'http', port: 8080, targetPort: 8080, protocol: 'http' },
+        { service: 'demo/web-v1', name: 'grpc', port: 9090, targetPort: 9090, protocol: 'grpc' },
+      ],
     });
     expect(model.identities.get('spiffe://example.org/ns/demo/sa/web')).toMatchObject({
       declared: true,
@@ -70,6 +77,50 @@ describe('buildMesh', () => {
       loadBalancer: { policy: 'RingHash', hashOn: { cookie: { name: 'session', ttlMs: 3_600_000 } } },
     });
     expect(grpc!.policy).toEqual({ from: ['demo/web'], routes: [], timeouts: { requestMs: 5000 }, circuitBreaker: { maxRequests: 100 } });
+  });
+
+  describe('a port\'s cluster follows its own policy, else its TrafficSplit root\'s', () => {
+    const split = (name: string, root: string, backend: string) =>
+      `---\napiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: ${name}, namespace: demo}\nspec:\n  service: ${root}\n  backends: [{service: ${backend}, weight: 1}]\n`;
+    const policy = (service: string, max: number, port = '') =>
+      `---\napiVersion: trellis.io/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: ${service}${port && `-${port}`}, namespace: demo}\nspec:\n  targetRef: {kind: Service, name: ${service}${port && `, port: ${port}`}}\n  circuitBreaker: {maxConnections: ${max}}\n`;
+    const cases: { name: string; intents: string; want: Record<string, [own: string | undefined, cluster: string | undefined]> }[] = [
+      {
+        name: 'a backend inherits the root port\'s policy; the root keeps its own',
+        intents: split('web', 'web', 'web-v1') + policy('web', 100),
+        want: { 'demo/web': ['demo/web', 'demo/web'], 'demo/web-v1': [undefined, 'demo/web'] },
+      },
+      {
+        name: 'a backend\'s own policy wins over the inherited one',
+        intents: split('web', 'web', 'web-v1') + policy('web', 100) + policy('web-v1', 7),
+        want: { 'demo/web-v1': ['demo/web-v1', 'demo/web-v1'] },
+      },
+      {
+        name: 'only the root ports that have a policy pass it on',
+        intents: split('web', 'web', 'web-v1') + policy('web', 100, 'http'),
+        want: { 'demo/web-v1': [undefined, 'demo/web-http'], 'demo/web-v1:9090': [undefined, undefined] },
+      },
+      {
+        name: 'a backend of two roots follows the first TrafficSplit in key order',
+        intents: split('b-web', 'web', 'web-v1') + split('a-api', 'api', 'web-v1') + policy('web', 100) + policy('api', 5),
+        want: { 'demo/web-v1': [undefined, 'demo/api'] },
+      },
+      {
+        name: 'inheritance is one level: a root\'s inherited policy is not passed on',
+        intents: split('web', 'web', 'web-v1') + split('web-v1', 'web-v1', 'web-v2') + policy('web', 100),
+        want: { 'demo/web-v1': [undefined, 'demo/web'], 'demo/web-v2': [undefined, undefined] },
+      },
+    ];
+    it.each(cases)('$name', ({ intents, want }) => {
+      const result = buildWith(intents);
+      expect(problemsOf(result).filter((p) => p.severity === 'error')).toEqual([]);
+      for (const [at, [own, cluster]] of Object.entries(want)) {
+        const [key, port = '8080'] = at.split(':');
+        const p = result.model.services.get(key!)!.ports.find((x) => x.port === Number(port))!;
+        // `from` names the TrafficPolicies a policy came from.
+        expect([p.policy?.from.join('+'), p.clusterPolicy?.from.join('+')], at).toEqual([own, cluster]);
+      }
+    });
   });
 
   it('defaults retries to idempotent methods', () => {

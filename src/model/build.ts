@@ -23,13 +23,13 @@ import type { ObjectStatus } from './problem.ts';
 import { accessByDestination, resolveAccess } from './resolve/access.ts';
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
 import { resolveMesh } from './resolve/mesh.ts';
-import { effectivePolicy, resolvePolicies } from './resolve/policies.ts';
+import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
 import { resolveSplits, splitsByService } from './resolve/splits.ts';
 import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
 import { toStatus } from './status.ts';
-import type { MeshModel, MeshService, ObjectKey, PolicyIntent } from './types.ts';
+import type { MeshModel, MeshService, ObjectKey } from './types.ts';
 
 export interface BuildResult {
   model: MeshModel;
@@ -115,7 +115,7 @@ export function buildMesh(objects: readonly SourceObject[]): BuildResult {
   const mesh = resolveMesh(of(meshConfigKind), book);
   const drafts = resolvePods(of(podKind), mesh, book);
   const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
-  const workloads = finishWorkloads(drafts, svc.servicesOf, svc.zoneOf);
+  const workloads = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
   const identities = resolveIdentities(of(serviceAccountKind), workloads, svc.servicesByIdentity, mesh, book);
   const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
   const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book);
@@ -123,16 +123,17 @@ export function buildMesh(objects: readonly SourceObject[]): BuildResult {
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
 
   const splitOrder = splitsByService(splits);
-  const policiesOf = new Map<ObjectKey, PolicyIntent[]>();
-  for (const p of policies.values()) policiesOf.set(p.service, [...(policiesOf.get(p.service) ?? []), p]);
+  const own = portPolicies(svc.services, policies);
+  const ofCluster = clusterPolicies(own, splits);
   const services = sortedMap(
     [...svc.services].map(([key, s]): [ObjectKey, MeshService] => [
       key,
       {
         ...s,
         ports: s.ports.map((p) => {
-          const policy = effectivePolicy(policiesOf.get(key) ?? [], p.port);
-          return policy ? { ...p, policy } : p;
+          const policy = own.get(portKey(key, p.port));
+          const clusterPolicy = ofCluster.get(portKey(key, p.port));
+          return policy || clusterPolicy ? { ...p, ...(policy ? { policy } : {}), ...(clusterPolicy ? { clusterPolicy } : {}) } : p;
         }),
         splits: splitOrder.get(key) ?? [],
       },

@@ -5,5 +5,5 @@ export { formatProblem, formatSourceError, hasErrors, isAccepted } from './probl
 export type { Condition, ObjectStatus, Problem, ProblemReason, Severity } from './problem.ts';
 export { supportedKinds } from './kinds/registry.ts';
 export type * from './types.ts';
-export { inboundRules, reachableServices } from './queries.ts';
+export { reachableServices } from './queries.ts';
 export type { SourceError, SourceObject } from './object.ts';

@@ -1,8 +1,9 @@
 /**
- * Questions the translator asks of the model for one proxy. Pure and cheap:
- * each is proportional to the rules that concern the workload, not to the mesh.
+ * Questions asked of the model for one workload, written plainly: the
+ * translator asks them through translate/scope.ts, indexed once per model for
+ * scale, and tests check that the two agree.
  */
-import type { AccessRule, MeshModel, ObjectKey, Workload } from './types.ts';
+import type { MeshModel, ObjectKey, Workload } from './types.ts';
 
 /**
  * Services a workload may call, sorted: every service in permissive mode; in
@@ -26,12 +27,4 @@ export function reachableServices(model: MeshModel, workload: Workload): ObjectK
     }
   }
   return [...out].toSorted();
-}
-
-/**
- * The rules that say who may call `workload` (the inbound side). In strict
- * mode no rule means nobody may; in permissive mode the rules are ignored.
- */
-export function inboundRules(model: MeshModel, workload: Workload): readonly AccessRule[] {
-  return model.accessByDestination.get(workload.identity) ?? [];
 }

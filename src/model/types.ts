@@ -26,7 +26,7 @@ export interface MeshModel {
   accessRules: ReadonlyMap<ObjectKey, AccessRule>;
   /** TrafficTargets by destination SPIFFE ID (the inbound side's question: who may call me?). */
   accessByDestination: ReadonlyMap<string, readonly AccessRule[]>;
-  /** Accepted TrafficPolicies by their own key; their effect is in `ServicePort.policy`. */
+  /** Accepted TrafficPolicies by their own key; their effect is in `ServicePort.policy` and `.clusterPolicy`. */
   policies: ReadonlyMap<ObjectKey, PolicyIntent>;
   /** Namespaces declared or used by any object. */
   namespaces: readonly string[];
@@ -68,8 +68,19 @@ export interface ServicePort {
   protocol: AppProtocol;
   /** Sorted by address then port; includes not-ready endpoints (with their state). */
   endpoints: readonly Endpoint[];
-  /** The TrafficPolicy in effect for this port (service-wide merged with port-specific), if any. */
+  /**
+   * The TrafficPolicy written for this port (service-wide merged with
+   * port-specific), if any: what callers' routes to this service apply.
+   */
   policy?: EffectivePolicy;
+  /**
+   * The policy this port's cluster follows: `policy`, else the one it inherits
+   * as the backend of a TrafficSplit (resolve/policies.ts `clusterPolicies`).
+   * Traffic sent to a root lands on its backends' clusters, so the circuit
+   * breakers, outlier detection, load balancing and locality written for the
+   * root hold there.
+   */
+  clusterPolicy?: EffectivePolicy;
 }
 
 export interface Endpoint {
@@ -109,6 +120,22 @@ export interface Workload {
   zone?: string;
   /** Services that select this pod or list it as an endpoint, sorted. */
   services: readonly ObjectKey[];
+  /**
+   * The TCP ports of those services, in that order: what this workload's
+   * inbound listeners serve. Endpoints and policies are left out: they belong
+   * to the callers' side.
+   */
+  servedPorts: readonly ServedPort[];
+}
+
+export interface ServedPort {
+  service: ObjectKey;
+  name?: string;
+  /** The service port callers name. */
+  port: number;
+  /** The port the application listens on: the targetPort, a name resolved to this workload's container port of that name (else `port`). */
+  targetPort: number;
+  protocol: AppProtocol;
 }
 
 export interface WorkloadPort {

@@ -31,6 +31,16 @@ spec:
   sources: [{kind: ServiceAccount, name: ${source}, namespace: demo}]
 `;
 
+const SPLIT = `
+---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: web, namespace: demo}
+spec:
+  service: web
+  backends: [{service: web-v1, weight: 100}]
+`;
+
 const policy = (timeout: string) => `
 ---
 apiVersion: trellis.io/v1alpha1
@@ -55,6 +65,12 @@ describe('MeshPublisher: work proportional to what changed', () => {
       name: 'a policy on web: only the caller that may reach web is translated again',
       before: STRICT + target('client-web', 'web', 'client') + policy('3s'),
       after: STRICT + target('client-web', 'web', 'client') + policy('5s'),
+      translated: 1,
+    },
+    {
+      name: 'a policy on a split root: only the caller, whose backend clusters inherit it (not the pods serving them)',
+      before: STRICT + SPLIT + target('client-web', 'web', 'client') + policy('3s'),
+      after: STRICT + SPLIT + target('client-web', 'web', 'client') + policy('5s'),
       translated: 1,
     },
     {

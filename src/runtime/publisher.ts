@@ -23,7 +23,7 @@ import { Memo } from '../translate/memo.ts';
 import { outboundClusterName, zonalEndpointsName } from '../translate/names.ts';
 import { proxyContext } from '../translate/proxy.ts';
 import { httpPorts } from '../translate/routes.ts';
-import { clusterPolicy, Translator } from '../translate/translate.ts';
+import { Translator } from '../translate/translate.ts';
 import { proxySignature } from '../translate/signature.ts';
 
 /** Where SDS secrets come from (the CA); resources are already encoded, owned by their identity. */
@@ -164,7 +164,7 @@ export class MeshPublisher {
         const name = outboundClusterName(s.namespace, s.name, p.port);
         list.push(this.claMemo.get([name, p.endpoints], () => encodeResource(TypeUrl.Endpoint, clusterLoadAssignment(name, p.endpoints))));
         // PreferSameZone: one variant per zone a caller may be in.
-        if (clusterPolicy(model, s, p)?.locality?.mode !== 'PreferSameZone') continue;
+        if (p.clusterPolicy?.locality?.mode !== 'PreferSameZone') continue;
         for (const zone of zones) {
           const zonal = zonalEndpointsName(name, zone);
           list.push(this.claMemo.get([zonal, p.endpoints], () => encodeResource(TypeUrl.Endpoint, clusterLoadAssignment(zonal, p.endpoints, zone))));

@@ -2,9 +2,10 @@
  * Which services a proxy may call (DESIGN "per-proxy scope"): every service
  * in permissive mode; in strict mode only the destinations of TrafficTargets
  * that name its identity as a source — plus the backends of their
- * TrafficSplits, which are where such calls actually go.
+ * TrafficSplits, which are where such calls actually go. And the other way
+ * round: which rules say who may call a workload.
  */
-import type { MeshModel, MeshService, ObjectKey } from '../model/types.ts';
+import type { AccessRule, MeshModel, MeshService, ObjectKey, Workload } from '../model/types.ts';
 import type { ProxyContext } from './proxy.ts';
 
 export function visibleServices(model: MeshModel, proxy: ProxyContext): MeshService[] {
@@ -60,4 +61,13 @@ function indexOf(model: MeshModel): AccessIndex {
   }
   indexes.set(model, index);
   return index;
+}
+
+/**
+ * The rules a workload's inbound listeners enforce: in strict mode the
+ * TrafficTargets naming its identity (none: nobody may call); in permissive
+ * mode undefined, for no RBAC filter at all.
+ */
+export function inboundRules(model: MeshModel, w: Workload): readonly AccessRule[] | undefined {
+  return model.mesh.authorization === 'strict' ? (model.accessByDestination.get(w.identity) ?? []) : undefined;
 }

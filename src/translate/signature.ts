@@ -1,38 +1,66 @@
 /**
- * Everything one proxy's translation depends on, as a short string: equal
+ * Everything one proxy's translation reads, as a short string: equal
  * signatures mean equal output, so a model change re-translates only the
  * proxies whose signature moved (DESIGN: "an event touches only the proxies
  * it affects"). Digests are computed once per model object and shared by
- * every proxy; a proxy's signature is then a few string joins.
+ * every proxy; a proxy's signature is then its own context and a few
+ * string joins.
  *
- * Endpoint addresses are deliberately left out: they travel in the
- * mesh-wide endpoint set (publisher.ts), never in a proxy's own resources.
+ * A digest hashes whole model objects as the model resolved them — the
+ * services in the proxy's scope with their splits, its workload, the rules
+ * its inbound side enforces, the mesh settings, the proxy context — never a
+ * list of picked fields, so a field added to the model or to the proxy
+ * context is covered without a change here. Left out, for one reason:
+ * endpoint lists travel in the mesh-wide endpoint set (publisher.ts), never
+ * in a proxy's own resources. (Facts derived from endpoints, such as a
+ * service's identities or a workload's zone, are in.)
  */
 import { createHash } from 'node:crypto';
-import type { AccessRule, MeshModel, MeshService, Workload } from '../model/types.ts';
+import type { AccessRule, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
 import type { ProxyContext } from './proxy.ts';
-import { visibleServices } from './scope.ts';
+import { inboundRules, visibleServices } from './scope.ts';
 
-function hash(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 16);
+/** Of JSON texts: model objects are plain data (model/types.ts), so their JSON is their content. */
+function hash(json: readonly string[]): string {
+  return createHash('sha256').update(json.join('\0')).digest('base64url').slice(0, 16);
 }
 
-const serviceDigests = new WeakMap<MeshService, string>();
-
-/** What a service contributes to clusters, routes and inbound listeners (its endpoints' addresses excluded). */
-export function serviceDigest(model: MeshModel, s: MeshService): string {
-  let d = serviceDigests.get(s);
-  if (d === undefined) {
-    d = hash([
-      s.key,
-      s.clusterIP,
-      s.identities,
-      s.ports.map((p) => [p.name, p.port, p.targetPort, p.protocol, p.policy]),
-      s.splits.map((k) => model.splits.get(k)),
-    ]);
-    serviceDigests.set(s, d);
+/** Once per model object: a thousand proxies reading it pay for it once. */
+function once<T extends object, V>(memo: WeakMap<T, V>, o: T, compute: () => V): V {
+  let v = memo.get(o);
+  if (v === undefined) {
+    v = compute();
+    memo.set(o, v);
   }
-  return d;
+  return v;
+}
+
+/**
+ * A service port as resolved, without its endpoint list. Its cluster's
+ * policy, when it is the port's own (the same object), is written once.
+ */
+function portContent(p: ServicePort): string {
+  const { endpoints, policy, clusterPolicy, ...rest } = p;
+  return `${JSON.stringify(rest)}\0${JSON.stringify(policy ?? null)}\0${clusterPolicy === policy ? '=' : JSON.stringify(clusterPolicy ?? null)}`;
+}
+
+const portDigests = new WeakMap<ServicePort, string>();
+
+/** `portContent` as a digest, for memo keys (computed only when a translation asks). */
+export function portDigest(p: ServicePort): string {
+  return once(portDigests, p, () => hash([portContent(p)]));
+}
+
+const serviceJson = new WeakMap<MeshService, string>();
+
+/**
+ * What a service contributes to its callers' clusters and routes: the
+ * service as resolved, its ports as `portContent`, and the splits rooted at
+ * it (their backends are in the scope too: scope.ts). Content, not a digest:
+ * a scope hashes its services' content in one pass.
+ */
+function serviceContent(model: MeshModel, s: MeshService): string {
+  return once(serviceJson, s, () => [JSON.stringify([{ ...s, ports: undefined }, s.splits.map((k) => model.splits.get(k))]), ...s.ports.map(portContent)].join('\0'));
 }
 
 const scopeMemo = new WeakMap<MeshModel, Map<string, { services: MeshService[]; digest: string }>>();
@@ -45,53 +73,30 @@ export function scopeOf(model: MeshModel, proxy: ProxyContext): { services: Mesh
   let scope = byKey.get(key);
   if (!scope) {
     const services = visibleServices(model, proxy);
-    // Splits name backends and policies are inherited along them, so the
-    // digest covers every split of the model that touches a visible service.
-    scope = { services, digest: hash(services.map((s) => serviceDigest(model, s))) };
+    scope = { services, digest: hash(services.map((s) => serviceContent(model, s))) };
     byKey.set(key, scope);
   }
   return scope;
 }
 
+/** A workload carries what its inbound side serves (`servedPorts`), so it is its own digest. */
 const workloadDigests = new WeakMap<Workload, string>();
-
-function workloadDigest(model: MeshModel, w: Workload): string {
-  let d = workloadDigests.get(w);
-  if (d === undefined) {
-    // Inbound listeners depend on the ports of the services the pod backs, not on their policies or splits.
-    d = hash([w, w.services.map((k) => model.services.get(k)?.ports.map((p) => [p.name, p.port, p.targetPort, p.protocol]) ?? '-')]);
-    workloadDigests.set(w, d);
-  }
-  return d;
-}
-
 const rulesDigests = new WeakMap<readonly AccessRule[], string>();
+const meshDigests = new WeakMap<MeshSettings, string>();
 
-function rulesDigest(rules: readonly AccessRule[] | undefined): string {
-  if (!rules) return '-';
-  let d = rulesDigests.get(rules);
-  if (d === undefined) {
-    d = hash(rules);
-    rulesDigests.set(rules, d);
-  }
-  return d;
+/** The proxy context but its workload, as JSON; its Maps (top-level fields) as entry lists, which JSON.stringify alone writes as `{}`. */
+function contextJson(context: Omit<ProxyContext, 'workload'>): string {
+  return JSON.stringify(Object.entries(context).map(([k, v]: [string, unknown]) => [k, v instanceof Map ? [...v] : v]));
 }
 
 export function proxySignature(model: MeshModel, proxy: ProxyContext): string {
-  const w = proxy.workload;
-  const strict = model.mesh.authorization === 'strict';
+  const { workload: w, ...context } = proxy;
+  const rules = w && inboundRules(model, w);
   return [
-    proxy.kind,
-    proxy.mode,
-    `${proxy.outbound.address}:${proxy.outbound.port}`,
-    proxy.inboundAddress,
-    proxy.appAddress,
-    [...proxy.appPorts].join(','),
-    model.mesh.authorization,
-    model.mesh.trustDomain,
-    proxy.zone ?? '-',
+    contextJson(context),
+    once(meshDigests, model.mesh, () => hash([JSON.stringify(model.mesh)])),
     scopeOf(model, proxy).digest,
-    w ? workloadDigest(model, w) : '-',
-    w && strict ? rulesDigest(model.accessByDestination.get(w.identity)) : '-',
+    w ? once(workloadDigests, w, () => hash([JSON.stringify(w)])) : '-',
+    rules ? once(rulesDigests, rules, () => hash([JSON.stringify(rules)])) : '-',
   ].join('|');
 }

@@ -6,7 +6,7 @@
  * pieces come back as the *same objects*: the cache then finds their encoded
  * bytes by identity, and a change costs work for what it touched only.
  */
-import type { AccessRule, MeshModel, MeshService, ServicePort, Workload } from '../model/types.ts';
+import type { AccessRule, MeshModel, MeshService, ServedPort } from '../model/types.ts';
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
@@ -29,8 +29,9 @@ import {
 import type { ProxyContext } from './proxy.ts';
 import { rbacFilter } from './rbac.ts';
 import { httpPorts, outboundRouteConfiguration } from './routes.ts';
+import { inboundRules } from './scope.ts';
 import { INBOUND_PORT } from './sidecar.ts';
-import { scopeOf } from './signature.ts';
+import { portDigest, scopeOf } from './signature.ts';
 
 export interface ProxyResources {
   clusters: Cluster[];
@@ -68,9 +69,10 @@ export class Translator {
         const name = outboundClusterName(s.namespace, s.name, p.port);
         // Sidecars with an identity speak mTLS upstream; the same cluster object serves every such caller.
         const tls = own ? { peerIdentities: s.identities, sni: upstreamSni(s.namespace, s.name) } : undefined;
-        const policy = clusterPolicy(model, s, p);
+        const policy = p.clusterPolicy;
         const edsName = policy?.locality?.mode === 'PreferSameZone' && proxy.zone ? zonalEndpointsName(name, proxy.zone) : undefined;
-        out.clusters.push(this.clusters.get([name, p.protocol, policy, tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName })));
+        // The whole port is in the key (its endpoints excepted: clusters find them by EDS).
+        out.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName })));
         // The endpoint set the cluster names (the publisher shares a mesh-wide one; this is the same content).
         const eds = edsName ?? name;
         out.endpoints.push(this.endpoints.get([eds, p.endpoints], () => clusterLoadAssignment(eds, p.endpoints, edsName ? proxy.zone : undefined)));
@@ -110,32 +112,30 @@ export class Translator {
   private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources): void {
     const w = proxy.workload;
     if (!w) return;
-    const rules = model.mesh.authorization === 'strict' ? (model.accessByDestination.get(w.identity) ?? []) : undefined;
-    if (proxy.mode === 'transparent') return this.transparentInbound(model, proxy, w, rules, out);
+    const rules = inboundRules(model, w);
+    // As for routes (routes.ts httpPorts): plain TCP ports get no HTTP listener.
+    const served = w.servedPorts.filter((p) => p.protocol !== 'tcp');
+    if (proxy.mode === 'transparent') return this.transparentInbound(proxy, served, rules, out);
     const seen = new Set<number>();
-    for (const key of w.services) {
-      const s = model.services.get(key);
-      if (!s) continue;
-      for (const p of httpPorts(s)) {
-        if (seen.has(p.port)) continue;
-        seen.add(p.port);
-        const appPort = proxy.appPorts.get(p.port) ?? targetPortNumber(p, w);
-        const cluster = inboundClusterName(p.port);
-        out.clusters.push(
-          this.clusters.get([cluster, proxy.appAddress, appPort, p.protocol], () =>
-            inboundCluster({ name: cluster, address: proxy.appAddress, port: appPort, http2: p.protocol === 'grpc' || p.protocol === 'http2' }),
-          ),
-        );
-        const name = inboundListenerName(p.port);
-        const ports = [p.port, targetPortNumber(p, w)];
-        out.listeners.push(
-          // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
-          // identity may serve the same port with different targetPorts.
-          this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports], () =>
-            inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
-          ),
-        );
-      }
+    for (const p of served) {
+      if (seen.has(p.port)) continue;
+      seen.add(p.port);
+      const appPort = proxy.appPorts.get(p.port) ?? p.targetPort;
+      const cluster = inboundClusterName(p.port);
+      out.clusters.push(
+        this.clusters.get([cluster, proxy.appAddress, appPort, p.protocol], () =>
+          inboundCluster({ name: cluster, address: proxy.appAddress, port: appPort, http2: p.protocol === 'grpc' || p.protocol === 'http2' }),
+        ),
+      );
+      const name = inboundListenerName(p.port);
+      const ports = [p.port, p.targetPort];
+      out.listeners.push(
+        // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
+        // identity may serve the same port with different targetPorts.
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports], () =>
+          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
+        ),
+      );
     }
   }
 
@@ -146,20 +146,15 @@ export class Translator {
    * connection's original destination), forwarding to 127.0.0.1:targetPort.
    * The application keeps its ports: a Service's port may equal its targetPort.
    */
-  private transparentInbound(model: MeshModel, proxy: ProxyContext, w: Workload, rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
+  private transparentInbound(proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
     // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either) and its protocol (the first's).
-    const byTarget = new Map<number, { servicePorts: number[]; protocol: ServicePort['protocol'] }>();
-    for (const key of w.services) {
-      const s = model.services.get(key);
-      if (!s) continue;
-      for (const p of httpPorts(s)) {
-        const target = targetPortNumber(p, w);
-        // The listener's own port cannot be a workload port too (Envoy holds it).
-        if (target === INBOUND_PORT) continue;
-        const seen = byTarget.get(target);
-        if (!seen) byTarget.set(target, { servicePorts: [p.port], protocol: p.protocol });
-        else if (!seen.servicePorts.includes(p.port)) seen.servicePorts.push(p.port);
-      }
+    const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol'] }>();
+    for (const p of served) {
+      // The listener's own port cannot be a workload port too (Envoy holds it).
+      if (p.targetPort === INBOUND_PORT) continue;
+      const seen = byTarget.get(p.targetPort);
+      if (!seen) byTarget.set(p.targetPort, { servicePorts: [p.port], protocol: p.protocol });
+      else if (!seen.servicePorts.includes(p.port)) seen.servicePorts.push(p.port);
     }
     const chains: Array<Omit<InboundChain, 'rbac'> & { ports: number[] }> = [];
     for (const [target, { servicePorts, protocol }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
@@ -185,44 +180,6 @@ export class Translator {
       ),
     );
   }
-}
-
-/**
- * The policy for a service port's cluster: its own, else that of a
- * TrafficSplit root it is a backend of. Traffic sent to `recommendation`
- * reaches the clusters of its backends, so circuit breakers, outlier
- * detection and load balancing written for `recommendation` must hold there
- * (first root in key order if a backend serves several).
- */
-export function clusterPolicy(model: MeshModel, s: MeshService, p: ServicePort): ServicePort['policy'] {
-  return p.policy ?? inheritedPolicies(model).get(`${s.key}:${p.port}`);
-}
-
-const inheritedMemo = new WeakMap<MeshModel, Map<string, NonNullable<ServicePort['policy']>>>();
-
-/** Per model, once: backend service port → the policy of the first split root (in key order) that has one. */
-function inheritedPolicies(model: MeshModel): Map<string, NonNullable<ServicePort['policy']>> {
-  let m = inheritedMemo.get(model);
-  if (m) return m;
-  m = new Map();
-  for (const split of model.splits.values()) {
-    const root = model.services.get(split.service);
-    for (const b of split.backends) {
-      for (const port of b.ports) {
-        const policy = root?.ports.find((x) => x.port === port)?.policy;
-        const key = `${b.service}:${port}`;
-        if (policy && !m.has(key)) m.set(key, policy);
-      }
-    }
-  }
-  inheritedMemo.set(model, m);
-  return m;
-}
-
-/** The port the application listens on: a named targetPort is the workload's container port of that name. */
-function targetPortNumber(p: ServicePort, w: Workload): number {
-  if (typeof p.targetPort === 'number') return p.targetPort;
-  return w.ports.find((c) => c.name === p.targetPort && c.protocol === 'TCP')?.containerPort ?? p.port;
 }
 
 /** Host forms a gRPC client may put in `xds:///host:port`. */

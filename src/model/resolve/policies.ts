@@ -2,11 +2,12 @@
  * TrafficPolicies: the target service (and port) and route references must
  * exist; one policy per service, and one per service port (the older wins).
  * A port's effective policy is the service-wide policy with the port-specific
- * one's sections laid over it, section by section.
+ * one's sections laid over it, section by section; a port's cluster follows
+ * its own policy, else its split root's (`clusterPolicies`).
  */
 import type { TrafficPolicySpec } from '../kinds/traffic-policy.ts';
 import { didYouMean } from '../suggest.ts';
-import type { EffectivePolicy, ObjectKey, PolicyIntent, PolicySettings, RouteGroup, RoutePolicy } from '../types.ts';
+import type { EffectivePolicy, ObjectKey, PolicyIntent, PolicySettings, RouteGroup, RoutePolicy, Split } from '../types.ts';
 import { objectKey, olderFirst, sortedMap, type Book, type Entry } from './book.ts';
 import { resolveRouteRef } from './routes.ts';
 import type { ServiceDraft } from './services.ts';
@@ -64,15 +65,36 @@ export function resolvePolicies(
   return sortedMap(accepted.map((p) => [p.key, p]));
 }
 
-/** The policy in effect on one service port, if any policy applies to it. */
-export function effectivePolicy(forService: readonly PolicyIntent[], port: number): EffectivePolicy | undefined {
-  let whole: PolicyIntent | undefined;
-  let specific: PolicyIntent | undefined;
-  for (const p of forService) {
-    if (p.port === undefined) whole = p;
-    else if (p.port === port) specific = p;
+/** Key of one service port in the maps below. */
+export const portKey = (service: ObjectKey, port: number): string => `${service} ${port}`;
+
+/**
+ * The policy in effect on each service port that any policy applies to
+ * (`ServicePort.policy`), by `portKey`. Ports with the same policies share one
+ * object (a service-wide policy alone gives every port the same), so what is
+ * derived from it per object (digests, memo keys) is derived once.
+ */
+export function portPolicies(services: ReadonlyMap<ObjectKey, ServiceDraft>, policies: ReadonlyMap<ObjectKey, PolicyIntent>): Map<string, EffectivePolicy> {
+  const of = new Map<ObjectKey, PolicyIntent[]>();
+  for (const p of policies.values()) of.set(p.service, [...(of.get(p.service) ?? []), p]);
+  const out = new Map<string, EffectivePolicy>();
+  for (const [key, s] of services) {
+    const forService = of.get(key) ?? [];
+    const made = new Map<PolicyIntent | undefined, EffectivePolicy>();
+    for (const p of s.ports) {
+      const whole = forService.find((x) => x.port === undefined);
+      const specific = forService.find((x) => x.port === p.port);
+      if (!whole && !specific) continue;
+      let policy = made.get(specific);
+      if (!policy) made.set(specific, (policy = effectivePolicy(whole, specific)));
+      out.set(portKey(key, p.port), policy);
+    }
   }
-  if (!whole && !specific) return undefined;
+  return out;
+}
+
+/** A port-specific policy laid over the service-wide one, section by section. */
+function effectivePolicy(whole: PolicyIntent | undefined, specific: PolicyIntent | undefined): EffectivePolicy {
   const out: EffectivePolicy = { from: [whole?.key, specific?.key].filter((k) => k !== undefined), routes: [...(specific?.routes ?? []), ...(whole?.routes ?? [])] };
   for (const k of SECTIONS) {
     const v = specific?.[k] ?? whole?.[k];
@@ -81,3 +103,24 @@ export function effectivePolicy(forService: readonly PolicyIntent[], port: numbe
   return out;
 }
 
+/**
+ * The policy each service port's cluster follows (`ServicePort.clusterPolicy`),
+ * from the ports' own policies (`portPolicies`): its own, else the policy
+ * of the root port it is a TrafficSplit backend for. A backend port that
+ * several splits send to follows the first TrafficSplit in key order
+ * (namespace/name of the split) whose root port has a policy of its own;
+ * inheritance is one level (a root's inherited policy is not passed on).
+ */
+export function clusterPolicies(own: ReadonlyMap<string, EffectivePolicy>, splits: ReadonlyMap<ObjectKey, Split>): Map<string, EffectivePolicy> {
+  const out = new Map(own);
+  for (const split of splits.values()) {
+    for (const b of split.backends) {
+      for (const port of b.ports) {
+        const policy = own.get(portKey(split.service, port));
+        const key = portKey(b.service, port);
+        if (policy && !out.has(key)) out.set(key, policy);
+      }
+    }
+  }
+  return out;
+}

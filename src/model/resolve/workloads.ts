@@ -4,11 +4,12 @@
  * in the mesh's trust domain.
  */
 import type { PodSpec } from '../kinds/pod.ts';
-import type { Identity, MeshSettings, ObjectKey, Workload } from '../types.ts';
+import type { Identity, MeshSettings, ObjectKey, ServedPort, ServicePort, Workload, WorkloadPort } from '../types.ts';
 import { sortedMap, spiffeId, type Book, type Entry } from './book.ts';
+import type { ServiceDraft } from './services.ts';
 
 /** A workload before the services around it are known. */
-export type WorkloadDraft = Omit<Workload, 'services' | 'zone'> & { labelZone?: string };
+export type WorkloadDraft = Omit<Workload, 'services' | 'servedPorts' | 'zone'> & { labelZone?: string };
 
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
@@ -45,15 +46,24 @@ export function resolvePods(pods: readonly Entry<PodSpec>[], mesh: MeshSettings,
 
 export function finishWorkloads(
   drafts: ReadonlyMap<ObjectKey, WorkloadDraft>,
+  services: ReadonlyMap<ObjectKey, ServiceDraft>,
   servicesOf: ReadonlyMap<ObjectKey, ReadonlySet<ObjectKey>>,
   zoneOf: ReadonlyMap<ObjectKey, string>,
 ): Map<ObjectKey, Workload> {
   return sortedMap(
     [...drafts].map(([key, { labelZone, ...w }]) => {
       const zone = zoneOf.get(key) ?? labelZone;
-      return [key, { ...w, ...(zone !== undefined ? { zone } : {}), services: [...(servicesOf.get(key) ?? [])].toSorted() }];
+      const served = [...(servicesOf.get(key) ?? [])].toSorted();
+      const servedPorts = served.flatMap((k) => services.get(k)?.ports.map((p) => servedPort(k, p, w.ports)) ?? []);
+      return [key, { ...w, ...(zone !== undefined ? { zone } : {}), services: served, servedPorts }];
     }),
   );
+}
+
+/** A service port as the workload behind it serves it. */
+function servedPort(service: ObjectKey, p: ServicePort, ports: readonly WorkloadPort[]): ServedPort {
+  const targetPort = typeof p.targetPort === 'number' ? p.targetPort : (ports.find((c) => c.name === p.targetPort && c.protocol === 'TCP')?.containerPort ?? p.port);
+  return { service, ...(p.name !== undefined ? { name: p.name } : {}), port: p.port, targetPort, protocol: p.protocol };
 }
 
 /** Identities in use: declared ServiceAccounts and every service account a pod runs as. */

@@ -11,7 +11,7 @@ import { messageType } from '../xds/protos.ts';
 import { messageNameOf, resourceNameOf, type ResourceOf, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { encodeAny, encodeDeltaResource, lenField } from '../xds/wire.ts';
 import { fromProto3Json } from '../xds/proto-json.ts';
-import { Interner } from './interner.ts';
+import { Interner } from '../interner.ts';
 import { referencesOf, type References } from './references.ts';
 
 export interface VersionedResource {

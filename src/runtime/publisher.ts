@@ -1,7 +1,7 @@
 /**
- * Runs the pure translator for every connected proxy and hands the results
- * to the cache. The one file in translate/ with effects (it calls the cache);
- * everything it calls is pure.
+ * Runs the pure translator (translate/) for every connected proxy, encodes
+ * the results and hands them to the cache: the effects live here, in the
+ * runtime, so translate/ stays pure.
  *
  * Endpoints take a short cut (DESIGN: "endpoint churn may go straight to the
  * endpoint cache"): a ClusterLoadAssignment does not depend on who asks, so
@@ -11,7 +11,7 @@
  * rebuilt: the shared set is updated and streams get the changed names.
  */
 import { encodeResource, type VersionedResource } from '../cache/resource.ts';
-import { Interner } from '../cache/interner.ts';
+import { Interner } from '../interner.ts';
 import { Snapshot, TypeSet } from '../cache/snapshot.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { Logger } from '../log.ts';

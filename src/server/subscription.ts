@@ -8,7 +8,7 @@
  * asks for wildcard explicitly and may sit beside names; once names were
  * given, an empty list means nothing.
  */
-import { Interner } from '../cache/interner.ts';
+import { Interner } from '../interner.ts';
 
 const EMPTY: ReadonlySet<string> = new Set();
 

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import type { SotwRequest } from './wire.ts';
+import { Interner } from '../interner.ts';
 
 export interface NamesMemo {
   /** digest of the raw name-list bytes: 20 bytes kept per stream, not the 16 KB list */
@@ -25,19 +26,11 @@ export interface NamesMemo {
  * Name lists shared by every stream that sent the same bytes: a thousand
  * Envoys subscribing the same thousand EDS names hold one array.
  */
-const shared = new Map<string, WeakRef<string[]>>();
-const sweep = new FinalizationRegistry<string>((digest) => {
-  if (shared.get(digest)?.deref() === undefined) shared.delete(digest);
-});
+const shared = new Interner<string[]>();
 
 function sharedNames(digest: string, region: Buffer): string[] {
-  const hit = shared.get(digest)?.deref();
-  if (hit) return hit;
   // Frozen: every stream holding it reads the same array.
-  const names = Object.freeze(decodeNames(region)) as string[];
-  shared.set(digest, new WeakRef(names));
-  sweep.register(names, digest);
-  return names;
+  return shared.intern(digest, () => Object.freeze(decodeNames(region)) as string[]);
 }
 
 export class SotwRequestReader {

@@ -1,6 +1,6 @@
 // Original file: node_modules/@grpc/grpc-js-xds/deps/protoc-gen-validate/validate/validate.proto
 
-import type { FieldRules as _validate_FieldRules, FieldRules__Output as _validate_FieldRules__Output } from './FieldRules.ts';
+import type { FieldRules as _validate_FieldRules, FieldRules__Output as _validate_FieldRules__Output } from '../validate/FieldRules.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface RepeatedRules {

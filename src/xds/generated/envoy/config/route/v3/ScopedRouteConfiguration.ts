@@ -1,6 +1,6 @@
 // Original file: node_modules/@grpc/grpc-js-xds/deps/envoy-api/envoy/config/route/v3/scoped_route.proto
 
-import type { RouteConfiguration as _envoy_config_route_v3_RouteConfiguration, RouteConfiguration__Output as _envoy_config_route_v3_RouteConfiguration__Output } from './RouteConfiguration.ts';
+import type { RouteConfiguration as _envoy_config_route_v3_RouteConfiguration, RouteConfiguration__Output as _envoy_config_route_v3_RouteConfiguration__Output } from '../../../../envoy/config/route/v3/RouteConfiguration.ts';
 
 export interface _envoy_config_route_v3_ScopedRouteConfiguration_Key_Fragment {
   'string_key'?: (string);

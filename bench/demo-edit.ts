@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { allInSync, startDemo, type RunningDemo } from '../src/cli/demo.ts';
+import { allInSync, startDemo, type RunningDemo } from '../src/runtime/demo.ts';
 import { TypeUrl } from '../src/xds/type-urls.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { clusterBootstrapYaml } from '../../src/runtime/bootstrap.ts';
-import { findEnvoy } from '../../src/cli/envoy-bin.ts';
+import { findEnvoy } from '../../src/runtime/envoy-bin.ts';
 import { injectManifest, splitDocuments } from '../../src/inject/manifest.ts';
 import { DEFAULT_INJECT_OPTIONS, ENVOY_IMAGE, NAMES, type InjectOptions } from '../../src/inject/options.ts';
 import { SA_TOKEN_METADATA_KEY } from '../../src/identity/token-review.ts';

@@ -23,7 +23,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { allInSync, DemoError, DEMO_PORTS, startDemo, type DemoOptions, type RunningDemo } from '../../src/cli/demo.ts';
+import { allInSync, DemoError, DEMO_PORTS, startDemo, type DemoOptions, type RunningDemo } from '../../src/runtime/demo.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../../src/xds/type-urls.ts';
 import { envoyBin, repoRoot } from '../support/venv.ts';
 

@@ -18,7 +18,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
-import { findEnvoy } from '../../src/cli/envoy-bin.ts';
+import { findEnvoy } from '../../src/runtime/envoy-bin.ts';
 import { injectManifest } from '../../src/inject/manifest.ts';
 import { DEFAULT_INJECT_OPTIONS, NAMES, type InjectOptions } from '../../src/inject/options.ts';
 // Objects read back from the API server: plain JSON, read loosely.

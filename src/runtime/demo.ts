@@ -1,0 +1,232 @@
+/**
+ * The demo mesh (`trellis demo`, `npm run demo`, test/e2e, bench/demo-edit.ts): the demo mesh on one machine with real
+ * Envoy sidecars, all on loopback. Each pod of the mesh folder gets its own
+ * 127.0.0.x address (its podIP); on it run the demo application (port
+ * 18080), its Envoy's inbound listener (the service port, 8080, mTLS), its
+ * outbound listener (15001, where the application sends its calls) and its
+ * admin page (15000). Trellis serves xDS over TLS on 127.0.0.1:18000 and its
+ * admin API on 127.0.0.1:19000.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { componentLogger } from '../log.ts';
+import type { MeshModel, Workload } from '../model/types.ts';
+import { ADMIN_PORT, OUTBOUND_PORT } from '../translate/sidecar.ts';
+import { workloadBootstrapYaml } from './bootstrap.ts';
+import { findEnvoy } from './envoy-bin.ts';
+import { OperatorError } from '../errors.ts';
+import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { proxiesInSync } from '../server/sync-status.ts';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export const DEMO_PORTS = { app: 18080, service: 8080, outbound: OUTBOUND_PORT, admin: ADMIN_PORT } as const;
+
+/** Who each demo application calls (application config, not mesh config). */
+const UPSTREAMS: Record<string, string> = { frontend: 'recommendation.demo:8080', recommendation: 'ratings.demo:8080' };
+
+export interface DemoOptions {
+  meshDir: string;
+  stateDir: string;
+  xdsAddress: string;
+  adminAddress: string;
+  logDir: string;
+  /** ms to wait for every Envoy to ACK */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningDemo {
+  server: RunningControlPlane;
+  workloads: Workload[];
+  envoys: Map<string, ChildProcess>;
+  apps: Map<string, ChildProcess>;
+  readyMs: number;
+  /** Restart Trellis (same state dir, same ports); Envoys keep serving meanwhile. */
+  restartTrellis(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The demo cannot start or run (ports taken, an Envoy or an application exited): the message says where to look. */
+export class DemoError extends OperatorError {}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+function split(addr: string): [string, number] {
+  const i = addr.lastIndexOf(':');
+  return [addr.slice(0, i), Number(addr.slice(i + 1))];
+}
+
+/**
+ * Every proxy connected and in sync (server/sync-status.ts); and each has
+ * asked for clusters, listeners and its secrets, which every sidecar does
+ * (EDS and RDS only if it has something to call), so readiness cannot pass
+ * before its first requests.
+ */
+export function allInSync(server: RunningControlPlane, nodeIds: readonly string[]): boolean {
+  return proxiesInSync(server.xds.syncStatus(), nodeIds, [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.Secret]);
+}
+
+async function envoyLive(host: string, port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${host}:${port}/ready`, { signal: AbortSignal.timeout(1000) });
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Something accepts TCP connections on host:port. */
+function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port, timeout: 1000 });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.once('timeout', () => done(false));
+  });
+}
+
+function kill(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      resolve();
+    }, 3000);
+    p.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    p.kill('SIGTERM');
+  });
+}
+
+export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
+  const log = componentLogger('demo');
+  const envoy = findEnvoy();
+  mkdirSync(o.logDir, { recursive: true });
+  const started: ChildProcess[] = [];
+  let server: RunningControlPlane | undefined;
+  try {
+    const startTrellis = () =>
+      startControlPlane({ xdsAddress: o.xdsAddress, adminAddress: o.adminAddress, sourceDir: o.meshDir, stateDir: o.stateDir, renewalCheckMs: 5000, log: componentLogger('trellis') });
+    // Check every port first: a demo started twice, or a port taken by something
+    // else, gets one clear message and leaves nothing running.
+    const probe = await startTrellisModelOnly(o.meshDir);
+    const workloads = [...probe.workloads.values()].filter((w) => w.ip);
+    const wanted: Array<[string, number, string]> = [
+      [...split(o.xdsAddress), 'Trellis xDS'],
+      [...split(o.adminAddress), 'Trellis admin'],
+    ];
+    for (const w of workloads) {
+      for (const [what, port] of Object.entries(DEMO_PORTS)) wanted.push([w.ip!, port, `${w.name} ${what}`]);
+    }
+    const taken: string[] = [];
+    for (const [host, port, what] of wanted) if (!(await portFree(host, port))) taken.push(`${host}:${port} (${what})`);
+    if (taken.length > 0) {
+      throw new DemoError(`ports already in use: ${taken.join(', ')}. Is a demo (or another Trellis) already running? Stop it first (Ctrl-C in its terminal), or free those ports.`);
+    }
+
+    const t0 = performance.now();
+    server = await startTrellis();
+    const envoys = new Map<string, ChildProcess>();
+    const apps = new Map<string, ChildProcess>();
+    const bootDir = path.join(o.stateDir, 'bootstrap');
+    mkdirSync(bootDir, { recursive: true });
+    for (const w of workloads) {
+      const app = w.labels.app ?? w.name;
+      const args = ['--import', 'tsx', path.join(repoRoot, 'examples/demo-app/server.ts'), '--name', app, '--version', w.labels.version ?? 'v1', '--listen', `${w.ip}:${DEMO_PORTS.app}`];
+      if (UPSTREAMS[app]) args.push('--upstream-host', UPSTREAMS[app]!, '--via', `${w.ip}:${DEMO_PORTS.outbound}`);
+      const appLog = openSync(path.join(o.logDir, `${w.name}.app.log`), 'a');
+      const appProc = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', appLog, appLog] });
+      started.push(appProc);
+      apps.set(w.key, appProc);
+
+      const yaml = await workloadBootstrapYaml({
+        model: server.mesh!.model!,
+        workloadKey: w.key,
+        stateDir: o.stateDir,
+        mode: 'explicit',
+        xdsAddress: o.xdsAddress,
+        adminAddress: `${w.ip}:${DEMO_PORTS.admin}`,
+        outboundAddress: `${w.ip}:${DEMO_PORTS.outbound}`,
+        appPorts: new Map([[DEMO_PORTS.service, DEMO_PORTS.app]]),
+        appAddress: w.ip,
+      });
+      const file = path.join(bootDir, `${w.namespace}-${w.name}.yaml`);
+      writeFileSync(file, yaml, { mode: 0o600 });
+      const envoyLog = openSync(path.join(o.logDir, `${w.name}.envoy.log`), 'a');
+      const e = spawn(envoy, ['-c', file, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn', '--drain-time-s', '1'], { stdio: ['ignore', envoyLog, envoyLog] });
+      started.push(e);
+      envoys.set(w.key, e);
+    }
+    const ids = workloads.map((w) => w.key);
+    const deadline = Date.now() + (o.readyTimeoutMs ?? 30_000);
+    while (!allInSync(server, ids)) {
+      for (const [k, e] of envoys) if (e.exitCode !== null) throw new DemoError(`Envoy for ${k} exited with code ${e.exitCode}; see ${o.logDir}/${k.split('/')[1]}.envoy.log`);
+      if (Date.now() > deadline) throw new DemoError(`not every Envoy ACKed within ${(o.readyTimeoutMs ?? 30_000) / 1000} s; see ${o.logDir} and ${o.adminAddress}/api/v1/proxies`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // ACKed is not yet serving: listeners warm until their secrets arrive.
+    // Envoy's own /ready says LIVE once its initial config is in force.
+    for (const w of workloads) {
+      while (!(await envoyLive(w.ip!, DEMO_PORTS.admin))) {
+        if (Date.now() > deadline) throw new DemoError(`Envoy for ${w.key} is not LIVE (http://${w.ip}:${DEMO_PORTS.admin}/ready); see ${o.logDir}/${w.name}.envoy.log`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    // LIVE Envoys are not enough: each application (node + tsx, slow to start
+    // on a busy machine) must listen too, or the first requests to it end as
+    // 503 "remote connection failure" from its sidecar's inbound cluster.
+    for (const w of workloads) {
+      while (!(await tcpOpen(w.ip!, DEMO_PORTS.app))) {
+        const app = apps.get(w.key)!;
+        if (app.exitCode !== null) throw new DemoError(`the demo application for ${w.key} exited with code ${app.exitCode}; see ${o.logDir}/${w.name}.app.log`);
+        if (Date.now() > deadline) throw new DemoError(`the demo application for ${w.key} is not listening on ${w.ip}:${DEMO_PORTS.app}; see ${o.logDir}/${w.name}.app.log`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const readyMs = performance.now() - t0;
+    const demo: RunningDemo = {
+      server,
+      workloads,
+      envoys,
+      apps,
+      readyMs,
+      async restartTrellis() {
+        await demo.server.stop();
+        demo.server = await startTrellis();
+      },
+      async stop() {
+        await Promise.all([...envoys.values(), ...apps.values()].map(kill));
+        await demo.server.stop();
+      },
+    };
+    log.debug({ readyMs }, 'demo ready');
+    return demo;
+  } catch (e) {
+    await Promise.all(started.map(kill));
+    await server?.stop();
+    throw e;
+  }
+}
+
+/** The model of the mesh folder, to plan ports before anything starts. */
+async function startTrellisModelOnly(dir: string): Promise<MeshModel> {
+  const { loadPaths } = await import('../sources/file/load.ts');
+  const { buildMesh } = await import('../model/index.ts');
+  return buildMesh((await loadPaths([dir])).objects).model;
+}

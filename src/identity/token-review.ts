@@ -31,6 +31,7 @@
 import { createHash } from 'node:crypto';
 import type { IdentityResult, IdentityVerifier } from './verifier.ts';
 import { spiffeIdOf } from './spiffe.ts';
+import { errorMessage } from '../errors.ts';
 
 /** The metadata header the projected token travels in (value `Bearer <jwt>`). */
 export const SA_TOKEN_METADATA_KEY = 'authorization';
@@ -144,7 +145,7 @@ export class TokenReviewVerifier implements IdentityVerifier {
     try {
       spiffeId = spiffeIdOf(trustDomain, { namespace, serviceAccount: sa });
     } catch (e) {
-      return failure('mismatch', e instanceof Error ? e.message : String(e));
+      return failure('mismatch', errorMessage(e));
     }
     return { ok: true, identity: { spiffeId } };
   }
@@ -192,7 +193,7 @@ export class TokenReviewVerifier implements IdentityVerifier {
         spec: { token, audiences: [this.audience] },
       });
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = errorMessage(e);
       const status = e instanceof Error && 'status' in e ? e.status : undefined;
       const hint = status === 403 ? ' (Trellis needs create on tokenreviews.authentication.k8s.io: deploy/kubernetes/10-rbac.yaml)' : '';
       return failure('unavailable', `cannot ask the API server to review the token: ${why}${hint}`);

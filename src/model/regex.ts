@@ -3,6 +3,7 @@
  * lookaround and no backreferences. A pattern JavaScript accepts but RE2 does
  * not would be NACKed by every Envoy, so both are checked here.
  */
+import { errorMessage } from '../errors.ts';
 
 const RE2_UNSUPPORTED: readonly [RegExp, string][] = [
   [/\(\?<?[=!]/, 'lookahead and lookbehind ((?=, (?!, (?<=, (?<!)'],
@@ -15,7 +16,7 @@ export function checkRe2(pattern: string): string | undefined {
   try {
     new RegExp(pattern);
   } catch (err) {
-    return `invalid regular expression: ${(err instanceof Error ? err.message : String(err)).replace(/^Invalid regular expression: /, '')}`;
+    return `invalid regular expression: ${errorMessage(err).replace(/^Invalid regular expression: /, '')}`;
   }
   for (const [re, what] of RE2_UNSUPPORTED) {
     if (re.test(stripEscapedBackslashes(pattern))) return `RE2 does not support ${what}`;

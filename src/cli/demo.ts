@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rootLogger } from '../log.ts';
+import { rootLogger, useLogFormat } from '../log.ts';
 import { DEMO_PORTS, startDemo, type DemoOptions, type RunningDemo } from '../runtime/demo.ts';
 import { parseArgs } from './args.ts';
 
@@ -37,6 +37,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
   // The terminal is for the summary and the curl lines; Trellis's info logs
   // would bury them (TRELLIS_LOG_LEVEL=info brings them back).
   if (!process.env.TRELLIS_LOG_LEVEL) rootLogger.level = 'warn';
+  // What does reach it is for a person: a rejected intent edit as `file:line: Kind ns/name: field: message`.
+  useLogFormat('demo');
   const args = parseArgs(argv, {
     values: {
       mesh: path.join(repoRoot, 'examples/demo'),

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rootLogger } from '../log.ts';
+import { rootLogger, useLogFormat } from '../log.ts';
 import { DEMO_PORTS, startDemo, type DemoOptions, type RunningDemo } from '../runtime/demo.ts';
 import { parseArgs } from './args.ts';
 
@@ -21,7 +21,8 @@ export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
     'Try:',
     fe ? `  curl -s http://${fe.ip}:${DEMO_PORTS.app}/                      # frontend → recommendation (90% v1, 10% v2) → ratings` : '',
     fe ? `  curl -s -H 'x-canary: true' http://${fe.ip}:${DEMO_PORTS.app}/  # header canary: always recommendation v2` : '',
-    fe ? `  for i in $(seq 100); do curl -s http://${fe.ip}:${DEMO_PORTS.app}/ | grep -o '"version":"v[12]"' | tail -1; done | sort | uniq -c` : '',
+    // The reply nests frontend → recommendation → ratings, each with its own "version": count recommendation's.
+    fe ? `  for i in $(seq 100); do curl -s http://${fe.ip}:${DEMO_PORTS.app}/ | sed -n 's/.*"service":"recommendation","version":"\\(v[0-9]*\\)".*/recommendation \\1/p'; done | sort | uniq -c  # the split, counted` : '',
     `  curl -s http://${o.adminAddress}/api/v1/proxies     # every proxy, what it was sent and ACKed`,
     `  curl -s http://${o.adminAddress}/api/v1/intents     # intents and their conditions`,
     `  curl -s http://${o.adminAddress}/api/v1/certificates`,
@@ -36,6 +37,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
   // The terminal is for the summary and the curl lines; Trellis's info logs
   // would bury them (TRELLIS_LOG_LEVEL=info brings them back).
   if (!process.env.TRELLIS_LOG_LEVEL) rootLogger.level = 'warn';
+  // What does reach it is for a person: a rejected intent edit as `file:line: Kind ns/name: field: message`.
+  useLogFormat('demo');
   const args = parseArgs(argv, {
     values: {
       mesh: path.join(repoRoot, 'examples/demo'),

@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { parseArgs } from './args.ts';
+import { useLogFormat } from '../log.ts';
 import { UsageError } from '../errors.ts';
 import { startControlPlane, type KubernetesSource } from '../runtime/control-plane.ts';
 import { DEFAULT_RENEWAL_POLICY } from '../ca/rotation.ts';
@@ -31,6 +32,8 @@ const HELP = `usage: trellis serve [--source file:<dir> | --source kubernetes | 
   --admin-address H:P            default ${DEFAULTS['admin-address']}
   --state-dir D                  the CA root and the token key (default ${DEFAULTS['state-dir']})
   --rotation-grace S             after \`trellis ca rotate\`, seconds leaves stay on the old root (default ${DEFAULT_RENEWAL_POLICY.rotationGraceMs / 1000})
+Logs go to stdout: JSON lines, or readable lines when stdout is a terminal; TRELLIS_LOG_FORMAT=json|human
+overrides, TRELLIS_LOG_LEVEL=debug|info|warn|error sets the level (default info).
 `;
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -53,6 +56,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  // JSON lines for machines; readable lines when a person watches (TRELLIS_LOG_FORMAT overrides).
+  useLogFormat('serve');
   // The file source is the default when no cluster (and no raw resources file) is named.
   if (args.values.source === undefined && args.values.resources === undefined) args.values.source = 'file:.';
   const sourceDir = sourceDirOf(args.values.source);

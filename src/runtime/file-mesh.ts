@@ -4,7 +4,7 @@
  * object whose new version is invalid) and the publisher recomputes the
  * proxies' snapshots. Composition only; each step lives in its own layer.
  */
-import type { Logger } from '../log.ts';
+import { logDiagnostic, type Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { formatSourceError } from '../model/index.ts';
 import { FileWatcher, type FileSourceSnapshot } from '../sources/file/watch.ts';
@@ -47,7 +47,7 @@ export class FileMesh extends SourcedMesh {
 
   private apply(snap: FileSourceSnapshot): void {
     this.sourceErrors = snap.errors;
-    for (const e of snap.errors) this.opts.log.error(`${formatSourceError(e)} (the file's last good objects are still served)`);
+    for (const e of snap.errors) logDiagnostic(this.opts.log, `${formatSourceError(e)} (the file's last good objects are still served)`, { file: e.file, line: e.line });
     this.pipeline.apply(snap.objects);
   }
 }

@@ -5,7 +5,7 @@
  * mesh (SourcedMesh in mesh.ts: FileMesh, KubeMesh) owns one and only feeds
  * it objects.
  */
-import type { Logger } from '../log.ts';
+import { logDiagnostic, type Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { buildMeshKeepingLastGood, formatProblem, type AcceptedInputs, type BuildResult, type MeshModel, type ObjectStatus } from '../model/index.ts';
 import type { SourceObject } from '../model/object.ts';
@@ -43,7 +43,9 @@ export class MeshPipeline {
     const result = buildMeshKeepingLastGood(objects, this.accepted);
     this.accepted = result.accepted;
     this.statuses = result.statuses;
-    for (const s of result.statuses) for (const p of s.problems) if (p.severity === 'error') this.log.error(formatProblem(p));
+    for (const s of result.statuses) {
+      for (const p of s.problems) if (p.severity === 'error') logDiagnostic(this.log, formatProblem(p), { file: p.file, line: p.line, reason: p.reason });
+    }
     this.model = result.model;
     const stats = this.publisher.publish(result.model);
     this.generation++;

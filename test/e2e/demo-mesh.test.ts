@@ -16,16 +16,18 @@
  * measured by `scripts/bench.sh demo` (bench/demo-edit.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { promisify } from 'node:util';
 import { allInSync, DemoError, DEMO_PORTS, startDemo, type DemoOptions, type RunningDemo } from '../../src/runtime/demo.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../../src/xds/type-urls.ts';
 import { envoyBin, repoRoot } from '../support/venv.ts';
+import { demoSummary } from '../../src/cli/demo.ts';
 
 const NET = '127.0.10';
 const ip = (n: number) => `${NET}.${n}`;
@@ -35,6 +37,7 @@ const REC_V1B = ip(6);
 const TD = 'spiffe://trellis.local/ns/demo/sa';
 const XDS = '127.0.0.1:18710';
 const ADMIN = '127.0.0.1:19710';
+const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A second recommendation v1 instance: same service account, in both recommendation slices. */
@@ -276,6 +279,32 @@ describe('demo mesh with real Envoy', () => {
     expect(failed.map((f) => f.why)).toEqual([]);
     expect({ v1, v2 }).toEqual({ v1: 0, v2: 100 });
   });
+
+  it("the demo's printed hints are true: the split line counts recommendation v1 and v2, the canary line reaches v2, the admin URLs answer", async () => {
+    const lines = demoSummary(demo, opts).split('\n').map((l) => l.trim());
+    const hint = (re: RegExp): string => {
+      const line = lines.find((l) => re.test(l));
+      if (!line) throw new Error(`no hint matching ${re} in the demo summary`);
+      return line;
+    };
+    const sh = async (line: string) => (await execFileAsync('bash', ['-c', line], { encoding: 'utf8', timeout: 60_000 })).stdout;
+    // The split line as printed (100 requests): under 90/10, both versions appear (P(no v2) = 0.9^100 ≈ 3e-5).
+    const counted = (await sh(hint(/uniq -c/)))
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    const counts = Object.fromEntries(counted.map(([n, service, version]) => [`${service} ${version}`, Number(n)]));
+    expect(Object.keys(counts).sort()).toEqual(['recommendation v1', 'recommendation v2']);
+    expect(counts['recommendation v1']! + counts['recommendation v2']!).toBe(100);
+    expect(counts['recommendation v1']!).toBeGreaterThan(counts['recommendation v2']!);
+    const canary = JSON.parse(await sh(hint(/x-canary: true/)));
+    expect(canary.upstream).toMatchObject({ service: 'recommendation', version: 'v2' });
+    const proxies = JSON.parse(await sh(hint(/api\/v1\/proxies/))) as { proxies: unknown[] };
+    expect(proxies.proxies).toHaveLength(ids.length);
+    expect(JSON.parse(await sh(hint(/api\/v1\/intents/)))).toBeTypeOf('object');
+    expect(JSON.parse(await sh(hint(/api\/v1\/certificates/)))).toBeTypeOf('object');
+    expect(hint(/^edit /)).toContain(intentsFile());
+  }, 90_000);
 
   it('speaks mTLS on the wire: plaintext to an inbound port is refused; its certificate carries the workload SPIFFE ID', async () => {
     // Plaintext HTTP to ratings' inbound listener: the TLS handshake fails, the connection is closed.

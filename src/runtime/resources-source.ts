@@ -6,7 +6,7 @@
  * YAML: fs.watch (or polling), debounced, one load at a time, and a file still
  * being written read again once it is quiet.
  */
-import type { Logger } from '../log.ts';
+import { logDiagnostic, type Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { XdsMetrics } from '../server/metrics.ts';
 import { errorMessage } from '../errors.ts';
@@ -84,7 +84,7 @@ export class ResourcesFileSource {
     const result = loadEnvoyResources(file, text);
     if (!result.ok) {
       this.lastError = result.problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n');
-      for (const p of result.problems) log.error({ file: p.file, line: p.line }, `${p.file}:${p.line}: ${p.message} (still serving the last good config)`);
+      for (const p of result.problems) logDiagnostic(log, `${p.file}:${p.line}: ${p.message} (still serving the last good config)`, { file: p.file, line: p.line });
       return;
     }
     const set = cache.set(SHARED_KEY, result.snapshot);

@@ -5,7 +5,7 @@
  * writes nothing.
  */
 import type { XdsServer } from '../server/xds-server.ts';
-import { typeInSync, type StreamSyncStatus, type TypeSyncStatus } from '../server/sync-status.ts';
+import { typeInSync, typeSyncState, worstSyncState, type StreamSyncStatus, type SyncState, type TypeSyncStatus } from '../server/sync-status.ts';
 import { SHORT_NAMES, TypeUrl } from '../xds/type-urls.ts';
 import { envoyJson } from '../xds/envoy-json.ts';
 
@@ -21,6 +21,7 @@ function typeSummary(t: TypeSyncStatus) {
     ackedVersion: t.ackedVersion,
     ackedAt: iso(t.ackedAt),
     inSync: typeInSync(t),
+    state: typeSyncState(t),
     lastNack: t.lastNack ? { ...t.lastNack, at: iso(t.lastNack.at) } : null,
     pending: t.pending,
   };
@@ -42,6 +43,30 @@ function streamSummary(s: StreamSyncStatus) {
   };
 }
 
+/** Per type a node asked for on any stream: one state (the worst of its streams) and the NACK message with it. */
+export interface NodeTypeSync {
+  state: SyncState;
+  /** the latest rejection's message, when state is NACKED */
+  message?: string;
+}
+
+function nodeSync(streams: readonly StreamSyncStatus[]): Record<string, NodeTypeSync> {
+  const byType = new Map<string, TypeSyncStatus[]>();
+  for (const s of streams) for (const t of s.types) byType.set(SHORT_NAMES[t.typeUrl], [...(byType.get(SHORT_NAMES[t.typeUrl]) ?? []), t]);
+  const out: Record<string, NodeTypeSync> = {};
+  for (const [short, ts] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
+    const state = worstSyncState(ts.map(typeSyncState));
+    const nack = ts.filter((t) => t.rejected && t.lastNack).sort((a, b) => b.lastNack!.at - a.lastNack!.at)[0];
+    out[short] = state === 'NACKED' && nack ? { state, message: nack.lastNack!.message } : { state };
+  }
+  return out;
+}
+
+/** The proven identity of a node's streams (the first proven), for display. */
+function provenIdentity(streams: readonly StreamSyncStatus[]): string | null {
+  return streams.find((s) => s.identityState === 'proven')?.identity ?? null;
+}
+
 export function listProxies(server: XdsServer) {
   return server
     .syncStatus()
@@ -51,10 +76,16 @@ export function listProxies(server: XdsServer) {
       locality: node.locality ?? null,
       userAgent: [node.user_agent_name, node.user_agent_version].filter(Boolean).join(' ') || null,
       connectedSince: iso(Math.min(...streams.map((s) => s.connectedAt))),
+      identity: provenIdentity(streams),
+      /** per type (cds, eds, lds, rds, sds) the node asked for: SYNCED, STALE or NACKED (trellis status) */
+      sync: nodeSync(streams),
       streams: streams.map(streamSummary),
     }))
     .sort((a, b) => a.node.localeCompare(b.node));
 }
+
+/** One entry of GET /api/v1/proxies (what `trellis status` reads). */
+export type ProxySummary = ReturnType<typeof listProxies>[number];
 
 /**
  * Secrets are shown without their key material, ever: the private key, and
@@ -75,10 +106,26 @@ function redact(typeUrl: string, value: Record<string, unknown>): Record<string,
   return out;
 }
 
-export function proxyConfig(server: XdsServer, nodeId: string) {
+/** One resource of GET /api/v1/proxies/{node}/config (what `trellis config-dump` reads). */
+export interface HeldResourceView {
+  name: string;
+  version: string;
+  status: 'ACKED' | 'NACKED' | 'SENT';
+  nackMessage?: string;
+  /** proto JSON with its '@type'; secrets redacted */
+  resource: Record<string, unknown>;
+}
+
+export interface ProxyConfigView {
+  node: string;
+  /** by short type name (cds, eds, lds, rds, sds) */
+  types: Record<string, HeldResourceView[]>;
+}
+
+export function proxyConfig(server: XdsServer, nodeId: string): ProxyConfigView | undefined {
   const held = server.heldResources(nodeId);
   if (!held) return undefined;
-  const types: Record<string, unknown[]> = {};
+  const types: Record<string, HeldResourceView[]> = {};
   for (const { typeUrl, resource: r, status, nackMessage } of held) {
     (types[SHORT_NAMES[typeUrl]] ??= []).push({
       name: r.name,

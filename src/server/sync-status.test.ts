@@ -7,7 +7,7 @@ import { encodeResource } from '../cache/resource.ts';
 import { TypeSet } from '../cache/snapshot.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { Subscription } from './subscription.ts';
-import { nodeInSync, proxiesInSync, typeInSync, type NodeSyncStatus, type StreamSyncStatus } from './sync-status.ts';
+import { nodeInSync, proxiesInSync, typeInSync, typeSyncState, worstSyncState, type NodeSyncStatus, type StreamSyncStatus, type SyncState } from './sync-status.ts';
 import { TypeState } from './type-state.ts';
 
 const set = (port: number) =>
@@ -35,49 +35,49 @@ const nack =
   (st) =>
     st.nack(nonce, 'bad', 3);
 
-const cases: Array<{ name: string; steps: Step[]; want: { pending: boolean; awaitingAck: boolean; rejected: boolean; inSync: boolean; running: string | null } }> = [
-  { name: 'first request, nothing sent yet: pending', steps: [request], want: { pending: true, awaitingAck: false, rejected: false, inSync: false, running: null } },
-  { name: 'sent, not ACKed yet', steps: [request, send('1', V1)], want: { pending: false, awaitingAck: true, rejected: false, inSync: false, running: null } },
-  { name: 'ACKed at the version sent: in sync', steps: [request, send('1', V1), ack('1', V1)], want: { pending: false, awaitingAck: false, rejected: false, inSync: true, running: V1.version } },
+const cases: Array<{ name: string; steps: Step[]; want: { state: SyncState; pending: boolean; awaitingAck: boolean; rejected: boolean; inSync: boolean; running: string | null } }> = [
+  { name: 'first request, nothing sent yet: pending', steps: [request], want: { state: 'STALE', pending: true, awaitingAck: false, rejected: false, inSync: false, running: null } },
+  { name: 'sent, not ACKed yet', steps: [request, send('1', V1)], want: { state: 'STALE', pending: false, awaitingAck: true, rejected: false, inSync: false, running: null } },
+  { name: 'ACKed at the version sent: in sync', steps: [request, send('1', V1), ack('1', V1)], want: { state: 'SYNCED', pending: false, awaitingAck: false, rejected: false, inSync: true, running: V1.version } },
   {
     name: 'a newer version sent after the ACK: awaiting its ACK',
     steps: [request, send('1', V1), ack('1', V1), send('2', V2)],
-    want: { pending: false, awaitingAck: true, rejected: false, inSync: false, running: V1.version },
+    want: { state: 'STALE', pending: false, awaitingAck: true, rejected: false, inSync: false, running: V1.version },
   },
   {
     name: 'a change not yet sent: pending',
     steps: [request, send('1', V1), ack('1', V1), (st) => st.markDirty()],
-    want: { pending: true, awaitingAck: false, rejected: false, inSync: false, running: V1.version },
+    want: { state: 'STALE', pending: true, awaitingAck: false, rejected: false, inSync: false, running: V1.version },
   },
   {
     name: 'NACKed: rejected, still running the ACKed version (rule 3)',
     steps: [request, send('1', V1), ack('1', V1), send('2', V2), nack('2')],
-    want: { pending: false, awaitingAck: true, rejected: true, inSync: false, running: V1.version },
+    want: { state: 'NACKED', pending: false, awaitingAck: true, rejected: true, inSync: false, running: V1.version },
   },
   {
     name: 'NACKed, then the next version ACKed: in sync again',
     steps: [request, send('1', V1), ack('1', V1), send('2', V2), nack('2'), send('3', V1), ack('3', V1)],
-    want: { pending: false, awaitingAck: false, rejected: false, inSync: true, running: V1.version },
+    want: { state: 'SYNCED', pending: false, awaitingAck: false, rejected: false, inSync: true, running: V1.version },
   },
   {
     name: 'a resend of the ACKed version NACKed: rejected, though the versions agree',
     steps: [request, send('1', V1), ack('1', V1), send('2', V1), nack('2')],
-    want: { pending: false, awaitingAck: false, rejected: true, inSync: false, running: V1.version },
+    want: { state: 'NACKED', pending: false, awaitingAck: false, rejected: true, inSync: false, running: V1.version },
   },
   {
     name: 'nothing exists and nothing was sent: in sync (the client holds what it should)',
     steps: [request, (st) => st.clearDirty(), (st) => st.nothingToSend(TypeSet.of(TypeUrl.Endpoint, []))],
-    want: { pending: false, awaitingAck: false, rejected: false, inSync: true, running: null },
+    want: { state: 'SYNCED', pending: false, awaitingAck: false, rejected: false, inSync: true, running: null },
   },
-  { name: 'a reconnecting client that already runs the current version: in sync', steps: [request, (st) => st.resume(V1, 1)], want: { pending: false, awaitingAck: false, rejected: false, inSync: true, running: V1.version } },
+  { name: 'a reconnecting client that already runs the current version: in sync', steps: [request, (st) => st.resume(V1, 1)], want: { state: 'SYNCED', pending: false, awaitingAck: false, rejected: false, inSync: true, running: V1.version } },
 ];
 
-describe('typeInSync', () => {
+describe('typeInSync, and the state an operator reads (typeSyncState)', () => {
   it.each(cases)('$name', ({ steps, want }) => {
     const st = new TypeState(TypeUrl.Endpoint);
     for (const step of steps) step(st);
     const s = st.status();
-    expect({ pending: s.pending, awaitingAck: s.awaitingAck, rejected: s.rejected, inSync: typeInSync(s), running: s.ackedVersion }).toEqual(want);
+    expect({ state: typeSyncState(s), pending: s.pending, awaitingAck: s.awaitingAck, rejected: s.rejected, inSync: typeInSync(s), running: s.ackedVersion }).toEqual(want);
   });
 });
 
@@ -109,6 +109,12 @@ describe('a node is in sync when every stream and type is', () => {
     { name: 'every required type asked for and in sync', streams: [stream([typeStatus(TypeUrl.Cluster, synced), typeStatus(TypeUrl.Secret, synced)])], required: [TypeUrl.Cluster, TypeUrl.Secret], want: true },
   ])('$name', ({ streams, required, want }) => {
     expect(nodeInSync(node('n', streams), required)).toBe(want);
+  });
+
+  it('worstSyncState: the streams of a node show their worst state per type', () => {
+    expect(worstSyncState(['SYNCED', 'STALE', 'NACKED'])).toBe('NACKED');
+    expect(worstSyncState(['SYNCED', 'STALE'])).toBe('STALE');
+    expect(worstSyncState(['SYNCED', 'SYNCED'])).toBe('SYNCED');
   });
 
   it('proxiesInSync: every named node connected and in sync', () => {

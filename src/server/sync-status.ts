@@ -84,6 +84,25 @@ export function typeInSync(t: TypeSyncStatus): boolean {
   return !t.pending && !t.awaitingAck && !t.rejected;
 }
 
+/**
+ * What an operator reads for one stream and type (`trellis status`, the admin
+ * API): SYNCED is typeInSync; NACKED when the client's latest answer is a NACK
+ * (it still runs what it ACKed before); STALE otherwise: sent and not yet
+ * ACKed, or a send is due. Decided here, once, so no reader re-derives it.
+ */
+export type SyncState = 'SYNCED' | 'STALE' | 'NACKED';
+
+export function typeSyncState(t: TypeSyncStatus): SyncState {
+  if (t.rejected) return 'NACKED';
+  return typeInSync(t) ? 'SYNCED' : 'STALE';
+}
+
+/** One state for several streams of a node: the worst wins (NACKED, then STALE). */
+export function worstSyncState(states: readonly SyncState[]): SyncState {
+  if (states.includes('NACKED')) return 'NACKED';
+  return states.includes('STALE') ? 'STALE' : 'SYNCED';
+}
+
 export function streamInSync(s: StreamSyncStatus): boolean {
   return s.types.every(typeInSync);
 }

@@ -301,6 +301,13 @@ describe('demo mesh with real Envoy', () => {
     expect(canary.upstream).toMatchObject({ service: 'recommendation', version: 'v2' });
     const proxies = JSON.parse(await sh(hint(/api\/v1\/proxies/))) as { proxies: unknown[] };
     expect(proxies.proxies).toHaveLength(ids.length);
+    // `trellis status` as printed: every Envoy of the demo, every type it asked for SYNCED.
+    const status = JSON.parse(await sh(`${hint(/ status --admin /).replace(/#.*$/, '')} --output json`)) as { proxies: Array<{ node: string; sync: Record<string, { state: string }> }> };
+    expect(status.proxies.map((p) => p.node).sort()).toEqual([...ids].sort());
+    for (const p of status.proxies) {
+      expect(Object.keys(p.sync)).toEqual(expect.arrayContaining(['cds', 'lds', 'sds']));
+      expect(Object.values(p.sync).map((t) => t.state)).toEqual(Object.values(p.sync).map(() => 'SYNCED'));
+    }
     expect(JSON.parse(await sh(hint(/api\/v1\/intents/)))).toBeTypeOf('object');
     expect(JSON.parse(await sh(hint(/api\/v1\/certificates/)))).toBeTypeOf('object');
     expect(hint(/^edit /)).toContain(intentsFile());

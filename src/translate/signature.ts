@@ -51,16 +51,17 @@ export function portDigest(p: ServicePort): string {
   return once(portDigests, p, () => hash([portContent(p)]));
 }
 
-const serviceJson = new WeakMap<MeshService, string>();
+const serviceDigests = new WeakMap<MeshService, string>();
 
 /**
  * What a service contributes to its callers' clusters and routes: the
  * service as resolved, its ports as `portContent`, and the splits rooted at
- * it (their backends are in the scope too: scope.ts). Content, not a digest:
- * a scope hashes its services' content in one pass.
+ * it (their backends are in the scope too: scope.ts). A digest, once per
+ * service: in strict mode a thousand overlapping scopes each hash their
+ * services' digests, not their content again.
  */
-function serviceContent(model: MeshModel, s: MeshService): string {
-  return once(serviceJson, s, () => [JSON.stringify([{ ...s, ports: undefined }, s.splits.map((k) => model.splits.get(k))]), ...s.ports.map(portContent)].join('\0'));
+function serviceDigest(model: MeshModel, s: MeshService): string {
+  return once(serviceDigests, s, () => hash([JSON.stringify([{ ...s, ports: undefined }, s.splits.map((k) => model.splits.get(k))]), ...s.ports.map(portContent)]));
 }
 
 const scopeMemo = new WeakMap<MeshModel, Map<string, { services: MeshService[]; digest: string }>>();
@@ -73,7 +74,7 @@ export function scopeOf(model: MeshModel, proxy: ProxyContext): { services: Mesh
   let scope = byKey.get(key);
   if (!scope) {
     const services = visibleServices(model, proxy);
-    scope = { services, digest: hash(services.map((s) => serviceContent(model, s))) };
+    scope = { services, digest: hash(services.map((s) => serviceDigest(model, s))) };
     byKey.set(key, scope);
   }
   return scope;

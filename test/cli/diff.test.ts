@@ -15,7 +15,7 @@ import type { ProxyDiff } from '../../src/runtime/config-diff.ts';
 import { structOf } from '../support/mesh-harness.ts';
 import { demoCopy, startSecure, tempDir, trellis, type SecureHarness } from '../security/support.ts';
 import { AdsFollower } from './ads-follower.ts';
-import { freePort, until } from './admin-support.ts';
+import { freePort, notTrellisServer, until } from './admin-support.ts';
 
 /** Sidecars as `trellis bootstrap` announces them: user agent envoy, the workload and app port in metadata. */
 const NODES = ['frontend', 'recommendation-v1', 'recommendation-v2', 'ratings'].map((pod) => ({
@@ -126,11 +126,44 @@ describe('trellis diff', () => {
     expect(run.stdout).toContain('secrets (SDS) are not compared');
   });
 
+  it('a folder with a YAML syntax error and an invalid weight: their file:line lines, exit 1, and the diff of the rest', async () => {
+    const dir = editedCopy((t) => t.replace('maxConnections: 100', 'maxConnections: 200'), {
+      'broken.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: [broken\n',
+      'split.yaml': 'apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata:\n  name: ratings-split\n  namespace: demo\nspec:\n  service: ratings\n  backends:\n  - service: recommendation-v1\n    weight: -1\n',
+    });
+    const run = await trellis(['diff', dir, '--admin', h.adminAddress]);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout).toContain(`${dir}/broken.yaml:5: document 1: -: YAML syntax:`);
+    expect(run.stdout).toContain(`${dir}/split.yaml:10: TrafficSplit demo/ratings-split: spec.backends[0].weight: -1 is out of range`);
+    expect(run.stdout).toContain('node demo/frontend:\n  ~ cluster recommendation-v1.demo:8080: .circuit_breakers.thresholds.0.max_connections: 100 → 200\n');
+    expect(run.stdout).toMatch(/^1 proxy would change, 3 unchanged; 2 intents rejected/m);
+    expect(run.stderr).toBe('');
+  });
+
   it('the edits: each proxy that would change, + and - resources, ~ changed fields; then the edit applied is what diff said', async () => {
     const dir = theEdit();
     const run = await trellis(['diff', dir, '--admin', h.adminAddress]);
     expect(run.code, run.stderr).toBe(0);
-    console.log(run.stdout);
+    const section = (node: string) => run.stdout.split(`node ${node}:\n`)[1]?.split(/\n(?=\S)/)[0]?.split('\n') ?? [];
+    // maxConnections 100 -> 200 on every cluster of recommendation; the split 90/10 -> 50/50 on both of its routes; the new service.
+    expect(section('demo/frontend')).toEqual([
+      '  ~ cluster recommendation-v1.demo:8080: .circuit_breakers.thresholds.0.max_connections: 100 → 200',
+      '  ~ cluster recommendation-v2.demo:8080: .circuit_breakers.thresholds.0.max_connections: 100 → 200',
+      '  ~ cluster recommendation.demo:8080: .circuit_breakers.thresholds.0.max_connections: 100 → 200',
+      '  + cluster reviews.demo:8080',
+      '  + endpoints reviews.demo:8080',
+      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[default/retry].route.weighted_clusters.clusters[recommendation-v1.demo:8080].weight: 90 → 50',
+      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[default/retry].route.weighted_clusters.clusters[recommendation-v2.demo:8080].weight: 10 → 50',
+      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[default].route.weighted_clusters.clusters[recommendation-v1.demo:8080].weight: 90 → 50',
+      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[default].route.weighted_clusters.clusters[recommendation-v2.demo:8080].weight: 10 → 50',
+      expect.stringMatching(/^  ~ route outbound: \.virtual_hosts\[reviews\.demo:8080\]: \(none\) → \{"name":"reviews\.demo:8080"/),
+    ]);
+    // The TrafficTarget deleted: its callers lose ratings, ratings' RBAC loses the policy.
+    for (const caller of ['demo/recommendation-v1', 'demo/recommendation-v2']) {
+      expect(section(caller).slice(0, 2)).toEqual(['  - cluster ratings.demo:8080', '  - endpoints ratings.demo:8080']);
+    }
+    expect(section('demo/ratings')).toEqual([expect.stringMatching(/^  ~ listener inbound:8080: .*\.rules\.policies: \{"demo\/recommendation-to-ratings":/)]);
+    expect(run.stdout).toMatch(/^4 proxies would change, 0 unchanged$/m);
     const json = await trellis(['diff', dir, '--admin', h.adminAddress, '--output', 'json']);
     expect(json.code, json.stderr).toBe(0);
     const predicted = JSON.parse(json.stdout) as { proxies: ProxyDiff[]; summary: { changed: number } };
@@ -146,6 +179,20 @@ describe('trellis diff', () => {
     expect(after.code, after.stderr).toBe(0);
     expect(after.stdout).toMatch(/^no changes: 4 proxies/m);
   }, 60_000);
+
+  it('bad input: a folder that does not exist (exit 2), something else on the admin port (exit 1)', async () => {
+    const missing = await trellis(['diff', path.join(served, 'nope'), '--admin', h.adminAddress]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^trellis diff: .*nope: no such file or directory\nusage: trellis diff/);
+    const { server, address } = await notTrellisServer();
+    try {
+      const other = await trellis(['diff', served, '--admin', address]);
+      expect(other.code).toBe(1);
+      expect(other.stderr).toMatch(/^trellis diff: http:\/\/127\.0\.0\.1:\d+ is not a Trellis admin API \(GET \/api\/v1\/proxies: HTTP 200, text\/html\)/);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
 
   it('admin unreachable: one line, exit 1', async () => {
     const run = await trellis(['diff', served, '--admin', `127.0.0.1:${await freePort()}`]);

@@ -67,6 +67,19 @@ function provenIdentity(streams: readonly StreamSyncStatus[]): string | null {
   return streams.find((s) => s.identityState === 'proven')?.identity ?? null;
 }
 
+/**
+ * The node metadata Trellis reads: its own `trellis.*` keys (translate/sidecar.ts
+ * NODE_METADATA, written by `trellis bootstrap`: workload, interception mode,
+ * ports and addresses). Nothing secret travels there (the identity token is
+ * the stream's gRPC header, not node metadata); other keys are left out all
+ * the same, since a hand-written bootstrap may put anything in them.
+ */
+function trellisMetadata(metadata: Record<string, unknown> | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(metadata ?? {}).filter(([k]) => k.startsWith(TRELLIS_METADATA_PREFIX)));
+}
+
+const TRELLIS_METADATA_PREFIX = 'trellis.';
+
 export function listProxies(server: XdsServer) {
   return server
     .syncStatus()
@@ -75,6 +88,9 @@ export function listProxies(server: XdsServer) {
       cluster: node.cluster ?? '',
       locality: node.locality ?? null,
       userAgent: [node.user_agent_name, node.user_agent_version].filter(Boolean).join(' ') || null,
+      /** what the translator reads of the node besides id and locality (`trellis diff` translates for it) */
+      userAgentName: node.user_agent_name ?? null,
+      metadata: trellisMetadata(node.metadata),
       connectedSince: iso(Math.min(...streams.map((s) => s.connectedAt))),
       identity: provenIdentity(streams),
       /** per type (cds, eds, lds, rds, sds) the node asked for: SYNCED, STALE or NACKED (trellis status) */

@@ -10,21 +10,19 @@
  * model change touches only endpoints, no listener, route or cluster is
  * rebuilt: the shared set is updated and streams get the changed names.
  */
-import { encodeResource, type VersionedResource } from '../cache/resource.ts';
+import type { VersionedResource } from '../cache/resource.ts';
 import { Interner } from '../interner.ts';
 import { Snapshot, TypeSet } from '../cache/snapshot.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { Logger } from '../log.ts';
 import type { MeshModel } from '../model/types.ts';
-import { TypeUrl, type ResourceOf, type ResourceTypeUrl } from '../xds/type-urls.ts';
+import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { NodeInfo } from '../xds/wire.ts';
-import { clusterLoadAssignment } from '../translate/endpoints.ts';
 import { Memo } from '../translate/memo.ts';
-import { outboundClusterName, zonalEndpointsName } from '../translate/names.ts';
 import { proxyContext } from '../translate/proxy.ts';
-import { httpPorts } from '../translate/routes.ts';
 import { Translator } from '../translate/translate.ts';
 import { proxySignature } from '../translate/signature.ts';
+import { endpointZones, meshEndpoints, proxyResources } from './proxy-resources.ts';
 
 /** Where SDS secrets come from (the CA); resources are already encoded, owned by their identity. */
 export interface SecretSource {
@@ -99,10 +97,7 @@ export class MeshPublisher {
     let n = 0;
     for (const w of model.workloads.values()) {
       if (!w.ip) continue;
-      const out = this.translator.translate(model, proxyContext({ id: w.key, user_agent_name: 'envoy' }, model));
-      for (const c of out.clusters) encodeResource(TypeUrl.Cluster, c);
-      for (const l of out.listeners) encodeResource(TypeUrl.Listener, l);
-      for (const r of out.routes) encodeResource(TypeUrl.Route, r);
+      proxyResources(this.translator, model, proxyContext({ id: w.key, user_agent_name: 'envoy' }, model));
       n++;
     }
     return n;
@@ -154,37 +149,19 @@ export class MeshPublisher {
   }
 
   private buildEndpoints(model: MeshModel, now: number): TypeSet {
-    const list: VersionedResource[] = [];
-    const zones = new Set<string>();
-    for (const w of model.workloads.values()) if (w.zone) zones.add(w.zone);
-    for (const n of this.nodes.values()) if (n.locality?.zone) zones.add(n.locality.zone);
-    this.zones = zones;
-    for (const s of model.services.values()) {
-      for (const p of httpPorts(s)) {
-        const name = outboundClusterName(s.namespace, s.name, p.port);
-        list.push(this.claMemo.get([name, p.endpoints], () => encodeResource(TypeUrl.Endpoint, clusterLoadAssignment(name, p.endpoints))));
-        // PreferSameZone: one variant per zone a caller may be in.
-        if (p.clusterPolicy?.locality?.mode !== 'PreferSameZone') continue;
-        for (const zone of zones) {
-          const zonal = zonalEndpointsName(name, zone);
-          list.push(this.claMemo.get([zonal, p.endpoints], () => encodeResource(TypeUrl.Endpoint, clusterLoadAssignment(zonal, p.endpoints, zone))));
-        }
-      }
-    }
-    this.claMemo.sweep();
-    return internedSet(TypeUrl.Endpoint, list, now);
+    this.zones = endpointZones(model, this.nodes.values());
+    return internedSet(TypeUrl.Endpoint, meshEndpoints(model, this.zones, this.claMemo), now);
   }
 
   private publishNode(key: string, node: NodeInfo, now: number, proxy = proxyContext(node, this.model!), signature = proxySignature(this.model!, proxy)): void {
     const model = this.model!;
     this.signatures.set(key, signature);
-    const out = this.translator.translate(model, proxy);
-    const enc = <U extends ResourceTypeUrl>(t: U, list: readonly ResourceOf<U>[]) => internedSet(t, list.map((o) => encodeResource(t, o)), now);
+    const out = proxyResources(this.translator, model, proxy);
     const snapshot = new Snapshot({
-      [TypeUrl.Cluster]: enc(TypeUrl.Cluster, out.clusters),
+      [TypeUrl.Cluster]: internedSet(TypeUrl.Cluster, out.clusters, now),
       [TypeUrl.Endpoint]: this.endpoints,
-      [TypeUrl.Listener]: enc(TypeUrl.Listener, out.listeners),
-      [TypeUrl.Route]: enc(TypeUrl.Route, out.routes),
+      [TypeUrl.Listener]: internedSet(TypeUrl.Listener, out.listeners, now),
+      [TypeUrl.Route]: internedSet(TypeUrl.Route, out.routes, now),
       [TypeUrl.Secret]: internedSet(TypeUrl.Secret, this.secrets?.secretsFor(out.identities) ?? [], now),
     });
     const result = this.cache.set(key, snapshot, { endpointsShared: true });

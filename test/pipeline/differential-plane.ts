@@ -15,6 +15,7 @@ import { MeshPipeline } from '../../src/runtime/pipeline.ts';
 import type { SecretSource } from '../../src/runtime/publisher.ts';
 import { CaSecretSource } from '../../src/runtime/secrets.ts';
 import { PUSH_ORDER, SHORT_NAMES, TypeUrl } from '../../src/xds/type-urls.ts';
+import { formatFieldChange, jsonDiff } from '../../src/xds/json-diff.ts';
 import { decodeAnyValue, type NodeInfo } from '../../src/xds/wire.ts';
 import type { YamlFiles } from '../support/mesh-harness.ts';
 
@@ -95,7 +96,7 @@ export function differences(incremental: Plane, fresh: Plane): string[] {
         if (!ra || !rb) out.push(`${where} ${name}: only on the ${ra ? 'incremental' : 'fresh'} plane`);
         else if (ra.version !== rb.version || !ra.value.equals(rb.value) || !ra.sotwField.equals(rb.sotwField)) {
           // Secrets hold private keys: name them, never print them.
-          const detail = t === TypeUrl.Secret ? 'different certificate' : jsonDiff(decodeAnyValue(t, ra.value), decodeAnyValue(t, rb.value)).join('; ');
+          const detail = t === TypeUrl.Secret ? 'different certificate' : jsonDiff(decodeAnyValue(t, ra.value), decodeAnyValue(t, rb.value), 5).map(formatFieldChange).join('; ');
           out.push(`${where} ${name}: incremental ≠ fresh: ${detail}`);
         }
       }
@@ -108,20 +109,4 @@ export function differences(incremental: Plane, fresh: Plane): string[] {
 /** Whether any node's resources differ between two planes (an edit that changes nothing tests nothing). */
 export function anyChange(a: Plane, b: Plane): boolean {
   return differences(a, b).length > 0;
-}
-
-/** Leaf paths where two decoded resources differ: `path: a → b` (at most five). */
-function jsonDiff(a: unknown, b: unknown, path = ''): string[] {
-  if (JSON.stringify(a) === JSON.stringify(b)) return [];
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const out: string[] = [];
-    const ka = Object.keys(a as object);
-    const kb = Object.keys(b as object);
-    for (const k of [...new Set([...ka, ...kb])]) {
-      out.push(...jsonDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`));
-      if (out.length >= 5) break;
-    }
-    return out.slice(0, 5);
-  }
-  return [`${path || '.'}: ${JSON.stringify(a)} → ${JSON.stringify(b)}`];
 }

@@ -46,6 +46,12 @@ export interface ServerReport {
   external: number;
   arrayBuffers: number;
   cpu: CpuTime;
+  /**
+   * CPU the benchmark's own reports have spent reading the sync-status view
+   * (ms, cumulative, as of `cpu`): run.ts takes it out of the server's CPU per
+   * push, which is the control plane's figure, not the harness's polling.
+   */
+  harnessCpuMs: number;
   encodes: number;
   streamCount: number;
   /** streams whose ACKed EDS version is the requested `edsVersion`, as the server records it */
@@ -64,6 +70,8 @@ export interface ServerChanged {
   /** the SotW version_info of the new EDS set: what the streams will ACK */
   version: string;
   cpuBefore: CpuTime;
+  /** ServerReport.harnessCpuMs as of `cpuBefore` */
+  harnessCpuMsBefore: number;
   encodesBefore: number;
   encodesAfter: number;
   /** time spent in encode + cache.setType (which notifies every watcher) */

@@ -397,7 +397,7 @@ async function runOnce(o: Options, n: number): Promise<RunResult> {
         appliedP99Ms: round(percentile(applied, 99)),
         appliedMaxMs: round(applied.at(-1) ?? NaN),
         serverSetMs: round(changed.setMs, 2),
-        serverCpuMs: round(cpuMs(changed.cpuBefore, after.cpu)),
+        serverCpuMs: round(cpuMs(changed.cpuBefore, after.cpu) - (after.harnessCpuMs - changed.harnessCpuMsBefore)),
         encodes: after.encodes - changed.encodesBefore,
         resourcesPerPush: resources.length ? Math.max(...resources) : null,
         generatorCpuMs: round(genCpu0.reduce((a, r, i) => a + cpuMs(r.cpu, genCpu1[i]!.cpu), 0)),

@@ -56,10 +56,14 @@ async function counterTotal(counter: { get(): Promise<{ values: Array<{ value: n
   return (await counter.get()).values.reduce((a, v) => a + v.value, 0);
 }
 
+/** CPU spent by report() reading the view: see ServerReport.harnessCpuMs. */
+let harnessCpuMs = 0;
+
 async function report(req: Extract<ServerRequest, { cmd: 'report' }>): Promise<void> {
   if (req.gc) collectGarbage();
   const m = process.memoryUsage();
   const cpu = process.cpuUsage();
+  const harnessAtStart = harnessCpuMs;
   const at = now();
   const edsAckedAt: number[] = [];
   if (req.edsVersion) {
@@ -70,6 +74,8 @@ async function report(req: Extract<ServerRequest, { cmd: 'report' }>): Promise<v
       }
     }
   }
+  const spent = process.cpuUsage(cpu);
+  harnessCpuMs += (spent.user + spent.system) / 1000;
   const r: ServerReport = {
     id: req.id,
     rss: m.rss,
@@ -79,6 +85,7 @@ async function report(req: Extract<ServerRequest, { cmd: 'report' }>): Promise<v
     external: m.external,
     arrayBuffers: m.arrayBuffers,
     cpu,
+    harnessCpuMs: harnessAtStart,
     encodes: encodeStats.encodes,
     streamCount: server.xds.streamCount(),
     edsAcked: edsAckedAt.length,
@@ -130,6 +137,7 @@ process.on('message', (raw: unknown) => {
         at,
         version: server.cache.get(SHARED_KEY)!.get(TypeUrl.Endpoint).version,
         cpuBefore,
+        harnessCpuMsBefore: harnessCpuMs,
         encodesBefore,
         encodesAfter: encodeStats.encodes,
         setMs: now() - at,

@@ -29,6 +29,11 @@ else
   say "node_modules up to date"
 fi
 
+# --- RE2 checker ---------------------------------------------------------------
+# Every regex is validated with RE2 itself (a Node-API addon, .cache/re2-check;
+# needs g++ and apt's libre2-dev, which it installs when root).
+bash scripts/build-re2-check.sh || die "building the RE2 checker failed (see above)"
+
 # --- Python virtualenv --------------------------------------------------------
 PYTHON=${PYTHON:-python3}
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found; install Python 3.9+ (with the venv module)"

@@ -8,6 +8,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { buildMesh } from '../model/build.ts';
+import { requireRe2 } from '../model/re2.ts';
 import { formatProblem, formatSourceError } from '../model/problem.ts';
 import { loadPaths } from '../sources/file/load.ts';
 import { UsageError } from '../errors.ts';
@@ -28,6 +29,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
     if (!(await stat(path).catch(() => undefined))) throw new UsageError(`${path}: no such file or directory`, USAGE);
   }
 
+  requireRe2(); // regexes are checked with RE2 itself; say how to build it before reading anything
   const loaded = await loadPaths(paths);
   const { statuses } = buildMesh(loaded.objects);
   const lines: { file: string; line: number; text: string; error: boolean }[] = [];

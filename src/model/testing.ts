@@ -92,3 +92,8 @@ export function brief(p: Problem): Pick<Problem, 'severity' | 'reason' | 'kind' 
   const { severity, reason, kind, namespace, name, field, file, line } = p;
   return { severity, reason, kind, namespace, name, field, ...(file ? { file } : {}), ...(line ? { line } : {}) };
 }
+
+/** A path regex at exactly Envoy's RE2 program-size limit (100): `/api/v[0-9]+/(users|orders|items)/<uuid>`. */
+export const AT_LIMIT = String.raw`/api/v[0-9]+/(users|orders|items)/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`;
+/** The same with one alternative more: program size 105. */
+export const OVER_LIMIT = String.raw`/api/v[0-9]+/(users|orders|items|carts)/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`;

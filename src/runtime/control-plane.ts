@@ -14,6 +14,7 @@ import { XdsServer } from '../server/xds-server.ts';
 import { XdsMetrics } from '../server/metrics.ts';
 import type { IdentityVerifier } from '../identity/verifier.ts';
 import { envoyRoot } from '../xds/protos.ts';
+import { requireRe2 } from '../model/re2.ts';
 import { FileMesh } from './file-mesh.ts';
 import type { KubeMesh, KubeMeshOptions } from './kube-mesh.ts';
 import type { RunningMesh } from './mesh.ts';
@@ -88,6 +89,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   // Load the Envoy protos before anything listens: a reconnect storm after a
   // restart must not wait for it.
   envoyRoot();
+  // A mesh's regexes are checked with RE2 (a native addon): without it, refuse
+  // to start rather than serve what Envoy may NACK (issue 16 bug 6).
+  if (opts.sourceDir || opts.kubernetes) requireRe2();
   const xdsMetrics = new XdsMetrics();
   // A mesh gives every proxy its own view; raw resources are the same for all.
   const cache = new SnapshotCache(opts.sourceDir || opts.kubernetes ? (node) => node.id : () => SHARED_KEY);

@@ -5,6 +5,7 @@
  * connection. Everything else arrives over ADS. Pure.
  */
 import { TOKEN_METADATA_KEY } from '../identity/verifier.ts';
+import { RE2_MAX_PROGRAM_SIZE } from '../model/regex.ts';
 import type { Address, ApiConfigSource, CertificateValidationContext, Cluster, ConfigSource, GrpcService, Node } from '../xds/envoy-types.ts';
 import { extension } from '../xds/extensions.ts';
 import { adsConfigSource, http2Only, singleAddress, socketAddress } from './fragments.ts';
@@ -76,6 +77,13 @@ export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
     },
     static_resources: { clusters: [xdsCluster] },
     // Keep serving the last config when Trellis is away (restarts, upgrades).
-    layered_runtime: { layers: [{ name: BOOTSTRAP_RUNTIME_LAYER, static_layer: { 'overload.global_downstream_max_connections': 50000 } }] },
+    // The RE2 program-size limit is pinned to the one validation enforces, so
+    // an Envoy with another default never NACKs what Trellis accepted.
+    layered_runtime: {
+      layers: [{
+        name: BOOTSTRAP_RUNTIME_LAYER,
+        static_layer: { 'overload.global_downstream_max_connections': 50000, 're2.max_program_size.error_level': RE2_MAX_PROGRAM_SIZE },
+      }],
+    },
   };
 }

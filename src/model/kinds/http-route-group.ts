@@ -8,7 +8,7 @@
  * read. Header values and pathRegex are RE2 regular expressions.
  */
 import type { Field } from '../field.ts';
-import { checkRe2, REGEX_EXPECTED } from '../regex.ts';
+import { checkRegexField, REGEX_EXPECTED } from '../regex.ts';
 import type { KindSpec } from './kind.ts';
 
 export interface HttpMatchSpec {
@@ -59,8 +59,7 @@ function decodeMatch(m: Field): HttpMatchSpec | undefined {
   const pathField = m.child('pathRegex');
   if (!pathField.absent) {
     pathRegex = pathField.string({ expected: REGEX_EXPECTED });
-    const bad = pathRegex === undefined ? undefined : checkRe2(pathRegex);
-    if (bad) pathField.report('InvalidRegex', `${bad}; expected ${REGEX_EXPECTED}`);
+    if (pathRegex !== undefined) checkRegexField(pathField, pathRegex);
   }
   const methods: string[] = [];
   if (!m.child('methods').absent) {
@@ -94,9 +93,7 @@ function decodeHeaders(field: Field): HttpMatchSpec['headers'] | undefined {
       ok = false;
       continue;
     }
-    const bad = checkRe2(value);
-    if (bad) {
-      f.report('InvalidRegex', `${bad}; expected ${REGEX_EXPECTED}`);
+    if (!checkRegexField(f, value)) {
       ok = false;
       continue;
     }

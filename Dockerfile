@@ -21,8 +21,16 @@ RUN (npm ci --omit=dev --no-audit --no-fund --loglevel=error \
 
 # iptables: `trellis inject` runs this image as the init container that
 # installs a sidecar's transparent redirect (docs/kubernetes.md).
+# The RE2 checker (native/re2-check.cc): Trellis validates every regex with the
+# RE2 library Envoy uses. Built here with g++ and libre2-dev, which are then
+# removed; the runtime library (libre2-N) is kept.
+COPY native ./native
+COPY scripts/build-re2-check.sh ./scripts/
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iptables \
+ && apt-get install -y --no-install-recommends iptables g++ libre2-dev \
+ && bash scripts/build-re2-check.sh \
+ && apt-mark manual $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 'libre2-[0-9]*' | awk '/^ii/{print $2}') \
+ && apt-get purge -y --auto-remove g++ libre2-dev \
  && rm -rf /var/lib/apt/lists/*
 
 COPY bin ./bin

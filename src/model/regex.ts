@@ -9,7 +9,8 @@
  * Proxyless gRPC clients: C-core (grpcio) compiles with RE2 too; grpc-js
  * compiles with re2-wasm, an older RE2 that accepts a superset of Envoy's
  * syntax except Unicode 15's scripts (\p{Kawi}, \p{Nag_Mundari}), refused here
- * for that reason. See docs/intents.md "Regular expressions".
+ * for that reason, and anchors as `^regex$` (translate/match.ts wholeValueRegex
+ * keeps a top-level `|` whole). See docs/intents.md "Regular expressions".
  */
 import type { Field } from './field.ts';
 import { re2Check, Re2MissingError } from './re2.ts';

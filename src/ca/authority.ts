@@ -46,6 +46,12 @@ export interface CertificateAuthorityOptions {
   store?: CaStore;
   /** An operator-supplied root, used instead of a generated one on first start. */
   operatorRoot?: RootFiles;
+  /**
+   * Store a new root although the state dir shows it held one before (its
+   * ca/ is lost): the operator's explicit `--new-ca`. Without it that is a
+   * CaError 'root-lost', never a silent new root (trust-history.ts).
+   */
+  newRoot?: boolean;
   leafLifetimeMs?: number;
   rootLifetimeMs?: number;
   /** Defaults: DEFAULT_RENEWAL_POLICY; fields given here override it. */
@@ -116,19 +122,23 @@ export class CertificateAuthority {
     const log = opts.logger ?? componentLogger('ca');
 
     let stored = await store.load();
+    if (stored && opts.newRoot) log.warn('--new-ca ignored: the state dir holds a root; remove the flag, so that a lost root is refused again (to replace a root: trellis ca rotate)');
     if (opts.operatorRoot) {
       const given = loadSigningRoot(await readRootFiles(opts.operatorRoot), now, { ...pathsOf(opts.operatorRoot), state: false });
       if (!stored) {
+        await refuseLostRoot(store, opts.newRoot === true);
         await store.initialize({ certificatePem: given.certificatePem, keyPem: given.keyPem });
         log.info({ fingerprint: given.fingerprint }, 'stored the operator-supplied root');
       } else if (!sameCertificate(stored.active.certificatePem, given.certificatePem)) {
         throw new CaError('root-conflict', `the state dir already trusts another root (${stored.paths.cert}) than ${opts.operatorRoot.certFile}`,
-          `to change roots without an outage use \`trellis ca rotate --cert ${opts.operatorRoot.certFile} --key ${opts.operatorRoot.keyFile}\`; to start over, move ${stored.paths.cert.replace(/\/[^/]+$/, '')} aside`,
+          `to change roots without an outage use \`trellis ca rotate --cert ${opts.operatorRoot.certFile} --key ${opts.operatorRoot.keyFile}\`; to start over, move ${stored.paths.cert.replace(/\/[^/]+$/, '')} aside and start with --new-ca`,
           opts.operatorRoot.certFile);
       }
     } else if (!stored) {
+      const replacing = await refuseLostRoot(store, opts.newRoot === true);
       await store.initialize(generateRoot({ trustDomain: opts.trustDomain, now, lifetimeMs: opts.rootLifetimeMs }));
-      log.info('created a new root CA');
+      if (replacing) log.warn({ replacing }, 'created a NEW root CA in place of a lost one (--new-ca): no proxy bootstrapped before trusts it; re-bootstrap every one (trellis bootstrap, trellis inject)');
+      else log.info('created a new root CA');
     }
     stored ??= await store.load();
     if (!stored) throw new Error('the CA store lost the root it just stored');
@@ -355,6 +365,20 @@ export class CertificateAuthority {
     this.#busy = run.catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * Called with no root stored, before storing one: throws CaError 'root-lost'
+ * if the state dir held a root before, unless `allowed` (--new-ca). Returns
+ * the evidence when a lost root is being replaced on purpose.
+ */
+async function refuseLostRoot(store: CaStore, allowed: boolean): Promise<string | undefined> {
+  const evidence = await store.previousRootEvidence?.();
+  if (evidence === undefined || allowed) return evidence;
+  const caDir = store instanceof FileCaStore ? store.dir : 'the CA state';
+  throw new CaError('root-lost',
+    `${caDir} holds no root CA, but this state dir had one (${evidence}). Every proxy bootstrapped from it trusts only that root: a new root would cut them all off, silently, when their certificates expire`,
+    `restore ${caDir} from a backup (docs/security.md, "Lost CA state"); if the root is gone for good, start \`trellis serve --new-ca\` to create a new root on purpose, then re-bootstrap every proxy`);
 }
 
 async function readRootFiles(files: RootFiles): Promise<RootMaterial> {

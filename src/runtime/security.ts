@@ -116,6 +116,8 @@ class ReloadOnlyStore implements CaStore {
 
 export async function openMeshSecurity(opts: {
   stateDir: string;
+  /** A new root in place of a lost one, on purpose (`--new-ca`); else a lost root is refused. */
+  newCa?: boolean;
   trustDomain: string;
   leafLifetimeMs?: number;
   log: Logger;
@@ -134,7 +136,7 @@ export async function openMeshSecurity(opts: {
     CertificateAuthority.open({
       trustDomain: opts.trustDomain,
       // At start the CA may create or recover the state dir; reloads only read it.
-      ...(quiet ? { store: new ReloadOnlyStore(path.resolve(opts.stateDir)) } : { stateDir: path.resolve(opts.stateDir) }),
+      ...(quiet ? { store: new ReloadOnlyStore(path.resolve(opts.stateDir)) } : { stateDir: path.resolve(opts.stateDir), newRoot: opts.newCa }),
       leafLifetimeMs: opts.leafLifetimeMs,
       renewalPolicy,
       // Re-reads every few seconds would repeat "CA ready" forever.

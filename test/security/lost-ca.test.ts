@@ -1,0 +1,94 @@
+/**
+ * Issue 16 bug 10: restarted with its ca/ directory gone, Trellis made a new
+ * root without a word, /readyz said 200, and no Envoy bootstrapped before
+ * could reconnect. Now `trellis serve` on a state dir that held a root
+ * refuses (exit 1, what and how to fix, never listening) unless the operator
+ * asks for a new root with --new-ca. The real binary, as an operator runs it.
+ */
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CertificateAuthority } from '../../src/ca/authority.ts';
+import { WorkloadTokens } from '../../src/ca/token.ts';
+import { trustAnchorPath } from '../../src/ca/trust-history.ts';
+import { DEMO, quietLog, REPO, tempDir, TRELLIS, trellis, TRUST_DOMAIN } from './support.ts';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A state dir as `trellis serve` and `trellis bootstrap` leave it (root, marker, token key), then its ca/ deleted. */
+async function stateDirWithLostCa(opts: { legacy?: boolean } = {}): Promise<{ dir: string; oldRoot: string }> {
+  const dir = tempDir('lost-ca');
+  dirs.push(dir);
+  const ca = await CertificateAuthority.open({ trustDomain: TRUST_DOMAIN, stateDir: dir, logger: quietLog() });
+  await WorkloadTokens.open({ stateDir: dir, trustDomain: TRUST_DOMAIN });
+  // A state dir written before the marker existed: only the token key tells.
+  if (opts.legacy) rmSync(trustAnchorPath(dir));
+  rmSync(path.join(dir, 'ca'), { recursive: true });
+  return { dir, oldRoot: ca.activeRoot.fingerprint };
+}
+
+const serveArgs = (stateDir: string, ...extra: string[]) => ['serve', '--source', `file:${DEMO}`, '--state-dir', stateDir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', ...extra];
+
+/** `trellis serve` until it logs "trellis serving" (then SIGTERM) or exits; its output. */
+function serveUntilServing(args: string[]): Promise<{ serving: boolean; code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [TRELLIS, ...args], { cwd: REPO, env: { ...process.env, TRELLIS_LOG_LEVEL: 'info', TRELLIS_LOG_FORMAT: 'json' } });
+    let output = '';
+    let serving = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const onData = (b: Buffer) => {
+      output += b.toString();
+      if (!serving && output.includes('"trellis serving"')) {
+        serving = true;
+        child.kill('SIGTERM');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ serving, code, output });
+    });
+  });
+}
+
+describe('issue 16 bug 10: losing the CA directory never forks trust silently', () => {
+  it.each([
+    ['the marker records the lost root', {}, /trust-anchor\.json records root [0-9A-F:]+ stored on/],
+    ['a state dir from before the marker: the token key tells', { legacy: true }, /tokens\/signing\.key exists/],
+  ])('%s: serve exits 1 saying what is lost and how to recover, and creates no root', async (_label, opts, evidence) => {
+    const { dir, oldRoot } = await stateDirWithLostCa(opts);
+    const run = await trellis(serveArgs(dir), 20_000);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/^trellis serve: .*\/ca holds no root CA, but this state dir had one/m);
+    expect(run.stderr).toMatch(evidence);
+    if (!opts.legacy) expect(run.stderr).toContain(oldRoot);
+    expect(run.stderr).toMatch(/To fix: restore .*\/ca from a backup .*trellis serve --new-ca/);
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(run.stdout + run.stderr).not.toContain('trellis serving');
+    expect(existsSync(path.join(dir, 'ca', 'root.crt'))).toBe(false);
+  });
+
+  it('trellis bootstrap on the same state dir refuses too (it would otherwise make the new root itself)', async () => {
+    const { dir } = await stateDirWithLostCa();
+    const run = await trellis(['bootstrap', '--workload', 'demo/frontend', '--source', `file:${DEMO}`, '--state-dir', dir], 20_000);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/^trellis bootstrap: .*holds no root CA, but this state dir had one/m);
+    expect(run.stdout).toBe('');
+  });
+
+  it('with --new-ca it starts on a new root, says so at warn, and records the new root', async () => {
+    const { dir, oldRoot } = await stateDirWithLostCa();
+    const run = await serveUntilServing(serveArgs(dir, '--new-ca'));
+    expect(run.serving, run.output).toBe(true);
+    expect(run.output).toMatch(/"level":40,.*created a NEW root CA in place of a lost one/);
+    const newRoot = new X509Certificate(readFileSync(path.join(dir, 'ca', 'root.crt'))).fingerprint256;
+    expect(newRoot).not.toBe(oldRoot);
+    expect(readFileSync(trustAnchorPath(dir), 'utf8')).toContain(newRoot);
+  });
+});

@@ -33,6 +33,8 @@ export type CaErrorCode =
   | 'root-conflict'
   /** A rotation step asked for at the wrong time (none in progress, one already running). */
   | 'rotation-state'
+  /** The state dir cannot be written: a full disk, a read-only or forbidden directory. */
+  | 'write-failed'
   /** A setting the CA was given cannot work (trust domain, lifetime, unreadable file). */
   | 'invalid-config';
 

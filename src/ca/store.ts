@@ -31,10 +31,10 @@
  * The Kubernetes source will keep the same content in a Secret; the CA
  * depends only on the CaStore interface.
  */
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from './errors.ts';
-import { checkKeyFileMode, exists, readOptional, renameDurable, unlinkDurable, writeFileAtomic } from './files.ts';
+import { checkKeyFileMode, exists, makeDir, readOptional, renameDurable, unlinkDurable, writeFileAtomic } from './files.ts';
 import { previousRootEvidence, recordTrustAnchor } from './trust-history.ts';
 
 export interface RootMaterial {
@@ -136,7 +136,7 @@ export class FileCaStore implements CaStore {
   }
 
   async initialize(root: RootMaterial): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeDir(this.dir);
     if (await exists(this.file.cert)) throw new Error(`${this.file.cert} already exists`);
     await this.stage(root);
     await this.commit();

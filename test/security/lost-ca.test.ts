@@ -5,7 +5,6 @@
  * refuses (exit 1, what and how to fix, never listening) unless the operator
  * asks for a new root with --new-ca. The real binary, as an operator runs it.
  */
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../src/ca/authority.ts';
 import { WorkloadTokens } from '../../src/ca/token.ts';
 import { trustAnchorPath } from '../../src/ca/trust-history.ts';
-import { DEMO, quietLog, REPO, tempDir, TRELLIS, trellis, TRUST_DOMAIN } from './support.ts';
+import { DEMO, quietLog, serveUntilServing, tempDir, trellis, TRUST_DOMAIN } from './support.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -34,31 +33,8 @@ async function stateDirWithLostCa(opts: { legacy?: boolean } = {}): Promise<{ di
 
 const serveArgs = (stateDir: string, ...extra: string[]) => ['serve', '--source', `file:${DEMO}`, '--state-dir', stateDir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', ...extra];
 
-/** `trellis serve` until it logs "trellis serving" (then SIGTERM) or exits; its output. */
-function serveUntilServing(args: string[]): Promise<{ serving: boolean; code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [TRELLIS, ...args], { cwd: REPO, env: { ...process.env, TRELLIS_LOG_LEVEL: 'info', TRELLIS_LOG_FORMAT: 'json' } });
-    let output = '';
-    let serving = false;
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    const onData = (b: Buffer) => {
-      output += b.toString();
-      if (!serving && output.includes('"trellis serving"')) {
-        serving = true;
-        child.kill('SIGTERM');
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ serving, code, output });
-    });
-  });
-}
-
 describe('issue 16 bug 10: losing the CA directory never forks trust silently', () => {
-  it.each([
+  it.each<[string, { legacy?: boolean }, RegExp]>([
     ['the marker records the lost root', {}, /trust-anchor\.json records root [0-9A-F:]+ stored on/],
     ['a state dir from before the marker: the token key tells', { legacy: true }, /tokens\/signing\.key exists/],
   ])('%s: serve exits 1 saying what is lost and how to recover, and creates no root', async (_label, opts, evidence) => {

@@ -134,6 +134,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       verifier,
       requireIdentity: opts.requireIdentity,
       allowSecretsOverPlaintext: opts.allowSecretsOverPlaintext ?? false,
+      onTlsClientError: security ? (err) => security.untrustedRoot.observe(err) : undefined,
     });
     started.push(() => xds.close());
     kube?.setProgrammedSource(() => programmedSummary(xds));

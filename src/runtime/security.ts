@@ -21,6 +21,7 @@ import { CaSecretSource } from './secrets.ts';
 import { WorkloadTokens } from '../ca/token.ts';
 import { FileCaStore, type CaStore, type PersistedRoots } from '../ca/store.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
+import { UntrustedRootWatch } from '../ca/untrusted-root.ts';
 import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
 import { XDS_SERVER_NAME } from '../translate/names.ts';
 
@@ -37,6 +38,8 @@ export interface MeshSecurity {
   renewDue(): boolean;
   /** Re-read the roots from the state dir; true if they changed. */
   reloadRoots(): Promise<boolean>;
+  /** TLS clients refusing the serving certificate for trusting another root (a lost state dir?). */
+  untrustedRoot: UntrustedRootWatch;
   close(): void;
 }
 
@@ -193,6 +196,7 @@ export async function openMeshSecurity(opts: {
     },
     tokens,
     secrets,
+    untrustedRoot: new UntrustedRootWatch({ log: opts.log.child({ component: 'ca' }), registry: opts.registry }),
     get serverCertificate() {
       return serverCertificate;
     },

@@ -6,13 +6,15 @@
  * asks for a new root with --new-ca. The real binary, as an operator runs it.
  */
 import { X509Certificate } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../src/ca/authority.ts';
 import { WorkloadTokens } from '../../src/ca/token.ts';
 import { trustAnchorPath } from '../../src/ca/trust-history.ts';
-import { DEMO, quietLog, serveUntilServing, tempDir, trellis, TRUST_DOMAIN } from './support.ts';
+import { envoyBin } from '../support/venv.ts';
+import { DEMO, quietLog, serveUntilServing, startSecure, tempDir, trellis, TRUST_DOMAIN } from './support.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -66,5 +68,30 @@ describe('issue 16 bug 10: losing the CA directory never forks trust silently', 
     const newRoot = new X509Certificate(readFileSync(path.join(dir, 'ca', 'root.crt'))).fingerprint256;
     expect(newRoot).not.toBe(oldRoot);
     expect(readFileSync(trustAnchorPath(dir), 'utf8')).toContain(newRoot);
+  });
+});
+
+describe('issue 16 bug 10: a state dir lost as a whole (nothing left to tell) is noticed on the wire', () => {
+  it('a real Envoy bootstrapped from the lost root refuses the new one: counted, and a named condition for /readyz', async () => {
+    const h = await startSecure({ plaintextXdsAddress: undefined }); // the Trellis restarted on an empty state dir
+    const lost = tempDir('lost-whole');
+    dirs.push(lost);
+    const bootstrap = path.join(lost, 'envoy.yaml');
+    const written = await trellis(['bootstrap', '--workload', 'demo/frontend', '--source', `file:${DEMO}`, '--state-dir', lost, '--xds-address', `127.0.0.1:${h.server.xdsPort}`,
+      '--admin-address', '127.0.0.1:0', '--outbound-address', '127.0.0.1:0', '--out', bootstrap]);
+    expect(written.code, written.stderr).toBe(0);
+    const envoy = spawn(envoyBin(), ['-c', bootstrap, '--disable-hot-restart', '--log-level', 'error'], { stdio: 'ignore' });
+    try {
+      const count = async () => Number(/^trellis_tls_untrusted_root_total (\d+)/m.exec(await h.metrics())?.[1] ?? 0);
+      const end = Date.now() + 20_000;
+      while ((await count()) === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+      expect(await count()).toBeGreaterThan(0);
+      const report = h.server.security!.untrustedRoot.report();
+      expect(report?.rejections).toBeGreaterThan(0);
+      expect(report?.message).toMatch(/trust a root this Trellis does not hold/);
+    } finally {
+      envoy.kill('SIGKILL');
+      await h.close();
+    }
   });
 });

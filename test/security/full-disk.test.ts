@@ -58,6 +58,20 @@ describe.skipIf(skip !== undefined)(`issue 16 bug 11: a full disk on first start
     expect(existsSync(path.join(stateDir, 'ca', 'root.crt'))).toBe(false);
   });
 
+  it('trellis bootstrap --out onto the full disk: one line naming the file and the cause; no partial bootstrap left', async () => {
+    const out = path.join(stateDir, 'envoy.yaml');
+    const otherState = mkdtempSync(path.join(tmpdir(), 'trellis-full-disk-state-'));
+    try {
+      const run = await trellis(['bootstrap', '--workload', 'demo/frontend', '--source', `file:${DEMO}`, '--state-dir', otherState, '--out', out], 20_000);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toMatch(new RegExp(`^trellis bootstrap: cannot write --out ${out}: ENOSPC: no space left on device`));
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      rmSync(otherState, { recursive: true, force: true });
+    }
+  });
+
   it('with space freed, the next start is a first start: it creates the root and serves', async () => {
     rmSync(filler);
     const run = await serveUntilServing(serveArgs);

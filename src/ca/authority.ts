@@ -26,6 +26,7 @@ import { DEFAULT_ROOT_LIFETIME_MS, generateRoot, loadSigningRoot, loadTrustedRoo
 import { DEFAULT_RENEWAL_POLICY, renewalDecision, rotationGraceEnd, rotationProgress, scheduledRenewal, type RenewalDecision, type RenewalPolicy, type RotationProgress } from './rotation.ts';
 import { isValidTrustDomain, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from '../identity/spiffe.ts';
 import { FileCaStore, type CaStore, type RootMaterial } from './store.ts';
+import { refuseLostRoot } from './trust-history.ts';
 import { buildCertificate, distinguishedName, type CertificateProfile } from './x509.ts';
 import { errorMessage } from '../errors.ts';
 
@@ -46,11 +47,7 @@ export interface CertificateAuthorityOptions {
   store?: CaStore;
   /** An operator-supplied root, used instead of a generated one on first start. */
   operatorRoot?: RootFiles;
-  /**
-   * Store a new root although the state dir shows it held one before (its
-   * ca/ is lost): the operator's explicit `--new-ca`. Without it that is a
-   * CaError 'root-lost', never a silent new root (trust-history.ts).
-   */
+  /** `--new-ca`: store a new root although the state dir had one (else CaError 'root-lost'; trust-history.ts). */
   newRoot?: boolean;
   leafLifetimeMs?: number;
   rootLifetimeMs?: number;
@@ -365,20 +362,6 @@ export class CertificateAuthority {
     this.#busy = run.catch(() => undefined);
     return run;
   }
-}
-
-/**
- * Called with no root stored, before storing one: throws CaError 'root-lost'
- * if the state dir held a root before, unless `allowed` (--new-ca). Returns
- * the evidence when a lost root is being replaced on purpose.
- */
-async function refuseLostRoot(store: CaStore, allowed: boolean): Promise<string | undefined> {
-  const evidence = await store.previousRootEvidence?.();
-  if (evidence === undefined || allowed) return evidence;
-  const caDir = store instanceof FileCaStore ? store.dir : 'the CA state';
-  throw new CaError('root-lost',
-    `${caDir} holds no root CA, but this state dir had one (${evidence}). Every proxy bootstrapped from it trusts only that root: a new root would cut them all off, silently, when their certificates expire`,
-    `restore ${caDir} from a backup (docs/security.md, "Lost CA state"); if the root is gone for good, start \`trellis serve --new-ca\` to create a new root on purpose, then re-bootstrap every proxy`);
 }
 
 async function readRootFiles(files: RootFiles): Promise<RootMaterial> {

@@ -20,7 +20,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { CaError } from './errors.ts';
 import { exists, readOptional, writeFileAtomic } from './files.ts';
+import type { CaStore } from './store.ts';
 import { tokenKeyPath } from './token-key.ts';
 
 export function trustAnchorPath(stateDir: string): string {
@@ -54,4 +56,18 @@ export async function previousRootEvidence(stateDir: string): Promise<string | u
   const tokenKey = tokenKeyPath(stateDir);
   if (await exists(tokenKey)) return `${tokenKey} exists, so bootstrap tokens were issued from this state dir`;
   return undefined;
+}
+
+/**
+ * Called with no root stored, before storing one: throws CaError 'root-lost'
+ * if the state dir held a root before, unless `allowed` (--new-ca). Returns
+ * the evidence when a lost root is being replaced on purpose.
+ */
+export async function refuseLostRoot(store: Pick<CaStore, 'previousRootEvidence'> & { dir?: string }, allowed: boolean): Promise<string | undefined> {
+  const evidence = await store.previousRootEvidence?.();
+  if (evidence === undefined || allowed) return evidence;
+  const caDir = store.dir ?? 'the CA state';
+  throw new CaError('root-lost',
+    `${caDir} holds no root CA, but this state dir had one (${evidence}). Every proxy bootstrapped from it trusts only that root: a new root would cut them all off, silently, when their certificates expire`,
+    `restore ${caDir} from a backup (docs/security.md, "Lost CA state"); if the root is gone for good, start \`trellis serve --new-ca\` to create a new root on purpose, then re-bootstrap every proxy`);
 }

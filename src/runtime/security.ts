@@ -46,6 +46,8 @@ export interface MeshSecurity {
 
 /** The state dir is being written (by `trellis ca rotate`): try again at the next check. */
 class StateDirBusy extends Error {}
+/** ca/ holds no root and no write is in flight: it was deleted or moved while Trellis runs. */
+class StateDirLost extends StateDirBusy {}
 
 /**
  * TLS server credentials whose certificate can be replaced while the server
@@ -89,7 +91,9 @@ class ReloadOnlyStore implements CaStore {
   }
   private async settled(): Promise<void> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
-    if (!names.includes('root.crt') || names.some((n) => n.startsWith('next.') || n.includes('.tmp-'))) throw new StateDirBusy();
+    const writing = names.some((n) => n.startsWith('next.') || n.includes('.tmp-'));
+    if (!names.includes('root.crt') && !writing) throw new StateDirLost();
+    if (!names.includes('root.crt') || writing) throw new StateDirBusy();
   }
   async load(): Promise<PersistedRoots> {
     await this.settled();
@@ -146,6 +150,7 @@ export async function openMeshSecurity(opts: {
       logger: opts.log.child({ component: 'ca' }, quiet ? { level: 'warn' } : {}),
     });
   let ca = await open();
+  let lostReported = false;
   const rootsOf = (c: CertificateAuthority) => `${c.activeRoot.fingerprint}/${c.retiringRoot?.fingerprint ?? ''}`;
   const tokens = await WorkloadTokens.open({ stateDir: path.resolve(opts.stateDir), trustDomain: opts.trustDomain });
   const issueServing = () => ca.issueServerCertificate({ dnsNames: [XDS_SERVER_NAME, ...(opts.serverNames ?? [])], spiffeId: controlPlaneSpiffeId(opts.trustDomain) });
@@ -218,9 +223,15 @@ export async function openMeshSecurity(opts: {
       try {
         next = await open(true);
       } catch (e) {
+        // Issue 16 bug 10: said now, while the roots are still in memory, not at the next start.
+        if (e instanceof StateDirLost && !lostReported) {
+          opts.log.error({ dir: path.resolve(opts.stateDir, 'ca') }, 'the CA directory lost its root while Trellis runs; serving on from memory. Restore it from a backup before the next restart, which would otherwise refuse to start (docs/security.md, "Lost CA state")');
+          lostReported = true;
+        }
         if (e instanceof StateDirBusy) return false; // mid-write: keep the current roots until the next check
         throw e;
       }
+      lostReported = false;
       if (rootsOf(next) === rootsOf(ca)) return false;
       opts.log.info({ roots: rootsOf(next) }, 'roots changed in the state dir; new leaves come from the active root, the bundle trusts every root');
       // Carry the workloads' current certificates over: the new authority's

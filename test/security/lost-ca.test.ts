@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../src/ca/authority.ts';
 import { WorkloadTokens } from '../../src/ca/token.ts';
@@ -91,6 +92,25 @@ describe('issue 16 bug 10: a state dir lost as a whole (nothing left to tell) is
       expect(report?.message).toMatch(/trust a root this Trellis does not hold/);
     } finally {
       envoy.kill('SIGKILL');
+      await h.close();
+    }
+  });
+});
+
+describe('issue 16 bug 10: ca/ deleted while Trellis runs', () => {
+  it('is reported at error at the next check (once), while it serves on from memory', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l) as { level: number; msg: string }) });
+    const h = await startSecure({ plaintextXdsAddress: undefined, renewalCheckMs: 100, log });
+    try {
+      const lost = () => lines.filter((l) => l.level === 50 && l.msg.includes('the CA directory lost its root while Trellis runs'));
+      rmSync(path.join(h.stateDir, 'ca'), { recursive: true });
+      const end = Date.now() + 10_000;
+      while (lost().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 500)); // several more checks
+      expect(lost()).toHaveLength(1);
+      expect(h.server.security!.ca.trustBundlePem()).toBe(h.rootPem);
+    } finally {
       await h.close();
     }
   });

@@ -19,12 +19,13 @@ die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 # means someone changed dependencies since the last install.
 if [[ ! -d node_modules || ! -f node_modules/.package-lock.json \
       || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  # npm install, not npm ci: the lock file was written where vitest's optional
-  # @rollup/* platform packages for other OSes are not served, and npm ci
-  # refuses such a lock as "out of sync". npm install honours the lock and
-  # leaves it unchanged (checked on a fresh clone).
-  say "npm install (from package-lock.json)"
-  npm install --no-audit --no-fund --loglevel=error || die "npm install failed"
+  # npm ci installs exactly the lock and never writes it. npm install rewrote
+  # it on a fresh clone (+345 lines, issue 16 bug 14): the lock lacked the
+  # optional @rollup/* packages of other platforms, which npm 11 records for
+  # every platform. The lock now holds them, as npm 11 writes it.
+  say "npm ci (from package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error \
+    || die "npm ci failed; if it says package.json and package-lock.json are out of sync, run \`npm install\` and commit package-lock.json"
 else
   say "node_modules up to date"
 fi

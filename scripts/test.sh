@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Issue 16 bug 14: setup must install from the lock, never rewrite it.
+lock_before=$(sha256sum package-lock.json)
 bash scripts/setup.sh
+if [[ $(sha256sum package-lock.json) != "$lock_before" ]]; then
+  echo "test: FAIL (issue 16 bug 14): scripts/setup.sh changed package-lock.json; it must install from the lock as it is (npm ci)" >&2
+  exit 1
+fi
 bash scripts/setup-kube.sh
 echo "test: tsc"
 npx tsc -p tsconfig.json

@@ -14,19 +14,31 @@ export type LogFormat = 'json' | 'human';
 
 let format: LogFormat = 'json';
 let json: { write(line: string): void } | undefined;
+/** stdout for the server and the demo; stderr for commands whose stdout is data (logToStderr). */
+let out: NodeJS.WriteStream & { fd: number } = process.stdout;
 
 /** Every entry passes here: JSON as pino wrote it, or its human line. */
 const destination = {
   write(line: string): void {
-    if (format === 'human') process.stdout.write(humanLine(line));
+    if (format === 'human') out.write(humanLine(line));
     else (json ??= jsonStream()).write(line);
   },
 };
 
-/** What pino() writes to by default: its own stream on fd 1, unless stdout.write was replaced (test runners capture it). */
+/** What pino() writes to by default: its own stream on the fd, unless its write was replaced (test runners capture it). */
 function jsonStream(): { write(line: string): void } {
-  const stdout = process.stdout as NodeJS.WriteStream & { constructor: { prototype: { write: unknown } } };
-  return stdout.write !== stdout.constructor.prototype.write ? stdout : pino.destination({ dest: process.stdout.fd || 1 });
+  const stream = out as typeof out & { constructor: { prototype: { write: unknown } } };
+  return stream.write !== stream.constructor.prototype.write ? stream : pino.destination({ dest: stream.fd || (stream === process.stderr ? 2 : 1) });
+}
+
+/**
+ * For a command whose stdout is data (a bootstrap, manifests, JSON): its
+ * logs go to stderr, so `trellis bootstrap … > envoy.yaml` holds the
+ * bootstrap alone (issue 16 bug 12). Call before anything logs.
+ */
+export function logToStderr(): void {
+  out = process.stderr;
+  json = undefined;
 }
 
 export const rootLogger: Logger = pino(

@@ -26,6 +26,7 @@ import { DEFAULT_ROOT_LIFETIME_MS, generateRoot, loadSigningRoot, loadTrustedRoo
 import { DEFAULT_RENEWAL_POLICY, renewalDecision, rotationGraceEnd, rotationProgress, scheduledRenewal, type RenewalDecision, type RenewalPolicy, type RotationProgress } from './rotation.ts';
 import { isValidTrustDomain, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from '../identity/spiffe.ts';
 import { FileCaStore, type CaStore, type RootMaterial } from './store.ts';
+import { refuseLostRoot } from './trust-history.ts';
 import { buildCertificate, distinguishedName, type CertificateProfile } from './x509.ts';
 import { errorMessage } from '../errors.ts';
 
@@ -46,6 +47,8 @@ export interface CertificateAuthorityOptions {
   store?: CaStore;
   /** An operator-supplied root, used instead of a generated one on first start. */
   operatorRoot?: RootFiles;
+  /** `--new-ca`: store a new root although the state dir had one (else CaError 'root-lost'; trust-history.ts). */
+  newRoot?: boolean;
   leafLifetimeMs?: number;
   rootLifetimeMs?: number;
   /** Defaults: DEFAULT_RENEWAL_POLICY; fields given here override it. */
@@ -116,19 +119,23 @@ export class CertificateAuthority {
     const log = opts.logger ?? componentLogger('ca');
 
     let stored = await store.load();
+    if (stored && opts.newRoot) log.warn('--new-ca ignored: the state dir holds a root; remove the flag, so that a lost root is refused again (to replace a root: trellis ca rotate)');
     if (opts.operatorRoot) {
       const given = loadSigningRoot(await readRootFiles(opts.operatorRoot), now, { ...pathsOf(opts.operatorRoot), state: false });
       if (!stored) {
+        await refuseLostRoot(store, opts.newRoot === true);
         await store.initialize({ certificatePem: given.certificatePem, keyPem: given.keyPem });
         log.info({ fingerprint: given.fingerprint }, 'stored the operator-supplied root');
       } else if (!sameCertificate(stored.active.certificatePem, given.certificatePem)) {
         throw new CaError('root-conflict', `the state dir already trusts another root (${stored.paths.cert}) than ${opts.operatorRoot.certFile}`,
-          `to change roots without an outage use \`trellis ca rotate --cert ${opts.operatorRoot.certFile} --key ${opts.operatorRoot.keyFile}\`; to start over, move ${stored.paths.cert.replace(/\/[^/]+$/, '')} aside`,
+          `to change roots without an outage use \`trellis ca rotate --cert ${opts.operatorRoot.certFile} --key ${opts.operatorRoot.keyFile}\`; to start over, move ${stored.paths.cert.replace(/\/[^/]+$/, '')} aside and start with --new-ca`,
           opts.operatorRoot.certFile);
       }
     } else if (!stored) {
+      const replacing = await refuseLostRoot(store, opts.newRoot === true);
       await store.initialize(generateRoot({ trustDomain: opts.trustDomain, now, lifetimeMs: opts.rootLifetimeMs }));
-      log.info('created a new root CA');
+      if (replacing) log.warn({ replacing }, 'created a NEW root CA in place of a lost one (--new-ca): no proxy bootstrapped before trusts it; re-bootstrap every one (trellis bootstrap, trellis inject)');
+      else log.info('created a new root CA');
     }
     stored ??= await store.load();
     if (!stored) throw new Error('the CA store lost the root it just stored');

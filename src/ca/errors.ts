@@ -27,10 +27,14 @@ export type CaErrorCode =
   | 'corrupt-state'
   /** A private key file in the state dir is readable by others than its owner. */
   | 'insecure-key-file'
+  /** No root is stored, but the state dir had one (its ca/ is lost): refused without --new-ca. */
+  | 'root-lost'
   /** The operator's root differs from the one the state dir already trusts. */
   | 'root-conflict'
   /** A rotation step asked for at the wrong time (none in progress, one already running). */
   | 'rotation-state'
+  /** The state dir cannot be written: a full disk, a read-only or forbidden directory. */
+  | 'write-failed'
   /** A setting the CA was given cannot work (trust domain, lifetime, unreadable file). */
   | 'invalid-config';
 

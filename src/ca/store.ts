@@ -13,6 +13,9 @@
  *   rotation.json during a rotation: {"startedAt": ISO time}, so renewal onto
  *                 the new root waits for the bundle to propagate (rotation.ts)
  *   next.crt/.key transient: a rotation (or first start) being committed
+ * and, outside ca/ so that losing ca/ does not lose it too,
+ * `<state-dir>/trust-anchor.json` (trust-history.ts): which root the state
+ * dir's proxies trust, so a missing ca/ is refused rather than replaced.
  *
  * Crash safety: every file is written atomically (files.ts), and a root
  * change is staged as next.key then next.crt, then committed by renaming
@@ -28,10 +31,11 @@
  * The Kubernetes source will keep the same content in a Secret; the CA
  * depends only on the CaStore interface.
  */
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from './errors.ts';
-import { checkKeyFileMode, exists, readOptional, renameDurable, unlinkDurable, writeFileAtomic } from './files.ts';
+import { checkKeyFileMode, exists, makeDir, readOptional, renameDurable, unlinkDurable, writeFileAtomic } from './files.ts';
+import { previousRootEvidence, recordTrustAnchor } from './trust-history.ts';
 
 export interface RootMaterial {
   certificatePem: string;
@@ -67,6 +71,12 @@ export interface CaStore {
   beginRotation(next: RootMaterial, startedAt: number): Promise<void>;
   /** Forgets the retiring root. */
   finishRotation(): Promise<void>;
+  /**
+   * With no root stored: why one must have been stored before (a clause for
+   * the operator), or undefined on a genuinely first start. A store that
+   * cannot tell leaves it out.
+   */
+  previousRootEvidence?(): Promise<string | undefined>;
 }
 
 const CERT_MODE = 0o644;
@@ -74,9 +84,11 @@ const KEY_MODE = 0o600;
 
 export class FileCaStore implements CaStore {
   readonly dir: string;
+  private readonly stateDir: string;
   private readonly file: Record<'cert' | 'key' | 'retiring' | 'retiringKey' | 'rotation' | 'nextCert' | 'nextKey', string>;
 
   constructor(stateDir: string) {
+    this.stateDir = stateDir;
     this.dir = join(stateDir, 'ca');
     this.file = {
       cert: join(this.dir, 'root.crt'),
@@ -124,11 +136,15 @@ export class FileCaStore implements CaStore {
   }
 
   async initialize(root: RootMaterial): Promise<void> {
-
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeDir(this.dir);
     if (await exists(this.file.cert)) throw new Error(`${this.file.cert} already exists`);
     await this.stage(root);
     await this.commit();
+    await recordTrustAnchor(this.stateDir, root.certificatePem);
+  }
+
+  previousRootEvidence(): Promise<string | undefined> {
+    return previousRootEvidence(this.stateDir);
   }
 
   async beginRotation(next: RootMaterial, startedAt: number): Promise<void> {
@@ -141,6 +157,7 @@ export class FileCaStore implements CaStore {
     await this.stage(next);
     await this.keepRetiring(current, currentKey, startedAt);
     await this.commit();
+    await recordTrustAnchor(this.stateDir, next.certificatePem, startedAt);
   }
 
   async finishRotation(): Promise<void> {
@@ -231,7 +248,7 @@ export class FileCaStore implements CaStore {
     throw new CaError(
       'corrupt-state',
       `the CA state is incomplete: ${problem}`,
-      `restore ${this.dir} from a backup; if the root is lost, move ${this.dir} aside so Trellis creates a new root, then re-bootstrap every workload`,
+      `restore ${this.dir} from a backup; if the root is lost, move ${this.dir} aside and start \`trellis serve --new-ca\` to create a new root, then re-bootstrap every workload`,
       path,
     );
   }

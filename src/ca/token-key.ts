@@ -11,10 +11,9 @@
  *   peer trusts. Keeping them apart keeps the second out of the token path.
  */
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from './errors.ts';
-import { checkKeyFileMode, readOptional, writeFileAtomic } from './files.ts';
+import { checkKeyFileMode, makeDir, readOptional, writeFileAtomic } from './files.ts';
 import { errorMessage } from '../errors.ts';
 
 export function tokenKeyPath(stateDir: string): string {
@@ -27,7 +26,7 @@ export async function loadOrCreateTokenKey(stateDir: string): Promise<KeyObject>
   const pem = await readOptional(path);
   if (pem === undefined) {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    await mkdir(join(stateDir, 'tokens'), { recursive: true, mode: 0o700 });
+    await makeDir(join(stateDir, 'tokens'));
     await writeFileAtomic(path, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
     return privateKey;
   }

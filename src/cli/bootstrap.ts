@@ -9,13 +9,14 @@
  * root to trust comes from --ca-file or $TRELLIS_CA_PEM. Needs no mesh folder
  * and no state dir: nothing secret of the control plane enters the pod.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildMesh, formatSourceError } from '../model/index.ts';
 import { loadPaths } from '../sources/file/load.ts';
 import { clusterBootstrapYaml, workloadBootstrapYaml } from '../runtime/bootstrap.ts';
 import { OperatorError, UsageError } from '../errors.ts';
 import { parseArgs } from './args.ts';
+import { writeOutput } from './output.ts';
 import { ADMIN_PORT } from '../translate/sidecar.ts';
 
 function parsePorts(list: string[]): Map<number, number> {
@@ -67,7 +68,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
       appPorts: parsePorts(args.lists['app-port'] ?? []),
       appAddress: args.values['app-address'],
     });
-    if (args.values.out) await writeFile(args.values.out, yaml, { mode: 0o600 });
+    if (args.values.out) await writeOutput(args.values.out, yaml, 0o600);
     else process.stdout.write(yaml);
     return 0;
   }
@@ -92,7 +93,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     appAddress: args.values['app-address'],
     tokenTtlMs: args.values['token-ttl'] ? Number(args.values['token-ttl']) * 1000 : undefined,
   });
-  if (args.values.out) await writeFile(args.values.out, yaml, { mode: 0o600 });
+  if (args.values.out) await writeOutput(args.values.out, yaml, 0o600);
   else process.stdout.write(yaml);
   return 0;
 }

@@ -4,11 +4,12 @@
  * why) and prints the result, or writes it to --out. What was injected,
  * skipped and why goes to stderr unless --quiet.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { errorMessage, UsageError } from '../errors.ts';
 import { injectManifest } from '../inject/manifest.ts';
 import { DEFAULT_INJECT_OPTIONS } from '../inject/options.ts';
 import { parseArgs } from './args.ts';
+import { writeOutput } from './output.ts';
 
 function ports(list: string[], flag: string): number[] {
   return list.flatMap((v) => v.split(',')).filter((v) => v.trim() !== '').map((v) => {
@@ -61,7 +62,7 @@ export async function injectCommand(argv: string[]): Promise<number> {
     excludeOutboundPorts: ports(args.lists['exclude-outbound-ports']!, 'exclude-outbound-ports'),
     excludeOutboundCidrs: args.lists['exclude-outbound-cidrs']!.flatMap((v) => v.split(',')).filter(Boolean),
   });
-  if (args.values.out) await writeFile(args.values.out, result.yaml);
+  if (args.values.out) await writeOutput(args.values.out, result.yaml);
   else process.stdout.write(result.yaml);
   if (!args.booleans.quiet) {
     for (const w of result.injected) process.stderr.write(`trellis inject: ${w}: sidecar added\n`);

@@ -4,19 +4,25 @@
  * does not pay for loading gRPC and the Envoy protos.
  */
 import { errorMessage, OperatorError, UsageError } from '../errors.ts';
+import { logToStderr } from '../log.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+/**
+ * `logs: 'stdout'` only for the commands whose output is their logs (serve,
+ * demo); every other command's stdout is data that a pipe or `>` must get
+ * intact, so its logs go to stderr.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; logs?: 'stdout' }> = {
   ca: { summary: 'root rotation: ca rotate [--finish]', load: async () => (await import('./certs.ts')).caCommand },
   certs: { summary: 'list issued certificates (serial, SPIFFE ID, validity, root; never keys)', load: async () => (await import('./certs.ts')).certsCommand },
   bootstrap: { summary: 'print the Envoy bootstrap of a workload, with its identity token', load: async () => (await import('./bootstrap.ts')).bootstrapCommand },
   inject: { summary: 'add the Envoy sidecar, its bootstrap, token and iptables redirect to workload manifests', load: async () => (await import('./inject.ts')).injectCommand },
-  demo: { summary: 'run the demo mesh on this machine with real Envoy sidecars', load: async () => (await import('./demo.ts')).demoCommand },
+  demo: { summary: 'run the demo mesh on this machine with real Envoy sidecars', load: async () => (await import('./demo.ts')).demoCommand, logs: 'stdout' },
   status: { summary: 'every connected proxy, per type SYNCED / STALE / NACKED (from the admin API)', load: async () => (await import('./status.ts')).statusCommand },
   'config-dump': { summary: 'the resources last sent to a proxy, by type and name; never private keys', load: async () => (await import('./config-dump.ts')).configDumpCommand },
   diff: { summary: 'what applying a folder would change for each connected proxy, and which intents it would reject', load: async () => (await import('./diff.ts')).diffCommand },
-  serve: { summary: 'run the xDS server and admin API', load: async () => (await import('./serve.ts')).serveCommand },
+  serve: { summary: 'run the xDS server and admin API', load: async () => (await import('./serve.ts')).serveCommand, logs: 'stdout' },
   validate: { summary: 'check intents (files or directories) before apply', load: async () => (await import('./validate.ts')).validateCommand },
 };
 
@@ -36,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`trellis: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
+  if (command.logs !== 'stdout') logToStderr();
   try {
     return await (await command.load())(rest);
   } catch (e) {

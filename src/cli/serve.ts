@@ -31,6 +31,8 @@ const HELP = `usage: trellis serve [--source file:<dir> | --source kubernetes | 
   --xds-plaintext-address H:P    opt-in, for proxyless gRPC clients; never carries private keys
   --admin-address H:P            default ${DEFAULTS['admin-address']}
   --state-dir D                  the CA root and the token key (default ${DEFAULTS['state-dir']})
+  --new-ca                       create a new root although the state dir had one and its ca/ is lost;
+                                 without it Trellis refuses to start (docs/security.md, "Lost CA state")
   --rotation-grace S             after \`trellis ca rotate\`, seconds leaves stay on the old root (default ${DEFAULT_RENEWAL_POLICY.rotationGraceMs / 1000})
 Logs go to stdout: JSON lines, or readable lines when stdout is a terminal; TRELLIS_LOG_FORMAT=json|human
 overrides, TRELLIS_LOG_LEVEL=debug|info|warn|error sets the level (default info).
@@ -49,7 +51,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'max-delay-ms': undefined,
       'rotation-grace': undefined,
     },
-    booleans: ['help'],
+    booleans: ['help', 'new-ca'],
     usage: USAGE,
   });
   if (args.booleans.help) {
@@ -71,6 +73,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     sourceDir,
     kubernetes,
     stateDir: args.values['state-dir'],
+    newCa: args.booleans['new-ca'],
     plaintextXdsAddress: args.values['xds-plaintext-address'],
     tokenAudience: args.values['token-audience'],
     rotationGraceMs: grace !== undefined ? Number(grace) * 1000 : undefined,

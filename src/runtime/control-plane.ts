@@ -36,6 +36,8 @@ export interface ControlPlaneOptions {
   kubernetes?: KubernetesSource;
   /** CA root, token key: with one, the xDS port serves TLS and SDS */
   stateDir?: string;
+  /** Create a new root although the state dir had one whose ca/ is lost (`--new-ca`; docs/security.md). */
+  newCa?: boolean;
   /** opt-in plaintext xDS listener (no secrets on it) */
   plaintextXdsAddress?: string;
   /** close streams that do not prove an identity (default: serve them config without secrets) */
@@ -113,6 +115,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     const security = opts.stateDir
       ? await openMeshSecurity({
           stateDir: opts.stateDir,
+          newCa: opts.newCa,
           trustDomain: mesh?.model?.mesh.trustDomain ?? 'trellis.local',
           leafLifetimeMs: mesh?.model?.mesh.certificateLifetimeMs,
           rotationGraceMs: opts.rotationGraceMs,
@@ -135,6 +138,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       verifier,
       requireIdentity: opts.requireIdentity,
       allowSecretsOverPlaintext: opts.allowSecretsOverPlaintext ?? false,
+      onTlsClientError: security ? (err) => security.untrustedRoot.observe(err) : undefined,
     });
     started.push(() => xds.close());
     kube?.setProgrammedSource(() => programmedSummary(xds));

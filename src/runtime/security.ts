@@ -21,6 +21,7 @@ import { CaSecretSource } from './secrets.ts';
 import { WorkloadTokens } from '../ca/token.ts';
 import { FileCaStore, type CaStore, type PersistedRoots } from '../ca/store.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
+import { UntrustedRootWatch } from '../ca/untrusted-root.ts';
 import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
 import { XDS_SERVER_NAME } from '../translate/names.ts';
 
@@ -37,12 +38,16 @@ export interface MeshSecurity {
   renewDue(): boolean;
   /** Re-read the roots from the state dir; true if they changed. */
   reloadRoots(): Promise<boolean>;
+  /** TLS clients refusing the serving certificate for trusting another root (a lost state dir?). */
+  untrustedRoot: UntrustedRootWatch;
   close(): void;
 }
 
 
 /** The state dir is being written (by `trellis ca rotate`): try again at the next check. */
 class StateDirBusy extends Error {}
+/** ca/ holds no root and no write is in flight: it was deleted or moved while Trellis runs. */
+class StateDirLost extends StateDirBusy {}
 
 /**
  * TLS server credentials whose certificate can be replaced while the server
@@ -86,7 +91,9 @@ class ReloadOnlyStore implements CaStore {
   }
   private async settled(): Promise<void> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
-    if (!names.includes('root.crt') || names.some((n) => n.startsWith('next.') || n.includes('.tmp-'))) throw new StateDirBusy();
+    const writing = names.some((n) => n.startsWith('next.') || n.includes('.tmp-'));
+    if (!names.includes('root.crt') && !writing) throw new StateDirLost();
+    if (!names.includes('root.crt') || writing) throw new StateDirBusy();
   }
   async load(): Promise<PersistedRoots> {
     await this.settled();
@@ -116,6 +123,8 @@ class ReloadOnlyStore implements CaStore {
 
 export async function openMeshSecurity(opts: {
   stateDir: string;
+  /** A new root in place of a lost one, on purpose (`--new-ca`); else a lost root is refused. */
+  newCa?: boolean;
   trustDomain: string;
   leafLifetimeMs?: number;
   log: Logger;
@@ -134,13 +143,14 @@ export async function openMeshSecurity(opts: {
     CertificateAuthority.open({
       trustDomain: opts.trustDomain,
       // At start the CA may create or recover the state dir; reloads only read it.
-      ...(quiet ? { store: new ReloadOnlyStore(path.resolve(opts.stateDir)) } : { stateDir: path.resolve(opts.stateDir) }),
+      ...(quiet ? { store: new ReloadOnlyStore(path.resolve(opts.stateDir)) } : { stateDir: path.resolve(opts.stateDir), newRoot: opts.newCa }),
       leafLifetimeMs: opts.leafLifetimeMs,
       renewalPolicy,
       // Re-reads every few seconds would repeat "CA ready" forever.
       logger: opts.log.child({ component: 'ca' }, quiet ? { level: 'warn' } : {}),
     });
   let ca = await open();
+  let lostReported = false;
   const rootsOf = (c: CertificateAuthority) => `${c.activeRoot.fingerprint}/${c.retiringRoot?.fingerprint ?? ''}`;
   const tokens = await WorkloadTokens.open({ stateDir: path.resolve(opts.stateDir), trustDomain: opts.trustDomain });
   const issueServing = () => ca.issueServerCertificate({ dnsNames: [XDS_SERVER_NAME, ...(opts.serverNames ?? [])], spiffeId: controlPlaneSpiffeId(opts.trustDomain) });
@@ -191,6 +201,7 @@ export async function openMeshSecurity(opts: {
     },
     tokens,
     secrets,
+    untrustedRoot: new UntrustedRootWatch({ log: opts.log.child({ component: 'ca' }), registry: opts.registry }),
     get serverCertificate() {
       return serverCertificate;
     },
@@ -212,9 +223,15 @@ export async function openMeshSecurity(opts: {
       try {
         next = await open(true);
       } catch (e) {
+        // Issue 16 bug 10: said now, while the roots are still in memory, not at the next start.
+        if (e instanceof StateDirLost && !lostReported) {
+          opts.log.error({ dir: path.resolve(opts.stateDir, 'ca') }, 'the CA directory lost its root while Trellis runs; serving on from memory. Restore it from a backup before the next restart, which would otherwise refuse to start (docs/security.md, "Lost CA state")');
+          lostReported = true;
+        }
         if (e instanceof StateDirBusy) return false; // mid-write: keep the current roots until the next check
         throw e;
       }
+      lostReported = false;
       if (rootsOf(next) === rootsOf(ca)) return false;
       opts.log.info({ roots: rootsOf(next) }, 'roots changed in the state dir; new leaves come from the active root, the bundle trusts every root');
       // Carry the workloads' current certificates over: the new authority's

@@ -7,6 +7,7 @@
  * from pre-encoded resources (xds/wire.ts), requests are decoded in the
  * handler so a malformed one becomes a clear status instead of a crash.
  */
+import type { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.ts';
 import type { ConfigWatcher } from '../cache/config-watcher.ts';
@@ -39,6 +40,12 @@ export interface XdsServerOptions {
    * would cross the network in the clear.
    */
   allowSecretsOverPlaintext?: boolean;
+  /**
+   * A TLS handshake on a secure listener failed (the client's alert or a
+   * protocol error): ca/untrusted-root.ts watches for clients that trust
+   * another root.
+   */
+  onTlsClientError?: (err: Error) => void;
 }
 
 /**
@@ -147,9 +154,28 @@ export class XdsServer {
     // a certificate; the listener a call arrived on says whether it is TLS.
     const server = this.newServer(credentials._isSecure());
     this.servers.push(server);
-    return new Promise((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+    }).then((port) => {
+      if (credentials._isSecure() && this.opts.onTlsClientError) this.watchHandshakes(server, this.opts.onTlsClientError);
+      return port;
     });
+  }
+
+  /**
+   * grpc-js keeps its http2 servers private (1.14: `http2Servers`), and a
+   * handshake the client refuses is reported only there ('tlsClientError').
+   * Without the field (another grpc-js) the watch is off, with a warning.
+   */
+  private watchHandshakes(server: grpc.Server, onError: (err: Error) => void): void {
+    const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
+    if (!(http2Servers instanceof Map)) {
+      this.log.warn('cannot watch TLS handshakes on the xDS port (grpc-js internals changed): clients that trust another root go unnoticed');
+      return;
+    }
+    for (const http2Server of http2Servers.keys()) {
+      http2Server.on('tlsClientError', (err: Error) => onError(err));
+    }
   }
 
   async close(graceMs = 1000): Promise<void> {

@@ -6,7 +6,7 @@
  * listener; workload tokens from the server's own key; and readers for SDS
  * secrets and Prometheus text.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -212,6 +212,29 @@ export function trellis(args: string[], timeoutMs = 20_000): Promise<CliResult> 
     execFile(process.execPath, [TRELLIS, ...args], { cwd: REPO, timeout: timeoutMs, env: { ...process.env, TRELLIS_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+/** `trellis serve` until it logs "trellis serving" (then SIGTERM) or exits; its output. */
+export function serveUntilServing(args: string[]): Promise<{ serving: boolean; code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [TRELLIS, ...args], { cwd: REPO, env: { ...process.env, TRELLIS_LOG_LEVEL: 'info', TRELLIS_LOG_FORMAT: 'json' } });
+    let output = '';
+    let serving = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const onData = (b: Buffer) => {
+      output += b.toString();
+      if (!serving && output.includes('"trellis serving"')) {
+        serving = true;
+        child.kill('SIGTERM');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ serving, code, output });
     });
   });
 }

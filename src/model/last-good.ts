@@ -10,15 +10,15 @@
  * service was deleted), nothing is served for it.
  */
 import type { SourceObject } from './object.ts';
-import { buildMesh, objectIdOf, type BuildResult } from './build.ts';
+import { buildMesh, objectIdOf, type BuildOptions, type BuildResult } from './build.ts';
 import { isAccepted, type ObjectStatus } from './problem.ts';
 import { objectId } from './resolve/book.ts';
 
 /** The accepted versions from the previous build (`BuildResult.accepted`). */
 export type AcceptedInputs = ReadonlyMap<string, SourceObject>;
 
-export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previous: AcceptedInputs | undefined): BuildResult {
-  const first = buildMesh(objects);
+export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previous: AcceptedInputs | undefined, options: BuildOptions = {}): BuildResult {
+  const first = buildMesh(objects, options);
   if (!previous || previous.size === 0) return first;
   const substitutes = new Map<string, SourceObject>();
   for (const s of first.statuses) {
@@ -41,7 +41,7 @@ export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previ
       retry.push(prev);
     }
   }
-  const second = buildMesh(retry);
+  const second = buildMesh(retry, options);
   const served = new Set(second.statuses.filter((s) => substitutes.has(statusId(s)) && isAccepted(s)).map(statusId));
   const statuses: ObjectStatus[] = second.statuses.filter((s) => !substitutes.has(statusId(s)));
   for (const s of first.statuses) {
@@ -51,11 +51,17 @@ export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previ
       statuses.push(s);
       continue;
     }
-    const generation = substitutes.get(id)!.metadata.generation;
-    const note = generation !== undefined ? `the last good version (generation ${generation}) is still served` : 'the last good version is still served';
+    const prev = substitutes.get(id)!;
+    const generation = prev.metadata.generation;
+    const persistedAt = prev.origin.source === 'file' ? prev.origin.persistedAt : undefined;
+    const note = persistedAt
+      ? `served from the last good version persisted at ${persistedAt}`
+      : generation !== undefined
+        ? `the last good version (generation ${generation}) is still served`
+        : 'the last good version is still served';
     statuses.push({
       ...s,
-      ...(generation !== undefined ? { servedGeneration: generation } : {}),
+      ...(persistedAt ? { servedFromPersisted: persistedAt } : generation !== undefined ? { servedGeneration: generation } : {}),
       conditions: s.conditions.map((c) => (c.type === 'Accepted' ? { ...c, message: `${c.message}; ${note}` } : c)),
     });
   }

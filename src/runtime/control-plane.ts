@@ -106,10 +106,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     await mesh?.start();
     // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
     // and workload tokens to prove identities. The trust domain is the mesh's.
+    const trustDomain = mesh?.model?.mesh.trustDomain ?? 'trellis.local';
     const security = opts.stateDir
       ? await openMeshSecurity({
           stateDir: opts.stateDir,
-          trustDomain: mesh?.model?.mesh.trustDomain ?? 'trellis.local',
+          trustDomain,
           leafLifetimeMs: mesh?.model?.mesh.certificateLifetimeMs,
           rotationGraceMs: opts.rotationGraceMs,
           rotationSpreadMs: opts.rotationSpreadMs,
@@ -118,7 +119,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
         })
       : undefined;
     if (security) started.push(() => security.close());
-    if (security && mesh) mesh.publisher.setSecretSource(security.secrets);
+    if (security && mesh) {
+      // The CA's identities are in this trust domain from now on: a MeshConfig naming another is refused until a restart.
+      mesh.holdTrustDomain(trustDomain);
+      mesh.publisher.setSecretSource(security.secrets);
+    }
     // Before the port opens: a restart's reconnect storm then finds every sidecar's config built.
     if (mesh) mesh.publisher.prewarm();
     const verifier = opts.verifier ?? (kube ? await (await import('./kube-verifier.ts')).kubeVerifier(kube, security, opts.tokenAudience) : security?.tokens);
@@ -152,7 +157,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     const admin = new AdminServer({
       xds,
       log: log.child({ component: 'admin' }),
-      notReadyReason: () => kube?.notReadyReason() ?? resources?.notReadyReason() ?? null,
+      notReadyReason: () => kube?.notReadyReason() ?? resources?.notReadyReason() ?? meshNotReady(mesh),
+      degraded: () => mesh?.degraded() ?? [],
     });
     if (mesh) registerMeshRoutes(admin, mesh);
     if (security) registerCertificateRoutes(admin, () => security.ca);
@@ -178,6 +184,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     await stopAll();
     throw e;
   }
+}
+
+/** A mesh that has published nothing serves a new proxy nothing: not ready (the first build failed, a bug). */
+function meshNotReady(mesh: RunningMesh | undefined): string | null {
+  if (!mesh || mesh.model) return null;
+  const failure = mesh.degraded().find((d) => d.condition === 'PipelineFailing');
+  return `no mesh published yet${failure ? `: ${failure.message}` : ''}`;
 }
 
 /** Why a port could not be taken, in words an operator can act on; other failures are bugs and pass through. */

@@ -101,7 +101,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   try {
     // Loaded only when asked for: @kubernetes/client-node is large.
     const kube = opts.kubernetes ? (await import('./kube-mesh.ts')).openKubeMesh(opts.kubernetes, cache, log) : undefined;
-    const mesh: RunningMesh | undefined = kube ?? (opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs }) : undefined);
+    const mesh: RunningMesh | undefined = kube ?? (opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs, stateDir: opts.stateDir }) : undefined);
     if (mesh) started.push(() => mesh.close());
     await mesh?.start();
     // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
@@ -157,7 +157,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     const admin = new AdminServer({
       xds,
       log: log.child({ component: 'admin' }),
-      notReadyReason: () => kube?.notReadyReason() ?? resources?.notReadyReason() ?? meshNotReady(mesh),
+      notReadyReason: () => mesh?.notReadyReason() ?? resources?.notReadyReason() ?? null,
       degraded: () => mesh?.degraded() ?? [],
     });
     if (mesh) registerMeshRoutes(admin, mesh);
@@ -184,13 +184,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     await stopAll();
     throw e;
   }
-}
-
-/** A mesh that has published nothing serves a new proxy nothing: not ready (the first build failed, a bug). */
-function meshNotReady(mesh: RunningMesh | undefined): string | null {
-  if (!mesh || mesh.model) return null;
-  const failure = mesh.degraded().find((d) => d.condition === 'PipelineFailing');
-  return `no mesh published yet${failure ? `: ${failure.message}` : ''}`;
 }
 
 /** Why a port could not be taken, in words an operator can act on; other failures are bugs and pass through. */

@@ -26,7 +26,9 @@ export interface RunningMesh {
   onPublished(listener: () => void): void;
   /** From now on, refuse a MeshConfig whose trust domain is not this one (the CA's; see resolve/mesh.ts). */
   holdTrustDomain(trustDomain: string): void;
-  /** What the mesh serves that is not what its source says now (for /readyz); empty when all is well. */
+  /** Why a proxy connecting now would get no config (/readyz 503), or null. */
+  notReadyReason(): string | null;
+  /** What the mesh serves that is not what its source says now (for /readyz, still 200); empty when all is well. */
   degraded(): DegradedState[];
   close(): Promise<void>;
 }
@@ -67,6 +69,12 @@ export abstract class SourcedMesh implements RunningMesh {
 
   holdTrustDomain(trustDomain: string): void {
     this.pipeline.runningTrustDomain = trustDomain;
+  }
+
+  notReadyReason(): string | null {
+    if (this.pipeline.model) return null;
+    const failure = this.pipeline.failure;
+    return `no mesh published yet${failure ? `: building it failed (${failure.message})` : ''}`;
   }
 
   degraded(): DegradedState[] {

@@ -19,7 +19,7 @@ export type AcceptedInputs = ReadonlyMap<string, SourceObject>;
 
 export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previous: AcceptedInputs | undefined, options: BuildOptions = {}): BuildResult {
   const first = buildMesh(objects, options);
-  if (!previous || previous.size === 0) return first;
+  if (!previous || previous.size === 0) return markPersisted(first);
   const substitutes = new Map<string, SourceObject>();
   for (const s of first.statuses) {
     if (isAccepted(s)) continue;
@@ -27,7 +27,7 @@ export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previ
     const prev = previous.get(id);
     if (prev) substitutes.set(id, prev);
   }
-  if (substitutes.size === 0) return first;
+  if (substitutes.size === 0) return markPersisted(first);
 
   // Every object with a substituted id (duplicates too) is replaced by the one previous version.
   const placed = new Set<string>();
@@ -65,11 +65,28 @@ export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previ
       conditions: s.conditions.map((c) => (c.type === 'Accepted' ? { ...c, message: `${c.message}; ${note}` } : c)),
     });
   }
-  return {
+  return markPersisted({
     model: second.model,
     statuses: statuses.toSorted((a, b) => (statusId(a) < statusId(b) ? -1 : statusId(a) > statusId(b) ? 1 : 0)),
     accepted: second.accepted,
-  };
+  });
+}
+
+/**
+ * An accepted object that is a persisted copy (its file could not be read at
+ * start, so the runtime restored it) says so in its status too.
+ */
+function markPersisted(result: BuildResult): BuildResult {
+  let marked = false;
+  const statuses = result.statuses.map((s) => {
+    const obj = result.accepted.get(statusId(s));
+    const persistedAt = obj?.origin.source === 'file' ? obj.origin.persistedAt : undefined;
+    if (!persistedAt || s.servedFromPersisted || !isAccepted(s)) return s;
+    marked = true;
+    const note = `served from the last good version persisted at ${persistedAt} (its file cannot be used)`;
+    return { ...s, servedFromPersisted: persistedAt, conditions: s.conditions.map((c) => (c.type === 'Accepted' ? { ...c, message: `${c.message}; ${note}` } : c)) };
+  });
+  return marked ? { ...result, statuses } : result;
 }
 
 function statusId(s: ObjectStatus): string {

@@ -6,7 +6,7 @@
 import type { Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { DegradedState } from '../admin/http.ts';
-import type { MeshModel, ObjectStatus } from '../model/index.ts';
+import { isAccepted, type MeshModel, type ObjectStatus } from '../model/index.ts';
 import { DEFAULT_MESH } from '../model/kinds/mesh-config.ts';
 import type { SourceError } from '../model/object.ts';
 import { MeshPipeline } from './pipeline.ts';
@@ -106,7 +106,8 @@ export function pipelineDegraded(pipeline: MeshPipeline): DegradedState[] {
       message: `building or publishing the mesh failed ${failure.attempts} time(s) in a row (${failure.message}); ${served} and the next change is tried again`,
     });
   }
-  const lastGood = pipeline.statuses.filter((s) => s.servedGeneration !== undefined || s.servedFromPersisted !== undefined);
+  // Rejected objects whose last good version is served (accepted persisted copies of an unusable file are FileUnusable's).
+  const lastGood = pipeline.statuses.filter((s) => !isAccepted(s) && (s.servedGeneration !== undefined || s.servedFromPersisted !== undefined));
   for (const s of lastGood.slice(0, NAMED_OBJECTS)) {
     const name = `${s.kind} ${s.namespace ? `${s.namespace}/` : ''}${s.name}`;
     const served = s.servedFromPersisted ? `the last good version persisted at ${s.servedFromPersisted}` : `its last good version (generation ${s.servedGeneration})`;

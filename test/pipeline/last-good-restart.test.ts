@@ -104,6 +104,10 @@ describe('issue 16 bug 2: a restart with a broken file keeps the last good confi
       expect(unusable).toHaveLength(1);
       expect(unusable[0]!.message).toMatch(message);
       expect(unusable[0]!.message).toMatch(/served from the last good version persisted at .*last-good/);
+      // The restored objects say so in their status too.
+      const restored = h.server.mesh!.statuses.filter((s) => s.servedFromPersisted);
+      expect(restored.length).toBeGreaterThan(0);
+      for (const s of restored) expect(s.conditions.find((c) => c.type === 'Accepted')).toMatchObject({ status: 'True', message: expect.stringMatching(/served from the last good version persisted at .*\(its file cannot be used\)$/) });
     });
   }
 

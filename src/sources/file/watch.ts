@@ -160,7 +160,7 @@ export class FileWatcher {
     if (problem !== undefined) {
       if (!this.rootMissing) {
         this.rootMissing = { root, message: problem, sinceMs: Date.now() };
-        this.log.error({ root, err: problem }, `the source folder ${root} is gone: every file keeps its last objects and the last config stays served until it is back`);
+        this.log.error({ root, err: problem }, `the source folder ${root} cannot be read (${problem}): every file keeps its last objects and the last config stays served until it is back`);
       }
       // Look again soon, whatever fs.watch says (a watch on a deleted directory stays silent).
       this.paths.schedule(this.options.pollIntervalMs ?? 500);

@@ -54,6 +54,11 @@ export class LastGoodStore {
   /** What each stored file holds now, by source file (the JSON written). */
   private readonly written = new Map<string, string>();
   private pending: Map<string, readonly SourceObject[]> | undefined;
+  /**
+   * Each object's stored JSON by its `raw` (the watcher hands out the same
+   * `raw` until its file is read again): a publish serializes only what changed.
+   */
+  private readonly texts = new WeakMap<object, string>();
   private readonly writer = new SerialJob(() => this.writePending());
   /** The last write failed (cleared by one that succeeds). */
   failure: PersistFailure | undefined;
@@ -107,6 +112,15 @@ export class LastGoodStore {
     await this.writer.idle();
   }
 
+  private textOf(obj: SourceObject): string {
+    let text = this.texts.get(obj.raw);
+    if (text === undefined) {
+      text = storedText(obj);
+      this.texts.set(obj.raw, text);
+    }
+    return text;
+  }
+
   private async writePending(): Promise<void> {
     const byFile = this.pending;
     this.pending = undefined;
@@ -114,7 +128,7 @@ export class LastGoodStore {
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       for (const [file, objects] of byFile) {
-        const text = JSON.stringify({ format: FORMAT, file, objects: objects.map(stored) } satisfies StoredFile);
+        const text = `{"format":${FORMAT},"file":${JSON.stringify(file)},"objects":[${objects.map((o) => this.textOf(o)).join(',')}]}`;
         if (objects.length === 0 || this.written.get(file) === text) continue;
         await writeFileAtomic(this.pathOf(file), text, 0o600);
         this.written.set(file, text);
@@ -137,6 +151,10 @@ export class LastGoodStore {
       // The next publish tries again; until then what is on disk is an older last good state.
     }
   }
+}
+
+function storedText(obj: SourceObject): string {
+  return JSON.stringify(stored(obj));
 }
 
 function stored(obj: SourceObject): StoredObject {

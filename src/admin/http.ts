@@ -30,14 +30,17 @@ export class HttpError extends Error {
  * name operators and alerts can match; see docs/operate.md, "Last good
  * config and readiness".
  */
+export const DEGRADED_CONDITIONS = [
+  'SourceRootMissing', // the watched folder is gone: the last config is kept
+  'FileUnusable', // a file cannot be read or parsed: its last good objects are kept (or none)
+  'ServedFromLastGood', // an object's current version is rejected: its last good version is served
+  'LastGoodNotPersisted', // the last good copies could not be written to the state dir
+  'PipelineFailing', // building or publishing throws (a bug): the last published mesh is served
+  'TrustDomainHeld', // the source asks for another trust domain than the CA's: kept until a restart
+] as const;
+
 export interface DegradedState {
-  condition:
-    | 'SourceRootMissing' // the watched folder is gone: the last config is kept
-    | 'FileUnusable' // a file cannot be read or parsed: its last good objects are kept (or none)
-    | 'ServedFromLastGood' // an object's current version is rejected: its last good version is served
-    | 'LastGoodNotPersisted' // the last good copies could not be written to the state dir
-    | 'PipelineFailing' // building or publishing throws (a bug): the last published mesh is served
-    | 'TrustDomainHeld'; // the source asks for another trust domain than the CA's: kept until a restart
+  condition: (typeof DEGRADED_CONDITIONS)[number];
   message: string;
   file?: string;
   /** When it began (epoch ms), if known. */

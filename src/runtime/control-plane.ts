@@ -4,10 +4,11 @@
  * resources file, and with a state dir the CA, SDS and renewal. `trellis
  * serve`, the demo, the tests and the benchmarks all start it here.
  */
+import client from 'prom-client';
 import { componentLogger, type Logger } from '../log.ts';
 import { errorMessage, OperatorError } from '../errors.ts';
 import { SnapshotCache } from '../cache/snapshot-cache.ts';
-import { AdminServer } from '../admin/http.ts';
+import { AdminServer, DEGRADED_CONDITIONS, type DegradedState } from '../admin/http.ts';
 import { registerCertificateRoutes } from '../admin/certificates.ts';
 import { registerMeshRoutes } from '../admin/intents.ts';
 import { XdsServer } from '../server/xds-server.ts';
@@ -161,6 +162,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       degraded: () => mesh?.degraded() ?? [],
     });
     if (mesh) registerMeshRoutes(admin, mesh);
+    registerReadinessMetrics(xdsMetrics.registry, () => mesh?.notReadyReason() ?? resources?.notReadyReason() ?? null, () => mesh?.degraded() ?? []);
     if (security) registerCertificateRoutes(admin, () => security.ca);
     started.push(() => admin.close());
     const { port: adminPort } = await listening('the admin API', opts.adminAddress, () => admin.listen(opts.adminAddress));
@@ -184,6 +186,28 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     await stopAll();
     throw e;
   }
+}
+
+/** What /readyz says, as metrics for alerts: computed at scrape time. */
+function registerReadinessMetrics(registry: client.Registry, notReady: () => string | null, degraded: () => DegradedState[]): void {
+  new client.Gauge({
+    name: 'trellis_ready',
+    help: '1 when /readyz answers 200 (config is served), 0 when 503',
+    registers: [registry],
+    collect() {
+      this.set(notReady() === null ? 1 : 0);
+    },
+  });
+  new client.Gauge({
+    name: 'trellis_degraded',
+    help: 'Degraded states /readyz names, by condition (docs/operate.md, "Last good config and readiness")',
+    labelNames: ['condition'],
+    registers: [registry],
+    collect() {
+      const now = degraded();
+      for (const condition of DEGRADED_CONDITIONS) this.set({ condition }, now.filter((d) => d.condition === condition).length);
+    },
+  });
 }
 
 /** Why a port could not be taken, in words an operator can act on; other failures are bugs and pass through. */

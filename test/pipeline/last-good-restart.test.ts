@@ -162,6 +162,10 @@ describe('issue 16 bug 3: a vanished source folder keeps the last config, says s
     expect(r.status).toBe(200);
     expect(r.body.degraded.map((d) => d.condition)).toEqual(['SourceRootMissing']);
     expect(r.body.degraded[0]!.message).toMatch(/ENOENT/);
+    const metrics = await h.metrics();
+    expect(metrics).toMatch(/^trellis_degraded\{condition="SourceRootMissing"\} 1$/m);
+    expect(metrics).toMatch(/^trellis_degraded\{condition="FileUnusable"\} 0$/m);
+    expect(metrics).toMatch(/^trellis_ready 1$/m);
 
     // Back as a new directory (a new inode: the old watch is dead), then edited.
     renameSync(`${f.mesh}.away`, `${f.mesh}.old`);
@@ -191,6 +195,7 @@ describe('issue 16 bug 3: a vanished source folder keeps the last config, says s
     const notReady = await readyz(cold);
     expect(notReady.status).toBe(503);
     expect(notReady.body.reason).toMatch(/cannot be read .* no last good config of it is persisted/);
+    expect(await cold.metrics()).toMatch(/^trellis_ready 0$/m);
   });
 });
 

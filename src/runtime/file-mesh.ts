@@ -33,7 +33,7 @@ export interface FileMeshOptions {
 export class FileMesh extends SourcedMesh {
   private readonly watcher: FileWatcher;
   private readonly store: LastGoodStore | undefined;
-  /** The persisted objects by source file, read at start. */
+  /** The persisted objects by source file (absolute): read at start, then what each publish persists. */
   private persisted = new Map<string, SourceObject[]>();
   private rootMissing: RootMissing | undefined;
   /** Per file in error: how its objects are served now, for logs and /readyz. */
@@ -124,14 +124,19 @@ export class FileMesh extends SourcedMesh {
    * gone). An object defined elsewhere by now is not restored twice.
    */
   private withPersisted(snap: FileSourceSnapshot): SourceObject[] {
-    if (this.persisted.size === 0) return snap.objects;
-    const broken = new Set(snap.errors.map((e) => path.resolve(e.file)));
+    // Usually no file is broken: nothing to look at.
+    const candidates = snap.rootMissing ? [...this.persisted.keys()] : [...new Set(snap.errors.map((e) => path.resolve(e.file)))].filter((f) => this.persisted.has(f));
+    if (candidates.length === 0) return snap.objects;
     const present = new Set(snap.objects.map((o) => path.resolve(fileOf(o) ?? '')));
     const ids = new Set(snap.objects.map(objectIdOf));
     const extra: SourceObject[] = [];
-    for (const [file, objects] of this.persisted) {
-      if (present.has(file) || !(snap.rootMissing || broken.has(file))) continue;
-      for (const obj of objects) if (!ids.has(objectIdOf(obj))) extra.push(obj);
+    for (const file of candidates) {
+      if (present.has(file)) continue;
+      const at = this.store!.pathOf(file);
+      for (const obj of this.persisted.get(file)!) {
+        if (ids.has(objectIdOf(obj))) continue;
+        extra.push(obj.origin.source === 'file' && !obj.origin.persistedAt ? { ...obj, origin: { ...obj.origin, file, persistedAt: at } } : obj);
+      }
     }
     return extra.length > 0 ? [...snap.objects, ...extra] : snap.objects;
   }
@@ -148,6 +153,8 @@ export class FileMesh extends SourcedMesh {
       else byFile.set(file, [obj]);
     }
     this.store.save(byFile);
+    // What stands in for a file from now on is what is persisted now: a file deleted since start is not brought back.
+    this.persisted = new Map([...byFile].map(([file, objects]) => [path.resolve(file), objects]));
   }
 }
 

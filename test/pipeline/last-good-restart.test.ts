@@ -131,6 +131,18 @@ describe('issue 16 bug 2: a restart with a broken file keeps the last good confi
     expect((await readyz(h)).body).toEqual({ status: 'ready', degraded: [] });
   });
 
+  it('a file deleted while running and written back broken is not brought back from its copy', async () => {
+    const f = fixture();
+    await stop(await serve(f));
+    const h = await serve(f); // started with a copy of intents.yaml
+    unlinkSync(path.join(f.mesh, 'intents.yaml'));
+    await h.server.mesh!.flush();
+    writeFileSync(path.join(f.mesh, 'intents.yaml'), 'kind: [\n');
+    await h.server.mesh!.flush();
+    expect(h.server.mesh!.model!.splits.size).toBe(0);
+    expect((await readyz(h)).body.degraded.map((d) => d.message)).toEqual([expect.stringMatching(/intents\.yaml:\d+: .*the file has no last good objects: none of its objects is served$/)]);
+  });
+
   it('a broken file fixed after the restart is served as written; the copy follows it', async () => {
     const { f, h } = await restartBroken((m) => writeFileSync(path.join(m, 'intents.yaml'), 'kind: [\n'));
     writeFileSync(path.join(f.mesh, 'intents.yaml'), readFileSync(path.join(DEMO, 'intents.yaml'), 'utf8').replace('weight: 90', 'weight: 80').replace('weight: 10', 'weight: 20'));

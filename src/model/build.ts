@@ -64,7 +64,12 @@ interface InputRecord {
   entry?: Entry<unknown>;
 }
 
-export function buildMesh(objects: readonly SourceObject[]): BuildResult {
+export interface BuildOptions {
+  /** The trust domain the running control plane issues identities in: a MeshConfig naming another is refused (resolve/mesh.ts). */
+  runningTrustDomain?: string;
+}
+
+export function buildMesh(objects: readonly SourceObject[], options: BuildOptions = {}): BuildResult {
   const book = new Book();
   const records: InputRecord[] = objects.map((obj, i) => ({
     obj,
@@ -112,7 +117,7 @@ export function buildMesh(objects: readonly SourceObject[]): BuildResult {
   }
   const of = <T>(k: KindSpec<T>): Entry<T>[] => (byKind.get(k.kind) ?? []) as Entry<T>[];
 
-  const mesh = resolveMesh(of(meshConfigKind), book);
+  const mesh = resolveMesh(of(meshConfigKind), book, options.runningTrustDomain);
   const drafts = resolvePods(of(podKind), mesh, book);
   const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
   const workloads = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);

@@ -90,6 +90,11 @@ describe('issue 16 bug 10: a state dir lost as a whole (nothing left to tell) is
       const report = h.server.security!.untrustedRoot.report();
       expect(report?.rejections).toBeGreaterThan(0);
       expect(report?.message).toMatch(/trust a root this Trellis does not hold/);
+      // Named in /readyz, which stays 200: any client can send that alert.
+      const ready = await fetch(`http://127.0.0.1:${h.server.adminPort}/readyz`);
+      const body = (await ready.json()) as { status: string; degraded: Array<{ condition: string }> };
+      expect(ready.status).toBe(200);
+      expect(body.degraded.map((d) => d.condition)).toContain('UntrustedRoot');
     } finally {
       envoy.kill('SIGKILL');
       await h.close();

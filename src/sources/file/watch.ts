@@ -20,6 +20,7 @@
 import { componentLogger, type Logger } from '../../log.ts';
 import { errorMessage } from '../../errors.ts';
 import type { SourceError, SourceObject } from '../../model/object.ts';
+import { MAX_FILE_BYTES, tooLargeMessage } from './limits.ts';
 import { listYamlFiles } from './load.ts';
 import { parseYamlFile } from './parse.ts';
 import { PathWatcher, type Stamp } from './path-watcher.ts';
@@ -76,6 +77,7 @@ export class FileWatcher {
       debounceMs: options.debounceMs,
       mode: options.mode,
       pollIntervalMs: options.pollIntervalMs,
+      maxBytes: MAX_FILE_BYTES,
       logger: this.log,
       failureMessage: 'file source reload failed; keeping the previous objects',
     });
@@ -132,6 +134,11 @@ export class FileWatcher {
     const read = await this.paths.read(file, prev?.emptySince === undefined ? prev?.stamp : undefined);
     if (read.state === 'gone') return this.files.delete(file);
     if (read.state === 'unchanged' || read.state === 'moving') return false;
+    if (read.state === 'too-large') {
+      const error = { file, line: 1, message: tooLargeMessage(read.stamp.size, read.limit) };
+      this.files.set(file, { stamp: read.stamp, objects: prev?.objects ?? [], errors: [error] });
+      return true;
+    }
     if (read.state === 'unreadable') {
       const error = { file, line: 1, message: `cannot read file: ${errorMessage(read.error)}` };
       this.files.set(file, { stamp: read.stamp, objects: prev?.objects ?? [], errors: [error] });

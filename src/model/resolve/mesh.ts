@@ -21,12 +21,13 @@ export function resolveMesh(configs: readonly Entry<MeshConfigSpec>[], book: Boo
   const losers = valid.filter((e) => e !== winner);
   const byTime = losers.every((e) => e.obj.metadata.creationTimestamp && winner.obj.metadata.creationTimestamp && e.obj.metadata.creationTimestamp !== winner.obj.metadata.creationTimestamp);
   const rule = incumbent ? 'it configured the mesh before this one appeared' : byTime ? 'it is the older' : 'with no running mesh to say which came first, the first by name is used';
+  const advice = incumbent ? `Delete it, or move its settings into "${winner.name}"` : 'Delete the one you do not mean';
   for (const e of losers) {
-    book.error(e, 'metadata.name', 'Conflict', `MeshConfig "${winner.name}"${writtenAt(winner)} configures the mesh (${rule}) and only one may; this one is not used. Delete it, or move its settings into "${winner.name}"`);
+    book.error(e, 'metadata.name', 'Conflict', `MeshConfig "${winner.name}"${writtenAt(winner)} configures the mesh (${rule}) and only one may; this one is not used. ${advice}`);
   }
   if (!incumbent && losers.length > 0) {
     const others = losers.map((e) => `"${e.name}"${writtenAt(e)}`).join(', ');
-    book.warn(winner, 'metadata.name', 'Conflict', `MeshConfig ${others} also ${losers.length === 1 ? 'configures' : 'configure'} the mesh and only one may; this one is used (${rule}). Delete the other`);
+    book.warn(winner, 'metadata.name', 'Conflict', `MeshConfig ${others} also ${losers.length === 1 ? 'configures' : 'configure'} the mesh and only one may; this one is used (${rule}). ${advice}`);
   }
   return { ...winner.spec, source: winner.name };
 }

@@ -35,6 +35,12 @@ describe('issue 16 bug 8: a new MeshConfig never takes the mesh over; the error 
     }
   });
 
+  it('a newcomer with an empty spec (all defaults, trust domain cluster.local) does not change the trust domain either (bug 4\'s second case)', () => {
+    const running = build({ 'mesh.yaml': TRELLIS });
+    const after = build({ 'mesh.yaml': TRELLIS, 'a.yaml': 'apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: a}\nspec: {}\n' }, running);
+    expect(after.model.mesh).toMatchObject({ source: 'trellis', trustDomain: 'trellis.local' });
+  });
+
   it('and keeps it while the newcomer stays, through later builds and a restart from the last good objects', () => {
     let r = build({ 'mesh.yaml': TRELLIS });
     for (let i = 0; i < 3; i++) r = build({ 'mesh.yaml': TRELLIS, 'evil.yaml': EVIL }, r);

@@ -65,15 +65,19 @@ interface InputRecord {
   entry?: Entry<unknown>;
 }
 
-/**
- * `previous`: what the previous build accepted (its `accepted`), if any. It
- * settles the conflicts an order of names must not (resolve/incumbents.ts):
- * the MeshConfig that configures the mesh keeps it; a TrafficSplit that
- * closes a cycle is rejected, not the ones that were there.
- */
-export function buildMesh(objects: readonly SourceObject[], previous?: AcceptedInputs): BuildResult {
+export interface BuildOptions {
+  /**
+   * What the previous build accepted (its `accepted`), if any. It settles the
+   * conflicts an order of names must not (resolve/incumbents.ts): the
+   * MeshConfig that configures the mesh keeps it; a TrafficSplit that closes
+   * a cycle is rejected, not the ones that were there.
+   */
+  previous?: AcceptedInputs;
+}
+
+export function buildMesh(objects: readonly SourceObject[], options: BuildOptions = {}): BuildResult {
   const book = new Book();
-  const incumbents = new Incumbents(previous);
+  const incumbents = new Incumbents(options.previous);
   const records: InputRecord[] = objects.map((obj, i) => ({
     obj,
     ref: `#${i}`,

@@ -19,7 +19,7 @@ import { objectId } from './resolve/book.ts';
 export type { AcceptedInputs };
 
 export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previous: AcceptedInputs | undefined): BuildResult {
-  const first = buildMesh(objects, previous);
+  const first = buildMesh(objects, { previous });
   if (!previous || previous.size === 0) return first;
   const substitutes = new Map<string, SourceObject>();
   for (const s of first.statuses) {
@@ -42,7 +42,7 @@ export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previ
       retry.push(prev);
     }
   }
-  const second = buildMesh(retry, previous);
+  const second = buildMesh(retry, { previous });
   const served = new Set(second.statuses.filter((s) => substitutes.has(statusId(s)) && isAccepted(s)).map(statusId));
   const statuses: ObjectStatus[] = second.statuses.filter((s) => !substitutes.has(statusId(s)));
   for (const s of first.statuses) {

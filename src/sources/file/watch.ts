@@ -39,7 +39,7 @@ export interface FileWatcherOptions {
   onChange: (snapshot: FileSourceSnapshot) => void;
   /** Quiet time after the last event before reloading. Default 100 ms. */
   debounceMs?: number;
-  /** 'auto': fs.watch (recursive), polling if that is unavailable; 'poll': polling only. */
+  /** 'auto': fs.watch on every folder of the tree, polling if that is unavailable; 'poll': polling only. */
   mode?: 'auto' | 'poll';
   /** Polling period in 'poll' mode, and the period of a safety resync in 'auto' mode. */
   pollIntervalMs?: number;

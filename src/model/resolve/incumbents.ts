@@ -18,24 +18,21 @@ export type AcceptedInputs = ReadonlyMap<string, SourceObject>;
 export class Incumbents {
   constructor(private readonly previous: AcceptedInputs | undefined) {}
 
-  /** Whether anything was accepted before (else there is no incumbent to prefer). */
-  get known(): boolean {
-    return this.previous !== undefined && this.previous.size > 0;
-  }
-
   /** The object was in the previous model, in some version. */
   held(e: Entry<unknown>): boolean {
     return this.previous?.has(objectId(e.kind, e.namespace, e.name)) ?? false;
   }
 
-  /** The object was in the previous model in this very version. */
+  /**
+   * The object was in the previous model with the same spec. The spec, not
+   * the generation or the whole object: generations restart with the file
+   * source, and a cluster changes metadata and status (our own status writes)
+   * without the operator changing anything.
+   */
   unchanged(e: Entry<unknown>): boolean {
     const prev = this.previous?.get(objectId(e.kind, e.namespace, e.name));
     if (!prev) return false;
-    if (prev === e.obj) return true;
-    const [a, b] = [prev.metadata.generation, e.obj.metadata.generation];
-    if (a !== undefined && b !== undefined) return a === b;
-    return JSON.stringify(prev.raw) === JSON.stringify(e.obj.raw);
+    return prev === e.obj || JSON.stringify(prev.raw.spec) === JSON.stringify(e.obj.raw.spec);
   }
 }
 

@@ -83,8 +83,7 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
     const [start, , end] = node.range ?? [0, 0, 0];
     const bytes = Buffer.byteLength(text.slice(start, end));
     if (bytes <= MAX_OBJECT_BYTES) return false;
-    const named = isMap(node) ? identity(node) : {};
-    errors.push({ file, line, document, ...named, message: objectTooLargeMessage(bytes, MAX_OBJECT_BYTES) });
+    errors.push({ file, line, document, ...identity(node), message: objectTooLargeMessage(bytes, MAX_OBJECT_BYTES) });
     return true;
   }
 }

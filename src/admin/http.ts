@@ -24,11 +24,40 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * Something served that is not what the source says now, while config is
+ * still served (so /readyz stays 200 and names it). `condition` is a stable
+ * name operators and alerts can match; see docs/operate.md, "Last good
+ * config and readiness".
+ */
+export const DEGRADED_CONDITIONS = [
+  'SourceRootMissing', // the watched folder is gone: the last config is kept
+  'FileUnusable', // a file cannot be read or parsed: its last good objects are kept (or none)
+  'ServedFromLastGood', // an object's current version is rejected: its last good version is served
+  'LastGoodNotPersisted', // the last good copies could not be written to the state dir
+  'PipelineFailing', // building or publishing throws (a bug): the last published mesh is served
+  'TrustDomainHeld', // the source asks for another trust domain than the CA's: kept until a restart
+] as const;
+
+export interface DegradedState {
+  condition: (typeof DEGRADED_CONDITIONS)[number];
+  message: string;
+  file?: string;
+  /** When it began (epoch ms), if known. */
+  sinceMs?: number;
+}
+
 export interface AdminOptions {
   xds: XdsServer;
   log: Logger;
-  /** Ready when this returns null; otherwise the reason it is not. */
+  /**
+   * Ready when this returns null; otherwise why not. Not ready means a proxy
+   * that connects now would get no config or an error: a Kubernetes Service
+   * then sends it to another replica.
+   */
   notReadyReason: () => string | null;
+  /** Ready but serving something other than what the source says now; each is named in /readyz's body. */
+  degraded?: () => DegradedState[];
 }
 
 export class AdminServer {
@@ -88,8 +117,12 @@ export class AdminServer {
       if (req.method !== 'GET') return send(405, JSON.stringify({ error: 'the admin API is read-only; use GET' }));
       if (url.pathname === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
       if (url.pathname === '/readyz') {
+        // 503 only when serving is impossible; a degraded replica still serves the last good
+        // config, and taking it out of its Service would cut off every new proxy (docs/operate.md).
         const reason = this.opts.notReadyReason();
-        return send(reason ? 503 : 200, JSON.stringify(reason ? { status: 'not ready', reason } : { status: 'ready' }));
+        const degraded = this.opts.degraded?.() ?? [];
+        const status = reason ? 'not ready' : degraded.length > 0 ? 'degraded' : 'ready';
+        return send(reason ? 503 : 200, JSON.stringify({ status, ...(reason ? { reason } : {}), degraded }, null, 2));
       }
       if (url.pathname === '/metrics') {
         const reg = this.opts.xds.metrics.registry;

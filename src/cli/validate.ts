@@ -13,12 +13,15 @@ import { loadPaths } from '../sources/file/load.ts';
 import { UsageError } from '../errors.ts';
 import { parseArgs } from './args.ts';
 
-const USAGE = 'usage: trellis validate [--quiet] <file|dir>...\n';
+const USAGE = 'usage: trellis validate [--quiet] [--trust-domain TD] <file|dir>...\n';
 
 export async function validateCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { booleans: ['quiet', 'help'], usage: USAGE });
+  const args = parseArgs(argv, { values: { 'trust-domain': undefined }, booleans: ['quiet', 'help'], usage: USAGE });
   if (args.booleans.help) {
-    process.stdout.write(`${USAGE}\nChecks Kubernetes-shaped YAML intents as \`trellis serve\` would. Exit 0: no errors; 1: errors; 2: usage.\n  --quiet  print errors only, not warnings or the summary\n`);
+    process.stdout.write(
+      `${USAGE}\nChecks Kubernetes-shaped YAML intents as \`trellis serve\` would. Exit 0: no errors; 1: errors; 2: usage.\n  --quiet            print errors only, not warnings or the summary\n` +
+        '  --trust-domain TD  check as a running serve whose CA is in TD does: a MeshConfig naming another trust domain is refused until a restart\n',
+    );
     return 0;
   }
   const paths = args.positionals;
@@ -29,7 +32,8 @@ export async function validateCommand(argv: string[]): Promise<number> {
   }
 
   const loaded = await loadPaths(paths);
-  const { statuses } = buildMesh(loaded.objects);
+  const runningTrustDomain = args.values['trust-domain'];
+  const { statuses } = buildMesh(loaded.objects, runningTrustDomain !== undefined ? { runningTrustDomain } : {});
   const lines: { file: string; line: number; text: string; error: boolean }[] = [];
   for (const e of loaded.errors) lines.push({ file: e.file, line: e.line, text: formatSourceError(e), error: true });
   for (const s of statuses) {

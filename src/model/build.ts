@@ -73,6 +73,8 @@ export interface BuildOptions {
    * a cycle is rejected, not the ones that were there.
    */
   previous?: AcceptedInputs;
+  /** The trust domain the running control plane issues identities in: a MeshConfig naming another is refused (resolve/mesh.ts). */
+  runningTrustDomain?: string;
 }
 
 export function buildMesh(objects: readonly SourceObject[], options: BuildOptions = {}): BuildResult {
@@ -124,7 +126,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   }
   const of = <T>(k: KindSpec<T>): Entry<T>[] => (byKind.get(k.kind) ?? []) as Entry<T>[];
 
-  const mesh = resolveMesh(of(meshConfigKind), book, incumbents);
+  const mesh = resolveMesh(of(meshConfigKind), book, incumbents, options.runningTrustDomain);
   const drafts = resolvePods(of(podKind), mesh, book);
   const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
   const workloads = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);

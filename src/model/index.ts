@@ -1,5 +1,5 @@
 /** The model's public surface: sources' objects in, the mesh model and statuses out. */
-export { buildMesh, objectIdOf, type BuildResult } from './build.ts';
+export { buildMesh, objectIdOf, type BuildOptions, type BuildResult } from './build.ts';
 export { buildMeshKeepingLastGood, type AcceptedInputs } from './last-good.ts';
 export { formatProblem, formatSourceError, hasErrors, isAccepted } from './problem.ts';
 export type { Condition, ObjectStatus, Problem, ProblemReason, Severity } from './problem.ts';

@@ -10,7 +10,7 @@
  * service was deleted), nothing is served for it.
  */
 import type { SourceObject } from './object.ts';
-import { buildMesh, objectIdOf, type BuildResult } from './build.ts';
+import { buildMesh, objectIdOf, type BuildOptions, type BuildResult } from './build.ts';
 import type { AcceptedInputs } from './resolve/incumbents.ts';
 import { isAccepted, type ObjectStatus } from './problem.ts';
 import { objectId } from './resolve/book.ts';
@@ -18,9 +18,9 @@ import { objectId } from './resolve/book.ts';
 /** The accepted versions from the previous build (`BuildResult.accepted`). */
 export type { AcceptedInputs };
 
-export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previous: AcceptedInputs | undefined): BuildResult {
-  const first = buildMesh(objects, { previous });
-  if (!previous || previous.size === 0) return first;
+export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previous: AcceptedInputs | undefined, options: Omit<BuildOptions, 'previous'> = {}): BuildResult {
+  const first = buildMesh(objects, { ...options, previous });
+  if (!previous || previous.size === 0) return markPersisted(first);
   const substitutes = new Map<string, SourceObject>();
   for (const s of first.statuses) {
     if (isAccepted(s)) continue;
@@ -28,7 +28,7 @@ export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previ
     const prev = previous.get(id);
     if (prev) substitutes.set(id, prev);
   }
-  if (substitutes.size === 0) return first;
+  if (substitutes.size === 0) return markPersisted(first);
 
   // Every object with a substituted id (duplicates too) is replaced by the one previous version.
   const placed = new Set<string>();
@@ -42,7 +42,7 @@ export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previ
       retry.push(prev);
     }
   }
-  const second = buildMesh(retry, { previous });
+  const second = buildMesh(retry, { ...options, previous });
   const served = new Set(second.statuses.filter((s) => substitutes.has(statusId(s)) && isAccepted(s)).map(statusId));
   const statuses: ObjectStatus[] = second.statuses.filter((s) => !substitutes.has(statusId(s)));
   for (const s of first.statuses) {
@@ -52,19 +52,42 @@ export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previ
       statuses.push(s);
       continue;
     }
-    const generation = substitutes.get(id)!.metadata.generation;
-    const note = generation !== undefined ? `the last good version (generation ${generation}) is still served` : 'the last good version is still served';
+    const prev = substitutes.get(id)!;
+    const generation = prev.metadata.generation;
+    const persistedAt = prev.origin.source === 'file' ? prev.origin.persistedAt : undefined;
+    const note = persistedAt
+      ? `served from the last good version persisted at ${persistedAt}`
+      : generation !== undefined
+        ? `the last good version (generation ${generation}) is still served`
+        : 'the last good version is still served';
     statuses.push({
       ...s,
-      ...(generation !== undefined ? { servedGeneration: generation } : {}),
+      ...(persistedAt ? { servedFromPersisted: persistedAt } : generation !== undefined ? { servedGeneration: generation } : {}),
       conditions: s.conditions.map((c) => (c.type === 'Accepted' ? { ...c, message: `${c.message}; ${note}` } : c)),
     });
   }
-  return {
+  return markPersisted({
     model: second.model,
     statuses: statuses.toSorted((a, b) => (statusId(a) < statusId(b) ? -1 : statusId(a) > statusId(b) ? 1 : 0)),
     accepted: second.accepted,
-  };
+  });
+}
+
+/**
+ * An accepted object that is a persisted copy (its file could not be read at
+ * start, so the runtime restored it) says so in its status too.
+ */
+function markPersisted(result: BuildResult): BuildResult {
+  let marked = false;
+  const statuses = result.statuses.map((s) => {
+    const obj = result.accepted.get(statusId(s));
+    const persistedAt = obj?.origin.source === 'file' ? obj.origin.persistedAt : undefined;
+    if (!persistedAt || s.servedFromPersisted || !isAccepted(s)) return s;
+    marked = true;
+    const note = `served from the last good version persisted at ${persistedAt} (its file cannot be used)`;
+    return { ...s, servedFromPersisted: persistedAt, conditions: s.conditions.map((c) => (c.type === 'Accepted' ? { ...c, message: `${c.message}; ${note}` } : c)) };
+  });
+  return marked ? { ...result, statuses } : result;
 }
 
 function statusId(s: ObjectStatus): string {

@@ -37,6 +37,12 @@ export interface FileOrigin {
    * field points at the mapping that should hold it).
    */
   fieldLine(path: string): number;
+  /**
+   * Set on an object restored from the copy of its last accepted version the
+   * runtime persisted (that copy's path), when the file no longer yields it
+   * at start: status then says where the served version comes from.
+   */
+  persistedAt?: string;
 }
 
 export interface KubernetesOrigin {

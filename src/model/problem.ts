@@ -24,7 +24,8 @@ export type ProblemReason =
   | 'Conflict' // two intents claim the same thing; the older one wins
   | 'RefNotFound' // names a service, route group, route or port that does not exist
   | 'CrossNamespace' // refers across namespaces where SMI does not allow it
-  | 'Ignored'; // read but has no effect (explained in the message)
+  | 'Ignored' // read but has no effect (explained in the message)
+  | 'RequiresRestart'; // a setting the running control plane cannot change (the trust domain)
 
 export interface Problem {
   severity: Severity;
@@ -68,6 +69,8 @@ export interface ObjectStatus {
    * of the same object is still being served (see last-good.ts).
    */
   servedGeneration?: number;
+  /** Set when the version still served is the last good copy persisted at this path (restored at start). */
+  servedFromPersisted?: string;
 }
 
 /** A path-relative problem, before it is attached to an object. */

@@ -4,10 +4,11 @@
  * resources file, and with a state dir the CA, SDS and renewal. `trellis
  * serve`, the demo, the tests and the benchmarks all start it here.
  */
+import client from 'prom-client';
 import { componentLogger, type Logger } from '../log.ts';
 import { errorMessage, OperatorError } from '../errors.ts';
 import { SnapshotCache } from '../cache/snapshot-cache.ts';
-import { AdminServer } from '../admin/http.ts';
+import { AdminServer, DEGRADED_CONDITIONS, type DegradedState } from '../admin/http.ts';
 import { registerCertificateRoutes } from '../admin/certificates.ts';
 import { registerMeshRoutes } from '../admin/intents.ts';
 import { XdsServer } from '../server/xds-server.ts';
@@ -101,15 +102,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   try {
     // Loaded only when asked for: @kubernetes/client-node is large.
     const kube = opts.kubernetes ? (await import('./kube-mesh.ts')).openKubeMesh(opts.kubernetes, cache, log) : undefined;
-    const mesh: RunningMesh | undefined = kube ?? (opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs }) : undefined);
+    const mesh: RunningMesh | undefined = kube ?? (opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs, stateDir: opts.stateDir }) : undefined);
     if (mesh) started.push(() => mesh.close());
     await mesh?.start();
     // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
     // and workload tokens to prove identities. The trust domain is the mesh's.
+    const trustDomain = mesh?.model?.mesh.trustDomain ?? 'trellis.local';
     const security = opts.stateDir
       ? await openMeshSecurity({
           stateDir: opts.stateDir,
-          trustDomain: mesh?.model?.mesh.trustDomain ?? 'trellis.local',
+          trustDomain,
           leafLifetimeMs: mesh?.model?.mesh.certificateLifetimeMs,
           rotationGraceMs: opts.rotationGraceMs,
           rotationSpreadMs: opts.rotationSpreadMs,
@@ -118,7 +120,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
         })
       : undefined;
     if (security) started.push(() => security.close());
-    if (security && mesh) mesh.publisher.setSecretSource(security.secrets);
+    if (security && mesh) {
+      // The CA's identities are in this trust domain from now on: a MeshConfig naming another is refused until a restart.
+      mesh.holdTrustDomain(trustDomain);
+      mesh.publisher.setSecretSource(security.secrets);
+    }
     // Before the port opens: a restart's reconnect storm then finds every sidecar's config built.
     if (mesh) mesh.publisher.prewarm();
     const verifier = opts.verifier ?? (kube ? await (await import('./kube-verifier.ts')).kubeVerifier(kube, security, opts.tokenAudience) : security?.tokens);
@@ -152,9 +158,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     const admin = new AdminServer({
       xds,
       log: log.child({ component: 'admin' }),
-      notReadyReason: () => kube?.notReadyReason() ?? resources?.notReadyReason() ?? null,
+      notReadyReason: () => mesh?.notReadyReason() ?? resources?.notReadyReason() ?? null,
+      degraded: () => mesh?.degraded() ?? [],
     });
     if (mesh) registerMeshRoutes(admin, mesh);
+    registerReadinessMetrics(xdsMetrics.registry, () => mesh?.notReadyReason() ?? resources?.notReadyReason() ?? null, () => mesh?.degraded() ?? []);
     if (security) registerCertificateRoutes(admin, () => security.ca);
     started.push(() => admin.close());
     const { port: adminPort } = await listening('the admin API', opts.adminAddress, () => admin.listen(opts.adminAddress));
@@ -178,6 +186,28 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     await stopAll();
     throw e;
   }
+}
+
+/** What /readyz says, as metrics for alerts: computed at scrape time. */
+function registerReadinessMetrics(registry: client.Registry, notReady: () => string | null, degraded: () => DegradedState[]): void {
+  new client.Gauge({
+    name: 'trellis_ready',
+    help: '1 when /readyz answers 200 (config is served), 0 when 503',
+    registers: [registry],
+    collect() {
+      this.set(notReady() === null ? 1 : 0);
+    },
+  });
+  new client.Gauge({
+    name: 'trellis_degraded',
+    help: 'Degraded states /readyz names, by condition (docs/operate.md, "Last good config and readiness")',
+    labelNames: ['condition'],
+    registers: [registry],
+    collect() {
+      const now = degraded();
+      for (const condition of DEGRADED_CONDITIONS) this.set({ condition }, now.filter((d) => d.condition === condition).length);
+    },
+  });
 }
 
 /** Why a port could not be taken, in words an operator can act on; other failures are bugs and pass through. */

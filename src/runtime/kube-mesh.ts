@@ -123,12 +123,12 @@ export class KubeMesh extends SourcedMesh {
   }
 
   /** Why /readyz should say no, or null. */
-  notReadyReason(): string | null {
+  override notReadyReason(): string | null {
     if (!this.synced) return 'waiting for the first list of every watched kind from the API server';
     const down = this.source.disconnectedForMs();
     const grace = this.opts.disconnectGraceMs ?? 60_000;
     if (down > grace) return `the API server has been unreachable for ${Math.round(down / 1000)} s (grace ${Math.round(grace / 1000)} s); still serving the last known config`;
-    return null;
+    return super.notReadyReason();
   }
 
   async flush(): Promise<void> {

@@ -5,7 +5,9 @@
  */
 import type { Logger } from '../log.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
-import type { MeshModel, ObjectStatus } from '../model/index.ts';
+import type { DegradedState } from '../admin/http.ts';
+import { isAccepted, type MeshModel, type ObjectStatus } from '../model/index.ts';
+import { DEFAULT_MESH } from '../model/kinds/mesh-config.ts';
 import type { SourceError } from '../model/object.ts';
 import { MeshPipeline } from './pipeline.ts';
 import type { MeshPublisher, SecretSource } from './publisher.ts';
@@ -22,6 +24,12 @@ export interface RunningMesh {
   /** Apply pending source changes now (tests). */
   flush(): Promise<void>;
   onPublished(listener: () => void): void;
+  /** From now on, refuse a MeshConfig whose trust domain is not this one (the CA's; see resolve/mesh.ts). */
+  holdTrustDomain(trustDomain: string): void;
+  /** Why a proxy connecting now would get no config (/readyz 503), or null. */
+  notReadyReason(): string | null;
+  /** What the mesh serves that is not what its source says now (for /readyz, still 200); empty when all is well. */
+  degraded(): DegradedState[];
   close(): Promise<void>;
 }
 
@@ -59,7 +67,61 @@ export abstract class SourcedMesh implements RunningMesh {
     this.pipeline.onPublished(listener);
   }
 
+  holdTrustDomain(trustDomain: string): void {
+    this.pipeline.runningTrustDomain = trustDomain;
+  }
+
+  notReadyReason(): string | null {
+    if (this.pipeline.model) return null;
+    const failure = this.pipeline.failure;
+    return `no mesh published yet${failure ? `: building it failed (${failure.message})` : ''}`;
+  }
+
+  degraded(): DegradedState[] {
+    return [...this.sourceDegraded(), ...pipelineDegraded(this.pipeline)];
+  }
+
+  /** The source's own degraded states (a vanished folder, unreadable files). */
+  protected sourceDegraded(): DegradedState[] {
+    return [];
+  }
+
   abstract start(): Promise<void>;
   abstract flush(): Promise<void>;
   abstract close(): Promise<void>;
+}
+
+/** At most this many objects served from their last good version are named one by one. */
+const NAMED_OBJECTS = 20;
+
+/** The pipeline's degraded states: failing builds, objects served from a last good version, a held trust domain. */
+export function pipelineDegraded(pipeline: MeshPipeline): DegradedState[] {
+  const out: DegradedState[] = [];
+  const { failure, model } = pipeline;
+  if (failure) {
+    const served = model ? `generation ${pipeline.generation} is still served` : 'nothing was published yet';
+    out.push({
+      condition: 'PipelineFailing',
+      sinceMs: failure.sinceMs,
+      message: `building or publishing the mesh failed ${failure.attempts} time(s) in a row (${failure.message}); ${served} and the next change is tried again`,
+    });
+  }
+  // Rejected objects whose last good version is served (accepted persisted copies of an unusable file are FileUnusable's).
+  const lastGood = pipeline.statuses.filter((s) => !isAccepted(s) && (s.servedGeneration !== undefined || s.servedFromPersisted !== undefined));
+  for (const s of lastGood.slice(0, NAMED_OBJECTS)) {
+    const name = `${s.kind} ${s.namespace ? `${s.namespace}/` : ''}${s.name}`;
+    const served = s.servedFromPersisted ? `the last good version persisted at ${s.servedFromPersisted}` : `its last good version (generation ${s.servedGeneration})`;
+    out.push({ condition: 'ServedFromLastGood', ...(s.origin ? { file: s.origin.file } : {}), message: `${name}: generation ${s.generation ?? '?'} is rejected; ${served} is served (see /api/v1/intents)` });
+  }
+  if (lastGood.length > NAMED_OBJECTS) {
+    out.push({ condition: 'ServedFromLastGood', message: `and ${lastGood.length - NAMED_OBJECTS} more objects served from their last good version (see /api/v1/intents)` });
+  }
+  const held = pipeline.runningTrustDomain;
+  if (model && held !== undefined && model.mesh.source === undefined && held !== DEFAULT_MESH.trustDomain) {
+    out.push({
+      condition: 'TrustDomainHeld',
+      message: `no MeshConfig is accepted, whose default trust domain "${DEFAULT_MESH.trustDomain}" would replace the running "${held}": the running one is kept until a restart (restore the MeshConfig, or restart Trellis and bootstrap every sidecar again)`,
+    });
+  }
+  return out;
 }

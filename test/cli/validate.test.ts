@@ -102,6 +102,14 @@ describe('trellis validate', () => {
     expect(r.code).toBe(0);
   });
 
+  it('issue 16 bug 4: --trust-domain refuses a MeshConfig naming another trust domain, as a running serve does', async () => {
+    const same = await trellis(['validate', '--trust-domain', 'trellis.local', 'examples/demo'], ROOT);
+    expect([same.code, same.stdout]).toEqual([0, '']);
+    const other = await trellis(['validate', '--trust-domain', 'other.local', 'examples/demo'], ROOT);
+    expect(other.code).toBe(1);
+    expect(other.stdout).toMatch(/^examples\/demo\/mesh\.yaml:13: MeshConfig trellis: spec\.trustDomain: the trust domain cannot change while Trellis runs: .*"other\.local"/);
+  });
+
   const usage: { name: string; args: string[] }[] = [
     { name: 'no paths', args: ['validate'] },
     { name: 'a path that does not exist', args: ['validate', 'nope'] },

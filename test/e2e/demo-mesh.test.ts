@@ -10,14 +10,15 @@
  * (127.0.10.6) so one instance of a two-instance cluster can fail.
  *
  * Cases run in order; the ones that change the mesh (failure injection,
- * edits, restart, rotation) come after the ones that only observe it, and
+ * edits, restarts, a broken file at restart, the folder gone, rotation)
+ * come after the ones that only observe it, and
  * each restores what it changed. Some figures are printed (grep "[e2e]"),
  * none is asserted: edit → every Envoy ACKed (p50/p99, target p99 ≤ 1 s) is
  * measured by `scripts/bench.sh demo` (bench/demo-edit.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
@@ -481,6 +482,71 @@ describe('demo mesh with real Envoy', () => {
     // The same Envoy processes kept serving (none restarted or exited).
     expect([...demo.envoys.values()].map((e) => (e.exitCode === null ? e.pid : -1))).toEqual(pids);
   });
+
+  it('issue 16 bug 2: Trellis restarted with a broken file (mis-indented, negative weight, unreadable) loses no proxy its config; no request fails', async () => {
+    const file = intentsFile();
+    const good = readFileSync(file, 'utf8');
+    const breakages: Array<[string, () => void]> = [
+      ['mis-indented', () => writeFileSync(file, good.replace('  service: recommendation\n  backends', '  service: recommendation\n backends'))],
+      ['negative weight', () => writeFileSync(file, good.replace('weight: 10\n', 'weight: -10\n'))],
+      // Root reads a mode-000 file anyway: a link to /proc/self/mem is unreadable for anyone (EIO).
+      ['unreadable', () => (process.getuid?.() === 0 ? (rmSync(file), symlinkSync('/proc/self/mem', file)) : chmodSync(file, 0o000))],
+    ];
+    /** The recommendation clusters the frontend's Envoy holds (its own admin page). */
+    const envoyClusters = async () => [...new Set(String((await get(FRONTEND, DEMO_PORTS.admin, '/clusters')).body).split('\n').map((l) => l.split('::')[0]!).filter((c) => c.startsWith('recommendation')))].sort();
+    await demo.server.mesh!.flush(); // the last good copy of the current folder is on disk
+    const before = await envoyClusters();
+    expect(before.length).toBeGreaterThan(0);
+    const traffic = steadyTraffic(10);
+    const seen: string[] = [];
+    try {
+      for (const [name, breakIt] of breakages) {
+        breakIt();
+        await demo.restartTrellis();
+        await until(`every Envoy back in sync after a restart with intents.yaml ${name}`, () => allInSync(demo.server, ids), 15_000, 20);
+        const ready = (await get('127.0.0.1', Number(ADMIN.split(':')[1]), '/readyz')).body as { status: string; degraded: Array<{ condition: string }> };
+        seen.push(`${name}: ${ready.status} ${ready.degraded.map((d) => d.condition).join(',')}`);
+        expect(await envoyClusters()).toEqual(before);
+        rmSync(file, { force: true });
+        writeFileSync(file, good);
+        await until('the good file read again', () => demo.server.mesh!.degraded().length === 0, 5000, 20);
+      }
+    } finally {
+      rmSync(file, { force: true });
+      writeFileSync(file, good);
+    }
+    await sleep(200);
+    const { sent, failures } = await traffic.stop();
+    if (failures.length > 0) await printEnvoyErrors(demo);
+    console.log(`[e2e] three restarts with a broken intents.yaml: ${sent} requests, ${failures.length} failed; /readyz: ${seen.join('; ')}`);
+    expect(seen).toEqual(['mis-indented: degraded FileUnusable', 'negative weight: degraded ServedFromLastGood', 'unreadable: degraded FileUnusable']);
+    expect(failures).toEqual([]);
+  });
+
+  it('issue 16 bug 3: the source folder gone for 10 s under traffic fails no request; Trellis says so, and resumes when it is back', async () => {
+    const away = `${opts.meshDir}.away`;
+    const readyz = async () => (await get('127.0.0.1', Number(ADMIN.split(':')[1]), '/readyz')).body as { status: string; degraded?: Array<{ condition: string }> };
+    const traffic = steadyTraffic(10);
+    await sleep(200);
+    renameSync(opts.meshDir, away);
+    let whileGone: string[] = [];
+    try {
+      await sleep(5000);
+      whileGone = ((await readyz()).degraded ?? []).map((d) => d.condition);
+      await sleep(5000);
+    } finally {
+      renameSync(away, opts.meshDir);
+    }
+    await until('the folder read again', async () => ((await readyz()).degraded ?? []).length === 0, 8000, 50);
+    await sleep(200);
+    const { sent, failures } = await traffic.stop();
+    if (failures.length > 0) await printEnvoyErrors(demo);
+    console.log(`[e2e] source folder gone 10 s: ${sent} requests, ${failures.length} failed; /readyz while gone: ${whileGone.join(',')}`);
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(500);
+    expect(whileGone).toEqual(['SourceRootMissing']);
+    expect(allInSync(demo.server, ids)).toBe(true);
+  }, 40_000);
 
   it('rotates certificates during traffic without losing a request; Envoys hold the new serials', async () => {
     const sec = demo.server.security!;

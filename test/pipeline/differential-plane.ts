@@ -64,6 +64,7 @@ export class Plane {
     const spec = objects.find((o) => o.kind === 'MeshConfig')?.raw.spec as { trustDomain?: string } | undefined;
     this.secrets.use(spec?.trustDomain ?? 'cluster.local');
     const result = this.pipeline.apply(objects);
+    if (!result) throw new Error(`the pipeline failed: ${this.pipeline.failure?.message}`);
     const bad = result.statuses.filter((s) => hasErrors(s.problems));
     // An invalid object would keep its last good version on one plane only: not what this test compares.
     if (bad.length > 0) throw new Error(`test fixture is invalid: ${JSON.stringify(bad.map((s) => [s.kind, s.name, s.problems.map((p) => p.message)]))}`);

@@ -140,6 +140,13 @@ export class PathWatcher {
     this.startPolling(this.options.pollIntervalMs ?? (this.watching ? 5000 : 500));
   }
 
+  /** Watches again from the root (the owner found it removed and made anew: the old watch is on the gone inode). */
+  async rewatch(): Promise<void> {
+    if (this.closed) return;
+    this.unwatchAll();
+    await this.start();
+  }
+
   /** Reloads after `delayMs` of quiet (another call restarts the wait). */
   schedule(delayMs = this.debounceMs): void {
     if (this.closed) return;

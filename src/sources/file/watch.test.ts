@@ -141,4 +141,17 @@ describe('FileWatcher', () => {
     await writeFile(join(dir, 'b.yaml'), sa('b'));
     await waitFor(() => names(last())?.length === 2);
   });
+  it('issue 16 bug 3: a vanished root keeps every object and says so; a root made anew is read again (its new watch: test/pipeline/last-good-restart.test.ts)', async () => {
+    await mkdir(join(dir, 'mesh'));
+    await writeFile(join(dir, 'mesh', 'a.yaml'), sa('a'));
+    const root = join(dir, 'mesh');
+    await start({ root, pollIntervalMs: 50, debounceMs: 20 });
+    await rm(root, { recursive: true });
+    const gone = await waitFor(() => last()?.rootMissing);
+    expect(gone).toMatchObject({ root, message: expect.stringMatching(/ENOENT/) });
+    expect(names(last())).toEqual(['a']);
+    await mkdir(root);
+    await writeFile(join(root, 'b.yaml'), sa('b'));
+    await waitFor(() => !last()?.rootMissing && names(last())?.join() === 'b');
+  });
 });

@@ -12,11 +12,18 @@
  * - a file that suddenly becomes empty keeps its objects for `settleMs`
  *   (editors and `>` redirection truncate before they write); if it is still
  *   empty then, it is taken at its word;
- * - nothing thrown while reading or by the consumer escapes the watcher.
+ * - nothing thrown while reading or by the consumer escapes the watcher;
+ * - a root that is gone (deleted, renamed away, unmounted) is an error, not
+ *   "no files": every file keeps its objects, the error is logged once and
+ *   shown in the snapshot (`rootMissing`), the root is checked again every
+ *   `pollIntervalMs`, and when it is back the watch is set on it anew and
+ *   reading resumes (issue 16 bug 3: a vanished folder used to delete the
+ *   whole mesh, silently).
  *
  * Each object gets a `metadata.generation` that goes up when its content
  * changes, as the API server does, so status can say which version is served.
  */
+import { stat } from 'node:fs/promises';
 import { componentLogger, type Logger } from '../../log.ts';
 import { errorMessage } from '../../errors.ts';
 import type { SourceError, SourceObject } from '../../model/object.ts';
@@ -32,6 +39,16 @@ export interface FileSourceSnapshot {
   errors: SourceError[];
   /** Files re-read, added or removed since the previous snapshot. */
   changedFiles: string[];
+  /** Set while the root cannot be listed: the objects are those of the last listing. */
+  rootMissing?: RootMissing;
+}
+
+export interface RootMissing {
+  root: string;
+  /** Why it cannot be listed (ENOENT, not a directory, ...). */
+  message: string;
+  /** When it was first found missing (epoch ms). */
+  sinceMs: number;
 }
 
 export interface FileWatcherOptions {
@@ -66,6 +83,7 @@ export class FileWatcher {
   private started = false;
   private closed = false;
   private current: FileSourceSnapshot = { objects: [], errors: [], changedFiles: [] };
+  private rootMissing: RootMissing | undefined;
 
   constructor(private readonly options: FileWatcherOptions) {
     this.log = options.logger ?? componentLogger('file-source');
@@ -108,13 +126,19 @@ export class FileWatcher {
   /** One reload (PathWatcher runs one at a time): re-read what changed and hand it out. */
   private async refresh(): Promise<void> {
     const emit = this.started;
+    const wasMissing = this.rootMissing;
     const changed = await this.scan();
-    if (changed.length > 0 || !emit) this.publish(changed, emit);
+    if (changed.length > 0 || !emit || wasMissing !== this.rootMissing) this.publish(changed, emit);
   }
 
-  /** Brings `files` up to date with the disk; returns the files that changed. */
+  /** Brings `files` up to date with the disk; returns the files that changed (none while the root is gone). */
   private async scan(): Promise<string[]> {
-    const listed = new Set(await listYamlFiles(this.options.root));
+    const root = this.options.root;
+    if (await this.checkRoot()) return [];
+    const listing = await listYamlFiles(root);
+    // Gone during the walk: the listing is partial, and its absent files are not deleted.
+    if (await this.checkRoot()) return [];
+    const listed = new Set(listing);
     const changed: string[] = [];
     for (const file of this.files.keys()) {
       if (!listed.has(file)) {
@@ -126,6 +150,32 @@ export class FileWatcher {
       if (await this.refreshFile(file)) changed.push(file);
     }
     return changed.toSorted();
+  }
+
+  /** True while the root cannot be listed; logs when it goes and when it comes back. */
+  private async checkRoot(): Promise<boolean> {
+    const root = this.options.root;
+    const problem = await stat(root).then(
+      (s) => (s.isDirectory() ? undefined : 'it is not a directory'),
+      (err: unknown) => errorMessage(err),
+    );
+    if (problem !== undefined) {
+      if (!this.rootMissing) {
+        this.rootMissing = { root, message: problem, sinceMs: Date.now() };
+        this.log.error({ root, err: problem }, `the source folder ${root} cannot be read (${problem}): every file keeps its last objects and the last config stays served until it is back`);
+      }
+      // Look again soon, whatever fs.watch says (a watch on a deleted directory stays silent).
+      this.paths.schedule(this.options.pollIntervalMs ?? 500);
+      return true;
+    }
+    if (this.rootMissing) {
+      const goneMs = Date.now() - this.rootMissing.sinceMs;
+      this.rootMissing = undefined;
+      this.log.warn({ root, goneMs }, `the source folder ${root} is back: reading it again`);
+      // A folder made anew is another inode: the old watch sees nothing of it.
+      if (this.started && !this.closed) await this.paths.rewatch();
+    }
+    return false;
   }
 
   private async refreshFile(file: string): Promise<boolean> {
@@ -167,7 +217,7 @@ export class FileWatcher {
     const files = [...this.files.keys()].toSorted();
     const objects = this.withGenerations(files.flatMap((f) => this.files.get(f)!.objects));
     const errors = files.flatMap((f) => this.files.get(f)!.errors);
-    this.current = { objects, errors, changedFiles };
+    this.current = { objects, errors, changedFiles, ...(this.rootMissing ? { rootMissing: this.rootMissing } : {}) };
     if (!emit || this.closed) return;
     try {
       this.options.onChange(this.current);

@@ -16,6 +16,9 @@
 #   scripts/bench.sh reroute [options]     # only the edit -> traffic delay: a TrafficSplit edit in the watched folder to
 #                                          # the first call of real proxyless gRPC clients (grpc-js-xds, grpcio) on the
 #                                          # new version: see bench/reroute.ts
+#   scripts/bench.sh edits [options]      # only the edit -> served delay: 100 edits of the watched folder, half written
+#                                          # in place, half renamed over (as editors save), to the EDS response with the
+#                                          # new address; p50/p99/max (target p99 < 1 s): see bench/edit-latency.ts
 # Everything binds 127.0.0.1 and stops by itself (per-run timeouts, a global watchdog).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,6 +38,7 @@ case "${1:-}" in
   interference) shift; exec node --import tsx bench/interference.ts "$@" ;;
   demo) shift; exec node --import tsx bench/demo-edit.ts "$@" ;;
   reroute) shift; exec node --import tsx bench/reroute.ts "$@" ;;
+  edits) shift; exec node --import tsx bench/edit-latency.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
@@ -48,5 +52,7 @@ node --import tsx bench/interference.ts
 node --import tsx bench/demo-edit.ts
 # Step 6: an operator's edit to real proxyless gRPC clients' traffic (was asserted in test/interop).
 node --import tsx bench/reroute.ts
+# Step 6b: every edit of the watched folder, in place or renamed over, to the change served (issue 16 bug 7).
+node --import tsx bench/edit-latency.ts
 # Step 7: a cluster's EndpointSlice churn, 5,000 updates/min for 1,000 streams (issue 6).
 exec node --import tsx bench/kube-churn.ts

@@ -22,6 +22,7 @@ import { trafficTargetKind } from './kinds/traffic-target.ts';
 import type { ObjectStatus } from './problem.ts';
 import { accessByDestination, resolveAccess } from './resolve/access.ts';
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
+import { Incumbents, type AcceptedInputs } from './resolve/incumbents.ts';
 import { resolveMesh } from './resolve/mesh.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
@@ -65,12 +66,20 @@ interface InputRecord {
 }
 
 export interface BuildOptions {
+  /**
+   * What the previous build accepted (its `accepted`), if any. It settles the
+   * conflicts an order of names must not (resolve/incumbents.ts): the
+   * MeshConfig that configures the mesh keeps it; a TrafficSplit that closes
+   * a cycle is rejected, not the ones that were there.
+   */
+  previous?: AcceptedInputs;
   /** The trust domain the running control plane issues identities in: a MeshConfig naming another is refused (resolve/mesh.ts). */
   runningTrustDomain?: string;
 }
 
 export function buildMesh(objects: readonly SourceObject[], options: BuildOptions = {}): BuildResult {
   const book = new Book();
+  const incumbents = new Incumbents(options.previous);
   const records: InputRecord[] = objects.map((obj, i) => ({
     obj,
     ref: `#${i}`,
@@ -117,13 +126,13 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   }
   const of = <T>(k: KindSpec<T>): Entry<T>[] => (byKind.get(k.kind) ?? []) as Entry<T>[];
 
-  const mesh = resolveMesh(of(meshConfigKind), book, options.runningTrustDomain);
+  const mesh = resolveMesh(of(meshConfigKind), book, incumbents, options.runningTrustDomain);
   const drafts = resolvePods(of(podKind), mesh, book);
   const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
   const workloads = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
   const identities = resolveIdentities(of(serviceAccountKind), workloads, svc.servicesByIdentity, mesh, book);
   const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
-  const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book);
+  const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
 

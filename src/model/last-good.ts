@@ -11,14 +11,15 @@
  */
 import type { SourceObject } from './object.ts';
 import { buildMesh, objectIdOf, type BuildOptions, type BuildResult } from './build.ts';
+import type { AcceptedInputs } from './resolve/incumbents.ts';
 import { isAccepted, type ObjectStatus } from './problem.ts';
 import { objectId } from './resolve/book.ts';
 
 /** The accepted versions from the previous build (`BuildResult.accepted`). */
-export type AcceptedInputs = ReadonlyMap<string, SourceObject>;
+export type { AcceptedInputs };
 
-export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previous: AcceptedInputs | undefined, options: BuildOptions = {}): BuildResult {
-  const first = buildMesh(objects, options);
+export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previous: AcceptedInputs | undefined, options: Omit<BuildOptions, 'previous'> = {}): BuildResult {
+  const first = buildMesh(objects, { ...options, previous });
   if (!previous || previous.size === 0) return markPersisted(first);
   const substitutes = new Map<string, SourceObject>();
   for (const s of first.statuses) {
@@ -41,7 +42,7 @@ export function buildMeshKeepingLastGood(objects: readonly SourceObject[], previ
       retry.push(prev);
     }
   }
-  const second = buildMesh(retry, options);
+  const second = buildMesh(retry, { ...options, previous });
   const served = new Set(second.statuses.filter((s) => substitutes.has(statusId(s)) && isAccepted(s)).map(statusId));
   const statuses: ObjectStatus[] = second.statuses.filter((s) => !substitutes.has(statusId(s)));
   for (const s of first.statuses) {

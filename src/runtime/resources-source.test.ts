@@ -3,7 +3,7 @@
  * change is served, a broken or missing file keeps the last good config, and
  * the file is loaded again once it is back.
  */
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -31,14 +31,14 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function start(): ResourcesFileSource {
-  source = new ResourcesFileSource({ file, cache, metrics: new XdsMetrics(), log: rootLogger.child({ level: 'silent' }), debounceMs: 20 });
+function start(resyncMs?: number): ResourcesFileSource {
+  source = new ResourcesFileSource({ file, cache, metrics: new XdsMetrics(), log: rootLogger.child({ level: 'silent' }), debounceMs: 20, resyncMs });
   return source;
 }
 
 const served = () => [...(cache.get(SHARED_KEY)?.get(TypeUrl.Cluster).items.keys() ?? [])];
 
-async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`still serving ${JSON.stringify(served())}`);
@@ -60,6 +60,37 @@ describe('ResourcesFileSource', () => {
     await writeFile(join(dir, '.resources.yaml.tmp'), clusters('c'));
     await rename(join(dir, '.resources.yaml.tmp'), file);
     await until(() => served().join() === 'c');
+  });
+
+  it('issue 16 bug 7: after a save by rename, later edits (in place, by rename, a ConfigMap link swap) are served without the resync', async () => {
+    await writeFile(file, clusters('a'));
+    const s = start(60_000); // no safety resync within the test: fs events alone
+    await s.reload();
+    await s.watch();
+    const renameOver = async (text: string) => {
+      await writeFile(join(dir, '.resources.yaml.tmp'), text);
+      await rename(join(dir, '.resources.yaml.tmp'), file);
+    };
+    await renameOver(clusters('b'));
+    await until(() => served().join() === 'b');
+    await writeFile(file, clusters('c'));
+    await until(() => served().join() === 'c');
+    await renameOver(clusters('d'));
+    await until(() => served().join() === 'd');
+    await writeFile(file, clusters('e'));
+    await until(() => served().join() === 'e');
+    // A ConfigMap volume: the file is a link into `..data`, a link that kubelet renames a new one over.
+    await mkdir(join(dir, '..v1'));
+    await writeFile(join(dir, '..v1', 'resources.yaml'), clusters('f'));
+    await symlink('..v1', join(dir, '..data'));
+    await rm(file);
+    await symlink('..data/resources.yaml', file);
+    await until(() => served().join() === 'f');
+    await mkdir(join(dir, '..v2'));
+    await writeFile(join(dir, '..v2', 'resources.yaml'), clusters('g'));
+    await symlink('..v2', join(dir, '..data_tmp'));
+    await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+    await until(() => served().join() === 'g');
   });
 
   it('keeps the last good config while the file is broken or missing, and loads it once it is back', async () => {

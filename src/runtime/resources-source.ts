@@ -22,6 +22,8 @@ export interface ResourcesFileOptions {
   metrics: XdsMetrics;
   log: Logger;
   debounceMs?: number;
+  /** The safety resync's period (default 5 s): tests set it long to see that fs events alone are enough. */
+  resyncMs?: number;
 }
 
 export class ResourcesFileSource {
@@ -37,6 +39,7 @@ export class ResourcesFileSource {
       kind: 'file',
       reload: () => this.refresh(),
       debounceMs: opts.debounceMs,
+      pollIntervalMs: opts.resyncMs,
       logger: opts.log,
       failureMessage: 'resources file reload failed; still serving the last good config',
     });
@@ -70,7 +73,7 @@ export class ResourcesFileSource {
       // Not remembered as known, so that the file is loaded once it is back or
       // readable; but said once, not again at every resync while it stays so.
       this.known = undefined;
-      const error = `${file}: ${read.state === 'gone' ? 'no such file' : errorMessage(read.error)}`;
+      const error = `${file}: ${read.state === 'gone' ? 'no such file' : read.state === 'too-large' ? `${read.stamp.size} bytes, over the limit of ${read.limit}` : errorMessage(read.error)}`;
       if (error !== this.lastError) log.error({ file }, `cannot read resources; still serving the last good config: ${error}`);
       this.lastError = error;
       return;

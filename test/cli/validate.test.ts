@@ -84,6 +84,18 @@ describe('trellis validate', () => {
     expect(lines[0]).toMatch(/^broken\.yaml:/);
   });
 
+  it('issue 16 bug 8: a second MeshConfig is reported at its own file too, not only at the operator\'s', async () => {
+    const mesh = (name: string) => `apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata:\n  name: ${name}\nspec:\n  trustDomain: ${name}.local\n`;
+    await mkdir(join(dir, 'two-meshes'));
+    await writeFile(join(dir, 'two-meshes', 'mesh.yaml'), mesh('trellis'));
+    await writeFile(join(dir, 'two-meshes', 'evil.yaml'), mesh('evil'));
+    const r = await trellis(['validate', 'two-meshes'], dir);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^two-meshes\/evil\.yaml:4: MeshConfig evil: metadata\.name: .*two-meshes\/mesh\.yaml:1/));
+    expect(lines).toContainEqual(expect.stringMatching(/^two-meshes\/mesh\.yaml:4: MeshConfig trellis: metadata\.name: .*two-meshes\/evil\.yaml:1/));
+  });
+
   it('passes on the demo mesh', async () => {
     const r = await trellis(['validate', 'examples/demo'], ROOT);
     expect(r.stdout).toBe('');

@@ -1,7 +1,8 @@
 /**
  * TrafficSplits: the root service and backends must exist in the split's
- * namespace; one split per root service and match set (the older wins); a
- * backend takes a root port's traffic only if it has the same port number.
+ * namespace; one split per root service and match set (the older wins); no
+ * cycles of splits (split-cycles.ts); a backend takes a root port's traffic
+ * only if it has the same port number.
  * https://github.com/servicemeshinterface/smi-spec/blob/main/apis/traffic-split/v1alpha4/traffic-split.md#ports
  */
 import { childPath } from '../field-path.ts';
@@ -9,7 +10,9 @@ import type { TrafficSplitSpec } from '../kinds/traffic-split.ts';
 import { didYouMean } from '../suggest.ts';
 import type { ObjectKey, RouteGroup, Split, SplitBackend } from '../types.ts';
 import { objectKey, olderFirst, sortedMap, type Book, type Entry } from './book.ts';
+import type { Incumbents } from './incumbents.ts';
 import { resolveRouteRef, uniqueMatches } from './routes.ts';
+import { rejectSplitCycles } from './split-cycles.ts';
 import type { ServiceDraft } from './services.ts';
 
 export function resolveSplits(
@@ -17,6 +20,7 @@ export function resolveSplits(
   services: ReadonlyMap<ObjectKey, ServiceDraft>,
   groups: ReadonlyMap<ObjectKey, RouteGroup>,
   book: Book,
+  incumbents: Incumbents,
 ): Map<ObjectKey, Split> {
   const candidates: Split[] = [];
   const byKey = new Map<ObjectKey, Entry<TrafficSplitSpec>>();
@@ -71,7 +75,7 @@ export function resolveSplits(
     owner.set(claim, s);
     accepted.push(s);
   }
-  return sortedMap(accepted.map((s) => [s.key, s]));
+  return sortedMap(rejectSplitCycles(accepted, byKey, book, incumbents).map((s) => [s.key, s]));
 }
 
 /** Splits of each root service, in routing order: with matches first (by name), then the unconditional one. */

@@ -7,6 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourceError, SourceObject } from '../../model/object.ts';
 import { errorMessage } from '../../errors.ts';
+import { MAX_FILE_BYTES, tooLargeMessage } from './limits.ts';
 import { parseYamlFile } from './parse.ts';
 
 export interface LoadedFile {
@@ -61,6 +62,9 @@ export async function listYamlFiles(root: string): Promise<string[]> {
 export async function loadFile(file: string): Promise<LoadedFile> {
   let text: string;
   try {
+    // A file over the limit is refused before it is read (limits.ts).
+    const { size } = await stat(file);
+    if (size > MAX_FILE_BYTES) return { file, objects: [], errors: [{ file, line: 1, message: tooLargeMessage(size, MAX_FILE_BYTES) }] };
     text = await readFile(file, 'utf8');
   } catch (err) {
     return { file, objects: [], errors: [{ file, line: 1, message: `cannot read file: ${errorMessage(err)}` }] };

@@ -3,12 +3,14 @@
  * field. Pure: text in, objects and errors out; never throws on input.
  *
  * A file holds any number of documents (`---`). Empty documents are skipped;
- * a `v1 List` is expanded into its items, as kubectl does.
+ * a `v1 List` is expanded into its items, as kubectl does. A file or an
+ * object over the size limits (limits.ts) is an error, never parsed further.
  */
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Node } from 'yaml';
 import { childPath } from '../../model/field-path.ts';
 import { fieldLineLookup, type SourceError, type SourceObject } from '../../model/object.ts';
 import { errorMessage } from '../../errors.ts';
+import { MAX_FILE_BYTES, MAX_OBJECT_BYTES, objectTooLargeMessage, tooLargeMessage } from './limits.ts';
 
 export interface ParsedFile {
   objects: SourceObject[];
@@ -17,6 +19,9 @@ export interface ParsedFile {
 }
 
 export function parseYamlFile(file: string, text: string): ParsedFile {
+  // Readers refuse such a file before reading it; this guards any other caller.
+  const size = Buffer.byteLength(text);
+  if (size > MAX_FILE_BYTES) return { objects: [], errors: [{ file, line: 1, message: tooLargeMessage(size, MAX_FILE_BYTES) }] };
   const lineCounter = new LineCounter();
   const lineOf = (offset: number): number => lineCounter.linePos(offset).line;
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -39,6 +44,8 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
       errors.push({ file, line: docLine, document, message: 'a document must be a mapping with apiVersion, kind and metadata' });
       return;
     }
+    const isList = scalarOf(contents.get('kind', true)) === 'List' && scalarOf(contents.get('apiVersion', true)) === 'v1';
+    if (!isList && tooLarge(contents, docLine, document)) return;
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
@@ -51,8 +58,11 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
     recordLines(contents, '', lines, lineOf);
     const root = value as Record<string, unknown>;
     if (root.kind === 'List' && root.apiVersion === 'v1' && Array.isArray(root.items)) {
+      const itemNodes = contents.get('items', true);
       root.items.forEach((item: unknown, i: number) => {
         const prefix = childPath('items', i);
+        const node = isSeq(itemNodes) ? itemNodes.items[i] : undefined;
+        if (node && typeof node === 'object' && 'range' in node && tooLarge(node as Node, lines.get(prefix) ?? docLine, document)) return;
         const itemLines = new Map<string, number>();
         for (const [path, line] of lines) {
           if (path === prefix) itemLines.set('', line);
@@ -67,6 +77,31 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
     toObject(file, document, value, lines, docLine, objects, errors);
   });
   return { objects, errors };
+
+  /** An object over MAX_OBJECT_BYTES (its YAML text) becomes an error naming it. */
+  function tooLarge(node: Node, line: number, document: number): boolean {
+    const [start, , end] = node.range ?? [0, 0, 0];
+    const bytes = Buffer.byteLength(text.slice(start, end));
+    if (bytes <= MAX_OBJECT_BYTES) return false;
+    errors.push({ file, line, document, ...identity(node), message: objectTooLargeMessage(bytes, MAX_OBJECT_BYTES) });
+    return true;
+  }
+}
+
+/** kind, name and namespace of an object's node, as far as they are plain strings. */
+function identity(node: Node): { kind?: string; name?: string; namespace?: string } {
+  if (!isMap(node)) return {};
+  const meta = node.get('metadata', true);
+  const at = (v: unknown) => {
+    const value = scalarOf(v);
+    return typeof value === 'string' ? value : undefined;
+  };
+  const [kind, name, namespace] = [at(node.get('kind', true)), isMap(meta) ? at(meta.get('name', true)) : undefined, isMap(meta) ? at(meta.get('namespace', true)) : undefined];
+  return { ...(kind ? { kind } : {}), ...(name ? { name } : {}), ...(namespace ? { namespace } : {}) };
+}
+
+function scalarOf(node: unknown): unknown {
+  return isScalar(node) ? node.value : undefined;
 }
 
 /** Checks a document has what identifies an object and builds the SourceObject. */

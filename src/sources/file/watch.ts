@@ -27,6 +27,7 @@ import { stat } from 'node:fs/promises';
 import { componentLogger, type Logger } from '../../log.ts';
 import { errorMessage } from '../../errors.ts';
 import type { SourceError, SourceObject } from '../../model/object.ts';
+import { MAX_FILE_BYTES, tooLargeMessage } from './limits.ts';
 import { listYamlFiles } from './load.ts';
 import { parseYamlFile } from './parse.ts';
 import { PathWatcher, type Stamp } from './path-watcher.ts';
@@ -55,7 +56,7 @@ export interface FileWatcherOptions {
   onChange: (snapshot: FileSourceSnapshot) => void;
   /** Quiet time after the last event before reloading. Default 100 ms. */
   debounceMs?: number;
-  /** 'auto': fs.watch (recursive), polling if that is unavailable; 'poll': polling only. */
+  /** 'auto': fs.watch on every folder of the tree, polling if that is unavailable; 'poll': polling only. */
   mode?: 'auto' | 'poll';
   /** Polling period in 'poll' mode, and the period of a safety resync in 'auto' mode. */
   pollIntervalMs?: number;
@@ -94,6 +95,7 @@ export class FileWatcher {
       debounceMs: options.debounceMs,
       mode: options.mode,
       pollIntervalMs: options.pollIntervalMs,
+      maxBytes: MAX_FILE_BYTES,
       logger: this.log,
       failureMessage: 'file source reload failed; keeping the previous objects',
     });
@@ -182,6 +184,11 @@ export class FileWatcher {
     const read = await this.paths.read(file, prev?.emptySince === undefined ? prev?.stamp : undefined);
     if (read.state === 'gone') return this.files.delete(file);
     if (read.state === 'unchanged' || read.state === 'moving') return false;
+    if (read.state === 'too-large') {
+      const error = { file, line: 1, message: tooLargeMessage(read.stamp.size, read.limit) };
+      this.files.set(file, { stamp: read.stamp, objects: prev?.objects ?? [], errors: [error] });
+      return true;
+    }
     if (read.state === 'unreadable') {
       const error = { file, line: 1, message: `cannot read file: ${errorMessage(read.error)}` };
       this.files.set(file, { stamp: read.stamp, objects: prev?.objects ?? [], errors: [error] });

@@ -234,15 +234,19 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (result.ok) {
       this.identity = result.identity;
       this.identityState = 'proven';
-      if (this.types.get(TypeUrl.Secret)?.markDirty()) this.scheduleFlush();
-      return;
+    } else {
+      this.identityState = 'refused';
+      this.deps.metrics.identityFailures.inc({ reason: result.reason });
+      this.log.warn({ node: this.nodeInfo?.id, reason: result.reason, message: result.message }, 'stream did not prove an identity; no secrets');
+      if (this.deps.requireIdentity) {
+        this.onFatal(new StreamError('UNAUTHENTICATED', 'identity', `identity not proven: ${result.message}`));
+        return;
+      }
     }
-    this.identityState = 'refused';
-    this.deps.metrics.identityFailures.inc({ reason: result.reason });
-    this.log.warn({ node: this.nodeInfo?.id, reason: result.reason, message: result.message }, 'stream did not prove an identity; no secrets');
-    if (this.deps.requireIdentity) {
-      this.onFatal(new StreamError('UNAUTHENTICATED', 'identity', `identity not proven: ${result.message}`));
-    }
+    // Either answer ends the wait: flush skipped SDS while the identity was
+    // pending, so send it now — the workload's secrets, or after a refusal
+    // what is not secret (the trust bundle; docs/kubernetes.md).
+    if (this.types.get(TypeUrl.Secret)?.markDirty()) this.scheduleFlush();
   }
 
   // --- answers ---------------------------------------------------------------

@@ -25,6 +25,9 @@ import { StreamError } from './errors.ts';
 import { TypeState } from './type-state.ts';
 import type { HeldResource, StreamSyncStatus } from './sync-status.ts';
 import { secretsVisibleTo, withRetainedClusters, withRetainedEndpoints } from './effective-sets.ts';
+import { TooManyEntries } from '../xds/request-scan.ts';
+import { LIMITS_DOC, type XdsLimits } from './limits.ts';
+import type { Subscription } from './subscription.ts';
 
 export type StreamMode = 'sotw' | 'delta';
 
@@ -45,6 +48,7 @@ export interface StreamDeps {
   verifier?: IdentityVerifier;
   /** Close streams that fail to prove an identity instead of serving them config without secrets. */
   requireIdentity: boolean;
+  limits: Readonly<XdsLimits>;
   onNode(stream: XdsStream): void;
   onClose(stream: XdsStream): void;
 }
@@ -100,6 +104,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     try {
       req = this.decode(bytes);
     } catch (e) {
+      if (e instanceof TooManyEntries) throw new StreamError('RESOURCE_EXHAUSTED', 'too_many_names', `request over the limit: ${e.message} (see ${LIMITS_DOC})`);
       // Any decode failure is the client's bytes, not our bug (matching protobufjs's message text missed some).
       throw new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${this.requestName}: ${errorMessage(e)}`);
     }
@@ -123,6 +128,23 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
       this.types.set(typeUrl, st);
     }
     this.request(st, req, first);
+  }
+
+  /**
+   * The memory budget of a subscription (limits.ts), checked before the
+   * stream keeps it: SotW lists are bounded per request already, but delta
+   * subscriptions grow request by request.
+   */
+  protected admit(st: TypeState, next: Subscription): void {
+    if (next === st.subscription) return;
+    const { maxNamesPerType, maxNameCharsPerType } = this.deps.limits;
+    const type = SHORT_NAMES[st.typeUrl];
+    if (next.names.size > maxNamesPerType) {
+      throw new StreamError('RESOURCE_EXHAUSTED', 'too_many_names', `subscription over the limit: ${next.names.size} ${type} names; at most ${maxNamesPerType} per type on a stream (see ${LIMITS_DOC})`);
+    }
+    if (next.chars > maxNameCharsPerType) {
+      throw new StreamError('RESOURCE_EXHAUSTED', 'too_many_names', `subscription over the limit: ${next.chars} characters of ${type} names; at most ${maxNameCharsPerType} per type on a stream (see ${LIMITS_DOC})`);
+    }
   }
 
   /** The variant's handling of one request for one type; `first` is the type's first request on the stream. */

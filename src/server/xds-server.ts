@@ -18,6 +18,7 @@ import type { StreamDeps, StreamMode, StreamTransport, XdsStream } from './strea
 import { SotwStream } from './sotw-stream.ts';
 import { DeltaStream } from './delta-stream.ts';
 import type { HeldResource, NodeSyncStatus } from './sync-status.ts';
+import { XDS_LIMITS, type XdsLimits } from './limits.ts';
 
 export interface XdsServerOptions {
   /** All the server knows of the cache (see its contract). */
@@ -26,8 +27,8 @@ export interface XdsServerOptions {
   metrics?: XdsMetrics;
   verifier?: IdentityVerifier;
   requireIdentity?: boolean;
-  /** XDS_RULES 27: large enough for delta reconnects carrying every version the client holds. */
-  maxReceiveBytes?: number;
+  /** The memory budget of the port (limits.ts); defaults to XDS_LIMITS. */
+  limits?: Partial<XdsLimits>;
   /** XDS_RULES 28 */
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
@@ -47,8 +48,10 @@ export interface XdsServerOptions {
  * sends GOAWAY so clients reconnect and streams rebalance across replicas.
  */
 export function grpcServerOptions(opts: Omit<XdsServerOptions, 'cache' | 'log'>): grpc.ServerOptions {
+  const limits = { ...XDS_LIMITS, ...opts.limits };
   return {
-    'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 64 * 1024 * 1024,
+    // XDS_RULES 27 and the memory budget (limits.ts): grpc-js buffers a whole message before handing it over.
+    'grpc.max_receive_message_length': limits.maxRequestBytes,
     'grpc.max_send_message_length': -1,
     'grpc.keepalive_time_ms': opts.keepaliveMs ?? 30_000,
     'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
@@ -56,7 +59,7 @@ export function grpcServerOptions(opts: Omit<XdsServerOptions, 'cache' | 'log'>)
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     'grpc.max_connection_age_ms': opts.maxConnectionAgeMs ?? 30 * 60_000,
     'grpc.max_connection_age_grace_ms': opts.maxConnectionAgeGraceMs ?? 5 * 60_000,
-    'grpc.max_concurrent_streams': 1000,
+    'grpc.max_concurrent_streams': limits.maxStreamsPerConnection,
   };
 }
 
@@ -106,10 +109,12 @@ export class XdsServer {
   private readonly streams = new Set<XdsStream>();
   private readonly byNode = new Map<string, Set<XdsStream>>();
   private readonly log: Logger;
+  private readonly limits: XdsLimits;
 
   constructor(private readonly opts: XdsServerOptions) {
     this.metrics = opts.metrics ?? new XdsMetrics();
     this.log = opts.log;
+    this.limits = { ...XDS_LIMITS, ...opts.limits };
     this.metrics.queueDepth = () => {
       let n = 0;
       for (const s of this.streams) if (s.isBlocked) n += s.pendingTypes;
@@ -221,6 +226,7 @@ export class XdsServer {
       log: this.log,
       verifier: this.opts.verifier,
       requireIdentity: this.opts.requireIdentity ?? false,
+      limits: this.limits,
       onNode: (s) => {
         let set = this.byNode.get(s.node!.id);
         if (!set) this.byNode.set(s.node!.id, (set = new Set()));

@@ -1,0 +1,35 @@
+/**
+ * The xDS port's memory budget (issue 16 bug 5): what one connection, one
+ * stream and one request may make the server hold. Anyone who reaches the
+ * port can send requests before proving anything, so every client-supplied
+ * list and string that is kept is bounded here, and a request past a limit
+ * ends its stream with RESOURCE_EXHAUSTED and a message naming the limit.
+ * docs/security.md ("Limits") documents these figures; keep them in step.
+ *
+ * Sized so the largest legitimate client still fits with room: an Envoy in
+ * a 10,000-service mesh subscribes ~10,000 EDS names of ~60 characters
+ * (~600 KB), and its delta reconnect names each with its version (~1 MB).
+ */
+export interface XdsLimits {
+  /** Bytes of one request message (grpc-js refuses larger with RESOURCE_EXHAUSTED). XDS_RULES 27: room for delta reconnects. */
+  maxRequestBytes: number;
+  /** Concurrent streams on one HTTP/2 connection (an Envoy opens one ADS stream, or one per type). */
+  maxStreamsPerConnection: number;
+  /** Entries in any one repeated field of a request (names, initial versions, locators), counted before decoding. */
+  maxNamesPerRequest: number;
+  /** Names one stream may hold subscribed for one type (delta subscriptions accumulate across requests). */
+  maxNamesPerType: number;
+  /** Characters of those names together, per type. */
+  maxNameCharsPerType: number;
+}
+
+export const XDS_LIMITS: Readonly<XdsLimits> = Object.freeze({
+  maxRequestBytes: 16 * 1024 * 1024,
+  maxStreamsPerConnection: 100,
+  maxNamesPerRequest: 100_000,
+  maxNamesPerType: 100_000,
+  maxNameCharsPerType: 4 * 1024 * 1024,
+});
+
+/** Where the client's message points to (status details travel to whoever hit the limit). */
+export const LIMITS_DOC = 'docs/security.md "Limits"';

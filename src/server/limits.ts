@@ -21,6 +21,8 @@ export interface XdsLimits {
   maxNamesPerType: number;
   /** Characters of those names together, per type. */
   maxNameCharsPerType: number;
+  /** Characters of a NACK's error_detail.message kept for status views (the rest is cut, marked). */
+  maxNackMessageChars: number;
 }
 
 export const XDS_LIMITS: Readonly<XdsLimits> = Object.freeze({
@@ -29,6 +31,7 @@ export const XDS_LIMITS: Readonly<XdsLimits> = Object.freeze({
   maxNamesPerRequest: 100_000,
   maxNamesPerType: 100_000,
   maxNameCharsPerType: 4 * 1024 * 1024,
+  maxNackMessageChars: 8 * 1024,
 });
 
 /** Where the client's message points to (status details travel to whoever hit the limit). */

@@ -14,7 +14,7 @@
  * ends this stream alone with INTERNAL, logged with node and type and counted
  * in trellis_xds_push_errors_total; the process and the other streams go on.
  */
-import type { Logger } from '../log.ts';
+import { clientText, LogLimiter, STREAM_LOG_RATE, type Logger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import type { ConfigWatch, ConfigWatcher, Snapshot, TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_NAMES, TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
@@ -49,6 +49,8 @@ export interface StreamDeps {
   /** Close streams that fail to prove an identity instead of serving them config without secrets. */
   requireIdentity: boolean;
   limits: Readonly<XdsLimits>;
+  /** The server's limiter: bounds what all streams together log (issue 16 bug 9). */
+  logLimit?: LogLimiter;
   onNode(stream: XdsStream): void;
   onClose(stream: XdsStream): void;
 }
@@ -63,7 +65,10 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
   readonly connectedAt = Date.now();
   abstract readonly mode: StreamMode;
   protected readonly types = new Map<ResourceTypeUrl, TypeState>();
-  protected readonly log: Logger;
+  /** Carries the node id (cut to CLIENT_TEXT_LIMIT) once the first request named it. */
+  protected log: Logger;
+  /** Lines the client can repeat at will go through here (issue 16 bug 9). */
+  private readonly logLimit: LogLimiter;
 
   private nodeInfo?: NodeInfo;
   private identity?: ProvenIdentity;
@@ -81,6 +86,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     readonly api: 'ads' | ResourceTypeUrl,
   ) {
     this.log = deps.log.child({ stream: this.id, peer: transport.peer });
+    this.logLimit = new LogLimiter(() => this.log, STREAM_LOG_RATE, deps.logLimit);
   }
 
   /** The node the first request announced. */
@@ -106,7 +112,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     } catch (e) {
       if (e instanceof TooManyEntries) throw new StreamError('RESOURCE_EXHAUSTED', 'too_many_names', `request over the limit: ${e.message} (see ${LIMITS_DOC})`);
       // Any decode failure is the client's bytes, not our bug (matching protobufjs's message text missed some).
-      throw new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${this.requestName}: ${errorMessage(e)}`);
+      throw new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${this.requestName}: ${clientText(errorMessage(e))}`);
     }
     this.handle(req);
   }
@@ -172,6 +178,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (this.blocked) this.deps.metrics.blockedStreams.dec();
     this.blocked = false; // a write completing after close would call drained() and decrement the gauge again
     this.types.clear();
+    this.logLimit.close();
     this.deps.onClose(this);
   }
 
@@ -204,7 +211,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (this.nodeInfo) {
       // XDS_RULES 21: later requests may omit the node; another one is an error.
       if (node && node.id !== this.nodeInfo.id) {
-        throw new StreamError('INVALID_ARGUMENT', 'node_changed', `node changed on the stream from "${this.nodeInfo.id}" to "${node.id}"`);
+        throw new StreamError('INVALID_ARGUMENT', 'node_changed', `node changed on the stream from "${clientText(this.nodeInfo.id)}" to "${clientText(node.id)}"`);
       }
       return;
     }
@@ -212,6 +219,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
       throw new StreamError('INVALID_ARGUMENT', 'no_node', 'the first request on a stream must carry node.id');
     }
     this.nodeInfo = node;
+    this.log = this.log.child({ node: clientText(node.id) });
     // The listener may run before createWatch returns (see ConfigWatcher): it reads nothing but `types`.
     this.watch = this.deps.cache.createWatch(node, (_next, changed) => this.onConfig(changed));
     this.deps.onNode(this);
@@ -222,7 +230,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (this.api !== 'ads') {
       // Per-type services imply their type; a different one is a client bug.
       if (typeUrl === '' || typeUrl === this.api) return this.api;
-      throw new StreamError('INVALID_ARGUMENT', 'wrong_type', `type_url ${typeUrl} on the ${SHORT_NAMES[this.api]} service`);
+      throw new StreamError('INVALID_ARGUMENT', 'wrong_type', `type_url ${clientText(typeUrl)} on the ${SHORT_NAMES[this.api]} service`);
     }
     if (typeUrl === '') {
       // XDS_RULES 22: on ADS the type cannot be inferred.
@@ -230,7 +238,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     }
     if (!isKnownTypeUrl(typeUrl)) {
       // Unknown types are ignored, not fatal: the other types carry on.
-      this.log.warn({ node: this.nodeInfo?.id, typeUrl }, 'request for a resource type Trellis does not serve; ignored');
+      this.logLimit.line('warn', 'unknown_type', { typeUrl: clientText(typeUrl) }, 'request for a resource type Trellis does not serve; ignored');
       this.deps.metrics.rejectedStreams.inc({ reason: 'unknown_type' });
       return undefined;
     }
@@ -259,7 +267,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     } else {
       this.identityState = 'refused';
       this.deps.metrics.identityFailures.inc({ reason: result.reason });
-      this.log.warn({ node: this.nodeInfo?.id, reason: result.reason, message: result.message }, 'stream did not prove an identity; no secrets');
+      this.logLimit.line('warn', 'identity_refused', { reason: result.reason, message: clientText(result.message) }, 'stream did not prove an identity; no secrets');
       if (this.deps.requireIdentity) {
         this.onFatal(new StreamError('UNAUTHENTICATED', 'identity', `identity not proven: ${result.message}`));
         return;
@@ -278,9 +286,9 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     const type = SHORT_NAMES[st.typeUrl];
     const now = Date.now();
     if (error) {
-      const nack = st.nack(nonce, error.message, now);
+      const nack = st.nack(nonce, clientText(error.message, this.deps.limits.maxNackMessageChars), now);
       this.deps.metrics.nacks.inc({ type });
-      this.log.warn({ node: this.nodeInfo?.id, type, version: nack.rejectedVersion || undefined, message: error.message }, 'NACK');
+      this.logLimit.line('warn', 'nack', { type, version: nack.rejectedVersion || undefined, message: clientText(error.message) }, 'NACK');
       return;
     }
     const set = st.ack(nonce, version, now);
@@ -357,7 +365,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
   private pushFailed(e: unknown, typeUrl: ResourceTypeUrl | undefined): void {
     const type = typeUrl ? SHORT_NAMES[typeUrl] : 'none';
     this.deps.metrics.pushErrors.inc({ type });
-    this.log.error({ err: e, node: this.nodeInfo?.id, type }, 'bug while pushing config; ending this stream only');
+    this.logLimit.line('error', 'push_failed', { err: e, type }, 'bug while pushing config; ending this stream only');
     this.onFatal(new StreamError('INTERNAL', 'push_failed', `internal error in the control plane while pushing ${type} (logged); reconnect`));
   }
 
@@ -378,7 +386,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     this.deps.metrics.responseBytes.inc({ type }, bytes.length);
     if (bytes.length > LARGE_RESPONSE_BYTES) {
       this.deps.metrics.oversized.inc({ type });
-      this.log.warn({ node: this.nodeInfo?.id, type, bytes: bytes.length }, 'response nears the 4 MiB default receive limit of gRPC clients');
+      this.logLimit.line('warn', 'large_response', { type, bytes: bytes.length }, 'response nears the 4 MiB default receive limit of gRPC clients');
     }
     if (!this.transport.write(bytes)) {
       this.blocked = true;

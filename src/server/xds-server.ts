@@ -8,7 +8,7 @@
  * handler so a malformed one becomes a clear status instead of a crash.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../log.ts';
+import { clientText, LogLimiter, SERVER_LOG_RATE, type Logger } from '../log.ts';
 import type { ConfigWatcher } from '../cache/config-watcher.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { grpcStatusOf, StreamError } from './errors.ts';
@@ -102,6 +102,8 @@ function metadataMap(md: grpc.Metadata): Record<string, string> {
   return out;
 }
 
+const nodeLabel = (s: XdsStream): string | undefined => s.node && clientText(s.node.id);
+
 export class XdsServer {
   readonly metrics: XdsMetrics;
   /** One grpc.Server per listener, so each knows whether its connections are TLS. */
@@ -110,11 +112,14 @@ export class XdsServer {
   private readonly byNode = new Map<string, Set<XdsStream>>();
   private readonly log: Logger;
   private readonly limits: XdsLimits;
+  /** What all streams together may log of what clients can repeat (issue 16 bug 9). */
+  private readonly logLimit: LogLimiter;
 
   constructor(private readonly opts: XdsServerOptions) {
     this.metrics = opts.metrics ?? new XdsMetrics();
     this.log = opts.log;
     this.limits = { ...XDS_LIMITS, ...opts.limits };
+    this.logLimit = new LogLimiter(this.log, SERVER_LOG_RATE);
     this.metrics.queueDepth = () => {
       let n = 0;
       for (const s of this.streams) if (s.isBlocked) n += s.pendingTypes;
@@ -227,6 +232,7 @@ export class XdsServer {
       verifier: this.opts.verifier,
       requireIdentity: this.opts.requireIdentity ?? false,
       limits: this.limits,
+      logLimit: this.logLimit,
       onNode: (s) => {
         let set = this.byNode.get(s.node!.id);
         if (!set) this.byNode.set(s.node!.id, (set = new Set()));
@@ -254,7 +260,8 @@ export class XdsServer {
       if (err) {
         const { code, details } = grpcStatusOf(err);
         this.metrics.rejectedStreams.inc({ reason: err.reason });
-        this.log.warn({ node: stream.node?.id, peer, code: err.code, reason: err.reason }, err.message);
+        // err.reason is one of our labels, so the key set stays small.
+        this.logLimit.line('warn', `stream_ended:${err.reason}`, { node: nodeLabel(stream), peer, code: err.code, reason: err.reason }, err.message);
         call.emit('error', { code, details, metadata: new grpc.Metadata() });
       } else {
         call.end();
@@ -268,7 +275,7 @@ export class XdsServer {
         stream.receive(bytes);
       } catch (e) {
         if (e instanceof StreamError) return finish(e);
-        this.log.error({ err: e, node: stream.node?.id }, 'bug while handling a discovery request');
+        this.logLimit.line('error', 'request_failed', { err: e, node: nodeLabel(stream), peer }, 'bug while handling a discovery request');
         finish(new StreamError('UNAVAILABLE', 'internal', 'internal error in the control plane; retry'));
       }
     });

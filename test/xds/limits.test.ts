@@ -11,7 +11,7 @@ import { XDS_LIMITS } from '../../src/server/limits.ts';
 import { grpcServerOptions } from '../../src/server/xds-server.ts';
 import { node } from '../support/ads-client.ts';
 import { smallMesh } from '../support/fixtures.ts';
-import { CDS, EDS, grpc, ownConnection, sleep, sorted, startHarness, track, type Harness } from '../support/conformance.ts';
+import { CDS, EDS, grpc, sleep, sorted, closedAfter, startHarness, type Harness } from '../support/conformance.ts';
 
 let h: Harness;
 const opened: Array<{ close(): void }> = [];
@@ -25,11 +25,7 @@ afterAll(async () => {
 afterEach(() => {
   for (const s of opened.splice(0)) s.close();
 });
-const client = () => {
-  const c = track(ownConnection(h.address), opened);
-  opened.push(c);
-  return c;
-};
+const client = () => closedAfter(h.address, opened);
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;

@@ -19,6 +19,7 @@ import { SotwStream } from './sotw-stream.ts';
 import { DeltaStream } from './delta-stream.ts';
 import type { HeldResource, NodeSyncStatus } from './sync-status.ts';
 import { XDS_LIMITS, type XdsLimits } from './limits.ts';
+import { compressionGuard, UNDECLARED_COMPRESSION } from './compression-guard.ts';
 
 export interface XdsServerOptions {
   /** All the server knows of the cache (see its contract). */
@@ -128,7 +129,7 @@ export class XdsServer {
   }
 
   private newServer(secure: boolean): grpc.Server {
-    const server = new grpc.Server(grpcServerOptions(this.opts));
+    const server = new grpc.Server({ ...grpcServerOptions(this.opts), interceptors: [compressionGuard((peer) => this.undeclaredCompression(peer))] });
     server.addService(
       {
         StreamAggregatedResources: method(`/${ADS_SERVICE}/StreamAggregatedResources`),
@@ -149,6 +150,12 @@ export class XdsServer {
       );
     }
     return server;
+  }
+
+  /** A call ended by the compression guard (issue 16 bug 14): grpc-js sent the status; say so. */
+  private undeclaredCompression(peer: string): void {
+    this.metrics.rejectedStreams.inc({ reason: 'undeclared_compression' });
+    this.logLimit.line('warn', 'stream_ended:undeclared_compression', { peer, code: 'INTERNAL', reason: 'undeclared_compression' }, UNDECLARED_COMPRESSION);
   }
 
   /** Bind and start. `credentials` defaults to plaintext. Returns the bound port. */

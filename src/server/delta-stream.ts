@@ -6,7 +6,7 @@
  */
 import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import { decodeDeltaRequest, encodeDeltaResponse, type DeltaRequest } from '../xds/wire.ts';
-import { checkRepeated, DELTA_REPEATED } from '../xds/request-scan.ts';
+import { checkRequest, DELTA_SHAPE } from '../xds/request-scan.ts';
 import type { Subscription, SubscriptionChange } from './subscription.ts';
 import type { TypeState } from './type-state.ts';
 import { XdsStream } from './stream.ts';
@@ -36,7 +36,7 @@ export class DeltaStream extends XdsStream<DeltaRequest> {
   protected readonly requestName = 'DeltaDiscoveryRequest';
 
   protected decode(bytes: Buffer): DeltaRequest {
-    checkRepeated(bytes, DELTA_REPEATED, this.deps.limits.maxNamesPerRequest);
+    checkRequest(bytes, DELTA_SHAPE, this.requestBudget);
     return decodeDeltaRequest(bytes);
   }
 

@@ -21,6 +21,10 @@ export interface XdsLimits {
   maxNamesPerType: number;
   /** Characters of those names together, per type. */
   maxNameCharsPerType: number;
+  /** Bytes of the encoded node (the first request's; kept for the stream's life). Envoy's, with its extension list, is ~20 KB. */
+  maxNodeBytes: number;
+  /** Characters of node.id (Trellis's are `ns/pod`; Kubernetes names keep them under 320). */
+  maxNodeIdChars: number;
   /** Characters of a NACK's error_detail.message kept for status views (the rest is cut, marked). */
   maxNackMessageChars: number;
 }
@@ -31,6 +35,8 @@ export const XDS_LIMITS: Readonly<XdsLimits> = Object.freeze({
   maxNamesPerRequest: 100_000,
   maxNamesPerType: 100_000,
   maxNameCharsPerType: 4 * 1024 * 1024,
+  maxNodeBytes: 256 * 1024,
+  maxNodeIdChars: 1024,
   maxNackMessageChars: 8 * 1024,
 });
 

@@ -8,7 +8,7 @@ import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import { FULL_STATE_TYPES, SHORT_NAMES, TypeUrl } from '../xds/type-urls.ts';
 import { decodeSotwRequest, encodeSotwResponse, type SotwRequest } from '../xds/wire.ts';
 import { SotwRequestReader } from '../xds/sotw-request-reader.ts';
-import { checkRepeated, SOTW_REPEATED } from '../xds/request-scan.ts';
+import { checkRequest, SOTW_SHAPE } from '../xds/request-scan.ts';
 import type { Subscription, SubscriptionChange } from './subscription.ts';
 import type { TypeState } from './type-state.ts';
 import { XdsStream } from './stream.ts';
@@ -48,7 +48,7 @@ export class SotwStream extends XdsStream<SotwRequest> {
   protected decode(bytes: Buffer): SotwRequest {
     const lean = this.reader.read(bytes);
     if (lean) return lean;
-    checkRepeated(bytes, SOTW_REPEATED, this.deps.limits.maxNamesPerRequest);
+    checkRequest(bytes, SOTW_SHAPE, this.requestBudget);
     const req = decodeSotwRequest(bytes);
     this.reader.forget(req.type_url);
     return req;

@@ -25,7 +25,7 @@ import { StreamError } from './errors.ts';
 import { TypeState } from './type-state.ts';
 import type { HeldResource, StreamSyncStatus } from './sync-status.ts';
 import { secretsVisibleTo, withRetainedClusters, withRetainedEndpoints } from './effective-sets.ts';
-import { TooManyEntries } from '../xds/request-scan.ts';
+import { OverBudget, type RequestBudget } from '../xds/request-scan.ts';
 import { LIMITS_DOC, type XdsLimits } from './limits.ts';
 import type { Subscription } from './subscription.ts';
 
@@ -110,11 +110,16 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     try {
       req = this.decode(bytes);
     } catch (e) {
-      if (e instanceof TooManyEntries) throw new StreamError('RESOURCE_EXHAUSTED', 'too_many_names', `request over the limit: ${e.message} (see ${LIMITS_DOC})`);
+      if (e instanceof OverBudget) throw new StreamError('RESOURCE_EXHAUSTED', e.reason, `request over the limit: ${e.message} (see ${LIMITS_DOC})`);
       // Any decode failure is the client's bytes, not our bug (matching protobufjs's message text missed some).
       throw new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${this.requestName}: ${clientText(errorMessage(e))}`);
     }
     this.handle(req);
+  }
+
+  /** What a request may carry before it is decoded (limits.ts). */
+  protected get requestBudget(): RequestBudget {
+    return { maxEntries: this.deps.limits.maxNamesPerRequest, maxNodeBytes: this.deps.limits.maxNodeBytes };
   }
 
   /** The variant's request message, for errors. */
@@ -217,6 +222,10 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     }
     if (!node || !node.id) {
       throw new StreamError('INVALID_ARGUMENT', 'no_node', 'the first request on a stream must carry node.id');
+    }
+    const { maxNodeIdChars } = this.deps.limits;
+    if (node.id.length > maxNodeIdChars) {
+      throw new StreamError('INVALID_ARGUMENT', 'node_id_too_long', `node.id of ${node.id.length} characters; at most ${maxNodeIdChars} (see ${LIMITS_DOC})`);
     }
     this.nodeInfo = node;
     this.log = this.log.child({ node: clientText(node.id) });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SotwRequestReader } from './sotw-request-reader.ts';
 import { decodeSotwRequest, encodeSotwRequest, type SotwRequest } from './wire.ts';
-import { TooManyEntries } from './request-scan.ts';
+import { OverBudget } from './request-scan.ts';
 
 const T = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 
@@ -47,9 +47,9 @@ describe('SotwRequestReader', () => {
     expect(b.resource_names).not.toBe(a.resource_names);
   });
 
-  it('issue 16 bug 5: more names than the cap throw TooManyEntries before any is decoded', () => {
+  it('issue 16 bug 5: more names than the cap throw OverBudget before any is decoded', () => {
     const bytes = encodeSotwRequest({ type_url: T, resource_names: ['a', 'b', 'c'] });
-    expect(() => new SotwRequestReader(2).read(bytes)).toThrow(TooManyEntries);
+    expect(() => new SotwRequestReader(2).read(bytes)).toThrow(OverBudget);
     expect(new SotwRequestReader(3).read(bytes)!.resource_names).toEqual(['a', 'b', 'c']);
   });
 

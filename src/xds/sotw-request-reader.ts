@@ -16,7 +16,7 @@ import protobuf from 'protobufjs';
 import type { SotwRequest } from './wire.ts';
 import { Interner } from '../interner.ts';
 import { isKnownTypeUrl } from './type-urls.ts';
-import { TooManyEntries } from './request-scan.ts';
+import { tooManyEntries } from './request-scan.ts';
 
 export interface NamesMemo {
   /** digest of the raw name-list bytes: 20 bytes kept per stream, not the 16 KB list */
@@ -44,7 +44,7 @@ export class SotwRequestReader {
    */
   private readonly previous = new Map<string, NamesMemo>();
 
-  /** @param maxNames names in one request past which read() throws TooManyEntries, before decoding any */
+  /** @param maxNames names in one request past which read() throws OverBudget, before decoding any */
   constructor(private readonly maxNames = Infinity) {}
 
   read(bytes: Uint8Array): SotwRequest | undefined {
@@ -73,7 +73,7 @@ export class SotwRequestReader {
       else if (field === 2 || field === 6 || field === 7) return undefined;
       else r.skipType(wire);
     }
-    if (count > this.maxNames) throw new TooManyEntries('resource_names', count, this.maxNames);
+    if (count > this.maxNames) throw tooManyEntries('resource_names', count, this.maxNames);
     let names: string[] = [];
     if (first >= 0 && !isKnownTypeUrl(typeUrl)) {
       names = decodeNames(Buffer.from(bytes.buffer, bytes.byteOffset + first, last - first));

@@ -99,6 +99,19 @@ describe('issue 16 bug 5: unauthenticated memory exhaustion on the xDS port', ()
     expect(s.status).toBeUndefined();
   });
 
+  it('issue 16 bug 5: a node over its budget is refused before it is kept: a long node.id, or 1 MiB of node', { timeout: 30_000 }, async () => {
+    const long = client().sotw();
+    long.send({ node: node('n'.repeat(XDS_LIMITS.maxNodeIdChars + 1)), type_url: CDS });
+    const a = await long.ended(10_000);
+    expect(a.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(a.details).toContain(`at most ${XDS_LIMITS.maxNodeIdChars}`);
+    const big = client().delta();
+    big.send({ node: { ...node('bug5-big-node'), client_features: Array.from({ length: 1024 }, (_, i) => `${i}`.padEnd(1024, 'f')) }, type_url: CDS });
+    const b = await big.ended(10_000);
+    expect(b.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(b.details).toMatch(/node of \d+ bytes; at most 262144/);
+  });
+
   it('issue 16 bug 5: the transport limits are the documented ones', () => {
     const o = grpcServerOptions({});
     expect(o['grpc.max_concurrent_streams']).toBe(XDS_LIMITS.maxStreamsPerConnection);

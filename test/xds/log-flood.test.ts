@@ -62,16 +62,24 @@ describe('issue 16 bug 9: any client can flood the log', () => {
   it('issue 16 bug 9: a 1 MiB node id, type URL and NACK message are cut to 1 KiB in every line', { timeout: 30_000 }, async () => {
     const huge = (c: string) => c.repeat(1024 * KiB);
     const out = await logged(async () => {
+      // The longest node id accepted (limits.ts), then a 1 MiB type URL and NACK message.
       const s = client().sotw();
-      s.send({ node: node(huge('n')), type_url: CDS });
+      s.send({ node: node('n'.repeat(1024)), type_url: CDS });
       const r = await s.next(5000);
       s.send({ type_url: `type.googleapis.com/${huge('t')}` });
       s.send({ type_url: CDS, response_nonce: r.nonce, error_detail: { code: 3, message: huge('m') } });
-      s.send({ node: node(huge('o')), type_url: CDS });
+      s.send({ node: node('o'.repeat(1024)), type_url: CDS });
       expect((await s.ended(10_000)).code).toBe(grpc.status.INVALID_ARGUMENT);
+      // A 1 MiB node id is refused (the node is over its byte budget), and the refusal does not quote it.
+      const t = client().sotw();
+      t.send({ node: node(huge('n')), type_url: CDS });
+      const status = await t.ended(10_000);
+      expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(status.details.length).toBeLessThan(KiB);
     });
     // Before the fix: 1 MiB per line, several lines.
     expect(out.bytes).toBeLessThan(32 * KiB);
+    expect(out.lines.some((l) => l.includes(`[truncated: ${1024 * KiB + 'type.googleapis.com/'.length} characters]`))).toBe(true);
     expect(out.lines.some((l) => l.includes(`[truncated: ${1024 * KiB} characters]`))).toBe(true);
   });
 

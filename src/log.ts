@@ -213,6 +213,12 @@ export class LogLimiter {
     return this.parent ? this.parent.admit(key, level) : true;
   }
 
+  /** Logs the suppressed count of every key whose window has passed (a timer calls it, so a flood's count is told even if it stops). */
+  flushExpired(): void {
+    const now = this.now();
+    for (const [key, st] of this.keys) if (now - st.windowStart >= this.rate.windowMs) this.summarise(key, st, 'warn');
+  }
+
   /** Logs what is still suppressed (a stream ending). */
   close(): void {
     for (const [key, st] of this.keys) this.summarise(key, st, 'warn');

@@ -46,6 +46,20 @@ describe('issue 16 bug 9: LogLimiter', () => {
     expect(lines.at(-1)).toMatchObject({ msg: 'suppressed 3 similar lines (nack)' });
   });
 
+  it('flushExpired tells the count of a flood that stopped, once its window has passed', () => {
+    const { log, lines } = capture(false);
+    let now = 0;
+    const limiter = new LogLimiter(log, { burst: 1, windowMs: 1000 }, undefined, () => now);
+    for (let i = 0; i < 10; i++) limiter.line('warn', 'nack', {}, 'NACK');
+    limiter.flushExpired();
+    expect(lines).toHaveLength(1);
+    now = 1000;
+    limiter.flushExpired();
+    expect(lines.at(-1)).toMatchObject({ msg: 'suppressed 9 similar lines (nack)' });
+    limiter.flushExpired();
+    expect(lines).toHaveLength(2);
+  });
+
   it('a parent bounds many children together, their summaries included', () => {
     const { log, lines } = capture(false);
     const server = new LogLimiter(log, { burst: 10, windowMs: 60_000 }, undefined, () => 0);

@@ -115,12 +115,15 @@ export class XdsServer {
   private readonly limits: XdsLimits;
   /** What all streams together may log of what clients can repeat (issue 16 bug 9). */
   private readonly logLimit: LogLimiter;
+  private readonly logFlush: NodeJS.Timeout;
 
   constructor(private readonly opts: XdsServerOptions) {
     this.metrics = opts.metrics ?? new XdsMetrics();
     this.log = opts.log;
     this.limits = { ...XDS_LIMITS, ...opts.limits };
     this.logLimit = new LogLimiter(this.log, SERVER_LOG_RATE);
+    // Without it, the count of a flood that stopped would be told only when the same kind came up again.
+    this.logFlush = setInterval(() => this.logLimit.flushExpired(), SERVER_LOG_RATE.windowMs).unref();
     this.metrics.queueDepth = () => {
       let n = 0;
       for (const s of this.streams) if (s.isBlocked) n += s.pendingTypes;
@@ -170,6 +173,7 @@ export class XdsServer {
   }
 
   async close(graceMs = 1000): Promise<void> {
+    clearInterval(this.logFlush);
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         for (const server of this.servers) server.forceShutdown();
@@ -189,6 +193,7 @@ export class XdsServer {
       // (closing only our side left every call open until forceShutdown).
       for (const s of this.streams) s.onFatal(new StreamError('UNAVAILABLE', 'shutdown', 'control plane shutting down; reconnect'));
     });
+    this.logLimit.close();
   }
 
   /** Every connected proxy, by node id: the one read-only view of stream state (sync-status.ts). */

@@ -10,6 +10,10 @@
  * a 10,000-service mesh subscribes ~10,000 EDS names of ~60 characters
  * (~600 KB), and its delta reconnect names each with its version (~1 MB).
  */
+import type { RequestBudget } from '../xds/request-scan.ts';
+import { StreamError } from './errors.ts';
+import type { Subscription } from './subscription.ts';
+
 export interface XdsLimits {
   /** Bytes of one request message (grpc-js refuses larger with RESOURCE_EXHAUSTED). XDS_RULES 27: room for delta reconnects. */
   maxRequestBytes: number;
@@ -42,3 +46,23 @@ export const XDS_LIMITS: Readonly<XdsLimits> = Object.freeze({
 
 /** Where the client's message points to (status details travel to whoever hit the limit). */
 export const LIMITS_DOC = 'docs/security.md "Limits"';
+
+/** What a request may carry before it is decoded (xds/request-scan.ts). */
+export function requestBudgetOf(limits: Readonly<XdsLimits>): RequestBudget {
+  return { maxEntries: limits.maxNamesPerRequest, maxNodeBytes: limits.maxNodeBytes };
+}
+
+/**
+ * Throws StreamError if a stream would hold `next` for one type past the
+ * budget. Checked before the stream keeps it: SotW lists are bounded per
+ * request already, but delta subscriptions grow request by request.
+ */
+export function admitSubscription(limits: Readonly<XdsLimits>, type: string, next: Subscription): void {
+  const { maxNamesPerType, maxNameCharsPerType } = limits;
+  if (next.names.size > maxNamesPerType) {
+    throw new StreamError('RESOURCE_EXHAUSTED', 'too_many_names', `subscription over the limit: ${next.names.size} ${type} names; at most ${maxNamesPerType} per type on a stream (see ${LIMITS_DOC})`);
+  }
+  if (next.chars > maxNameCharsPerType) {
+    throw new StreamError('RESOURCE_EXHAUSTED', 'too_many_names', `subscription over the limit: ${next.chars} characters of ${type} names; at most ${maxNameCharsPerType} per type on a stream (see ${LIMITS_DOC})`);
+  }
+}

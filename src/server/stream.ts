@@ -26,7 +26,7 @@ import { TypeState } from './type-state.ts';
 import type { HeldResource, StreamSyncStatus } from './sync-status.ts';
 import { secretsVisibleTo, withRetainedClusters, withRetainedEndpoints } from './effective-sets.ts';
 import { OverBudget, type RequestBudget } from '../xds/request-scan.ts';
-import { LIMITS_DOC, type XdsLimits } from './limits.ts';
+import { admitSubscription, LIMITS_DOC, requestBudgetOf, type XdsLimits } from './limits.ts';
 import type { Subscription } from './subscription.ts';
 
 export type StreamMode = 'sotw' | 'delta';
@@ -119,7 +119,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
 
   /** What a request may carry before it is decoded (limits.ts). */
   protected get requestBudget(): RequestBudget {
-    return { maxEntries: this.deps.limits.maxNamesPerRequest, maxNodeBytes: this.deps.limits.maxNodeBytes };
+    return requestBudgetOf(this.deps.limits);
   }
 
   /** The variant's request message, for errors. */
@@ -141,21 +141,9 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     this.request(st, req, first);
   }
 
-  /**
-   * The memory budget of a subscription (limits.ts), checked before the
-   * stream keeps it: SotW lists are bounded per request already, but delta
-   * subscriptions grow request by request.
-   */
+  /** Throws StreamError if `next` would take `st` over its budget (limits.ts). */
   protected admit(st: TypeState, next: Subscription): void {
-    if (next === st.subscription) return;
-    const { maxNamesPerType, maxNameCharsPerType } = this.deps.limits;
-    const type = SHORT_NAMES[st.typeUrl];
-    if (next.names.size > maxNamesPerType) {
-      throw new StreamError('RESOURCE_EXHAUSTED', 'too_many_names', `subscription over the limit: ${next.names.size} ${type} names; at most ${maxNamesPerType} per type on a stream (see ${LIMITS_DOC})`);
-    }
-    if (next.chars > maxNameCharsPerType) {
-      throw new StreamError('RESOURCE_EXHAUSTED', 'too_many_names', `subscription over the limit: ${next.chars} characters of ${type} names; at most ${maxNameCharsPerType} per type on a stream (see ${LIMITS_DOC})`);
-    }
+    if (next !== st.subscription) admitSubscription(this.deps.limits, SHORT_NAMES[st.typeUrl], next);
   }
 
   /** The variant's handling of one request for one type; `first` is the type's first request on the stream. */

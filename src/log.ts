@@ -182,9 +182,8 @@ interface KeyState {
 export class LogLimiter {
   private readonly keys = new Map<string, KeyState>();
 
-  /** @param log the logger, or a getter for one whose bindings change (a stream learns its node) */
   constructor(
-    private readonly log: Logger | (() => Logger),
+    private readonly log: Logger,
     private readonly rate: LogRate,
     private readonly parent?: LogLimiter,
     private readonly now: () => number = Date.now,
@@ -192,7 +191,7 @@ export class LogLimiter {
 
   /** Logs the line unless this key is over its rate here or in the parent. */
   line(level: LogLevel, key: string, fields: Record<string, unknown>, msg: string): void {
-    if (this.admit(key, level)) this.logger()[level](fields, msg);
+    if (this.admit(key, level)) this.log[level](fields, msg);
   }
 
   /** Counts one occurrence of `key`; true if it may be logged. */
@@ -231,10 +230,6 @@ export class LogLimiter {
     st.suppressed = 0;
     // The summaries of many streams are themselves a repeated line.
     if (this.parent && !this.parent.admit(`${key} (suppressed)`, level)) return;
-    this.logger()[level]({ suppressed, key, sinceMs: this.now() - st.windowStart }, `suppressed ${suppressed} similar lines (${key})`);
-  }
-
-  private logger(): Logger {
-    return typeof this.log === 'function' ? this.log() : this.log;
+    this.log[level]({ suppressed, key, sinceMs: this.now() - st.windowStart }, `suppressed ${suppressed} similar lines (${key})`);
   }
 }

@@ -35,6 +35,8 @@ export function compressionGuard(onReject: (peer: string) => void): grpc.ServerI
         return original.call(this, frame, encoding);
       };
     }
-    return new grpc.ServerInterceptingCall(call);
+    // The call itself, not a ServerInterceptingCall around it: grpc-js uses only
+    // the interface, and a wrapper would add a layer to every message of every stream.
+    return call as grpc.ServerInterceptingCall;
   };
 }

@@ -14,7 +14,7 @@
  * ends this stream alone with INTERNAL, logged with node and type and counted
  * in trellis_xds_push_errors_total; the process and the other streams go on.
  */
-import { clientText, LogLimiter, STREAM_LOG_RATE, type Logger } from '../log.ts';
+import { clientText, LogLimiter, STREAM_LOG_RATE, type Logger, type LogLevel } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import type { ConfigWatch, ConfigWatcher, Snapshot, TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_NAMES, TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
@@ -65,10 +65,11 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
   readonly connectedAt = Date.now();
   abstract readonly mode: StreamMode;
   protected readonly types = new Map<ResourceTypeUrl, TypeState>();
-  /** Carries the node id (cut to CLIENT_TEXT_LIMIT) once the first request named it. */
-  protected log: Logger;
-  /** Lines the client can repeat at will go through here (issue 16 bug 9). */
-  private readonly logLimit: LogLimiter;
+  protected readonly log: Logger;
+  /** Lines the client can repeat at will go through here (issue 16 bug 9); made on first use, as most streams never log. */
+  private logLimiter?: LogLimiter;
+  /** The node id for log lines, cut to CLIENT_TEXT_LIMIT. */
+  private nodeLabel?: string;
 
   private nodeInfo?: NodeInfo;
   private identity?: ProvenIdentity;
@@ -86,7 +87,12 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     readonly api: 'ads' | ResourceTypeUrl,
   ) {
     this.log = deps.log.child({ stream: this.id, peer: transport.peer });
-    this.logLimit = new LogLimiter(() => this.log, STREAM_LOG_RATE, deps.logLimit);
+  }
+
+  /** One line of a kind the client can repeat, with the node; rate-limited per stream and server-wide. */
+  private logLine(level: LogLevel, kind: string, fields: Record<string, unknown>, msg: string): void {
+    this.logLimiter ??= new LogLimiter(this.log, STREAM_LOG_RATE, this.deps.logLimit);
+    this.logLimiter.line(level, kind, { node: this.nodeLabel, ...fields }, msg);
   }
 
   /** The node the first request announced. */
@@ -171,7 +177,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (this.blocked) this.deps.metrics.blockedStreams.dec();
     this.blocked = false; // a write completing after close would call drained() and decrement the gauge again
     this.types.clear();
-    this.logLimit.close();
+    this.logLimiter?.close();
     this.deps.onClose(this);
   }
 
@@ -216,7 +222,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
       throw new StreamError('INVALID_ARGUMENT', 'node_id_too_long', `node.id of ${node.id.length} characters; at most ${maxNodeIdChars} (see ${LIMITS_DOC})`);
     }
     this.nodeInfo = node;
-    this.log = this.log.child({ node: clientText(node.id) });
+    this.nodeLabel = clientText(node.id);
     // The listener may run before createWatch returns (see ConfigWatcher): it reads nothing but `types`.
     this.watch = this.deps.cache.createWatch(node, (_next, changed) => this.onConfig(changed));
     this.deps.onNode(this);
@@ -235,7 +241,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     }
     if (!isKnownTypeUrl(typeUrl)) {
       // Unknown types are ignored, not fatal: the other types carry on.
-      this.logLimit.line('warn', 'unknown_type', { typeUrl: clientText(typeUrl) }, 'request for a resource type Trellis does not serve; ignored');
+      this.logLine('warn', 'unknown_type', { typeUrl: clientText(typeUrl) }, 'request for a resource type Trellis does not serve; ignored');
       this.deps.metrics.rejectedStreams.inc({ reason: 'unknown_type' });
       return undefined;
     }
@@ -264,7 +270,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     } else {
       this.identityState = 'refused';
       this.deps.metrics.identityFailures.inc({ reason: result.reason });
-      this.logLimit.line('warn', 'identity_refused', { reason: result.reason, message: clientText(result.message) }, 'stream did not prove an identity; no secrets');
+      this.logLine('warn', 'identity_refused', { reason: result.reason, message: clientText(result.message) }, 'stream did not prove an identity; no secrets');
       if (this.deps.requireIdentity) {
         this.onFatal(new StreamError('UNAUTHENTICATED', 'identity', `identity not proven: ${result.message}`));
         return;
@@ -285,7 +291,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (error) {
       const nack = st.nack(nonce, clientText(error.message, this.deps.limits.maxNackMessageChars), now);
       this.deps.metrics.nacks.inc({ type });
-      this.logLimit.line('warn', 'nack', { type, version: nack.rejectedVersion || undefined, message: clientText(error.message) }, 'NACK');
+      this.logLine('warn', 'nack', { type, version: nack.rejectedVersion || undefined, message: clientText(error.message) }, 'NACK');
       return;
     }
     const set = st.ack(nonce, version, now);
@@ -362,7 +368,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
   private pushFailed(e: unknown, typeUrl: ResourceTypeUrl | undefined): void {
     const type = typeUrl ? SHORT_NAMES[typeUrl] : 'none';
     this.deps.metrics.pushErrors.inc({ type });
-    this.logLimit.line('error', 'push_failed', { err: e, type }, 'bug while pushing config; ending this stream only');
+    this.logLine('error', 'push_failed', { err: e, type }, 'bug while pushing config; ending this stream only');
     this.onFatal(new StreamError('INTERNAL', 'push_failed', `internal error in the control plane while pushing ${type} (logged); reconnect`));
   }
 
@@ -383,7 +389,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     this.deps.metrics.responseBytes.inc({ type }, bytes.length);
     if (bytes.length > LARGE_RESPONSE_BYTES) {
       this.deps.metrics.oversized.inc({ type });
-      this.logLimit.line('warn', 'large_response', { type, bytes: bytes.length }, 'response nears the 4 MiB default receive limit of gRPC clients');
+      this.logLine('warn', 'large_response', { type, bytes: bytes.length }, 'response nears the 4 MiB default receive limit of gRPC clients');
     }
     if (!this.transport.write(bytes)) {
       this.blocked = true;

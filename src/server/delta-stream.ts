@@ -6,6 +6,7 @@
  */
 import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import { decodeDeltaRequest, encodeDeltaResponse, type DeltaRequest } from '../xds/wire.ts';
+import { checkRequest, DELTA_SHAPE } from '../xds/request-scan.ts';
 import type { Subscription, SubscriptionChange } from './subscription.ts';
 import type { TypeState } from './type-state.ts';
 import { XdsStream } from './stream.ts';
@@ -35,6 +36,7 @@ export class DeltaStream extends XdsStream<DeltaRequest> {
   protected readonly requestName = 'DeltaDiscoveryRequest';
 
   protected decode(bytes: Buffer): DeltaRequest {
+    checkRequest(bytes, DELTA_SHAPE, this.requestBudget);
     return decodeDeltaRequest(bytes);
   }
 
@@ -46,6 +48,7 @@ export class DeltaStream extends XdsStream<DeltaRequest> {
     if (first) st.clientHolds(new Map(Object.entries(req.initial_resource_versions)));
     // XDS_RULES 15: subscription changes apply whatever the nonce.
     const { sub, resend } = deltaSubscriptionChange(st.subscription, req.resource_names_subscribe, req.resource_names_unsubscribe, first);
+    this.admit(st, sub);
     st.subscribe(sub, resend);
     if (first) st.open();
     if (st.dirty) this.scheduleFlush();

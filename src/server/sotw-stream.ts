@@ -8,6 +8,7 @@ import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import { FULL_STATE_TYPES, SHORT_NAMES, TypeUrl } from '../xds/type-urls.ts';
 import { decodeSotwRequest, encodeSotwResponse, type SotwRequest } from '../xds/wire.ts';
 import { SotwRequestReader } from '../xds/sotw-request-reader.ts';
+import { checkRequest, SOTW_SHAPE } from '../xds/request-scan.ts';
 import type { Subscription, SubscriptionChange } from './subscription.ts';
 import type { TypeState } from './type-state.ts';
 import { XdsStream } from './stream.ts';
@@ -42,11 +43,12 @@ export function sotwSubscriptionChange(before: Subscription, names: readonly str
 export class SotwStream extends XdsStream<SotwRequest> {
   readonly mode = 'sotw';
   protected readonly requestName = 'DiscoveryRequest';
-  private readonly reader = new SotwRequestReader();
+  private readonly reader = new SotwRequestReader(this.deps.limits.maxNamesPerRequest);
 
   protected decode(bytes: Buffer): SotwRequest {
     const lean = this.reader.read(bytes);
     if (lean) return lean;
+    checkRequest(bytes, SOTW_SHAPE, this.requestBudget);
     const req = decodeSotwRequest(bytes);
     this.reader.forget(req.type_url);
     return req;
@@ -56,6 +58,7 @@ export class SotwStream extends XdsStream<SotwRequest> {
     const stale = st.isStale(req.response_nonce);
     if (!stale && req.response_nonce !== '') this.acknowledge(st, req.response_nonce, req.version_info, req.error_detail);
     const { sub, resend } = sotwSubscriptionChange(st.subscription, req.resource_names, st.requested);
+    this.admit(st, sub);
     st.subscribe(sub, resend);
     if (!st.requested) {
       st.open();

@@ -14,7 +14,7 @@
  * ends this stream alone with INTERNAL, logged with node and type and counted
  * in trellis_xds_push_errors_total; the process and the other streams go on.
  */
-import type { Logger } from '../log.ts';
+import { clientText, LogLimiter, STREAM_LOG_RATE, type Logger, type LogLevel } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import type { ConfigWatch, ConfigWatcher, Snapshot, TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_NAMES, TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
@@ -25,6 +25,9 @@ import { StreamError } from './errors.ts';
 import { TypeState } from './type-state.ts';
 import type { HeldResource, StreamSyncStatus } from './sync-status.ts';
 import { secretsVisibleTo, withRetainedClusters, withRetainedEndpoints } from './effective-sets.ts';
+import { OverBudget, type RequestBudget } from '../xds/request-scan.ts';
+import { admitSubscription, LIMITS_DOC, requestBudgetOf, type XdsLimits } from './limits.ts';
+import type { Subscription } from './subscription.ts';
 
 export type StreamMode = 'sotw' | 'delta';
 
@@ -45,6 +48,9 @@ export interface StreamDeps {
   verifier?: IdentityVerifier;
   /** Close streams that fail to prove an identity instead of serving them config without secrets. */
   requireIdentity: boolean;
+  limits: Readonly<XdsLimits>;
+  /** The server's limiter: bounds what all streams together log (issue 16 bug 9). */
+  logLimit?: LogLimiter;
   onNode(stream: XdsStream): void;
   onClose(stream: XdsStream): void;
 }
@@ -60,6 +66,10 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
   abstract readonly mode: StreamMode;
   protected readonly types = new Map<ResourceTypeUrl, TypeState>();
   protected readonly log: Logger;
+  /** Lines the client can repeat at will go through here (issue 16 bug 9); made on first use, as most streams never log. */
+  private logLimiter?: LogLimiter;
+  /** The node id for log lines, cut to CLIENT_TEXT_LIMIT. */
+  private nodeLabel?: string;
 
   private nodeInfo?: NodeInfo;
   private identity?: ProvenIdentity;
@@ -77,6 +87,12 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     readonly api: 'ads' | ResourceTypeUrl,
   ) {
     this.log = deps.log.child({ stream: this.id, peer: transport.peer });
+  }
+
+  /** One line of a kind the client can repeat, with the node; rate-limited per stream and server-wide. */
+  private logLine(level: LogLevel, kind: string, fields: Record<string, unknown>, msg: string): void {
+    this.logLimiter ??= new LogLimiter(this.log, STREAM_LOG_RATE, this.deps.logLimit);
+    this.logLimiter.line(level, kind, { node: this.nodeLabel, ...fields }, msg);
   }
 
   /** The node the first request announced. */
@@ -100,10 +116,16 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     try {
       req = this.decode(bytes);
     } catch (e) {
+      if (e instanceof OverBudget) throw new StreamError('RESOURCE_EXHAUSTED', e.reason, `request over the limit: ${e.message} (see ${LIMITS_DOC})`);
       // Any decode failure is the client's bytes, not our bug (matching protobufjs's message text missed some).
-      throw new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${this.requestName}: ${errorMessage(e)}`);
+      throw new StreamError('INVALID_ARGUMENT', 'malformed', `request is not a valid ${this.requestName}: ${clientText(errorMessage(e))}`);
     }
     this.handle(req);
+  }
+
+  /** What a request may carry before it is decoded (limits.ts). */
+  protected get requestBudget(): RequestBudget {
+    return requestBudgetOf(this.deps.limits);
   }
 
   /** The variant's request message, for errors. */
@@ -123,6 +145,11 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
       this.types.set(typeUrl, st);
     }
     this.request(st, req, first);
+  }
+
+  /** Throws StreamError if `next` would take `st` over its budget (limits.ts). */
+  protected admit(st: TypeState, next: Subscription): void {
+    if (next !== st.subscription) admitSubscription(this.deps.limits, SHORT_NAMES[st.typeUrl], next);
   }
 
   /** The variant's handling of one request for one type; `first` is the type's first request on the stream. */
@@ -150,6 +177,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (this.blocked) this.deps.metrics.blockedStreams.dec();
     this.blocked = false; // a write completing after close would call drained() and decrement the gauge again
     this.types.clear();
+    this.logLimiter?.close();
     this.deps.onClose(this);
   }
 
@@ -182,14 +210,19 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (this.nodeInfo) {
       // XDS_RULES 21: later requests may omit the node; another one is an error.
       if (node && node.id !== this.nodeInfo.id) {
-        throw new StreamError('INVALID_ARGUMENT', 'node_changed', `node changed on the stream from "${this.nodeInfo.id}" to "${node.id}"`);
+        throw new StreamError('INVALID_ARGUMENT', 'node_changed', `node changed on the stream from "${clientText(this.nodeInfo.id)}" to "${clientText(node.id)}"`);
       }
       return;
     }
     if (!node || !node.id) {
       throw new StreamError('INVALID_ARGUMENT', 'no_node', 'the first request on a stream must carry node.id');
     }
+    const { maxNodeIdChars } = this.deps.limits;
+    if (node.id.length > maxNodeIdChars) {
+      throw new StreamError('INVALID_ARGUMENT', 'node_id_too_long', `node.id of ${node.id.length} characters; at most ${maxNodeIdChars} (see ${LIMITS_DOC})`);
+    }
     this.nodeInfo = node;
+    this.nodeLabel = clientText(node.id);
     // The listener may run before createWatch returns (see ConfigWatcher): it reads nothing but `types`.
     this.watch = this.deps.cache.createWatch(node, (_next, changed) => this.onConfig(changed));
     this.deps.onNode(this);
@@ -200,7 +233,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (this.api !== 'ads') {
       // Per-type services imply their type; a different one is a client bug.
       if (typeUrl === '' || typeUrl === this.api) return this.api;
-      throw new StreamError('INVALID_ARGUMENT', 'wrong_type', `type_url ${typeUrl} on the ${SHORT_NAMES[this.api]} service`);
+      throw new StreamError('INVALID_ARGUMENT', 'wrong_type', `type_url ${clientText(typeUrl)} on the ${SHORT_NAMES[this.api]} service`);
     }
     if (typeUrl === '') {
       // XDS_RULES 22: on ADS the type cannot be inferred.
@@ -208,7 +241,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     }
     if (!isKnownTypeUrl(typeUrl)) {
       // Unknown types are ignored, not fatal: the other types carry on.
-      this.log.warn({ node: this.nodeInfo?.id, typeUrl }, 'request for a resource type Trellis does not serve; ignored');
+      this.logLine('warn', 'unknown_type', { typeUrl: clientText(typeUrl) }, 'request for a resource type Trellis does not serve; ignored');
       this.deps.metrics.rejectedStreams.inc({ reason: 'unknown_type' });
       return undefined;
     }
@@ -234,15 +267,19 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     if (result.ok) {
       this.identity = result.identity;
       this.identityState = 'proven';
-      if (this.types.get(TypeUrl.Secret)?.markDirty()) this.scheduleFlush();
-      return;
+    } else {
+      this.identityState = 'refused';
+      this.deps.metrics.identityFailures.inc({ reason: result.reason });
+      this.logLine('warn', 'identity_refused', { reason: result.reason, message: clientText(result.message) }, 'stream did not prove an identity; no secrets');
+      if (this.deps.requireIdentity) {
+        this.onFatal(new StreamError('UNAUTHENTICATED', 'identity', `identity not proven: ${result.message}`));
+        return;
+      }
     }
-    this.identityState = 'refused';
-    this.deps.metrics.identityFailures.inc({ reason: result.reason });
-    this.log.warn({ node: this.nodeInfo?.id, reason: result.reason, message: result.message }, 'stream did not prove an identity; no secrets');
-    if (this.deps.requireIdentity) {
-      this.onFatal(new StreamError('UNAUTHENTICATED', 'identity', `identity not proven: ${result.message}`));
-    }
+    // Either answer ends the wait: flush skipped SDS while the identity was
+    // pending, so send it now — the workload's secrets, or after a refusal
+    // what is not secret (the trust bundle; docs/kubernetes.md).
+    if (this.types.get(TypeUrl.Secret)?.markDirty()) this.scheduleFlush();
   }
 
   // --- answers ---------------------------------------------------------------
@@ -252,9 +289,9 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     const type = SHORT_NAMES[st.typeUrl];
     const now = Date.now();
     if (error) {
-      const nack = st.nack(nonce, error.message, now);
+      const nack = st.nack(nonce, clientText(error.message, this.deps.limits.maxNackMessageChars), now);
       this.deps.metrics.nacks.inc({ type });
-      this.log.warn({ node: this.nodeInfo?.id, type, version: nack.rejectedVersion || undefined, message: error.message }, 'NACK');
+      this.logLine('warn', 'nack', { type, version: nack.rejectedVersion || undefined, message: clientText(error.message) }, 'NACK');
       return;
     }
     const set = st.ack(nonce, version, now);
@@ -331,7 +368,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
   private pushFailed(e: unknown, typeUrl: ResourceTypeUrl | undefined): void {
     const type = typeUrl ? SHORT_NAMES[typeUrl] : 'none';
     this.deps.metrics.pushErrors.inc({ type });
-    this.log.error({ err: e, node: this.nodeInfo?.id, type }, 'bug while pushing config; ending this stream only');
+    this.logLine('error', 'push_failed', { err: e, type }, 'bug while pushing config; ending this stream only');
     this.onFatal(new StreamError('INTERNAL', 'push_failed', `internal error in the control plane while pushing ${type} (logged); reconnect`));
   }
 
@@ -352,7 +389,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     this.deps.metrics.responseBytes.inc({ type }, bytes.length);
     if (bytes.length > LARGE_RESPONSE_BYTES) {
       this.deps.metrics.oversized.inc({ type });
-      this.log.warn({ node: this.nodeInfo?.id, type, bytes: bytes.length }, 'response nears the 4 MiB default receive limit of gRPC clients');
+      this.logLine('warn', 'large_response', { type, bytes: bytes.length }, 'response nears the 4 MiB default receive limit of gRPC clients');
     }
     if (!this.transport.write(bytes)) {
       this.blocked = true;

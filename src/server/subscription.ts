@@ -22,6 +22,18 @@ export class Subscription {
 
   static readonly NONE = new Subscription(false, EMPTY, false);
 
+  private charCount = -1;
+
+  /** Characters of all the names: the stream's memory budget counts them (limits.ts). */
+  get chars(): number {
+    if (this.charCount < 0) {
+      let n = 0;
+      for (const name of this.names) n += name.length;
+      this.charCount = n;
+    }
+    return this.charCount;
+  }
+
   /** State-of-the-world: each request carries the whole list. */
   applySotw(list: readonly string[]): Subscription {
     if (list.length === 0) {

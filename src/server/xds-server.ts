@@ -9,7 +9,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../log.ts';
+import { clientText, LogLimiter, SERVER_LOG_RATE, type Logger } from '../log.ts';
 import type { ConfigWatcher } from '../cache/config-watcher.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { grpcStatusOf, StreamError } from './errors.ts';
@@ -19,6 +19,8 @@ import type { StreamDeps, StreamMode, StreamTransport, XdsStream } from './strea
 import { SotwStream } from './sotw-stream.ts';
 import { DeltaStream } from './delta-stream.ts';
 import type { HeldResource, NodeSyncStatus } from './sync-status.ts';
+import { XDS_LIMITS, type XdsLimits } from './limits.ts';
+import { compressionGuard, UNDECLARED_COMPRESSION } from './compression-guard.ts';
 
 export interface XdsServerOptions {
   /** All the server knows of the cache (see its contract). */
@@ -27,8 +29,8 @@ export interface XdsServerOptions {
   metrics?: XdsMetrics;
   verifier?: IdentityVerifier;
   requireIdentity?: boolean;
-  /** XDS_RULES 27: large enough for delta reconnects carrying every version the client holds. */
-  maxReceiveBytes?: number;
+  /** The memory budget of the port (limits.ts); defaults to XDS_LIMITS. */
+  limits?: Partial<XdsLimits>;
   /** XDS_RULES 28 */
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
@@ -54,8 +56,10 @@ export interface XdsServerOptions {
  * sends GOAWAY so clients reconnect and streams rebalance across replicas.
  */
 export function grpcServerOptions(opts: Omit<XdsServerOptions, 'cache' | 'log'>): grpc.ServerOptions {
+  const limits = { ...XDS_LIMITS, ...opts.limits };
   return {
-    'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 64 * 1024 * 1024,
+    // XDS_RULES 27 and the memory budget (limits.ts): grpc-js buffers a whole message before handing it over.
+    'grpc.max_receive_message_length': limits.maxRequestBytes,
     'grpc.max_send_message_length': -1,
     'grpc.keepalive_time_ms': opts.keepaliveMs ?? 30_000,
     'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
@@ -63,7 +67,7 @@ export function grpcServerOptions(opts: Omit<XdsServerOptions, 'cache' | 'log'>)
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     'grpc.max_connection_age_ms': opts.maxConnectionAgeMs ?? 30 * 60_000,
     'grpc.max_connection_age_grace_ms': opts.maxConnectionAgeGraceMs ?? 5 * 60_000,
-    'grpc.max_concurrent_streams': 1000,
+    'grpc.max_concurrent_streams': limits.maxStreamsPerConnection,
   };
 }
 
@@ -106,6 +110,8 @@ function metadataMap(md: grpc.Metadata): Record<string, string> {
   return out;
 }
 
+const nodeLabel = (s: XdsStream): string | undefined => s.node && clientText(s.node.id);
+
 export class XdsServer {
   readonly metrics: XdsMetrics;
   /** One grpc.Server per listener, so each knows whether its connections are TLS. */
@@ -113,10 +119,18 @@ export class XdsServer {
   private readonly streams = new Set<XdsStream>();
   private readonly byNode = new Map<string, Set<XdsStream>>();
   private readonly log: Logger;
+  private readonly limits: XdsLimits;
+  /** What all streams together may log of what clients can repeat (issue 16 bug 9). */
+  private readonly logLimit: LogLimiter;
+  private readonly logFlush: NodeJS.Timeout;
 
   constructor(private readonly opts: XdsServerOptions) {
     this.metrics = opts.metrics ?? new XdsMetrics();
     this.log = opts.log;
+    this.limits = { ...XDS_LIMITS, ...opts.limits };
+    this.logLimit = new LogLimiter(this.log, SERVER_LOG_RATE);
+    // Without it, the count of a flood that stopped would be told only when the same kind came up again.
+    this.logFlush = setInterval(() => this.logLimit.flushExpired(), SERVER_LOG_RATE.windowMs).unref();
     this.metrics.queueDepth = () => {
       let n = 0;
       for (const s of this.streams) if (s.isBlocked) n += s.pendingTypes;
@@ -125,7 +139,7 @@ export class XdsServer {
   }
 
   private newServer(secure: boolean): grpc.Server {
-    const server = new grpc.Server(grpcServerOptions(this.opts));
+    const server = new grpc.Server({ ...grpcServerOptions(this.opts), interceptors: [compressionGuard((peer) => this.undeclaredCompression(peer))] });
     server.addService(
       {
         StreamAggregatedResources: method(`/${ADS_SERVICE}/StreamAggregatedResources`),
@@ -146,6 +160,12 @@ export class XdsServer {
       );
     }
     return server;
+  }
+
+  /** A call ended by the compression guard (issue 16 bug 14): grpc-js sent the status; say so. */
+  private undeclaredCompression(peer: string): void {
+    this.metrics.rejectedStreams.inc({ reason: 'undeclared_compression' });
+    this.logLimit.line('warn', 'stream_ended:undeclared_compression', { peer, code: 'INTERNAL', reason: 'undeclared_compression' }, UNDECLARED_COMPRESSION);
   }
 
   /** Bind and start. `credentials` defaults to plaintext. Returns the bound port. */
@@ -179,6 +199,7 @@ export class XdsServer {
   }
 
   async close(graceMs = 1000): Promise<void> {
+    clearInterval(this.logFlush);
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         for (const server of this.servers) server.forceShutdown();
@@ -198,6 +219,7 @@ export class XdsServer {
       // (closing only our side left every call open until forceShutdown).
       for (const s of this.streams) s.onFatal(new StreamError('UNAVAILABLE', 'shutdown', 'control plane shutting down; reconnect'));
     });
+    this.logLimit.close();
   }
 
   /** Every connected proxy, by node id: the one read-only view of stream state (sync-status.ts). */
@@ -247,6 +269,8 @@ export class XdsServer {
       log: this.log,
       verifier: this.opts.verifier,
       requireIdentity: this.opts.requireIdentity ?? false,
+      limits: this.limits,
+      logLimit: this.logLimit,
       onNode: (s) => {
         let set = this.byNode.get(s.node!.id);
         if (!set) this.byNode.set(s.node!.id, (set = new Set()));
@@ -274,7 +298,8 @@ export class XdsServer {
       if (err) {
         const { code, details } = grpcStatusOf(err);
         this.metrics.rejectedStreams.inc({ reason: err.reason });
-        this.log.warn({ node: stream.node?.id, peer, code: err.code, reason: err.reason }, err.message);
+        // err.reason is one of our labels, so the key set stays small.
+        this.logLimit.line('warn', `stream_ended:${err.reason}`, { node: nodeLabel(stream), peer, code: err.code, reason: err.reason }, err.message);
         call.emit('error', { code, details, metadata: new grpc.Metadata() });
       } else {
         call.end();
@@ -288,7 +313,7 @@ export class XdsServer {
         stream.receive(bytes);
       } catch (e) {
         if (e instanceof StreamError) return finish(e);
-        this.log.error({ err: e, node: stream.node?.id }, 'bug while handling a discovery request');
+        this.logLimit.line('error', 'request_failed', { err: e, node: nodeLabel(stream), peer }, 'bug while handling a discovery request');
         finish(new StreamError('UNAVAILABLE', 'internal', 'internal error in the control plane; retry'));
       }
     });

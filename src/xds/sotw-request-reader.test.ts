@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SotwRequestReader } from './sotw-request-reader.ts';
 import { decodeSotwRequest, encodeSotwRequest, type SotwRequest } from './wire.ts';
+import { OverBudget } from './request-scan.ts';
 
 const T = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 
@@ -32,9 +33,24 @@ describe('SotwRequestReader', () => {
     expect(c.resource_names).not.toBe(a.resource_names);
     expect(c.resource_names.at(-1)).toBe('new');
     // Equal bytes share one array across types and streams (never mutated downstream).
-    const other = new SotwRequestReader().read(encodeSotwRequest({ type_url: 'other', resource_names: names }))!;
+    const other = new SotwRequestReader().read(encodeSotwRequest({ type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster', resource_names: names }))!;
     expect(other.resource_names).toBe(a.resource_names);
     expect(Object.isFrozen(other.resource_names) || other.resource_names.length === 1000).toBe(true);
+  });
+
+  it('issue 16 bug 5: names under a type URL Trellis does not serve are read but never kept or shared', () => {
+    const reader = new SotwRequestReader();
+    const names = ['x', 'y'];
+    const a = reader.read(encodeSotwRequest({ type_url: 'type.googleapis.com/some.Unknown', resource_names: names }))!;
+    const b = reader.read(encodeSotwRequest({ type_url: 'type.googleapis.com/some.Unknown', resource_names: names }))!;
+    expect(a.resource_names).toEqual(names);
+    expect(b.resource_names).not.toBe(a.resource_names);
+  });
+
+  it('issue 16 bug 5: more names than the cap throw OverBudget before any is decoded', () => {
+    const bytes = encodeSotwRequest({ type_url: T, resource_names: ['a', 'b', 'c'] });
+    expect(() => new SotwRequestReader(2).read(bytes)).toThrow(OverBudget);
+    expect(new SotwRequestReader(3).read(bytes)!.resource_names).toEqual(['a', 'b', 'c']);
   });
 
   it('truncated bytes throw (the stream answers INVALID_ARGUMENT)', () => {

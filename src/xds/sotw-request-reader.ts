@@ -15,6 +15,8 @@ import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import type { SotwRequest } from './wire.ts';
 import { Interner } from '../interner.ts';
+import { isKnownTypeUrl } from './type-urls.ts';
+import { tooManyEntries } from './request-scan.ts';
 
 export interface NamesMemo {
   /** digest of the raw name-list bytes: 20 bytes kept per stream, not the 16 KB list */
@@ -34,8 +36,16 @@ function sharedNames(digest: string, region: Buffer): string[] {
 }
 
 export class SotwRequestReader {
-  /** Per type URL: the raw bytes of the last name list and the names they held. */
+  /**
+   * Per type URL Trellis serves: the raw bytes of the last name list and the
+   * names they held. Never for other type URLs: the stream ignores those, and
+   * a memo per unknown type let one stream keep 40 × 1.9 MiB of names alive
+   * (issue 16 bug 5).
+   */
   private readonly previous = new Map<string, NamesMemo>();
+
+  /** @param maxNames names in one request past which read() throws OverBudget, before decoding any */
+  constructor(private readonly maxNames = Infinity) {}
 
   read(bytes: Uint8Array): SotwRequest | undefined {
     const r = protobuf.Reader.create(bytes);
@@ -44,6 +54,7 @@ export class SotwRequestReader {
     let nonce = '';
     let first = -1;
     let last = -1;
+    let count = 0;
     while (r.pos < r.len) {
       const tagPos = r.pos;
       const tag = r.uint32();
@@ -54,6 +65,7 @@ export class SotwRequestReader {
         // Names must be one contiguous run for the region compare to mean anything.
         if (first >= 0 && last !== tagPos) return undefined;
         if (first < 0) first = tagPos;
+        count++;
         skipBytes(r);
         last = r.pos;
       } else if (field === 4 && wire === 2) typeUrl = readString(r);
@@ -61,8 +73,11 @@ export class SotwRequestReader {
       else if (field === 2 || field === 6 || field === 7) return undefined;
       else r.skipType(wire);
     }
+    if (count > this.maxNames) throw tooManyEntries('resource_names', count, this.maxNames);
     let names: string[] = [];
-    if (first >= 0) {
+    if (first >= 0 && !isKnownTypeUrl(typeUrl)) {
+      names = decodeNames(Buffer.from(bytes.buffer, bytes.byteOffset + first, last - first));
+    } else if (first >= 0) {
       const region = Buffer.from(bytes.buffer, bytes.byteOffset + first, last - first);
       const digest = createHash('sha1').update(region).digest('base64');
       const memo = this.previous.get(typeUrl);

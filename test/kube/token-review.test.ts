@@ -208,4 +208,23 @@ describe('serve --source kubernetes: SDS for a TokenReview-proven sidecar', () =
       mismatch.c.close();
     }
   });
+
+  it('issue 16 bug 13: a token the API server refuses (an answer that comes after the first flush) still gets the trust bundle', async () => {
+    // A fresh forged token: no cached review, so the refusal needs a round trip
+    // to the API server and arrives after the stream's first flush, which
+    // skipped SDS while the identity was pending. Before the fix nothing
+    // flushed SDS again and the stream never got an SDS response.
+    const real = await tokenFor('web', 'web-1');
+    const [header, payload] = real.split('.') as [string, string];
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const forged = `${header}.${payload}.${sign('sha256', Buffer.from(`${header}.${payload}`), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+    const refused = stream(forged);
+    try {
+      const r = await subscribeSds(refused.s, { id: 'shop/web-1', cluster: 'web', user_agent_name: 'envoy' }, ASK, 10_000);
+      expect(identitySecrets(r)).toEqual([]);
+      expect(r.names).toEqual([TRUST_BUNDLE_SECRET]);
+    } finally {
+      refused.c.close();
+    }
+  });
 });

@@ -47,6 +47,13 @@ export function ownConnection(address: string, options: grpc.ChannelOptions = {}
   return new XdsTestClient(address, { 'grpc.use_local_subchannel_pool': 1, ...options });
 }
 
+/** A client on its own connection; it and its streams land in `opened`, for the test's afterEach to close. */
+export function closedAfter(address: string, opened: Array<{ close(): void }>): XdsTestClient {
+  const c = track(ownConnection(address), opened);
+  opened.push(c);
+  return c;
+}
+
 export async function startHarness(opts: Partial<ControlPlaneOptions> = {}, clientOptions: grpc.ChannelOptions = {}): Promise<Harness> {
   const server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', ...opts });
   const address = `127.0.0.1:${server.xdsPort}`;

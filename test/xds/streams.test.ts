@@ -266,7 +266,8 @@ describe('rule 28: keepalive and maximum connection age', () => {
     expect(o['grpc.keepalive_timeout_ms']).toBe(10_000);
     expect(o['grpc.max_connection_age_ms']).toBe(30 * 60_000);
     expect(o['grpc.max_connection_age_grace_ms']).toBe(5 * 60_000);
-    expect(o['grpc.max_receive_message_length']).toBe(64 * 1024 * 1024);
+    // Tens of MiB: a delta reconnect naming the per-type maximum of resources, each with its version, fits (limits.ts).
+    expect(o['grpc.max_receive_message_length']).toBe(16 * 1024 * 1024);
     const custom = grpcServerOptions({ maxConnectionAgeMs: 1234, maxConnectionAgeGraceMs: 56, keepaliveMs: 7000 });
     expect([custom['grpc.max_connection_age_ms'], custom['grpc.max_connection_age_grace_ms'], custom['grpc.keepalive_time_ms']]).toEqual([1234, 56, 7000]);
   });

@@ -34,7 +34,7 @@ export interface XdsLimits {
 }
 
 export const XDS_LIMITS: Readonly<XdsLimits> = Object.freeze({
-  maxRequestBytes: 16 * 1024 * 1024,
+  maxRequestBytes: 32 * 1024 * 1024,
   maxStreamsPerConnection: 100,
   maxNamesPerRequest: 100_000,
   maxNamesPerType: 100_000,

@@ -1,6 +1,6 @@
 /**
  * Checking a request's size where decoding would multiply it, before
- * decoding it. protobufjs builds a string or object per entry, so 16 MiB of
+ * decoding it. protobufjs builds a string or object per entry, so 32 MiB of
  * one-byte names would become millions of strings (hundreds of MB) before
  * any check could run; walking the top-level tags costs nothing by
  * comparison (issue 16 bug 5). The node is kept for the stream's life, so

@@ -240,7 +240,7 @@ describe('rule 27: message size limits', () => {
     s.close();
   });
 
-  it('rule 27: a request over the 64 MiB receive limit is RESOURCE_EXHAUSTED', { timeout: 20_000 }, async () => {
+  it('rule 27: a request over the 32 MiB receive limit is RESOURCE_EXHAUSTED', { timeout: 20_000 }, async () => {
     const s = h.client.sotw();
     s.call.write(lenField(1, Buffer.alloc(65 * 1024 * 1024, 0x61)));
     expect((await s.ended(15_000)).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
@@ -267,7 +267,7 @@ describe('rule 28: keepalive and maximum connection age', () => {
     expect(o['grpc.max_connection_age_ms']).toBe(30 * 60_000);
     expect(o['grpc.max_connection_age_grace_ms']).toBe(5 * 60_000);
     // Tens of MiB: a delta reconnect naming the per-type maximum of resources, each with its version, fits (limits.ts).
-    expect(o['grpc.max_receive_message_length']).toBe(16 * 1024 * 1024);
+    expect(o['grpc.max_receive_message_length']).toBe(32 * 1024 * 1024);
     const custom = grpcServerOptions({ maxConnectionAgeMs: 1234, maxConnectionAgeGraceMs: 56, keepaliveMs: 7000 });
     expect([custom['grpc.max_connection_age_ms'], custom['grpc.max_connection_age_grace_ms'], custom['grpc.keepalive_time_ms']]).toEqual([1234, 56, 7000]);
   });

@@ -82,7 +82,7 @@ describe('envoyBootstrap', () => {
               },
             }],
             credentials_factory_name: 'envoy.grpc_credentials.file_based_metadata',
-            channel_args: { args: { 'grpc.ssl_target_name_override': { string_value: XDS_SERVER_NAME }, 'grpc.keepalive_time_ms': { int_value: 30_000 }, 'grpc.keepalive_timeout_ms': { int_value: 10_000 } } },
+            channel_args: { args: { 'grpc.ssl_target_name_override': { string_value: XDS_SERVER_NAME }, 'grpc.keepalive_time_ms': { int_value: 30_000 }, 'grpc.keepalive_timeout_ms': { int_value: 10_000 }, 'grpc.max_receive_message_length': { int_value: -1 } } },
           },
         });
         // No token in the bootstrap, and no static cluster to dial through.

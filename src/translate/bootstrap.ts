@@ -124,7 +124,8 @@ export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
  * gRPC client's TLS matches DNS names only): the name `trellis` is carried by
  * the control plane's serving certificate alone among those the mesh root
  * signs (workload certificates have one URI SAN and no DNS name), so it
- * proves the same thing. Keepalive as on the static cluster.
+ * proves the same thing. Keepalive as on the static cluster, and no receive
+ * limit, as with Envoy's own gRPC client.
  */
 function tokenFileGrpcService(o: BootstrapOptions, file: TokenFile): GrpcService {
   // Our bug if reached: gRPC sends call credentials only on a secure channel, and a token must not cross in the clear.
@@ -149,6 +150,8 @@ function tokenFileGrpcService(o: BootstrapOptions, file: TokenFile): GrpcService
           'grpc.ssl_target_name_override': { string_value: XDS_SERVER_NAME },
           'grpc.keepalive_time_ms': { int_value: 30_000 },
           'grpc.keepalive_timeout_ms': { int_value: 10_000 },
+          // Unlimited, as Envoy's own client is: gRPC's default of 4 MiB would end the stream on a large CDS (XDS_RULES 27).
+          'grpc.max_receive_message_length': { int_value: -1 },
         },
       },
     },

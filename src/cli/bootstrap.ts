@@ -5,7 +5,9 @@
  * `trellis bootstrap --token-file F` (in a cluster, the init container that
  * `trellis inject` adds): the node is the pod ("$POD_NAMESPACE/$POD_NAME"),
  * its identity is proven by the projected service-account token in F, sent
- * as `authorization: Bearer <token>` (checked by a TokenReview), and the
+ * as `authorization: Bearer <token>` (checked by a TokenReview; over TLS
+ * Envoy reads F again for every ADS stream, so F must be mounted in the
+ * sidecar at the same path), and the
  * root to trust comes from --ca-file or $TRELLIS_CA_PEM. Needs no mesh folder
  * and no state dir: nothing secret of the control plane enters the pod.
  */

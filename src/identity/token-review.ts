@@ -4,8 +4,9 @@
  * authentication.k8s.io/v1). Implements the xDS server's IdentityVerifier.
  *
  * Where the token travels: gRPC metadata `authorization: Bearer <jwt>` on the
- * ADS stream (written into the bootstrap's `initial_metadata` by
- * `trellis bootstrap --token-file`, see docs/kubernetes.md). The token must be
+ * ADS stream. `trellis bootstrap --token-file` makes Envoy read it from the
+ * projected volume for every stream it opens, so each reconnect presents the
+ * token the kubelet rotated in last (docs/kubernetes.md). The token must be
  * requested for the audience Trellis expects (default `trellis`) and bound to
  * the pod (a projected volume is; so is a TokenRequest with boundObjectRef
  * kind Pod), so that it dies with the pod and names it.

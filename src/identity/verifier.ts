@@ -10,7 +10,8 @@
  * or withdraw its secrets. A stream lives at most the maximum connection age
  * (XDS_RULES 28: 30 min plus a 5 min grace by default, server/xds-server.ts),
  * after which the client reconnects and proves itself again with the token
- * it holds then.
+ * it holds then (in a cluster, the projected token Envoy reads afresh for
+ * each stream: translate/bootstrap.ts).
  */
 export interface ProvenIdentity {
   /** SPIFFE ID, `spiffe://<trust-domain>/ns/<ns>/sa/<sa>` */

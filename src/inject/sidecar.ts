@@ -100,14 +100,19 @@ export function sidecarParts(o: InjectOptions, excludeInbound: readonly number[]
     args: ['-c', BOOTSTRAP_PATH, '--disable-hot-restart', '--log-level', 'warn', '--drain-time-s', '5'],
     securityContext: restricted(PROXY_UID),
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '512Mi' } },
-    volumeMounts: [{ name: NAMES.bootstrapVolume, mountPath: BOOTSTRAP_DIR, readOnly: true }],
+    // The token too: Envoy reads it again on every ADS stream, so a reconnect
+    // presents the one the kubelet rotated in (runtime/bootstrap.ts).
+    volumeMounts: [
+      { name: NAMES.bootstrapVolume, mountPath: BOOTSTRAP_DIR, readOnly: true },
+      { name: NAMES.tokenVolume, mountPath: TOKEN_DIR, readOnly: true },
+    ],
   };
   const volumes: Json[] = [
     {
       name: NAMES.tokenVolume,
       projected: { sources: [{ serviceAccountToken: { audience: o.tokenAudience, expirationSeconds: o.tokenExpirationSeconds, path: TOKEN_FILE_NAME } }] },
     },
-    // In memory: the bootstrap carries the token.
+    // In memory: with --plaintext the bootstrap carries the token.
     { name: NAMES.bootstrapVolume, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     { name: NAMES.tmpVolume, emptyDir: { sizeLimit: '64Mi' } },
   ];

@@ -7,6 +7,7 @@
  * demo write them; translate/bootstrap.ts builds the bootstrap itself.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { stringify } from 'yaml';
 import type { MeshModel } from '../model/index.ts';
 import type { InterceptionMode } from '../translate/proxy.ts';
@@ -65,7 +66,11 @@ export async function workloadBootstrapYaml(o: WorkloadBootstrapOptions): Promis
 }
 
 export interface ClusterBootstrapOptions {
-  /** The projected service-account token (audience trellis), read now. */
+  /**
+   * The projected service-account token (audience trellis). Checked now; over
+   * TLS Envoy reads it again on every ADS stream (the kubelet rotates it in
+   * place), over plaintext the bootstrap carries the token read now.
+   */
   tokenFile: string;
   /** "ns/pod" */
   nodeId: string;
@@ -86,7 +91,10 @@ export interface ClusterBootstrapOptions {
 /**
  * The bootstrap of a pod's sidecar in a cluster: the same as a folder's, but
  * its identity is proven by the pod's projected service-account token,
- * presented as `authorization: Bearer <token>` on the ADS stream.
+ * presented as `authorization: Bearer <token>` on the ADS stream. Over TLS
+ * the bootstrap names the token's file, not the token: Envoy reads the file
+ * for each stream, so a reconnect after the first token expired presents the
+ * one the kubelet has rotated in (issue 13), and the bootstrap holds no secret.
  */
 export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<string> {
   if (!/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(o.nodeId)) throw new UsageError(`node id ${JSON.stringify(o.nodeId)}: expected namespace/pod`);
@@ -107,12 +115,14 @@ export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<
     xds: addressOf(o.xdsAddress),
     trustedCaPem: o.caPem,
     serverSpiffeId: o.caPem ? controlPlaneSpiffeId(o.trustDomain) : undefined,
+    ...(o.caPem ? { tokenFile: { path: path.resolve(o.tokenFile), header: SA_TOKEN_METADATA_KEY, prefix: 'Bearer ' } } : {}),
     admin: addressOf(o.adminAddress),
     outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : '127.0.0.1'}:${OUTBOUND_PORT}`,
     appPorts: o.appPorts,
     appAddress: o.appAddress,
   });
-  // envoyBootstrap puts a token in x-trellis-token; this one is a bearer token.
+  if (o.caPem) return `# Envoy bootstrap for ${o.nodeId}, written by trellis bootstrap --token-file.\n# Envoy reads the pod's service-account token from ${path.resolve(o.tokenFile)} on every ADS stream.\n${stringify(bootstrap, { lineWidth: 0 })}`;
+  // Plaintext: gRPC sends file-read call credentials only over TLS, so the token read now goes in as a bearer token.
   bootstrap.dynamic_resources.ads_config.grpc_services![0]!.initial_metadata = [{ key: SA_TOKEN_METADATA_KEY, value: `Bearer ${token}` }];
-  return `# Envoy bootstrap for ${o.nodeId}, written by trellis bootstrap --token-file.\n# It carries the pod's service-account token: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
+  return `# Envoy bootstrap for ${o.nodeId}, written by trellis bootstrap --token-file --plaintext.\n# It carries the pod's service-account token: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
 }

@@ -61,6 +61,41 @@ describe('envoyBootstrap', () => {
       },
     },
     {
+      name: 'issue 13: a token file is read by Envoy on every ADS stream (Google gRPC, file-based call credentials over TLS), server checked by the name its certificate alone carries',
+      options: { trustedCaPem: 'PEM', serverSpiffeId: 'spiffe://td/ns/trellis-system/sa/trellis', tokenFile: { path: '/var/run/secrets/trellis/token', header: 'authorization', prefix: 'Bearer ' } },
+      check: (b) => {
+        const [svc] = b.dynamic_resources.ads_config.grpc_services!;
+        expect(svc).toEqual({
+          google_grpc: {
+            target_uri: '127.0.0.1:18000',
+            stat_prefix: XDS_CLUSTER,
+            channel_credentials: { ssl_credentials: { root_certs: { inline_string: 'PEM' } } },
+            call_credentials: [{
+              from_plugin: {
+                name: 'envoy.grpc_credentials.file_based_metadata',
+                typed_config: {
+                  '@type': 'type.googleapis.com/envoy.config.grpc_credential.v3.FileBasedMetadataConfig',
+                  secret_data: { filename: '/var/run/secrets/trellis/token' },
+                  header_key: 'authorization',
+                  header_prefix: 'Bearer ',
+                },
+              },
+            }],
+            credentials_factory_name: 'envoy.grpc_credentials.file_based_metadata',
+            channel_args: { args: { 'grpc.ssl_target_name_override': { string_value: XDS_SERVER_NAME }, 'grpc.keepalive_time_ms': { int_value: 30_000 }, 'grpc.keepalive_timeout_ms': { int_value: 10_000 }, 'grpc.max_receive_message_length': { int_value: -1 } } },
+          },
+        });
+        // No token in the bootstrap, and no static cluster to dial through.
+        expect(JSON.stringify(b)).not.toContain('initial_metadata');
+        expect(b.static_resources.clusters).toEqual([]);
+      },
+    },
+    {
+      name: 'issue 13: an IPv6 xDS address is bracketed in the Google gRPC target',
+      options: { xds: { address: '::1', port: 18000 }, trustedCaPem: 'PEM', tokenFile: { path: '/t', header: 'authorization' } },
+      check: (b) => expect(b.dynamic_resources.ads_config.grpc_services![0]!.google_grpc!.target_uri).toBe('[::1]:18000'),
+    },
+    {
       name: 'an xDS host name is resolved by DNS',
       options: { xds: { address: 'trellis.trellis-system.svc', port: 18000 } },
       check: (b) => expect(b.static_resources.clusters[0]!.type).toBe('STRICT_DNS'),
@@ -71,10 +106,16 @@ describe('envoyBootstrap', () => {
       const b = envoyBootstrap(deepFreeze({ ...BASE, ...c.options }));
       c.check(b);
       // The static cluster is an Envoy Cluster like any other.
-      expect(() => encodeResource(TypeUrl.Cluster, b.static_resources.clusters[0]!)).not.toThrow();
-      expect(unknownEnums(TypeUrl.Cluster, b.static_resources.clusters[0]!)).toEqual([]);
+      for (const cluster of b.static_resources.clusters) {
+        expect(() => encodeResource(TypeUrl.Cluster, cluster)).not.toThrow();
+        expect(unknownEnums(TypeUrl.Cluster, cluster)).toEqual([]);
+      }
     });
   }
+
+  it('issue 13: a token file without TLS is a bug of the caller (gRPC sends no call credentials in the clear)', () => {
+    expect(() => envoyBootstrap({ ...BASE, tokenFile: { path: '/t', header: 'authorization' } })).toThrow('needs TLS');
+  });
 
   it('prints as YAML without anchors: no part is shared between two places', () => {
     const yaml = stringify(envoyBootstrap({ ...BASE, trustedCaPem: 'PEM', token: 't' }));

@@ -1,8 +1,21 @@
 /**
  * The Envoy bootstrap `trellis bootstrap` writes: who the node is, where its
- * control plane is, how it proves its identity (a Trellis token in the ADS
- * stream's initial metadata) and which root it trusts for the control
- * connection. Everything else arrives over ADS. Pure.
+ * control plane is, how it proves its identity and which root it trusts for
+ * the control connection. Everything else arrives over ADS. Pure.
+ *
+ * Two ways to present the identity token on the ADS stream:
+ *   - `token`: written into the bootstrap (the gRPC service's initial
+ *     metadata); Envoy sends the same bytes on every stream for its life.
+ *     A Trellis workload token (a folder mesh) and plaintext use this.
+ *   - `tokenFile`: Envoy reads the file again for every ADS stream it opens
+ *     (the Google gRPC client's `envoy.grpc_credentials.file_based_metadata`
+ *     call credentials, whose GetMetadata reads the DataSource per call). A
+ *     pod's projected service-account token is rotated in place by the
+ *     kubelet, so a sidecar that reconnects after the token it started with
+ *     has expired presents the current one (issue 13). Envoy's own gRPC client
+ *     (envoy_grpc) has no call credentials, and a client certificate on the
+ *     xDS connection would need something in the pod to renew it on disk:
+ *     see docs/kubernetes.md, "Identity that outlives its token".
  */
 import { TOKEN_METADATA_KEY } from '../identity/verifier.ts';
 import { RE2_MAX_PROGRAM_SIZE } from '../model/regex.ts';
@@ -25,12 +38,28 @@ export interface BootstrapOptions {
   trustedCaPem?: string;
   /** SPIFFE ID the xDS server must present. */
   serverSpiffeId?: string;
+  /** A token sent as written here (initial metadata, header `x-trellis-token`). */
   token?: string;
+  /** A token Envoy reads from a file on every ADS stream; needs `trustedCaPem` (see the file comment). */
+  tokenFile?: TokenFile;
   admin: { address: string; port: number };
   outboundAddress: string;
   appPorts?: ReadonlyMap<number, number>;
   appAddress?: string;
 }
+
+export interface TokenFile {
+  /** Absolute: Envoy reads it relative to its own working directory otherwise. */
+  path: string;
+  /** The metadata header, e.g. `authorization`. */
+  header: string;
+  /** Written before the file's content, e.g. `Bearer `. */
+  prefix?: string;
+}
+
+/** envoy.config.grpc_credential.v3.FileBasedMetadataConfig (not among the protos Trellis loads: it never goes over xDS). */
+const FILE_BASED_METADATA = 'envoy.grpc_credentials.file_based_metadata';
+const FILE_BASED_METADATA_TYPE = 'type.googleapis.com/envoy.config.grpc_credential.v3.FileBasedMetadataConfig';
 
 /**
  * envoy.config.bootstrap.v3.Bootstrap, the fields Trellis writes. The
@@ -65,7 +94,7 @@ export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
     if (o.serverSpiffeId) validation.match_typed_subject_alt_names = [{ san_type: 'URI', matcher: { exact: o.serverSpiffeId } }];
     xdsCluster.transport_socket = extension('UpstreamTls', { sni: XDS_SERVER_NAME, common_tls_context: { validation_context: validation } });
   }
-  const grpcService: GrpcService = { envoy_grpc: { cluster_name: XDS_CLUSTER } };
+  const grpcService: GrpcService = o.tokenFile ? tokenFileGrpcService(o, o.tokenFile) : { envoy_grpc: { cluster_name: XDS_CLUSTER } };
   if (o.token) grpcService.initial_metadata = [{ key: TOKEN_METADATA_KEY, value: o.token }];
   return {
     node: { id: o.nodeId, cluster: o.cluster, ...(o.zone ? { locality: { zone: o.zone } } : {}), metadata },
@@ -75,7 +104,8 @@ export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
       cds_config: adsConfigSource(),
       lds_config: adsConfigSource(),
     },
-    static_resources: { clusters: [xdsCluster] },
+    // The Google gRPC client dials the xDS server itself: no cluster to name.
+    static_resources: { clusters: o.tokenFile ? [] : [xdsCluster] },
     // Keep serving the last config when Trellis is away (restarts, upgrades).
     // The RE2 program-size limit is pinned to the one validation enforces, so
     // an Envoy with another default never NACKs what Trellis accepted.
@@ -84,6 +114,46 @@ export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
         name: BOOTSTRAP_RUNTIME_LAYER,
         static_layer: { 'overload.global_downstream_max_connections': 50000, 're2.max_program_size.error_level': RE2_MAX_PROGRAM_SIZE },
       }],
+    },
+  };
+}
+
+/**
+ * ADS over Envoy's Google gRPC client, which re-reads the token file for each
+ * stream. The server is checked by name rather than by SPIFFE ID (the Google
+ * gRPC client's TLS matches DNS names only): the name `trellis` is carried by
+ * the control plane's serving certificate alone among those the mesh root
+ * signs (workload certificates have one URI SAN and no DNS name), so it
+ * proves the same thing. Keepalive as on the static cluster, and no receive
+ * limit, as with Envoy's own gRPC client.
+ */
+function tokenFileGrpcService(o: BootstrapOptions, file: TokenFile): GrpcService {
+  // Our bug if reached: gRPC sends call credentials only on a secure channel, and a token must not cross in the clear.
+  if (!o.trustedCaPem) throw new Error('a token file needs TLS to the xDS server (trustedCaPem)');
+  const host = o.xds.address.includes(':') ? `[${o.xds.address}]` : o.xds.address;
+  // Written out here (an Any holds any message; this one has no generated type).
+  const fileBasedMetadata = { '@type': FILE_BASED_METADATA_TYPE, secret_data: { filename: file.path }, header_key: file.header, ...(file.prefix ? { header_prefix: file.prefix } : {}) };
+  return {
+    google_grpc: {
+      target_uri: `${host}:${o.xds.port}`,
+      stat_prefix: XDS_CLUSTER,
+      channel_credentials: { ssl_credentials: { root_certs: { inline_string: o.trustedCaPem } } },
+      call_credentials: [{
+        from_plugin: {
+          name: FILE_BASED_METADATA,
+          typed_config: fileBasedMetadata,
+        },
+      }],
+      credentials_factory_name: FILE_BASED_METADATA,
+      channel_args: {
+        args: {
+          'grpc.ssl_target_name_override': { string_value: XDS_SERVER_NAME },
+          'grpc.keepalive_time_ms': { int_value: 30_000 },
+          'grpc.keepalive_timeout_ms': { int_value: 10_000 },
+          // Unlimited, as Envoy's own client is: gRPC's default of 4 MiB would end the stream on a large CDS (XDS_RULES 27).
+          'grpc.max_receive_message_length': { int_value: -1 },
+        },
+      },
     },
   };
 }

@@ -199,7 +199,8 @@ export const TRUST_BUNDLE_SECRET = 'trellis-trust-bundle';
 /**
  * The bootstrap's one static cluster, the xDS server: named for Trellis and
  * with `_`, so it can never equal a mesh cluster (`svc.ns:port`, `inbound:port`,
- * `passthrough`).
+ * `passthrough`). A bootstrap that dials through the Google gRPC client (a
+ * token file) has no such cluster and uses the name as its stat prefix.
  */
 export const XDS_CLUSTER = 'trellis_xds';
 

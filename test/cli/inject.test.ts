@@ -78,7 +78,8 @@ describe('trellis inject: every workload kind', () => {
     expect(proxy).toMatchObject({ image: ENVOY_IMAGE, restartPolicy: 'Always', command: ['envoy'] });
     expect(proxy!.args.slice(0, 2)).toEqual(['-c', '/etc/trellis/envoy.yaml']);
     expect(proxy!.securityContext).toMatchObject({ runAsUser: 1337, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-    expect(proxy!.volumeMounts).toEqual([{ name: NAMES.bootstrapVolume, mountPath: '/etc/trellis', readOnly: true }]);
+    // Issue 13: the token too, which Envoy reads again on every ADS stream.
+    expect(proxy!.volumeMounts).toEqual([{ name: NAMES.bootstrapVolume, mountPath: '/etc/trellis', readOnly: true }, { name: NAMES.tokenVolume, mountPath: '/var/run/secrets/trellis', readOnly: true }]);
     expect(bootstrap!.args).toEqual(expect.arrayContaining(['bootstrap', '--token-file', '/var/run/secrets/trellis/token', '--mode', 'transparent', '--cluster', 'web', '--out', '/etc/trellis/envoy.yaml']));
     expect(bootstrap!.args).not.toContain('--plaintext');
     expect(bootstrap!.securityContext).toMatchObject({ runAsUser: 1337, capabilities: { drop: ['ALL'] } });
@@ -294,7 +295,7 @@ describe('trellis bootstrap --token-file (the injected init container)', () => {
   // A JWT-shaped token: Envoy only carries it.
   const token = `${Buffer.from('{"alg":"ES256"}').toString('base64url')}.${Buffer.from('{"sub":"system:serviceaccount:shop:web"}').toString('base64url')}.c2ln`;
 
-  it('the pod is the node, its token goes in `authorization: Bearer`, and Envoy accepts the bootstrap', async () => {
+  it('the pod is the node, Envoy reads its token from the file as `authorization: Bearer` on every stream (issue 13), and accepts the bootstrap', async () => {
     const tokenFile = path.join(tmp, 'token');
     const out = path.join(tmp, 'envoy.yaml');
     const caFile = path.join(tmp, 'root.crt');
@@ -314,11 +315,12 @@ describe('trellis bootstrap --token-file (the injected init container)', () => {
     const b = parse(readFileSync(out, 'utf8')) as Json;
     expect(b.node).toMatchObject({ id: 'shop/web-7d9c8b6f5-x2x9q', cluster: 'web', metadata: { 'trellis.workload': 'shop/web-7d9c8b6f5-x2x9q', 'trellis.mode': 'transparent', 'trellis.outbound_address': '0.0.0.0:15001' } });
     const grpcService = b.dynamic_resources.ads_config.grpc_services[0];
-    expect(grpcService.initial_metadata).toEqual([{ key: 'authorization', value: `Bearer ${token}` }]);
+    expect(grpcService.initial_metadata).toBeUndefined();
+    expect(readFileSync(out, 'utf8')).not.toContain(token);
+    expect(grpcService.google_grpc.target_uri).toBe('trellis.trellis-system.svc:18000');
+    expect(grpcService.google_grpc.call_credentials[0].from_plugin.typed_config).toMatchObject({ secret_data: { filename: tokenFile }, header_key: 'authorization', header_prefix: 'Bearer ' });
     expect(SA_TOKEN_METADATA_KEY).toBe('authorization'); // what the TokenReviewVerifier reads
-    const xds = b.static_resources.clusters[0];
-    expect(xds.type).toBe('STRICT_DNS');
-    expect(xds.transport_socket.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: 'URI', matcher: { exact: 'spiffe://cluster.local/ns/trellis-system/sa/trellis' } }]);
+    expect(grpcService.google_grpc.channel_credentials.ssl_credentials.root_certs.inline_string).toBe(readFileSync(caFile, 'utf8'));
     // The real Envoy validates it (the pinned version of the sidecar image).
     const { stdout } = await promisify(execFile)(findEnvoy(), ['--mode', 'validate', '-c', out, '--disable-hot-restart', '--log-level', 'error'], { timeout: 30_000 });
     expect(stdout).toContain('OK');

@@ -194,7 +194,9 @@ spec:
     });
     expect(code).toBe(0);
     const bootstrap = readFileSync(path.join(bootstrapDir, 'envoy.yaml'), 'utf8');
-    expect(bootstrap).toContain('key: authorization');
+    // Issue 13: the bootstrap names the token's file (Envoy reads it on every stream), not the token.
+    expect(bootstrap).toContain(`filename: ${tokenFile}`);
+    expect(bootstrap).not.toContain(String(tr.status.token));
 
     // The sidecar: the real Envoy with the injected arguments.
     const proxy = initContainers.find((c) => c.name === NAMES.proxy)!;

@@ -134,18 +134,19 @@ export interface ConsistencyOptions {
 
 /**
  * Proxies share TypeSets, so the same combination is checked once: memo on
- * the cluster set, holding the other sets it was checked with.
+ * the cluster set, with the other sets it was checked with held weakly (a
+ * memo must not keep old endpoint sets, bytes and all, alive: issue 16 bug 1).
  */
-const checked = new WeakMap<TypeSet, Array<{ sets: TypeSet[]; shared: boolean; problems: ConsistencyProblem[] }>>();
+const checked = new WeakMap<TypeSet, Array<{ sets: Array<WeakRef<TypeSet>>; shared: boolean; problems: ConsistencyProblem[] }>>();
 
 export function checkConsistency(snapshot: Snapshot, options: ConsistencyOptions = {}): ConsistencyProblem[] {
   const sets = [TypeUrl.Endpoint, TypeUrl.Listener, TypeUrl.Route].map((t) => snapshot.get(t));
   const shared = options.endpointsShared ?? false;
   const seen = checked.get(snapshot.get(TypeUrl.Cluster)) ?? [];
-  const hit = seen.find((e) => e.shared === shared && e.sets.every((s, i) => s === sets[i]));
+  const hit = seen.find((e) => e.shared === shared && e.sets.every((s, i) => s.deref() === sets[i]));
   if (hit) return hit.problems;
   const problems = computeConsistency(snapshot, options);
-  seen.push({ sets, shared, problems });
+  seen.push({ sets: sets.map((s) => new WeakRef(s)), shared, problems });
   if (seen.length > 8) seen.shift();
   checked.set(snapshot.get(TypeUrl.Cluster), seen);
   return problems;

@@ -57,6 +57,14 @@ export function reexecWithGc(script: string): boolean {
 
 export const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
+/** Ends the process after `ms` whatever it is doing (scripts/bench.sh: everything stops by itself). */
+export function watchdog(ms: number, what: string): void {
+  setTimeout(() => {
+    process.stderr.write(`${what}: still running after ${Math.round(ms / 60_000)} min; stopped by its watchdog\n`);
+    process.exit(1);
+  }, ms).unref();
+}
+
 const yamlOf = (objects: SourceObject[]) => objects.map((o) => stringify(o.raw)).join('---\n');
 
 /** Service i's slice at `generation`: its last endpoint is a pod replaced `generation` times. */

@@ -14,7 +14,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ChurnMesh, measure, mib, reexecWithGc, type Memory } from './churn-mesh.ts';
+import { ChurnMesh, measure, mib, reexecWithGc, watchdog, type Memory } from './churn-mesh.ts';
 import { DEFAULT_SHAPE } from './translate-mesh.ts';
 
 const { values } = parseArgs({
@@ -36,6 +36,7 @@ const int = (name: keyof typeof values) => {
 async function main(): Promise<void> {
   const o = { changes: int('changes'), first: int('first'), streams: int('streams') };
   const shape = { ...DEFAULT_SHAPE, services: int('services'), endpointsPerService: int('endpoints'), namespaces: int('namespaces') };
+  watchdog(60 * 60_000, 'bench/memory.ts');
   const mesh = await ChurnMesh.start(shape);
   try {
     await mesh.startSidecars(o.streams);

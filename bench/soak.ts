@@ -16,7 +16,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ChurnMesh, measure, mib, reexecWithGc, type Memory } from './churn-mesh.ts';
+import { ChurnMesh, measure, mib, reexecWithGc, watchdog, type Memory } from './churn-mesh.ts';
 import { DEFAULT_SHAPE } from './translate-mesh.ts';
 
 const { values } = parseArgs({
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
   const warmup = values['warmup-minutes'] !== undefined ? num('--warmup-minutes', values['warmup-minutes']) : Math.min(5, minutes / 3);
   const streams = num('--streams', values.streams);
   const shape = { ...DEFAULT_SHAPE, services: num('--services', values.services), endpointsPerService: num('--endpoints', values.endpoints), namespaces: num('--namespaces', values.namespaces) };
+  watchdog((minutes + 10) * 60_000, 'bench/soak.ts');
   const mesh = await ChurnMesh.start(shape);
   const samples: Sample[] = [];
   const line = (s: Sample) =>

@@ -8,6 +8,7 @@ describe('jitteredAgeMs: gRFC A9 jitter in whole seconds (issue 16 bug 14)', () 
     { name: 'middle draw: the age', age: 30 * 60_000, random: 0.5, want: 30 * 60_000 },
     { name: 'a draw between seconds rounds to a whole second', age: 30 * 60_000, random: 0.5 + 1.4 / 360, want: 30 * 60_000 + 1000 },
     { name: 'an age too short for a second of jitter gets none', age: 400, random: 1, want: 400 },
+    { name: 'never past the longest Node timer (a longer one would fire at once)', age: 2 ** 31 - 2, random: 1, want: 2 ** 31 - 1 },
   ])('$name', ({ age, random, want }) => {
     expect(jitteredAgeMs(age, () => random)).toBe(want);
   });

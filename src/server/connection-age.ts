@@ -22,11 +22,13 @@ const GRACE = 'grpc.max_connection_age_grace_ms';
 /** GOAWAY's debug data and last stream id, as grpc-js and gRFC A9 send them. */
 const MAX_AGE = Buffer.from('max_age');
 const LAST_STREAM_ID = 2 ** 31 - 1;
+/** grpc-js's "unlimited" age, and the longest delay a Node timer takes (longer ones fire after 1 ms). */
+const UNLIMITED_MS = 2 ** 31 - 1;
 
 /** A duration within ±10% of `ageMs`, in whole seconds of jitter (see the file comment). */
 export function jitteredAgeMs(ageMs: number, random: () => number = Math.random): number {
   const jitterS = Math.round(((random() * 2 - 1) * ageMs) / 10 / 1000);
-  return Math.max(1, ageMs + jitterS * 1000);
+  return Math.min(UNLIMITED_MS, Math.max(1, ageMs + jitterS * 1000));
 }
 
 /** Ages every HTTP/2 session `h2` accepts: GOAWAY at its age, closed after the grace. */
@@ -59,7 +61,7 @@ function ageSessions(h2: EventEmitter, ageMs: number, graceMs: number): void {
  */
 export function serverWithConnectionAge(options: grpc.ServerOptions): grpc.Server {
   const ageMs = options[AGE] as number | undefined;
-  if (ageMs === undefined || ageMs <= 0) return new grpc.Server(options);
+  if (ageMs === undefined || ageMs <= 0 || ageMs >= UNLIMITED_MS) return new grpc.Server(options);
   const graceMs = (options[GRACE] as number | undefined) ?? -1;
   const { [AGE]: _age, [GRACE]: _grace, ...rest } = options;
   const server = new grpc.Server(rest);

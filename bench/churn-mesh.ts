@@ -6,14 +6,15 @@
  *   - endpoint churn: one service's EndpointSlice rewritten with a pod
  *     replaced (a new address each time, so no two generations share
  *     content, as pods restarting give);
- *   - every 10th change an intent edit: intents.yaml rewritten with every
- *     TrafficSplit's weights moved (every proxy calling a split root is
- *     translated again).
+ *   - every `intentEvery`-th change (0: never) an intent edit: intents.yaml
+ *     rewritten with every TrafficSplit's weights moved (every proxy calling
+ *     a split root is translated again; their routes change).
  * Each change goes through the file source (write, rename, flush) and the
  * whole pipeline: parse, model, publisher, cache, and the ADS streams of the
  * sidecars child (bench/sidecars-main.ts), which ACK everything.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import v8 from 'node:v8';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,6 +33,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export interface Memory {
   /** heap used + external (ArrayBuffers: encoded resources), after a forced GC */
   heap: number;
+  /** of `heap`: compiled code (V8's code spaces), which grows as the JIT warms up, not with data */
+  code: number;
   rss: number;
 }
 
@@ -44,7 +47,11 @@ export async function measure(): Promise<Memory> {
   gc();
   gc();
   const m = process.memoryUsage();
-  return { heap: m.heapUsed + m.external, rss: m.rss };
+  const code = v8
+    .getHeapSpaceStatistics()
+    .filter((s) => s.space_name.startsWith('code'))
+    .reduce((a, s) => a + s.space_used_size, 0);
+  return { heap: m.heapUsed + m.external, code, rss: m.rss };
 }
 
 /** Runs this script again with --expose-gc when it lacks it; true if it did (the caller then does nothing). */
@@ -89,9 +96,10 @@ export class ChurnMesh {
     readonly shape: MeshShape,
     readonly server: RunningControlPlane,
     private readonly intents: SourceObject[],
+    private readonly intentEvery: number,
   ) {}
 
-  static async start(shape: MeshShape): Promise<ChurnMesh> {
+  static async start(shape: MeshShape, intentEvery = 10): Promise<ChurnMesh> {
     // The figures are the output; the server's info lines would bury them.
     if (!process.env.TRELLIS_LOG_LEVEL) rootLogger.level = 'error';
     const dir = mkdtempSync(path.join(tmpdir(), 'trellis-churn-'));
@@ -103,7 +111,7 @@ export class ChurnMesh {
     for (let i = 0; i < shape.services; i++) writeYaml(dir, `slices/${serviceName(i)}.yaml`, yamlOf([sliceAt(i, shape, 0)]));
     // A long debounce: each change is applied by flush(), not by the watcher on its own.
     const server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: dir, reloadDebounceMs: 60_000 });
-    return new ChurnMesh(dir, shape, server, intents);
+    return new ChurnMesh(dir, shape, server, intents, intentEvery);
   }
 
   get count(): number {
@@ -113,8 +121,8 @@ export class ChurnMesh {
   /** One change through the file source; returns the pipeline's generation after it. */
   async change(): Promise<number> {
     const c = ++this.changes;
-    if (c % 10 === 0) {
-      const shift = ((c / 10) % 9) * 10;
+    if (this.intentEvery > 0 && c % this.intentEvery === 0) {
+      const shift = ((c / this.intentEvery) % 9) * 10;
       const edited = this.intents.map((o) => {
         if (o.kind !== 'TrafficSplit') return o;
         const spec = o.raw.spec as { backends: Array<{ service: string; weight: number }> };

@@ -64,12 +64,12 @@ async function main(): Promise<void> {
   const mesh = await ChurnMesh.start(shape);
   const samples: Sample[] = [];
   const line = (s: Sample) =>
-    `  ${s.minutes.toFixed(1).padStart(7)}  ${String(s.changes).padStart(8)}  ${String(s.streams).padStart(7)}  ${mib(s.heap).padStart(12)}  ${mib(s.rss).padStart(8)}`;
-  const header = '  minutes   changes  streams  heap+ext MiB  RSS MiB';
+    `  ${s.minutes.toFixed(1).padStart(7)}  ${String(s.changes).padStart(8)}  ${String(s.streams).padStart(7)}  ${mib(s.heap).padStart(12)}  ${mib(s.code).padStart(8)}  ${mib(s.rss).padStart(8)}`;
+  const header = '  minutes   changes  streams  heap+ext MiB  code MiB  RSS MiB';
   try {
     await mesh.startSidecars(streams, num('--cycle-ms', values['cycle-ms']));
     process.stdout.write(
-      `soak: ${minutes} min, ${rate} changes/s (endpoint churn, every 10th an intent edit), ${streams} ADS streams ACKing, one replaced every ${values['cycle-ms']} ms; ` +
+      `soak: ${minutes} min, ${rate} changes/s (endpoint churn, every 10th change an intent edit), ${streams} ADS streams ACKing, one replaced every ${values['cycle-ms']} ms; ` +
         `${shape.services} services × ${shape.endpointsPerService} endpoints; a sample every ${sampleMs / 1000} s; warm-up ${warmup.toFixed(1)} min\n${header}\n`,
     );
     const start = performance.now();
@@ -102,6 +102,7 @@ async function main(): Promise<void> {
         ...samples.map(line),
         `after warm-up (${after.length} samples from minute ${warmup.toFixed(1)}; ${samples.at(-1)!.changes} changes in all):`,
         `  heap+external: slope ${perHour((s) => s.heap).toFixed(2)} MiB/hour, range ${span((s) => s.heap)}`,
+        `  without code:  slope ${perHour((s) => s.heap - s.code).toFixed(2)} MiB/hour, range ${span((s) => s.heap - s.code)}`,
         `  RSS:           slope ${perHour((s) => s.rss).toFixed(2)} MiB/hour, range ${span((s) => s.rss)}`,
         `  target: flat after warm-up`,
         '',

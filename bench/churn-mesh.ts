@@ -42,10 +42,12 @@ export interface Memory {
 export async function measure(): Promise<Memory> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with --expose-gc (see reexecWithGc)');
-  // Interned values are held weakly: they die after the job that last used them.
-  await new Promise((r) => setImmediate(r));
-  gc();
-  gc();
+  // Interned values are held weakly: they die after the job that last used
+  // them, and their interner entries after the finalizers that run after a GC.
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setImmediate(r));
+    gc();
+  }
   const m = process.memoryUsage();
   const code = v8
     .getHeapSpaceStatistics()

@@ -38,10 +38,10 @@ export interface Memory {
   rss: number;
 }
 
-/** Memory after a full GC; the process must run with --expose-gc (see reexecWithGc). */
+/** Memory after a full GC; the process must run with --expose-gc (see runWithGc). */
 export async function measure(): Promise<Memory> {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run with --expose-gc (see reexecWithGc)');
+  if (!gc) throw new Error('run with --expose-gc (see runWithGc)');
   // Interned values are held weakly: they die after the job that last used
   // them, and their interner entries after the finalizers that run after a GC.
   for (let i = 0; i < 3; i++) {
@@ -56,12 +56,20 @@ export async function measure(): Promise<Memory> {
   return { heap: m.heapUsed + m.external, code, rss: m.rss };
 }
 
-/** Runs this script again with --expose-gc when it lacks it; true if it did (the caller then does nothing). */
-export function reexecWithGc(script: string): boolean {
-  if ((globalThis as { gc?: unknown }).gc) return false;
-  const child = fork(script, process.argv.slice(2), { execArgv: [...process.execArgv, '--expose-gc'] });
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
-  return true;
+/** Runs `main` in a process with --expose-gc: this one, or `script` run again with it. Exits when done. */
+export function runWithGc(script: string, main: () => Promise<void>): void {
+  if (!(globalThis as { gc?: unknown }).gc) {
+    const child = fork(script, process.argv.slice(2), { execArgv: [...process.execArgv, '--expose-gc'] });
+    child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+    return;
+  }
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+      process.exit(1);
+    },
+  );
 }
 
 export const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);

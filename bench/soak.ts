@@ -16,7 +16,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ChurnMesh, measure, mib, reexecWithGc, watchdog, type Memory } from './churn-mesh.ts';
+import { ChurnMesh, measure, mib, runWithGc, watchdog, type Memory } from './churn-mesh.ts';
 import { DEFAULT_SHAPE } from './translate-mesh.ts';
 
 const { values } = parseArgs({
@@ -113,12 +113,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (!reexecWithGc(fileURLToPath(import.meta.url))) {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWithGc(fileURLToPath(import.meta.url), main);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmarks (not part of `npm test`): figures, never assertions.
-#   npm run bench                          # both steps: xds (N = 1,000 then 10,000 streams), then translate
+#   npm run bench                          # every step below but soak: xds (N = 1,000 then 10,000 streams), translate, ...
 #   npm run bench -- --streams 1000        # options go to the xds step: see bench/run.ts
 #   scripts/bench.sh xds [options]         # only the xds benchmark
 #   scripts/bench.sh translate [options]   # only the translation benchmark: see bench/translate.ts (--quick: 100 proxies)
@@ -16,9 +16,14 @@
 #   scripts/bench.sh reroute [options]     # only the edit -> traffic delay: a TrafficSplit edit in the watched folder to
 #                                          # the first call of real proxyless gRPC clients (grpc-js-xds, grpcio) on the
 #                                          # new version: see bench/reroute.ts
-#   scripts/bench.sh edits [options]      # only the edit -> served delay: 100 edits of the watched folder, half written
+#   scripts/bench.sh edits [options]       # only the edit -> served delay: 100 edits of the watched folder, half written
 #                                          # in place, half renamed over (as editors save), to the EDS response with the
 #                                          # new address; p50/p99/max (target p99 < 1 s): see bench/edit-latency.ts
+#   scripts/bench.sh memory [options]      # only memory per change: heap+external (after GC) and RSS after 100 vs after
+#                                          # 10,000 changes through the file source, ADS streams ACKing: see bench/memory.ts
+#   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
+#                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
+#                                          # see bench/soak.ts
 # Everything binds 127.0.0.1 and stops by itself (per-run timeouts, a global watchdog).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,6 +44,8 @@ case "${1:-}" in
   demo) shift; exec node --import tsx bench/demo-edit.ts "$@" ;;
   reroute) shift; exec node --import tsx bench/reroute.ts "$@" ;;
   edits) shift; exec node --import tsx bench/edit-latency.ts "$@" ;;
+  memory) shift; exec node --import tsx bench/memory.ts "$@" ;;
+  soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
@@ -55,4 +62,6 @@ node --import tsx bench/reroute.ts
 # Step 6b: every edit of the watched folder, in place or renamed over, to the change served (issue 16 bug 7).
 node --import tsx bench/edit-latency.ts
 # Step 7: a cluster's EndpointSlice churn, 5,000 updates/min for 1,000 streams (issue 6).
-exec node --import tsx bench/kube-churn.ts
+node --import tsx bench/kube-churn.ts
+# Step 8: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
+exec node --import tsx bench/memory.ts

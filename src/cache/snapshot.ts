@@ -8,8 +8,18 @@ import { createHash } from 'node:crypto';
 import { PUSH_ORDER, SHORT_NAMES, TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { VersionedResource } from './resource.ts';
 
-/** Per set, the last comparison made against it (streams move from one set to the next together). */
-const changedMemo = new WeakMap<TypeSet, { from: TypeSet; names: ReadonlySet<string> }>();
+/**
+ * Per set, the comparisons made against it, by the set compared from. Both
+ * levels are weak, and a result holds names only, never a set: an entry lives
+ * while both its sets do (while some stream still holds `from` as what it
+ * was sent), and the memo keeps no set alive. Holding `from` itself, as this
+ * memo once did, chained every set to its predecessor, so every set since
+ * start stayed reachable with its encoded bytes (issue 16 bug 1). Several
+ * `from`s per set, because a slow stream still at an older set and the fast
+ * ones at the previous set flush against the same current set; each pair is
+ * compared once.
+ */
+const changedMemo = new WeakMap<TypeSet, WeakMap<TypeSet, ReadonlySet<string>>>();
 
 export class TypeSet {
   /** SotW version_info: a hash over (name, version) pairs, so equal sets have equal versions. */
@@ -39,12 +49,14 @@ export class TypeSet {
    * proportional to what changed, not to the number of streams).
    */
   changedSince(from: TypeSet): ReadonlySet<string> {
-    const memo = changedMemo.get(this);
-    if (memo && memo.from === from) return memo.names;
+    let byFrom = changedMemo.get(this);
+    const memo = byFrom?.get(from);
+    if (memo) return memo;
     const names = new Set<string>();
     for (const [name, r] of this.items) if (from.items.get(name) !== r) names.add(name);
     for (const name of from.items.keys()) if (!this.items.has(name)) names.add(name);
-    changedMemo.set(this, { from, names });
+    if (!byFrom) changedMemo.set(this, (byFrom = new WeakMap()));
+    byFrom.set(from, names);
     return names;
   }
 
@@ -122,18 +134,19 @@ export interface ConsistencyOptions {
 
 /**
  * Proxies share TypeSets, so the same combination is checked once: memo on
- * the cluster set, holding the other sets it was checked with.
+ * the cluster set, with the other sets it was checked with held weakly (a
+ * memo must not keep old endpoint sets, bytes and all, alive: issue 16 bug 1).
  */
-const checked = new WeakMap<TypeSet, Array<{ sets: TypeSet[]; shared: boolean; problems: ConsistencyProblem[] }>>();
+const checked = new WeakMap<TypeSet, Array<{ sets: Array<WeakRef<TypeSet>>; shared: boolean; problems: ConsistencyProblem[] }>>();
 
 export function checkConsistency(snapshot: Snapshot, options: ConsistencyOptions = {}): ConsistencyProblem[] {
   const sets = [TypeUrl.Endpoint, TypeUrl.Listener, TypeUrl.Route].map((t) => snapshot.get(t));
   const shared = options.endpointsShared ?? false;
   const seen = checked.get(snapshot.get(TypeUrl.Cluster)) ?? [];
-  const hit = seen.find((e) => e.shared === shared && e.sets.every((s, i) => s === sets[i]));
+  const hit = seen.find((e) => e.shared === shared && e.sets.every((s, i) => s.deref() === sets[i]));
   if (hit) return hit.problems;
   const problems = computeConsistency(snapshot, options);
-  seen.push({ sets, shared, problems });
+  seen.push({ sets: sets.map((s) => new WeakRef(s)), shared, problems });
   if (seen.length > 8) seen.shift();
   checked.set(snapshot.get(TypeUrl.Cluster), seen);
   return problems;

@@ -15,6 +15,7 @@ import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { grpcStatusOf, StreamError } from './errors.ts';
 import type { IdentityVerifier } from '../identity/verifier.ts';
 import { XdsMetrics } from './metrics.ts';
+import { serverWithConnectionAge } from './connection-age.ts';
 import type { StreamDeps, StreamMode, StreamTransport, XdsStream } from './stream.ts';
 import { SotwStream } from './sotw-stream.ts';
 import { DeltaStream } from './delta-stream.ts';
@@ -139,7 +140,7 @@ export class XdsServer {
   }
 
   private newServer(secure: boolean): grpc.Server {
-    const server = new grpc.Server({ ...grpcServerOptions(this.opts), interceptors: [compressionGuard((peer) => this.undeclaredCompression(peer))] });
+    const server = serverWithConnectionAge({ ...grpcServerOptions(this.opts), interceptors: [compressionGuard((peer) => this.undeclaredCompression(peer))] });
     server.addService(
       {
         StreamAggregatedResources: method(`/${ADS_SERVICE}/StreamAggregatedResources`),

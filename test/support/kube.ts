@@ -295,13 +295,13 @@ export function resourcePath(obj: Json, plural: string, name?: string): string {
   return `${base}${ns}/${plural}${name ? `/${name}` : ''}`;
 }
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'MeshConfig', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'MeshConfig', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
 const PLURALS: Record<string, string> = {
   Namespace: 'namespaces', Service: 'services', Pod: 'pods', ServiceAccount: 'serviceaccounts', EndpointSlice: 'endpointslices',
   TrafficSplit: 'trafficsplits', HTTPRouteGroup: 'httproutegroups', TrafficTarget: 'traffictargets', TrafficPolicy: 'trafficpolicies',
   MeshConfig: 'meshconfigs', CustomResourceDefinition: 'customresourcedefinitions',
   Deployment: 'deployments', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
-  Secret: 'secrets', ConfigMap: 'configmaps', Lease: 'leases',
+  Secret: 'secrets', ConfigMap: 'configmaps', Lease: 'leases', MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
 };
 
 export function pathOf(obj: Json, withName = true): string {

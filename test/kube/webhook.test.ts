@@ -11,6 +11,7 @@
  * injected; and with the webhook down, refused in mesh namespaces only.
  */
 import { execFile } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -183,6 +184,20 @@ describe('issue 13: the injection webhook called by the API server', () => {
     expect(await caBundles()).toEqual([after, after]);
     const created = await create('shop', pod('shop'));
     expect(created.spec.initContainers[1].env.find((e: Json) => e.name === 'TRELLIS_CA_PEM').value).toBe(server.security!.ca.trustBundlePem());
+  });
+
+  it('a malformed AdmissionReview sent to the webhook gets 400 and what is wrong with it', async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: server.webhook!.port, path: '/inject', method: 'POST', ca: server.security!.ca.trustBundlePem(), headers: { 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end('{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1"}');
+    });
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body).message).toContain('expected AdmissionReview admission.k8s.io/v1');
   });
 
   // Last: it stops the webhook.

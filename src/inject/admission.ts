@@ -12,7 +12,7 @@
  * an AdmissionReview is answered 400 with what is wrong with it.
  */
 import { errorMessage, OperatorError } from '../errors.ts';
-import { INJECT_ANNOTATION, isObject, type InjectOptions, type Json } from './options.ts';
+import { isObject, type InjectOptions, type Json } from './options.ts';
 import { planPodInjection, type PodPlan } from './pod.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -131,6 +131,3 @@ export function podPatch(pod: Json, plan: Extract<PodPlan, { action: 'inject' }>
   list('volumes', plan.volumes, 'end');
   return ops;
 }
-
-/** The opt-out as the webhook configuration's objectSelector and the docs spell it. */
-export const OPT_OUT_LABEL = `${INJECT_ANNOTATION}=disabled`;

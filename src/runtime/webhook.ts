@@ -132,14 +132,14 @@ export async function startInjectionWebhook(opts: WebhookOptions & { kube: KubeM
 
 /**
  * Patches every webhook's clientConfig.caBundle of one
- * MutatingWebhookConfiguration to the trust bundle, when it differs. A
- * configuration that is missing, or that Trellis may not read or patch, is
- * reported once (the operator then keeps the caBundle), and tried again at
- * every check, so it is picked up once it is applied.
+ * MutatingWebhookConfiguration to the trust bundle, when it differs. Read at
+ * every check (one GET), not only when the bundle changes: a configuration
+ * deleted and applied again comes back without a caBundle. A configuration
+ * that is missing, or that Trellis may not read or patch, is reported once
+ * (the operator then keeps the caBundle) and picked up once it is fixed.
  */
 class CaBundleKeeper {
   private reported = '';
-  private done = '';
   constructor(
     private readonly kube: KubeMesh,
     private readonly name: string,
@@ -147,7 +147,7 @@ class CaBundleKeeper {
   ) {}
 
   async update(pem: string): Promise<void> {
-    if (!this.name || this.done === pem) return;
+    if (!this.name) return;
     const caBundle = Buffer.from(pem).toString('base64');
     const path = `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${this.name}`;
     try {
@@ -157,7 +157,6 @@ class CaBundleKeeper {
         await this.kube.source.rest.patch(path, ops, 'json');
         this.log.info({ configuration: this.name, webhooks: ops.length }, 'the webhook configuration\'s caBundle is set to the mesh roots');
       }
-      this.done = pem;
       this.reported = '';
     } catch (e) {
       // A KubeApiError's HTTP status (rest.ts is not imported here: it loads the large Kubernetes client).

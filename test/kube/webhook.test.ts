@@ -50,6 +50,13 @@ async function serviceAccountConfig(): Promise<KubeConfig> {
   return kc;
 }
 
+/** deploy/kubernetes/40-webhook.yaml, calling the webhook on loopback instead of through the Service. */
+function loopbackHook(): Json {
+  const hook = deployDocs().find((d) => d.kind === 'MutatingWebhookConfiguration')!;
+  for (const w of hook.webhooks as Json[]) w.clientConfig = { url: `https://127.0.0.1:${server.webhook!.port}/inject` };
+  return hook;
+}
+
 let n = 0;
 const pod = (ns: string, o: { labels?: Json; annotations?: Json; spec?: Json } = {}): Json => ({
   apiVersion: 'v1',
@@ -102,10 +109,8 @@ spec:
     kubernetes: { config: await serviceAccountConfig(), debounceMs: 30, writeStatus: false },
     webhook: { address: '127.0.0.1:0', checkIntervalMs: 200, inject: { trellisImage: 'registry.example/trellis:1' } },
   });
-  // The configuration as shipped, called on loopback, without a caBundle: Trellis sets it.
-  const hook = deploy.find((d) => d.kind === 'MutatingWebhookConfiguration')!;
-  for (const w of hook.webhooks as Json[]) w.clientConfig = { url: `https://127.0.0.1:${server.webhook!.port}/inject` };
-  await apply(cluster.rest, [hook]);
+  // The configuration as shipped, without a caBundle: Trellis sets it.
+  await apply(cluster.rest, [loopbackHook()]);
   await until('Trellis sets the caBundle', async () => (await caBundles()).every((b) => b === bundleOf(server)));
 }, 180_000);
 
@@ -184,6 +189,12 @@ describe('issue 13: the injection webhook called by the API server', () => {
     expect(await caBundles()).toEqual([after, after]);
     const created = await create('shop', pod('shop'));
     expect(created.spec.initContainers[1].env.find((e: Json) => e.name === 'TRELLIS_CA_PEM').value).toBe(server.security!.ca.trustBundlePem());
+  });
+
+  it('a configuration applied again without its caBundle gets it back', async () => {
+    await cluster.rest.delete(`${HOOKS}/trellis-sidecar-injector`);
+    await apply(cluster.rest, [loopbackHook()]);
+    await until('Trellis sets the caBundle again', async () => (await caBundles()).every((b) => b === bundleOf(server)));
   });
 
   it('a malformed AdmissionReview sent to the webhook gets 400 and what is wrong with it', async () => {

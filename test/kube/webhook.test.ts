@@ -12,18 +12,17 @@
  */
 import { execFile } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { injectManifest } from '../../src/inject/manifest.ts';
 import { DEFAULT_INJECT_OPTIONS, NAMES } from '../../src/inject/options.ts';
 import { KubeApiError } from '../../src/sources/kubernetes/rest.ts';
-import { apply, KubeCluster, yamlObjects } from '../support/kube.ts';
+import { apply, deployDocs, KubeCluster, yamlObjects } from '../support/kube.ts';
 
 type Json = Record<string, any>; // objects read back from the API server
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -32,23 +31,6 @@ const HOOKS = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfiguratio
 let cluster: KubeCluster;
 let server: RunningControlPlane;
 const tmp = mkdtempSync(path.join(tmpdir(), 'trellis-kube-webhook-'));
-
-const deployDocs = () =>
-  readdirSync(path.join(ROOT, 'deploy/kubernetes')).filter((f) => f.endsWith('.yaml')).sort()
-    .flatMap((f) => yamlObjects(readFileSync(path.join(ROOT, 'deploy/kubernetes', f), 'utf8')));
-
-/** A kubeconfig that authenticates as the trellis service account of deploy/kubernetes. */
-async function serviceAccountConfig(): Promise<KubeConfig> {
-  const tr = await cluster.rest.post<Json>('/api/v1/namespaces/trellis-system/serviceaccounts/trellis/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: cluster.server, caFile: path.join(cluster.dir, 'serving.crt') }],
-    users: [{ name: 'trellis', token: String(tr.status.token) }],
-    contexts: [{ name: 'test', cluster: 'test', user: 'trellis' }],
-    currentContext: 'test',
-  });
-  return kc;
-}
 
 /** deploy/kubernetes/40-webhook.yaml, calling the webhook on loopback instead of through the Service. */
 function loopbackHook(): Json {
@@ -85,8 +67,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
 
 beforeAll(async () => {
   cluster = await KubeCluster.start();
-  const deploy = deployDocs();
-  await apply(cluster.rest, deploy.filter((d) => ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(String(d.kind))));
+  await apply(cluster.rest, deployDocs().filter((d) => ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(String(d.kind))));
   await apply(cluster.rest, yamlObjects(`apiVersion: v1
 kind: Namespace
 metadata: {name: shop, labels: {trellis.io/mesh: enabled}}
@@ -106,7 +87,7 @@ spec:
     xdsAddress: '127.0.0.1:0',
     adminAddress: '127.0.0.1:0',
     stateDir: path.join(tmp, 'state'),
-    kubernetes: { config: await serviceAccountConfig(), debounceMs: 30, writeStatus: false },
+    kubernetes: { config: await cluster.serviceAccountConfig(), debounceMs: 30, writeStatus: false },
     webhook: { address: '127.0.0.1:0', checkIntervalMs: 200, inject: { trellisImage: 'registry.example/trellis:1' } },
   });
   // The configuration as shipped, without a caBundle: Trellis sets it.

@@ -99,7 +99,7 @@ export function admit(text: string, ctx: AdmissionContext): AdmissionAnswer {
     throw e;
   }
   if (plan.action === 'skip') return allow(`${workload}: ${plan.reason}`);
-  if (plan.action === 'refuse') return refuse(plan.reason);
+  if (plan.action === 'refuse') return refuse(`${workload}: ${plan.reason}`);
   const patch = podPatch(pod, plan);
   return answer('injected', `${workload}: sidecar added`, {
     allowed: true,

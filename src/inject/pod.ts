@@ -68,7 +68,7 @@ export function planPodInjection(pod: PodInput, base: InjectOptions): PodPlan {
   if (taken) {
     return {
       action: 'refuse',
-      reason: `${workload}: it has a ${taken[0]} named "${String(taken[1])}", a name the Trellis sidecar uses, but no ${INJECTED_ANNOTATION} annotation: rename it, or opt the pod out with the label ${INJECT_ANNOTATION}: disabled`,
+      reason: `it has a ${taken[0]} named "${String(taken[1])}", a name the Trellis sidecar uses, but no ${INJECTED_ANNOTATION} annotation: rename it, or opt the pod out with the label ${INJECT_ANNOTATION}: disabled`,
     };
   }
   const o = podOptions(base, annotations, workload);

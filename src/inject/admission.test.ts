@@ -51,6 +51,12 @@ describe('issue 13: requests the webhook never blocks, answered allowed and unch
     else expect(a.body.response.warnings).toBeUndefined();
   });
 
+  it('before Trellis has listed the cluster, a pod sent for the mesh is refused (it would start without the sidecar), other resources are not', () => {
+    const early = { ...ctx, notListed: 'Trellis has not yet listed the namespaces and Services of the cluster' };
+    expect(admit(review({}), early).body.response).toMatchObject({ allowed: false, status: { message: 'trellis: Pod shop/web-*: Trellis has not yet listed the namespaces and Services of the cluster; retry in a moment' } });
+    expect(admit(review({ operation: 'UPDATE' }), early).body.response.allowed).toBe(true);
+  });
+
   it('a pod that names another namespace than the request is refused, with both', () => {
     const a = admit(review({ object: { ...POD, metadata: { ...POD.metadata, namespace: 'other' } } }), ctx);
     expect(a.body.response).toMatchObject({ allowed: false, status: { code: 400 } });

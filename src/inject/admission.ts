@@ -8,7 +8,9 @@
  * another resource than pods, another operation than CREATE are all allowed
  * unchanged (with a warning where the configuration is wrong). Refused, with
  * the reason kubectl shows: a pod that cannot be injected as written (a name
- * the sidecar uses, an unreadable override annotation). A body that is not
+ * the sidecar uses, an unreadable override annotation), and any pod sent
+ * before Trellis has listed the cluster (the configuration sends only pods
+ * meant for the mesh, which must not start without it). A body that is not
  * an AdmissionReview is answered 400 with what is wrong with it.
  */
 import { errorMessage, OperatorError } from '../errors.ts';
@@ -25,6 +27,8 @@ export interface AdmissionContext {
   services(namespace: string): readonly Json[];
   /** How the mesh's namespaces are chosen, for messages (e.g. "label trellis.io/mesh=enabled"). */
   meshNamespaces: string;
+  /** Set while Trellis does not know the mesh's namespaces yet (the first list from the API server is not in). */
+  notListed?: string;
 }
 
 export interface AdmissionAnswer {
@@ -83,6 +87,9 @@ export function admit(text: string, ctx: AdmissionContext): AdmissionAnswer {
   const meta = isObject(pod) && isObject(pod.metadata) ? pod.metadata : {};
   const named = typeof meta.name === 'string' && meta.name !== '' ? meta.name : `${typeof meta.generateName === 'string' ? meta.generateName : ''}*`;
   const workload = `Pod ${namespace}/${named}`;
+  // Not knowing the mesh yet, allowing would let a mesh pod start without its
+  // sidecar: refused instead, like failurePolicy Fail (only pods meant for the mesh are sent).
+  if (ctx.notListed) return refuse(`${workload}: ${ctx.notListed}; retry in a moment`);
   if (!namespace || !ctx.inMesh(namespace)) {
     return allow(`${workload}: namespace not in the mesh`, `namespace "${namespace}" is not in the mesh (${ctx.meshNamespaces}), so the pod is not injected: its sidecar would get no config`);
   }

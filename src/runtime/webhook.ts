@@ -95,6 +95,7 @@ export async function startInjectionWebhook(opts: WebhookOptions & { kube: KubeM
     options: { ...DEFAULT_INJECT_OPTIONS, ...opts.inject, caPem: security.ca.trustBundlePem(), trustDomain: security.ca.trustDomain },
     inMesh: (ns: string) => kube.source.inMesh(ns),
     services: (ns: string) => kube.source.objectsIn('Service', ns),
+    ...(kube.listed ? {} : { notListed: 'Trellis has not yet listed the namespaces and Services of the cluster' }),
     meshNamespaces: kube.source.namespaceSelector ? `Trellis serves the namespaces labelled ${kube.source.namespaceSelector}` : 'Trellis serves every namespace',
   });
 

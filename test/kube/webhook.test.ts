@@ -57,6 +57,19 @@ const refusal = async (ns: string, p: Json): Promise<string> => {
 const caBundles = async () => ((await cluster.rest.get<Json>(`${HOOKS}/trellis-sidecar-injector`)).webhooks as Json[]).map((w) => w.clientConfig.caBundle as string | undefined);
 const bundleOf = (s: RunningControlPlane) => Buffer.from(s.security!.ca.trustBundlePem()).toString('base64');
 
+/** POST /inject on a new connection (no keep-alive) that trusts `ca` alone. */
+function post(body: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port: server.webhook!.port, path: '/inject', method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -172,6 +185,19 @@ describe('issue 13: the injection webhook called by the API server', () => {
     expect(created.spec.initContainers[1].env.find((e: Json) => e.name === 'TRELLIS_CA_PEM').value).toBe(server.security!.ca.trustBundlePem());
   });
 
+  it('the rotation finished: the webhook serves a certificate from the new root, the caBundle trusts it alone', async () => {
+    const run = await promisify(execFile)(process.execPath, [path.join(ROOT, 'bin/trellis.js'), 'ca', 'rotate', '--finish', '--force', '--state-dir', path.join(tmp, 'state'), '--trust-domain', server.security!.ca.trustDomain]);
+    expect(run.stdout).toContain('root rotation finished');
+    expect(await server.security!.reloadRoots()).toBe(true);
+    await server.webhook!.refresh();
+    const bundle = server.security!.ca.trustBundlePem();
+    expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
+    expect(await caBundles()).toEqual([bundleOf(server), bundleOf(server)]);
+    // A new connection trusting the new root alone completes its handshake.
+    expect((await post('{}', bundle)).status).toBe(400);
+    expect(names((await create('shop', pod('shop'))).spec.initContainers)).toEqual([NAMES.iptables, NAMES.bootstrap, NAMES.proxy]);
+  });
+
   it('a configuration applied again without its caBundle gets it back', async () => {
     await cluster.rest.delete(`${HOOKS}/trellis-sidecar-injector`);
     await apply(cluster.rest, [loopbackHook()]);
@@ -179,15 +205,7 @@ describe('issue 13: the injection webhook called by the API server', () => {
   });
 
   it('a malformed AdmissionReview sent to the webhook gets 400 and what is wrong with it', async () => {
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpsRequest({ host: '127.0.0.1', port: server.webhook!.port, path: '/inject', method: 'POST', ca: server.security!.ca.trustBundlePem(), headers: { 'content-type': 'application/json' } }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.end('{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1"}');
-    });
+    const answer = await post('{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1"}', server.security!.ca.trustBundlePem());
     expect(answer.status).toBe(400);
     expect(JSON.parse(answer.body).message).toContain('expected AdmissionReview admission.k8s.io/v1');
   });

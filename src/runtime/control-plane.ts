@@ -168,7 +168,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     const webhookOpts = opts.webhook;
     if (webhookOpts && !(kube && security)) throw new OperatorError('the injection webhook (--webhook-address) needs --source kubernetes and a state dir (its certificate comes from the mesh CA)');
     const webhook = webhookOpts && kube && security
-      ? await listening('the injection webhook', webhookOpts.address, async () => (await import('./webhook.ts')).startInjectionWebhook({ ...webhookOpts, kube, security, log }))
+      ? await listening('the injection webhook', webhookOpts.address, async () => (await import('./webhook.ts')).startInjectionWebhook({ ...webhookOpts, kube, security, log, registry: xdsMetrics.registry }))
       : undefined;
     if (webhook) started.push(() => webhook.close());
     const admin = new AdminServer({

@@ -13,6 +13,7 @@
  * operator sets the caBundle (docs/kubernetes.md).
  */
 import { createServer, type Server } from 'node:https';
+import client from 'prom-client';
 import type { Logger } from '../log.ts';
 import { errorMessage, OperatorError } from '../errors.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
@@ -47,8 +48,14 @@ export interface RunningWebhook {
   close(): Promise<void>;
 }
 
-export async function startInjectionWebhook(opts: WebhookOptions & { kube: KubeMesh; security: MeshSecurity; log: Logger }): Promise<RunningWebhook> {
+export async function startInjectionWebhook(opts: WebhookOptions & { kube: KubeMesh; security: MeshSecurity; log: Logger; registry?: client.Registry }): Promise<RunningWebhook> {
   const { kube, security } = opts;
+  const admissions = new client.Counter({
+    name: 'trellis_webhook_admissions_total',
+    help: 'Pods sent to the injection webhook, by outcome: injected, unchanged, refused, malformed',
+    labelNames: ['outcome'] as const,
+    registers: opts.registry ? [opts.registry] : [],
+  });
   const log = opts.log.child({ component: 'webhook' });
   const dnsNames = opts.dnsNames ?? DEFAULT_WEBHOOK_DNS_NAMES;
   const issue = () => security.ca.issueServerCertificate({ dnsNames });
@@ -84,6 +91,7 @@ export async function startInjectionWebhook(opts: WebhookOptions & { kube: KubeM
         reply(500, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 500, message: `trellis: internal error: ${errorMessage(e)}` });
         return;
       }
+      admissions.inc({ outcome: answer.outcome });
       const line = { outcome: answer.outcome };
       if (answer.outcome === 'malformed') log.warn(line, `malformed admission request: ${answer.message}`);
       else if (answer.outcome === 'unchanged') log.debug(line, answer.message);

@@ -210,6 +210,11 @@ describe('issue 13: the injection webhook called by the API server', () => {
     expect(JSON.parse(answer.body).message).toContain('expected AdmissionReview admission.k8s.io/v1');
   });
 
+  it('the outcomes are counted in /metrics', async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+    for (const outcome of ['injected', 'unchanged', 'refused', 'malformed']) expect(metrics).toMatch(new RegExp(`^trellis_webhook_admissions_total\\{outcome="${outcome}"\\} [1-9]`, 'm'));
+  });
+
   // Last: it stops the webhook.
   it('the webhook down: failurePolicy Fail refuses pods in mesh namespaces, and nowhere else', async () => {
     await server.webhook!.close();

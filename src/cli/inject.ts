@@ -8,16 +8,11 @@ import { readFile } from 'node:fs/promises';
 import { errorMessage, UsageError } from '../errors.ts';
 import { injectManifest } from '../inject/manifest.ts';
 import { DEFAULT_INJECT_OPTIONS } from '../inject/options.ts';
+import { portList } from '../inject/overrides.ts';
 import { parseArgs } from './args.ts';
 import { writeOutput } from './output.ts';
 
-function ports(list: string[], flag: string): number[] {
-  return list.flatMap((v) => v.split(',')).filter((v) => v.trim() !== '').map((v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--${flag} ${v}: not a port`);
-    return n;
-  });
-}
+const ports = (values: string[], flag: string): number[] => values.flatMap((v) => portList(v, `--${flag}`));
 
 export async function injectCommand(argv: string[]): Promise<number> {
   // `-f FILE` as kubectl spells it.

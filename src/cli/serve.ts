@@ -10,6 +10,8 @@ import { startControlPlane, type KubernetesSource } from '../runtime/control-pla
 import { DEFAULT_RENEWAL_POLICY } from '../ca/rotation.ts';
 import { DEFAULT_TOKEN_AUDIENCE } from '../identity/token-review.ts';
 import { DEFAULT_NAMESPACE_SELECTOR } from '../sources/kubernetes/resources.ts';
+import { DEFAULT_WEBHOOK_CONFIGURATION, DEFAULT_WEBHOOK_DNS_NAMES, WEBHOOK_PATH, type WebhookOptions } from '../runtime/webhook.ts';
+import { DEFAULT_INJECT_OPTIONS } from '../inject/options.ts';
 
 const DEFAULTS = {
   'xds-address': '0.0.0.0:18000',
@@ -26,6 +28,14 @@ const HELP = `usage: trellis serve [--source file:<dir> | --source kubernetes | 
     --max-delay-ms MS            under steady churn, publish at least every MS ms: the latency floor,
                                  traded against pushes and CPU (docs/kubernetes.md has the default and figures)
     --token-audience A           of the sidecars' service-account tokens (default ${DEFAULT_TOKEN_AUDIENCE})
+    --webhook-address H:P        serve the sidecar-injection admission webhook (HTTPS, POST ${WEBHOOK_PATH}; off by default;
+                                 deploy/kubernetes uses 0.0.0.0:9443; docs/kubernetes.md)
+      --webhook-dns-names N,...  its certificate's names (default ${DEFAULT_WEBHOOK_DNS_NAMES.join(',')})
+      --webhook-configuration C  the MutatingWebhookConfiguration whose caBundle Trellis keeps current
+                                 (default ${DEFAULT_WEBHOOK_CONFIGURATION}; '' = none)
+      --inject-image I           the Trellis image of the injected init containers (default ${DEFAULT_INJECT_OPTIONS.trellisImage})
+      --inject-envoy-image I     the injected sidecar's image (default ${DEFAULT_INJECT_OPTIONS.envoyImage})
+      --inject-xds-address H:P   where injected sidecars reach Trellis (default ${DEFAULT_INJECT_OPTIONS.xdsAddress})
   --resources FILE               raw Envoy resources served to every node
   --xds-address H:P              default ${DEFAULTS['xds-address']}; TLS from the mesh CA
   --xds-plaintext-address H:P    opt-in, for proxyless gRPC clients; never carries private keys
@@ -50,6 +60,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'token-audience': undefined,
       'max-delay-ms': undefined,
       'rotation-grace': undefined,
+      'webhook-address': undefined,
+      'webhook-dns-names': undefined,
+      'webhook-configuration': undefined,
+      'inject-image': undefined,
+      'inject-envoy-image': undefined,
+      'inject-xds-address': undefined,
     },
     booleans: ['help', 'new-ca'],
     usage: USAGE,
@@ -77,6 +93,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     plaintextXdsAddress: args.values['xds-plaintext-address'],
     tokenAudience: args.values['token-audience'],
     rotationGraceMs: grace !== undefined ? Number(grace) * 1000 : undefined,
+    webhook: webhookOptions(args.values),
   });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -101,6 +118,29 @@ function kubernetesSource(kubeconfig: string | undefined, namespaceSelector: str
     namespaceSelector,
     ...(maxDelay !== undefined ? { maxDelayMs: maxDelay } : {}),
     ...(ns ? { leaderElection: { namespace: ns, identity: process.env.POD_NAME ?? hostname() } } : {}),
+  };
+}
+
+/** `--webhook-address` and what goes with it, or undefined (no webhook). */
+function webhookOptions(v: Record<string, string | undefined>): WebhookOptions | undefined {
+  const address = v['webhook-address'];
+  const withIt = ['webhook-dns-names', 'webhook-configuration', 'inject-image', 'inject-envoy-image', 'inject-xds-address'].filter((k) => v[k] !== undefined);
+  if (address === undefined) {
+    if (withIt.length > 0) throw new UsageError(`--${withIt[0]} configures the injection webhook: add --webhook-address H:P`, USAGE);
+    return undefined;
+  }
+  if (v.source !== 'kubernetes') throw new UsageError('--webhook-address: the injection webhook needs --source kubernetes', USAGE);
+  if (v['inject-xds-address'] !== undefined && !/^[^:]+:\d+$/.test(v['inject-xds-address'])) throw new UsageError(`--inject-xds-address ${v['inject-xds-address']}: expected host:port`, USAGE);
+  return {
+    address,
+    ...(v['webhook-dns-names'] !== undefined ? { dnsNames: v['webhook-dns-names'].split(',').map((n) => n.trim()).filter(Boolean) } : {}),
+    ...(v['webhook-configuration'] !== undefined ? { configurationName: v['webhook-configuration'] } : {}),
+    inject: {
+      ...(v['inject-image'] ? { trellisImage: v['inject-image'] } : {}),
+      ...(v['inject-envoy-image'] ? { envoyImage: v['inject-envoy-image'] } : {}),
+      ...(v['inject-xds-address'] ? { xdsAddress: v['inject-xds-address'] } : {}),
+      ...(v['token-audience'] ? { tokenAudience: v['token-audience'] } : {}),
+    },
   };
 }
 

@@ -21,14 +21,15 @@
  *     capabilities, read-only root): a native sidecar (an init container with
  *     restartPolicy Always: up before the application, down after it), or a
  *     plain container with nativeSidecar false (clusters before 1.29).
- * Injecting twice changes nothing; annotation `trellis.io/inject: "false"`
- * on a pod (template) opts it out; hostNetwork pods are never injected.
+ * Which pods are injected, and what each gets, is decided once for this and
+ * the admission webhook: pod.ts. Injecting twice changes nothing; annotation
+ * or label `trellis.io/inject: "false"` (or "disabled") on a pod (template)
+ * opts it out; hostNetwork pods are never injected.
  */
 import { isMap, isSeq, parseDocument, type Document } from 'yaml';
 import { UsageError } from '../errors.ts';
-import { inboundExclusions } from './iptables.ts';
-import { INJECT_ANNOTATION, INJECTED_ANNOTATION, isObject, NAMES, type InjectOptions, type Json } from './options.ts';
-import { sidecarParts } from './sidecar.ts';
+import { isObject, type InjectOptions, type Json } from './options.ts';
+import { planPodInjection } from './pod.ts';
 
 export interface InjectResult {
   yaml: string;
@@ -75,39 +76,18 @@ export function injectManifest(text: string, o: InjectOptions): InjectResult {
     const name = `${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name ?? '(unnamed)'}`;
     const meta = get(obj, where.meta) ?? {};
     const spec = get(obj, where.spec);
-    if (!isObject(spec) || !Array.isArray(spec.containers)) {
-      result.skipped.push({ workload: name, reason: 'no pod spec with containers' });
-      continue;
-    }
-    const annotations = (meta.annotations ?? {}) as Record<string, unknown>;
-    const containerNames = [...(spec.containers as Json[]), ...((spec.initContainers ?? []) as Json[])].map((c) => c?.name);
-    if (annotations[INJECTED_ANNOTATION] !== undefined || containerNames.includes(NAMES.proxy)) {
-      result.skipped.push({ workload: name, reason: 'already injected' });
-      continue;
-    }
-    if (String(annotations[INJECT_ANNOTATION]) === 'false') {
-      result.skipped.push({ workload: name, reason: `annotation ${INJECT_ANNOTATION}: "false"` });
-      continue;
-    }
-    if (spec.hostNetwork === true) {
-      result.skipped.push({ workload: name, reason: "hostNetwork: the redirect would rewrite the node's own traffic" });
-      continue;
-    }
     const namespace = typeof obj.metadata?.namespace === 'string' ? obj.metadata.namespace : undefined;
-    const labels = (meta.labels ?? {}) as Record<string, string>;
-    const excludeInbound = o.mode === 'transparent' ? inboundExclusions({ workload: name, namespace, labels, spec, services }, o, result.warnings) : [];
-    const cluster = labels.app ?? labels['app.kubernetes.io/name'] ?? obj.metadata?.name ?? 'workload';
-    const parts = sidecarParts(o, excludeInbound, String(cluster));
-
-    // Edit the document in place (comments and formatting elsewhere are kept).
-    doc.setIn([...where.meta, 'annotations', INJECTED_ANNOTATION], 'true');
-    if (annotations['kubectl.kubernetes.io/default-container'] === undefined && typeof spec.containers[0]?.name === 'string') {
-      doc.setIn([...where.meta, 'annotations', 'kubectl.kubernetes.io/default-container'], spec.containers[0].name);
+    const plan = planPodInjection({ workload: name, namespace, meta, spec, services, fallbackName: String(obj.metadata?.name ?? 'workload') }, o);
+    if (plan.action !== 'inject') {
+      result.skipped.push({ workload: name, reason: plan.reason });
+      continue;
     }
-    const first = o.nativeSidecar ? [...parts.initContainers, parts.proxy] : parts.initContainers;
-    prepend(doc, [...where.spec, 'initContainers'], first);
-    if (!o.nativeSidecar) append(doc, [...where.spec, 'containers'], [parts.proxy]);
-    append(doc, [...where.spec, 'volumes'], parts.volumes);
+    result.warnings.push(...plan.warnings);
+    // Edit the document in place (comments and formatting elsewhere are kept).
+    for (const [k, v] of Object.entries(plan.annotations)) doc.setIn([...where.meta, 'annotations', k], v);
+    prepend(doc, [...where.spec, 'initContainers'], plan.initContainers);
+    if (plan.containers.length > 0) append(doc, [...where.spec, 'containers'], plan.containers);
+    append(doc, [...where.spec, 'volumes'], plan.volumes);
     result.injected.push(name);
     changed.add(i);
   }

@@ -36,6 +36,8 @@ export interface InjectOptions {
   excludeInboundPorts: readonly number[];
   excludeOutboundPorts: readonly number[];
   excludeOutboundCidrs: readonly string[];
+  /** The sidecar's resources (default overrides.ts PROXY_RESOURCES; annotations trellis.io/proxy-* override). */
+  proxyResources?: { requests: Json; limits: Json };
 }
 
 export const DEFAULT_INJECT_OPTIONS: InjectOptions = {

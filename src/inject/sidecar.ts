@@ -5,6 +5,7 @@
  */
 import { UsageError } from '../errors.ts';
 import { iptablesScript } from './iptables.ts';
+import { PROXY_RESOURCES } from './overrides.ts';
 import { ADMIN_PORT, BOOTSTRAP_DIR, BOOTSTRAP_PATH, NAMES, PROXY_UID, TOKEN_DIR, TOKEN_FILE_NAME, TOKEN_PATH, type InjectOptions, type Json } from './options.ts';
 
 export interface SidecarParts {
@@ -99,7 +100,7 @@ export function sidecarParts(o: InjectOptions, excludeInbound: readonly number[]
     command: ['envoy'],
     args: ['-c', BOOTSTRAP_PATH, '--disable-hot-restart', '--log-level', 'warn', '--drain-time-s', '5'],
     securityContext: restricted(PROXY_UID),
-    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '512Mi' } },
+    resources: o.proxyResources ?? PROXY_RESOURCES,
     // The token too: Envoy reads it again on every ADS stream, so a reconnect
     // presents the one the kubelet rotated in (runtime/bootstrap.ts).
     volumeMounts: [

@@ -23,6 +23,7 @@ import { openMeshSecurity, type MeshSecurity } from './security.ts';
 import { programmedSummary } from './programmed.ts';
 import { startRenewal } from './renewal.ts';
 import { ResourcesFileSource, SHARED_KEY } from './resources-source.ts';
+import type { RunningWebhook, WebhookOptions } from './webhook.ts';
 
 export { SHARED_KEY };
 
@@ -64,6 +65,11 @@ export interface ControlPlaneOptions {
    * (default `trellis`). Either that or a Trellis workload token proves an identity.
    */
   tokenAudience?: string;
+  /**
+   * With `kubernetes` and `stateDir`: serve the sidecar-injection admission
+   * webhook on its own HTTPS listener (runtime/webhook.ts).
+   */
+  webhook?: WebhookOptions;
   /** Tests only: see XdsServerOptions.allowSecretsOverPlaintext. Default false. */
   allowSecretsOverPlaintext?: boolean;
 }
@@ -80,6 +86,8 @@ export interface RunningControlPlane {
   mesh?: RunningMesh;
   /** the same object as `mesh` when the source is a cluster */
   kube?: KubeMesh;
+  /** the injection webhook, when asked for */
+  webhook?: RunningWebhook;
   /** Reload the resources file now if it changed; false when what is on disk is not served (or there is no file). */
   reload(): Promise<boolean>;
   stop(): Promise<void>;
@@ -163,6 +171,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       ? startRenewal({ security, republish: () => mesh?.publisher.republish(), intervalMs: opts.renewalCheckMs ?? 5_000, log })
       : undefined;
     if (stopRenewal) started.push(stopRenewal);
+    const webhookOpts = opts.webhook;
+    if (webhookOpts && !(kube && security)) throw new OperatorError('the injection webhook (--webhook-address) needs --source kubernetes and a state dir (its certificate comes from the mesh CA)');
+    const webhook = webhookOpts && kube && security
+      ? await listening('the injection webhook', webhookOpts.address, async () => (await import('./webhook.ts')).startInjectionWebhook({ ...webhookOpts, kube, security, log, registry: xdsMetrics.registry }))
+      : undefined;
+    if (webhook) started.push(() => webhook.close());
     // Any client can send a TLS alert, so an untrusted root is named here but never makes /readyz 503.
     const degraded = (): DegradedState[] => {
       const untrusted = security?.untrustedRoot.report();
@@ -192,6 +206,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       admin,
       mesh,
       kube,
+      webhook,
       reload: async () => (await resources?.reload()) ?? false,
       stop: stopAll,
     };

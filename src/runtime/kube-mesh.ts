@@ -122,6 +122,11 @@ export class KubeMesh extends SourcedMesh {
     this.refreshProgrammed();
   }
 
+  /** True once every watched kind has been listed (before that, the mesh's namespaces are not known). */
+  get listed(): boolean {
+    return this.synced;
+  }
+
   /** Why /readyz should say no, or null. */
   override notReadyReason(): string | null {
     if (!this.synced) return 'waiting for the first list of every watched kind from the API server';

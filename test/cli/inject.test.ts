@@ -234,6 +234,26 @@ describe('trellis inject: options and inputs', () => {
     expect(r.yaml.trim()).toBe(yaml.trim());
   });
 
+  it.each([
+    { why: 'opted out by label', yaml: KINDS[0]!.yaml.replace('labels: {app: web}', 'labels: {app: web, trellis.io/inject: disabled}'), reason: 'label trellis.io/inject: "disabled"' },
+    { why: 'a container named like the sidecar (issue 13)', yaml: KINDS[0]!.yaml.replace('name: app   # the application', 'name: trellis-proxy'), reason: 'it has a container named "trellis-proxy", a name the Trellis sidecar uses, but no trellis.io/injected annotation: rename it, or opt the pod out with the label trellis.io/inject: disabled' },
+  ])('left alone, with the reason: $why', ({ yaml, reason }) => {
+    const r = injectManifest(yaml, opts());
+    expect(r.skipped).toEqual([{ workload: 'Pod shop/web-1', reason }]);
+    expect(r.yaml.trim()).toBe(yaml.trim());
+  });
+
+  it('issue 13: the override annotations of the webhook apply to trellis inject too (one implementation)', () => {
+    const annotated = KINDS[1]!.yaml.replace('labels: {app: web}', 'labels: {app: web}\n      annotations: {trellis.io/exclude-outbound-ports: "5432", trellis.io/proxy-memory: 96Mi}');
+    const p = podOf(docs(injectManifest(annotated, opts()).yaml)[0]!, KINDS[1]!.pod);
+    expect(p.spec.initContainers[0].command[2]).toContain('--dport 5432 -j RETURN');
+    expect(p.spec.initContainers[2].resources.requests).toEqual({ cpu: '50m', memory: '96Mi' });
+    const explicit = KINDS[1]!.yaml.replace('labels: {app: web}', 'labels: {app: web}\n      annotations: {trellis.io/interception-mode: explicit}');
+    expect(names(podOf(docs(injectManifest(explicit, opts()).yaml)[0]!, KINDS[1]!.pod).spec.initContainers)).toEqual([NAMES.bootstrap, NAMES.proxy]);
+    const bad = KINDS[1]!.yaml.replace('labels: {app: web}', 'labels: {app: web}\n      annotations: {trellis.io/proxy-cpu: lots}');
+    expect(() => injectManifest(bad, opts())).toThrow('Deployment shop/web: annotation trellis.io/proxy-cpu: "lots" is not a Kubernetes quantity (e.g. 100m, 128Mi)');
+  });
+
   it('existing init containers, volumes and sysctls are kept, after and beside the sidecar\'s', () => {
     const yaml = KINDS[0]!.yaml.replace('serviceAccountName: web', [
       'serviceAccountName: web',

@@ -30,9 +30,9 @@ const one = (kind: string) => {
 };
 
 describe('deploy/kubernetes', () => {
-  it('has the Namespace, ServiceAccount, RBAC, Deployment and Service, all in trellis-system', () => {
-    expect(manifests.map((m) => m.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
-    for (const m of manifests.filter((x) => !['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(x.kind))) expect(m.metadata.namespace).toBe('trellis-system');
+  it('has the Namespace, ServiceAccount, RBAC, Deployment, Service and injection webhook, all in trellis-system', () => {
+    expect(manifests.map((m) => m.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    for (const m of manifests.filter((x) => !['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'].includes(x.kind))) expect(m.metadata.namespace).toBe('trellis-system');
   });
 
   it('Deployment: 2 replicas of serve --source kubernetes, probes on /healthz and /readyz, resource requests', () => {
@@ -62,7 +62,7 @@ describe('deploy/kubernetes', () => {
     expect(s.spec.selector).toEqual(d.spec.selector.matchLabels);
     const ports = Object.fromEntries(s.spec.ports.map((p: Json) => [p.name, p.targetPort]));
     const container = Object.fromEntries(d.spec.template.spec.containers[0].ports.map((p: Json) => [p.name, p.containerPort]));
-    expect(Object.keys(ports).sort()).toEqual(['grpc-xds', 'http-admin']);
+    expect(Object.keys(ports).sort()).toEqual(['grpc-xds', 'http-admin', 'https-webhook']);
     for (const target of Object.values(ports)) expect(container[target as string]).toBeDefined();
   });
 
@@ -75,6 +75,9 @@ describe('deploy/kubernetes', () => {
       return w.intent ? [...read, `${group}/${w.plural}/status:patch`] : read;
     });
     expected.push('authentication.k8s.io/tokenreviews:create'); // proven identity (TokenReviewVerifier)
+    // The injection webhook's caBundle, on that one configuration only.
+    expected.push('admissionregistration.k8s.io/mutatingwebhookconfigurations:get', 'admissionregistration.k8s.io/mutatingwebhookconfigurations:patch');
+    expect(rules.find((r) => r.resources.includes('mutatingwebhookconfigurations'))?.resourceNames).toEqual([one('MutatingWebhookConfiguration').metadata.name]);
     expect(grants.sort()).toEqual(expected.sort());
     expect(grants.some((g) => g.includes('*'))).toBe(false);
     for (const [binding, role] of [['ClusterRoleBinding', 'ClusterRole'], ['RoleBinding', 'Role']] as const) {
@@ -84,6 +87,36 @@ describe('deploy/kubernetes', () => {
     // The leader Lease: its own namespace only, and only the one Lease beyond create.
     const lease = (one('Role').rules as Json[]).flatMap((r) => r.verbs.map((v: string) => `${r.apiGroups[0]}/${r.resources[0]}:${v}${r.resourceNames ? `@${r.resourceNames.join()}` : ''}`));
     expect(lease.sort()).toEqual(['coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get@trellis-status-writer', 'coordination.k8s.io/leases:update@trellis-status-writer']);
+  });
+});
+
+describe('deploy/kubernetes: the injection webhook (issue 13)', () => {
+  const hook = () => one('MutatingWebhookConfiguration');
+  it('fails closed (Fail) yet never reaches kube-system or Trellis\'s own namespace; pods and CREATE only', () => {
+    const system = ['kube-system', 'kube-public', 'kube-node-lease', 'trellis-system'];
+    expect(hook().webhooks).toHaveLength(2);
+    for (const w of hook().webhooks as Json[]) {
+      expect(w.failurePolicy, w.name).toBe('Fail');
+      expect(w.admissionReviewVersions).toEqual(['v1']);
+      expect(w.sideEffects).toBe('None');
+      expect(w.rules).toEqual([{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
+      expect(w.namespaceSelector.matchExpressions).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: system });
+      // Every webhook needs a label: the mesh namespace's, or the pod's own opt-in.
+      const ns = (w.namespaceSelector.matchExpressions as Json[]).find((e) => e.key === 'trellis.io/mesh');
+      const pod = (w.objectSelector.matchExpressions as Json[]).find((e) => e.key === 'trellis.io/inject');
+      expect(ns?.operator === 'In' || pod?.operator === 'In', w.name).toBe(true);
+    }
+  });
+
+  it('calls the Service port that reaches --webhook-address, at /inject', () => {
+    const s = one('Service');
+    const c = one('Deployment').spec.template.spec.containers[0];
+    const port = s.spec.ports.find((p: Json) => p.name === 'https-webhook');
+    for (const w of hook().webhooks as Json[]) {
+      expect(w.clientConfig.service).toEqual({ name: s.metadata.name, namespace: s.metadata.namespace, path: '/inject', port: port.port });
+    }
+    const containerPort = c.ports.find((p: Json) => p.name === port.targetPort).containerPort;
+    expect(c.args[c.args.indexOf('--webhook-address') + 1]).toBe(`0.0.0.0:${containerPort}`);
   });
 });
 

@@ -8,8 +8,6 @@
  *
  * No fake: without the binary or etcd, this fails and says how to get them.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -21,11 +19,10 @@ import { KubeApiError, KubeRest, type Json } from '../../src/sources/kubernetes/
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { encodeSotwRequest } from '../../src/xds/wire.ts';
 import { XdsTestClient } from '../support/ads-client.ts';
-import { apply, installCrds, KubeCluster, pathOf, remove, yamlObjects } from '../support/kube.ts';
+import { apply, deployDocs, installCrds, KubeCluster, pathOf, remove, yamlObjects } from '../support/kube.ts';
 import { grpcNode, MeshHarness, ProxyView, sidecarNode } from '../support/mesh-harness.ts';
 import { intentsYaml, shopFiles } from '../pipeline/shop.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /**
  * The shop folder, made applicable to a cluster unchanged in meaning: the
@@ -103,30 +100,13 @@ async function readyz(server: RunningControlPlane): Promise<number> {
   return (await fetch(`http://127.0.0.1:${server.adminPort}/readyz`)).status;
 }
 
-/** A kubeconfig that authenticates as the trellis service account of deploy/kubernetes. */
-async function serviceAccountConfig(): Promise<KubeConfig> {
-  const tr = await cluster.rest.post<Json>('/api/v1/namespaces/trellis-system/serviceaccounts/trellis/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
-  const token = String((tr.status as Json).token);
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: cluster.server, caFile: path.join(cluster.dir, 'serving.crt') }],
-    users: [{ name: 'trellis', token }],
-    contexts: [{ name: 'test', cluster: 'test', user: 'trellis' }],
-    currentContext: 'test',
-  });
-  return kc;
-}
-
-const deployDocs = () =>
-  readdirSync(path.join(ROOT, 'deploy/kubernetes')).filter((f) => f.endsWith('.yaml')).sort()
-    .flatMap((f) => yamlObjects(readFileSync(path.join(ROOT, 'deploy/kubernetes', f), 'utf8')));
 
 beforeAll(async () => {
   cluster = await KubeCluster.start();
   await installCrds(cluster.rest);
   // The control plane's namespace and RBAC, for real; Trellis runs as its service account.
   await apply(cluster.rest, deployDocs().filter((d) => ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(String(d.kind))));
-  asTrellis = await serviceAccountConfig();
+  asTrellis = await cluster.serviceAccountConfig();
   // A namespace outside the mesh: nothing in it may reach a proxy.
   await apply(cluster.rest, yamlObjects(`apiVersion: v1
 kind: Namespace

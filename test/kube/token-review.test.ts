@@ -10,7 +10,7 @@
  * certificate of its pod's service account, and a mismatched one does not.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -23,10 +23,9 @@ import { TokenReviewVerifier } from '../../src/identity/token-review.ts';
 import { AnyOfVerifiers } from '../../src/identity/any-of.ts';
 import { TOKEN_METADATA_KEY } from '../../src/identity/verifier.ts';
 import { XdsTestClient } from '../support/ads-client.ts';
-import { apply, KubeCluster, yamlObjects } from '../support/kube.ts';
+import { apply, deployDocs, KubeCluster, yamlObjects } from '../support/kube.ts';
 import { identitySecrets, subscribeSds, tempDir, TRUST_BUNDLE_SECRET, uriSans, WORKLOAD_CERTIFICATE_SECRET } from '../security/support.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const TD = 'cluster.local';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -53,9 +52,7 @@ const pod = (name: string, sa: string, ip: string) => ({
 
 beforeAll(async () => {
   cluster = await KubeCluster.start();
-  const deploy = readdirSync(path.join(ROOT, 'deploy/kubernetes')).filter((f) => f.endsWith('.yaml')).sort()
-    .flatMap((f) => yamlObjects(readFileSync(path.join(ROOT, 'deploy/kubernetes', f), 'utf8')));
-  await apply(cluster.rest, deploy.filter((d) => ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(String(d.kind))));
+  await apply(cluster.rest, deployDocs().filter((d) => ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(String(d.kind))));
   await apply(cluster.rest, yamlObjects(`apiVersion: v1
 kind: Namespace
 metadata: {name: shop, labels: {trellis.io/mesh: enabled}}

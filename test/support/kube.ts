@@ -246,6 +246,19 @@ export class KubeCluster {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** A kubeconfig that authenticates as the trellis service account of deploy/kubernetes (applied first). */
+  async serviceAccountConfig(): Promise<KubeConfig> {
+    const tr = await this.rest.post<Json>('/api/v1/namespaces/trellis-system/serviceaccounts/trellis/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'test', server: this.server, caFile: path.join(this.dir, 'serving.crt') }],
+      users: [{ name: 'trellis', token: String((tr.status as Json).token) }],
+      contexts: [{ name: 'test', cluster: 'test', user: 'trellis' }],
+      currentContext: 'test',
+    });
+    return kc;
+  }
+
   logOf(port = this.port): string {
     return tail(path.join(this.dir, `apiserver-${port}.log`), 40);
   }
@@ -295,19 +308,25 @@ export function resourcePath(obj: Json, plural: string, name?: string): string {
   return `${base}${ns}/${plural}${name ? `/${name}` : ''}`;
 }
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'MeshConfig', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'MeshConfig', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
 const PLURALS: Record<string, string> = {
   Namespace: 'namespaces', Service: 'services', Pod: 'pods', ServiceAccount: 'serviceaccounts', EndpointSlice: 'endpointslices',
   TrafficSplit: 'trafficsplits', HTTPRouteGroup: 'httproutegroups', TrafficTarget: 'traffictargets', TrafficPolicy: 'trafficpolicies',
   MeshConfig: 'meshconfigs', CustomResourceDefinition: 'customresourcedefinitions',
   Deployment: 'deployments', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
-  Secret: 'secrets', ConfigMap: 'configmaps', Lease: 'leases',
+  Secret: 'secrets', ConfigMap: 'configmaps', Lease: 'leases', MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
 };
 
 export function pathOf(obj: Json, withName = true): string {
   const plural = PLURALS[String(obj.kind)];
   if (!plural) throw new Error(`test helper: no plural for ${String(obj.kind)}`);
   return resourcePath(obj, plural, withName ? String((obj.metadata as Json).name) : undefined);
+}
+
+/** Every object of deploy/kubernetes, in file order. */
+export function deployDocs(): Json[] {
+  const dir = path.join(ROOT, 'deploy/kubernetes');
+  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().flatMap((f) => yamlObjects(readFileSync(path.join(dir, f), 'utf8')));
 }
 
 export function yamlObjects(text: string): Json[] {

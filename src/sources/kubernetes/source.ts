@@ -139,6 +139,21 @@ export class KubeSource {
     return out;
   }
 
+  /** The label selector of the mesh's namespaces ('' = every namespace). */
+  get namespaceSelector(): string {
+    return this.selector;
+  }
+
+  /** Whether a namespace is in the mesh, as the watch sees it now (the injection webhook asks). */
+  inMesh(namespace: string): boolean {
+    return this.isMeshed(namespace);
+  }
+
+  /** The objects of one kind in one namespace, as written (the injection webhook reads Services). */
+  objectsIn(kind: string, namespace: string): Json[] {
+    return [...(this.objects.get(kind)?.values() ?? [])].filter((o) => o.metadata.namespace === namespace).map((o) => o.raw as Json);
+  }
+
   private isMeshed(namespace: string): boolean {
     return !this.selector || this.objects.get('Namespace')!.has(`/${namespace}`);
   }

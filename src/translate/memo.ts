@@ -6,15 +6,27 @@
  * costs builds and encodes only for the resources whose inputs changed,
  * whether or not the model rebuilt its objects.
  */
-const json = new WeakMap<object, string>();
+// Two generations, rotated once per translated model version
+// (sweepContentKeys): a V8 WeakMap's table does not shrink when its keys die,
+// so one map kept for the process's life stays sized for the busiest stretch
+// between two full GCs (endpoint churn: +7.6 % heap after 10,000 changes,
+// issue 16). A key still in use is carried into the new generation.
+let json = new WeakMap<object, string>();
+let jsonBefore = new WeakMap<object, string>();
 
 function contentOf(o: object): string {
   let s = json.get(o);
   if (s === undefined) {
-    s = JSON.stringify(o);
+    s = jsonBefore.get(o) ?? JSON.stringify(o);
     json.set(o, s);
   }
   return s;
+}
+
+/** Start a new generation of content keys: objects not keyed since the last sweep are forgotten. */
+export function sweepContentKeys(): void {
+  jsonBefore = json;
+  json = new WeakMap();
 }
 
 function keyOf(parts: readonly unknown[]): string {

@@ -11,7 +11,7 @@ import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } fro
 import { clusterLoadAssignment } from './endpoints.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
 import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
-import { Memo } from './memo.ts';
+import { Memo, sweepContentKeys } from './memo.ts';
 import {
   INBOUND_LISTENER,
   inboundClusterName,
@@ -55,6 +55,7 @@ export class Translator {
     this.endpoints.sweep();
     this.routes.sweep();
     this.listeners.sweep();
+    sweepContentKeys();
   }
 
   translate(model: MeshModel, proxy: ProxyContext): ProxyResources {

@@ -5,8 +5,9 @@
  * changes while --streams Envoy-like ADS streams in a child process ACK
  * everything; every 100 changes it waits until every stream has ACKed the
  * current config. Memory (heap used + external after a forced GC, the
- * compiled code within it, and RSS) is taken after --first changes and after
- * all of them, each time once every stream is in sync.
+ * compiled code within it, and RSS) is taken after --first changes, after
+ * 1,000 and 3,000, and after all of them, each time once every stream is in
+ * sync.
  *
  * Two scenarios, each on a fresh control plane:
  *   - churn: endpoint churn only, as a cluster whose pods come and go while
@@ -56,7 +57,9 @@ async function run(scenario: Scenario, shape: MeshShape, o: Options): Promise<st
     const at = new Map<number, Memory & { msPerChange: number }>();
     let t0 = performance.now();
     let done = 0;
-    for (const upTo of [...new Set([o.first, o.changes])].sort((a, b) => a - b)) {
+    // The checkpoints between show where growth stops (warm-up: compiled code, weak tables' high water) and whether it goes on.
+    const checkpoints = [o.first, 1000, 3000, o.changes].filter((n) => n >= o.first && n <= o.changes);
+    for (const upTo of [...new Set(checkpoints)].sort((a, b) => a - b)) {
       while (mesh.count < upTo) {
         await mesh.change();
         if (mesh.count % 100 === 0 && !(await mesh.waitInSync(10_000))) process.stderr.write(`${scenario}: streams not in sync after change ${mesh.count}\n`);
@@ -70,6 +73,7 @@ async function run(scenario: Scenario, shape: MeshShape, o: Options): Promise<st
     }
     const a = at.get(o.first)!;
     const b = at.get(o.changes)!;
+    const warm = at.get(1000);
     const pct = (x: number, y: number) => `${x >= y ? '+' : ''}${((x / y - 1) * 100).toFixed(1)}% (ratio ${(x / y).toFixed(3)})`;
     return [
       `${scenario}: ${SCENARIOS[scenario].what}`,
@@ -78,6 +82,9 @@ async function run(scenario: Scenario, shape: MeshShape, o: Options): Promise<st
           `  ${String(n).padStart(7)}  ${mib(m.heap).padStart(12)}  ${mib(m.code).padStart(8)}  ${mib(m.heap - m.code).padStart(13)}  ${mib(m.rss).padStart(8)}  ${m.msPerChange.toFixed(1).padStart(9)}`,
       ),
       `  after ${o.changes} vs after ${o.first}: heap+external ${pct(b.heap, a.heap)}; without code ${pct(b.heap - b.code, a.heap - a.code)}; RSS ${pct(b.rss, a.rss)}`,
+      ...(warm && o.changes > 1000 && o.first < 1000
+        ? [`  after ${o.changes} vs after 1000 (warm): heap+external ${pct(b.heap, warm.heap)}; without code ${pct(b.heap - b.code, warm.heap - warm.code)}; RSS ${pct(b.rss, warm.rss)}`]
+        : []),
     ];
   } finally {
     await mesh.close();

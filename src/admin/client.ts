@@ -5,6 +5,7 @@
  * server, something else answering, a node that is not connected.
  */
 import { errorMessage, OperatorError, UsageError } from '../errors.ts';
+import type { IntentOrigin } from './explain/explain.ts';
 import type { ProxyConfigView, ProxySummary } from './proxies.ts';
 
 export const DEFAULT_ADMIN = 'http://127.0.0.1:19000';
@@ -86,5 +87,13 @@ export class AdminClient {
     const known = (await this.proxies()).map((p) => p.node);
     const listing = known.length === 0 ? 'no proxy is connected' : `connected: ${known.join(', ')}`;
     throw new OperatorError(`no proxy "${node}" is connected to ${this.base} (${listing})`);
+  }
+
+  /** Every intent with its origin (GET /api/v1/intents): where each object was written. */
+  async intents(): Promise<IntentOrigin[]> {
+    const { status, body } = await this.get('/api/v1/intents');
+    const intents = (body as { intents?: unknown }).intents;
+    if (status !== 200 || !Array.isArray(intents)) throw this.notTrellis(`GET /api/v1/intents: HTTP ${status}, no intent list`);
+    return intents as IntentOrigin[];
   }
 }

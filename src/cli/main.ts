@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
   demo: { summary: 'run the demo mesh on this machine with real Envoy sidecars', load: async () => (await import('./demo.ts')).demoCommand, logs: 'stdout' },
   status: { summary: 'every connected proxy, per type SYNCED / STALE / NACKED (from the admin API)', load: async () => (await import('./status.ts')).statusCommand },
   'config-dump': { summary: 'the resources last sent to a proxy, by type and name; never private keys', load: async () => (await import('./config-dump.ts')).configDumpCommand },
+  explain: { summary: 'what the proxies do with one request: route, clusters, retries, mTLS, endpoints, RBAC decision', load: async () => (await import('./explain.ts')).explainCommand },
   diff: { summary: 'what applying a folder would change for each connected proxy, and which intents it would reject', load: async () => (await import('./diff.ts')).diffCommand },
   serve: { summary: 'run the xDS server and admin API', load: async () => (await import('./serve.ts')).serveCommand, logs: 'stdout' },
   validate: { summary: 'check intents (files or directories) before apply', load: async () => (await import('./validate.ts')).validateCommand },

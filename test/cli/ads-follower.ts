@@ -5,6 +5,7 @@
  * following every update and ACKing everything. One SotW stream, the node
  * sent once, as a sidecar bootstrapped by `trellis bootstrap` sends it.
  */
+import type * as grpc from '@grpc/grpc-js';
 import { referencesOf } from '../../src/cache/references.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../../src/xds/type-urls.ts';
 import type { NodeInfo } from '../../src/xds/wire.ts';
@@ -18,8 +19,9 @@ export class AdsFollower {
   private readonly state = new Map<string, { names: string[]; version: string; nonce: string }>();
   private closed = false;
 
-  constructor(client: XdsTestClient, node: NodeInfo) {
-    this.stream = client.sotw();
+  /** `metadata`: e.g. the identity token, for a follower whose identity is proven */
+  constructor(client: XdsTestClient, node: NodeInfo, metadata?: grpc.Metadata) {
+    this.stream = client.sotw(metadata);
     this.stream.send({ node, type_url: CDS, resource_names: [] });
     this.stream.send({ type_url: LDS, resource_names: [] });
     this.state.set(CDS, { names: [], version: '', nonce: '' });

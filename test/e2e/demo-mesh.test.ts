@@ -29,6 +29,8 @@ import { allInSync, DemoError, DEMO_PORTS, startDemo, type DemoOptions, type Run
 import { TypeUrl, type ResourceTypeUrl } from '../../src/xds/type-urls.ts';
 import { envoyBin, repoRoot } from '../support/venv.ts';
 import { demoSummary } from '../../src/cli/demo.ts';
+import type { Explanation } from '../../src/admin/explain/explain.ts';
+import { trellis } from '../security/support.ts';
 
 const NET = '127.0.10';
 const ip = (n: number) => `${NET}.${n}`;
@@ -360,6 +362,38 @@ describe('demo mesh with real Envoy', () => {
       }).on('error', reject);
     });
     expect([403, 404]).toContain(viaFrontend);
+  });
+
+  it('issue 13: trellis explain agrees with the Envoys: the canary and the split, recommendation -> ratings allowed, frontend -> ratings unrouted', async () => {
+    const explain = async (...args: string[]) => {
+      const run = await trellis(['explain', ...args, '--admin', ADMIN, '--output', 'json']);
+      expect(run.code, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as Explanation;
+    };
+    const canary = await explain('--from', 'demo/frontend', 'http://recommendation.demo:8080/', '-H', 'x-canary: true');
+    expect(canary.clusters.map((c) => [c.name, c.percent])).toEqual([['recommendation-v2.demo:8080', 100]]);
+    expect(canary.decision).toBe('allow');
+    expect((await many(20, 4, { 'x-canary': 'true' })).v2).toBe(20); // what the Envoys do
+    const split = await explain('--from', 'demo/frontend', 'http://recommendation.demo:8080/');
+    expect(split.clusters.map((c) => [c.name, c.percent])).toEqual([['recommendation-v1.demo:8080', 90], ['recommendation-v2.demo:8080', 10]]);
+    expect(split.clusters[0]!.endpoints.map((e) => e.destination?.node).sort()).toEqual(['demo/recommendation-v1', 'demo/recommendation-v1b']);
+    expect(split.clusters.every((c) => c.mtls?.sans.join() === `URI exact ${TD}/recommendation`)).toBe(true);
+    expect(split.decision).toBe('allow'); // the Envoys: 200s through the chain (the split test above)
+    const toRatings = await explain('--from', 'demo/recommendation-v1', 'http://ratings.demo:8080/');
+    expect(toRatings.decision).toBe('allow');
+    expect(toRatings.intents.map((i) => `${i.kind} ${i.name}`)).toContain('TrafficTarget recommendation-to-ratings');
+    expect((await mtlsGet(RATINGS, DEMO_PORTS.service, clientTls(demo, `${TD}/recommendation`))).status).toBe(200);
+    // frontend has no route to ratings: explain says so, and its Envoy answers 404 (no virtual host)
+    const unrouted = await trellis(['explain', '--from', 'demo/frontend', 'http://ratings.demo:8080/', '--admin', ADMIN]);
+    expect(unrouted.code).toBe(1);
+    expect(unrouted.stderr).toMatch(/no virtual host .* matches ratings\.demo:8080/);
+    const viaFrontend = await new Promise<number>((resolve, reject) => {
+      http.get({ host: FRONTEND, port: DEMO_PORTS.outbound, path: '/', headers: { host: 'ratings.demo:8080' }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(viaFrontend).toBe(404);
   });
 
   it('masks a failing instance with retries (recommendation-v1b answers 503 to everything)', async () => {

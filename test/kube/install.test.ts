@@ -109,9 +109,10 @@ describe('issue 13: trellis install, check, uninstall', () => {
     const hook = await get(HOOK);
     for (const w of hook.webhooks) w.clientConfig.caBundle = root;
     await cluster.rest.put(HOOK, hook);
-    const c2 = await trellis('check', ...kube());
+    const c2 = await trellis('check', ...kube(), '--admin', `127.0.0.1:${await freePort()}`);
     expect(line(c2.stdout, 'webhook configuration current')).toMatch(/^✔/);
-    expect(c2.stdout).toContain('1 check failed');
+    expect(line(c2.stdout, 'proxies in sync')).toMatch(/^× proxies in sync: no Trellis admin API at http:\/\/127\.0\.0\.1:\d+: connection refused/);
+    expect(c2.stdout).toContain('2 checks failed');
 
     const pre2 = await trellis('check', '--pre', ...kube());
     expect(line(pre2.stdout, 'no conflicting CRDs'), 'its own CRDs are no conflict').toMatch(/^✔/);

@@ -33,7 +33,7 @@ async function reachable(rest: KubeRest, now: () => number): Promise<{ outcome: 
   }
 }
 
-function clockSkew(skewMs: number | undefined): Outcome {
+export function clockSkew(skewMs: number | undefined): Outcome {
   if (skewMs === undefined) return { ok: false, fact: 'the API server sent no Date header', fix: 'compare this machine\'s clock with the cluster\'s by hand (NTP)' };
   const s = Math.round(Math.abs(skewMs) / 1000);
   const dir = skewMs > 0 ? 'behind' : 'ahead of';

@@ -15,6 +15,7 @@ type Command = (argv: string[]) => Promise<number>;
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; logs?: 'stdout' }> = {
   ca: { summary: 'root rotation: ca rotate [--finish]', load: async () => (await import('./certs.ts')).caCommand },
+  check: { summary: 'named checks of a cluster running Trellis, each ✔ or × with what to do; --pre before install', load: async () => (await import('./check.ts')).checkCommand },
   certs: { summary: 'list issued certificates (serial, SPIFFE ID, validity, root; never keys)', load: async () => (await import('./certs.ts')).certsCommand },
   bootstrap: { summary: 'print the Envoy bootstrap of a workload, with its identity token', load: async () => (await import('./bootstrap.ts')).bootstrapCommand },
   inject: { summary: 'add the Envoy sidecar, its bootstrap, token and iptables redirect to workload manifests', load: async () => (await import('./inject.ts')).injectCommand },
@@ -23,6 +24,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
   'config-dump': { summary: 'the resources last sent to a proxy, by type and name; never private keys', load: async () => (await import('./config-dump.ts')).configDumpCommand },
   explain: { summary: 'what the proxies do with one request: route, clusters, retries, mTLS, endpoints, RBAC decision', load: async () => (await import('./explain.ts')).explainCommand },
   diff: { summary: 'what applying a folder would change for each connected proxy, and which intents it would reject', load: async () => (await import('./diff.ts')).diffCommand },
+  install: { summary: 'render (or --apply) the CRDs, RBAC, Deployment, Service and webhook of Trellis, and its CA Secret once', load: async () => (await import('./install.ts')).installCommand },
+  uninstall: { summary: 'remove what install made (the CA Secret only with --delete-ca, the CRDs with --delete-crds)', load: async () => (await import('./install.ts')).uninstallCommand },
   serve: { summary: 'run the xDS server and admin API', load: async () => (await import('./serve.ts')).serveCommand, logs: 'stdout' },
   validate: { summary: 'check intents (files or directories) before apply', load: async () => (await import('./validate.ts')).validateCommand },
 };

@@ -75,6 +75,15 @@ export class KubeRest {
   }
 
   async request<T>(method: keyof typeof HttpMethod, path: string, body?: unknown, opts: { contentType?: string; query?: Record<string, string> } = {}): Promise<T> {
+    return (await this.exchange<T>(method, path, body, opts)).body;
+  }
+
+  /** GET with the answer's headers (`trellis check` compares the Date header with this machine's clock). */
+  getWithHeaders<T = Json>(path: string): Promise<{ body: T; headers: Record<string, string> }> {
+    return this.exchange<T>('GET', path);
+  }
+
+  private async exchange<T>(method: keyof typeof HttpMethod, path: string, body?: unknown, opts: { contentType?: string; query?: Record<string, string> } = {}): Promise<{ body: T; headers: Record<string, string> }> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     const ctx = new RequestContext(url.toString(), HttpMethod[method]);
@@ -94,6 +103,6 @@ export class KubeRest {
       parsed = { message: text.slice(0, 500) };
     }
     if (res.httpStatusCode < 200 || res.httpStatusCode >= 300) throw new KubeApiError(res.httpStatusCode, method, path, parsed);
-    return parsed as T;
+    return { body: parsed as T, headers: res.headers };
   }
 }

@@ -21,6 +21,8 @@
 #                                          # new address; p50/p99/max (target p99 < 1 s): see bench/edit-latency.ts
 #   scripts/bench.sh memory [options]      # only memory per change: heap+external (after GC) and RSS after 100 vs after
 #                                          # 10,000 changes through the file source, ADS streams ACKing: see bench/memory.ts
+#   scripts/bench.sh abuse [options]       # only the xDS port's memory budget: what streams sending ~1.9 MiB of names under
+#                                          # unknown type URLs make the server keep (issue 16 bug 5): see bench/abuse.ts
 #   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
 #                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
 #                                          # see bench/soak.ts
@@ -46,6 +48,7 @@ case "${1:-}" in
   edits) shift; exec node --import tsx bench/edit-latency.ts "$@" ;;
   memory) shift; exec node --import tsx bench/memory.ts "$@" ;;
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
+  abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
@@ -63,5 +66,7 @@ node --import tsx bench/reroute.ts
 node --import tsx bench/edit-latency.ts
 # Step 7: a cluster's EndpointSlice churn, 5,000 updates/min for 1,000 streams (issue 6).
 node --import tsx bench/kube-churn.ts
-# Step 8: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
+# Step 8: what abusive streams make the xDS port keep (issue 16 bug 5).
+TRELLIS_LOG_LEVEL=error node --import tsx bench/abuse.ts
+# Step 9: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
 exec node --import tsx bench/memory.ts

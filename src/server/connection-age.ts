@@ -16,6 +16,7 @@
 import type { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
+import { onHttp2Server } from './http2-servers.ts';
 
 const AGE = 'grpc.max_connection_age_ms';
 const GRACE = 'grpc.max_connection_age_grace_ms';
@@ -54,10 +55,9 @@ function ageSessions(h2: EventEmitter, ageMs: number, graceMs: number): void {
 
 /**
  * A grpc-js server with the options given, whose connections Trellis ages
- * itself (grpc-js is not told the age). grpc-js does not expose its HTTP/2
- * servers, so they are caught as it records them (its `http2Servers` map,
- * written when a server starts listening, before any connection arrives);
- * should that internal change, grpc-js ages connections as before.
+ * itself (grpc-js is not told the age), hooking each of its HTTP/2 servers
+ * (http2-servers.ts); should grpc-js's internals change, grpc-js ages
+ * connections as before.
  */
 export function serverWithConnectionAge(options: grpc.ServerOptions): grpc.Server {
   const ageMs = options[AGE] as number | undefined;
@@ -65,13 +65,5 @@ export function serverWithConnectionAge(options: grpc.ServerOptions): grpc.Serve
   const graceMs = (options[GRACE] as number | undefined) ?? -1;
   const { [AGE]: _age, [GRACE]: _grace, ...rest } = options;
   const server = new grpc.Server(rest);
-  const internals = server as unknown as { http2Servers?: unknown };
-  if (!(internals.http2Servers instanceof Map) || internals.http2Servers.size > 0) return new grpc.Server(options);
-  internals.http2Servers = new (class extends Map<EventEmitter, unknown> {
-    override set(h2: EventEmitter, info: unknown): this {
-      if (!this.has(h2)) ageSessions(h2, ageMs, graceMs);
-      return super.set(h2, info);
-    }
-  })();
-  return server;
+  return onHttp2Server(server, (h2) => ageSessions(h2, ageMs, graceMs)) ? server : new grpc.Server(options);
 }

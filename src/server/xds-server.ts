@@ -7,7 +7,6 @@
  * from pre-encoded resources (xds/wire.ts), requests are decoded in the
  * handler so a malformed one becomes a clear status instead of a crash.
  */
-import type { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { clientText, LogLimiter, SERVER_LOG_RATE, type Logger } from '../log.ts';
 import type { ConfigWatcher } from '../cache/config-watcher.ts';
@@ -16,6 +15,7 @@ import { grpcStatusOf, StreamError } from './errors.ts';
 import type { IdentityVerifier } from '../identity/verifier.ts';
 import { XdsMetrics } from './metrics.ts';
 import { serverWithConnectionAge } from './connection-age.ts';
+import { onHttp2Server } from './http2-servers.ts';
 import type { StreamDeps, StreamMode, StreamTransport, XdsStream } from './stream.ts';
 import { SotwStream } from './sotw-stream.ts';
 import { DeltaStream } from './delta-stream.ts';
@@ -141,6 +141,11 @@ export class XdsServer {
 
   private newServer(secure: boolean): grpc.Server {
     const server = serverWithConnectionAge({ ...grpcServerOptions(this.opts), interceptors: [compressionGuard((peer) => this.undeclaredCompression(peer))] });
+    const onTlsClientError = this.opts.onTlsClientError;
+    // A handshake the client refuses is reported only by the HTTP/2 server ('tlsClientError').
+    if (secure && onTlsClientError && !onHttp2Server(server, (h2) => h2.on('tlsClientError', (err: Error) => onTlsClientError(err)))) {
+      this.log.warn('cannot watch TLS handshakes on the xDS port (grpc-js internals changed): clients that trust another root go unnoticed');
+    }
     server.addService(
       {
         StreamAggregatedResources: method(`/${ADS_SERVICE}/StreamAggregatedResources`),
@@ -178,25 +183,8 @@ export class XdsServer {
     return new Promise<number>((resolve, reject) => {
       server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     }).then((port) => {
-      if (credentials._isSecure() && this.opts.onTlsClientError) this.watchHandshakes(server, this.opts.onTlsClientError);
       return port;
     });
-  }
-
-  /**
-   * grpc-js keeps its http2 servers private (1.14: `http2Servers`), and a
-   * handshake the client refuses is reported only there ('tlsClientError').
-   * Without the field (another grpc-js) the watch is off, with a warning.
-   */
-  private watchHandshakes(server: grpc.Server, onError: (err: Error) => void): void {
-    const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
-    if (!(http2Servers instanceof Map)) {
-      this.log.warn('cannot watch TLS handshakes on the xDS port (grpc-js internals changed): clients that trust another root go unnoticed');
-      return;
-    }
-    for (const http2Server of http2Servers.keys()) {
-      http2Server.on('tlsClientError', (err: Error) => onError(err));
-    }
   }
 
   async close(graceMs = 1000): Promise<void> {

@@ -17,13 +17,10 @@ import { node } from '../test/support/ads-client.ts';
 import { smallMesh } from '../test/support/fixtures.ts';
 import { CDS, EDS, closedAfter, startHarness } from '../test/support/conformance.ts';
 import { measure, mib, runWithGc, watchdog } from './churn-mesh.ts';
+import { positiveInt } from './options.ts';
 
 const { values } = parseArgs({ options: { streams: { type: 'string', default: '5' }, requests: { type: 'string', default: '40' } } });
-const int = (name: keyof typeof values) => {
-  const n = Number(values[name]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: "${values[name]}" is not a positive whole number`);
-  return n;
-};
+const int = (name: keyof typeof values) => positiveInt(values, name);
 
 /** ~1.9 MiB of distinct names: 48,000 of 40 characters (under the per-request cap). */
 const namesBatch = (tag: string) => Array.from({ length: 48_000 }, (_, i) => `${tag}-${i}`.padEnd(40, '.'));

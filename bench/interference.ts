@@ -27,6 +27,7 @@ import { SHARED_KEY, startControlPlane, type RunningControlPlane } from '../src/
 import { TypeUrl } from '../src/xds/type-urls.ts';
 import { node, XdsTestClient, type SotwStream } from '../test/support/ads-client.ts';
 import { cluster, endpoints, listener, routeConfiguration, serviceName } from './mesh.ts';
+import { positiveInt } from './options.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,11 +37,7 @@ const { values } = parseArgs({
     nacks: { type: 'string', default: '100' },
   },
 });
-const int = (name: keyof typeof values) => {
-  const n = Number(values[name]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: "${values[name]}" is not a positive whole number`);
-  return n;
-};
+const int = (name: keyof typeof values) => positiveInt(values, name);
 const o = { services: int('services'), streams: int('streams'), changes: int('changes'), nacks: int('nacks') };
 const { Cluster: CDS, Endpoint: EDS } = TypeUrl;
 const WATCHED = serviceName(0);

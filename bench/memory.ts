@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ChurnMesh, measure, mib, runWithGc, watchdog, type Memory } from './churn-mesh.ts';
 import { DEFAULT_SHAPE, type MeshShape } from './translate-mesh.ts';
+import { positiveInt } from './options.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,11 +36,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '20' },
   },
 });
-const int = (name: keyof typeof values) => {
-  const n = Number(values[name]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: "${values[name]}" is not a positive whole number`);
-  return n;
-};
+const int = (name: keyof typeof values) => positiveInt(values, name);
 const SCENARIOS = { churn: { intentEvery: 0, what: 'endpoint churn only' }, mixed: { intentEvery: 10, what: 'endpoint churn, every 10th change an intent edit' } };
 type Scenario = keyof typeof SCENARIOS;
 

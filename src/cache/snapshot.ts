@@ -4,7 +4,8 @@
  * immutable; a change makes a new one that shares every unchanged TypeSet, so
  * streams can tell "nothing changed for this type" by identity.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { LayeredMap } from './layered-map.ts';
 import { PUSH_ORDER, SHORT_NAMES, TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { VersionedResource } from './resource.ts';
 
@@ -31,11 +32,32 @@ export class TypeSet {
     readonly typeUrl: ResourceTypeUrl,
     readonly items: ReadonlyMap<string, VersionedResource>,
     createdAt: number = Date.now(),
+    /** Set by `layered`: the shared base and this set's own resources, whose union `items` is. */
+    readonly layers?: { readonly base: TypeSet; readonly own: ReadonlyMap<string, VersionedResource> },
   ) {
-    const h = createHash('sha256');
-    for (const name of [...items.keys()].sort()) h.update(name).update('\0').update(items.get(name)!.version).update('\n');
-    this.version = items.size === 0 ? 'empty' : h.digest('base64url').slice(0, 22);
+    if (layers) {
+      // A shared base and this set's own resources: hash the base's version and the own part only.
+      const h = createHash('sha256').update('layered\0').update(layers.base.version).update('\n');
+      hashItems(h, layers.own);
+      this.version = h.digest('base64url').slice(0, 22);
+    } else {
+      this.version = items.size === 0 ? 'empty' : hashItems(createHash('sha256'), items).digest('base64url').slice(0, 22);
+    }
     this.createdAt = createdAt;
+  }
+
+  /**
+   * A set of `base`'s resources and `own` (names disjoint from the base's):
+   * the base's map is shared, not copied, and comparing two such sets over
+   * the same pair of bases compares the bases once for every set built on
+   * them (issue 14: a thousand proxies sharing one scope's clusters). Its
+   * version hashes the base's version and the own resources, so it differs
+   * from a flat set's with the same content: versions stay content hashes
+   * for every set built the same way.
+   */
+  static layered(base: TypeSet, own: Iterable<VersionedResource>, createdAt?: number): TypeSet {
+    const top = TypeSet.of(base.typeUrl, own).items;
+    return new TypeSet(base.typeUrl, new LayeredMap(base.items, top), createdAt, { base, own: top });
   }
 
   get(name: string): VersionedResource | undefined {
@@ -52,9 +74,12 @@ export class TypeSet {
     let byFrom = changedMemo.get(this);
     const memo = byFrom?.get(from);
     if (memo) return memo;
-    const names = new Set<string>();
-    for (const [name, r] of this.items) if (from.items.get(name) !== r) names.add(name);
-    for (const name of from.items.keys()) if (!this.items.has(name)) names.add(name);
+    let names = layeredChanges(this, from);
+    if (!names) {
+      names = new Set<string>();
+      for (const [name, r] of this.items) if (from.items.get(name) !== r) names.add(name);
+      for (const name of from.items.keys()) if (!this.items.has(name)) names.add(name);
+    }
     if (!byFrom) changedMemo.set(this, (byFrom = new WeakMap()));
     byFrom.set(from, names);
     return names;
@@ -78,6 +103,26 @@ export class TypeSet {
     for (const r of changes.upsert ?? []) items.set(r.name, r);
     return new TypeSet(this.typeUrl, items, createdAt);
   }
+}
+
+function hashItems(h: Hash, items: ReadonlyMap<string, VersionedResource>): Hash {
+  for (const name of [...items.keys()].sort()) h.update(name).update('\0').update(items.get(name)!.version).update('\n');
+  return h;
+}
+
+/**
+ * Two layered sets: what changed between their bases (memoized on the base
+ * pair, so shared by every set built on them), plus what differs among their
+ * own resources; each candidate checked against the whole sets, so a name
+ * moving between a base and an own part is reported only if its resource
+ * changed. Undefined unless both sets are layered.
+ */
+function layeredChanges(to: TypeSet, from: TypeSet): Set<string> | undefined {
+  if (!to.layers || !from.layers) return undefined;
+  const names = new Set<string>();
+  const candidates = [to.layers.base.changedSince(from.layers.base), to.layers.own.keys(), from.layers.own.keys()];
+  for (const list of candidates) for (const n of list) if (to.items.get(n) !== from.items.get(n)) names.add(n);
+  return names;
 }
 
 export const EMPTY_SETS: ReadonlyMap<ResourceTypeUrl, TypeSet> = new Map(
@@ -152,22 +197,71 @@ export function checkConsistency(snapshot: Snapshot, options: ConsistencyOptions
   return problems;
 }
 
+/**
+ * Per-base answers, computed once for every layered set built on the base
+ * (issue 14): the endpoint sets its clusters name, those missing from an
+ * endpoint set, and which clusters a route or listener names that it lacks.
+ */
+const baseWanted = new WeakMap<TypeSet, ReadonlySet<string>>();
+const baseMissingEndpoints = new WeakMap<TypeSet, WeakMap<TypeSet, readonly string[]>>();
+const missingFromBase = new WeakMap<VersionedResource, WeakMap<TypeSet, readonly string[]>>();
+
+function memo2<A extends object, B extends object, V>(table: WeakMap<A, WeakMap<B, V>>, a: A, b: B, compute: () => V): V {
+  let byB = table.get(a);
+  if (!byB) table.set(a, (byB = new WeakMap()));
+  let v = byB.get(b);
+  if (v === undefined) byB.set(b, (v = compute()));
+  return v;
+}
+
+function endpointsNamedBy(clusters: Iterable<VersionedResource>): Set<string> {
+  const out = new Set<string>();
+  for (const c of clusters) for (const e of c.references.endpoints) out.add(e);
+  return out;
+}
+
+/** The endpoint sets `clusters` names; for a layered set, the base's part once per base. */
+function wantedEndpointsOf(clusters: TypeSet): Set<string> {
+  if (!clusters.layers) return endpointsNamedBy(clusters.items.values());
+  const { base, own } = clusters.layers;
+  let fromBase = baseWanted.get(base);
+  if (!fromBase) baseWanted.set(base, (fromBase = endpointsNamedBy(base.items.values())));
+  return new Set([...fromBase, ...endpointsNamedBy(own.values())]);
+}
+
+/** EDS clusters whose endpoint set is missing from `endpoints`. */
+function missingEndpoints(clusters: TypeSet, endpoints: TypeSet): string[] {
+  const missing = (names: Iterable<string>) => [...names].filter((n) => !endpoints.items.has(n));
+  if (!clusters.layers) return missing(endpointsNamedBy(clusters.items.values()));
+  const { base, own } = clusters.layers;
+  const fromBase = memo2(baseMissingEndpoints, base, endpoints, () => missing(endpointsNamedBy(base.items.values())));
+  return [...fromBase, ...missing(endpointsNamedBy(own.values()))];
+}
+
+/** The clusters `r` names that `clusters` lacks; against a layered set, the base's part once per (resource, base). */
+function missingClusters(r: VersionedResource, clusters: TypeSet): readonly string[] {
+  if (!clusters.layers) return r.references.clusters.filter((c) => !clusters.items.has(c));
+  const { base, own } = clusters.layers;
+  const notInBase = memo2(missingFromBase, r, base, () => r.references.clusters.filter((c) => !base.items.has(c)));
+  return notInBase.length === 0 ? notInBase : notInBase.filter((c) => !own.has(c));
+}
+
 function computeConsistency(snapshot: Snapshot, options: ConsistencyOptions): ConsistencyProblem[] {
   const problems: ConsistencyProblem[] = [];
   const clusters = snapshot.get(TypeUrl.Cluster);
   const listeners = snapshot.get(TypeUrl.Listener);
   const routes = snapshot.get(TypeUrl.Route);
-  const wantedEndpoints = new Set<string>();
-  for (const c of clusters.items.values()) for (const e of c.references.endpoints) wantedEndpoints.add(e);
   const endpoints = snapshot.get(TypeUrl.Endpoint);
   if (options.endpointsShared) {
-    for (const name of wantedEndpoints) {
-      if (!endpoints.items.has(name)) problems.push({ typeUrl: TypeUrl.Cluster, name, message: `EDS cluster "${name}" has no endpoint set` });
+    for (const name of missingEndpoints(clusters, endpoints)) {
+      problems.push({ typeUrl: TypeUrl.Cluster, name, message: `EDS cluster "${name}" has no endpoint set` });
     }
-  }
-  for (const name of options.endpointsShared ? [] : endpoints.items.keys()) {
-    if (!wantedEndpoints.has(name)) {
-      problems.push({ typeUrl: TypeUrl.Endpoint, name, message: `endpoints "${name}" belong to no EDS cluster` });
+  } else {
+    const wantedEndpoints = wantedEndpointsOf(clusters);
+    for (const name of endpoints.items.keys()) {
+      if (!wantedEndpoints.has(name)) {
+        problems.push({ typeUrl: TypeUrl.Endpoint, name, message: `endpoints "${name}" belong to no EDS cluster` });
+      }
     }
   }
   const wantedRoutes = new Set<string>();
@@ -178,10 +272,8 @@ function computeConsistency(snapshot: Snapshot, options: ConsistencyOptions): Co
     }
   }
   for (const r of [...routes.items.values(), ...listeners.items.values()]) {
-    for (const c of r.references.clusters) {
-      if (!clusters.items.has(c)) {
-        problems.push({ typeUrl: r.typeUrl, name: r.name, message: `refers to cluster "${c}", which does not exist` });
-      }
+    for (const c of missingClusters(r, clusters)) {
+      problems.push({ typeUrl: r.typeUrl, name: r.name, message: `refers to cluster "${c}", which does not exist` });
     }
   }
   return problems;

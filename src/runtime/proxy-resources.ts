@@ -10,6 +10,7 @@
  */
 import { encodeResource, type VersionedResource } from '../cache/resource.ts';
 import type { MeshModel } from '../model/types.ts';
+import type { Cluster } from '../xds/envoy-types.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { clusterLoadAssignment } from '../translate/endpoints.ts';
 import { Memo } from '../translate/memo.ts';
@@ -48,15 +49,28 @@ export function meshEndpoints(model: MeshModel, zones: ReadonlySet<string>, memo
 /** A proxy's own resources (everything but endpoints and secrets), encoded, and the identities whose secrets it needs. */
 export interface EncodedProxyResources {
   clusters: VersionedResource[];
+  /**
+   * The first clusters of `clusters`, shared by every proxy of the same scope,
+   * mTLS and zone: one array object, encoded once (issue 14), which the
+   * publisher makes one shared base TypeSet of.
+   */
+  sharedClusters: readonly VersionedResource[];
   listeners: VersionedResource[];
   routes: VersionedResource[];
   identities: string[];
 }
 
+/** The translator's shared cluster arrays, encoded once each; weak, so an array nobody holds takes its entry along. */
+const sharedEncoded = new WeakMap<readonly Cluster[], readonly VersionedResource[]>();
+
 export function proxyResources(translator: Translator, model: MeshModel, proxy: ProxyContext): EncodedProxyResources {
   const out = translator.translate(model, proxy);
+  let shared = sharedEncoded.get(out.sharedClusters);
+  if (!shared) sharedEncoded.set(out.sharedClusters, (shared = out.sharedClusters.map((c) => encodeResource(TypeUrl.Cluster, c))));
+  const own = out.clusters.slice(out.sharedClusters.length).map((c) => encodeResource(TypeUrl.Cluster, c));
   return {
-    clusters: out.clusters.map((c) => encodeResource(TypeUrl.Cluster, c)),
+    clusters: [...shared, ...own],
+    sharedClusters: shared,
     listeners: out.listeners.map((l) => encodeResource(TypeUrl.Listener, l)),
     routes: out.routes.map((r) => encodeResource(TypeUrl.Route, r)),
     identities: out.identities,

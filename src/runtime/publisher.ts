@@ -22,7 +22,7 @@ import { Memo } from '../translate/memo.ts';
 import { proxyContext } from '../translate/proxy.ts';
 import { Translator } from '../translate/translate.ts';
 import { proxySignature } from '../translate/signature.ts';
-import { endpointZones, meshEndpoints, proxyResources } from './proxy-resources.ts';
+import { endpointZones, meshEndpoints, proxyResources, type EncodedProxyResources } from './proxy-resources.ts';
 
 /** Where SDS secrets come from (the CA); resources are already encoded, owned by their identity. */
 export interface SecretSource {
@@ -36,6 +36,25 @@ function internedSet(typeUrl: ResourceTypeUrl, resources: readonly VersionedReso
   let key = typeUrl;
   for (const r of resources) key += `\n${r.name}@${r.version}`;
   return typeSets.intern(key, () => TypeSet.of(typeUrl, resources, now));
+}
+
+/** One base TypeSet per shared cluster array (proxy-resources.ts): weak, it lives while some proxy's set does. */
+const clusterBases = new WeakMap<readonly VersionedResource[], TypeSet>();
+
+/**
+ * A proxy's clusters as its scope's shared base plus its own few (issue 14):
+ * building, hashing and comparing the shared part happens once per base, not
+ * once per proxy. Interned like other sets: proxies with equal own clusters
+ * over one base share the set.
+ */
+function layeredClusterSet(out: EncodedProxyResources, now: number): TypeSet {
+  if (out.sharedClusters.length === 0) return internedSet(TypeUrl.Cluster, out.clusters, now);
+  let base = clusterBases.get(out.sharedClusters);
+  if (!base) clusterBases.set(out.sharedClusters, (base = internedSet(TypeUrl.Cluster, out.sharedClusters, now)));
+  const own = out.clusters.slice(out.sharedClusters.length);
+  let key = `layered\n${base.version}`;
+  for (const r of own) key += `\n${r.name}@${r.version}`;
+  return typeSets.intern(key, () => TypeSet.layered(base, own, now));
 }
 
 export interface PublishStats {
@@ -158,7 +177,7 @@ export class MeshPublisher {
     this.signatures.set(key, signature);
     const out = proxyResources(this.translator, model, proxy);
     const snapshot = new Snapshot({
-      [TypeUrl.Cluster]: internedSet(TypeUrl.Cluster, out.clusters, now),
+      [TypeUrl.Cluster]: layeredClusterSet(out, now),
       [TypeUrl.Endpoint]: this.endpoints,
       [TypeUrl.Listener]: internedSet(TypeUrl.Listener, out.listeners, now),
       [TypeUrl.Route]: internedSet(TypeUrl.Route, out.routes, now),

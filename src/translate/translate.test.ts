@@ -160,6 +160,11 @@ status: {podIP: 127.0.0.5}
     // The web policy prefers the same zone, and the split backends web-v1 and web-v2 inherit it.
     const zonal = ['web-v1.demo:8080', 'web-v1.demo:9090', 'web-v2.demo:8080', 'web-v2.demo:9090', 'web.demo:8080', 'web.demo:9090'];
     expect(outbound(a).map((c) => [c.name, c.eds_cluster_config.service_name])).toEqual(outbound(a).map((c) => [c.name, zonal.includes(c.name) ? `${c.name}@z1` : c.name]));
+    // Issue 14: the outbound clusters are one shared array per (scope, mTLS, zone), the prefix of each proxy's clusters.
+    expect(same.sharedClusters).toBe(a.sharedClusters);
+    expect(b.sharedClusters).not.toBe(a.sharedClusters);
+    for (const o of [a, same, b]) expect(o.clusters.slice(0, o.sharedClusters.length)).toEqual(o.sharedClusters);
+    expect(a.sharedClusters.map((c) => c.name)).toEqual(outbound(a).map((c) => c.name));
     outbound(b).forEach((c, i) => {
       if (!zonal.includes(c.name)) return expect(c, c.name).toBe(outbound(a)[i]);
       // Otherwise equal but for the endpoints' name.

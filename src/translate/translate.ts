@@ -35,11 +35,24 @@ import { portDigest, scopeOf } from './signature.ts';
 
 export interface ProxyResources {
   clusters: Cluster[];
+  /**
+   * The first clusters of `clusters`, shared with every proxy of the same
+   * scope, mTLS and zone: the same array object, so a consumer may encode and
+   * index it once (runtime/proxy-resources.ts).
+   */
+  sharedClusters: readonly Cluster[];
   endpoints: ClusterLoadAssignment[];
   listeners: Listener[];
   routes: RouteConfiguration[];
   /** SPIFFE IDs whose certificate this proxy needs (its own), for the CA/SDS side. */
   identities: string[];
+}
+
+type Scope = ReturnType<typeof scopeOf>;
+
+interface OutboundBlock {
+  clusters: Cluster[];
+  endpoints: ClusterLoadAssignment[];
 }
 
 export class Translator {
@@ -48,6 +61,8 @@ export class Translator {
   private readonly endpoints = new Memo<ClusterLoadAssignment>();
   private readonly routes = new Memo<RouteConfiguration>();
   private readonly listeners = new Memo<Listener>();
+  /** Per scope (one object per model version and scope key: signature.ts), its outbound blocks. */
+  private blocks = new WeakMap<Scope, Map<string, OutboundBlock>>();
 
   /** Call after translating every proxy for a model version: forget what nobody used. */
   sweep(): void {
@@ -63,22 +78,14 @@ export class Translator {
     const services = scope.services;
     const envoy = proxy.kind === 'envoy';
     const own = envoy ? proxy.workload?.identity : undefined;
-    const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [], identities: own ? [own] : [] };
+    const out: ProxyResources = { clusters: [], sharedClusters: [], endpoints: [], listeners: [], routes: [], identities: own ? [own] : [] };
 
-    for (const s of services) {
-      for (const p of httpPorts(s)) {
-        const name = outboundClusterName(s.namespace, s.name, p.port);
-        // Sidecars with an identity speak mTLS upstream; the same cluster object serves every such caller.
-        const tls = own ? { peerIdentities: s.identities, sni: upstreamSni(s.namespace, s.name) } : undefined;
-        const policy = p.clusterPolicy;
-        const edsName = policy?.locality?.mode === 'PreferSameZone' && proxy.zone ? zonalEndpointsName(name, proxy.zone) : undefined;
-        // The whole port is in the key (its endpoints excepted: clusters find them by EDS).
-        out.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName })));
-        // The endpoint set the cluster names (the publisher shares a mesh-wide one; this is the same content).
-        const eds = edsName ?? name;
-        out.endpoints.push(this.endpoints.get([eds, p.endpoints], () => clusterLoadAssignment(eds, p.endpoints, edsName ? proxy.zone : undefined)));
-      }
-    }
+    // The outbound clusters and endpoints depend on the scope, whether the caller speaks mTLS and
+    // its zone, never on the proxy itself: built once per model version and shared (issue 14).
+    const shared = this.outboundBlock(scope, own !== undefined, proxy.zone);
+    out.sharedClusters = shared.clusters;
+    out.clusters.push(...shared.clusters);
+    out.endpoints.push(...shared.endpoints);
 
     const callerNamespace = proxy.workload?.namespace;
     out.routes.push(
@@ -107,6 +114,37 @@ export class Translator {
     // A proxyless client that may call nothing has no listener naming the route configuration.
     if (!out.listeners.some((l) => 'api_listener' in l || l.name === OUTBOUND_LISTENER)) out.routes = [];
     return out;
+  }
+
+  /**
+   * One scope's outbound clusters and endpoint sets, for callers with (`mtls`)
+   * or without an identity, in one zone: the same arrays for every proxy that
+   * shares them, so the runtime encodes and indexes them once (issue 14: a
+   * policy edit in a 1,000-proxy permissive mesh built 1.2 M memo keys).
+   */
+  private outboundBlock(scope: Scope, mtls: boolean, zone: string | undefined): OutboundBlock {
+    let byVariant = this.blocks.get(scope);
+    if (!byVariant) this.blocks.set(scope, (byVariant = new Map()));
+    const variant = `${mtls}|${zone ?? ''}`;
+    let block = byVariant.get(variant);
+    if (block) return block;
+    block = { clusters: [], endpoints: [] };
+    for (const s of scope.services) {
+      for (const p of httpPorts(s)) {
+        const name = outboundClusterName(s.namespace, s.name, p.port);
+        // Sidecars with an identity speak mTLS upstream; the same cluster object serves every such caller.
+        const tls = mtls ? { peerIdentities: s.identities, sni: upstreamSni(s.namespace, s.name) } : undefined;
+        const policy = p.clusterPolicy;
+        const edsName = policy?.locality?.mode === 'PreferSameZone' && zone ? zonalEndpointsName(name, zone) : undefined;
+        // The whole port is in the key (its endpoints excepted: clusters find them by EDS).
+        block.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName })));
+        // The endpoint set the cluster names (the publisher shares a mesh-wide one; this is the same content).
+        const eds = edsName ?? name;
+        block.endpoints.push(this.endpoints.get([eds, p.endpoints], () => clusterLoadAssignment(eds, p.endpoints, edsName ? zone : undefined)));
+      }
+    }
+    byVariant.set(variant, block);
+    return block;
   }
 
   /** Explicit: one inbound listener and cluster per service port the workload serves. */

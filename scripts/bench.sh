@@ -23,6 +23,10 @@
 #                                          # 10,000 changes through the file source, ADS streams ACKing: see bench/memory.ts
 #   scripts/bench.sh abuse [options]       # only the xDS port's memory budget: what streams sending ~1.9 MiB of names under
 #                                          # unknown type URLs make the server keep (issue 16 bug 5): see bench/abuse.ts
+#   scripts/bench.sh scale [options]       # only issue 14's mesh: 1,000 services x 1,000 workloads, one ADS stream per
+#                                          # workload (SotW and delta), permissive and strict: initial sync, then a policy,
+#                                          # split, service, pod, endpoint (and TrafficTarget) edit -> every affected stream
+#                                          # ACKed p50/p99, server CPU, encodes; memory per stream: see bench/scale.ts
 #   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
 #                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
 #                                          # see bench/soak.ts
@@ -48,6 +52,7 @@ case "${1:-}" in
   edits) shift; exec node --import tsx bench/edit-latency.ts "$@" ;;
   memory) shift; exec node --import tsx bench/memory.ts "$@" ;;
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
+  scale) shift; exec node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
@@ -68,5 +73,7 @@ node --import tsx bench/edit-latency.ts
 node --import tsx bench/kube-churn.ts
 # Step 8: what abusive streams make the xDS port keep (issue 16 bug 5).
 TRELLIS_LOG_LEVEL=error node --import tsx bench/abuse.ts
+# Step 8b: scale by what changed, one stream per workload of a 1,000 x 1,000 mesh (issue 14).
+node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts
 # Step 9: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
 exec node --import tsx bench/memory.ts

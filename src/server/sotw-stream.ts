@@ -97,13 +97,12 @@ export class SotwStream extends XdsStream<SotwRequest> {
       return null;
     }
     // XDS_RULES 7: LDS and CDS always carry the full subscribed set.
-    const resources = full ? st.covered(current) : upsert;
     const nonce = this.nextNonce();
     const bytes = encodeSotwResponse({
       versionInfo: current.version,
       typeUrl: st.typeUrl,
       nonce,
-      resourceFields: resources.map((r) => r.sotwField),
+      resourceFields: full ? st.coveredFields(current) : upsert.map((r) => r.sotwField),
     });
     st.recordSent(nonce, current, Date.now());
     this.write(st.typeUrl, bytes);

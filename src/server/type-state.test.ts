@@ -92,4 +92,16 @@ describe('TypeState: what a full-state response covers', () => {
     st.subscribe(sub(now), []);
     expect(st.covered(set({ a: 1, b: 1 })).map((r) => r.name).sort()).toEqual(want);
   });
+
+  it.each([
+    { name: 'wildcard', now: ['*'] },
+    { name: 'explicit', now: ['a', 'c', 'x'] },
+  ])('issue 14: over a layered set ($name), the response fields are the bytes of exactly what it covers', ({ now }) => {
+    const st = new TypeState(TypeUrl.Endpoint);
+    st.subscribe(sub(now), []);
+    const layered = TypeSet.layered(set({ a: 1, b: 2 }), [eds('c', 3)]);
+    const bytes = Buffer.concat(st.coveredFields(layered));
+    expect(bytes.equals(Buffer.concat(st.covered(layered).map((r) => r.sotwField)))).toBe(true);
+    expect(bytes.length).toBeGreaterThan(0);
+  });
 });

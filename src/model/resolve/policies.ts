@@ -12,7 +12,7 @@ import { objectKey, olderFirst, sortedMap, type Book, type Entry } from './book.
 import { resolveRouteRef } from './routes.ts';
 import type { ServiceDraft } from './services.ts';
 
-const SECTIONS = ['timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality'] as const;
+const SECTIONS = ['timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck'] as const;
 
 export function resolvePolicies(
   policies: readonly Entry<TrafficPolicySpec>[],

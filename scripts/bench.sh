@@ -23,6 +23,8 @@
 #                                          # 10,000 changes through the file source, ADS streams ACKing: see bench/memory.ts
 #   scripts/bench.sh abuse [options]       # only the xDS port's memory budget: what streams sending ~1.9 MiB of names under
 #                                          # unknown type URLs make the server keep (issue 16 bug 5): see bench/abuse.ts
+#   scripts/bench.sh hedge [options]       # only request hedging (issue 15): p50/p99 through real sidecars to two
+#                                          # instances, one slow, with no retry, per-try retry and hedging: see bench/hedge.ts
 #   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
 #                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
 #                                          # see bench/soak.ts
@@ -49,6 +51,7 @@ case "${1:-}" in
   memory) shift; exec node --import tsx bench/memory.ts "$@" ;;
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
+  hedge) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/hedge.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
@@ -68,5 +71,7 @@ node --import tsx bench/edit-latency.ts
 node --import tsx bench/kube-churn.ts
 # Step 8: what abusive streams make the xDS port keep (issue 16 bug 5).
 TRELLIS_LOG_LEVEL=error node --import tsx bench/abuse.ts
+# Step 8b: request hedging past a slow instance, p99 with and without (issue 15).
+TRELLIS_LOG_LEVEL=error node --import tsx bench/hedge.ts
 # Step 9: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
 exec node --import tsx bench/memory.ts

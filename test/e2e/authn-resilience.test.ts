@@ -19,6 +19,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testIssuer, type TestIssuer } from '../support/jwt.ts';
+import { meshConfig, NAMESPACE, pod, service, serviceAccounts, trafficTarget } from '../support/mesh-yaml.ts';
 import { startSidecarMesh, type SidecarMesh } from '../support/sidecar-mesh.ts';
 
 const NET = '127.0.60';
@@ -29,6 +30,7 @@ const ECHO_A = `${NET}.4`;
 const ECHO_B = `${NET}.5`;
 const APP = 18080;
 const ISSUER = 'https://issuer.trellis.test';
+const WEB_PORTS = [8080, 8081, 8082, 8083];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------ the applications
@@ -83,13 +85,6 @@ const apps = [webApp, echoApp('a'), echoApp('b')];
 
 // ------------------------------------------------------------ the mesh
 function meshYaml(keysPort: number): Record<string, string> {
-  const pod = (name: string, sa: string, ip: string, app: string) => `---
-apiVersion: v1
-kind: Pod
-metadata: {name: ${name}, namespace: demo, labels: {app: ${app}}}
-spec: {serviceAccountName: ${sa}, containers: [{name: app}]}
-status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
-`;
   const authn = (name: string, port: number, rule: string, extra = '') => `---
 apiVersion: trellis.io/v1alpha1
 kind: RequestAuthentication
@@ -101,56 +96,20 @@ spec:
     audiences: [web]
 ${rule}
 ${extra}`;
-  const webPorts = [8080, 8081, 8082, 8083];
   return {
-    'mesh.yaml': `apiVersion: v1
-kind: Namespace
-metadata: {name: demo}
----
-apiVersion: trellis.io/v1alpha1
-kind: MeshConfig
-metadata: {name: trellis}
-spec:
-  authorization: {mode: Strict}
-${['client', 'web', 'echo'].map((sa) => `---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ${sa}, namespace: demo}\n`).join('')}${pod('client', 'client', CLIENT, 'client')}${pod('web', 'web', WEB, 'web')}${pod('echo-a', 'echo', ECHO_A, 'echo')}${pod('echo-b', 'echo', ECHO_B, 'echo')}---
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: demo}
-spec:
-  selector: {app: web}
-  ports: [${webPorts.map((p) => `{name: p${p}, port: ${p}, targetPort: ${p}, appProtocol: http}`).join(', ')}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: demo}
-spec:
-  selector: {app: echo}
-  ports: [{name: http, port: 8080, targetPort: 8080, appProtocol: http}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: demo, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [${webPorts.map((p) => `{name: p${p}, port: ${p}}`).join(', ')}]
-endpoints:
-- {addresses: ["${WEB}"], conditions: {ready: true}, targetRef: {kind: Pod, name: web}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: echo-1, namespace: demo, labels: {kubernetes.io/service-name: echo}}
-addressType: IPv4
-ports: [{name: http, port: 8080}]
-endpoints:
-- {addresses: ["${ECHO_A}"], conditions: {ready: true}, targetRef: {kind: Pod, name: echo-a}}
-- {addresses: ["${ECHO_B}"], conditions: {ready: true}, targetRef: {kind: Pod, name: echo-b}}
-${['web', 'echo'].map((sa) => `---
-apiVersion: access.smi-spec.io/v1alpha3
-kind: TrafficTarget
-metadata: {name: client-to-${sa}, namespace: demo}
-spec:
-  destination: {kind: ServiceAccount, name: ${sa}}
-  sources: [{kind: ServiceAccount, name: client}]
-`).join('')}`,
+    'mesh.yaml': [
+      NAMESPACE,
+      meshConfig('Strict'),
+      serviceAccounts('client', 'web', 'echo'),
+      pod('client', 'client', CLIENT, 'client'),
+      pod('web', 'web', WEB, 'web'),
+      pod('echo-a', 'echo', ECHO_A, 'echo'),
+      pod('echo-b', 'echo', ECHO_B, 'echo'),
+      service('web', WEB_PORTS, [['web', WEB]]),
+      service('echo', [8080], [['echo-a', ECHO_A], ['echo-b', ECHO_B]]),
+      trafficTarget('client', 'web'),
+      trafficTarget('client', 'echo'),
+    ].join(''),
     'authn.yaml': [
       authn('web-jwt', 8080, `    jwksUri: http://${KEYS}:${keysPort}/jwks\n    outputClaimToHeaders: [{header: x-jwt-sub, claim: sub}]`, '  rules:\n  - claims: {scope: [orders.read]}\n'),
       authn('web-garbage', 8081, `    jwksUri: http://${KEYS}:${keysPort}/garbage`),
@@ -213,7 +172,7 @@ beforeAll(async () => {
   const appPorts = (ports: number[]) => new Map(ports.map((p) => [p, APP] as [number, number]));
   mesh = await startSidecarMesh(meshYaml(keysPort), [
     { workload: 'demo/client', ip: CLIENT },
-    { workload: 'demo/web', ip: WEB, appPorts: appPorts([8080, 8081, 8082, 8083]) },
+    { workload: 'demo/web', ip: WEB, appPorts: appPorts(WEB_PORTS) },
     { workload: 'demo/echo-a', ip: ECHO_A, appPorts: appPorts([8080]) },
     { workload: 'demo/echo-b', ip: ECHO_B, appPorts: appPorts([8080]) },
   ]);

@@ -243,9 +243,9 @@ export function claimPolicyName(namespace: string, name: string, index: number):
 
 /**
  * The claim RBAC filter's name in an inbound connection manager and its stats
- * prefix (`http.<prefix>.rbac.claims_allowed`...): it is a second RBAC filter
+ * prefix (`http.<prefix>.rbac.claims.allowed`...; Envoy adds the dot): it is a second RBAC filter
  * beside the TrafficTarget one (`envoy.filters.http.rbac`), and the two must be
  * told apart in config dumps and stats.
  */
 export const CLAIM_RBAC_FILTER = 'trellis.claim_rbac';
-export const CLAIM_RBAC_STAT_PREFIX = 'claims_';
+export const CLAIM_RBAC_STAT_PREFIX = 'claims';

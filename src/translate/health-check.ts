@@ -46,5 +46,7 @@ export function healthChecks(hc: HealthCheck, port: ServicePort, host: string | 
  * would otherwise keep it until they fail): the slice says the pod is gone.
  */
 export function healthCheckedCluster(hc: HealthCheck, port: ServicePort, host: string | undefined): Pick<Cluster, 'health_checks' | 'ignore_health_on_host_removal'> {
+  // gRPC checks need HTTP/2 (Envoy NACKs one on an HTTP/1 cluster); validation warned about such ports.
+  if ('grpc' in hc.check && port.protocol !== 'grpc' && port.protocol !== 'http2') return {};
   return { health_checks: healthChecks(hc, port, host), ignore_health_on_host_removal: true };
 }

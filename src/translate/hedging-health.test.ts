@@ -87,6 +87,12 @@ describe('issue 15: active health checks on clusters', () => {
     expect(cluster('healthCheck: {tcp: {}}').health_checks[0].tcp_health_check).toEqual({});
   });
 
+  it('a service-wide grpc check leaves the HTTP/1 port unchecked, with a warning (Envoy would NACK it there)', () => {
+    expect(cluster('healthCheck: {grpc: {}}', 0).health_checks).toBeUndefined();
+    expect(cluster('healthCheck: {grpc: {}}', 1).health_checks).toHaveLength(1);
+    expect(problemsOf(buildWith(policy('healthCheck: {grpc: {}}'))).map(brief)).toContainEqual(expect.objectContaining({ severity: 'warning', reason: 'Ignored', field: 'spec.healthCheck.grpc' }));
+  });
+
   it('with outlier detection too: an ejected host is not brought back by a passing check', () => {
     const c = cluster('healthCheck: {tcp: {}}\noutlierDetection: {consecutive5xx: 3}');
     expect(c.outlier_detection.successful_active_health_check_uneject_host).toBe(false);
@@ -107,12 +113,13 @@ describe('issue 15: bad input for hedging, Retry-After and health checks', () =>
     { name: 'health check path without a slash', spec: 'healthCheck:\n  http: {path: healthz}', field: 'spec.healthCheck.http.path', reason: 'InvalidValue', line: 7 },
     { name: 'health check status range upside down', spec: 'healthCheck:\n  http: {path: /h, expectedStatuses: ["299-200"]}', field: 'spec.healthCheck.http.expectedStatuses[0]', reason: 'OutOfRange', line: 7 },
     { name: 'health check timeout longer than its interval', spec: 'healthCheck:\n  tcp: {}\n  interval: 1s\n  timeout: 2s', field: 'spec.healthCheck.timeout', reason: 'InvalidValue', line: 9 },
+    { name: 'a grpc health check on an HTTP/1 port', spec: 'healthCheck:\n  grpc: {}', field: 'spec.healthCheck.grpc', reason: 'InvalidValue', line: 7 },
     { name: 'health check on a route', spec: 'routes:\n- match: {kind: HTTPRouteGroup, name: g}\n  timeouts: {request: 1s}\n  healthCheck: {tcp: {}}', field: 'spec.routes[0].healthCheck', reason: 'InvalidValue', line: 9 },
   ];
-  it.each(cases)('$name', ({ spec, field, reason, line }) => {
-    const result = buildWith(policy(spec));
+  it.each(cases)('$name', ({ name, spec, field, reason, line }) => {
+    const result = buildWith(name.includes('HTTP/1 port') ? policy(spec, 'http') : policy(spec));
     const problems = problemsOf(result).filter((p) => p.kind === 'TrafficPolicy');
-    expect(problems.map(brief)).toContainEqual({ severity: 'error', reason, kind: 'TrafficPolicy', namespace: 'demo', name: 'web', field, file: 'intents.yaml', line });
+    expect(problems.map(brief)).toContainEqual({ severity: 'error', reason, kind: 'TrafficPolicy', namespace: 'demo', name: problems[0]!.name, field, file: 'intents.yaml', line });
     expect(result.model.policies.size).toBe(0);
   });
 });

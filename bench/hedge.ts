@@ -11,6 +11,11 @@
  *            cancelled at --per-try-ms and retried on the other instance
  *   hedge    per-try timeout + hedgeOnPerTryTimeout: a second attempt goes
  *            out at --per-try-ms without cancelling the first; first wins
+ *   hedge+LR the same with LeastRequest balancing. With round robin over two
+ *            instances a hedged request takes two picks (slow, then fast), so
+ *            the next request's first pick is the slow one again: nearly every
+ *            request starts there and is hedged. LeastRequest sees the slow
+ *            instance's outstanding attempts and sends fewer first attempts to it.
  *
  * and prints p50/p90/p99/max latency and how many requests each instance
  * received. Figures, never assertions.
@@ -65,6 +70,7 @@ const SETUPS: Array<[string, string]> = [
   ['none', '  timeouts: {request: 5s}\n  retries: {attempts: 0}\n'],
   ['retry', `  timeouts: {request: 5s, perTry: ${perTryMs}ms}\n  retries: {attempts: 2}\n`],
   ['hedge', `  timeouts: {request: 5s, perTry: ${perTryMs}ms}\n  retries: {attempts: 2, hedgeOnPerTryTimeout: true}\n`],
+  ['hedge+LR', `  timeouts: {request: 5s, perTry: ${perTryMs}ms}\n  retries: {attempts: 2, hedgeOnPerTryTimeout: true}\n  loadBalancer: {policy: LeastRequest}\n`],
 ];
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -116,14 +122,14 @@ const mesh = await startSidecarMesh(
 );
 try {
   console.log(`hedge: ${requests} GETs, ${concurrency} at a time, through a sidecar to 2 instances, one answering after ${slowMs} ms; per-try timeout ${perTryMs} ms`);
-  console.log(`${'policy'.padEnd(8)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}   requests at fast / slow`);
+  console.log(`${'policy'.padEnd(9)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}   requests at fast / slow`);
   for (const [name, spec] of SETUPS) {
     await mesh.write(policy(spec));
     await sleep(500); // the new routes in force on the worker
     for (let i = 0; i < 20; i++) await get().catch(() => undefined); // warm connections
     received.fast = received.slow = 0;
     const { latencies: l, failed } = await run();
-    console.log(`${name.padEnd(8)}${ms(pct(l, 50))}${ms(pct(l, 90))}${ms(pct(l, 99))}${ms(l.at(-1)!)}   ${received.fast} / ${received.slow}${failed ? `   (${failed} failed)` : ''}`);
+    console.log(`${name.padEnd(9)}${ms(pct(l, 50))}${ms(pct(l, 90))}${ms(pct(l, 99))}${ms(l.at(-1)!)}   ${received.fast} / ${received.slow}${failed ? `   (${failed} failed)` : ''}`);
   }
 } finally {
   agent.destroy();

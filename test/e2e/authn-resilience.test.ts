@@ -114,7 +114,7 @@ ${extra}`;
       trafficTarget('client', 'echo'),
     ].join(''),
     'authn.yaml': [
-      authn('web-jwt', 8080, `    jwksUri: http://${KEYS}:${keysPort}/jwks\n    outputClaimToHeaders: [{header: x-jwt-sub, claim: sub}]`, '  rules:\n  - claims: {scope: [orders.read]}\n'),
+      authn('web-jwt', 8080, `    jwksUri: http://${KEYS}:${keysPort}/jwks\n    outputClaimToHeaders: [{header: x-jwt-sub, claim: sub}]`, '  rules:\n  - claims: {scope: [orders.read]}\n  - claims: {scope: [orders.admin]}\n    sources: [{kind: ServiceAccount, name: ops}]\n'),
       authn('web-garbage', 8081, `    jwksUri: http://${KEYS}:${keysPort}/garbage`),
       authn('web-inline', 8082, `    jwks: '${issuer.jwks}'`),
       // Port 1 on loopback: nothing listens, the connection is refused.
@@ -228,10 +228,12 @@ describe('issue 15: request authentication with real Envoy sidecars', () => {
     console.log(`[e2e] ${r.status} "${r.body}"`);
   });
 
-  it('claim rule: 401 without a token, 403 without the scope, 200 with it', async () => {
+  it('claim rules: 401 without a token, 403 without the scope (or from the wrong caller), 200 with it', async () => {
     expect((await call('web.demo:8080', '/')).status).toBe(401);
     expect((await call('web.demo:8080', '/', bearer(issuer.sign({ sub: 'bob', aud: 'web', scope: 'orders.write' })))).status).toBe(403);
     expect((await call('web.demo:8080', '/', bearer(issuer.sign({ sub: 'bob', aud: 'web', scope: ['orders.read'] })))).status).toBe(200);
+    // A rule's sources AND its claims: orders.admin is only for callers running as "ops", and this one is "client".
+    expect((await call('web.demo:8080', '/', bearer(issuer.sign({ sub: 'bob', aud: 'web', scope: 'orders.admin' })))).status).toBe(403);
     // The claim RBAC keeps its own stats beside the TrafficTarget RBAC's (docs/names.md).
     expect(await mesh.admin(WEB, '/stats?filter=rbac.claims')).toMatch(/http\.inbound_8080\.rbac\.claims\.denied: [1-9]/);
   });

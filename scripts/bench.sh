@@ -27,6 +27,8 @@
 #                                          # workload (SotW and delta), permissive and strict: initial sync, then a policy,
 #                                          # split, service, pod, endpoint (and TrafficTarget) edit -> every affected stream
 #                                          # ACKed p50/p99, server CPU, encodes; memory per stream: see bench/scale.ts
+#   scripts/bench.sh hedge [options]       # only request hedging (issue 15): p50/p99 through real sidecars to two
+#                                          # instances, one slow, with no retry, per-try retry and hedging: see bench/hedge.ts
 #   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
 #                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
 #                                          # see bench/soak.ts
@@ -54,6 +56,7 @@ case "${1:-}" in
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
   scale) shift; exec node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
+  hedge) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/hedge.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
@@ -75,5 +78,7 @@ node --import tsx bench/kube-churn.ts
 TRELLIS_LOG_LEVEL=error node --import tsx bench/abuse.ts
 # Step 8b: scale by what changed, one stream per workload of a 1,000 x 1,000 mesh (issue 14).
 node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts
+# Step 8c: request hedging past a slow instance, p99 with and without (issue 15).
+TRELLIS_LOG_LEVEL=error node --import tsx bench/hedge.ts
 # Step 9: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
 exec node --import tsx bench/memory.ts

@@ -16,11 +16,13 @@ import { meshConfigKind } from './kinds/mesh-config.ts';
 import { podKind } from './kinds/pod.ts';
 import { lookupKind, unsupportedKind } from './kinds/registry.ts';
 import { serviceKind } from './kinds/service.ts';
+import { requestAuthenticationKind } from './kinds/request-authentication.ts';
 import { trafficPolicyKind } from './kinds/traffic-policy.ts';
 import { trafficSplitKind } from './kinds/traffic-split.ts';
 import { trafficTargetKind } from './kinds/traffic-target.ts';
 import type { ObjectStatus } from './problem.ts';
 import { accessByDestination, resolveAccess } from './resolve/access.ts';
+import { resolveAuthentications, withAuthentication } from './resolve/authentication.ts';
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
 import { Incumbents, type AcceptedInputs } from './resolve/incumbents.ts';
 import { resolveMesh } from './resolve/mesh.ts';
@@ -129,8 +131,10 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const mesh = resolveMesh(of(meshConfigKind), book, incumbents, options.runningTrustDomain);
   const drafts = resolvePods(of(podKind), mesh, book);
   const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
-  const workloads = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
-  const identities = resolveIdentities(of(serviceAccountKind), workloads, svc.servicesByIdentity, mesh, book);
+  const served = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
+  const identities = resolveIdentities(of(serviceAccountKind), served, svc.servicesByIdentity, mesh, book);
+  const authentications = resolveAuthentications(of(requestAuthenticationKind), svc.services, identities, mesh, book);
+  const workloads = withAuthentication(served, authentications);
   const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
   const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, mesh, book);
@@ -173,6 +177,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     accessRules,
     accessByDestination: accessByDestination(accessRules),
     policies,
+    authentications,
     namespaces: [...namespaces].toSorted(),
   };
   const statuses = records

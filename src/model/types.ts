@@ -28,6 +28,8 @@ export interface MeshModel {
   accessByDestination: ReadonlyMap<string, readonly AccessRule[]>;
   /** Accepted TrafficPolicies by their own key; their effect is in `ServicePort.policy` and `.clusterPolicy`. */
   policies: ReadonlyMap<ObjectKey, PolicyIntent>;
+  /** Accepted RequestAuthentications by their own key; their effect is in `ServedPort.authentication`. */
+  authentications: ReadonlyMap<ObjectKey, RequestAuthn>;
   /** Namespaces declared or used by any object. */
   namespaces: readonly string[];
 }
@@ -136,6 +138,12 @@ export interface ServedPort {
   /** The port the application listens on: the targetPort, a name resolved to this workload's container port of that name (else `port`). */
   targetPort: number;
   protocol: AppProtocol;
+  /**
+   * The RequestAuthentication this port's inbound side enforces (the port's
+   * own, else the service-wide one), if any. Carried here, in the workload,
+   * because it shapes the workload's own listeners (and so its signature).
+   */
+  authentication?: RequestAuthn;
 }
 
 export interface WorkloadPort {
@@ -233,6 +241,23 @@ export interface RetryPolicy {
   methods: readonly string[];
   /** Cluster-wide cap on concurrent retries (service or port level only). */
   budget?: { percent: number; minConcurrency: number };
+  /**
+   * Hedging: when an attempt outlives the per-try timeout, send another one
+   * without cancelling it; the first answer wins. Only on routes whose retried
+   * methods are all idempotent, with a per-try timeout (validated).
+   */
+  hedgeOnPerTryTimeout?: boolean;
+  /** Back off as the upstream's Retry-After says (on retriable status codes such as 429), up to this. */
+  retryAfter?: { maxIntervalMs: number };
+}
+
+/** Active health checking of a service port's endpoints, by each caller's sidecar. */
+export interface HealthCheck {
+  check: { http: { path: string; host?: string; expectedStatuses: readonly { start: number; end: number }[] } } | { grpc: { service: string } } | { tcp: Record<string, never> };
+  intervalMs: number;
+  timeoutMs: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
 }
 
 export interface CircuitBreaker {
@@ -282,6 +307,7 @@ export interface PolicySettings {
   outlierDetection?: OutlierDetection;
   loadBalancer?: LoadBalancer;
   locality?: Locality;
+  healthCheck?: HealthCheck;
 }
 
 /** An accepted TrafficPolicy, resolved. */
@@ -301,4 +327,51 @@ export interface EffectivePolicy extends PolicySettings {
   from: readonly ObjectKey[];
   /** Port-specific route policies first, then service-wide ones. */
   routes: readonly RoutePolicy[];
+}
+
+/** Where a JWT is read from: a header (with a value prefix such as `Bearer `) or a query parameter. */
+export interface JwtLocation {
+  header?: { name: string; prefix?: string };
+  param?: string;
+}
+
+/** One trusted token issuer of a RequestAuthentication. */
+export interface JwtRule {
+  issuer: string;
+  /** The token's `aud` must include one of these; empty: any audience. */
+  audiences: readonly string[];
+  jwks: { inline: string } | { uri: string; scheme: 'http' | 'https'; host: string; port: number; path: string; cacheDurationMs: number; timeoutMs: number };
+  /** Default: the Authorization header with prefix `Bearer `. */
+  from: readonly JwtLocation[];
+  forwardOriginalToken: boolean;
+  claimToHeaders: readonly { header: string; claim: string }[];
+}
+
+/** One claim condition: the claim equals one of `values`, or (a list, or a space-delimited `scope`) contains one. */
+export interface ClaimMatch {
+  claim: string;
+  values: readonly string[];
+}
+
+/** Who may call, by token claims (and optionally caller identity): every condition of a rule must hold. */
+export interface ClaimRule {
+  claims: readonly ClaimMatch[];
+  /** Caller identities; empty: any. */
+  sources: readonly IdentityRef[];
+}
+
+/** An accepted RequestAuthentication, resolved. */
+export interface RequestAuthn {
+  key: ObjectKey;
+  namespace: string;
+  name: string;
+  service: ObjectKey;
+  /** The port it is limited to; absent: every HTTP port of the service. */
+  port?: number;
+  jwtRules: readonly JwtRule[];
+  /**
+   * undefined: a token is optional, but one that is present must be valid.
+   * Else a request needs a valid token and must match one rule.
+   */
+  rules?: readonly ClaimRule[];
 }

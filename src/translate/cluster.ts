@@ -5,6 +5,7 @@
 import type { CircuitBreaker, EffectivePolicy, LoadBalancer, OutlierDetection, ServicePort } from '../model/types.ts';
 import type { CircuitBreakers, CircuitBreakerThresholds, Cluster, OutlierDetection as EnvoyOutlierDetection } from '../xds/envoy-types.ts';
 import { adsConfigSource, http2Only, singleAddress } from './fragments.ts';
+import { healthCheckedCluster } from './health-check.ts';
 import { upstreamTls } from './tls.ts';
 
 /** A Duration in its proto3 JSON form: "0.25s", "3s". */
@@ -23,13 +24,17 @@ function circuitBreakers(cb: CircuitBreaker | undefined, budget: { percent: numb
   return { thresholds: [t] };
 }
 
-function outlier(o: OutlierDetection | undefined): EnvoyOutlierDetection | undefined {
+function outlier(o: OutlierDetection | undefined, activeChecks: boolean): EnvoyOutlierDetection | undefined {
   if (!o) return undefined;
   const out: EnvoyOutlierDetection = {
     interval: durationOf(o.intervalMs),
     base_ejection_time: durationOf(o.baseEjectionTimeMs),
     max_ejection_percent: o.maxEjectionPercent,
   };
+  // Real requests failing outweigh a health path that answers: an ejected host
+  // stays out for its ejection time even if its active checks pass (Envoy's
+  // default would bring it back at the first passing check).
+  if (activeChecks) out.successful_active_health_check_uneject_host = false;
   if (o.consecutive5xx !== undefined) out.consecutive_5xx = o.consecutive5xx;
   if (o.consecutiveGatewayErrors !== undefined) {
     out.consecutive_gateway_failure = o.consecutiveGatewayErrors;
@@ -72,8 +77,9 @@ export function outboundCluster(o: OutboundClusterOptions): Cluster {
   };
   const cb = circuitBreakers(policy?.circuitBreaker, policy?.retries?.budget);
   if (cb) cluster.circuit_breakers = cb;
-  const od = outlier(policy?.outlierDetection);
+  const od = outlier(policy?.outlierDetection, policy?.healthCheck !== undefined);
   if (od) cluster.outlier_detection = od;
+  if (policy?.healthCheck) Object.assign(cluster, healthCheckedCluster(policy.healthCheck, o.port, o.tls?.sni));
   if (o.port.protocol === 'grpc' || o.port.protocol === 'http2') cluster.typed_extension_protocol_options = http2Only();
   if (o.tls) cluster.transport_socket = upstreamTls(o.tls);
   return cluster;

@@ -219,7 +219,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
   });
 
   it('the builder: chains in the order given, then the refusal of direct connections', () => {
-    const l = transparentInboundListener({ name: 'inbound', address: '0.0.0.0', port: 15006, chains: [{ name: 'inbound:80', port: 80, cluster: 'inbound:80' }], passthroughCluster: 'passthrough' }) as Json;
+    const l = transparentInboundListener({ name: 'inbound', address: '0.0.0.0', port: 15006, chains: [{ name: 'inbound:80', port: 80, cluster: 'inbound:80', filters: {} }], passthroughCluster: 'passthrough' }) as Json;
     expect(l.filter_chains.map((c: Json) => [c.name, c.filter_chain_match])).toEqual([
       ['inbound:80', { destination_port: 80 }],
       ['inbound-direct', { destination_port: 15006 }],

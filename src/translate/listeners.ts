@@ -3,9 +3,10 @@
  * (mTLS + RBAC + forward to the application), and the API listeners that
  * proxyless gRPC clients ask for by name. Pure.
  */
-import type { Filter, FilterChain, HttpFilter, Listener, ListenerFilter } from '../xds/envoy-types.ts';
+import type { Filter, FilterChain, Listener, ListenerFilter } from '../xds/envoy-types.ts';
 import { extension, typedConfig } from '../xds/extensions.ts';
 import { adsConfigSource, socketAddress } from './fragments.ts';
+import { inboundHttpFilters, outboundHttpFilters, type InboundHttpFilters } from './http-filters.ts';
 import {
   INBOUND_DIRECT_CHAIN,
   INBOUND_DIRECT_STAT_PREFIX,
@@ -18,10 +19,6 @@ import {
   PROXYLESS_STAT_PREFIX,
 } from './names.ts';
 import { downstreamTls } from './tls.ts';
-
-function router(): HttpFilter {
-  return extension('Router', {});
-}
 
 /** Transparent mode: where a redirected connection was going (iptables REDIRECT keeps it). */
 function originalDst(): ListenerFilter {
@@ -40,7 +37,7 @@ export function outboundListener(options: { name: string; address: string; port:
             stat_prefix: OUTBOUND_STAT_PREFIX,
             codec_type: 'AUTO',
             rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
-            http_filters: [router()],
+            http_filters: outboundHttpFilters(),
           }),
         ],
       },
@@ -65,14 +62,14 @@ export function inboundListener(options: {
   address: string;
   port: number;
   cluster: string;
-  /** RBAC filter, or undefined in permissive mode. */
-  rbac?: HttpFilter;
+  /** Its HTTP filters by slot (http-filters.ts decides their order). */
+  filters: InboundHttpFilters;
 }): Listener {
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'INBOUND',
-    filter_chains: [{ transport_socket: downstreamTls(), filters: [inboundHcm(options.name, options.cluster, options.rbac)] }],
+    filter_chains: [{ transport_socket: downstreamTls(), filters: [inboundHcm(options.name, options.cluster, options.filters)] }],
   };
 }
 
@@ -80,7 +77,7 @@ export function inboundListener(options: {
  * mTLS is terminated before it; `name` is its listener's or filter chain's,
  * which names its inline route configuration and makes its stat prefix.
  */
-function inboundHcm(name: string, cluster: string, rbac: HttpFilter | undefined): Filter {
+function inboundHcm(name: string, cluster: string, filters: InboundHttpFilters): Filter {
   return extension('HttpConnectionManager', {
     stat_prefix: inboundStatPrefix(name),
     codec_type: 'AUTO',
@@ -92,7 +89,7 @@ function inboundHcm(name: string, cluster: string, rbac: HttpFilter | undefined)
       name,
       virtual_hosts: [{ name: INBOUND_VIRTUAL_HOST, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '0s' } }] }],
     },
-    http_filters: rbac ? [rbac, router()] : [router()],
+    http_filters: inboundHttpFilters(filters),
   });
 }
 
@@ -107,8 +104,8 @@ export interface InboundChain {
   port: number;
   /** Cluster forwarding to the application on that port. */
   cluster: string;
-  /** RBAC filter, or undefined in permissive mode. */
-  rbac?: HttpFilter;
+  /** Its HTTP filters by slot (http-filters.ts decides their order). */
+  filters: InboundHttpFilters;
 }
 
 /**
@@ -134,7 +131,7 @@ export function transparentInboundListener(options: {
     name: c.name,
     filter_chain_match: { destination_port: c.port },
     transport_socket: downstreamTls(),
-    filters: [inboundHcm(c.name, c.cluster, c.rbac)],
+    filters: [inboundHcm(c.name, c.cluster, c.filters)],
   }));
   return {
     name: options.name,
@@ -161,7 +158,7 @@ export function apiListener(name: string): Listener {
       api_listener: typedConfig('HttpConnectionManager', {
         stat_prefix: PROXYLESS_STAT_PREFIX,
         rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
-        http_filters: [router()],
+        http_filters: outboundHttpFilters(),
       }),
     },
   };

@@ -214,3 +214,38 @@ export const XDS_SERVER_NAME = 'trellis';
 
 /** The bootstrap's runtime layer (Envoy's /runtime shows it by this name). */
 export const BOOTSTRAP_RUNTIME_LAYER = 'static';
+
+/**
+ * The cluster a destination sidecar fetches a JWKS through (RequestAuthentication
+ * `jwksUri`): `jwks|<scheme>|<host>|<port>`. Scheme, host and port are all that
+ * make it unique (TLS and its SNI follow from them; the path is in the URL each
+ * provider fetches), so issuers sharing a key host share one cluster. `|` cannot
+ * occur in a host, nor in a mesh cluster name (`svc.ns:port`).
+ */
+export function jwksClusterName(scheme: 'http' | 'https', host: string, port: number): string {
+  return `jwks|${scheme}|${host}|${port}`;
+}
+
+/**
+ * A jwt_authn provider: the RequestAuthentication `ns/name` and the index of its
+ * jwtRules entry. Providers are a map in the filter (one filter per port, one
+ * RequestAuthentication per port), so the index is unique; the name leads an
+ * operator reading Envoy's jwt_authn debug log back to the object and rule.
+ */
+export function jwtProviderName(namespace: string, name: string, index: number): string {
+  return `${namespace}/${name}#${index}`;
+}
+
+/** The RBAC policy of one `rules` entry of a RequestAuthentication, `ns/name#index`, likewise. */
+export function claimPolicyName(namespace: string, name: string, index: number): string {
+  return `${namespace}/${name}#rule${index}`;
+}
+
+/**
+ * The claim RBAC filter's name in an inbound connection manager and its stats
+ * prefix (`http.<prefix>.rbac.claims.allowed`...; Envoy adds the dot): it is a second RBAC filter
+ * beside the TrafficTarget one (`envoy.filters.http.rbac`), and the two must be
+ * told apart in config dumps and stats.
+ */
+export const CLAIM_RBAC_FILTER = 'trellis.claim_rbac';
+export const CLAIM_RBAC_STAT_PREFIX = 'claims';

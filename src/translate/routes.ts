@@ -57,6 +57,14 @@ function retryPolicy(r: RetryPolicy, timeouts: Timeouts | undefined, kind: Proxy
     p.host_selection_retry_max_attempts = 5;
   }
   if (r.retriableStatusCodes.length > 0 && kind === 'envoy') p.retriable_status_codes = [...r.retriableStatusCodes];
+  if (r.retryAfter && kind === 'envoy') {
+    // Wait as long as the upstream asks (429 Too Many Requests, 503) rather than the usual back-off.
+    // Envoy reads Retry-After in seconds only (not as an HTTP date) and X-RateLimit-Reset as a Unix time.
+    p.rate_limited_retry_back_off = {
+      reset_headers: [{ name: 'retry-after', format: 'SECONDS' }, { name: 'x-ratelimit-reset', format: 'UNIX_TIMESTAMP' }],
+      max_interval: durationOf(r.retryAfter.maxIntervalMs),
+    };
+  }
   if (timeouts?.perTryMs) p.per_try_timeout = durationOf(timeouts.perTryMs);
   return p;
 }
@@ -88,7 +96,10 @@ function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind:
   if (spec.timeouts?.idleMs !== undefined && kind === 'envoy') action.idle_timeout = durationOf(spec.timeouts.idleMs);
   const r = spec.retries;
   if (!r || r.attempts <= 0) return [{ name: spec.name, match: routeMatch(spec.match), route: action }];
-  const withRetry = { ...action, retry_policy: retryPolicy(r, spec.timeouts, kind) };
+  const withRetry: RouteAction = { ...action, retry_policy: retryPolicy(r, spec.timeouts, kind) };
+  // Hedging (Envoy only; gRPC clients have no xDS hedging): on the retrying route, which
+  // matches only the retried methods — validation made sure they are idempotent.
+  if (r.hedgeOnPerTryTimeout && kind === 'envoy' && spec.timeouts?.perTryMs !== undefined) withRetry.hedge_policy = { hedge_on_per_try_timeout: true };
   if (kind === 'proxyless') {
     // Every gRPC call is a POST, and gRPC clients cannot match on methods:
     // retry only if the policy retries POSTs, as an Envoy would.

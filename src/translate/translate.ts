@@ -6,10 +6,13 @@
  * pieces come back as the *same objects*: the cache then finds their encoded
  * bytes by identity, and a change costs work for what it touched only.
  */
-import type { AccessRule, MeshModel, MeshService, ServedPort } from '../model/types.ts';
+import type { AccessRule, MeshModel, MeshService, RequestAuthn, ServedPort } from '../model/types.ts';
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
+import { claimRbacFilter } from './claim-rbac.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
+import type { InboundHttpFilters } from './http-filters.ts';
+import { jwksClusters, jwtAuthnFilter } from './jwt-authn.ts';
 import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo, sweepContentKeys } from './memo.ts';
 import {
@@ -171,10 +174,23 @@ export class Translator {
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
-        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports], () =>
-          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, p.authentication], () =>
+          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, filters: inboundFilters(rules, ports, p.authentication) }),
         ),
       );
+    }
+    this.jwksClusters(served.map((p) => p.authentication), out);
+  }
+
+  /** The clusters the inbound side's JWKS URLs are fetched through, each once. */
+  private jwksClusters(authns: ReadonlyArray<RequestAuthn | undefined>, out: ProxyResources): void {
+    const seen = new Set<string>();
+    for (const a of authns) {
+      for (const c of a ? jwksClusters(a) : []) {
+        if (seen.has(c.name!)) continue;
+        seen.add(c.name!);
+        out.clusters.push(this.clusters.get([c.name], () => c));
+      }
     }
   }
 
@@ -186,25 +202,33 @@ export class Translator {
    * The application keeps its ports: a Service's port may equal its targetPort.
    */
   private transparentInbound(proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
-    // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either) and its protocol (the first's).
-    const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol'] }>();
+    // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either), its protocol
+    // (the first's) and its RequestAuthentication (the first port's that has one: one chain checks tokens one way).
+    const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol']; authentication?: RequestAuthn }>();
     for (const p of served) {
       // The listener's own port cannot be a workload port too (Envoy holds it).
       if (p.targetPort === INBOUND_PORT) continue;
       const seen = byTarget.get(p.targetPort);
-      if (!seen) byTarget.set(p.targetPort, { servicePorts: [p.port], protocol: p.protocol });
-      else if (!seen.servicePorts.includes(p.port)) seen.servicePorts.push(p.port);
+      if (!seen) byTarget.set(p.targetPort, { servicePorts: [p.port], protocol: p.protocol, ...(p.authentication ? { authentication: p.authentication } : {}) });
+      else {
+        if (!seen.servicePorts.includes(p.port)) seen.servicePorts.push(p.port);
+        seen.authentication ??= p.authentication;
+      }
     }
-    const chains: Array<Omit<InboundChain, 'rbac'> & { ports: number[] }> = [];
-    for (const [target, { servicePorts, protocol }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
+    const chains: Array<Omit<InboundChain, 'filters'> & { ports: number[]; authentication?: RequestAuthn }> = [];
+    for (const [target, { servicePorts, protocol, authentication }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
       const cluster = inboundClusterName(target);
       out.clusters.push(
         this.clusters.get([cluster, proxy.appAddress, target, protocol], () =>
           inboundCluster({ name: cluster, address: proxy.appAddress, port: target, http2: protocol === 'grpc' || protocol === 'http2' }),
         ),
       );
-      chains.push({ name: inboundFilterChainName(target), port: target, cluster, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b) });
+      chains.push({
+        name: inboundFilterChainName(target), port: target, cluster, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b),
+        ...(authentication ? { authentication } : {}),
+      });
     }
+    this.jwksClusters(chains.map((c) => c.authentication), out);
     out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
     out.listeners.push(
       // `chains` carries each chain's RBAC ports: two workloads with one identity may serve one port under different service ports.
@@ -213,12 +237,21 @@ export class Translator {
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
           port: INBOUND_PORT,
-          chains: chains.map(({ ports, ...c }) => ({ ...c, rbac: rules ? rbacFilter(rules, ports) : undefined })),
+          chains: chains.map(({ ports, authentication, ...c }) => ({ ...c, filters: inboundFilters(rules, ports, authentication) })),
           passthroughCluster: PASSTHROUGH_CLUSTER,
         }),
       ),
     );
   }
+}
+
+/** One inbound connection manager's filters: TrafficTarget RBAC (strict mode) and its port's RequestAuthentication. */
+function inboundFilters(rules: readonly AccessRule[] | undefined, ports: readonly number[], authn: RequestAuthn | undefined): InboundHttpFilters {
+  return {
+    ...(rules ? { identityRbac: rbacFilter(rules, ports) } : {}),
+    ...(authn ? { jwtAuthn: jwtAuthnFilter(authn) } : {}),
+    ...(authn?.rules ? { claimRbac: claimRbacFilter(authn) } : {}),
+  };
 }
 
 /** Host forms a gRPC client may put in `xds:///host:port`. */

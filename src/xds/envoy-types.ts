@@ -18,6 +18,7 @@ export type { Secret } from './generated/envoy/extensions/transport_sockets/tls/
 // Clusters and endpoints
 export type { CircuitBreakers, _envoy_config_cluster_v3_CircuitBreakers_Thresholds as CircuitBreakerThresholds } from './generated/envoy/config/cluster/v3/CircuitBreakers.ts';
 export type { OutlierDetection } from './generated/envoy/config/cluster/v3/OutlierDetection.ts';
+export type { HealthCheck } from './generated/envoy/config/core/v3/HealthCheck.ts';
 export type { LocalityLbEndpoints } from './generated/envoy/config/endpoint/v3/LocalityLbEndpoints.ts';
 export type { HealthStatus } from './generated/envoy/config/core/v3/HealthStatus.ts';
 
@@ -44,12 +45,14 @@ export type { Route } from './generated/envoy/config/route/v3/Route.ts';
 export type { RouteMatch } from './generated/envoy/config/route/v3/RouteMatch.ts';
 export type { RouteAction, _envoy_config_route_v3_RouteAction_HashPolicy as HashPolicy } from './generated/envoy/config/route/v3/RouteAction.ts';
 export type { RetryPolicy } from './generated/envoy/config/route/v3/RetryPolicy.ts';
+export type { HedgePolicy } from './generated/envoy/config/route/v3/HedgePolicy.ts';
 export type { HeaderMatcher } from './generated/envoy/config/route/v3/HeaderMatcher.ts';
 export type { RegexMatcher } from './generated/envoy/type/matcher/v3/RegexMatcher.ts';
 
 // RBAC
 export type { Policy as RbacPolicy } from './generated/envoy/config/rbac/v3/Policy.ts';
 export type { Permission as RbacPermission } from './generated/envoy/config/rbac/v3/Permission.ts';
+export type { Principal as RbacPrincipal } from './generated/envoy/config/rbac/v3/Principal.ts';
 
 // TLS
 export type { SdsSecretConfig } from './generated/envoy/extensions/transport_sockets/tls/v3/SdsSecretConfig.ts';
@@ -60,6 +63,8 @@ export type { DataSource } from './generated/envoy/config/core/v3/DataSource.ts'
 export type { HttpConnectionManager } from './generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
 export type { Router } from './generated/envoy/extensions/filters/http/router/v3/Router.ts';
 export type { RBAC as HttpRbac } from './generated/envoy/extensions/filters/http/rbac/v3/RBAC.ts';
+export type { JwtAuthentication } from './generated/envoy/extensions/filters/http/jwt_authn/v3/JwtAuthentication.ts';
+export type { JwtProvider } from './generated/envoy/extensions/filters/http/jwt_authn/v3/JwtProvider.ts';
 export type { RBAC as NetworkRbac } from './generated/envoy/extensions/filters/network/rbac/v3/RBAC.ts';
 export type { TcpProxy } from './generated/envoy/extensions/filters/network/tcp_proxy/v3/TcpProxy.ts';
 export type { OriginalDst } from './generated/envoy/extensions/filters/listener/original_dst/v3/OriginalDst.ts';

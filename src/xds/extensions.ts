@@ -15,6 +15,7 @@ import type {
   HttpConnectionManager,
   HttpProtocolOptions,
   HttpRbac,
+  JwtAuthentication,
   NetworkRbac,
   OriginalDst,
   PreviousHostsPredicate,
@@ -28,6 +29,7 @@ export interface ExtensionMessages {
   HttpConnectionManager: HttpConnectionManager;
   Router: Router;
   HttpRbac: HttpRbac;
+  JwtAuthn: JwtAuthentication;
   NetworkRbac: NetworkRbac;
   TcpProxy: TcpProxy;
   OriginalDst: OriginalDst;
@@ -46,6 +48,7 @@ export const Extension = {
   },
   Router: { name: 'envoy.filters.http.router', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
   HttpRbac: { name: 'envoy.filters.http.rbac', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC' },
+  JwtAuthn: { name: 'envoy.filters.http.jwt_authn', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication' },
   NetworkRbac: { name: 'envoy.filters.network.rbac', typeUrl: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC' },
   TcpProxy: { name: 'envoy.filters.network.tcp_proxy', typeUrl: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy' },
   OriginalDst: { name: 'envoy.filters.listener.original_dst', typeUrl: 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' },

@@ -202,6 +202,36 @@ describe('status written back on the intents', () => {
     }
   });
 
+  it('issue 15: a RequestAuthentication applied to the cluster is accepted (status written) and reaches the reviews sidecar as jwt_authn', async () => {
+    await apply(cluster.rest, yamlObjects(`apiVersion: trellis.io/v1alpha1
+kind: RequestAuthentication
+metadata: {name: reviews-jwt, namespace: shop}
+spec:
+  targetRef: {kind: Service, name: reviews, port: http}
+  jwtRules:
+  - issuer: https://auth.example.com
+    jwksUri: https://auth.example.com/jwks.json
+  rules:
+  - claims: {scope: [reviews.read]}
+`));
+    const p = '/apis/trellis.io/v1alpha1/namespaces/shop/requestauthentications/reviews-jwt';
+    await until(`status on ${p}`, async () => conditionsOf(await cluster.rest.get<Json>(p)).Accepted?.status === 'True');
+    const c = new XdsTestClient(`127.0.0.1:${trellis.xdsPort}`);
+    clients.push(c);
+    const v = new ProxyView(c.sotw(), sidecarNode('reviews-jwt-witness', 'shop/reviews-v2'), 'envoy');
+    views.push(v);
+    await v.start();
+    const filters = await until('jwt_authn on the reviews inbound listener', async () => {
+      await v.settle(100);
+      const l = v.held.lds.get('inbound:8080');
+      const names = (l?.filter_chains?.[0]?.filters?.[0]?.typed_config?.http_filters ?? []).map((f: Json) => f.name);
+      return names.includes('envoy.filters.http.jwt_authn') ? names : undefined;
+    });
+    expect(filters).toEqual(['envoy.filters.http.jwt_authn', 'trellis.claim_rbac', 'envoy.filters.http.router']);
+    expect(v.names('cds')).toContain('jwks|https|auth.example.com|443');
+    await cluster.rest.delete(p);
+  });
+
   it('a NACK makes Programmed False with the proxy and its reason', async () => {
     await connect(trellis, 'sidecar', 'nack-witness');
     const c = new XdsTestClient(`127.0.0.1:${trellis.xdsPort}`);

@@ -113,6 +113,20 @@ spec:
   outlierDetection: {consecutive5xx: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50}
 `;
 
+/** issue 15: end-user tokens at the reviews sidecars (one explicit, one transparent), keys fetched from a URL. */
+const REVIEWS_AUTHN = `apiVersion: trellis.io/v1alpha1
+kind: RequestAuthentication
+metadata: {name: reviews-jwt, namespace: shop}
+spec:
+  targetRef: {kind: Service, name: reviews}
+  jwtRules:
+  - issuer: https://auth.example.com
+    audiences: [reviews]
+    jwksUri: https://auth.example.com/jwks.json
+  rules:
+  - claims: {scope: [reviews.read]}
+`;
+
 const other = (mode: Mode): Mode => (mode === 'Strict' ? 'Permissive' : 'Strict');
 
 const EDITS: Edit[] = [
@@ -161,6 +175,12 @@ const EDITS: Edit[] = [
   { name: 'authorization mode flipped', change: put('mesh.yaml', (mode) => meshYaml(other(mode))) },
   { name: 'trust domain changed', change: put('mesh.yaml', (mode) => meshYaml(mode).replaceAll(TRUST, 'other.local')) },
   { name: 'MeshConfig deleted (defaults)', change: put('mesh.yaml', (mode) => meshYaml(mode).split('---\napiVersion: trellis.io')[0]!) },
+  // issue 15: request authentication, hedging, Retry-After, active health checks
+  { name: 'RequestAuthentication added (a reviews port\'s inbound filters and JWKS cluster)', change: put('reviews-authn.yaml', REVIEWS_AUTHN) },
+  { name: 'RequestAuthentication edited: a claim rule\'s value', change: all(put('reviews-authn.yaml', REVIEWS_AUTHN), replace('reviews-authn.yaml', 'reviews.read', 'reviews.write')) },
+  { name: 'RequestAuthentication edited: keys from another host', change: all(put('reviews-authn.yaml', REVIEWS_AUTHN), replace('reviews-authn.yaml', 'https://auth.example.com/jwks.json', 'http://keys.example.com:8080/jwks')) },
+  { name: 'TrafficPolicy: hedging turned on', change: replace('intents.yaml', '  retries:\n    attempts: 2\n  routes:', '  retries:\n    attempts: 2\n    hedgeOnPerTryTimeout: true\n    retriableStatusCodes: [429]\n    retryAfter: {maxInterval: 5s}\n  routes:') },
+  { name: 'TrafficPolicy: active health check added', change: replace('intents.yaml', '    perTry: 1s\n', '    perTry: 1s\n  healthCheck: {http: {path: /healthz}, interval: 5s}\n') },
   { name: 'a workload renamed, with a new service account', change: put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client')) },
 ];
 

@@ -311,7 +311,7 @@ export function resourcePath(obj: Json, plural: string, name?: string): string {
 const CLUSTER_SCOPED = new Set(['Namespace', 'MeshConfig', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
 const PLURALS: Record<string, string> = {
   Namespace: 'namespaces', Service: 'services', Pod: 'pods', ServiceAccount: 'serviceaccounts', EndpointSlice: 'endpointslices',
-  TrafficSplit: 'trafficsplits', HTTPRouteGroup: 'httproutegroups', TrafficTarget: 'traffictargets', TrafficPolicy: 'trafficpolicies',
+  TrafficSplit: 'trafficsplits', HTTPRouteGroup: 'httproutegroups', TrafficTarget: 'traffictargets', TrafficPolicy: 'trafficpolicies', RequestAuthentication: 'requestauthentications',
   MeshConfig: 'meshconfigs', CustomResourceDefinition: 'customresourcedefinitions',
   Deployment: 'deployments', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
   Secret: 'secrets', ConfigMap: 'configmaps', Lease: 'leases', MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',

@@ -32,7 +32,7 @@ export function decodeTimeouts(f: Field): Timeouts | undefined {
 }
 
 export function decodeRetries(f: Field, opts: { allowBudget: boolean }): RetryPolicy | undefined {
-  const known = ['attempts', 'retryOn', 'retriableStatusCodes', 'methods', ...(opts.allowBudget ? ['budget'] : [])];
+  const known = ['attempts', 'retryOn', 'retriableStatusCodes', 'methods', 'hedgeOnPerTryTimeout', 'retryAfter', ...(opts.allowBudget ? ['budget'] : [])];
   if (!f.object({ known })) return undefined;
   if (!opts.allowBudget && !f.child('budget').absent) {
     f.child('budget').report('InvalidValue', 'a retry budget caps retries for the whole service port, so it cannot be set per route; move retries.budget to the policy\'s spec.retries');
@@ -60,8 +60,45 @@ export function decodeRetries(f: Field, opts: { allowBudget: boolean }): RetryPo
     const minConcurrency = b.child('minConcurrency').absent ? 3 : b.child('minConcurrency').integer({ min: 0, max: 1000 });
     if (percent !== undefined && minConcurrency !== undefined) budget = { percent, minConcurrency };
   }
+  const hedge = decodeHedge(f, attempts, methods);
+  const retryAfter = decodeRetryAfter(f, retryOn, codes);
   if (attempts === undefined) return undefined;
-  return { attempts, retryOn, retriableStatusCodes: codes, methods, ...(budget ? { budget } : {}) };
+  return { attempts, retryOn, retriableStatusCodes: codes, methods, ...(budget ? { budget } : {}), ...(hedge ? { hedgeOnPerTryTimeout: true } : {}), ...(retryAfter ? { retryAfter } : {}) };
+}
+
+/**
+ * Hedging sends a second copy of a request while the first is still running,
+ * so both may take effect: only idempotent methods may be hedged (RFC 9110
+ * §9.2.2). A route is idempotent here when the methods it retries, which are
+ * the ones it hedges, are all idempotent — the default `methods`.
+ * Whether a per-try timeout (what triggers a hedge) is set is the caller's
+ * check (traffic-policy.ts), since timeouts are a section of their own.
+ */
+function decodeHedge(f: Field, attempts: number | undefined, methods: readonly string[]): boolean {
+  const h = f.child('hedgeOnPerTryTimeout');
+  if (h.absent || h.boolean() !== true) return false;
+  const unsafe = methods.length === 0 ? ['*'] : methods.filter((m) => !(IDEMPOTENT_METHODS as readonly string[]).includes(m));
+  if (unsafe.length > 0) {
+    h.report('InvalidValue', `hedging sends a second copy of a request while the first still runs, so only idempotent methods may be hedged, and retries.methods includes ${unsafe.map((m) => (m === '*' ? '"*" (every method)' : m)).join(', ')}; limit methods to ${IDEMPOTENT_METHODS.join(', ')} (the default), or turn hedging off`);
+    return false;
+  }
+  if (attempts === 0) {
+    h.report('InvalidValue', 'a hedge is an extra attempt, and attempts is 0; set attempts to 1 or more');
+    return false;
+  }
+  return true;
+}
+
+/** Envoy honours Retry-After only in seconds and X-RateLimit-Reset as a Unix time (rate_limited_retry_back_off). */
+function decodeRetryAfter(f: Field, retryOn: readonly string[], codes: readonly number[]): { maxIntervalMs: number } | undefined {
+  const r = f.child('retryAfter');
+  if (r.absent || !r.object({ known: ['maxInterval'] })) return undefined;
+  const maxIntervalMs = r.child('maxInterval').absent ? 10_000 : r.child('maxInterval').duration({ minMs: 1, maxMs: 300_000 });
+  if (codes.length === 0 && !retryOn.includes('5xx')) {
+    r.report('InvalidValue', 'retryAfter paces retries of responses that say when to come back (429, 503), but no status code is retried; add retriableStatusCodes: [429]');
+    return undefined;
+  }
+  return maxIntervalMs === undefined ? undefined : { maxIntervalMs };
 }
 
 export function decodeCircuitBreaker(f: Field): CircuitBreaker | undefined {

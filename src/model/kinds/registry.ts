@@ -10,6 +10,7 @@ import { httpRouteGroupKind } from './http-route-group.ts';
 import type { KindSpec } from './kind.ts';
 import { meshConfigKind } from './mesh-config.ts';
 import { podKind } from './pod.ts';
+import { requestAuthenticationKind } from './request-authentication.ts';
 import { serviceKind } from './service.ts';
 import { trafficPolicyKind } from './traffic-policy.ts';
 import { trafficSplitKind } from './traffic-split.ts';
@@ -25,6 +26,7 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   trafficSplitKind,
   trafficTargetKind,
   trafficPolicyKind,
+  requestAuthenticationKind,
   meshConfigKind,
 ] as readonly KindSpec<unknown>[];
 

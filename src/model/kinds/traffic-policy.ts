@@ -10,6 +10,8 @@
 import type { PolicySettings, RetryPolicy, Timeouts } from '../types.ts';
 import { decodeRouteGroupRef, type RouteGroupRef } from './http-route-group.ts';
 import type { KindSpec } from './kind.ts';
+import type { Field } from '../field.ts';
+import { decodeHealthCheck } from './health-check.ts';
 import {
   decodeCircuitBreaker, decodeLoadBalancer, decodeLocality, decodeOutlierDetection, decodeRetries, decodeTimeouts,
 } from './policy-settings.ts';
@@ -21,8 +23,15 @@ export interface TrafficPolicySpec extends PolicySettings {
   routes: { match: RouteGroupRef; timeouts?: Timeouts; retries?: RetryPolicy; path: string }[];
 }
 
-const SPEC_FIELDS = ['targetRef', 'timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'routes'] as const;
-const PORT_LEVEL_ONLY = ['circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality'] as const;
+const SPEC_FIELDS = ['targetRef', 'timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck', 'routes'] as const;
+const PORT_LEVEL_ONLY = ['circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck'] as const;
+
+/** A hedge is sent when an attempt outlives its per-try timeout: without one it would never be. */
+function requirePerTryForHedge(f: Field, retries: RetryPolicy | undefined, timeouts: Timeouts | undefined): void {
+  if (retries?.hedgeOnPerTryTimeout && timeouts?.perTryMs === undefined) {
+    f.child('hedgeOnPerTryTimeout').report('Required', 'hedging starts another attempt when one outlives timeouts.perTry, and no perTry is set here; add timeouts: {perTry: <duration>} to this policy (or route)');
+  }
+}
 
 export const trafficPolicyKind: KindSpec<TrafficPolicySpec> = {
   apiVersion: 'trellis.io/v1alpha1',
@@ -54,6 +63,8 @@ export const trafficPolicyKind: KindSpec<TrafficPolicySpec> = {
     section('outlierDetection', () => decodeOutlierDetection(spec.child('outlierDetection')));
     section('loadBalancer', () => decodeLoadBalancer(spec.child('loadBalancer')));
     section('locality', () => decodeLocality(spec.child('locality')));
+    section('healthCheck', () => decodeHealthCheck(spec.child('healthCheck')));
+    requirePerTryForHedge(spec.child('retries'), settings.retries, settings.timeouts);
     const routes: TrafficPolicySpec['routes'] = [];
     if (!spec.child('routes').absent) {
       for (const r of spec.child('routes').list({ minItems: 1 })) {
@@ -65,6 +76,8 @@ export const trafficPolicyKind: KindSpec<TrafficPolicySpec> = {
         if (r.child('match').absent) r.child('match').report('Required', 'match is required: {kind: HTTPRouteGroup, name: <group>, matches: [<match names>]}');
         const timeouts = r.child('timeouts').absent ? undefined : decodeTimeouts(r.child('timeouts'));
         const retries = r.child('retries').absent ? undefined : decodeRetries(r.child('retries'), { allowBudget: false });
+        // A route's timeouts replace the policy's whole (routes.ts), so its own perTry, else the policy's.
+        requirePerTryForHedge(r.child('retries'), retries, timeouts ?? settings.timeouts);
         if (r.child('timeouts').absent && r.child('retries').absent) r.report('Required', 'a route policy needs timeouts or retries (or both)');
         if (match) routes.push({ match, ...(timeouts ? { timeouts } : {}), ...(retries ? { retries } : {}), path: r.path });
       }

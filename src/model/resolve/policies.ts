@@ -12,7 +12,7 @@ import { objectKey, olderFirst, sortedMap, type Book, type Entry } from './book.
 import { resolveRouteRef } from './routes.ts';
 import type { ServiceDraft } from './services.ts';
 
-const SECTIONS = ['timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality'] as const;
+const SECTIONS = ['timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck'] as const;
 
 export function resolvePolicies(
   policies: readonly Entry<TrafficPolicySpec>[],
@@ -42,6 +42,7 @@ export function resolvePolicies(
         book.warn(e, 'spec', 'Ignored', `port ${p.port} carries plain TCP, so timeouts, retries and routes do not apply to it; set appProtocol: http (or grpc) on the port if it speaks HTTP`);
       }
     }
+    checkGrpcHealthCheck(e, svc, port, book);
     const routes: RoutePolicy[] = [];
     for (const r of e.spec.routes) {
       const matches = resolveRouteRef(r.match, e, groups, book);
@@ -63,6 +64,20 @@ export function resolvePolicies(
     accepted.push(intent);
   }
   return sortedMap(accepted.map((p) => [p.key, p]));
+}
+
+/**
+ * A gRPC health check speaks HTTP/2, and Envoy refuses one on a cluster that
+ * does not (the whole CDS update would be NACKed): only on grpc/http2 ports.
+ * translate/health-check.ts leaves it off the other ports of a service-wide policy.
+ */
+function checkGrpcHealthCheck(e: Entry<TrafficPolicySpec>, svc: ServiceDraft, port: number | undefined, book: Book): void {
+  if (!e.spec.healthCheck || !('grpc' in e.spec.healthCheck.check)) return;
+  const h1 = svc.ports.filter((p) => (port === undefined || p.port === port) && p.protocol === 'http').map((p) => p.port);
+  if (h1.length === 0) return;
+  const why = `a grpc health check needs HTTP/2, and port${h1.length > 1 ? 's' : ''} ${h1.join(', ')} of service "${svc.name}" speak${h1.length > 1 ? '' : 's'} HTTP/1`;
+  if (port !== undefined) book.error(e, 'spec.healthCheck.grpc', 'InvalidValue', `${why}; use http or tcp, or set appProtocol: grpc on the port`);
+  else book.warn(e, 'spec.healthCheck.grpc', 'Ignored', `${why}; ${h1.length > 1 ? 'they are' : 'it is'} not health-checked. Give ${h1.length > 1 ? 'them' : 'it'} a port-specific policy with an http or tcp check`);
 }
 
 /** Key of one service port in the maps below. */

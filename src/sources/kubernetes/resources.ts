@@ -28,6 +28,7 @@ export const WATCHED: readonly KubeResource[] = [
   { apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', plural: 'trafficsplits', namespaced: true, intent: true, custom: true },
   { apiVersion: 'access.smi-spec.io/v1alpha3', kind: 'TrafficTarget', plural: 'traffictargets', namespaced: true, intent: true, custom: true },
   { apiVersion: 'trellis.io/v1alpha1', kind: 'TrafficPolicy', plural: 'trafficpolicies', namespaced: true, intent: true, custom: true },
+  { apiVersion: 'trellis.io/v1alpha1', kind: 'RequestAuthentication', plural: 'requestauthentications', namespaced: true, intent: true, custom: true },
   { apiVersion: 'trellis.io/v1alpha1', kind: 'MeshConfig', plural: 'meshconfigs', namespaced: false, intent: true, custom: true },
 ];
 

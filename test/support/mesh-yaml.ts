@@ -1,0 +1,69 @@
+/**
+ * The YAML an operator writes for a small mesh on loopback, as builders, so
+ * end-to-end tests and benchmarks that start real sidecars (sidecar-mesh.ts)
+ * do not each spell out pods, services, slices and access rules. Services
+ * here map each port to the same targetPort (what the explicit-mode inbound
+ * listener binds, on the pod's IP), all in namespace `demo`.
+ */
+
+export const NAMESPACE = `apiVersion: v1
+kind: Namespace
+metadata: {name: demo}
+`;
+
+export function meshConfig(mode: 'Strict' | 'Permissive'): string {
+  return `---
+apiVersion: trellis.io/v1alpha1
+kind: MeshConfig
+metadata: {name: trellis}
+spec:
+  authorization: {mode: ${mode}}
+`;
+}
+
+export function serviceAccounts(...names: string[]): string {
+  return names.map((sa) => `---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ${sa}, namespace: demo}\n`).join('');
+}
+
+/** A running, ready pod with its IP. */
+export function pod(name: string, sa: string, ip: string, app: string): string {
+  return `---
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: demo, labels: {app: ${app}}}
+spec: {serviceAccountName: ${sa}, containers: [{name: app}]}
+status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
+`;
+}
+
+/** A service selecting `app`, its HTTP ports (named p<port>), and its EndpointSlice listing `pods` as [name, ip]. */
+export function service(name: string, ports: readonly number[], pods: ReadonlyArray<readonly [string, string]>): string {
+  return `---
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: demo}
+spec:
+  selector: {app: ${name}}
+  ports: [${ports.map((p) => `{name: p${p}, port: ${p}, targetPort: ${p}, appProtocol: http}`).join(', ')}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-1, namespace: demo, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+ports: [${ports.map((p) => `{name: p${p}, port: ${p}}`).join(', ')}]
+endpoints:
+${pods.map(([pod, ip]) => `- {addresses: ["${ip}"], conditions: {ready: true}, targetRef: {kind: Pod, name: ${pod}}}`).join('\n')}
+`;
+}
+
+/** `source` may call workloads running as `destination`. */
+export function trafficTarget(source: string, destination: string): string {
+  return `---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: ${source}-to-${destination}, namespace: demo}
+spec:
+  destination: {kind: ServiceAccount, name: ${destination}}
+  sources: [{kind: ServiceAccount, name: ${source}}]
+`;
+}

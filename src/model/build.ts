@@ -24,6 +24,7 @@ import { accessByDestination, resolveAccess } from './resolve/access.ts';
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
 import { Incumbents, type AcceptedInputs } from './resolve/incumbents.ts';
 import { resolveMesh } from './resolve/mesh.ts';
+import { withServerLimits } from './resolve/server-limits.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
@@ -129,16 +130,17 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const mesh = resolveMesh(of(meshConfigKind), book, incumbents, options.runningTrustDomain);
   const drafts = resolvePods(of(podKind), mesh, book);
   const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
-  const workloads = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
-  const identities = resolveIdentities(of(serviceAccountKind), workloads, svc.servicesByIdentity, mesh, book);
+  const finished = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
+  const identities = resolveIdentities(of(serviceAccountKind), finished, svc.servicesByIdentity, mesh, book);
   const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
   const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, mesh, book);
-  const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
+  const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book, mesh);
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
   const ofCluster = clusterPolicies(own, splits);
+  const workloads = withServerLimits(finished, own);
   const services = sortedMap(
     [...svc.services].map(([key, s]): [ObjectKey, MeshService] => [
       key,

@@ -10,6 +10,7 @@ import type { AccessRule, MeshModel, MeshService, ServedPort } from '../model/ty
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
+import { outboundFeatures, rateLimitCluster } from './limits.ts';
 import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo, sweepContentKeys } from './memo.ts';
 import {
@@ -22,6 +23,7 @@ import {
   outboundClusterName,
   PASSTHROUGH_CLUSTER,
   proxylessListenerName,
+  RATELIMIT_CLUSTER,
   zonalEndpointsName,
   serviceFqdn,
   upstreamSni,
@@ -88,12 +90,18 @@ export class Translator {
     );
 
     if (envoy) {
+      const rls = model.mesh.rateLimitService;
+      // Faults and limits its callees' policies ask of this caller (the scope's digest covers them).
+      const features = outboundFeatures(services, rls);
       out.listeners.push(
-        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode], () =>
-          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent' }),
+        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, features], () =>
+          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent', features }),
         ),
       );
       this.inbound(model, proxy, out);
+      // Every sidecar may ask the rate limit service once the mesh has one: the cluster is cheap, and
+      // a policy that starts using it then changes no cluster, only routes and listeners.
+      if (rls) out.clusters.push(this.clusters.get([RATELIMIT_CLUSTER, rls], () => rateLimitCluster(rls)));
     } else {
       for (const s of services) {
         for (const p of httpPorts(s)) {
@@ -116,7 +124,7 @@ export class Translator {
     const rules = inboundRules(model, w);
     // As for routes (routes.ts httpPorts): plain TCP ports get no HTTP listener.
     const served = w.servedPorts.filter((p) => p.protocol !== 'tcp');
-    if (proxy.mode === 'transparent') return this.transparentInbound(proxy, served, rules, out);
+    if (proxy.mode === 'transparent') return this.transparentInbound(model, proxy, served, rules, out);
     const seen = new Set<number>();
     for (const p of served) {
       if (seen.has(p.port)) continue;
@@ -130,11 +138,14 @@ export class Translator {
       );
       const name = inboundListenerName(p.port);
       const ports = [p.port, p.targetPort];
+      // Two services on one port: the first by name counts its limits here (docs/intents.md).
+      const limits = p.limits;
+      const rls = limits ? model.mesh.rateLimitService : undefined;
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
-        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports], () =>
-          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, limits, rls], () =>
+          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined, limits, rateLimitService: rls }),
         ),
       );
     }
@@ -147,36 +158,38 @@ export class Translator {
    * connection's original destination), forwarding to 127.0.0.1:targetPort.
    * The application keeps its ports: a Service's port may equal its targetPort.
    */
-  private transparentInbound(proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
+  private transparentInbound(model: MeshModel, proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
     // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either) and its protocol (the first's).
-    const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol'] }>();
+    const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol']; limits?: ServedPort['limits'] }>();
     for (const p of served) {
       // The listener's own port cannot be a workload port too (Envoy holds it).
       if (p.targetPort === INBOUND_PORT) continue;
       const seen = byTarget.get(p.targetPort);
-      if (!seen) byTarget.set(p.targetPort, { servicePorts: [p.port], protocol: p.protocol });
+      if (!seen) byTarget.set(p.targetPort, { servicePorts: [p.port], protocol: p.protocol, ...(p.limits ? { limits: p.limits } : {}) });
       else if (!seen.servicePorts.includes(p.port)) seen.servicePorts.push(p.port);
     }
     const chains: Array<Omit<InboundChain, 'rbac'> & { ports: number[] }> = [];
-    for (const [target, { servicePorts, protocol }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
+    for (const [target, { servicePorts, protocol, limits }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
       const cluster = inboundClusterName(target);
       out.clusters.push(
         this.clusters.get([cluster, proxy.appAddress, target, protocol], () =>
           inboundCluster({ name: cluster, address: proxy.appAddress, port: target, http2: protocol === 'grpc' || protocol === 'http2' }),
         ),
       );
-      chains.push({ name: inboundFilterChainName(target), port: target, cluster, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b) });
+      chains.push({ name: inboundFilterChainName(target), port: target, cluster, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b), ...(limits ? { limits } : {}) });
     }
     out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
+    const rls = chains.some((c) => c.limits) ? model.mesh.rateLimitService : undefined;
     out.listeners.push(
       // `chains` carries each chain's RBAC ports: two workloads with one identity may serve one port under different service ports.
-      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules], () =>
+      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules, rls], () =>
         transparentInboundListener({
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
           port: INBOUND_PORT,
           chains: chains.map(({ ports, ...c }) => ({ ...c, rbac: rules ? rbacFilter(rules, ports) : undefined })),
           passthroughCluster: PASSTHROUGH_CLUSTER,
+          rateLimitService: rls,
         }),
       ),
     );

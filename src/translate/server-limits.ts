@@ -1,0 +1,58 @@
+/**
+ * The server side of rate limits (issue 15): what an inbound connection
+ * manager enforces for the port it serves (model ServedPort.limits) — its
+ * virtual host with the port's bucket and global descriptor, a route per
+ * route section that has limits of its own, the filters that needs, and the
+ * connection cap in front of it. Pure.
+ */
+import type { HttpMatch, RateLimitService, ServerLimits } from '../model/types.ts';
+import type { Filter, Route, VirtualHost } from '../xds/envoy-types.ts';
+import { extension } from '../xds/extensions.ts';
+import type { LimitFeatures } from './http-filters.ts';
+import { globalRateLimits, perFilterConfig } from './limits.ts';
+import { routeMatch } from './match.ts';
+import { connectionLimitStatPrefix, DEFAULT_ROUTE, INBOUND_VIRTUAL_HOST, policyRouteName } from './names.ts';
+
+/** The filters an inbound chain needs for `limits` (a global limit only with a rate limit service: validation sees to it). */
+export function serverFeatures(limits: ServerLimits | undefined, rls: RateLimitService | undefined): LimitFeatures {
+  if (!limits) return {};
+  const sections = [limits, ...limits.routes];
+  return {
+    ...(sections.some((s) => s.local) ? { local: true } : {}),
+    ...(rls && sections.some((s) => s.global) ? { global: rls } : {}),
+  };
+}
+
+function route(name: string, match: HttpMatch | undefined, cluster: string, limits: Pick<ServerLimits, 'local' | 'global'>): Route {
+  const perFilter = perFilterConfig({ ...(limits.local ? { local: limits.local } : {}), direction: 'inbound' });
+  return {
+    name,
+    match: routeMatch(match),
+    // No timeout: the caller's sidecar keeps the request's deadline (routes.ts).
+    route: { cluster, timeout: '0s', ...(limits.global ? { rate_limits: globalRateLimits(limits.global) } : {}) },
+    ...(perFilter ? { typed_per_filter_config: perFilter } : {}),
+  };
+}
+
+/** The inbound virtual host: every request to the application, with the port's limits and its route sections' first. */
+export function inboundVirtualHost(cluster: string, limits: ServerLimits | undefined): VirtualHost {
+  const routes: Route[] = [];
+  for (const r of limits?.routes ?? []) {
+    r.matches.forEach((m, i) => routes.push(route(policyRouteName(r.from.split('/')[1]!, m.name || i), m, cluster, r)));
+  }
+  routes.push(limits?.routes.length ? route(DEFAULT_ROUTE, undefined, cluster, {}) : { match: { prefix: '/' }, route: { cluster, timeout: '0s' } });
+  const vh: VirtualHost = { name: INBOUND_VIRTUAL_HOST, domains: ['*'], routes };
+  if (limits?.global) vh.rate_limits = globalRateLimits(limits.global);
+  const perFilter = limits?.local && perFilterConfig({ local: limits.local, direction: 'inbound' });
+  if (perFilter) vh.typed_per_filter_config = perFilter;
+  return vh;
+}
+
+/**
+ * At most `max` connections open at once on this listener or filter chain;
+ * one more is closed right away (Envoy's connection_limit filter, stats
+ * under connection_limit_<name>.).
+ */
+export function connectionLimitFilter(name: string, max: number): Filter {
+  return extension('ConnectionLimit', { stat_prefix: connectionLimitStatPrefix(name), max_connections: max });
+}

@@ -165,5 +165,22 @@ describe('issue 15: fault injection and rate limits through real Envoys', () => 
     expect(count(a, 200)).toBeGreaterThan(0);
     expect(count(b, 200)).toBeGreaterThan(0);
     expect(count(a, 429) + count(b, 429)).toBe(14);
+    expect(b.find((r) => r.status === 429)!.headers['x-envoy-ratelimited']).toBe('true');
+  }, 60_000);
+
+  it('bad input: a percentage over 100 is named at file:line, object and field; the sidecars keep the last good policy, nothing crashes', async () => {
+    // The global limit of the case before is the last good version; its counter (10 an hour) is spent.
+    await mesh.write({ 'policy.yaml': policy('  fault:\n    abort: {percent: 120, httpStatus: 503}\n  rateLimit:\n    global: {requests: 10, unit: hour, at: Client}\n') });
+    const view = (await (await fetch(`http://${NET}.1:19750/api/v1/intents`)).json()) as { intents: Array<{ kind: string; name: string; servedGeneration?: number; problems: Array<{ field: string; line?: number; file?: string; message: string }> }> };
+    const status = view.intents.find((i) => i.kind === 'TrafficPolicy' && i.name === 'server')!;
+    const problem = status.problems.find((p) => p.field === 'spec.fault.abort.percent')!;
+    console.log(`[limits] bad input: ${problem.file}:${problem.line}: TrafficPolicy lim/server: ${problem.field}: ${problem.message}`);
+    expect(problem.file).toMatch(/policy\.yaml$/);
+    expect(problem.line).toBe(7);
+    expect(problem.message).toContain('0 to 100');
+    expect(status.servedGeneration).toBeDefined();
+    const r = await viaSidecar(CLIENT_A, HOST);
+    expect(r.status).toBe(429); // still the last good global limit, and no fault
+    expect(mesh.rateLimitConfig()).toContain('requests_per_unit: 10');
   }, 60_000);
 });

@@ -12,7 +12,7 @@ import { existsSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { OperatorError } from '../errors.ts';
-import type { MeshModel } from '../model/types.ts';
+import type { MeshModel, RateLimitService } from '../model/types.ts';
 import { rateLimitServiceConfig } from '../translate/ratelimit-service.ts';
 
 export class RateLimitServiceMissing extends OperatorError {}
@@ -44,6 +44,12 @@ export async function startDemoRateLimit(o: { model: MeshModel; configDir: strin
   const rls = o.model.mesh.rateLimitService;
   const config = rateLimitServiceConfig(o.model);
   if (!rls || !config || config.descriptors.length === 0) return [];
+  return startRateLimitService({ ...o, rls });
+}
+
+/** Redis and the rate limit service on `rls`'s host, reading `configDir`; resolves once both listen. */
+export async function startRateLimitService(o: { rls: RateLimitService; configDir: string; logDir: string; repoRoot: string }): Promise<ChildProcess[]> {
+  const rls = o.rls;
   const setup = path.join(o.repoRoot, 'scripts/setup-ratelimit.sh');
   const bin = execFileSync('bash', [setup, '--path'], { encoding: 'utf8' }).trim();
   const redis = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));

@@ -85,7 +85,7 @@ describe('issue 15: fault injection and rate limits through real Envoys', () => 
       ],
       xdsAddress: `${NET}.1:18750`,
       adminAddress: `${NET}.1:19750`,
-      rateLimitAt: RLS,
+      rateLimitService: true,
     });
     // ACKed clusters may still wait for their endpoints (EDS): the first call may need a moment.
     let r = await viaSidecar(CLIENT_A, HOST);

@@ -6,15 +6,14 @@
  * with its own Redis. Every process is killed by stop().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { allInSync } from '../../src/runtime/demo.ts';
+import { startRateLimitService } from '../../src/runtime/demo-ratelimit.ts';
 import { ADMIN_PORT, OUTBOUND_PORT } from '../../src/translate/sidecar.ts';
 import { envoyBin, repoRoot } from './venv.ts';
 import { writeYaml, type YamlFiles } from './mesh-harness.ts';
@@ -78,19 +77,6 @@ function kill(p: ChildProcess | undefined): Promise<void> {
   });
 }
 
-function tcpOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port, timeout: 500 });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.once('timeout', () => done(false));
-  });
-}
-
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
@@ -99,26 +85,14 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, timeo
   }
 }
 
-/** The ratelimit binary scripts/setup-ratelimit.sh builds; a clear failure naming the script when it is missing. */
-export function rateLimitBin(): string {
-  const bin = execFileSync('bash', [path.join(repoRoot, 'scripts/setup-ratelimit.sh'), '--path'], { encoding: 'utf8' }).trim();
-  if (!existsSync(bin)) throw new Error(`the rate limit service is not built (${bin}): run bash scripts/setup-ratelimit.sh`);
-  return bin;
-}
-
-export function redisBin(): string {
-  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) if (existsSync(p)) return p;
-  throw new Error('redis-server is not installed: run bash scripts/setup-ratelimit.sh (it installs Debian\'s redis-server)');
-}
-
 export interface LimitsMeshOptions {
   files: YamlFiles;
   /** Workloads (ns/name) that get a sidecar; each pod's IP is in the files. */
   sidecars: { key: string; ip: string; serves?: boolean }[];
   xdsAddress: string;
   adminAddress: string;
-  /** Start ratelimit + Redis on this address (ports 6379 Redis, 8081 gRPC, 8080 HTTP, 6070 debug). */
-  rateLimitAt?: string;
+  /** Start ratelimit + Redis where the MeshConfig's rateLimitService says (Redis on 6379 of its host; HTTP 8080, debug 6070). */
+  rateLimitService?: boolean;
 }
 
 export class LimitsMesh {
@@ -156,9 +130,9 @@ export class LimitsMesh {
       sourceDir: this.meshDir,
       stateDir,
       reloadDebounceMs: 30,
-      ...(o.rateLimitAt ? { rateLimitConfigDir: this.rlsDir } : {}),
+      ...(o.rateLimitService ? { rateLimitConfigDir: this.rlsDir } : {}),
     });
-    if (o.rateLimitAt) await this.startRateLimit(o.rateLimitAt);
+    if (o.rateLimitService) await this.startRateLimit();
     const envoy = envoyBin();
     for (const s of o.sidecars) {
       if (s.serves) await this.echoApp(s.ip, s.key);
@@ -201,33 +175,11 @@ export class LimitsMesh {
     this.apps.push(app);
   }
 
-  private async startRateLimit(ip: string): Promise<void> {
-    const rl = rateLimitBin();
-    const redis = spawn(redisBin(), ['--bind', ip, '--port', '6379', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', this.log('redis'), this.log('redis')] });
-    this.procs.push(redis);
-    await until('Redis listening', () => tcpOpen(ip, 6379), 10_000);
-    mkdirSync(this.rlsDir, { recursive: true });
-    const env = {
-      PATH: process.env.PATH ?? '',
-      RUNTIME_ROOT: this.rlsDir,
-      RUNTIME_SUBDIRECTORY: '',
-      RUNTIME_APPDIRECTORY: 'config',
-      RUNTIME_WATCH_ROOT: 'false',
-      RUNTIME_IGNOREDOTFILES: 'true',
-      USE_STATSD: 'false',
-      BACKEND_TYPE: 'redis',
-      REDIS_SOCKET_TYPE: 'tcp',
-      REDIS_URL: `${ip}:6379`,
-      HOST: ip,
-      PORT: '8080',
-      GRPC_HOST: ip,
-      GRPC_PORT: '8081',
-      DEBUG_HOST: ip,
-      DEBUG_PORT: '6070',
-      LOG_LEVEL: 'warn',
-    };
-    this.procs.push(spawn(rl, [], { env, stdio: ['ignore', this.log('ratelimit'), this.log('ratelimit')] }));
-    await until('the rate limit service listening', () => tcpOpen(ip, 8081), 15_000);
+  /** The demo's way (runtime/demo-ratelimit.ts): Redis and envoyproxy/ratelimit where the MeshConfig says. */
+  private async startRateLimit(): Promise<void> {
+    const rls = this.server.mesh!.model!.mesh.rateLimitService;
+    if (!rls) throw new Error('rateLimitService: the mesh files need a MeshConfig with spec.rateLimitService');
+    this.procs.push(...(await startRateLimitService({ rls, configDir: this.rlsDir, logDir: this.dir, repoRoot })));
   }
 
   /** Every sidecar has ACKed the latest config. */

@@ -8,6 +8,7 @@
  * number of requests. Latencies are printed ([limits]), never asserted but
  * for "a delayed request took at least the delay".
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LimitsMesh, many, SERVICE_PORT, viaSidecar, type Reply } from '../support/limits-mesh.ts';
 
@@ -145,6 +146,24 @@ describe('issue 15: fault injection and rate limits through real Envoys', () => 
     expect(limited.headers['x-trellis-ratelimited']).toBe('local');
     expect(limited.headers['x-ratelimit-limit']).toBeDefined();
     expect(limited.headers['x-ratelimit-remaining']).toBe('0');
+  }, 60_000);
+
+  it('a connection cap at the server: one connection over it is closed at once, and counted in Envoy\'s stats', async () => {
+    await mesh.write({ 'policy.yaml': policy('  rateLimit:\n    connections: {max: 2}\n') });
+    await mesh.serving(SERVER, (d) => d.includes('"max_connections": "2"') || d.includes('"max_connections": 2'), 'the connection cap');
+    await mesh.drained(SERVER);
+    const stat = async () => Number(/limited_connections: (\d+)/.exec(await (await fetch(`http://${SERVER}:15000/stats?filter=connection_limit_inbound_8080.limited_connections`)).text())?.[1] ?? NaN);
+    const before = await stat();
+    // Plain TCP to the inbound port: the cap counts connections before any TLS.
+    const open = (): Promise<net.Socket> => new Promise((resolve, reject) => { const s = net.connect({ host: SERVER, port: SERVICE_PORT }, () => resolve(s)); s.once('error', reject); });
+    const held = [await open(), await open()];
+    const third = await open();
+    const closed = await new Promise<boolean>((resolve) => { third.once('close', () => resolve(true)); setTimeout(() => resolve(false), 5000); });
+    const after = await stat();
+    console.log(`[limits] connections max 2: third connection closed by the sidecar: ${closed}; limited_connections ${before} -> ${after}`);
+    for (const s of held) s.destroy();
+    expect(closed).toBe(true);
+    expect(after).toBe(before + 1);
   }, 60_000);
 
   it('a global limit is shared by two client sidecars through the real rate limit service and Redis: the sum stays within it', async () => {

@@ -9,26 +9,13 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { OperatorError } from '../errors.ts';
+import { tcpOpen } from './child-processes.ts';
 import type { MeshModel, RateLimitService } from '../model/types.ts';
 import { rateLimitServiceConfig } from '../translate/ratelimit-service.ts';
 
 export class RateLimitServiceMissing extends OperatorError {}
-
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port, timeout: 500 });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.once('timeout', () => done(false));
-  });
-}
 
 async function until(what: string, cond: () => Promise<boolean>, p: ChildProcess, log: string): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -55,14 +42,14 @@ export async function startRateLimitService(o: { rls: RateLimitService; configDi
   const redis = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
   if (!existsSync(bin) || !redis) throw new RateLimitServiceMissing(`a TrafficPolicy has a global rate limit, and the demo runs the rate limit service for it: run \`bash scripts/setup-ratelimit.sh\` once (it builds ${bin} and installs redis-server)`);
   for (const port of [6379, rls.port]) {
-    if (await listening(rls.host, port)) throw new RateLimitServiceMissing(`${rls.host}:${port} is in use: the demo's rate limit service (MeshConfig spec.rateLimitService) needs it and Redis needs ${rls.host}:6379`);
+    if (await tcpOpen(rls.host, port)) throw new RateLimitServiceMissing(`${rls.host}:${port} is in use: the demo's rate limit service (MeshConfig spec.rateLimitService) needs it and Redis needs ${rls.host}:6379`);
   }
   const started: ChildProcess[] = [];
   try {
     const redisLog = path.join(o.logDir, 'redis.log');
     const r = spawn(redis, ['--bind', rls.host, '--port', '6379', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', openSync(redisLog, 'a'), openSync(redisLog, 'a')] });
     started.push(r);
-    await until('redis-server', () => listening(rls.host, 6379), r, redisLog);
+    await until('redis-server', () => tcpOpen(rls.host, 6379), r, redisLog);
     const rlLog = path.join(o.logDir, 'ratelimit.log');
     const env = {
       PATH: process.env.PATH ?? '',
@@ -84,7 +71,7 @@ export async function startRateLimitService(o: { rls: RateLimitService; configDi
     };
     const rl = spawn(bin, [], { env, stdio: ['ignore', openSync(rlLog, 'a'), openSync(rlLog, 'a')] });
     started.push(rl);
-    await until('the rate limit service', () => listening(rls.host, rls.port), rl, rlLog);
+    await until('the rate limit service', () => tcpOpen(rls.host, rls.port), rl, rlLog);
     return started;
   } catch (e) {
     for (const p of started) p.kill('SIGKILL');

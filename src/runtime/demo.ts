@@ -16,6 +16,7 @@ import { componentLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
 import { ADMIN_PORT, OUTBOUND_PORT } from '../translate/sidecar.ts';
 import { workloadBootstrapYaml } from './bootstrap.ts';
+import { kill, tcpOpen } from './child-processes.ts';
 import { startDemoRateLimit } from './demo-ratelimit.ts';
 import { findEnvoy } from './envoy-bin.ts';
 import { OperatorError } from '../errors.ts';
@@ -84,35 +85,6 @@ async function envoyLive(host: string, port: number): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Something accepts TCP connections on host:port. */
-function tcpOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port, timeout: 1000 });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.once('timeout', () => done(false));
-  });
-}
-
-function kill(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      resolve();
-    }, 3000);
-    p.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    p.kill('SIGTERM');
-  });
 }
 
 export async function startDemo(o: DemoOptions): Promise<RunningDemo> {

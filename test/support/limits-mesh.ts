@@ -13,6 +13,7 @@ import path from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { allInSync } from '../../src/runtime/demo.ts';
+import { kill } from '../../src/runtime/child-processes.ts';
 import { startRateLimitService } from '../../src/runtime/demo-ratelimit.ts';
 import { ADMIN_PORT, OUTBOUND_PORT } from '../../src/translate/sidecar.ts';
 import { envoyBin, repoRoot } from './venv.ts';
@@ -60,21 +61,6 @@ export async function many(n: number, concurrency: number, send: () => Promise<R
     }),
   );
   return out;
-}
-
-function kill(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      resolve();
-    }, 3000);
-    p.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    p.kill('SIGTERM');
-  });
 }
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {

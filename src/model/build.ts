@@ -140,7 +140,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
   const ofCluster = clusterPolicies(own, splits);
-  const workloads = withServerLimits(finished, own);
+  const workloads = withServerLimits(finished, own, [...identities.keys()].toSorted());
   const services = sortedMap(
     [...svc.services].map(([key, s]): [ObjectKey, MeshService] => [
       key,

@@ -152,6 +152,8 @@ export interface ServerLimits {
   local?: LocalRateLimit;
   global?: GlobalRateLimit;
   connections?: { max: number };
+  /** With a `perCaller` bucket: the SPIFFE IDs that get one each (every identity of the mesh), sorted. */
+  callers?: readonly string[];
   /** Route sections with Server-side limits, in policy order (first match wins). */
   routes: readonly { matches: readonly HttpMatch[]; local?: LocalRateLimit; global?: GlobalRateLimit; from: ObjectKey }[];
 }
@@ -305,6 +307,8 @@ export interface LocalRateLimit {
   unit: Exclude<LimitUnit, 'day'>;
   burst: number;
   at: LimitSide;
+  /** Server side: one bucket per caller identity (ServerLimits.callers), not one for all. */
+  perCaller?: boolean;
 }
 
 /** Counted mesh-wide by the rate limit service (MeshSettings.rateLimitService). */

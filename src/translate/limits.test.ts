@@ -129,6 +129,20 @@ describe('limits at the server (inbound)', () => {
     expect(out.clusters.some((c) => c.name === 'trellis_ratelimit')).toBe(true);
   });
 
+  it('per caller: one bucket per mesh identity, picked by the verified URI SAN in x-forwarded-client-cert, in a stage the global filter does not read', () => {
+    const m = meshWith(policy('  rateLimit:\n    local: {requests: 2, unit: second, perCaller: true}\n    global: {requests: 50, unit: second}\n'), { 'mesh.yaml': RLS });
+    const vh = hcmOf(translate(m, envoy('demo/web-v1')).listeners.find((l) => l.name === 'inbound:8080')! as Json).route_config.virtual_hosts[0];
+    const local = vh.typed_per_filter_config['envoy.filters.http.local_ratelimit'];
+    expect(local).toMatchObject({ stage: 1, always_consume_default_token_bucket: false });
+    expect(local.descriptors.map((d: Json) => d.entries[0].value)).toEqual(['spiffe://cluster.local/ns/demo/sa/client', 'spiffe://cluster.local/ns/demo/sa/web']);
+    expect(local.descriptors[0].token_bucket).toEqual({ max_tokens: 2, tokens_per_fill: 2, fill_interval: '1s' });
+    expect(vh.rate_limits[0]).toEqual({ actions: [{ generic_key: { descriptor_key: 'trellis_policy', descriptor_value: 'demo/web' } }] });
+    expect(vh.rate_limits[1]).toEqual({
+      stage: 1,
+      actions: [{ header_value_match: { descriptor_key: 'trellis_caller', descriptor_value: 'spiffe://cluster.local/ns/demo/sa/client', headers: [{ name: 'x-forwarded-client-cert', string_match: { suffix: ';URI=spiffe://cluster.local/ns/demo/sa/client' } }] } }],
+    });
+  });
+
   it('transparent: the same on the port\'s filter chain', () => {
     const out = translate(model(), envoy('demo/web-v1', { [NODE_METADATA.mode]: 'transparent' }));
     const inbound = out.listeners.find((l) => l.name === 'inbound')! as Json;

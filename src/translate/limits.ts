@@ -16,7 +16,14 @@ import { Extension, typedConfig } from '../xds/extensions.ts';
 import { durationOf } from './cluster.ts';
 import { http2Only, singleAddress } from './fragments.ts';
 import type { Direction, LimitFeatures } from './http-filters.ts';
-import { LOCAL_RATELIMIT_STAT_PREFIX, RATELIMIT_CLUSTER, RATELIMIT_DESCRIPTOR_KEY } from './names.ts';
+import { CALLER_DESCRIPTOR_KEY, LOCAL_RATELIMIT_STAT_PREFIX, RATELIMIT_CLUSTER, RATELIMIT_DESCRIPTOR_KEY } from './names.ts';
+
+/**
+ * The rate_limits stage of per-caller descriptors: the ratelimit filter (the
+ * global limit) reads stage 0, so the local filter's descriptors, which must
+ * never reach the rate limit service, live in their own.
+ */
+export const CALLER_STAGE = 1;
 
 const UNIT_MS: Record<LimitUnit, number> = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
@@ -43,11 +50,23 @@ export function faultConfig(f: Fault): HTTPFault {
  * x-ratelimit-limit/-remaining/-reset headers, and `x-trellis-ratelimited:
  * local` so a client can tell the sidecar refused it, not the application.
  */
-export function localLimitConfig(l: LocalRateLimit, direction: Direction): HttpLocalRateLimit {
+export function localLimitConfig(l: LocalRateLimit, direction: Direction, callers?: readonly string[]): HttpLocalRateLimit {
   const always = { default_value: { numerator: 100, denominator: 'HUNDRED' as const } };
+  const bucket = { max_tokens: l.burst, tokens_per_fill: l.requests, fill_interval: durationOf(UNIT_MS[l.unit]) };
+  // perCaller: the same bucket once per caller identity (callerRateLimits makes the descriptor);
+  // the default bucket above then serves requests with no known caller only.
+  // Envoy takes a token from the default bucket too unless told not to: then every caller would share it.
+  const perCaller = l.perCaller && callers
+    ? {
+        stage: CALLER_STAGE,
+        descriptors: callers.map((id) => ({ entries: [{ key: CALLER_DESCRIPTOR_KEY, value: id }], token_bucket: { ...bucket } })),
+        always_consume_default_token_bucket: false,
+      }
+    : {};
   return {
     stat_prefix: LOCAL_RATELIMIT_STAT_PREFIX[direction],
-    token_bucket: { max_tokens: l.burst, tokens_per_fill: l.requests, fill_interval: durationOf(UNIT_MS[l.unit]) },
+    token_bucket: bucket,
+    ...perCaller,
     filter_enabled: { ...always, runtime_key: `${LOCAL_RATELIMIT_STAT_PREFIX[direction]}.enabled` },
     filter_enforced: { ...always, runtime_key: `${LOCAL_RATELIMIT_STAT_PREFIX[direction]}.enforced` },
     enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
@@ -63,11 +82,25 @@ export function globalRateLimits(g: GlobalRateLimit): RouteRateLimit[] {
   return [{ actions: [{ generic_key: { descriptor_key: RATELIMIT_DESCRIPTOR_KEY, descriptor_value: g.descriptor } }] }];
 }
 
+/**
+ * The rate_limits that name a request's caller for a per-caller bucket: one
+ * entry per identity, which yields its descriptor only when the verified
+ * client certificate's URI SAN (the last element of x-forwarded-client-cert,
+ * which the inbound connection manager sets and never takes from the
+ * caller) is that identity.
+ */
+export function callerRateLimits(callers: readonly string[]): RouteRateLimit[] {
+  return callers.map((id) => ({
+    stage: CALLER_STAGE,
+    actions: [{ header_value_match: { descriptor_key: CALLER_DESCRIPTOR_KEY, descriptor_value: id, headers: [{ name: 'x-forwarded-client-cert', string_match: { suffix: `;URI=${id}` } }] } }],
+  }));
+}
+
 /** typed_per_filter_config for a virtual host or route: what the fault and local rate limit filters do there. */
-export function perFilterConfig(o: { fault?: Fault; local?: LocalRateLimit; direction: Direction }): Record<string, Any> | undefined {
+export function perFilterConfig(o: { fault?: Fault; local?: LocalRateLimit; callers?: readonly string[]; direction: Direction }): Record<string, Any> | undefined {
   const out: Record<string, Any> = {};
   if (o.fault) out[Extension.Fault.name] = typedConfig('Fault', faultConfig(o.fault));
-  if (o.local) out[Extension.LocalRateLimit.name] = typedConfig('LocalRateLimit', localLimitConfig(o.local, o.direction));
+  if (o.local) out[Extension.LocalRateLimit.name] = typedConfig('LocalRateLimit', localLimitConfig(o.local, o.direction, o.callers));
   return Object.keys(out).length > 0 ? out : undefined;
 }
 

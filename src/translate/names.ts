@@ -241,3 +241,11 @@ export function connectionLimitStatPrefix(listenerOrChain: string): string {
  * value is the policy's (resolve/policies.ts withDescriptor).
  */
 export const RATELIMIT_DESCRIPTOR_KEY = 'trellis_policy';
+
+/**
+ * The descriptor key of a per-caller bucket (a local limit with `perCaller`):
+ * the value is the caller's SPIFFE ID, read from the verified client
+ * certificate's URI SAN that the inbound connection manager writes into
+ * x-forwarded-client-cert.
+ */
+export const CALLER_DESCRIPTOR_KEY = 'trellis_caller';

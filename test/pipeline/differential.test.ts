@@ -134,6 +134,11 @@ const EDITS: Edit[] = [
   // TrafficPolicy faults and rate limits (issue 15)
   { name: 'TrafficPolicy: a fault added (its callers’ routes)', change: replace('intents.yaml', RATINGS_TARGET, `${RATINGS_TARGET}  fault:\n    abort: {percent: 5, httpStatus: 503}\n    headers: {x-chaos: "on"}\n`) },
   { name: 'TrafficPolicy: a server-side local limit and a connection cap (the server’s own inbound)', change: replace('intents.yaml', RATINGS_TARGET, `${RATINGS_TARGET}  rateLimit:\n    local: {requests: 10, unit: second}\n    connections: {max: 20}\n`) },
+  { name: 'TrafficPolicy: a per-caller server limit (a bucket per identity)', change: replace('intents.yaml', RATINGS_TARGET, `${RATINGS_TARGET}  rateLimit:\n    local: {requests: 10, unit: second, perCaller: true}\n`) },
+  {
+    name: 'a workload with a new service account, beside a per-caller server limit (the buckets follow the identities)',
+    change: all(replace('intents.yaml', RATINGS_TARGET, `${RATINGS_TARGET}  rateLimit:\n    local: {requests: 10, unit: second, perCaller: true}\n`), put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client'))),
+  },
   { name: 'TrafficPolicy: a route section’s client-side limit', change: replace('intents.yaml', '    timeouts:\n      request: 30s\n', '    timeouts:\n      request: 30s\n    rateLimit:\n      local: {requests: 3, unit: minute, at: Client}\n') },
   { name: 'MeshConfig: a rate limit service (every sidecar gets its cluster)', change: replace('mesh.yaml', `  trustDomain: ${TRUST}\n`, `  trustDomain: ${TRUST}\n${RLS}`) },
   {

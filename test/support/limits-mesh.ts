@@ -155,7 +155,7 @@ export class LimitsMesh {
     const app = http.createServer((req, res) => {
       req.resume();
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ server: key, path: req.url }));
+      res.end(JSON.stringify({ server: key, path: req.url, xfcc: req.headers['x-forwarded-client-cert'] }));
     });
     await new Promise<void>((resolve, reject) => app.once('error', reject).listen(APP_PORT, ip, () => resolve()));
     this.apps.push(app);

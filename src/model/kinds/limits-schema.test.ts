@@ -46,6 +46,7 @@ const cases: Case[] = [
   { name: 'a bad unit', spec: '  rateLimit:\n    local: {requests: 10, unit: seconds}\n', field: 'spec.rateLimit.local.unit', reason: 'InvalidValue', line: 9, mentions: '"second"' },
   { name: 'a local limit per day (a bucket refills at most hourly)', spec: '  rateLimit:\n    local: {requests: 10, unit: day}\n', field: 'spec.rateLimit.local.unit', reason: 'InvalidValue', line: 9 },
   { name: 'burst smaller than the rate', spec: '  rateLimit:\n    local: {requests: 10, unit: second, burst: 5}\n', field: 'spec.rateLimit.local.burst', reason: 'OutOfRange', line: 9 },
+  { name: 'per caller on the client side (already per caller there)', spec: '  rateLimit:\n    local: {requests: 10, unit: second, at: Client, perCaller: true}\n', field: 'spec.rateLimit.local.perCaller', reason: 'InvalidValue', line: 9, mentions: 'at: Server' },
   { name: 'limit on an unknown side', spec: '  rateLimit:\n    local: {requests: 10, unit: second, at: Caller}\n', field: 'spec.rateLimit.local.at', reason: 'InvalidValue', line: 9, mentions: 'Client' },
   { name: 'a global limit without a configured rate limit service', spec: '  rateLimit:\n    global: {requests: 100, unit: minute}\n', field: 'spec.rateLimit.global', reason: 'RefNotFound', line: 9, mentions: 'rateLimitService' },
   { name: 'a global limit with a zero rate', spec: '  rateLimit:\n    global: {requests: 0, unit: minute}\n', field: 'spec.rateLimit.global.requests', reason: 'OutOfRange', line: 9, rls: true },

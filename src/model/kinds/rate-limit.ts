@@ -58,17 +58,22 @@ function side(f: Field): LimitSide | undefined {
 }
 
 function decodeLocal(f: Field): LocalRateLimit | undefined {
-  if (!f.object({ known: ['requests', 'unit', 'burst', 'at'] })) return undefined;
+  if (!f.object({ known: ['requests', 'unit', 'burst', 'at', 'perCaller'] })) return undefined;
   const n = requests(f.child('requests'));
   const unit = f.child('unit').string({ required: true, oneOf: LOCAL_UNITS }) as LocalRateLimit['unit'] | undefined;
   const burst = f.child('burst').absent ? n : f.child('burst').integer({ min: 1, max: MAX_REQUESTS, expected: 'the bucket size: requests that may come at once (default: requests)' });
   const at = side(f.child('at'));
+  const perCaller = f.child('perCaller').absent ? false : f.child('perCaller').boolean();
+  if (perCaller && at === 'Client') {
+    f.child('perCaller').report('InvalidValue', 'a Client-side bucket is already per caller (each calling pod has its own); perCaller applies at: Server');
+    return undefined;
+  }
   if (n !== undefined && burst !== undefined && burst < n) {
     f.child('burst').report('OutOfRange', `burst ${burst} is smaller than requests ${n}: the bucket could never hold a unit's refill; make burst at least ${n}`);
     return undefined;
   }
-  if (n === undefined || unit === undefined || burst === undefined || at === undefined) return undefined;
-  return { requests: n, unit, burst, at };
+  if (n === undefined || unit === undefined || burst === undefined || at === undefined || perCaller === undefined) return undefined;
+  return { requests: n, unit, burst, at, ...(perCaller ? { perCaller } : {}) };
 }
 
 function decodeGlobal(f: Field): Omit<GlobalRateLimit, 'descriptor'> | undefined {

@@ -16,7 +16,7 @@ function serverSide(r: RateLimit | undefined): Pick<ServerLimits, 'local' | 'glo
 }
 
 /** undefined when nothing is counted at the server (the common case: served ports stay as they were). */
-export function serverLimits(policy: EffectivePolicy | undefined): ServerLimits | undefined {
+export function serverLimits(policy: EffectivePolicy | undefined, identities: readonly string[] = []): ServerLimits | undefined {
   if (!policy) return undefined;
   const routes: ServerLimits['routes'][number][] = [];
   for (const r of policy.routes) {
@@ -26,15 +26,22 @@ export function serverLimits(policy: EffectivePolicy | undefined): ServerLimits 
   const port = serverSide(policy.rateLimit);
   const connections = policy.rateLimit?.connections;
   if (!port.local && !port.global && !connections && routes.length === 0) return undefined;
-  return { ...port, ...(connections ? { connections } : {}), routes };
+  // Per-caller buckets are keyed by SPIFFE ID: every identity of the mesh gets one (a caller the
+  // mesh refuses is answered 403 before the limit, so its bucket is never used).
+  const perCaller = [port, ...routes].some((s) => s.local?.perCaller);
+  return { ...port, ...(connections ? { connections } : {}), ...(perCaller ? { callers: identities } : {}), routes };
 }
 
 /** The workloads with `limits` on the served ports whose policy counts something at the server. */
-export function withServerLimits(workloads: ReadonlyMap<ObjectKey, Workload>, policies: ReadonlyMap<string, EffectivePolicy>): Map<ObjectKey, Workload> {
+export function withServerLimits(
+  workloads: ReadonlyMap<ObjectKey, Workload>,
+  policies: ReadonlyMap<string, EffectivePolicy>,
+  identities: readonly string[],
+): Map<ObjectKey, Workload> {
   // One ServerLimits per policy object, so equal limits are one object (digests, memo keys).
   const made = new Map<EffectivePolicy, ServerLimits | undefined>();
   const of = (p: EffectivePolicy): ServerLimits | undefined => {
-    if (!made.has(p)) made.set(p, serverLimits(p));
+    if (!made.has(p)) made.set(p, serverLimits(p, identities));
     return made.get(p);
   };
   const out = new Map<ObjectKey, Workload>();

@@ -43,6 +43,8 @@ const HELP = `usage: trellis serve [--source file:<dir> | --source kubernetes | 
   --state-dir D                  the CA root and the token key (default ${DEFAULTS['state-dir']})
   --new-ca                       create a new root although the state dir had one and its ca/ is lost;
                                  without it Trellis refuses to start (docs/security.md, "Lost CA state")
+  --ratelimit-config-dir D       keep the rate limit service's config in D/config/trellis.yaml, from the
+                                 TrafficPolicies' global limits (docs/intents.md, "Rate limits")
   --rotation-grace S             after \`trellis ca rotate\`, seconds leaves stay on the old root (default ${DEFAULT_RENEWAL_POLICY.rotationGraceMs / 1000})
 Logs go to stdout: JSON lines, or readable lines when stdout is a terminal; TRELLIS_LOG_FORMAT=json|human
 overrides, TRELLIS_LOG_LEVEL=debug|info|warn|error sets the level (default info).
@@ -60,6 +62,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'token-audience': undefined,
       'max-delay-ms': undefined,
       'rotation-grace': undefined,
+      'ratelimit-config-dir': undefined,
       'webhook-address': undefined,
       'webhook-dns-names': undefined,
       'webhook-configuration': undefined,
@@ -94,6 +97,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     tokenAudience: args.values['token-audience'],
     rotationGraceMs: grace !== undefined ? Number(grace) * 1000 : undefined,
     webhook: webhookOptions(args.values),
+    rateLimitConfigDir: args.values['ratelimit-config-dir'],
   });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -26,6 +26,7 @@ import { resolveAuthentications, withAuthentication } from './resolve/authentica
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
 import { Incumbents, type AcceptedInputs } from './resolve/incumbents.ts';
 import { resolveMesh } from './resolve/mesh.ts';
+import { withServerLimits } from './resolve/server-limits.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
@@ -134,15 +135,16 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const served = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
   const identities = resolveIdentities(of(serviceAccountKind), served, svc.servicesByIdentity, mesh, book);
   const authentications = resolveAuthentications(of(requestAuthenticationKind), svc.services, identities, mesh, book);
-  const workloads = withAuthentication(served, authentications);
+  const finished = withAuthentication(served, authentications);
   const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
   const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, mesh, book);
-  const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
+  const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book, mesh);
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
   const ofCluster = clusterPolicies(own, splits);
+  const workloads = withServerLimits(finished, own, [...identities.keys()].toSorted());
   const services = sortedMap(
     [...svc.services].map(([key, s]): [ObjectKey, MeshService] => [
       key,

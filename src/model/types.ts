@@ -39,6 +39,8 @@ export interface MeshSettings {
   /** permissive: every mesh identity may call; strict: only what TrafficTargets allow. mTLS is on in both. */
   authorization: 'permissive' | 'strict';
   certificateLifetimeMs: number;
+  /** Where global rate limits are counted; absent: none may be written. */
+  rateLimitService?: RateLimitService;
   /** The MeshConfig these settings came from; absent when defaults apply. */
   source?: string;
 }
@@ -144,6 +146,24 @@ export interface ServedPort {
    * because it shapes the workload's own listeners (and so its signature).
    */
   authentication?: RequestAuthn;
+  /** The limits its service port's TrafficPolicy counts here, at the server (resolve/server-limits.ts). */
+  limits?: ServerLimits;
+}
+
+/**
+ * What a server's sidecar enforces on one port it serves: the Server-side
+ * rate limits of the port's policy, per port and per route section, and its
+ * connection cap. On the workload, so that the workload's own config follows
+ * an edit of a policy of a service it serves, whoever may call it.
+ */
+export interface ServerLimits {
+  local?: LocalRateLimit;
+  global?: GlobalRateLimit;
+  connections?: { max: number };
+  /** With a `perCaller` bucket: the SPIFFE IDs that get one each (every identity of the mesh), sorted. */
+  callers?: readonly string[];
+  /** Route sections with Server-side limits, in policy order (first match wins). */
+  routes: readonly { matches: readonly HttpMatch[]; local?: LocalRateLimit; global?: GlobalRateLimit; from: ObjectKey }[];
 }
 
 export interface WorkloadPort {
@@ -291,11 +311,64 @@ export interface Locality {
   mode: 'PreferSameZone' | 'None';
 }
 
+/**
+ * Fault injection (issue 15), applied by callers' sidecars: a share of
+ * requests is delayed and/or aborted; only those with `headers`, when set.
+ */
+export interface Fault {
+  delay?: { percent: number; delayMs: number };
+  abort?: { percent: number } & ({ httpStatus: number } | { grpcStatus: number });
+  /** Exact header values a request must carry to be eligible (lower-case names), sorted by name. */
+  headers: readonly { name: string; value: string }[];
+}
+
+/** Where a limit is counted: each instance of the service (Server) or each caller's sidecar (Client). */
+export type LimitSide = 'Server' | 'Client';
+export type LimitUnit = 'second' | 'minute' | 'hour' | 'day';
+
+/** A token bucket at each sidecar on `at`: `requests` per `unit`, bursts up to `burst`. */
+export interface LocalRateLimit {
+  requests: number;
+  unit: Exclude<LimitUnit, 'day'>;
+  burst: number;
+  at: LimitSide;
+  /** Server side: one bucket per caller identity (ServerLimits.callers), not one for all. */
+  perCaller?: boolean;
+}
+
+/** Counted mesh-wide by the rate limit service (MeshSettings.rateLimitService). */
+export interface GlobalRateLimit {
+  requests: number;
+  unit: LimitUnit;
+  at: LimitSide;
+  /** The descriptor value the counter is kept under: unique per policy (and route). */
+  descriptor: string;
+}
+
+export interface RateLimit {
+  local?: LocalRateLimit;
+  global?: GlobalRateLimit;
+  /** Concurrent inbound connections per instance of the service (port level only). */
+  connections?: { max: number };
+}
+
+/** Where sidecars send global rate limit checks: an envoyproxy/ratelimit (or compatible) gRPC service. */
+export interface RateLimitService {
+  host: string;
+  port: number;
+  domain: string;
+  /** Refuse requests (Envoy answers 500) while the service cannot be reached; default false: let them through. */
+  failClosed: boolean;
+  timeoutMs: number;
+}
+
 export interface RoutePolicy {
   /** The request matches this policy applies to (first matching route policy wins). */
   matches: readonly HttpMatch[];
   timeouts?: Timeouts;
   retries?: RetryPolicy;
+  fault?: Fault;
+  rateLimit?: RateLimit;
   /** The TrafficPolicy it came from. */
   from: ObjectKey;
 }
@@ -308,6 +381,8 @@ export interface PolicySettings {
   loadBalancer?: LoadBalancer;
   locality?: Locality;
   healthCheck?: HealthCheck;
+  fault?: Fault;
+  rateLimit?: RateLimit;
 }
 
 /** An accepted TrafficPolicy, resolved. */

@@ -16,6 +16,7 @@ import { XdsMetrics } from '../server/metrics.ts';
 import type { IdentityVerifier } from '../identity/verifier.ts';
 import { envoyRoot } from '../xds/protos.ts';
 import { requireRe2 } from '../model/re2.ts';
+import { keepRateLimitConfig } from './ratelimit-config.ts';
 import { FileMesh } from './file-mesh.ts';
 import type { KubeMesh, KubeMeshOptions } from './kube-mesh.ts';
 import type { RunningMesh } from './mesh.ts';
@@ -70,6 +71,11 @@ export interface ControlPlaneOptions {
    * webhook on its own HTTPS listener (runtime/webhook.ts).
    */
   webhook?: WebhookOptions;
+  /**
+   * Where to keep the rate limit service's config (runtime/ratelimit-config.ts):
+   * `<dir>/config/trellis.yaml`, from the TrafficPolicies' global limits.
+   */
+  rateLimitConfigDir?: string;
   /** Tests only: see XdsServerOptions.allowSecretsOverPlaintext. Default false. */
   allowSecretsOverPlaintext?: boolean;
 }
@@ -140,6 +146,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       mesh.holdTrustDomain(trustDomain);
       mesh.publisher.setSecretSource(security.secrets);
     }
+    if (mesh && opts.rateLimitConfigDir) keepRateLimitConfig({ mesh, dir: opts.rateLimitConfigDir, log });
     // Before the port opens: a restart's reconnect storm then finds every sidecar's config built.
     if (mesh) mesh.publisher.prewarm();
     const verifier = opts.verifier ?? (kube ? await (await import('./kube-verifier.ts')).kubeVerifier(kube, security, opts.tokenAudience) : security?.tokens);

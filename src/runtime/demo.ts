@@ -16,6 +16,8 @@ import { componentLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
 import { ADMIN_PORT, OUTBOUND_PORT } from '../translate/sidecar.ts';
 import { workloadBootstrapYaml } from './bootstrap.ts';
+import { kill, tcpOpen } from './child-processes.ts';
+import { startDemoRateLimit } from './demo-ratelimit.ts';
 import { findEnvoy } from './envoy-bin.ts';
 import { OperatorError } from '../errors.ts';
 import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
@@ -85,35 +87,6 @@ async function envoyLive(host: string, port: number): Promise<boolean> {
   }
 }
 
-/** Something accepts TCP connections on host:port. */
-function tcpOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port, timeout: 1000 });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.once('timeout', () => done(false));
-  });
-}
-
-function kill(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      resolve();
-    }, 3000);
-    p.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    p.kill('SIGTERM');
-  });
-}
-
 export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const log = componentLogger('demo');
   const envoy = findEnvoy();
@@ -122,7 +95,15 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   let server: RunningControlPlane | undefined;
   try {
     const startTrellis = () =>
-      startControlPlane({ xdsAddress: o.xdsAddress, adminAddress: o.adminAddress, sourceDir: o.meshDir, stateDir: o.stateDir, renewalCheckMs: 5000, log: componentLogger('trellis') });
+      startControlPlane({
+        xdsAddress: o.xdsAddress,
+        adminAddress: o.adminAddress,
+        sourceDir: o.meshDir,
+        stateDir: o.stateDir,
+        renewalCheckMs: 5000,
+        log: componentLogger('trellis'),
+        rateLimitConfigDir: path.join(o.stateDir, 'ratelimit'),
+      });
     // Check every port first: a demo started twice, or a port taken by something
     // else, gets one clear message and leaves nothing running.
     const probe = await startTrellisModelOnly(o.meshDir);
@@ -142,6 +123,8 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
 
     const t0 = performance.now();
     server = await startTrellis();
+    // Global rate limits need the rate limit service: started only when some policy has one.
+    started.push(...(await startDemoRateLimit({ model: server.mesh!.model!, configDir: path.join(o.stateDir, 'ratelimit'), logDir: o.logDir, repoRoot })));
     const envoys = new Map<string, ChildProcess>();
     const apps = new Map<string, ChildProcess>();
     const bootDir = path.join(o.stateDir, 'bootstrap');
@@ -211,7 +194,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         demo.server = await startTrellis();
       },
       async stop() {
-        await Promise.all([...envoys.values(), ...apps.values()].map(kill));
+        await Promise.all(started.map(kill));
         await demo.server.stop();
       },
     };

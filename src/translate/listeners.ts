@@ -3,10 +3,11 @@
  * (mTLS + RBAC + forward to the application), and the API listeners that
  * proxyless gRPC clients ask for by name. Pure.
  */
-import type { Filter, FilterChain, Listener, ListenerFilter } from '../xds/envoy-types.ts';
+import type { RateLimitService, ServerLimits } from '../model/types.ts';
+import type { Filter, FilterChain, HttpFilter, Listener, ListenerFilter } from '../xds/envoy-types.ts';
 import { extension, typedConfig } from '../xds/extensions.ts';
 import { adsConfigSource, socketAddress } from './fragments.ts';
-import { inboundHttpFilters, outboundHttpFilters, type InboundHttpFilters } from './http-filters.ts';
+import { httpFilters, limitFilters, type HttpFiltersByRole, type LimitFeatures } from './http-filters.ts';
 import {
   INBOUND_DIRECT_CHAIN,
   INBOUND_DIRECT_STAT_PREFIX,
@@ -18,6 +19,7 @@ import {
   OUTBOUND_STAT_PREFIX,
   PROXYLESS_STAT_PREFIX,
 } from './names.ts';
+import { connectionLimitFilter, inboundVirtualHost, serverFeatures } from './server-limits.ts';
 import { downstreamTls } from './tls.ts';
 
 /** Transparent mode: where a redirected connection was going (iptables REDIRECT keeps it). */
@@ -25,7 +27,7 @@ function originalDst(): ListenerFilter {
   return extension('OriginalDst', {});
 }
 
-export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean }): Listener {
+export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean; features?: LimitFeatures }): Listener {
   const listener: Listener = {
     name: options.name,
     address: socketAddress(options.address, options.port),
@@ -37,7 +39,7 @@ export function outboundListener(options: { name: string; address: string; port:
             stat_prefix: OUTBOUND_STAT_PREFIX,
             codec_type: 'AUTO',
             rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
-            http_filters: outboundHttpFilters(),
+            http_filters: httpFilters('outbound', limitFilters('outbound', options.features ?? {})),
           }),
         ],
       },
@@ -62,22 +64,31 @@ export function inboundListener(options: {
   address: string;
   port: number;
   cluster: string;
-  /** Its HTTP filters by slot (http-filters.ts decides their order). */
-  filters: InboundHttpFilters;
+  /** Its authentication and authorization filters by role (http-filters.ts decides their order). */
+  filters: HttpFiltersByRole;
+  /** What the port's policy counts here (issue 15), and where global limits are asked. */
+  limits?: ServerLimits;
+  rateLimitService?: RateLimitService;
 }): Listener {
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'INBOUND',
-    filter_chains: [{ transport_socket: downstreamTls(), filters: [inboundHcm(options.name, options.cluster, options.filters)] }],
+    filter_chains: [{ transport_socket: downstreamTls(), filters: inboundFilters(options.name, options.cluster, options) }],
   };
+}
+
+/** The inbound chain's network filters: the connection cap when there is one, then the HCM. */
+function inboundFilters(name: string, cluster: string, o: { filters: HttpFiltersByRole; limits?: ServerLimits; rateLimitService?: RateLimitService }): Filter[] {
+  const hcm = inboundHcm(name, cluster, o);
+  return o.limits?.connections ? [connectionLimitFilter(name, o.limits.connections.max), hcm] : [hcm];
 }
 
 /**
  * mTLS is terminated before it; `name` is its listener's or filter chain's,
  * which names its inline route configuration and makes its stat prefix.
  */
-function inboundHcm(name: string, cluster: string, filters: InboundHttpFilters): Filter {
+function inboundHcm(name: string, cluster: string, o: { filters: HttpFiltersByRole; limits?: ServerLimits; rateLimitService?: RateLimitService }): Filter {
   return extension('HttpConnectionManager', {
     stat_prefix: inboundStatPrefix(name),
     codec_type: 'AUTO',
@@ -85,11 +96,8 @@ function inboundHcm(name: string, cluster: string, filters: InboundHttpFilters):
     // verified certificate, never from a header the caller sent.
     forward_client_cert_details: 'SANITIZE_SET',
     set_current_client_cert_details: { uri: true },
-    route_config: {
-      name,
-      virtual_hosts: [{ name: INBOUND_VIRTUAL_HOST, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '0s' } }] }],
-    },
-    http_filters: inboundHttpFilters(filters),
+    route_config: { name, virtual_hosts: [inboundVirtualHost(cluster, o.limits)] },
+    http_filters: httpFilters('inbound', { ...o.filters, ...limitFilters('inbound', serverFeatures(o.limits, o.rateLimitService)) }),
   });
 }
 
@@ -104,8 +112,9 @@ export interface InboundChain {
   port: number;
   /** Cluster forwarding to the application on that port. */
   cluster: string;
-  /** Its HTTP filters by slot (http-filters.ts decides their order). */
-  filters: InboundHttpFilters;
+  /** Its authentication and authorization filters by role (http-filters.ts decides their order). */
+  filters: HttpFiltersByRole;
+  limits?: ServerLimits;
 }
 
 /**
@@ -124,6 +133,7 @@ export function transparentInboundListener(options: {
   chains: readonly InboundChain[];
   /** ORIGINAL_DST cluster for ports the mesh does not serve. */
   passthroughCluster: string;
+  rateLimitService?: RateLimitService;
 }): Listener {
   // ALLOW with no policy: nothing is allowed.
   const denyAll = extension('NetworkRbac', { stat_prefix: INBOUND_DIRECT_STAT_PREFIX, rules: { action: 'ALLOW' } });
@@ -131,7 +141,7 @@ export function transparentInboundListener(options: {
     name: c.name,
     filter_chain_match: { destination_port: c.port },
     transport_socket: downstreamTls(),
-    filters: [inboundHcm(c.name, c.cluster, c.filters)],
+    filters: inboundFilters(c.name, c.cluster, { ...c, rateLimitService: options.rateLimitService }),
   }));
   return {
     name: options.name,
@@ -158,7 +168,8 @@ export function apiListener(name: string): Listener {
       api_listener: typedConfig('HttpConnectionManager', {
         stat_prefix: PROXYLESS_STAT_PREFIX,
         rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
-        http_filters: outboundHttpFilters(),
+        // gRPC clients run no fault or rate limit filter (routes.ts leaves their routes without).
+        http_filters: httpFilters('outbound', {}),
       }),
     },
   };

@@ -249,3 +249,38 @@ export function claimPolicyName(namespace: string, name: string, index: number):
  */
 export const CLAIM_RBAC_FILTER = 'trellis.claim_rbac';
 export const CLAIM_RBAC_STAT_PREFIX = 'claims';
+
+/**
+ * The cluster a sidecar reaches the rate limit service through (MeshConfig
+ * spec.rateLimitService). One per proxy, whatever the service's address:
+ * the filter names it, so an edited address changes the cluster, not the
+ * listeners.
+ */
+export const RATELIMIT_CLUSTER = 'trellis_ratelimit';
+
+/**
+ * Stat prefixes of the fault and rate limit filters (`<prefix>.…` in Envoy's
+ * stats): by direction, since one proxy has both, and the same on every
+ * sidecar so a mesh-wide sum is one query. The connection limit's names the
+ * listener or filter chain it guards.
+ */
+export const LOCAL_RATELIMIT_STAT_PREFIX = { inbound: 'inbound_local_ratelimit', outbound: 'outbound_local_ratelimit' } as const;
+export const RATELIMIT_STAT_PREFIX = { inbound: 'inbound_ratelimit', outbound: 'outbound_ratelimit' } as const;
+export function connectionLimitStatPrefix(listenerOrChain: string): string {
+  return `connection_limit_${listenerOrChain.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+/**
+ * The descriptor key under which global limits are counted (the rate limit
+ * service's config and the routes' generic_key actions must agree); the
+ * value is the policy's (resolve/policies.ts withDescriptor).
+ */
+export const RATELIMIT_DESCRIPTOR_KEY = 'trellis_policy';
+
+/**
+ * The descriptor key of a per-caller bucket (a local limit with `perCaller`):
+ * the value is the caller's SPIFFE ID, read from the verified client
+ * certificate's URI SAN that the inbound connection manager writes into
+ * x-forwarded-client-cert.
+ */
+export const CALLER_DESCRIPTOR_KEY = 'trellis_caller';

@@ -112,7 +112,7 @@ describe('rbacPolicies (strict mode, TrafficTargets whose destination is this wo
       const rules = model.accessByDestination.get(WEB) ?? [];
       expect(rbacPolicies(rules, c.ports ?? [8080, 8080])).toEqual(c.want);
       // The filter inside an inbound listener is a valid Envoy Listener.
-      const listener = inboundListener({ name: 'inbound:8080', address: '10.0.0.1', port: 8080, cluster: 'inbound:8080', filters: { identityRbac: rbacFilter(rules, c.ports ?? [8080, 8080]) } });
+      const listener = inboundListener({ name: 'inbound:8080', address: '10.0.0.1', port: 8080, cluster: 'inbound:8080', filters: { rbac: rbacFilter(rules, c.ports ?? [8080, 8080]) } });
       expect(() => encodeResource(TypeUrl.Listener, listener)).not.toThrow();
       expect(unknownEnums(TypeUrl.Listener, listener)).toEqual([]);
     });
@@ -122,7 +122,7 @@ describe('rbacPolicies (strict mode, TrafficTargets whose destination is this wo
     const model = deepFreeze(meshWith(STRICT + target('a', { sources: '[{kind: ServiceAccount, name: client}]' })));
     const filter = rbacFilter(model.accessByDestination.get(WEB)!, [8080]);
     expect(filter).toMatchObject({ name: 'envoy.filters.http.rbac', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules: { action: 'ALLOW' } } });
-    const listener = inboundListener({ name: 'inbound:8080', address: '10.0.0.1', port: 8080, cluster: 'inbound:8080', filters: { identityRbac: filter } }) as any;
+    const listener = inboundListener({ name: 'inbound:8080', address: '10.0.0.1', port: 8080, cluster: 'inbound:8080', filters: { rbac: filter } }) as any;
     const hcm = listener.filter_chains[0].filters[0].typed_config;
     expect(hcm.http_filters.map((f: { name: string }) => f.name)).toEqual(['envoy.filters.http.rbac', 'envoy.filters.http.router']);
     expect(listener.filter_chains[0].transport_socket.typed_config.require_client_certificate).toBe(true);

@@ -14,6 +14,7 @@ import type { EffectivePolicy, HttpMatch, MeshModel, MeshService, RetryPolicy, S
 import type { HashPolicy, RetryPolicy as EnvoyRetryPolicy, Route, RouteAction, RouteConfiguration, VirtualHost } from '../xds/envoy-types.ts';
 import { extension } from '../xds/extensions.ts';
 import { durationOf } from './cluster.ts';
+import { clientSide, globalRateLimits, perFilterConfig } from './limits.ts';
 import { routeMatch } from './match.ts';
 import { DEFAULT_ROUTE, outboundClusterName, policyRouteName, retryRouteName, serviceFqdn, splitRouteName, virtualHostName } from './names.ts';
 import type { ProxyKind } from './proxy.ts';
@@ -75,6 +76,8 @@ interface RouteSpec {
   action: RouteAction;
   timeouts?: Timeouts;
   retries?: RetryPolicy;
+  /** A route section's fault and Client-side limits (limits.ts): they replace the virtual host's. */
+  limits?: ReturnType<typeof clientSide>;
 }
 
 function hashPolicy(policy: EffectivePolicy | undefined): HashPolicy[] | undefined {
@@ -94,8 +97,12 @@ function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind:
     if (kind === 'proxyless') action.max_stream_duration = { max_stream_duration: durationOf(spec.timeouts.requestMs) };
   }
   if (spec.timeouts?.idleMs !== undefined && kind === 'envoy') action.idle_timeout = durationOf(spec.timeouts.idleMs);
+  const limits = kind === 'envoy' ? spec.limits : undefined;
+  if (limits?.global) action.rate_limits = globalRateLimits(limits.global);
+  const perFilter = limits && perFilterConfig({ ...limits, direction: 'outbound' });
+  const extra = perFilter ? { typed_per_filter_config: perFilter } : {};
   const r = spec.retries;
-  if (!r || r.attempts <= 0) return [{ name: spec.name, match: routeMatch(spec.match), route: action }];
+  if (!r || r.attempts <= 0) return [{ name: spec.name, match: routeMatch(spec.match), route: action, ...extra }];
   const withRetry: RouteAction = { ...action, retry_policy: retryPolicy(r, spec.timeouts, kind) };
   // Hedging (Envoy only; gRPC clients have no xDS hedging): on the retrying route, which
   // matches only the retried methods — validation made sure they are idempotent.
@@ -106,10 +113,10 @@ function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind:
     const retriesPost = r.methods.length === 0 || r.methods.includes('POST') || r.methods.includes('*');
     return [{ name: spec.name, match: routeMatch(spec.match), route: retriesPost ? withRetry : action }];
   }
-  if (r.methods.length === 0) return [{ name: spec.name, match: routeMatch(spec.match), route: withRetry }];
+  if (r.methods.length === 0) return [{ name: spec.name, match: routeMatch(spec.match), route: withRetry, ...extra }];
   return [
-    { name: retryRouteName(spec.name), match: routeMatch(spec.match, r.methods), route: withRetry },
-    { name: spec.name, match: routeMatch(spec.match), route: action },
+    { name: retryRouteName(spec.name), match: routeMatch(spec.match, r.methods), route: withRetry, ...extra },
+    { name: spec.name, match: routeMatch(spec.match), route: action, ...extra },
   ];
 }
 
@@ -134,16 +141,30 @@ export function virtualHost(
     );
   }
   for (const rp of policy?.routes ?? []) {
+    const limits = clientSide(rp);
     rp.matches.forEach((m, i) =>
-      specs.push({ name: policyRouteName(rp.from.split('/')[1]!, m.name || i), match: m, action: defaultAction, timeouts: rp.timeouts ?? policy?.timeouts, retries: rp.retries ?? policy?.retries }),
+      specs.push({
+        name: policyRouteName(rp.from.split('/')[1]!, m.name || i),
+        match: m,
+        action: defaultAction,
+        timeouts: rp.timeouts ?? policy?.timeouts,
+        retries: rp.retries ?? policy?.retries,
+        ...(limits ? { limits } : {}),
+      }),
     );
   }
   specs.push({ name: DEFAULT_ROUTE, match: undefined, action: defaultAction, timeouts: policy?.timeouts, retries: policy?.retries });
-  return {
+  const vh: VirtualHost = {
     name: virtualHostName(service.namespace, service.name, port.port),
     domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort),
     routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind)),
   };
+  // The port's own fault and Client-side limits; gRPC clients run neither filter.
+  const limits = options.kind === 'envoy' && policy ? clientSide(policy) : undefined;
+  if (limits?.global) vh.rate_limits = globalRateLimits(limits.global);
+  const perFilter = limits && perFilterConfig({ ...limits, direction: 'outbound' });
+  if (perFilter) vh.typed_per_filter_config = perFilter;
+  return vh;
 }
 
 /** Ports that carry HTTP (and so get a virtual host); TCP ports are out of scope for routing. */

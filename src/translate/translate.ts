@@ -11,8 +11,9 @@ import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } fro
 import { clusterLoadAssignment } from './endpoints.ts';
 import { claimRbacFilter } from './claim-rbac.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
-import type { InboundHttpFilters } from './http-filters.ts';
+import type { HttpFiltersByRole } from './http-filters.ts';
 import { jwksClusters, jwtAuthnFilter } from './jwt-authn.ts';
+import { outboundFeatures, rateLimitCluster } from './limits.ts';
 import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo, sweepContentKeys } from './memo.ts';
 import {
@@ -25,6 +26,7 @@ import {
   outboundClusterName,
   PASSTHROUGH_CLUSTER,
   proxylessListenerName,
+  RATELIMIT_CLUSTER,
   zonalEndpointsName,
   serviceFqdn,
   upstreamSni,
@@ -98,12 +100,18 @@ export class Translator {
     );
 
     if (envoy) {
+      const rls = model.mesh.rateLimitService;
+      // Faults and limits its callees' policies ask of this caller (the scope's digest covers them).
+      const features = outboundFeatures(services, rls);
       out.listeners.push(
-        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode], () =>
-          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent' }),
+        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, features], () =>
+          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent', features }),
         ),
       );
       this.inbound(model, proxy, out);
+      // Every sidecar may ask the rate limit service once the mesh has one: the cluster is cheap, and
+      // a policy that starts using it then changes no cluster, only routes and listeners.
+      if (rls) out.clusters.push(this.clusters.get([RATELIMIT_CLUSTER, rls], () => rateLimitCluster(rls)));
     } else {
       for (const s of services) {
         for (const p of httpPorts(s)) {
@@ -157,7 +165,7 @@ export class Translator {
     const rules = inboundRules(model, w);
     // As for routes (routes.ts httpPorts): plain TCP ports get no HTTP listener.
     const served = w.servedPorts.filter((p) => p.protocol !== 'tcp');
-    if (proxy.mode === 'transparent') return this.transparentInbound(proxy, served, rules, out);
+    if (proxy.mode === 'transparent') return this.transparentInbound(model, proxy, served, rules, out);
     const seen = new Set<number>();
     for (const p of served) {
       if (seen.has(p.port)) continue;
@@ -171,11 +179,14 @@ export class Translator {
       );
       const name = inboundListenerName(p.port);
       const ports = [p.port, p.targetPort];
+      // Two services on one port: the first by name counts its limits here (docs/intents.md).
+      const limits = p.limits;
+      const rls = limits ? model.mesh.rateLimitService : undefined;
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
-        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, p.authentication], () =>
-          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, filters: inboundFilters(rules, ports, p.authentication) }),
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, p.authentication, limits, rls], () =>
+          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, filters: inboundFilters(rules, ports, p.authentication), limits, rateLimitService: rls }),
         ),
       );
     }
@@ -201,22 +212,24 @@ export class Translator {
    * connection's original destination), forwarding to 127.0.0.1:targetPort.
    * The application keeps its ports: a Service's port may equal its targetPort.
    */
-  private transparentInbound(proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
+  private transparentInbound(model: MeshModel, proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
     // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either), its protocol
-    // (the first's) and its RequestAuthentication (the first port's that has one: one chain checks tokens one way).
-    const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol']; authentication?: RequestAuthn }>();
+    // (the first's), its RequestAuthentication (the first port's that has one: one chain checks tokens one way)
+    // and its server-side limits (the first's).
+    const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol']; authentication?: RequestAuthn; limits?: ServedPort['limits'] }>();
     for (const p of served) {
       // The listener's own port cannot be a workload port too (Envoy holds it).
       if (p.targetPort === INBOUND_PORT) continue;
       const seen = byTarget.get(p.targetPort);
-      if (!seen) byTarget.set(p.targetPort, { servicePorts: [p.port], protocol: p.protocol, ...(p.authentication ? { authentication: p.authentication } : {}) });
-      else {
+      if (!seen) {
+        byTarget.set(p.targetPort, { servicePorts: [p.port], protocol: p.protocol, ...(p.authentication ? { authentication: p.authentication } : {}), ...(p.limits ? { limits: p.limits } : {}) });
+      } else {
         if (!seen.servicePorts.includes(p.port)) seen.servicePorts.push(p.port);
         seen.authentication ??= p.authentication;
       }
     }
     const chains: Array<Omit<InboundChain, 'filters'> & { ports: number[]; authentication?: RequestAuthn }> = [];
-    for (const [target, { servicePorts, protocol, authentication }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
+    for (const [target, { servicePorts, protocol, authentication, limits }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
       const cluster = inboundClusterName(target);
       out.clusters.push(
         this.clusters.get([cluster, proxy.appAddress, target, protocol], () =>
@@ -226,19 +239,22 @@ export class Translator {
       chains.push({
         name: inboundFilterChainName(target), port: target, cluster, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b),
         ...(authentication ? { authentication } : {}),
+        ...(limits ? { limits } : {}),
       });
     }
     this.jwksClusters(chains.map((c) => c.authentication), out);
     out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
+    const rls = chains.some((c) => c.limits) ? model.mesh.rateLimitService : undefined;
     out.listeners.push(
       // `chains` carries each chain's RBAC ports: two workloads with one identity may serve one port under different service ports.
-      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules], () =>
+      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules, rls], () =>
         transparentInboundListener({
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
           port: INBOUND_PORT,
           chains: chains.map(({ ports, authentication, ...c }) => ({ ...c, filters: inboundFilters(rules, ports, authentication) })),
           passthroughCluster: PASSTHROUGH_CLUSTER,
+          rateLimitService: rls,
         }),
       ),
     );
@@ -246,11 +262,11 @@ export class Translator {
 }
 
 /** One inbound connection manager's filters: TrafficTarget RBAC (strict mode) and its port's RequestAuthentication. */
-function inboundFilters(rules: readonly AccessRule[] | undefined, ports: readonly number[], authn: RequestAuthn | undefined): InboundHttpFilters {
+function inboundFilters(rules: readonly AccessRule[] | undefined, ports: readonly number[], authn: RequestAuthn | undefined): HttpFiltersByRole {
   return {
-    ...(rules ? { identityRbac: rbacFilter(rules, ports) } : {}),
-    ...(authn ? { jwtAuthn: jwtAuthnFilter(authn) } : {}),
-    ...(authn?.rules ? { claimRbac: claimRbacFilter(authn) } : {}),
+    ...(rules ? { rbac: rbacFilter(rules, ports) } : {}),
+    ...(authn ? { jwt_authn: jwtAuthnFilter(authn) } : {}),
+    ...(authn?.rules ? { claim_rbac: claimRbacFilter(authn) } : {}),
   };
 }
 

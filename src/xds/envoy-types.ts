@@ -72,3 +72,11 @@ export type { UpstreamTlsContext } from './generated/envoy/extensions/transport_
 export type { DownstreamTlsContext } from './generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.ts';
 export type { HttpProtocolOptions } from './generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
 export type { PreviousHostsPredicate } from './generated/envoy/extensions/retry/host/previous_hosts/v3/PreviousHostsPredicate.ts';
+export type { HTTPFault } from './generated/envoy/extensions/filters/http/fault/v3/HTTPFault.ts';
+export type { LocalRateLimit as HttpLocalRateLimit } from './generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.ts';
+export type { RateLimit as HttpRateLimit } from './generated/envoy/extensions/filters/http/ratelimit/v3/RateLimit.ts';
+export type { ConnectionLimit } from './generated/envoy/extensions/filters/network/connection_limit/v3/ConnectionLimit.ts';
+
+// Rate limits on routes (what the ratelimit filter sends to the rate limit service)
+export type { RateLimit as RouteRateLimit } from './generated/envoy/config/route/v3/RateLimit.ts';
+export type { TokenBucket } from './generated/envoy/type/v3/TokenBucket.ts';

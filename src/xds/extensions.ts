@@ -11,7 +11,11 @@
  */
 import type {
   Any,
+  ConnectionLimit,
   DownstreamTlsContext,
+  HTTPFault,
+  HttpLocalRateLimit,
+  HttpRateLimit,
   HttpConnectionManager,
   HttpProtocolOptions,
   HttpRbac,
@@ -37,6 +41,10 @@ export interface ExtensionMessages {
   DownstreamTls: DownstreamTlsContext;
   HttpProtocolOptions: HttpProtocolOptions;
   PreviousHosts: PreviousHostsPredicate;
+  Fault: HTTPFault;
+  LocalRateLimit: HttpLocalRateLimit;
+  RateLimit: HttpRateLimit;
+  ConnectionLimit: ConnectionLimit;
 }
 
 export type ExtensionKey = keyof ExtensionMessages;
@@ -63,6 +71,10 @@ export const Extension = {
     name: 'envoy.retry_host_predicates.previous_hosts',
     typeUrl: 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
   },
+  Fault: { name: 'envoy.filters.http.fault', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' },
+  LocalRateLimit: { name: 'envoy.filters.http.local_ratelimit', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit' },
+  RateLimit: { name: 'envoy.filters.http.ratelimit', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit' },
+  ConnectionLimit: { name: 'envoy.filters.network.connection_limit', typeUrl: 'type.googleapis.com/envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit' },
 } as const satisfies { [K in ExtensionKey]: { name: string; typeUrl: `type.googleapis.com/${string}` } };
 
 /** An Any holding `message`, in the form the encoder expands: `{'@type': url, ...fields}`. */

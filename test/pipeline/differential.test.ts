@@ -126,6 +126,9 @@ spec:
   rules:
   - claims: {scope: [reviews.read]}
 `;
+/** Where the ratings TrafficPolicy's target ends: new sections go after it. */
+const RATINGS_TARGET = '    name: ratings\n    port: http\n';
+const RLS = '  rateLimitService: {address: "ratelimit.ops:8081"}\n';
 
 const other = (mode: Mode): Mode => (mode === 'Strict' ? 'Permissive' : 'Strict');
 
@@ -141,6 +144,20 @@ const EDITS: Edit[] = [
   { name: 'TrafficPolicy: a route section removed', change: replace('intents.yaml', '      request: 30s\n', '      request: 3s\n') },
   { name: 'TrafficPolicy on a root with endpoints: RingHash added', change: replace('intents.yaml', '    perTry: 1s\n', '    perTry: 1s\n  loadBalancer: {policy: RingHash, hashOn: {header: x-session}}\n') },
   { name: 'TrafficPolicy deleted', change: drop('intents.yaml', 'TrafficPolicy', 'ratings') },
+  // TrafficPolicy faults and rate limits (issue 15)
+  { name: 'TrafficPolicy: a fault added (its callers’ routes)', change: replace('intents.yaml', RATINGS_TARGET, `${RATINGS_TARGET}  fault:\n    abort: {percent: 5, httpStatus: 503}\n    headers: {x-chaos: "on"}\n`) },
+  { name: 'TrafficPolicy: a server-side local limit and a connection cap (the server’s own inbound)', change: replace('intents.yaml', RATINGS_TARGET, `${RATINGS_TARGET}  rateLimit:\n    local: {requests: 10, unit: second}\n    connections: {max: 20}\n`) },
+  { name: 'TrafficPolicy: a per-caller server limit (a bucket per identity)', change: replace('intents.yaml', RATINGS_TARGET, `${RATINGS_TARGET}  rateLimit:\n    local: {requests: 10, unit: second, perCaller: true}\n`) },
+  {
+    name: 'a workload with a new service account, beside a per-caller server limit (the buckets follow the identities)',
+    change: all(replace('intents.yaml', RATINGS_TARGET, `${RATINGS_TARGET}  rateLimit:\n    local: {requests: 10, unit: second, perCaller: true}\n`), put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client'))),
+  },
+  { name: 'TrafficPolicy: a route section’s client-side limit', change: replace('intents.yaml', '    timeouts:\n      request: 30s\n', '    timeouts:\n      request: 30s\n    rateLimit:\n      local: {requests: 3, unit: minute, at: Client}\n') },
+  { name: 'MeshConfig: a rate limit service (every sidecar gets its cluster)', change: replace('mesh.yaml', `  trustDomain: ${TRUST}\n`, `  trustDomain: ${TRUST}\n${RLS}`) },
+  {
+    name: 'MeshConfig: a rate limit service, and a global limit that uses it',
+    change: all(replace('mesh.yaml', `  trustDomain: ${TRUST}\n`, `  trustDomain: ${TRUST}\n${RLS}`), replace('intents.yaml', RATINGS_TARGET, `${RATINGS_TARGET}  rateLimit:\n    global: {requests: 100, unit: minute}\n`)),
+  },
   // TrafficSplit
   { name: 'TrafficSplit weights 80/20 -> 50/50', change: put('intents.yaml', intentsYaml({ weights: [50, 50] })) },
   { name: 'TrafficSplit backend replaced', change: put('web/split.yaml', webSplitYaml('  - {service: web-v2, weight: 100}\n')) },

@@ -3,7 +3,8 @@
  * domain of every SPIFFE ID, whether calls need a TrafficTarget, and how long
  * workload certificates live. See docs/intents.md.
  */
-import type { MeshSettings } from '../types.ts';
+import type { Field } from '../field.ts';
+import type { MeshSettings, RateLimitService } from '../types.ts';
 import type { KindSpec } from './kind.ts';
 
 export type MeshConfigSpec = Omit<MeshSettings, 'source'>;
@@ -27,7 +28,7 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
   nameRule: 'subdomain',
   decode(root) {
     const spec = root.child('spec');
-    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates'] })) return undefined;
+    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates', 'rateLimitService'] })) return undefined;
     const td = spec.child('trustDomain');
     const trustDomain = td.absent
       ? DEFAULT_MESH.trustDomain
@@ -43,7 +44,34 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
     if (!certs.absent && certs.object({ known: ['lifetime'] })) {
       if (!certs.child('lifetime').absent) certificateLifetimeMs = certs.child('lifetime').duration({ minMs: MIN_LIFETIME_MS, maxMs: MAX_LIFETIME_MS });
     }
+    const rls = spec.child('rateLimitService');
+    const rateLimitService = rls.absent ? undefined : decodeRateLimitService(rls);
     if (trustDomain === undefined || authorization === undefined || certificateLifetimeMs === undefined) return undefined;
-    return { trustDomain, authorization, certificateLifetimeMs };
+    if (!rls.absent && rateLimitService === undefined) return undefined;
+    return { trustDomain, authorization, certificateLifetimeMs, ...(rateLimitService ? { rateLimitService } : {}) };
   },
 };
+
+/** `host:port` (a DNS name or IPv4 address; IPv6 in brackets). */
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})$/;
+
+/**
+ * Where sidecars ask for global rate limits (issue 15): Envoy's rate limit
+ * service protocol, e.g. github.com/envoyproxy/ratelimit's gRPC port.
+ */
+function decodeRateLimitService(f: Field): RateLimitService | undefined {
+  if (!f.object({ known: ['address', 'domain', 'failureMode', 'timeout'] })) return undefined;
+  const address = f.child('address').string({ required: true, pattern: HOST_PORT, expected: 'host:port of the rate limit service\'s gRPC port, e.g. ratelimit.trellis-system.svc.cluster.local:8081' });
+  const m = address === undefined ? undefined : HOST_PORT.exec(address);
+  const port = m ? Number(m[3]) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) {
+    f.child('address').report('OutOfRange', `port ${port} is out of range; expected 1-65535`);
+    return undefined;
+  }
+  // envoyproxy/ratelimit's config keys its descriptors by domain; the same on both sides.
+  const domain = f.child('domain').absent ? 'trellis' : f.child('domain').string({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, expected: 'a domain name for the rate limit service\'s config: letters, digits, "_", "." and "-"' });
+  const failureMode = f.child('failureMode').absent ? 'Allow' : f.child('failureMode').string({ oneOf: ['Allow', 'Deny'] });
+  const timeoutMs = f.child('timeout').absent ? 100 : f.child('timeout').duration({ minMs: 1, maxMs: 60_000 });
+  if (!m || port === undefined || domain === undefined || failureMode === undefined || timeoutMs === undefined) return undefined;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port, domain, failClosed: failureMode === 'Deny', timeoutMs };
+}

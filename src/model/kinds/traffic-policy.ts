@@ -4,10 +4,12 @@
  * outlier detection, load balancing and locality. See docs/intents.md.
  *
  * Cluster-level settings (circuit breaker, outlier detection, load balancer,
- * locality, retry budget) apply to a whole service port; only timeouts and
- * retries may also be set per route, because Envoy applies them per route.
+ * locality, retry budget) and connection limits apply to a whole service
+ * port; timeouts, retries, faults and request rate limits may also be set
+ * per route, because Envoy applies them per route.
  */
-import type { PolicySettings, RetryPolicy, Timeouts } from '../types.ts';
+import type { Fault, PolicySettings, RetryPolicy, Timeouts } from '../types.ts';
+import { decodeFault } from './fault.ts';
 import { decodeRouteGroupRef, type RouteGroupRef } from './http-route-group.ts';
 import type { KindSpec } from './kind.ts';
 import type { Field } from '../field.ts';
@@ -15,15 +17,19 @@ import { decodeHealthCheck } from './health-check.ts';
 import {
   decodeCircuitBreaker, decodeLoadBalancer, decodeLocality, decodeOutlierDetection, decodeRetries, decodeTimeouts,
 } from './policy-settings.ts';
+import { decodeRateLimit, type RateLimitSpec } from './rate-limit.ts';
 
-export interface TrafficPolicySpec extends PolicySettings {
+export interface TrafficPolicySpec extends Omit<PolicySettings, 'rateLimit'> {
   service: string;
   /** A port number or name of the service; absent: all ports. */
   port?: number | string;
-  routes: { match: RouteGroupRef; timeouts?: Timeouts; retries?: RetryPolicy; path: string }[];
+  rateLimit?: RateLimitSpec;
+  routes: { match: RouteGroupRef; timeouts?: Timeouts; retries?: RetryPolicy; fault?: Fault; rateLimit?: RateLimitSpec; path: string }[];
 }
 
-const SPEC_FIELDS = ['targetRef', 'timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck', 'routes'] as const;
+const SPEC_FIELDS = ['targetRef', 'timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck', 'fault', 'rateLimit', 'routes'] as const;
+/** What a route section may set: what Envoy applies per route. */
+const ROUTE_SECTIONS = ['timeouts', 'retries', 'fault', 'rateLimit'] as const;
 const PORT_LEVEL_ONLY = ['circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck'] as const;
 
 /** A hedge is sent when an attempt outlives its per-try timeout: without one it would never be. */
@@ -51,8 +57,8 @@ export const trafficPolicyKind: KindSpec<TrafficPolicySpec> = {
       if (!target.child('port').absent) port = target.child('port').portOrName();
       if (kind === undefined) service = undefined;
     }
-    const settings: PolicySettings = {};
-    const section = <K extends keyof PolicySettings>(key: K, decode: () => PolicySettings[K] | undefined): void => {
+    const settings: Omit<TrafficPolicySpec, 'service' | 'port' | 'routes'> = {};
+    const section = <K extends keyof typeof settings>(key: K, decode: () => (typeof settings)[K] | undefined): void => {
       if (spec.child(key).absent) return;
       const v = decode();
       if (v !== undefined) settings[key] = v;
@@ -65,21 +71,25 @@ export const trafficPolicyKind: KindSpec<TrafficPolicySpec> = {
     section('locality', () => decodeLocality(spec.child('locality')));
     section('healthCheck', () => decodeHealthCheck(spec.child('healthCheck')));
     requirePerTryForHedge(spec.child('retries'), settings.retries, settings.timeouts);
+    section('fault', () => decodeFault(spec.child('fault')));
+    section('rateLimit', () => decodeRateLimit(spec.child('rateLimit'), { route: false }));
     const routes: TrafficPolicySpec['routes'] = [];
     if (!spec.child('routes').absent) {
       for (const r of spec.child('routes').list({ minItems: 1 })) {
         for (const k of PORT_LEVEL_ONLY) {
           if (!r.child(k).absent) r.child(k).report('InvalidValue', `${k} applies to a whole service port, not to a route; move it up to spec.${k}`);
         }
-        if (!r.object({ known: ['match', 'timeouts', 'retries', ...PORT_LEVEL_ONLY] })) continue;
+        if (!r.object({ known: ['match', ...ROUTE_SECTIONS, ...PORT_LEVEL_ONLY] })) continue;
         const match = decodeRouteGroupRef(r.child('match'), { allowMatches: true });
         if (r.child('match').absent) r.child('match').report('Required', 'match is required: {kind: HTTPRouteGroup, name: <group>, matches: [<match names>]}');
         const timeouts = r.child('timeouts').absent ? undefined : decodeTimeouts(r.child('timeouts'));
         const retries = r.child('retries').absent ? undefined : decodeRetries(r.child('retries'), { allowBudget: false });
         // A route's timeouts replace the policy's whole (routes.ts), so its own perTry, else the policy's.
         requirePerTryForHedge(r.child('retries'), retries, timeouts ?? settings.timeouts);
-        if (r.child('timeouts').absent && r.child('retries').absent) r.report('Required', 'a route policy needs timeouts or retries (or both)');
-        if (match) routes.push({ match, ...(timeouts ? { timeouts } : {}), ...(retries ? { retries } : {}), path: r.path });
+        const fault = r.child('fault').absent ? undefined : decodeFault(r.child('fault'));
+        const rateLimit = r.child('rateLimit').absent ? undefined : decodeRateLimit(r.child('rateLimit'), { route: true });
+        if (ROUTE_SECTIONS.every((k) => r.child(k).absent)) r.report('Required', `a route policy needs at least one of ${ROUTE_SECTIONS.join(', ')}`);
+        if (match) routes.push({ match, ...(timeouts ? { timeouts } : {}), ...(retries ? { retries } : {}), ...(fault ? { fault } : {}), ...(rateLimit ? { rateLimit } : {}), path: r.path });
       }
     }
     if (service === undefined) return undefined;

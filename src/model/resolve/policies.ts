@@ -5,20 +5,22 @@
  * one's sections laid over it, section by section; a port's cluster follows
  * its own policy, else its split root's (`clusterPolicies`).
  */
+import type { RateLimitSpec } from '../kinds/rate-limit.ts';
 import type { TrafficPolicySpec } from '../kinds/traffic-policy.ts';
 import { didYouMean } from '../suggest.ts';
-import type { EffectivePolicy, ObjectKey, PolicyIntent, PolicySettings, RouteGroup, RoutePolicy, Split } from '../types.ts';
+import type { EffectivePolicy, MeshSettings, ObjectKey, PolicyIntent, PolicySettings, RateLimit, RouteGroup, RoutePolicy, Split } from '../types.ts';
 import { objectKey, olderFirst, sortedMap, type Book, type Entry } from './book.ts';
 import { resolveRouteRef } from './routes.ts';
 import type { ServiceDraft } from './services.ts';
 
-const SECTIONS = ['timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck'] as const;
+const SECTIONS = ['timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck', 'fault', 'rateLimit'] as const;
 
 export function resolvePolicies(
   policies: readonly Entry<TrafficPolicySpec>[],
   services: ReadonlyMap<ObjectKey, ServiceDraft>,
   groups: ReadonlyMap<ObjectKey, RouteGroup>,
   book: Book,
+  mesh: MeshSettings,
 ): Map<ObjectKey, PolicyIntent> {
   const owner = new Map<string, PolicyIntent>();
   const accepted: PolicyIntent[] = [];
@@ -38,16 +40,22 @@ export function resolvePolicies(
         continue;
       }
       port = p.port;
-      if (p.protocol === 'tcp' && (e.spec.timeouts || e.spec.retries || e.spec.routes.length > 0)) {
-        book.warn(e, 'spec', 'Ignored', `port ${p.port} carries plain TCP, so timeouts, retries and routes do not apply to it; set appProtocol: http (or grpc) on the port if it speaks HTTP`);
+      if (p.protocol === 'tcp' && (e.spec.timeouts || e.spec.retries || e.spec.fault || e.spec.rateLimit?.local || e.spec.rateLimit?.global || e.spec.routes.length > 0)) {
+        book.warn(e, 'spec', 'Ignored', `port ${p.port} carries plain TCP, so timeouts, retries, faults, request rate limits and routes do not apply to it; set appProtocol: http (or grpc) on the port if it speaks HTTP`);
       }
     }
     checkGrpcHealthCheck(e, svc, port, book);
+    // A global limit is counted by the rate limit service: without one, it would limit nothing.
+    const noService = (field: string) =>
+      book.error(e, field, 'RefNotFound', 'a global rate limit is counted by the rate limit service, and none is configured: set spec.rateLimitService.address in the MeshConfig (docs/intents.md "Rate limits"), or use a local limit');
+    if (e.spec.rateLimit?.global && !mesh.rateLimitService) noService('spec.rateLimit.global');
     const routes: RoutePolicy[] = [];
-    for (const r of e.spec.routes) {
+    e.spec.routes.forEach((r, i) => {
+      if (r.rateLimit?.global && !mesh.rateLimitService) noService(`${r.path}.rateLimit.global`);
       const matches = resolveRouteRef(r.match, e, groups, book);
-      if (matches) routes.push({ matches, ...(r.timeouts ? { timeouts: r.timeouts } : {}), ...(r.retries ? { retries: r.retries } : {}), from: e.key });
-    }
+      const rateLimit = r.rateLimit && withDescriptor(r.rateLimit, `${e.key}#${i}`);
+      if (matches) routes.push({ matches, ...(r.timeouts ? { timeouts: r.timeouts } : {}), ...(r.retries ? { retries: r.retries } : {}), ...(r.fault ? { fault: r.fault } : {}), ...(rateLimit ? { rateLimit } : {}), from: e.key });
+    });
     if (book.rejected(e)) continue;
     const claim = `${svc.key} ${port ?? '*'}`;
     const first = owner.get(claim);
@@ -58,7 +66,7 @@ export function resolvePolicies(
       continue;
     }
     const settings: PolicySettings = {};
-    for (const k of SECTIONS) if (e.spec[k] !== undefined) Object.assign(settings, { [k]: e.spec[k] });
+    for (const k of SECTIONS) if (e.spec[k] !== undefined) Object.assign(settings, { [k]: k === 'rateLimit' ? withDescriptor(e.spec.rateLimit!, e.key) : e.spec[k] });
     const intent: PolicyIntent = { key: e.key, namespace: e.namespace, name: e.name, service: svc.key, ...(port !== undefined ? { port } : {}), ...settings, routes };
     owner.set(claim, intent);
     accepted.push(intent);
@@ -138,4 +146,16 @@ export function clusterPolicies(own: ReadonlyMap<string, EffectivePolicy>, split
     }
   }
   return out;
+}
+
+/**
+ * A global limit's counter is kept by the rate limit service under a
+ * descriptor value that names where it was written: `ns/policy` for the
+ * policy, `ns/policy#i` for its i-th route section. So two policies never
+ * share a counter, and the value reads back to the intent in the service's
+ * own logs and stats.
+ */
+function withDescriptor(spec: RateLimitSpec, descriptor: string): RateLimit {
+  const { global, ...rest } = spec;
+  return { ...rest, ...(global ? { global: { ...global, descriptor } } : {}) };
 }

@@ -12,6 +12,8 @@ if [[ $(sha256sum package-lock.json) != "$lock_before" ]]; then
   exit 1
 fi
 bash scripts/setup-kube.sh
+# Real parts the e2e suites run, each built or installed once (cached in ~/.cache/trellis):
+bash scripts/setup-ratelimit.sh      # envoyproxy/ratelimit + Redis (global rate limits, issue 15)
 echo "test: tsc"
 npx tsc -p tsconfig.json
 echo "test: vitest"

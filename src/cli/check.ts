@@ -8,6 +8,7 @@ import { AdminClient, adminBaseUrl } from '../admin/client.ts';
 import { errorMessage, UsageError } from '../errors.ts';
 import type { KubeRest } from '../sources/kubernetes/rest.ts';
 import { parseArgs } from './args.ts';
+import { webhookReachable } from './check-webhook.ts';
 import { clusterChecks, preInstallChecks, type Check, type Outcome } from './check-cluster.ts';
 import { DEFAULT_NAMESPACE } from './install-manifests.ts';
 import { apiProblem, kubeClient } from './install.ts';
@@ -84,7 +85,9 @@ export async function checkCommand(argv: string[], now: () => number = Date.now)
     return 1;
   }
   report('clock skew', clockSkew(api.skewMs));
-  const checks: Check[] = args.booleans.pre ? preInstallChecks(rest, namespace) : clusterChecks(rest, namespace, now);
+  const checks: Check[] = args.booleans.pre
+    ? preInstallChecks(rest, namespace)
+    : [...clusterChecks(rest, namespace, now), { name: 'webhook reachable', run: () => webhookReachable(rest) }];
   for (const c of checks) {
     let o: Outcome;
     try {

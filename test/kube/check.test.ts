@@ -1,0 +1,138 @@
+/**
+ * Issue 13 `trellis check` against live Trellis replicas: "webhook
+ * reachable" makes the real kube-apiserver call the injection webhook (a
+ * dry-run pod), and says what breaks the call. Trellis runs as its service
+ * account with the CA of the Secret `trellis install --apply` made (copied
+ * into its state dir as the Deployment's init container does); the API
+ * server reaches its webhook on loopback (the configuration's clientConfig
+ * becomes a URL: no kube-proxy here for the Service's cluster IP).
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
+import { apply, KubeCluster, yamlObjects } from '../support/kube.ts';
+
+type Json = Record<string, any>; // objects read back from the API server
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const NS = 'trellis-system';
+const HOOK = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/trellis-sidecar-injector';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function trellis(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('node', [path.join(ROOT, 'bin/trellis.js'), ...args], { timeout: 90_000, env: { ...process.env, KUBECONFIG: '' } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let cluster: KubeCluster;
+let server: RunningControlPlane | undefined;
+const tmp = mkdtempSync(path.join(tmpdir(), 'trellis-kube-check-'));
+const line = (out: string, name: string) => out.split('\n').find((l) => l.includes(` ${name}:`)) ?? `(no line for ${name} in:\n${out})`;
+/** The line and its fix hint (the indented line after a ×). */
+const withFix = (out: string, name: string) => {
+  const lines = out.split('\n');
+  const i = lines.findIndex((l) => l.includes(` ${name}:`));
+  return i < 0 ? `(no line for ${name} in:\n${out})` : `${lines[i]}\n${lines[i + 1] ?? ''}`;
+};
+const check = () => trellis('check', '--kubeconfig', cluster.kubeconfigPath);
+const caBundles = async () => ((await cluster.rest.get<Json>(HOOK)).webhooks as Json[]).map((w) => w.clientConfig.caBundle as string | undefined);
+
+/** What the Deployment's init container does: the Secret's root and keys into the state dir, with the modes the CA checks. */
+async function stateFromSecret(dir: string): Promise<void> {
+  const data = (await cluster.rest.get<Json>(`/api/v1/namespaces/${NS}/secrets/trellis-ca`)).data as Record<string, string>;
+  const put = (file: string, key: string, mode: number) => writeFileSync(path.join(dir, file), Buffer.from(data[key]!, 'base64'), { mode });
+  mkdirSync(path.join(dir, 'ca'), { recursive: true, mode: 0o700 });
+  mkdirSync(path.join(dir, 'tokens'), { recursive: true, mode: 0o700 });
+  put('ca/root.crt', 'root.crt', 0o644);
+  put('ca/root.key', 'root.key', 0o600);
+  put('tokens/signing.key', 'token-signing.key', 0o600);
+}
+
+async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  cluster = await KubeCluster.start();
+  const inst = await trellis('install', '--apply', '--replicas', '1', '--kubeconfig', cluster.kubeconfigPath);
+  if (inst.code !== 0) throw new Error(`install --apply: ${inst.stderr}`);
+}, 180_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await cluster?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('issue 13: trellis check, webhook reachable', () => {
+  it('installed, no replica running: × the webhook Service has no ready endpoint, and where to look', async () => {
+    const r = await check();
+    expect(withFix(r.stdout, 'webhook reachable')).toMatch(/^× webhook reachable: Service trellis-system\/trellis has no ready endpoint for port 443 \(https-webhook\): no Trellis replica is there to answer the API server\n\s+kubectl -n trellis-system get pods -l app.kubernetes.io\/name=trellis/);
+    expect(r.code).toBe(1);
+  }, 60_000);
+
+  it('a replica answering on the configured address: ✔, the API server called it with a dry-run pod', async () => {
+    const state = path.join(tmp, 'state');
+    await stateFromSecret(state);
+    server = await startControlPlane({
+      xdsAddress: '127.0.0.1:0',
+      adminAddress: '127.0.0.1:0',
+      stateDir: state,
+      kubernetes: { config: await cluster.serviceAccountConfig(), debounceMs: 30, writeStatus: false },
+      // No periodic check during the test: a wrong caBundle (below) must stay wrong until refresh().
+      webhook: { address: '127.0.0.1:0', checkIntervalMs: 600_000, inject: { trellisImage: 'registry.example/trellis:1' } },
+    });
+    const hook = await cluster.rest.get<Json>(HOOK);
+    for (const w of hook.webhooks as Json[]) w.clientConfig = { url: `https://127.0.0.1:${server.webhook!.port}/inject` };
+    await cluster.rest.put(HOOK, hook);
+    await server.webhook!.refresh();
+    const root = Buffer.from(server.security!.ca.trustBundlePem()).toString('base64');
+    await until('the caBundle is the mesh root', async () => (await caBundles()).every((b) => b === root));
+
+    // No namespace in the mesh yet: the probe asks for the sidecar in "default", and Trellis answers why it leaves it.
+    const outside = await check();
+    expect(line(outside.stdout, 'webhook configuration current')).toMatch(/^✔/);
+    expect(line(outside.stdout, 'webhook reachable')).toMatch(/^✔ webhook reachable: the API server called it: a dry-run pod in namespace default \(labelled trellis.io\/inject=enabled; no namespace is labelled trellis.io\/mesh=enabled\) came back with Trellis's answer "trellis: namespace "default" is not in the mesh/);
+
+    await apply(cluster.rest, yamlObjects('apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {trellis.io/mesh: enabled}}\n'));
+    await until('Trellis sees the mesh namespace', async () => server!.kube!.source.inMesh('shop'));
+    const inMesh = await check();
+    expect(line(inMesh.stdout, 'webhook reachable')).toBe('✔ webhook reachable: the API server called it: a dry-run pod in namespace shop came back injected');
+    // A dry run stores nothing.
+    expect(((await cluster.rest.get<Json>('/api/v1/namespaces/shop/pods')).items as Json[]).length).toBe(0);
+  }, 120_000);
+
+  it('a caBundle that does not trust the webhook certificate: × with the TLS error, and that a replica sets it', async () => {
+    // Another CA's certificate: the API server's own serving certificate.
+    const other = readFileSync(path.join(cluster.dir, 'serving.crt')).toString('base64');
+    const hook = await cluster.rest.get<Json>(HOOK);
+    for (const w of hook.webhooks as Json[]) w.clientConfig.caBundle = other;
+    await cluster.rest.put(HOOK, hook);
+    const r = await check();
+    expect(withFix(r.stdout, 'webhook reachable')).toMatch(/^× webhook reachable: the API server could not call it \(a dry-run pod in namespace shop\): .*failed calling webhook .*x509.*\n\s+the configuration's caBundle does not trust the webhook's certificate: a running replica sets it/);
+    expect(line(r.stdout, 'webhook configuration current')).toMatch(/^× .*caBundle does not hold the root of trellis-ca/);
+    await server!.webhook!.refresh();
+    expect(line((await check()).stdout, 'webhook reachable')).toMatch(/^✔/);
+  }, 120_000);
+
+  it('Trellis down: × connection refused, no replica answers', async () => {
+    await server!.webhook!.close();
+    const r = await check();
+    expect(withFix(r.stdout, 'webhook reachable')).toMatch(/^× webhook reachable: the API server could not call it \(a dry-run pod in namespace shop\): .*failed calling webhook "namespace.sidecar-injector.trellis.io".*connection refused.*\n\s+no Trellis replica answers/);
+    expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});

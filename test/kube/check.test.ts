@@ -6,14 +6,23 @@
  * into its state dir as the Deployment's init container does); the API
  * server reaches its webhook on loopback (the configuration's clientConfig
  * becomes a URL: no kube-proxy here for the Service's cluster IP).
+ *
+ * "replicas agree on versions": two `trellis serve` processes, each on its
+ * own copy of examples/demo, one proxy connected to each; check reaches them
+ * by --admin URLs, and without one through the API server's pod proxy (two
+ * Pods standing for the replicas, their IP this machine's non-loopback
+ * address: the API server refuses to proxy to loopback).
  */
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
-import { apply, KubeCluster, yamlObjects } from '../support/kube.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { XdsTestClient } from '../support/ads-client.ts';
+import { structOf } from '../support/mesh-harness.ts';
+import { apply, freePort, KubeCluster, yamlObjects } from '../support/kube.ts';
 
 type Json = Record<string, any>; // objects read back from the API server
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -72,7 +81,12 @@ beforeAll(async () => {
   if (inst.code !== 0) throw new Error(`install --apply: ${inst.stderr}`);
 }, 180_000);
 
+const replicas: ChildProcess[] = [];
+const clients: XdsTestClient[] = [];
+
 afterAll(async () => {
+  for (const c of clients) c.close();
+  for (const p of replicas) p.kill('SIGKILL');
   await server?.stop();
   await cluster?.stop();
   rmSync(tmp, { recursive: true, force: true });
@@ -135,4 +149,103 @@ describe('issue 13: trellis check, webhook reachable', () => {
     expect(withFix(r.stdout, 'webhook reachable')).toMatch(/^× webhook reachable: the API server could not call it \(a dry-run pod in namespace shop\): .*failed calling webhook "namespace.sidecar-injector.trellis.io".*connection refused.*\n\s+no Trellis replica answers/);
     expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
+});
+
+/** This machine's first non-loopback IPv4 address: what the replicas' stand-in Pods have as podIP. */
+function hostAddress(): string {
+  const a = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+  if (!a) throw new Error('this test needs a non-loopback IPv4 address (the API server does not proxy to loopback): none found');
+  return a.address;
+}
+
+interface Serving {
+  name: string;
+  dir: string;
+  admin: string;
+  plaintextXds: string;
+}
+
+/** `trellis serve` on its own copy of the demo folder; resolves when /readyz answers 200. */
+async function serve(name: string, ip: string): Promise<Serving> {
+  const dir = path.join(tmp, name);
+  cpSync(path.join(ROOT, 'examples/demo'), dir, { recursive: true });
+  const [admin, xds, plain] = [`${ip}:${await freePort()}`, `127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+  const log = path.join(tmp, `${name}.log`);
+  const child = spawn('node', [path.join(ROOT, 'bin/trellis.js'), 'serve', '--source', `file:${dir}`, '--state-dir', path.join(tmp, `${name}-state`), '--admin-address', admin, '--xds-address', xds, '--xds-plaintext-address', plain], { stdio: ['ignore', 'ignore', 'pipe'] });
+  replicas.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  await until(`replica ${name} ready (${log})`, async () => {
+    if (child.exitCode !== null) throw new Error(`replica ${name} exited: ${stderr}`);
+    return (await fetch(`http://${admin}/readyz`).catch(() => undefined))?.status === 200;
+  }, 60_000);
+  return { name, dir, admin, plaintextXds: plain };
+}
+
+/** One ADS stream of a frontend sidecar on `r`, CDS and LDS ACKed. */
+async function connectFrontend(r: Serving, id: string): Promise<void> {
+  const client = new XdsTestClient(r.plaintextXds);
+  clients.push(client);
+  const s = client.sotw();
+  for (const type of [TypeUrl.Cluster, TypeUrl.Listener]) {
+    s.send({ node: { id, cluster: 'frontend', user_agent_name: 'envoy', locality: { zone: 'z1' }, metadata: structOf({ 'trellis.workload': 'demo/frontend' }) }, type_url: type, resource_names: [] });
+    for (;;) {
+      const res = await s.next(10_000);
+      if (res.type_url !== type) continue;
+      s.ack(res);
+      break;
+    }
+  }
+  await until(`${id} listed by ${r.name}`, async () => ((await (await fetch(`http://${r.admin}/api/v1/proxies`)).json()) as Json).proxies.some((p: Json) => p.node === id && p.sync.lds?.state === 'SYNCED'));
+}
+
+describe('issue 13: trellis check, replicas agree on versions', () => {
+  let a: Serving;
+  let b: Serving;
+  const admins = () => ['--admin', a.admin, '--admin', b.admin];
+
+  beforeAll(async () => {
+    const ip = hostAddress();
+    [a, b] = [await serve('replica-a', ip), await serve('replica-b', ip)];
+    await connectFrontend(a, 'demo/frontend-a');
+    await connectFrontend(b, 'demo/frontend-b');
+    // The replicas as pods of the Deployment would be: labelled, running, their admin port named.
+    await apply(cluster.rest, [a, b].map((r) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `trellis-${r.name}`, namespace: NS, labels: { 'app.kubernetes.io/name': 'trellis' } },
+      spec: { containers: [{ name: 'trellis', image: 'trellis:dev', ports: [{ name: 'http-admin', containerPort: Number(r.admin.split(':')[1]) }] }] },
+      status: { podIP: ip, phase: 'Running' },
+    })));
+  }, 180_000);
+
+  it('the same folder: ✔ the replicas serve the same versions to every proxy, by --admin URLs and through the pod proxy', async () => {
+    const byUrl = await trellis('check', '--kubeconfig', cluster.kubeconfigPath, ...admins());
+    expect(line(byUrl.stdout, 'replicas agree on versions')).toBe('✔ replicas agree on versions: 2 replicas serve the same versions to 2 proxies (CDS, EDS, LDS, RDS)');
+    expect(line(byUrl.stdout, 'proxies in sync')).toBe('✔ proxies in sync: 2 proxies (2 replicas), all in sync');
+    const byPods = await trellis('check', '--kubeconfig', cluster.kubeconfigPath);
+    expect(line(byPods.stdout, 'replicas agree on versions')).toBe('✔ replicas agree on versions: 2 replicas serve the same versions to 2 proxies (CDS, EDS, LDS, RDS)');
+    expect(line(byPods.stdout, 'proxies in sync')).toBe('✔ proxies in sync: 2 proxies (2 replicas), all in sync');
+  }, 120_000);
+
+  it('one replica: skipped, nothing to compare', async () => {
+    const r = await trellis('check', '--kubeconfig', cluster.kubeconfigPath, '--admin', a.admin);
+    expect(line(r.stdout, 'replicas agree on versions')).toBe(`- replicas agree on versions: skipped: one replica (http://${a.admin}): nothing to compare`);
+  }, 60_000);
+
+  it('different folders: × per proxy and type, what each replica serves', async () => {
+    const intents = path.join(b.dir, 'intents.yaml');
+    writeFileSync(intents, readFileSync(intents, 'utf8').replace('weight: 90', 'weight: 50').replace('weight: 10', 'weight: 50'));
+    const node = encodeURIComponent(JSON.stringify({ node: 'demo/frontend-b', metadata: { 'trellis.workload': 'demo/frontend' } }));
+    const routes = async (r: Serving) => JSON.stringify(((await (await fetch(`http://${r.admin}/api/v1/versions?node=${node}`)).json()) as Json).types.rds);
+    const before = await routes(b);
+    await until('replica b serves the edit', async () => (await routes(b)) !== before);
+    for (const r of [await trellis('check', '--kubeconfig', cluster.kubeconfigPath, ...admins()), await trellis('check', '--kubeconfig', cluster.kubeconfigPath)]) {
+      const l = withFix(r.stdout, 'replicas agree on versions');
+      expect(l).toMatch(/^× replicas agree on versions: 2 disagreements over 2 proxies: demo\/frontend-a RDS: (http:\/\/[\d.:]+|pod trellis-replica-a) serves outbound@[\w-]{12}; (http:\/\/[\d.:]+|pod trellis-replica-b) serves outbound@[\w-]{12} \| demo\/frontend-b RDS: /);
+      expect(l).not.toMatch(/CDS|EDS|LDS/);
+      expect(l).toMatch(/\n\s+the replicas do not see the same mesh/);
+      expect(r.code).toBe(1);
+    }
+  }, 120_000);
 });

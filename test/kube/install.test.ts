@@ -104,7 +104,7 @@ describe('issue 13: trellis install, check, uninstall', () => {
     expect(line(c.stdout, 'webhook configuration current')).toMatch(/^× webhook configuration current: namespace.sidecar-injector.trellis.io has no caBundle/);
     // Nothing behind the webhook Service: the API server could not call it (test/kube/check.test.ts: a live one).
     expect(line(c.stdout, 'webhook reachable')).toMatch(/^× webhook reachable: Service trellis-system\/trellis has no ready endpoint for port 443/);
-    expect(line(c.stdout, 'proxies in sync')).toMatch(/^- proxies in sync: skipped: no --admin URL/);
+    expect(line(c.stdout, 'proxies in sync')).toMatch(/^- proxies in sync: skipped: no running Trellis pod in namespace trellis-system and no --admin URL given/);
 
     // What a replica does: the caBundle is the mesh root.
     const root = (await get(SECRET)).data['root.crt'];

@@ -11,13 +11,17 @@ import { errorMessage, OperatorError } from '../errors.ts';
 
 export type Re2Verdict = { ok: true; programSize: number } | { ok: false; error: string };
 
+/** Whether RE2 matches a whole text, as Envoy's safe_regex does; or why the pattern does not compile. */
+export type Re2MatchVerdict = { ok: true; matched: boolean } | { ok: false; error: string };
+
 interface Re2Addon {
   abiVersion: number;
   check(pattern: string): Re2Verdict;
+  fullMatch(pattern: string, text: string): Re2MatchVerdict;
 }
 
 /** Must equal ABI_VERSION in native/re2-check.cc. */
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 
 /** Where scripts/build-re2-check.sh puts it; TRELLIS_RE2_CHECK overrides (installs elsewhere). */
 export function re2AddonPath(): string {
@@ -64,4 +68,14 @@ export function re2Check(pattern: string): Re2Verdict {
   if (cache.size >= CACHE_LIMIT) cache.clear();
   cache.set(pattern, verdict);
   return verdict;
+}
+
+/**
+ * RE2::FullMatch with Envoy's options: what a safe_regex matcher (route,
+ * header, RBAC path) decides for `text`. `trellis explain` evaluates served
+ * resources with it. Throws Re2MissingError.
+ */
+export function re2FullMatch(pattern: string, text: string): Re2MatchVerdict {
+  requireRe2();
+  return (addon as Re2Addon).fullMatch(pattern, text);
 }

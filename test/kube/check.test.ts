@@ -182,8 +182,8 @@ async function serve(name: string, ip: string): Promise<Serving> {
   return { name, dir, admin, plaintextXds: plain };
 }
 
-/** One ADS stream of a frontend sidecar on `r`, CDS and LDS ACKed. */
-async function connectFrontend(r: Serving, id: string): Promise<void> {
+/** One ADS stream of a frontend sidecar on `r`: CDS ACKed, LDS ACKed unless `ackLds` is false (then STALE). */
+async function connectFrontend(r: Serving, id: string, ackLds = true): Promise<void> {
   const client = new XdsTestClient(r.plaintextXds);
   clients.push(client);
   const s = client.sotw();
@@ -192,11 +192,12 @@ async function connectFrontend(r: Serving, id: string): Promise<void> {
     for (;;) {
       const res = await s.next(10_000);
       if (res.type_url !== type) continue;
-      s.ack(res);
+      if (type !== TypeUrl.Listener || ackLds) s.ack(res);
       break;
     }
   }
-  await until(`${id} listed by ${r.name}`, async () => ((await (await fetch(`http://${r.admin}/api/v1/proxies`)).json()) as Json).proxies.some((p: Json) => p.node === id && p.sync.lds?.state === 'SYNCED'));
+  const state = ackLds ? 'SYNCED' : 'STALE';
+  await until(`${id} listed by ${r.name}`, async () => ((await (await fetch(`http://${r.admin}/api/v1/proxies`)).json()) as Json).proxies.some((p: Json) => p.node === id && p.sync.lds?.state === state));
 }
 
 describe('issue 13: trellis check, replicas agree on versions', () => {
@@ -248,4 +249,10 @@ describe('issue 13: trellis check, replicas agree on versions', () => {
       expect(r.code).toBe(1);
     }
   }, 120_000);
+
+  it('a proxy that has not ACKed: × proxies in sync names it, its replica and its type', async () => {
+    await connectFrontend(a, 'demo/frontend-stale', false);
+    const r = await trellis('check', '--kubeconfig', cluster.kubeconfigPath, ...admins());
+    expect(withFix(r.stdout, 'proxies in sync')).toBe(`× proxies in sync: 1 of 3 (2 replicas) not in sync: demo/frontend-stale on http://${a.admin} (LDS STALE)\n    \`trellis status --admin URL\` for the NACK messages`);
+  }, 60_000);
 });

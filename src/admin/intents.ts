@@ -2,10 +2,11 @@
  * /api/v1/intents: every object the mesh was given, with its conditions and
  * problems (where, what, what is expected), and for intents how many
  * connected proxies hold the config built from this model version. A
- * TrafficPolicy also says which service ports it applies to (`appliesTo`):
- * the served routes name the policy of a route override but not the one of
- * a whole service (Envoy has no place for it), and `trellis explain` cites
- * it from here.
+ * TrafficPolicy also says which service ports it applies to (`appliesTo`),
+ * and a TrafficSplit without matches the ports whose `default` route it
+ * weighs: the served routes name the intent of a route override or a canary
+ * but not these (a route is named `default`), and `trellis explain` cites
+ * them from here.
  */
 import type { AdminServer } from './http.ts';
 import type { MeshModel, ObjectStatus, SourceError } from '../model/index.ts';
@@ -17,33 +18,44 @@ export interface PolicyTarget {
   port: number;
 }
 
-/** Per TrafficPolicy key (`ns/name`), the service ports whose effective policy it contributes to. */
-function policyTargets(model: MeshModel | undefined): Map<string, PolicyTarget[]> {
+/**
+ * Per `Kind/ns/name`: the service ports a TrafficPolicy contributes to (its
+ * effective policy), and those whose default route a TrafficSplit without
+ * matches weighs (translate/routes.ts: the first such split with a weighted
+ * backend on the port).
+ */
+function intentTargets(model: MeshModel | undefined): Map<string, PolicyTarget[]> {
   const out = new Map<string, PolicyTarget[]>();
+  const add = (key: string, t: PolicyTarget) => {
+    let list = out.get(key);
+    if (!list) out.set(key, (list = []));
+    list.push(t);
+  };
   for (const s of model?.services.values() ?? []) {
     for (const p of s.ports) {
-      for (const key of p.policy?.from ?? []) {
-        let list = out.get(key);
-        if (!list) out.set(key, (list = []));
-        list.push({ namespace: s.namespace, service: s.name, port: p.port });
-      }
+      const target = { namespace: s.namespace, service: s.name, port: p.port };
+      for (const key of p.policy?.from ?? []) add(`TrafficPolicy/${key}`, target);
+      const split = s.splits.map((k) => model!.splits.get(k)).find((sp) => sp && sp.matches.length === 0 && sp.backends.some((b) => b.weight > 0 && b.ports.includes(p.port)));
+      if (split) add(`TrafficSplit/${split.namespace}/${split.name}`, target);
     }
   }
   return out;
 }
+
+const TARGETED = new Set(['TrafficPolicy', 'TrafficSplit']);
 
 const INTENT_KINDS = new Set(['TrafficSplit', 'HTTPRouteGroup', 'TrafficTarget', 'TrafficPolicy', 'MeshConfig']);
 
 export function registerMeshRoutes(admin: AdminServer, mesh: { readonly generation: number; readonly sourceErrors: readonly SourceError[]; readonly statuses: readonly ObjectStatus[]; readonly model?: MeshModel }): void {
   admin.route('/api/v1/intents', (_p, url) => {
     const all = url.searchParams.get('all') === 'true';
-    const targets = policyTargets(mesh.model);
+    const targets = intentTargets(mesh.model);
     return {
       generation: mesh.generation,
       sourceErrors: mesh.sourceErrors,
       intents: mesh.statuses
         .filter((s) => all || INTENT_KINDS.has(s.kind))
-        .map((s) => (s.kind === 'TrafficPolicy' ? { ...s, appliesTo: targets.get(`${s.namespace}/${s.name}`) ?? [] } : s)),
+        .map((s) => (TARGETED.has(s.kind) ? { ...s, appliesTo: targets.get(`${s.kind}/${s.namespace}/${s.name}`) ?? [] } : s)),
     };
   });
 }

@@ -42,6 +42,7 @@ let h: SecureHarness;
 let served: string;
 let targetLine: number;
 let policyLine: number;
+let splitLine: number;
 const followers: AdsFollower[] = [];
 
 beforeAll(async () => {
@@ -54,7 +55,10 @@ beforeAll(async () => {
   writeFileSync(file, narrowed + API_ONLY);
   // an object's origin is its first line (apiVersion), two above its name (1-based)
   targetLine = narrowed.split('\n').findIndex((l) => l === '  name: frontend-to-recommendation') - 2;
-  policyLine = narrowed.split('\n').findIndex((l, i, all) => l === 'kind: TrafficPolicy' && all[i + 2] === '  name: recommendation');
+  // 0-based index of the kind line = 1-based line of the apiVersion above it
+  const originOf = (kind: string, name: string) => narrowed.split('\n').findIndex((l, i, all) => l === `kind: ${kind}` && all[i + 2] === `  name: ${name}`);
+  policyLine = originOf('TrafficPolicy', 'recommendation');
+  splitLine = originOf('TrafficSplit', 'recommendation');
   h = await startSecure({ sourceDir: served });
   for (const [pod, sa] of PODS) {
     const node = {
@@ -113,9 +117,10 @@ describe('trellis explain (issue 13: explain a request)', () => {
     const targets = x.intents.filter((i) => i.kind === 'TrafficTarget');
     expect(targets).toHaveLength(1);
     expect(targets[0]).toMatchObject({ namespace: 'demo', name: 'frontend-to-recommendation', origin: { file: path.join(served, 'intents.yaml'), line: targetLine } });
-    // The default route's timeout and retries are the service-wide TrafficPolicy's: cited with its file:line.
-    expect(x.intents.filter((i) => i.kind === 'TrafficPolicy')).toEqual([
+    // The default route's timeout and retries are the service-wide TrafficPolicy's, its weights the split without matches': cited with their file:line.
+    expect(x.intents.filter((i) => i.kind === 'TrafficPolicy' || i.kind === 'TrafficSplit')).toEqual([
       { kind: 'TrafficPolicy', namespace: 'demo', name: 'recommendation', origin: { file: path.join(served, 'intents.yaml'), line: policyLine }, why: 'applies to service demo/recommendation port 8080: timeout and retries of route default/retry, and the cluster settings' },
+      { kind: 'TrafficSplit', namespace: 'demo', name: 'recommendation', origin: { file: path.join(served, 'intents.yaml'), line: splitLine }, why: 'weights of route default/retry' },
     ]);
   });
 
@@ -134,7 +139,7 @@ describe('trellis explain (issue 13: explain a request)', () => {
     expect(x.route.name).toBe('split/recommendation-canary/canary-header'); // POST: not retried
     expect(x.retryPolicy).toBeUndefined();
     expect(x.clusters.map((c) => [c.name, c.percent])).toEqual([['recommendation-v2.demo:8080', 100]]);
-    expect(x.intents.find((i) => i.kind === 'TrafficSplit')).toMatchObject({ name: 'recommendation-canary', origin: { file: path.join(served, 'intents.yaml') } });
+    expect(x.intents.filter((i) => i.kind === 'TrafficSplit')).toMatchObject([{ name: 'recommendation-canary', origin: { file: path.join(served, 'intents.yaml') } }]);
   });
 
   it('a denied request: frontend -> recommendation outside /api/ is routed but refused by the destination RBAC; the text says so', async () => {

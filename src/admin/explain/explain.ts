@@ -150,11 +150,16 @@ export function explain(input: ExplainInput): Explanation {
   const routeName = String(route.name ?? `#${index}`);
   const intentOfRoute = /^(split|policy)\/([^/]+)\//.exec(routeName);
   if (intentOfRoute) cite(intentOfRoute[1] === 'split' ? 'TrafficSplit' : 'TrafficPolicy', vhostNs, intentOfRoute[2]!, `route ${routeName}`);
-  for (const p of input.intents.filter((i) => i.kind === 'TrafficPolicy' && i.appliesTo?.some((t) => t.namespace === vhostNs && t.service === vhostService && t.port === Number(vhostPort)))) {
+  const applying = (kind: string) => input.intents.filter((i) => i.kind === kind && i.appliesTo?.some((t) => t.namespace === vhostNs && t.service === vhostService && t.port === Number(vhostPort)));
+  for (const p of applying('TrafficPolicy')) {
     const what = intentOfRoute?.[1] === 'policy' ? `what route ${routeName} does not override, and the cluster settings` : `timeout and retries of route ${routeName}, and the cluster settings`;
     cite('TrafficPolicy', p.namespace, p.name, `applies to service ${vhostNs}/${vhostService} port ${vhostPort}: ${what}`);
   }
   const action = route.route as Json | undefined;
+  // A canary's or an override's route names its intent; the weights of any other route are the split without matches'.
+  if (intentOfRoute?.[1] !== 'split' && action?.weighted_clusters) {
+    for (const sp of applying('TrafficSplit')) cite('TrafficSplit', sp.namespace, sp.name, `weights of route ${routeName}`);
+  }
   if (!action) throw new ExplainError(`route ${routeName} of ${String(vhost.name)} is not a forwarding route (${Object.keys(route).filter((k) => k !== 'match' && k !== 'name').join(', ')})`);
 
   const weighted = ((action.weighted_clusters as Json | undefined)?.clusters as Json[] | undefined) ?? (action.cluster ? [{ name: action.cluster, weight: 1 }] : []);

@@ -13,7 +13,7 @@
  * Pods standing for the replicas, their IP this machine's non-loopback
  * address: the API server refuses to proxy to loopback).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,26 +22,14 @@ import { startControlPlane, type RunningControlPlane } from '../../src/runtime/c
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { XdsTestClient } from '../support/ads-client.ts';
 import { structOf } from '../support/mesh-harness.ts';
-import { apply, freePort, KubeCluster, yamlObjects } from '../support/kube.ts';
+import { apply, freePort, KubeCluster, trellisCli, yamlObjects } from '../support/kube.ts';
 
 type Json = Record<string, any>; // objects read back from the API server
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NS = 'trellis-system';
 const HOOK = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/trellis-sidecar-injector';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function trellis(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('node', [path.join(ROOT, 'bin/trellis.js'), ...args], { timeout: 90_000, env: { ...process.env, KUBECONFIG: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const trellis = (...args: string[]) => trellisCli(args, 90_000);
 
 let cluster: KubeCluster;
 let server: RunningControlPlane | undefined;

@@ -20,8 +20,11 @@ interface Re2Addon {
   fullMatch(pattern: string, text: string): Re2MatchVerdict;
 }
 
-/** Must equal ABI_VERSION in native/re2-check.cc. */
+/** ABI_VERSION in native/re2-check.cc: 1 has check(); 2 adds fullMatch(). */
 const ABI_VERSION = 2;
+/** An ABI 1 build still validates (check); only fullMatch (`trellis explain`) needs a rebuild. */
+const MIN_ABI_VERSION = 1;
+const FIX = 'run scripts/setup.sh (it builds it with g++ against Debian\'s libre2-dev: apt-get install libre2-dev g++)';
 
 /** Where scripts/build-re2-check.sh puts it; TRELLIS_RE2_CHECK overrides (installs elsewhere). */
 export function re2AddonPath(): string {
@@ -35,16 +38,15 @@ let addon: Re2Addon | Re2MissingError | undefined;
 
 function load(): Re2Addon | Re2MissingError {
   const path = re2AddonPath();
-  const fix = 'run scripts/setup.sh (it builds it with g++ against Debian\'s libre2-dev: apt-get install libre2-dev g++)';
   try {
     const loaded = createRequire(import.meta.url)(path) as Re2Addon;
-    if (loaded.abiVersion !== ABI_VERSION) {
-      return new Re2MissingError(`the RE2 checker at ${path} is a stale build (ABI ${loaded.abiVersion}, need ${ABI_VERSION}); ${fix}`);
+    if (loaded.abiVersion < MIN_ABI_VERSION || loaded.abiVersion > ABI_VERSION) {
+      return new Re2MissingError(`the RE2 checker at ${path} is a stale build (ABI ${loaded.abiVersion}, need ${ABI_VERSION}); ${FIX}`);
     }
     return loaded;
   } catch (err) {
     const text = errorMessage(err).split('\n')[0];
-    return new Re2MissingError(`the RE2 checker (native addon) cannot be loaded from ${path}: ${text}. Trellis checks every regex with RE2, the library Envoy uses; ${fix}`);
+    return new Re2MissingError(`the RE2 checker (native addon) cannot be loaded from ${path}: ${text}. Trellis checks every regex with RE2, the library Envoy uses; ${FIX}`);
   }
 }
 
@@ -77,5 +79,7 @@ export function re2Check(pattern: string): Re2Verdict {
  */
 export function re2FullMatch(pattern: string, text: string): Re2MatchVerdict {
   requireRe2();
-  return (addon as Re2Addon).fullMatch(pattern, text);
+  const a = addon as Re2Addon;
+  if (a.abiVersion < ABI_VERSION) throw new Re2MissingError(`the RE2 checker at ${re2AddonPath()} is an older build without fullMatch (ABI ${a.abiVersion}, need ${ABI_VERSION}); ${FIX}`);
+  return a.fullMatch(pattern, text);
 }

@@ -50,6 +50,6 @@ g++ -std=c++17 -O2 -shared -fPIC -I"$node_include" -DNODE_GYP_MODULE_NAME=re2_ch
   "$SRC" -o "$OUT/re2-check.node.tmp" -lre2 || die "compiling $SRC failed (see above)"
 mv "$OUT/re2-check.node.tmp" "$OUT/re2-check.node"
 echo "$want" >"$OUT/stamp"
-node -e 'const m = require(process.argv[1]); if (!m.check("(?i)a").ok) process.exit(1);' "$PWD/$OUT/re2-check.node" \
+node -e 'const m = require(process.argv[1]); if (!m.check("(?i)a").ok || !m.fullMatch("(?i)a+", "aA").matched || m.fullMatch("a", "ab").matched) process.exit(1);' "$PWD/$OUT/re2-check.node" \
   || die "the built addon does not load or answer (see above)"
 say "ok"

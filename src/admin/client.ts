@@ -38,13 +38,32 @@ function whyUnreachable(e: unknown): string {
   return CAUSES[code] ?? (code || errorMessage(cause ?? e));
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   body: unknown;
 }
 
+/**
+ * Another way to GET a path of the admin API than fetch from this machine
+ * (`trellis check` reaches each replica through the API server's pod proxy).
+ * It answers the status and parsed JSON body, or throws an OperatorError
+ * saying why the replica cannot be reached.
+ */
+export type AdminTransport = (path: string) => Promise<Answer>;
+
+/** What one replica would serve a node, per type: resource name -> version (GET /api/v1/versions). */
+export interface ServedVersions {
+  node: string;
+  generation: number;
+  types: Record<string, Record<string, string>>;
+}
+
 export class AdminClient {
-  constructor(readonly base: string) {}
+  /** `base` names the replica in messages; `transport`, when given, is how its paths are read. */
+  constructor(
+    readonly base: string,
+    private readonly transport?: AdminTransport,
+  ) {}
 
   private notTrellis(what: string): OperatorError {
     return new OperatorError(`${this.base} is not a Trellis admin API (${what}); point --admin at \`trellis serve\`'s --admin-address`);
@@ -52,6 +71,7 @@ export class AdminClient {
 
   /** GET `path`: its status and parsed JSON body; any answer that is not JSON is not Trellis. */
   private async get(path: string): Promise<Answer> {
+    if (this.transport) return this.transport(path);
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, { signal: AbortSignal.timeout(5000), headers: { accept: 'application/json' } });
@@ -87,6 +107,16 @@ export class AdminClient {
     const known = (await this.proxies()).map((p) => p.node);
     const listing = known.length === 0 ? 'no proxy is connected' : `connected: ${known.join(', ')}`;
     throw new OperatorError(`no proxy "${node}" is connected to ${this.base} (${listing})`);
+  }
+
+  /** What this replica would serve `proxy` now (GET /api/v1/versions), whether or not it is connected here. */
+  async versions(proxy: Pick<ProxySummary, 'node' | 'userAgentName' | 'locality' | 'metadata'>): Promise<ServedVersions> {
+    const node = JSON.stringify({ node: proxy.node, userAgentName: proxy.userAgentName, locality: proxy.locality, metadata: proxy.metadata });
+    const { status, body } = await this.get(`/api/v1/versions?node=${encodeURIComponent(node)}`);
+    if (status === 200 && typeof (body as { types?: unknown }).types === 'object') return body as ServedVersions;
+    const error = (body as { error?: unknown }).error;
+    if (status === 404) throw new OperatorError(`${this.base} has no GET /api/v1/versions: an older Trellis (every replica must run the same version)`);
+    throw new OperatorError(`${this.base}: GET /api/v1/versions: HTTP ${status}${typeof error === 'string' ? `: ${error}` : ''}`);
   }
 
   /** Every intent with its origin (GET /api/v1/intents): where each object was written. */

@@ -26,7 +26,7 @@ export interface Check {
 const DAY_MS = 24 * 3600_000;
 const INSTALL = '`trellis install --apply`';
 
-async function getOrUndefined<T = Json>(rest: KubeRest, path: string): Promise<T | undefined> {
+export async function getOrUndefined<T = Json>(rest: KubeRest, path: string): Promise<T | undefined> {
   try {
     return await rest.get<T>(path);
   } catch (e) {

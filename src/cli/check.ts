@@ -4,17 +4,19 @@
  * Exit 0 when every check passes, 1 otherwise. An API server that cannot be
  * reached is a failed check of its own; the checks that need it are not run.
  */
-import { AdminClient, adminBaseUrl } from '../admin/client.ts';
 import { errorMessage, UsageError } from '../errors.ts';
 import type { KubeRest } from '../sources/kubernetes/rest.ts';
 import { parseArgs } from './args.ts';
+import { proxiesInSync, replicasAgree, replicasFromUrls, replicasInCluster, type Replica } from './check-replicas.ts';
+import { webhookReachable } from './check-webhook.ts';
 import { clusterChecks, preInstallChecks, type Check, type Outcome } from './check-cluster.ts';
 import { DEFAULT_NAMESPACE } from './install-manifests.ts';
 import { apiProblem, kubeClient } from './install.ts';
 
-const USAGE = `usage: trellis check [--pre] [--kubeconfig K] [--namespace NS] [--admin URL]
+const USAGE = `usage: trellis check [--pre] [--kubeconfig K] [--namespace NS] [--admin URL]...
   --pre    before install: API server reachable, permission to create what install makes, no conflicting CRDs
-  --admin  a Trellis admin API (http://host:port) to check that every proxy is in sync; skipped without it
+  --admin  a Trellis replica's admin API (http://host:port), once per replica: that they agree on versions and
+           every proxy is in sync. Without it, the running Trellis pods of NS, through the API server's pod proxy
 `;
 
 /** Clock skew beyond this makes certificates look not-yet-valid or expired to peers. */
@@ -41,17 +43,14 @@ export function clockSkew(skewMs: number | undefined): Outcome {
   return { ok: false, fact: `this machine's clock is ${s} s ${dir} the API server's`, fix: 'synchronize the clocks (NTP): skewed clocks make certificates look not yet valid or expired' };
 }
 
-async function proxiesInSync(admin: string | undefined): Promise<Outcome> {
-  if (!admin) return { ok: true, skipped: true, fact: 'skipped: no --admin URL of a running Trellis given' };
+/** The --admin URLs, else the running Trellis pods; and, when there are none, why. */
+async function findReplicas(rest: KubeRest, namespace: string, urls: readonly string[]): Promise<{ replicas: Replica[]; why: string }> {
+  if (urls.length > 0) return { replicas: replicasFromUrls(urls, USAGE), why: '' };
   try {
-    const proxies = await new AdminClient(adminBaseUrl(admin, USAGE)).proxies();
-    const behind = proxies.filter((p) => Object.values(p.sync).some((s) => s.state !== 'SYNCED'));
-    if (behind.length === 0) return { ok: true, fact: `${proxies.length} ${proxies.length === 1 ? 'proxy' : 'proxies'}, all in sync` };
-    const which = behind.slice(0, 10).map((p) => `${p.node} (${Object.entries(p.sync).filter(([, s]) => s.state !== 'SYNCED').map(([t, s]) => `${t.toUpperCase()} ${s.state}`).join(', ')})`);
-    return { ok: false, fact: `${behind.length} of ${proxies.length} not in sync: ${which.join('; ')}${behind.length > 10 ? '; ...' : ''}`, fix: '`trellis status --admin URL` for the NACK messages' };
+    const { replicas, notRunning } = await replicasInCluster(rest, namespace);
+    return { replicas, why: `no running Trellis pod in namespace ${namespace}${notRunning.length > 0 ? ` (${notRunning.join(', ')})` : ''} and no --admin URL given` };
   } catch (e) {
-    if (e instanceof UsageError) throw e;
-    return { ok: false, fact: errorMessage(e), fix: 'point --admin at a running Trellis admin API' };
+    return { replicas: [], why: `the Trellis pods cannot be listed (${apiProblem(rest, e)}) and no --admin URL given` };
   }
 }
 
@@ -61,7 +60,7 @@ function line(name: string, o: Outcome): string {
 }
 
 export async function checkCommand(argv: string[], now: () => number = Date.now): Promise<number> {
-  const args = parseArgs(argv, { values: { kubeconfig: undefined, namespace: DEFAULT_NAMESPACE, admin: undefined }, booleans: ['pre', 'help'], usage: USAGE });
+  const args = parseArgs(argv, { values: { kubeconfig: undefined, namespace: DEFAULT_NAMESPACE }, repeatable: ['admin'], booleans: ['pre', 'help'], usage: USAGE });
   if (args.booleans.help) return void process.stdout.write(USAGE), 0;
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, USAGE);
   const namespace = args.values.namespace!;
@@ -84,7 +83,9 @@ export async function checkCommand(argv: string[], now: () => number = Date.now)
     return 1;
   }
   report('clock skew', clockSkew(api.skewMs));
-  const checks: Check[] = args.booleans.pre ? preInstallChecks(rest, namespace) : clusterChecks(rest, namespace, now);
+  const checks: Check[] = args.booleans.pre
+    ? preInstallChecks(rest, namespace)
+    : [...clusterChecks(rest, namespace, now), { name: 'webhook reachable', run: () => webhookReachable(rest) }];
   for (const c of checks) {
     let o: Outcome;
     try {
@@ -94,7 +95,11 @@ export async function checkCommand(argv: string[], now: () => number = Date.now)
     }
     report(c.name, o);
   }
-  if (!args.booleans.pre) report('proxies in sync', await proxiesInSync(args.values.admin));
+  if (!args.booleans.pre) {
+    const { replicas, why } = await findReplicas(rest, namespace, args.lists.admin!);
+    report('replicas agree on versions', await replicasAgree(replicas, why));
+    report('proxies in sync', await proxiesInSync(replicas, why));
+  }
   process.stdout.write(failed === 0 ? '\nall checks passed\n' : `\n${failed} ${failed === 1 ? 'check' : 'checks'} failed\n`);
   return failed === 0 ? 0 : 1;
 }

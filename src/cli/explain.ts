@@ -68,6 +68,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     source: sourceConfig,
     sourceIdentity: identityOf(source, sourceConfig),
     proxies: configs,
+    identities: new Map(proxies.map((p, i) => [p.node, identityOf(p, configs[i]!)])),
     intents: await client.intents(),
     request: { url, method: args.values.request!, headers },
   });

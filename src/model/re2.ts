@@ -11,13 +11,20 @@ import { errorMessage, OperatorError } from '../errors.ts';
 
 export type Re2Verdict = { ok: true; programSize: number } | { ok: false; error: string };
 
+/** Whether RE2 matches a whole text, as Envoy's safe_regex does; or why the pattern does not compile. */
+export type Re2MatchVerdict = { ok: true; matched: boolean } | { ok: false; error: string };
+
 interface Re2Addon {
   abiVersion: number;
   check(pattern: string): Re2Verdict;
+  fullMatch(pattern: string, text: string): Re2MatchVerdict;
 }
 
-/** Must equal ABI_VERSION in native/re2-check.cc. */
-const ABI_VERSION = 1;
+/** ABI_VERSION in native/re2-check.cc: 1 has check(); 2 adds fullMatch(). */
+const ABI_VERSION = 2;
+/** An ABI 1 build still validates (check); only fullMatch (`trellis explain`) needs a rebuild. */
+const MIN_ABI_VERSION = 1;
+const FIX = 'run scripts/setup.sh (it builds it with g++ against Debian\'s libre2-dev: apt-get install libre2-dev g++)';
 
 /** Where scripts/build-re2-check.sh puts it; TRELLIS_RE2_CHECK overrides (installs elsewhere). */
 export function re2AddonPath(): string {
@@ -31,16 +38,15 @@ let addon: Re2Addon | Re2MissingError | undefined;
 
 function load(): Re2Addon | Re2MissingError {
   const path = re2AddonPath();
-  const fix = 'run scripts/setup.sh (it builds it with g++ against Debian\'s libre2-dev: apt-get install libre2-dev g++)';
   try {
     const loaded = createRequire(import.meta.url)(path) as Re2Addon;
-    if (loaded.abiVersion !== ABI_VERSION) {
-      return new Re2MissingError(`the RE2 checker at ${path} is a stale build (ABI ${loaded.abiVersion}, need ${ABI_VERSION}); ${fix}`);
+    if (loaded.abiVersion < MIN_ABI_VERSION || loaded.abiVersion > ABI_VERSION) {
+      return new Re2MissingError(`the RE2 checker at ${path} is a stale build (ABI ${loaded.abiVersion}, need ${ABI_VERSION}); ${FIX}`);
     }
     return loaded;
   } catch (err) {
     const text = errorMessage(err).split('\n')[0];
-    return new Re2MissingError(`the RE2 checker (native addon) cannot be loaded from ${path}: ${text}. Trellis checks every regex with RE2, the library Envoy uses; ${fix}`);
+    return new Re2MissingError(`the RE2 checker (native addon) cannot be loaded from ${path}: ${text}. Trellis checks every regex with RE2, the library Envoy uses; ${FIX}`);
   }
 }
 
@@ -64,4 +70,16 @@ export function re2Check(pattern: string): Re2Verdict {
   if (cache.size >= CACHE_LIMIT) cache.clear();
   cache.set(pattern, verdict);
   return verdict;
+}
+
+/**
+ * RE2::FullMatch with Envoy's options: what a safe_regex matcher (route,
+ * header, RBAC path) decides for `text`. `trellis explain` evaluates served
+ * resources with it. Throws Re2MissingError.
+ */
+export function re2FullMatch(pattern: string, text: string): Re2MatchVerdict {
+  requireRe2();
+  const a = addon as Re2Addon;
+  if (a.abiVersion < ABI_VERSION) throw new Re2MissingError(`the RE2 checker at ${re2AddonPath()} is an older build without fullMatch (ABI ${a.abiVersion}, need ${ABI_VERSION}); ${FIX}`);
+  return a.fullMatch(pattern, text);
 }

@@ -15,9 +15,9 @@ import { envoyJson } from '../xds/envoy-json.ts';
 import { jsonDiff, type FieldChange } from '../xds/json-diff.ts';
 import { SHORT_NAMES, TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { NodeLike } from '../translate/proxy.ts';
-import { proxyContext } from '../translate/proxy.ts';
 import { Translator } from '../translate/translate.ts';
-import { endpointZones, meshEndpoints, proxyResources } from './proxy-resources.ts';
+import { endpointZones, meshEndpoints } from './proxy-resources.ts';
+import { predictedResources } from './served-versions.ts';
 
 /** The types diff compares, in push order; SDS is left out (above). */
 const COMPARED: readonly ResourceTypeUrl[] = [TypeUrl.Cluster, TypeUrl.Endpoint, TypeUrl.Listener, TypeUrl.Route];
@@ -89,13 +89,12 @@ export function diffProxies(model: MeshModel, proxies: readonly ProxySummary[], 
   const endpoints = meshEndpoints(model, endpointZones(model, nodes));
   const out: ProxyDiff[] = [];
   for (const node of nodes) {
-    const own = proxyResources(translator, model, proxyContext(node, model));
-    const wanted = new Set(own.clusters.flatMap((c) => c.references.endpoints));
+    const predicted = predictedResources(translator, model, node, endpoints);
     const next: Record<string, VersionedResource[]> = {
-      [TypeUrl.Cluster]: own.clusters,
-      [TypeUrl.Endpoint]: endpoints.filter((e) => wanted.has(e.name)),
-      [TypeUrl.Listener]: own.listeners,
-      [TypeUrl.Route]: own.routes,
+      [TypeUrl.Cluster]: predicted.cds,
+      [TypeUrl.Endpoint]: predicted.eds,
+      [TypeUrl.Listener]: predicted.lds,
+      [TypeUrl.Route]: predicted.rds,
     };
     const summary = proxies.find((p) => p.node === node.id)!;
     const config = held.get(node.id)?.types ?? {};

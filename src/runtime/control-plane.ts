@@ -11,6 +11,7 @@ import { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { AdminServer, DEGRADED_CONDITIONS, type DegradedState } from '../admin/http.ts';
 import { registerCertificateRoutes } from '../admin/certificates.ts';
 import { registerMeshRoutes } from '../admin/intents.ts';
+import { registerServedVersionsRoute } from './served-versions.ts';
 import { XdsServer } from '../server/xds-server.ts';
 import { XdsMetrics } from '../server/metrics.ts';
 import type { IdentityVerifier } from '../identity/verifier.ts';
@@ -196,6 +197,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       degraded,
     });
     if (mesh) registerMeshRoutes(admin, mesh);
+    if (mesh) registerServedVersionsRoute(admin, mesh);
     registerReadinessMetrics(xdsMetrics.registry, () => mesh?.notReadyReason() ?? resources?.notReadyReason() ?? null, degraded);
     if (security) registerCertificateRoutes(admin, () => security.ca);
     started.push(() => admin.close());

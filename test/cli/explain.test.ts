@@ -4,8 +4,10 @@
  * their identity tokens as Envoy does (ADS followers ACKing everything): the
  * real binary explains frontend -> recommendation from what the proxies
  * were sent. The demo copy narrows frontend-to-recommendation to /api/ paths
- * so that one pair is also denied at the destination. Then bad input: one
- * clear line, exit 1, no stack trace.
+ * so that one pair is also denied at the destination. recommendation-v2's
+ * sidecar runs in transparent mode (iptables; one inbound listener on
+ * 0.0.0.0), so the decision at that destination is made there too. Then bad
+ * input: one clear line, exit 1, no stack trace.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -39,6 +41,8 @@ spec:
 let h: SecureHarness;
 let served: string;
 let targetLine: number;
+let policyLine: number;
+let splitLine: number;
 const followers: AdsFollower[] = [];
 
 beforeAll(async () => {
@@ -51,6 +55,10 @@ beforeAll(async () => {
   writeFileSync(file, narrowed + API_ONLY);
   // an object's origin is its first line (apiVersion), two above its name (1-based)
   targetLine = narrowed.split('\n').findIndex((l) => l === '  name: frontend-to-recommendation') - 2;
+  // 0-based index of the kind line = 1-based line of the apiVersion above it
+  const originOf = (kind: string, name: string) => narrowed.split('\n').findIndex((l, i, all) => l === `kind: ${kind}` && all[i + 2] === `  name: ${name}`);
+  policyLine = originOf('TrafficPolicy', 'recommendation');
+  splitLine = originOf('TrafficSplit', 'recommendation');
   h = await startSecure({ sourceDir: served });
   for (const [pod, sa] of PODS) {
     const node = {
@@ -58,7 +66,7 @@ beforeAll(async () => {
       cluster: pod,
       user_agent_name: 'envoy',
       locality: { zone: 'z1' },
-      metadata: structOf({ 'trellis.workload': `demo/${pod}`, 'trellis.app_ports': '8080=18080' }),
+      metadata: structOf(pod === 'recommendation-v2' ? { 'trellis.workload': `demo/${pod}`, 'trellis.mode': 'transparent' } : { 'trellis.workload': `demo/${pod}`, 'trellis.app_ports': '8080=18080' }),
     };
     followers.push(new AdsFollower(h.tlsClient(), node, tokenMetadata(h.token(sa, node.id))));
   }
@@ -109,6 +117,21 @@ describe('trellis explain (issue 13: explain a request)', () => {
     const targets = x.intents.filter((i) => i.kind === 'TrafficTarget');
     expect(targets).toHaveLength(1);
     expect(targets[0]).toMatchObject({ namespace: 'demo', name: 'frontend-to-recommendation', origin: { file: path.join(served, 'intents.yaml'), line: targetLine } });
+    // The default route's timeout and retries are the service-wide TrafficPolicy's, its weights the split without matches': cited with their file:line.
+    expect(x.intents.filter((i) => i.kind === 'TrafficPolicy' || i.kind === 'TrafficSplit')).toEqual([
+      { kind: 'TrafficPolicy', namespace: 'demo', name: 'recommendation', origin: { file: path.join(served, 'intents.yaml'), line: policyLine }, why: 'applies to service demo/recommendation port 8080: timeout and retries of route default/retry, and the cluster settings' },
+      { kind: 'TrafficSplit', namespace: 'demo', name: 'recommendation', origin: { file: path.join(served, 'intents.yaml'), line: splitLine }, why: 'weights of route default/retry' },
+    ]);
+  });
+
+  it('transparent mode: the destination is found by the identity the caller checks and the port, and its RBAC decides', async () => {
+    const allowed = await explained('--from', 'demo/frontend', 'http://recommendation.demo:8080/api/items');
+    const v2 = allowed.clusters.find((c) => c.name === 'recommendation-v2.demo:8080')!.endpoints[0]!.destination!;
+    expect(v2).toMatchObject({ node: 'demo/recommendation-v2', listener: expect.stringMatching(/^inbound \(filter chain /), mtlsRequired: true, allowed: true });
+    expect(v2.rbac[0]!.matchedPolicies).toEqual(['demo/frontend-to-recommendation']);
+    const denied = await explained('--from', 'demo/frontend', 'http://recommendation.demo:8080/admin');
+    expect(denied.clusters.find((c) => c.name === 'recommendation-v2.demo:8080')!.endpoints[0]!.destination).toMatchObject({ node: 'demo/recommendation-v2', allowed: false });
+    expect(denied.notes).toEqual([]);
   });
 
   it('the header canary: x-canary: true takes the canary route to v2 alone, cited by its TrafficSplit', async () => {
@@ -116,7 +139,7 @@ describe('trellis explain (issue 13: explain a request)', () => {
     expect(x.route.name).toBe('split/recommendation-canary/canary-header'); // POST: not retried
     expect(x.retryPolicy).toBeUndefined();
     expect(x.clusters.map((c) => [c.name, c.percent])).toEqual([['recommendation-v2.demo:8080', 100]]);
-    expect(x.intents.find((i) => i.kind === 'TrafficSplit')).toMatchObject({ name: 'recommendation-canary', origin: { file: path.join(served, 'intents.yaml') } });
+    expect(x.intents.filter((i) => i.kind === 'TrafficSplit')).toMatchObject([{ name: 'recommendation-canary', origin: { file: path.join(served, 'intents.yaml') } }]);
   });
 
   it('a denied request: frontend -> recommendation outside /api/ is routed but refused by the destination RBAC; the text says so', async () => {
@@ -135,6 +158,8 @@ describe('trellis explain (issue 13: explain a request)', () => {
     expect(run.stdout).toMatch(/recommendation-v1\.demo:8080 +weight 90 \(90%\)/);
     expect(run.stdout).toContain('mTLS: yes, SNI recommendation-v1.demo.svc.cluster.local, peer SAN checked: URI exact spiffe://trellis.local/ns/demo/sa/recommendation');
     expect(run.stdout).toContain(`${path.join(served, 'intents.yaml')}:${targetLine}: TrafficTarget demo/frontend-to-recommendation`);
+    expect(run.stdout).toContain(`${path.join(served, 'intents.yaml')}:${policyLine}: TrafficPolicy demo/recommendation (applies to service demo/recommendation port 8080: timeout and retries of route default/retry, and the cluster settings)`);
+    expect(run.stdout).toMatch(/destination demo\/recommendation-v2, listener inbound \(filter chain [^)]+\), client certificate required\n +RBAC ALLOW: allowed \(policy demo\/frontend-to-recommendation\)/);
     expect(run.stdout).toMatch(/^decision: +ALLOW$/m);
   });
 

@@ -272,6 +272,9 @@ describe('issue 15: hedging and active health checks with real Envoy sidecars', 
 
   it('a hedged request beats the slow instance: the fast one gets a copy while the slow one still holds the first, and answers', async () => {
     await bothHealthy();
+    // The admin page shows a health change before every worker's balancer has it (about a
+    // second): a request sent in between can have only the slow instance to hedge to.
+    await sleep(1500);
     // Until round robin has sent a few first attempts to the slow one (a worker picks up a
     // health change within about a second of the admin page showing it); bounded.
     const replies: Reply[] = [];

@@ -155,6 +155,12 @@ describe('issue 13: the injection webhook called by the API server', () => {
     expect(created.metadata.annotations?.['trellis.io/injected']).toBeUndefined();
   });
 
+  it('a pod that asks for the sidecar (label trellis.io/inject=enabled) outside the mesh: the pod webhook sends it, Trellis leaves it with a warning kubectl prints', async () => {
+    const { body, headers } = await cluster.rest.postWithHeaders<Json>('/api/v1/namespaces/plain/pods', pod('plain', { labels: { 'trellis.io/inject': 'enabled' } }));
+    expect(body.spec.initContainers).toBeUndefined();
+    expect(headers.warning).toMatch(/trellis: namespace \\"plain\\" is not in the mesh \(Trellis serves the namespaces labelled trellis.io\/mesh=enabled\)/);
+  });
+
   it('a pod injected by `trellis inject` (GitOps) is created as written, not injected twice', async () => {
     const written = parse(injectManifest(JSON.stringify(pod('shop')), { ...DEFAULT_INJECT_OPTIONS, caPem: server.security!.ca.trustBundlePem() }).yaml) as Json;
     const created = await create('shop', written);

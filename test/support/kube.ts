@@ -6,7 +6,7 @@
  *
  * A missing binary is an error that says how to get it, never a skip.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -383,4 +383,16 @@ export async function installCrds(rest: KubeRest): Promise<string[]> {
     }
   }
   return names;
+}
+
+/**
+ * `bin/trellis.js ARGS` as an operator runs it, with $KUBECONFIG cleared (the
+ * test's --kubeconfig is the only cluster it may reach): exit code and output.
+ */
+export function trellisCli(args: readonly string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('node', [path.join(ROOT, 'bin/trellis.js'), ...args], { timeout: timeoutMs, env: { ...process.env, KUBECONFIG: '' } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }

@@ -7,12 +7,20 @@
  * virtual host (domains) -> first matching route -> cluster(s) and weights,
  * timeout and retries -> each cluster's TLS (SAN checked) and endpoints (EDS)
  * -> for each endpoint, the destination proxy's inbound listener and its RBAC.
+ *
+ * Two facts are not in the served resources, and come from elsewhere: which
+ * TrafficPolicy applies to a whole service (a route names only a route
+ * override's policy): the intents API's `appliesTo`; and, in transparent
+ * mode, which proxy an endpoint's IP belongs to (its inbound listener binds
+ * 0.0.0.0): the proxies with the identity the caller checks (the cluster's
+ * SAN) and a filter chain for the endpoint's port, which must decide alike.
  */
 import { OperatorError } from '../../errors.ts';
 import type { HeldResourceView, ProxyConfigView } from '../proxies.ts';
 import { routeMatch, selectVirtualHost, type Headers } from './match.ts';
 import { evaluateRbac, type RbacDecision } from './rbac.ts';
-import { inboundChain, outboundChain, rbacFilters, routeConfigOf, tlsOf, type Json } from './resources.ts';
+import { stringMatch } from './match.ts';
+import { inboundChain, outboundChain, rbacFilters, routeConfigOf, sanMatchersOf, tlsOf, transparentInboundChain, type InboundChain, type Json } from './resources.ts';
 
 /** A request that cannot be explained (unknown URL, no route): one line, exit 1. */
 export class ExplainError extends OperatorError {}
@@ -29,6 +37,8 @@ export interface IntentOrigin {
   namespace: string;
   name: string;
   origin?: { file: string; line?: number };
+  /** TrafficPolicy: the service ports it applies to (GET /api/v1/intents) */
+  appliesTo?: ReadonlyArray<{ namespace: string; service: string; port: number }>;
 }
 
 export interface ExplainInput {
@@ -37,6 +47,8 @@ export interface ExplainInput {
   sourceIdentity: string | undefined;
   /** every connected proxy's config, for the destination's inbound side */
   proxies: readonly ProxyConfigView[];
+  /** each connected proxy's SPIFFE ID, by node: transparent mode's destinations are found by identity */
+  identities?: ReadonlyMap<string, string | undefined>;
   intents: readonly IntentOrigin[];
   request: ExplainRequest;
 }
@@ -45,7 +57,15 @@ export interface EndpointExplanation {
   address: string;
   health: string;
   locality: string;
-  destination?: { node: string; listener: string; mtlsRequired: boolean; rbac: RbacDecision[]; allowed: boolean };
+  destination?: {
+    node: string;
+    listener: string;
+    mtlsRequired: boolean;
+    rbac: RbacDecision[];
+    allowed: boolean;
+    /** transparent mode, several proxies may own the endpoint (same identity and port): all of them, which decide alike */
+    candidates?: string[];
+  };
 }
 
 export interface ClusterExplanation {
@@ -111,7 +131,8 @@ export function explain(input: ExplainInput): Explanation {
   if (!vhost) {
     throw new ExplainError(`no virtual host of ${source.node}'s route configuration "${String(rc.name)}" matches ${req.authority} (it routes: ${vhosts.map((v) => String(v.name)).join(', ') || 'nothing'}); in Strict mode a service appears only when a TrafficTarget lets the caller reach it`);
   }
-  const vhostNs = /^[^.]+\.([^:]+):\d+$/.exec(String(vhost.name))?.[1] ?? '';
+  // names.ts virtualHostName: `<service>.<namespace>:<port>`
+  const [, vhostService = '', vhostNs = '', vhostPort = ''] = /^([^.]+)\.([^:]+):(\d+)$/.exec(String(vhost.name)) ?? [];
   const routes = (vhost.routes as Json[] | undefined) ?? [];
   const skipped: string[] = [];
   let index = -1;
@@ -129,7 +150,16 @@ export function explain(input: ExplainInput): Explanation {
   const routeName = String(route.name ?? `#${index}`);
   const intentOfRoute = /^(split|policy)\/([^/]+)\//.exec(routeName);
   if (intentOfRoute) cite(intentOfRoute[1] === 'split' ? 'TrafficSplit' : 'TrafficPolicy', vhostNs, intentOfRoute[2]!, `route ${routeName}`);
+  const applying = (kind: string) => input.intents.filter((i) => i.kind === kind && i.appliesTo?.some((t) => t.namespace === vhostNs && t.service === vhostService && t.port === Number(vhostPort)));
+  for (const p of applying('TrafficPolicy')) {
+    const what = intentOfRoute?.[1] === 'policy' ? `what route ${routeName} does not override, and the cluster settings` : `timeout and retries of route ${routeName}, and the cluster settings`;
+    cite('TrafficPolicy', p.namespace, p.name, `applies to service ${vhostNs}/${vhostService} port ${vhostPort}: ${what}`);
+  }
   const action = route.route as Json | undefined;
+  // A canary's or an override's route names its intent; the weights of any other route are the split without matches'.
+  if (intentOfRoute?.[1] !== 'split' && action?.weighted_clusters) {
+    for (const sp of applying('TrafficSplit')) cite('TrafficSplit', sp.namespace, sp.name, `weights of route ${routeName}`);
+  }
   if (!action) throw new ExplainError(`route ${routeName} of ${String(vhost.name)} is not a forwarding route (${Object.keys(route).filter((k) => k !== 'match' && k !== 'name').join(', ')})`);
 
   const weighted = ((action.weighted_clusters as Json | undefined)?.clusters as Json[] | undefined) ?? (action.cluster ? [{ name: action.cluster, weight: 1 }] : []);
@@ -170,6 +200,7 @@ function explainCluster(
     return out;
   }
   out.mtls = tlsOf(cluster);
+  const sans = out.mtls ? sanMatchersOf(cluster) : [];
   const edsName = String(((cluster.eds_cluster_config as Json | undefined)?.service_name as string | undefined) ?? name);
   const cla = cluster.type === 'EDS' ? held(input.source, 'eds').find((r) => r.name === edsName)?.resource : (cluster.load_assignment as Json | undefined);
   if (!cla) notes.push(`cluster ${name}: no endpoints held (EDS ${edsName})`);
@@ -178,34 +209,63 @@ function explainCluster(
     for (const lb of (group.lb_endpoints as Json[] | undefined) ?? []) {
       const sock = (((lb.endpoint as Json | undefined)?.address as Json | undefined)?.socket_address as Json | undefined) ?? {};
       const e: EndpointExplanation = { address: `${String(sock.address)}:${Number(sock.port_value)}`, health: String(lb.health_status ?? 'UNKNOWN (taken as healthy)'), locality };
-      e.destination = destinationOf(input, String(sock.address), Number(sock.port_value), req, out.mtls !== undefined, cite);
+      e.destination = destinationOf(input, String(sock.address), Number(sock.port_value), req, out.mtls !== undefined, sans, cite, notes);
       out.endpoints.push(e);
     }
   }
   return out;
 }
 
-/** The proxy whose inbound listener serves `address:port`, and what its RBAC says of this caller. */
+/**
+ * The proxy whose inbound side serves `address:port`, and what its RBAC says
+ * of this caller. Explicit mode: the listener bound to that address and port.
+ * Transparent mode: the proxies with the identity the caller checks and a
+ * filter chain for the port; their decision when they all decide alike.
+ */
 function destinationOf(
   input: ExplainInput,
   address: string,
   port: number,
   req: ReturnType<typeof parseRequest>,
   mtls: boolean,
+  sans: readonly Json[],
   cite: (kind: string, namespace: string, name: string, why: string) => void,
+  notes: string[],
 ): EndpointExplanation['destination'] {
-  for (const proxy of input.proxies) {
-    const chain = inboundChain(held(proxy, 'lds').map((r) => r.resource), address, port);
-    if (!chain) continue;
-    const principal = mtls ? input.sourceIdentity : undefined;
+  const principal = mtls ? input.sourceIdentity : undefined;
+  const decide = (proxy: ProxyConfigView, chain: InboundChain) => {
     const rbac = rbacFilters(chain.hcm).map((f) => evaluateRbac(f, { path: req.path, headers: req.headers, destinationPort: port, principal }));
-    for (const d of rbac) {
-      for (const p of d.matchedPolicies) {
+    return { node: proxy.node, listener: chain.listener, mtlsRequired: chain.mtlsRequired, rbac, allowed: rbac.every((d) => d.allowed) && (!chain.mtlsRequired || mtls) };
+  };
+  const citeDecision = (d: NonNullable<EndpointExplanation['destination']>) => {
+    for (const r of d.rbac) {
+      for (const p of r.matchedPolicies) {
         const [ns, name] = p.split('/');
-        if (ns && name) cite('TrafficTarget', ns, name, `${d.action === 'DENY' ? 'denies' : 'allows'} ${principal ?? 'the caller'} at the destination`);
+        if (ns && name) cite('TrafficTarget', ns, name, `${r.action === 'DENY' ? 'denies' : 'allows'} ${principal ?? 'the caller'} at the destination`);
       }
     }
-    return { node: proxy.node, listener: chain.listener, mtlsRequired: chain.mtlsRequired, rbac, allowed: rbac.every((d) => d.allowed) && (!chain.mtlsRequired || mtls) };
+    return d;
+  };
+  for (const proxy of input.proxies) {
+    const chain = inboundChain(held(proxy, 'lds').map((r) => r.resource), address, port);
+    if (chain) return citeDecision(decide(proxy, chain));
   }
-  return undefined;
+  const hasIdentity = (node: string) => {
+    if (sans.length === 0) return true;
+    const id = input.identities?.get(node);
+    return id !== undefined && sans.some((m) => (m.san_type === undefined || m.san_type === 'URI') && m.matcher !== undefined && stringMatch(m.matcher as Json, id).matched);
+  };
+  const candidates = input.proxies.flatMap((proxy) => {
+    const chain = hasIdentity(proxy.node) ? transparentInboundChain(held(proxy, 'lds').map((r) => r.resource), port) : undefined;
+    return chain ? [decide(proxy, chain)] : [];
+  });
+  if (candidates.length === 0) return undefined;
+  const nodes = candidates.map((c) => c.node);
+  const who = `${sans.length > 0 ? 'the identity the caller checks' : 'no identity checked (plaintext)'} and a filter chain for port ${port}`;
+  if (candidates.length > 1 && new Set(candidates.map((c) => `${c.allowed}|${JSON.stringify(c.rbac.map((r) => r.matchedPolicies))}`)).size > 1) {
+    notes.push(`endpoint ${address}:${port}: transparent mode, its proxy is one of ${nodes.join(', ')} (${who}), and they decide differently: authorization unknown`);
+    return undefined;
+  }
+  if (candidates.length > 1) notes.push(`endpoint ${address}:${port}: transparent mode, its proxy is one of ${nodes.join(', ')} (${who}); they all decide alike`);
+  return citeDecision({ ...candidates[0]!, ...(candidates.length > 1 ? { candidates: nodes } : {}) });
 }

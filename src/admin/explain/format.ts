@@ -16,7 +16,8 @@ function cluster(c: ClusterExplanation): string[] {
       lines.push('      destination: no connected proxy serves it (authorization unknown)');
       continue;
     }
-    lines.push(`      destination ${d.node}, listener ${d.listener}${d.mtlsRequired ? ', client certificate required' : ''}`);
+    const node = d.candidates ? `one of ${d.candidates.join(', ')} (transparent mode; they decide alike)` : d.node;
+    lines.push(`      destination ${node}, listener ${d.listener}${d.mtlsRequired ? ', client certificate required' : ''}`);
     for (const r of d.rbac) {
       const by = r.matchedPolicies.length > 0 ? `policy ${r.matchedPolicies.join(', ')}` : 'no policy matches';
       lines.push(`      RBAC ${r.action}: ${r.allowed ? 'allowed' : 'denied'} (${by})${r.unknown.length ? `; not evaluated: ${r.unknown.join('; ')}` : ''}`);

@@ -18,11 +18,20 @@ describe('explain: Envoy matching', () => {
     expect(selectVirtualHost(vhosts.slice(1), 'other')).toBeUndefined();
   });
 
-  it('safe_regex is a full match; RE2-only syntax is reported, not guessed', () => {
+  it('safe_regex is a full match evaluated by RE2 itself, as Envoy does: where JavaScript RegExp would answer otherwise', () => {
     expect(regexFullMatch('true', 'true')).toEqual({ matched: true });
     expect(regexFullMatch('true', 'untrue')).toEqual({ matched: false });
     expect(regexFullMatch('a|b', 'ab')).toEqual({ matched: false });
-    expect(regexFullMatch('(?P<n>a)', 'a').unknown).toMatch(/RE2 syntax/);
+    // RE2 syntax JavaScript cannot compile
+    expect(regexFullMatch('(?i)canary', 'CANARY')).toEqual({ matched: true });
+    expect(regexFullMatch('(?P<n>a)b', 'ab')).toEqual({ matched: true });
+    expect(regexFullMatch('\\pN+', '42')).toEqual({ matched: true });
+    // both compile, RE2 answers otherwise: '.' never matches a newline without (?s); \s is ASCII whitespace only
+    expect(regexFullMatch('a.b', 'a\nb')).toEqual({ matched: false });
+    expect(regexFullMatch('\\s', '\u00a0')).toEqual({ matched: false });
+    expect(regexFullMatch('\\s', '\u000b')).toEqual({ matched: false });
+    // JavaScript's lookahead is no RE2: Envoy would NACK it
+    expect(regexFullMatch('(?=a)a', 'a').unknown).toMatch(/does not compile in RE2 \(invalid perl operator: \(\?=\): Envoy NACKs it/);
   });
 
   it('routes: path kinds, headers (inverted, absent), query parameters', () => {

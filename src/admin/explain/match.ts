@@ -3,11 +3,13 @@
  * served resources (proto JSON, snake_case): string matchers, header and
  * query matchers, route matches, virtual host domains. Pure.
  *
- * safe_regex is RE2 with a full match. Matching here uses JavaScript RegExp
- * anchored as `^(?:…)$`: the same answer for the patterns Trellis writes
- * (literals, classes, alternations, `.*`); a pattern JS cannot compile (RE2's
- * `(?i)`, `(?P<n>…)`) is reported as not evaluated rather than guessed.
+ * safe_regex is RE2 with a full match (Envoy's CompiledGoogleReMatcher::match
+ * is RE2::FullMatch): it is evaluated by RE2 itself, through the native
+ * checker Trellis validates regexes with (model/re2.ts), never by JavaScript's
+ * RegExp, whose syntax and semantics differ (`(?i)`, `(?P<n>…)`, `\C`, `\z`,
+ * lookaround, what `.` and `\s` match).
  */
+import { re2FullMatch } from '../../model/re2.ts';
 
 type Json = Record<string, unknown>;
 
@@ -17,14 +19,12 @@ export type Verdict = { matched: boolean; unknown?: string };
 const yes: Verdict = { matched: true };
 const no: Verdict = { matched: false };
 
+/** Throws Re2MissingError (the CLI's one-line "build the RE2 checker") when the addon is not built. */
 export function regexFullMatch(pattern: string, text: string): Verdict {
-  let re: RegExp;
-  try {
-    re = new RegExp(`^(?:${pattern})$`, 'su');
-  } catch {
-    return { matched: false, unknown: `regex ${JSON.stringify(pattern)} is RE2 syntax JavaScript cannot evaluate` };
-  }
-  return { matched: re.test(text) };
+  const v = re2FullMatch(pattern, text);
+  // Trellis validated it before serving: a pattern RE2 refuses was written by hand (--resources).
+  if (!v.ok) return { matched: false, unknown: `regex ${JSON.stringify(pattern)} does not compile in RE2 (${v.error}): Envoy NACKs it` };
+  return { matched: v.matched };
 }
 
 /** envoy.type.matcher.v3.StringMatcher. */

@@ -47,30 +47,67 @@ export function routeConfigOf(hcm: Json, routes: readonly Json[]): Json | undefi
   return routes.find((r) => r.name === name);
 }
 
+function upstreamTls(cluster: Json): Json | undefined {
+  const tls = (cluster.transport_socket as Json | undefined)?.typed_config as Json | undefined;
+  return tls && String(tls['@type'] ?? '').endsWith('UpstreamTlsContext') ? tls : undefined;
+}
+
+/** The SAN matchers the caller checks the peer's certificate with (SubjectAltNameMatcher JSON). */
+export function sanMatchersOf(cluster: Json): Json[] {
+  const ctx = (upstreamTls(cluster)?.common_tls_context as Json | undefined) ?? {};
+  const vc = ((ctx.combined_validation_context as Json | undefined)?.default_validation_context as Json | undefined) ?? (ctx.validation_context as Json | undefined) ?? {};
+  return (vc.match_typed_subject_alt_names as Json[] | undefined) ?? [];
+}
+
 /** Upstream TLS: the SNI and the SANs the caller checks (StringMatcher JSON, shown as written). */
 export function tlsOf(cluster: Json): { sni?: string; sans: string[] } | undefined {
-  const ts = cluster.transport_socket as Json | undefined;
-  const tls = ts?.typed_config as Json | undefined;
-  if (!tls || !String(tls['@type'] ?? '').endsWith('UpstreamTlsContext')) return undefined;
-  const ctx = (tls.common_tls_context as Json | undefined) ?? {};
-  const vc = ((ctx.combined_validation_context as Json | undefined)?.default_validation_context as Json | undefined) ?? (ctx.validation_context as Json | undefined) ?? {};
-  const sans = ((vc.match_typed_subject_alt_names as Json[] | undefined) ?? []).map((m) => {
+  const tls = upstreamTls(cluster);
+  if (!tls) return undefined;
+  const sans = sanMatchersOf(cluster).map((m) => {
     const [kind, value] = Object.entries((m.matcher as Json | undefined) ?? {})[0] ?? ['?', '?'];
     return `${String(m.san_type ?? 'SAN')} ${kind} ${typeof value === 'string' ? value : JSON.stringify(value)}`;
   });
   return { sni: tls.sni as string | undefined, sans };
 }
 
-/** The inbound HTTP chain serving `address:port` on one proxy, if it has one. */
-export function inboundChain(listeners: readonly Json[], address: string, port: number): { listener: string; hcm: Json; mtlsRequired: boolean } | undefined {
+export interface InboundChain {
+  listener: string;
+  hcm: Json;
+  mtlsRequired: boolean;
+}
+
+function inbound(listener: Json, chain: Json, hcm: Json, name: string): InboundChain {
+  const tls = (chain.transport_socket as Json | undefined)?.typed_config as Json | undefined;
+  return { listener: name, hcm, mtlsRequired: tls?.require_client_certificate === true };
+}
+
+/** Explicit mode: the inbound HTTP chain of a listener bound to `address:port` on one proxy, if it has one. */
+export function inboundChain(listeners: readonly Json[], address: string, port: number): InboundChain | undefined {
   for (const l of listeners.filter((x) => x.traffic_direction === 'INBOUND')) {
     const s = socketOf(l);
     if (s.address !== address || s.port !== port) continue;
     const chain = chainFor(l, port);
     const hcm = chain && hcmOf(chain);
     if (!chain || !hcm) continue;
-    const tls = (chain.transport_socket as Json | undefined)?.typed_config as Json | undefined;
-    return { listener: String(l.name), hcm, mtlsRequired: tls?.require_client_certificate === true };
+    return inbound(l, chain, hcm, String(l.name));
+  }
+  return undefined;
+}
+
+const ORIGINAL_DST = 'envoy.filters.listener.original_dst';
+
+/**
+ * Transparent mode: iptables sends every inbound connection of the pod to one
+ * listener whose original_dst filter recovers the port the caller connected
+ * to, and the filter chain matching that port serves it. Its HTTP chain for
+ * `port`, if the proxy has one (a port without one is passed through as TCP).
+ */
+export function transparentInboundChain(listeners: readonly Json[], port: number): InboundChain | undefined {
+  for (const l of listeners.filter((x) => x.traffic_direction === 'INBOUND' && ((x.listener_filters as Json[] | undefined) ?? []).some((f) => f.name === ORIGINAL_DST))) {
+    const chain = ((l.filter_chains as Json[] | undefined) ?? []).find((c) => chainPort(c) === port);
+    const hcm = chain && hcmOf(chain);
+    if (!chain || !hcm) continue;
+    return inbound(l, chain, hcm, `${String(l.name)} (filter chain ${String(chain.name ?? port)})`);
   }
   return undefined;
 }

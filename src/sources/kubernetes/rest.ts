@@ -83,6 +83,11 @@ export class KubeRest {
     return this.exchange<T>('GET', path);
   }
 
+  /** POST with the answer's headers (`trellis check` reads admission webhooks' Warning headers). */
+  postWithHeaders<T = Json>(path: string, body: unknown, query?: Record<string, string>): Promise<{ body: T; headers: Record<string, string> }> {
+    return this.exchange<T>('POST', path, body, { query });
+  }
+
   private async exchange<T>(method: keyof typeof HttpMethod, path: string, body?: unknown, opts: { contentType?: string; query?: Record<string, string> } = {}): Promise<{ body: T; headers: Record<string, string> }> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);

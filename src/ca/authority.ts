@@ -23,7 +23,10 @@ import { derToPem, pemBlocks } from './encoding.ts';
 import { CertificateInventory, certificateListing, type CertificateListing } from './inventory.ts';
 import { IssuedCertificate } from './issued.ts';
 import { DEFAULT_ROOT_LIFETIME_MS, generateRoot, randomSerial } from './root.ts';
-import { loadCaChain, loadSigningCa, publicChain, type CaChain, type CaOrigin, type SigningCa } from './chain.ts';
+import { loadCaChain, loadSigningCa, publicChain, type CaChain, type SigningCa } from './chain.ts';
+import { filesFlags, originOf, readCaFiles, type RootFiles } from './operator-files.ts';
+
+export type { RootFiles };
 import { DEFAULT_RENEWAL_POLICY, renewalDecision, rotationGraceEnd, rotationProgress, scheduledRenewal, type RenewalDecision, type RenewalPolicy, type RotationProgress } from './rotation.ts';
 import { isValidTrustDomain, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from '../identity/spiffe.ts';
 import { FileCaStore, type CaStore, type RootMaterial } from './store.ts';
@@ -36,15 +39,6 @@ export const DEFAULT_SERVER_LIFETIME_MS = 30 * 24 * 3600_000;
 /** Leaves start a few minutes early so a peer whose clock lags still accepts a fresh one. */
 export const LEAF_BACKDATE_MS = 5 * 60_000;
 
-/** An operator's CA: a root, or an intermediate with the chain up to its root (chain.ts). */
-export interface RootFiles {
-  certFile: string;
-  keyFile: string;
-  /** Intermediates above the certificate, and possibly the root. */
-  chainFile?: string;
-  /** The root the chain must end at. */
-  rootFile?: string;
-}
 
 export interface CertificateAuthorityOptions {
   trustDomain: string;
@@ -127,11 +121,11 @@ export class CertificateAuthority {
     let stored = await store.load();
     if (stored && opts.newRoot) log.warn('--new-ca ignored: the state dir holds a root; remove the flag, so that a lost root is refused again (to replace a root: trellis ca rotate)');
     if (opts.operatorRoot) {
-      const given = loadSigningCa(await readRootFiles(opts.operatorRoot), now, originOf(opts.operatorRoot));
+      const given = loadSigningCa(await readCaFiles(opts.operatorRoot), now, originOf(opts.operatorRoot));
       if (!stored) {
         await refuseLostRoot(store, opts.newRoot === true);
         await store.initialize({ certificatePem: given.pathPem, keyPem: given.keyPem });
-        log.info({ fingerprint: given.fingerprint }, 'stored the operator-supplied root');
+        log.info({ fingerprint: given.fingerprint }, 'stored the operator-supplied CA');
       } else if (!sameCertificate(stored.active.certificatePem, given.certificatePem)) {
         throw new CaError('root-conflict', `the state dir already trusts another root (${stored.paths.cert}) than ${opts.operatorRoot.certFile}`,
           `to change CAs without an outage use \`trellis ca rotate ${filesFlags(opts.operatorRoot)}\`; to start over, move ${stored.paths.cert.replace(/\/[^/]+$/, '')} aside and start with --new-ca`,
@@ -285,7 +279,7 @@ export class CertificateAuthority {
       }
       const now = this.#clock();
       const material: RootMaterial = newRoot
-        ? await readRootFiles(newRoot)
+        ? await readCaFiles(newRoot)
         : generateRoot({ trustDomain: this.trustDomain, now, lifetimeMs: this.#rootLifetimeMs });
       const origin = newRoot ? originOf(newRoot) : { certPath: '(generated root)', keyPath: '(generated key)', state: false };
       // Without --root, an intermediate must chain to the root in use (an intermediate rotation).
@@ -377,32 +371,6 @@ export class CertificateAuthority {
     this.#busy = run.catch(() => undefined);
     return run;
   }
-}
-
-async function readRootFiles(files: RootFiles): Promise<RootMaterial & { chainPem?: string; rootPem?: string }> {
-  const read = async (path: string): Promise<string> => {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (err) {
-      throw new CaError('invalid-config', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`,
-        'check the path and that Trellis may read it', path);
-    }
-  };
-  return {
-    certificatePem: await read(files.certFile),
-    keyPem: await read(files.keyFile),
-    ...(files.chainFile !== undefined ? { chainPem: await read(files.chainFile) } : {}),
-    ...(files.rootFile !== undefined ? { rootPem: await read(files.rootFile) } : {}),
-  };
-}
-
-function originOf(files: RootFiles): CaOrigin {
-  return { certPath: files.certFile, keyPath: files.keyFile, chainPath: files.chainFile, rootPath: files.rootFile, state: false };
-}
-
-/** The flags that give these files to `trellis ca import` / `ca rotate`. */
-export function filesFlags(files: RootFiles): string {
-  return [`--cert ${files.certFile}`, `--key ${files.keyFile}`, files.chainFile && `--chain ${files.chainFile}`, files.rootFile && `--root ${files.rootFile}`].filter(Boolean).join(' ');
 }
 
 function sameCertificate(aPem: string, bPem: string): boolean {

@@ -87,10 +87,10 @@ export const oneLine = (name: string): string => name.replace(/\n/g, ', ');
 
 /**
  * Parses and checks the signing CA's certificate and its path. `expectedRoot`
- * is the root already configured (a rotation of the intermediate keeps it):
+ * is the root already configured (the state dir's; a rotation of the intermediate keeps it):
  * without `rootPem`, the path must end there, and it may be left out of the chain.
  */
-export function loadCaChain(pem: CaPem, now: number, origin: CaOrigin, expectedRoot?: TrustedRoot): CaChain {
+export function loadCaChain(pem: CaPem, now: number, origin: CaOrigin, expectedRoot?: PathCertificate): CaChain {
   const [signer, ...rest] = certificatesOf(pem.certificatePem, origin.certPath, origin, 'the CA certificate');
   if (!signer) throw new Error('unreachable: certificatesOf returns at least one');
   const pool = [...rest];
@@ -105,7 +105,7 @@ export function loadCaChain(pem: CaPem, now: number, origin: CaOrigin, expectedR
     }
   } else if (expectedRoot && !isSelfSigned(signer.x509)) {
     // A self-signed CA certificate is a root of its own (a root rotation); an intermediate keeps the configured root.
-    configured = { ...expectedRoot, pathLen: pathLenOf(expectedRoot.x509.raw), file: 'the configured root' };
+    configured = expectedRoot;
   }
   if (configured) pool.push(configured);
 
@@ -141,7 +141,7 @@ export function loadCaChain(pem: CaPem, now: number, origin: CaOrigin, expectedR
 }
 
 /** loadCaChain plus the signing key: everything the CA needs to issue leaves. */
-export function loadSigningCa(pem: CaPem & { keyPem: string }, now: number, origin: CaOrigin, expectedRoot?: TrustedRoot): SigningCa {
+export function loadSigningCa(pem: CaPem & { keyPem: string }, now: number, origin: CaOrigin, expectedRoot?: PathCertificate): SigningCa {
   const chain = loadCaChain(pem, now, origin, expectedRoot);
   const key = parseKey(pem.keyPem, origin);
   if (!signatureSchemeFor(key)) {

@@ -6,6 +6,9 @@
  *  - what the web sidecar presents on the wire is leaf + intermediate, and
  *    `openssl verify -CAfile root -untrusted intermediate leaf` accepts it;
  *    every bootstrap and bundle holds the root alone;
+ *  - another installation (its own state dir and intermediate, same root)
+ *    issues a leaf this mesh's web sidecar accepts (the multicluster trust
+ *    model), and that installation verifies the sidecar with its own bundle;
  *  - under steady traffic, an intermediate rotation (same root, `trellis ca
  *    rotate --cert --key`), then a root rotation (the operator's new root and
  *    a new intermediate, `--chain --root`), each finished with `--finish`:
@@ -17,11 +20,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { allInSync } from '../../src/runtime/demo.ts';
+import { CertificateAuthority } from '../../src/ca/authority.ts';
+import type { IssuedCertificate } from '../../src/ca/issued.ts';
 import { openssl, opensslIntermediate, opensslRoot, type CaFiles } from '../../src/ca/testkit.ts';
 import { writeYaml } from '../support/mesh-harness.ts';
 import { envoyBin } from '../support/venv.ts';
@@ -173,6 +179,20 @@ async function presentedChain(): Promise<{ chain: string[]; verify: string }> {
   return { chain, verify: /Verify return code: (.*)/.exec(out)?.[1] ?? out.slice(0, 500) };
 }
 
+/** GET / over mTLS straight to the web sidecar's inbound listener with `leaf` (and its chain), trusting `bundle`; status 0 if refused. */
+function mtlsGet(leaf: IssuedCertificate, bundle: string): Promise<{ status: number; body: string; error?: string }> {
+  return new Promise((resolve) => {
+    const req = https.request({ host: WEB_IP, port: SERVICE_PORT, path: '/', ca: bundle, cert: leaf.certificateChainPem, key: leaf.privateKeyPem, agent: false, checkServerIdentity: () => undefined, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ status: 0, body: '', error: e.message }));
+    req.end();
+  });
+}
+
 /** The issuer fingerprint (the signing CA) of the certificate each identity currently holds. */
 function issuerOf(sa: string): string | undefined {
   return server.security!.ca.inventory.latest(`${TD}/${sa}`)?.issuerFingerprint;
@@ -250,6 +270,19 @@ describe('issue 15: sidecars on leaves of an intermediate under the operator\'s 
     const bootstrap = readFileSync(path.join(tmp, 'demo-client.yaml'), 'utf8');
     expect(pemCertificates(bootstrap.replace(/\n\s+/g, '\n')).map((c) => c.subject)).toEqual([new X509Certificate(readFileSync(root.certFile)).subject]);
     expect(server.security!.serverCertificate.chainPem).toBe(readFileSync(first.certFile, 'utf8'));
+  });
+
+  it('another installation\'s intermediate under the same root: its leaf (and chain) is accepted by this mesh\'s web sidecar, which it verifies with its own bundle; a leaf under another root is refused', async () => {
+    const west = await opensslIntermediate(pki, 'mesh-ca-west', root, { pathLen: 0 });
+    const westCa = await CertificateAuthority.open({ trustDomain: 'trellis.local', stateDir: path.join(tmp, 'state-west'), operatorRoot: { ...west, chainFile: root.certFile }, logger: quietLog() });
+    expect(westCa.trustBundlePem()).toBe(server.security!.ca.trustBundlePem());
+    const r = await mtlsGet(westCa.issue(`${TD}/client`), westCa.trustBundlePem());
+    expect(r).toEqual({ status: 200, body: 'web' });
+    // Control: an installation under another root is refused by the sidecar.
+    const stranger = await opensslRoot(pki, 'stranger-root');
+    const strangerCa = await CertificateAuthority.open({ trustDomain: 'trellis.local', stateDir: path.join(tmp, 'state-stranger'), operatorRoot: { ...(await opensslIntermediate(pki, 'stranger-ca', stranger)), chainFile: stranger.certFile }, logger: quietLog() });
+    const refused = await mtlsGet(strangerCa.issue(`${TD}/client`), server.security!.ca.trustBundlePem());
+    expect(refused.status).toBe(0);
   });
 
   it('an intermediate rotation under traffic (same root, then --finish): zero failed requests, both sidecars end on the new intermediate', { timeout: 60_000 }, async () => {

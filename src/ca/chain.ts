@@ -194,7 +194,7 @@ export function pathLenOf(der: Uint8Array): number | undefined {
 /** The checks a verifier makes on each CA of a leaf's path; `index` intermediates sit below it (the leaf is not counted). */
 function checkPathMember(c: PathCertificate, index: number, path: readonly PathCertificate[], now: number, origin: CaOrigin): void {
   const role = index === 0 ? 'the signing CA' : index === path.length - 1 ? 'the root' : 'an intermediate';
-  checkCa(c.x509, c.x509.raw, { ...origin, certPath: c.file }, `${c.file} (${c.subject}, ${role})`);
+  checkCa(c.x509.raw, { ...origin, certPath: c.file }, `${c.file} (${c.subject}, ${role})`);
   if (c.notBefore > now) {
     failWith(origin, 'clock-skew', `${c.file} (${c.subject}) is not valid until ${new Date(c.notBefore).toISOString()}, but this machine's clock says ${new Date(now).toISOString()}`,
       'check the clock on this machine and where the certificate was made (NTP); Trellis would issue certificates peers reject', c.file);

@@ -99,7 +99,7 @@ export function loadTrustedRoot(certificatePem: string, now: number, origin: Roo
     failWith(origin, 'malformed-pem', `${origin.certPath} is not a valid X.509 certificate (${errorMessage(err)})`,
       'check the file with `openssl x509 -in FILE -noout -text`');
   }
-  checkCa(cert, certs[0]!.der, origin);
+  checkCa(certs[0]!.der, origin);
   if (!cert.checkIssued(cert) || !cert.verify(cert.publicKey)) {
     failWith(origin, 'not-a-root', `${origin.certPath} (${cert.subject.replace(/\n/g, ', ')}) is not self-signed`,
       'give the self-signed root CA here; an intermediate signs with its chain instead (trellis ca import --cert I --key K --chain C)');
@@ -143,7 +143,7 @@ export function parseKey(pem: string, origin: RootOrigin): KeyObject {
  * default and verifiers (OpenSSL, BoringSSL) accept them. `label` names the
  * certificate in messages (default: its file).
  */
-export function checkCa(cert: X509Certificate, der: Uint8Array, origin: RootOrigin, label = origin.certPath): void {
+export function checkCa(der: Uint8Array, origin: RootOrigin, label = origin.certPath): void {
   // Not cert.ca: OpenSSL's answer is also false for a CA:TRUE certificate
   // whose keyUsage lacks keyCertSign, and the message must say which it is.
   const bc = extensionValue(der, x.id_ce_basicConstraints);

@@ -72,6 +72,14 @@ describe('issue 15: trellis ca import, then serve, with an operator\'s intermedi
     expect(json.cas[0]!.chain.map((c) => [c.role, c.pathLen])).toEqual([['signing CA', 0], ['root', 1]]);
   });
 
+  it('`trellis certs` and /api/v1/certificates name the intermediate and the root it chains to', async () => {
+    const run = await trellis(['certs', '--admin-address', h.adminAddress]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^intermediate \(active\) +[0-9A-F:]+ +\S+ \.\. \S+ +O=Example Corp, CN=mesh-ca +under root O=Example Corp, CN=corp-root \(/m);
+    const listing = await h.json<{ roots: Array<{ subject: string; root?: { subject: string } }> }>('/api/v1/certificates');
+    expect(listing.roots.map((r) => [r.subject, r.root?.subject])).toEqual([['O=Example Corp, CN=mesh-ca', 'O=Example Corp, CN=corp-root']]);
+  });
+
   it('`trellis ca --help` and `ca rotate --help` document every step', async () => {
     for (const args of [['ca', '--help'], ['ca', 'rotate', '--help']]) {
       const run = await trellis(args);

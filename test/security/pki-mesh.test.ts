@@ -6,14 +6,16 @@
  *  - what the web sidecar presents on the wire is leaf + intermediate, and
  *    `openssl verify -CAfile root -untrusted intermediate leaf` accepts it;
  *    every bootstrap and bundle holds the root alone;
- *  - another installation (its own state dir and intermediate, same root)
- *    issues a leaf this mesh's web sidecar accepts (the multicluster trust
- *    model), and that installation verifies the sidecar with its own bundle;
+ *  - a second Trellis (its own state dir, its own intermediate, same root)
+ *    with its own client sidecar calls this mesh's web sidecar: each side
+ *    verifies the other's leaf and intermediate against the shared root (the
+ *    trust model multicluster needs); a leaf under another root is refused;
  *  - under steady traffic, an intermediate rotation (same root, `trellis ca
  *    rotate --cert --key`), then a root rotation (the operator's new root and
  *    a new intermediate, `--chain --root`), each finished with `--finish`:
  *    zero failed requests, and each sidecar ends on the new CA.
- * Lean on purpose: one Trellis, two Envoys, one backend; bounded traffic.
+ * Lean on purpose: one Trellis and two Envoys (a second Trellis and Envoy for
+ * one case only), one backend; bounded traffic.
  * Addresses 127.0.90.x (this suite's range).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,6 +38,8 @@ import { pemCertificates, quietLog, tempDir, trellis } from './support.ts';
 const NET = '127.0.90';
 const CLIENT_IP = `${NET}.2`;
 const WEB_IP = `${NET}.3`;
+/** A client sidecar of the other installation (its own Trellis, its own intermediate). */
+const WEST_CLIENT_IP = `${NET}.4`;
 const APP_PORT = 18080;
 const SERVICE_PORT = 8080;
 const OUTBOUND = 15001;
@@ -45,15 +49,15 @@ const GRACE_MS = 1500;
 const SPREAD_MS = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const pod = (name: string, ip: string) => `apiVersion: v1
+const pod = (name: string, ip: string, sa = name) => `${sa === name ? `apiVersion: v1
 kind: ServiceAccount
 metadata: {name: ${name}, namespace: demo}
 ---
-apiVersion: v1
+` : ''}apiVersion: v1
 kind: Pod
 metadata: {name: ${name}, namespace: demo, labels: {app: ${name}}}
 spec:
-  serviceAccountName: ${name}
+  serviceAccountName: ${sa}
   containers: [{name: app, ports: [{name: http, containerPort: ${SERVICE_PORT}}]}]
 status:
   phase: Running
@@ -91,6 +95,7 @@ endpoints:
   targetRef: {kind: Pod, name: web, namespace: demo}
 ---
 ${pod('client', CLIENT_IP)}---
+${pod('client-west', WEST_CLIENT_IP, 'client')}---
 ${pod('web', WEB_IP)}---
 apiVersion: specs.smi-spec.io/v1alpha4
 kind: HTTPRouteGroup
@@ -210,10 +215,10 @@ async function envoysHoldCurrent(): Promise<boolean> {
   return true;
 }
 
-async function startEnvoy(key: string, ip: string): Promise<void> {
+async function startEnvoy(key: string, ip: string, cp = server, cpStateDir = stateDir): Promise<ChildProcess> {
   const yaml = await workloadBootstrapYaml({
-    model: server.mesh!.model!, workloadKey: key, stateDir, mode: 'explicit',
-    xdsAddress: `127.0.0.1:${server.xdsPort}`, adminAddress: `${ip}:${ADMIN}`, outboundAddress: `${ip}:${OUTBOUND}`,
+    model: cp.mesh!.model!, workloadKey: key, stateDir: cpStateDir, mode: 'explicit',
+    xdsAddress: `127.0.0.1:${cp.xdsPort}`, adminAddress: `${ip}:${ADMIN}`, outboundAddress: `${ip}:${OUTBOUND}`,
     appPorts: new Map([[SERVICE_PORT, APP_PORT]]), appAddress: ip,
   });
   const file = path.join(tmp, `${key.replace('/', '-')}.yaml`);
@@ -221,6 +226,7 @@ async function startEnvoy(key: string, ip: string): Promise<void> {
   const log = path.join(tmp, `${key.replace('/', '-')}.envoy.log`);
   const e = spawn(envoyBin(), ['-c', file, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn', '--drain-time-s', '1', '--base-id-path', path.join(tmp, `${key.replace('/', '-')}.base-id`), '--use-dynamic-base-id', '--log-path', log], { stdio: 'ignore' });
   envoys.set(key, e);
+  return e;
 }
 
 beforeAll(async () => {
@@ -270,6 +276,44 @@ describe('issue 15: sidecars on leaves of an intermediate under the operator\'s 
     const bootstrap = readFileSync(path.join(tmp, 'demo-client.yaml'), 'utf8');
     expect(pemCertificates(bootstrap.replace(/\n\s+/g, '\n')).map((c) => c.subject)).toEqual([new X509Certificate(readFileSync(root.certFile)).subject]);
     expect(server.security!.serverCertificate.chainPem).toBe(readFileSync(first.certFile, 'utf8'));
+  });
+
+  it('two Trellis installations, each with its own intermediate under one root: a sidecar of the other installation calls this one\'s web sidecar over mTLS', { timeout: 60_000 }, async () => {
+    const westState = path.join(tmp, 'state-west-cp');
+    const westCa = await opensslIntermediate(pki, 'mesh-ca-west-cp', root, { pathLen: 0 });
+    const imported = await trellis(['ca', 'import', '--state-dir', westState, '--cert', westCa.certFile, '--key', westCa.keyFile, '--chain', root.certFile]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const west = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: path.join(tmp, 'mesh'), stateDir: westState, log: quietLog() });
+    let envoy: ChildProcess | undefined;
+    try {
+      expect(west.security!.ca.activeRoot.fingerprint).not.toBe(server.security!.ca.activeRoot.fingerprint);
+      expect(west.security!.ca.trustBundlePem()).toBe(server.security!.ca.trustBundlePem());
+      envoy = await startEnvoy('demo/client-west', WEST_CLIENT_IP, west, westState);
+      await until('the other installation\'s sidecar in sync', () => allInSync(west, ['demo/client-west']), 30_000);
+      const viaWest = () => new Promise<{ ok: boolean; why?: string }>((resolve) => {
+        const req = http.request({ host: WEST_CLIENT_IP, port: OUTBOUND, path: '/', headers: { host: `web.demo:${SERVICE_PORT}` }, agent: false, timeout: 5000 }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ ok: res.statusCode === 200 && body === 'web', why: `${res.statusCode} ${body.slice(0, 200)}` }));
+        });
+        req.on('error', (e) => resolve({ ok: false, why: e.message }));
+        req.end();
+      });
+      await until('a request from the other installation\'s sidecar', async () => (await viaWest()).ok, 20_000);
+      // Its leaf came from its own intermediate (SDS chain), which this mesh's sidecar verified against the shared root.
+      const westLeaf = west.security!.ca.inventory.latest(`${TD}/client`)!;
+      expect(westLeaf.chainPem).toBe(readFileSync(westCa.certFile, 'utf8'));
+      const results = await Promise.all(Array.from({ length: 20 }, viaWest));
+      expect(results.filter((r) => !r.ok)).toEqual([]);
+    } finally {
+      if (envoy && envoy.exitCode === null) {
+        const gone = new Promise((r) => envoy!.once('exit', r));
+        envoy.kill('SIGTERM');
+        await Promise.race([gone, sleep(5000)]);
+      }
+      envoys.delete('demo/client-west');
+      await west.stop();
+    }
   });
 
   it('another installation\'s intermediate under the same root: its leaf (and chain) is accepted by this mesh\'s web sidecar, which it verifies with its own bundle; a leaf under another root is refused', async () => {

@@ -172,6 +172,12 @@ const badCases: BadCase[] = [
     mentions: /orphan\.crt \(O=Example Corp, CN=orphan\) is issued by O=Example Corp, CN=corp-root, which is not in .*other-root\.crt/,
   },
   {
+    name: 'a chain holding another root of the same name',
+    code: 'chain-incomplete',
+    files: async () => ({ ...(await opensslIntermediate(dir.path, 'twin', root)), chainFile: (await opensslRoot(dir.path, 'twin-root', ['-subj', '/O=Example Corp/CN=corp-root'])).certFile }),
+    mentions: /twin\.crt \(O=Example Corp, CN=twin\) is issued by O=Example Corp, CN=corp-root, which is not in .*twin-root\.crt \(.*twin-root\.crt holds a certificate of that name, but its key did not sign this one/,
+  },
+  {
     name: 'pathLen 0 above the signing intermediate',
     code: 'path-length',
     files: async () => {

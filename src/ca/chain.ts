@@ -79,7 +79,14 @@ export interface CaPem {
  * wants keyCertSign on the issuer: a CA without it would then look like a
  * missing link, when the true message is "not a CA" (checkPathMember).
  */
-const issuedBy = (c: X509Certificate, issuer: X509Certificate): boolean => c.issuer === issuer.subject && c.verify(issuer.publicKey);
+function issuedBy(c: X509Certificate, issuer: X509Certificate): boolean {
+  if (c.issuer !== issuer.subject) return false;
+  try {
+    return c.verify(issuer.publicKey);
+  } catch {
+    return false; // a key of another kind than the signature: not its issuer
+  }
+}
 
 export const isSelfSigned = (c: X509Certificate): boolean => issuedBy(c, c);
 
@@ -114,7 +121,9 @@ export function loadCaChain(pem: CaPem, now: number, origin: CaOrigin, expectedR
     const parent = pool.find((c) => issuedBy(cur.x509, c.x509));
     if (!parent) {
       const where = [origin.chainPath, origin.rootPath].filter(Boolean).join(' or ') || (configured ? 'the configured root' : 'the chain');
-      failWith(origin, 'chain-incomplete', `${cur.file} (${cur.subject}) is issued by ${oneLine(cur.x509.issuer)}, which is not in ${where}, so its chain does not reach ${configured ? `the configured root (${configured.subject})` : 'a root'}`,
+      const namesake = pool.find((c) => c.x509.subject === cur.x509.issuer);
+      const which = namesake ? ` (${namesake.file} holds a certificate of that name, but its key did not sign this one: another CA of the same name)` : '';
+      failWith(origin, 'chain-incomplete', `${cur.file} (${cur.subject}) is issued by ${oneLine(cur.x509.issuer)}, which is not in ${where}${which}, so its chain does not reach ${configured ? `the configured root (${configured.subject})` : 'a root'}`,
         configured ? 'give the intermediates between it and that root with --chain, or the root it does chain to with --root (a root rotation)' : 'give the intermediates and the root with --chain (or the root alone with --root)', cur.file);
     }
     if (path.some((c) => c.fingerprint === parent.fingerprint) || path.length >= MAX_PATH) {

@@ -157,8 +157,8 @@ const badCases: BadCase[] = [
     },
   },
   {
-    name: 'intermediate CA instead of a root',
-    code: 'not-a-root',
+    name: 'intermediate CA without its chain',
+    code: 'chain-incomplete',
     setup: async () => {
       const top = await opensslRoot(dir.path, 'top');
       const mid = await opensslRoot(dir.path, 'mid', ['-CA', top.certFile, '-CAkey', top.keyFile]);

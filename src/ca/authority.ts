@@ -22,7 +22,11 @@ import { CaError } from './errors.ts';
 import { derToPem, pemBlocks } from './encoding.ts';
 import { CertificateInventory, certificateListing, type CertificateListing } from './inventory.ts';
 import { IssuedCertificate } from './issued.ts';
-import { DEFAULT_ROOT_LIFETIME_MS, generateRoot, loadSigningRoot, loadTrustedRoot, randomSerial, type SigningRoot, type TrustedRoot } from './root.ts';
+import { DEFAULT_ROOT_LIFETIME_MS, generateRoot, randomSerial } from './root.ts';
+import { loadCaChain, loadSigningCa, publicChain, type CaChain, type SigningCa } from './chain.ts';
+import { filesFlags, originOf, readCaFiles, type RootFiles } from './operator-files.ts';
+
+export type { RootFiles };
 import { DEFAULT_RENEWAL_POLICY, renewalDecision, rotationGraceEnd, rotationProgress, scheduledRenewal, type RenewalDecision, type RenewalPolicy, type RotationProgress } from './rotation.ts';
 import { isValidTrustDomain, parseSpiffeId, spiffeIdOf, type WorkloadIdentity } from '../identity/spiffe.ts';
 import { FileCaStore, type CaStore, type RootMaterial } from './store.ts';
@@ -35,10 +39,6 @@ export const DEFAULT_SERVER_LIFETIME_MS = 30 * 24 * 3600_000;
 /** Leaves start a few minutes early so a peer whose clock lags still accepts a fresh one. */
 export const LEAF_BACKDATE_MS = 5 * 60_000;
 
-export interface RootFiles {
-  certFile: string;
-  keyFile: string;
-}
 
 export interface CertificateAuthorityOptions {
   trustDomain: string;
@@ -77,14 +77,14 @@ export class CertificateAuthority {
   readonly #leafLifetimeMs: number;
   readonly #rootLifetimeMs: number;
   readonly #policy: RenewalPolicy;
-  #active: SigningRoot;
-  #retiring: TrustedRoot | undefined;
-  /** The retiring root with its key, when the state dir kept it. */
-  #retiringSigner: SigningRoot | undefined;
+  #active: SigningCa;
+  #retiring: CaChain | undefined;
+  /** The retiring CA with its key, when the state dir kept it. */
+  #retiringSigner: SigningCa | undefined;
   #rotationStartedAt: number | undefined;
   #busy: Promise<unknown> = Promise.resolve();
 
-  private constructor(opts: CertificateAuthorityOptions, store: CaStore, active: SigningRoot, retiring: TrustedRoot | SigningRoot | undefined, rotationStartedAt: number | undefined) {
+  private constructor(opts: CertificateAuthorityOptions, store: CaStore, active: SigningCa, retiring: CaChain | SigningCa | undefined, rotationStartedAt: number | undefined) {
     this.trustDomain = opts.trustDomain;
     this.#store = store;
     this.#clock = opts.clock ?? Date.now;
@@ -93,7 +93,7 @@ export class CertificateAuthority {
     this.#rootLifetimeMs = opts.rootLifetimeMs ?? DEFAULT_ROOT_LIFETIME_MS;
     this.#policy = { ...DEFAULT_RENEWAL_POLICY, ...opts.renewalPolicy };
     this.#active = active;
-    this.#retiring = retiring && publicPart(retiring);
+    this.#retiring = retiring && publicChain(retiring);
     this.#retiringSigner = retiring && 'issuer' in retiring ? retiring : undefined;
     this.#rotationStartedAt = retiring ? rotationStartedAt : undefined;
   }
@@ -121,14 +121,14 @@ export class CertificateAuthority {
     let stored = await store.load();
     if (stored && opts.newRoot) log.warn('--new-ca ignored: the state dir holds a root; remove the flag, so that a lost root is refused again (to replace a root: trellis ca rotate)');
     if (opts.operatorRoot) {
-      const given = loadSigningRoot(await readRootFiles(opts.operatorRoot), now, { ...pathsOf(opts.operatorRoot), state: false });
+      const given = loadSigningCa(await readCaFiles(opts.operatorRoot), now, originOf(opts.operatorRoot));
       if (!stored) {
         await refuseLostRoot(store, opts.newRoot === true);
-        await store.initialize({ certificatePem: given.certificatePem, keyPem: given.keyPem });
-        log.info({ fingerprint: given.fingerprint }, 'stored the operator-supplied root');
+        await store.initialize({ certificatePem: given.pathPem, keyPem: given.keyPem });
+        log.info({ fingerprint: given.fingerprint }, 'stored the operator-supplied CA');
       } else if (!sameCertificate(stored.active.certificatePem, given.certificatePem)) {
         throw new CaError('root-conflict', `the state dir already trusts another root (${stored.paths.cert}) than ${opts.operatorRoot.certFile}`,
-          `to change roots without an outage use \`trellis ca rotate --cert ${opts.operatorRoot.certFile} --key ${opts.operatorRoot.keyFile}\`; to start over, move ${stored.paths.cert.replace(/\/[^/]+$/, '')} aside and start with --new-ca`,
+          `to change CAs without an outage use \`trellis ca rotate ${filesFlags(opts.operatorRoot)}\`; to start over, move ${stored.paths.cert.replace(/\/[^/]+$/, '')} aside and start with --new-ca`,
           opts.operatorRoot.certFile);
       }
     } else if (!stored) {
@@ -140,14 +140,14 @@ export class CertificateAuthority {
     stored ??= await store.load();
     if (!stored) throw new Error('the CA store lost the root it just stored');
 
-    const active = loadSigningRoot(stored.active, now, { certPath: stored.paths.cert, keyPath: stored.paths.key, state: true });
-    let retiring: TrustedRoot | SigningRoot | undefined;
+    const active = loadSigningCa(stored.active, now, { certPath: stored.paths.cert, keyPath: stored.paths.key, state: true });
+    let retiring: CaChain | SigningCa | undefined;
     if (stored.retiringPem !== undefined) {
       try {
         const origin = { certPath: stored.paths.retiring, keyPath: stored.paths.retiringKey, state: true };
         retiring = stored.retiringKeyPem !== undefined
-          ? loadSigningRoot({ certificatePem: stored.retiringPem, keyPem: stored.retiringKeyPem }, now, origin)
-          : loadTrustedRoot(stored.retiringPem, now, origin);
+          ? loadSigningCa({ certificatePem: stored.retiringPem, keyPem: stored.retiringKeyPem }, now, origin)
+          : loadCaChain({ certificatePem: stored.retiringPem }, now, origin);
       } catch (err) {
         // A retiring root that expired no longer vouches for anything: serving
         // without it is correct, refusing to start over it would be an outage.
@@ -161,11 +161,13 @@ export class CertificateAuthority {
     return ca;
   }
 
-  get activeRoot(): TrustedRoot {
-    return publicPart(this.#active);
+  /** The CA that signs new leaves: a root, or an intermediate (then `.anchor` is its root). */
+  get activeRoot(): CaChain {
+    return publicChain(this.#active);
   }
 
-  get retiringRoot(): TrustedRoot | undefined {
+  /** During a rotation, the CA that signed before it. */
+  get retiringRoot(): CaChain | undefined {
     return this.#retiring;
   }
 
@@ -179,8 +181,8 @@ export class CertificateAuthority {
    * retiring one (if its key was kept), which every bootstrap written before
    * the rotation trusts; otherwise the active one.
    */
-  get servingRoot(): TrustedRoot {
-    return publicPart(this.#retiringSigner ?? this.#active);
+  get servingRoot(): CaChain {
+    return publicChain(this.#retiringSigner ?? this.#active);
   }
 
   /** True while a rotation's grace runs: new leaves still come from the retiring root. */
@@ -188,9 +190,14 @@ export class CertificateAuthority {
     return this.#retiringSigner !== undefined && this.#rotationStartedAt !== undefined && this.#clock() < rotationGraceEnd(this.#rotationStartedAt, this.#policy);
   }
 
-  /** PEM of every trusted root: the active one, then the retiring one during a rotation. */
+  /**
+   * PEM of every trusted root: the active CA's root, then during a rotation
+   * the retiring one's (once: an intermediate rotation keeps the root).
+   * Intermediates are never in the bundle: leaves carry them (chain.ts).
+   */
   trustBundlePem(): string {
-    return this.#active.certificatePem + (this.#retiring?.certificatePem ?? '');
+    const anchors = [this.#active.anchor, this.#retiring?.anchor].filter((a): a is NonNullable<typeof a> => a !== undefined);
+    return [...new Map(anchors.map((a) => [a.fingerprint, a.certificatePem])).values()].join('');
   }
 
   spiffeIdOf(identity: WorkloadIdentity): string {
@@ -265,27 +272,28 @@ export class CertificateAuthority {
    * Starts a root rotation: `newRoot` (operator files) or a generated root
    * signs from now on; the current root stays in the trust bundle.
    */
-  beginRootRotation(newRoot?: RootFiles): Promise<TrustedRoot> {
+  beginRootRotation(newRoot?: RootFiles): Promise<CaChain> {
     return this.#exclusive(async () => {
       if (this.#retiring) {
         throw new CaError('rotation-state', 'a root rotation is already in progress', 'finish it first (trellis ca rotate --finish)');
       }
       const now = this.#clock();
       const material: RootMaterial = newRoot
-        ? await readRootFiles(newRoot)
+        ? await readCaFiles(newRoot)
         : generateRoot({ trustDomain: this.trustDomain, now, lifetimeMs: this.#rootLifetimeMs });
-      const origin = newRoot ? { ...pathsOf(newRoot), state: false } : { certPath: '(generated root)', keyPath: '(generated key)', state: false };
-      const next = loadSigningRoot(material, now, origin);
+      const origin = newRoot ? originOf(newRoot) : { certPath: '(generated root)', keyPath: '(generated key)', state: false };
+      // Without --root, an intermediate must chain to the root in use (an intermediate rotation).
+      const next = loadSigningCa(material, now, origin, this.#active.anchor);
       if (next.fingerprint === this.#active.fingerprint) {
-        throw new CaError('rotation-state', 'the new root is the root already in use', 'give a different root');
+        throw new CaError('rotation-state', `${origin.certPath} is the CA already in use`, 'give a different CA certificate', origin.certPath);
       }
-      await this.#store.beginRotation({ certificatePem: next.certificatePem, keyPem: next.keyPem }, now);
-      this.#retiring = publicPart(this.#active);
+      await this.#store.beginRotation({ certificatePem: next.pathPem, keyPem: next.keyPem }, now);
+      this.#retiring = publicChain(this.#active);
       this.#retiringSigner = this.#active;
       this.#active = next;
       this.#rotationStartedAt = now;
-      this.#log.info({ active: next.fingerprint, retiring: this.#retiring.fingerprint }, 'root rotation begun');
-      return publicPart(next);
+      this.#log.info({ active: next.fingerprint, retiring: this.#retiring.fingerprint, root: next.anchor.fingerprint }, 'CA rotation begun');
+      return publicChain(next);
     });
   }
 
@@ -310,16 +318,16 @@ export class CertificateAuthority {
     });
   }
 
-  #sign(profile: CertificateProfile, subject: Uint8Array, lifetimeMs: number, root: SigningRoot): IssuedCertificate {
+  #sign(profile: CertificateProfile, subject: Uint8Array, lifetimeMs: number, root: SigningCa): IssuedCertificate {
     if (!(lifetimeMs > 0)) throw new RangeError(`certificate lifetime must be positive, got ${lifetimeMs}`);
     const now = this.#clock();
-    if (now >= root.notAfter) {
-      throw new CaError('expired', `the root CA expired at ${new Date(root.notAfter).toISOString()}`, 'rotate to a new root (trellis ca rotate)');
+    if (now >= root.validUntil) {
+      throw new CaError('expired', `the signing CA's chain expired at ${new Date(root.validUntil).toISOString()}`, 'rotate to a new CA (trellis ca rotate)');
     }
     // X.509 times have one-second resolution; round so the summary equals the certificate.
-    const notBefore = Math.ceil(Math.max(now - LEAF_BACKDATE_MS, root.notBefore) / 1000) * 1000;
-    // A leaf never outlives its root: past the root's expiry nobody would accept it anyway.
-    const notAfter = Math.floor(Math.min(now + lifetimeMs, root.notAfter) / 1000) * 1000;
+    const notBefore = Math.ceil(Math.max(now - LEAF_BACKDATE_MS, root.validFrom) / 1000) * 1000;
+    // A leaf never outlives its CA or any certificate above it: past that nobody would accept it anyway.
+    const notAfter = Math.floor(Math.min(now + lifetimeMs, root.validUntil) / 1000) * 1000;
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const serial = randomSerial();
     const der = buildCertificate(
@@ -337,6 +345,7 @@ export class CertificateAuthority {
       dnsNames: profile.kind === 'server' ? profile.dnsNames : [],
       ipAddresses: profile.kind === 'server' ? profile.ipAddresses : [],
       certificatePem: derToPem(der, 'CERTIFICATE'),
+      chainPem: root.leafChainPem,
       privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     });
   }
@@ -351,8 +360,8 @@ export class CertificateAuthority {
 
   #warnIfRootExpiresSoon(now: number): void {
     const margin = Math.max(30 * 24 * 3600_000, 2 * this.#leafLifetimeMs);
-    if (this.#active.notAfter - now < margin) {
-      this.#log.warn({ notAfter: new Date(this.#active.notAfter).toISOString() }, 'the root CA expires soon; rotate it (trellis ca rotate)');
+    if (this.#active.validUntil - now < margin) {
+      this.#log.warn({ notAfter: new Date(this.#active.validUntil).toISOString() }, 'the signing CA (or a certificate above it) expires soon; rotate it (trellis ca rotate)');
     }
   }
 
@@ -362,27 +371,6 @@ export class CertificateAuthority {
     this.#busy = run.catch(() => undefined);
     return run;
   }
-}
-
-async function readRootFiles(files: RootFiles): Promise<RootMaterial> {
-  const read = async (path: string): Promise<string> => {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (err) {
-      throw new CaError('invalid-config', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`,
-        'check the path and that Trellis may read it', path);
-    }
-  };
-  return { certificatePem: await read(files.certFile), keyPem: await read(files.keyFile) };
-}
-
-function pathsOf(files: RootFiles): { certPath: string; keyPath: string } {
-  return { certPath: files.certFile, keyPath: files.keyFile };
-}
-
-function publicPart(root: TrustedRoot): TrustedRoot {
-  const { certificatePem, x509, fingerprint, subject, notBefore, notAfter } = root;
-  return { certificatePem, x509, fingerprint, subject, notBefore, notAfter };
 }
 
 function sameCertificate(aPem: string, bPem: string): boolean {

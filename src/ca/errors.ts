@@ -19,8 +19,12 @@ export type CaErrorCode =
   | 'clock-skew'
   /** The certificate is not a CA: no basicConstraints CA:TRUE, or keyUsage without keyCertSign. */
   | 'not-a-ca'
-  /** The certificate is not self-signed; Trellis needs a root as its trust anchor. */
+  /** The file given as the root (--root) is not one self-signed certificate. */
   | 'not-a-root'
+  /** The signing CA's chain does not reach a root, or not the configured one. */
+  | 'chain-incomplete'
+  /** A CA on the path has a pathLenConstraint the path exceeds (RFC 5280 §4.2.1.9). */
+  | 'path-length'
   /** The private key does not belong to the certificate. */
   | 'key-mismatch'
   /** The state dir is in a state Trellis never leaves it in. */

@@ -48,10 +48,13 @@ export type RootState = 'active' | 'retiring';
 
 export interface RootListing {
   state: RootState;
+  /** The CA that signs (signed) leaves: the root itself, or an operator's intermediate. */
   fingerprint: string;
   subject: string;
   notBefore: string;
   notAfter: string;
+  /** When that CA is an intermediate: the root it chains to (the one in the trust bundle). */
+  root?: { fingerprint: string; subject: string; notAfter: string };
 }
 
 export interface CertificateListingEntry {
@@ -72,9 +75,11 @@ export interface CertificateListing {
   certificates: CertificateListingEntry[];
 }
 
+type ListedCa = Pick<TrustedRoot, 'fingerprint' | 'subject' | 'notBefore' | 'notAfter'> & { anchor?: Pick<TrustedRoot, 'fingerprint' | 'subject' | 'notAfter'> };
+
 export interface ListingInput {
-  active: Pick<TrustedRoot, 'fingerprint' | 'subject' | 'notBefore' | 'notAfter'>;
-  retiring?: Pick<TrustedRoot, 'fingerprint' | 'subject' | 'notBefore' | 'notAfter'>;
+  active: ListedCa;
+  retiring?: ListedCa;
   certificates: readonly CertificateSummary[];
   now: number;
 }
@@ -111,19 +116,21 @@ function compareEntries(a: CertificateSummary, b: CertificateSummary): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-function rootListing(state: RootState, r: ListingInput['active']): RootListing {
+function rootListing(state: RootState, r: ListedCa): RootListing {
+  const a = r.anchor;
   return {
     state,
     fingerprint: r.fingerprint,
     subject: r.subject,
     notBefore: new Date(r.notBefore).toISOString(),
     notAfter: new Date(r.notAfter).toISOString(),
+    ...(a && a.fingerprint !== r.fingerprint ? { root: { fingerprint: a.fingerprint, subject: a.subject, notAfter: new Date(a.notAfter).toISOString() } } : {}),
   };
 }
 
 /** The plain-text table `trellis certs` prints. */
 export function formatCertificateListing(listing: CertificateListing): string {
-  const lines = listing.roots.map((r) => `root (${r.state})  ${r.fingerprint}  ${r.notBefore} .. ${r.notAfter}  ${r.subject}`);
+  const lines = listing.roots.map((r) => `${r.root ? 'intermediate' : 'root'} (${r.state})  ${r.fingerprint}  ${r.notBefore} .. ${r.notAfter}  ${r.subject}${r.root ? `  under root ${r.root.subject} (${r.root.fingerprint.slice(0, 23)}…)` : ''}`);
   lines.push('');
   lines.push(['IDENTITY', 'SERIAL', 'NOT BEFORE', 'NOT AFTER', 'ROOT'].join('\t'));
   for (const c of listing.certificates) {

@@ -30,6 +30,8 @@ export interface IssuedCertificateInit extends CertificateSummary {
   /** When the CA signed it (ms since epoch); notBefore is backdated for clock skew. Defaults to notBefore. */
   issuedAt?: number;
   certificatePem: string;
+  /** The intermediates above the leaf, PEM, bottom-up ('' when a root signed it). */
+  chainPem?: string;
   privateKeyPem: string;
 }
 
@@ -46,6 +48,7 @@ export class IssuedCertificate implements CertificateSummary {
   readonly ipAddresses: readonly string[];
   /** The leaf alone, PEM. */
   readonly certificatePem: string;
+  readonly chainPem: string;
   readonly #privateKeyPem: string;
 
   constructor(init: IssuedCertificateInit) {
@@ -59,16 +62,18 @@ export class IssuedCertificate implements CertificateSummary {
     this.dnsNames = init.dnsNames;
     this.ipAddresses = init.ipAddresses;
     this.certificatePem = init.certificatePem;
+    this.chainPem = init.chainPem ?? '';
     this.#privateKeyPem = init.privateKeyPem;
   }
 
   /**
-   * What a TLS endpoint presents: the leaf only. Leaves are signed by the
-   * root directly and every peer has the root in its trust bundle, so
-   * sending the root too would only add bytes to each handshake.
+   * What a TLS endpoint presents (SDS certificate_chain): the leaf, then the
+   * intermediates up to the root when an intermediate signed it, so a peer
+   * that trusts only the root can build the path. Never the root: every peer
+   * has it in its trust bundle, and sending it would only add bytes.
    */
   get certificateChainPem(): string {
-    return this.certificatePem;
+    return this.certificatePem + this.chainPem;
   }
 
   /** PKCS#8 PEM. For SDS and the TLS server only; never log it. */

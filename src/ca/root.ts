@@ -9,7 +9,7 @@ import * as x from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
 import { CaError } from './errors.ts';
 import { derToPem, keyIdentifier, pemBlocks } from './encoding.ts';
-import { buildCertificate, createIssuer, distinguishedName, signatureSchemeFor, type Issuer } from './x509.ts';
+import { buildCertificate, createIssuer, distinguishedName } from './x509.ts';
 import { errorMessage } from '../errors.ts';
 
 export const DEFAULT_ROOT_LIFETIME_MS = 10 * 365 * 24 * 3600_000;
@@ -25,12 +25,6 @@ export interface TrustedRoot {
   subject: string;
   notBefore: number;
   notAfter: number;
-}
-
-/** A root the CA signs with. */
-export interface SigningRoot extends TrustedRoot {
-  keyPem: string;
-  issuer: Issuer;
 }
 
 /** Where the PEM came from, so messages name the file the operator must fix. */
@@ -74,7 +68,7 @@ export function randomSerial(): Uint8Array {
   return serial;
 }
 
-function fail(origin: RootOrigin, code: Parameters<typeof errorFor>[1], problem: string, fix: string, path = origin.certPath): never {
+export function failWith(origin: RootOrigin, code: CaError['code'], problem: string, fix: string, path = origin.certPath): never {
   throw errorFor(origin, code, problem, fix, path);
 }
 
@@ -95,66 +89,49 @@ export function loadTrustedRoot(certificatePem: string, now: number, origin: Roo
   const blocks = pemBlocks(certificatePem);
   const certs = blocks.filter((b) => b.label === 'CERTIFICATE');
   if (certs.length !== 1 || blocks.length !== 1) {
-    fail(origin, 'malformed-pem', `${origin.certPath} must hold exactly one PEM "CERTIFICATE" block, found ${describeBlocks(blocks)}`,
+    failWith(origin, 'malformed-pem', `${origin.certPath} must hold exactly one PEM "CERTIFICATE" block, found ${describeBlocks(blocks)}`,
       'give the root CA certificate alone, PEM-encoded (openssl x509 -in cert -outform PEM)');
   }
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certs[0]!.der);
   } catch (err) {
-    fail(origin, 'malformed-pem', `${origin.certPath} is not a valid X.509 certificate (${errorMessage(err)})`,
+    failWith(origin, 'malformed-pem', `${origin.certPath} is not a valid X.509 certificate (${errorMessage(err)})`,
       'check the file with `openssl x509 -in FILE -noout -text`');
   }
-  checkCa(cert, certs[0]!.der, origin);
+  checkCa(certs[0]!.der, origin);
   if (!cert.checkIssued(cert) || !cert.verify(cert.publicKey)) {
-    fail(origin, 'not-a-root', `${origin.certPath} (${cert.subject.replace(/\n/g, ', ')}) is not self-signed`,
-      'Trellis needs a self-signed root CA as its trust anchor; intermediate CAs are not supported yet');
+    failWith(origin, 'not-a-root', `${origin.certPath} (${cert.subject.replace(/\n/g, ', ')}) is not self-signed`,
+      'give the self-signed root CA here; an intermediate signs with its chain instead (trellis ca import --cert I --key K --chain C)');
   }
   const notBefore = Date.parse(cert.validFrom);
   const notAfter = Date.parse(cert.validTo);
   if (notBefore > now) {
-    fail(origin, 'clock-skew', `${origin.certPath} is not valid until ${new Date(notBefore).toISOString()}, but this machine's clock says ${new Date(now).toISOString()}`,
+    failWith(origin, 'clock-skew', `${origin.certPath} is not valid until ${new Date(notBefore).toISOString()}, but this machine's clock says ${new Date(now).toISOString()}`,
       'check the clock on this machine and where the root was made (NTP); Trellis would issue certificates peers reject');
   }
   if (notAfter <= now) {
-    fail(origin, 'expired', `${origin.certPath} expired at ${new Date(notAfter).toISOString()}`,
+    failWith(origin, 'expired', `${origin.certPath} expired at ${new Date(notAfter).toISOString()}`,
       'give a root that is still valid; a mesh whose root expired must be re-bootstrapped with a new one');
   }
   return { certificatePem: derToPem(certs[0]!.der, 'CERTIFICATE'), x509: cert, fingerprint: cert.fingerprint256, subject: cert.subject.replace(/\n/g, ', '), notBefore, notAfter };
 }
 
-/** Parses and checks a root and its key: everything the CA needs to sign with it. */
-export function loadSigningRoot(material: { certificatePem: string; keyPem: string }, now: number, origin: RootOrigin): SigningRoot {
-  const root = loadTrustedRoot(material.certificatePem, now, origin);
-  const key = parseKey(material.keyPem, origin);
-  if (!signatureSchemeFor(key)) {
-    fail(origin, 'unsupported-key', `${origin.keyPath} holds a ${describeKey(key)} key`,
-      'use an ECDSA P-256 or P-384 key or an RSA key of at least 2048 bits', origin.keyPath);
-  }
-  if (!root.x509.checkPrivateKey(key)) {
-    fail(origin, 'key-mismatch', `${origin.keyPath} is not the private key of ${origin.certPath}`,
-      'give the key the certificate was made for (compare `openssl x509 -noout -pubkey -in CERT` with `openssl pkey -pubout -in KEY`)', origin.keyPath);
-  }
-  const der = root.x509.raw;
-  const issuer = createIssuer(subjectNameDer(der), subjectKeyId(der, root.x509), key);
-  return { ...root, keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), issuer };
-}
-
-function parseKey(pem: string, origin: RootOrigin): KeyObject {
+export function parseKey(pem: string, origin: RootOrigin): KeyObject {
   const blocks = pemBlocks(pem);
   if (blocks.some((b) => b.label.includes('ENCRYPTED'))) {
-    fail(origin, 'malformed-pem', `${origin.keyPath} is encrypted`,
+    failWith(origin, 'malformed-pem', `${origin.keyPath} is encrypted`,
       'give the key unencrypted, readable only by Trellis (openssl pkey -in KEY -out PLAIN; chmod 600 PLAIN)', origin.keyPath);
   }
   const keys = blocks.filter((b) => b.label.endsWith('PRIVATE KEY'));
   if (keys.length !== 1 || blocks.length !== 1) {
-    fail(origin, 'malformed-pem', `${origin.keyPath} must hold exactly one PEM private key block, found ${describeBlocks(blocks)}`,
-      'give the root key alone, PEM-encoded (openssl pkey -in KEY -out KEY.pem)', origin.keyPath);
+    failWith(origin, 'malformed-pem', `${origin.keyPath} must hold exactly one PEM private key block, found ${describeBlocks(blocks)}`,
+      'give the CA key alone, PEM-encoded (openssl pkey -in KEY -out KEY.pem)', origin.keyPath);
   }
   try {
     return createPrivateKey(pem);
   } catch (err) {
-    fail(origin, 'malformed-pem', `${origin.keyPath} is not a valid private key (${errorMessage(err)})`,
+    failWith(origin, 'malformed-pem', `${origin.keyPath} is not a valid private key (${errorMessage(err)})`,
       'check the file with `openssl pkey -in FILE -noout`', origin.keyPath);
   }
 }
@@ -163,21 +140,25 @@ function parseKey(pem: string, origin: RootOrigin): KeyObject {
  * RFC 5280 §4.2.1.9: a CA certificate asserts cA in basicConstraints.
  * §4.2.1.3: if keyUsage is present it must include keyCertSign. A root
  * without keyUsage is accepted because `openssl req -x509` makes those by
- * default and verifiers (OpenSSL, BoringSSL) accept them.
+ * default and verifiers (OpenSSL, BoringSSL) accept them. `label` names the
+ * certificate in messages (default: its file).
  */
-function checkCa(cert: X509Certificate, der: Uint8Array, origin: RootOrigin): void {
-  if (!cert.ca) {
-    fail(origin, 'not-a-ca', `${origin.certPath} is not a CA certificate (basicConstraints CA:TRUE is missing)`,
-      'make the root with `-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign`');
+export function checkCa(der: Uint8Array, origin: RootOrigin, label = origin.certPath): void {
+  // Not cert.ca: OpenSSL's answer is also false for a CA:TRUE certificate
+  // whose keyUsage lacks keyCertSign, and the message must say which it is.
+  const bc = extensionValue(der, x.id_ce_basicConstraints);
+  if (!bc || !AsnConvert.parse(bc, x.BasicConstraints).cA) {
+    failWith(origin, 'not-a-ca', `${label} is not a CA certificate (basicConstraints CA:TRUE is missing)`,
+      'make the CA certificate with `-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign` (docs/security.md, "Use your own root")');
   }
   const ku = extensionValue(der, x.id_ce_keyUsage);
   if (ku && (AsnConvert.parse(ku, x.KeyUsage).toNumber() & x.KeyUsageFlags.keyCertSign) === 0) {
-    fail(origin, 'not-a-ca', `${origin.certPath} has keyUsage without keyCertSign, so it may not sign certificates`,
-      'make the root with `-addext keyUsage=critical,keyCertSign,cRLSign`');
+    failWith(origin, 'not-a-ca', `${label} has keyUsage without keyCertSign, so it may not sign certificates`,
+      'make the CA certificate with `-addext keyUsage=critical,keyCertSign,cRLSign`');
   }
 }
 
-function extensionValue(der: Uint8Array, oid: string): ArrayBuffer | undefined {
+export function extensionValue(der: Uint8Array, oid: string): ArrayBuffer | undefined {
   const cert = AsnConvert.parse(der, x.Certificate);
   const ext = cert.tbsCertificate.extensions?.find((e) => e.extnID === oid);
   return ext?.extnValue.buffer;
@@ -187,7 +168,7 @@ function extensionValue(der: Uint8Array, oid: string): ArrayBuffer | undefined {
  * The root's subject Name as it is encoded in the certificate. Leaves copy
  * these bytes into their issuer field, so name chaining matches exactly.
  */
-function subjectNameDer(der: Uint8Array): Uint8Array {
+export function subjectNameDer(der: Uint8Array): Uint8Array {
   const parsed = asn1js.fromBER(new Uint8Array(der));
   const tbs = (parsed.result as asn1js.Sequence).valueBlock.value[0] as asn1js.Sequence;
   const fields = tbs.valueBlock.value;
@@ -197,17 +178,12 @@ function subjectNameDer(der: Uint8Array): Uint8Array {
 }
 
 /** The root's SubjectKeyIdentifier, or the RFC 7093 §2 (4) identifier if it has none. */
-function subjectKeyId(der: Uint8Array, cert: X509Certificate): Uint8Array {
+export function subjectKeyId(der: Uint8Array, cert: X509Certificate): Uint8Array {
   const ski = extensionValue(der, x.id_ce_subjectKeyIdentifier);
   if (ski) return new Uint8Array(AsnConvert.parse(ski, x.SubjectKeyIdentifier).buffer);
   return keyIdentifier(cert.publicKey.export({ type: 'spki', format: 'der' }));
 }
 
-function describeBlocks(blocks: { label: string }[]): string {
+export function describeBlocks(blocks: { label: string }[]): string {
   return blocks.length === 0 ? 'none' : blocks.map((b) => `"${b.label}"`).join(', ');
-}
-
-function describeKey(key: KeyObject): string {
-  const d = key.asymmetricKeyDetails;
-  return [key.asymmetricKeyType, d?.namedCurve, d?.modulusLength ? `${d.modulusLength}-bit` : undefined].filter(Boolean).join(' ');
 }

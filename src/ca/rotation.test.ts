@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CertificateAuthority, LEAF_BACKDATE_MS } from './authority.ts';
 import { DEFAULT_RENEWAL_POLICY, nearestExpiry, renewalDecision, rotationProgress, scheduledRenewal, unitJitter, type RenewableCertificate } from './rotation.ts';
-import { tempDir } from './testkit.ts';
+import { opensslIntermediate, opensslRoot, tempDir } from './testkit.ts';
 
 const H = 3600_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -166,6 +168,56 @@ describe('CertificateAuthority renewal with an injected clock', () => {
       await ca.finishRootRotation();
       expect(ca.serverCertificateDue(server)).toBe(true);
       expect(rootOf(ca.issueServerCertificate().certificatePem)).toBe('new');
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
+
+describe('issue 15: intermediate rotation under one operator root, with an injected clock', () => {
+  it('the bundle stays the one root throughout; leaves keep the old intermediate for the grace, then move spread out carrying the new one; a restart keeps both', async () => {
+    const dir = await tempDir();
+    try {
+      const root = await opensslRoot(dir.path, 'corp-root');
+      const first = await opensslIntermediate(dir.path, 'int-1', root, { pathLen: 0 });
+      const second = await opensslIntermediate(dir.path, 'int-2', root, { pathLen: 0 });
+      const t0 = Date.now(); // the openssl certificates are valid from now
+      let now = t0;
+      const policy = { rotationGraceMs: 60_000, rotationSpreadMs: 60_000 };
+      const stateDir = join(dir.path, 'state');
+      const open = () => CertificateAuthority.open({ trustDomain: 'td', stateDir, clock: () => now, renewalPolicy: policy });
+      const ca = await CertificateAuthority.open({ trustDomain: 'td', stateDir, clock: () => now, renewalPolicy: policy, operatorRoot: { ...first, chainFile: root.certFile } });
+      const rootPem = await readFile(root.certFile, 'utf8');
+      const [firstPem, secondPem] = await Promise.all([readFile(first.certFile, 'utf8'), readFile(second.certFile, 'utf8')]);
+      const ids = Array.from({ length: 20 }, (_, i) => `spiffe://td/ns/ns/sa/sa${i}`);
+      const before = new Map(ids.map((id) => [id, ca.certificateFor(id)]));
+      for (const c of before.values()) expect(c.chainPem).toBe(firstPem);
+
+      now = t0 + 1000;
+      const next = await ca.beginRootRotation({ ...second });
+      expect(next.anchor.fingerprint).toBe(ca.retiringRoot!.anchor.fingerprint);
+      expect(ca.trustBundlePem()).toBe(rootPem);
+      now = t0 + 30_000; // inside the grace
+      for (const id of ids) expect(ca.certificateFor(id)).toBe(before.get(id));
+      const restarted = await open();
+      expect(restarted.trustBundlePem()).toBe(rootPem);
+      expect(restarted.retiringRoot?.fingerprint).toBe(ca.retiringRoot?.fingerprint);
+      expect(restarted.servingRoot.fingerprint).toBe(ca.retiringRoot?.fingerprint);
+
+      now = t0 + 1000 + 60_000 + 30_000; // half way through the spread
+      const moved = ids.filter((id) => ca.certificateFor(id) !== before.get(id));
+      expect(moved.length).toBeGreaterThan(0);
+      expect(moved.length).toBeLessThan(ids.length);
+      now = t0 + 1000 + 120_000;
+      for (const id of ids) {
+        const held = ca.certificateFor(id);
+        expect(held.issuerFingerprint).toBe(next.fingerprint);
+        expect(held.chainPem).toBe(secondPem);
+      }
+      expect(ca.rotationProgress()).toMatchObject({ complete: true });
+      await ca.finishRootRotation();
+      expect(ca.trustBundlePem()).toBe(rootPem);
+      expect(ca.issueServerCertificate().chainPem).toBe(secondPem);
     } finally {
       await dir.cleanup();
     }

@@ -2,10 +2,12 @@
  * Where the CA keeps its roots between runs, so a restart keeps trust.
  *
  * Layout of `<state-dir>/ca/` (a contract: operators back it up):
- *   root.crt      the root that signs new leaves (PEM)
+ *   root.crt      the CA that signs new leaves (PEM): a root, or an
+ *                 operator's intermediate followed by the chain up to and
+ *                 including its root (chain.ts, "stored form")
  *   root.key      its private key (PKCS#8 PEM, mode 0600)
- *   retiring.crt  during a root rotation only: the previous root, still in
- *                 the trust bundle until the rotation finishes
+ *   retiring.crt  during a rotation only: the previous CA (with its chain),
+ *                 whose root stays in the trust bundle until it finishes
  *   retiring.key  during a rotation: its key (mode 0600). The xDS port keeps
  *                 serving a certificate from the previous root until the
  *                 rotation finishes (every bootstrap written before trusts

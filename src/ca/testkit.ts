@@ -1,7 +1,7 @@
 /**
  * Test helpers for the CA: temp state dirs, the OpenSSL CLI as an
  * independent judge of our certificates, and a real TLS handshake between
- * two node:tls endpoints. Used by src/ca/*.test.ts only.
+ * two node:tls endpoints. Used by src/ca/*.test.ts and test/security.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -40,12 +40,37 @@ export async function writeFiles(dir: string, files: Record<string, string>): Pr
 }
 
 /** Makes a self-signed root with `openssl req -x509`; extra args add extensions or change the key. */
-export async function opensslRoot(dir: string, name: string, extra: readonly string[] = []): Promise<{ certFile: string; keyFile: string }> {
+export async function opensslRoot(dir: string, name: string, extra: readonly string[] = []): Promise<CaFiles> {
   const certFile = join(dir, `${name}.crt`);
   const keyFile = join(dir, `${name}.key`);
   const keyArgs = extra.includes('-newkey') ? [] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
   const r = await openssl(['req', '-x509', ...keyArgs, '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '30', '-subj', `/O=Example Corp/CN=${name}`, ...extra]);
   if (r.code !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+  return { certFile, keyFile };
+}
+
+export interface CaFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * An intermediate CA under `parent`, made the way docs/security.md ("Use your
+ * own root") tells operators to: a CSR, then `openssl x509 -req` with an
+ * extensions file. `ext` replaces the CA extensions (to make bad ones);
+ * `days` may be negative (an expired certificate).
+ */
+export async function opensslIntermediate(dir: string, name: string, parent: CaFiles, opts: { pathLen?: number; ext?: string; days?: number } = {}): Promise<CaFiles> {
+  const certFile = join(dir, `${name}.crt`);
+  const keyFile = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const extFile = join(dir, `${name}.ext`);
+  const constraints = `basicConstraints=critical,CA:TRUE${opts.pathLen !== undefined ? `,pathlen:${opts.pathLen}` : ''}\nkeyUsage=critical,keyCertSign,cRLSign\n`;
+  await writeFile(extFile, `${opts.ext ?? constraints}subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n`);
+  const req = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/O=Example Corp/CN=${name}`]);
+  if (req.code !== 0) throw new Error(`openssl req failed: ${req.stderr}`);
+  const sign = await openssl(['x509', '-req', '-in', csr, '-CA', parent.certFile, '-CAkey', parent.keyFile, '-CAcreateserial', '-days', String(opts.days ?? 30), '-extfile', extFile, '-out', certFile]);
+  if (sign.code !== 0) throw new Error(`openssl x509 -req failed: ${sign.stderr}`);
   return { certFile, keyFile };
 }
 

@@ -21,6 +21,7 @@
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { CaError } from './errors.ts';
+import { pemBlocks } from './encoding.ts';
 import { exists, readOptional, writeFileAtomic } from './files.ts';
 import type { CaStore } from './store.ts';
 import { tokenKeyPath } from './token-key.ts';
@@ -29,9 +30,14 @@ export function trustAnchorPath(stateDir: string): string {
   return join(stateDir, 'trust-anchor.json');
 }
 
-/** Records `certificatePem` as the root the state dir's proxies trust. */
-export async function recordTrustAnchor(stateDir: string, certificatePem: string, now = Date.now()): Promise<void> {
-  const record = { fingerprint: new X509Certificate(certificatePem).fingerprint256, storedAt: new Date(now).toISOString() };
+/**
+ * Records the root of `pathPem` (the stored form, chain.ts: the signing CA
+ * first, its root last) as the root the state dir's proxies trust.
+ */
+export async function recordTrustAnchor(stateDir: string, pathPem: string, now = Date.now()): Promise<void> {
+  const root = pemBlocks(pathPem).filter((b) => b.label === 'CERTIFICATE').at(-1);
+  if (!root) throw new Error('recordTrustAnchor: no certificate to record');
+  const record = { fingerprint: new X509Certificate(root.der).fingerprint256, storedAt: new Date(now).toISOString() };
   await writeFileAtomic(trustAnchorPath(stateDir), `${JSON.stringify(record)}\n`, 0o644);
 }
 

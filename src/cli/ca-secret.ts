@@ -5,7 +5,8 @@
  * a new root would leave every sidecar trusting the old one.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { generateRoot, loadTrustedRoot, type TrustedRoot } from '../ca/root.ts';
+import { generateRoot, type TrustedRoot } from '../ca/root.ts';
+import { loadCaChain } from '../ca/chain.ts';
 import { errorMessage } from '../errors.ts';
 import { CA_SECRET, type Json } from './install-manifests.ts';
 
@@ -23,13 +24,21 @@ export function newCaSecret(namespace: string, trustDomain: string, now = Date.n
   };
 }
 
-/** The root of a trellis-ca Secret read from the API, or why it is unusable. */
+/**
+ * The root of a trellis-ca Secret read from the API (the one in the trust
+ * bundle and the webhook's caBundle), or why it is unusable. root.crt holds
+ * what the state dir's root.crt holds (store.ts): a root, or an operator's
+ * intermediate followed by its chain up to the root; then `notAfter` is when
+ * the first certificate of that path expires, the date that matters.
+ */
 export function rootOfSecret(secret: Json, now = Date.now()): TrustedRoot | string {
   const data = (secret.data ?? {}) as Record<string, string>;
   const missing = ['root.crt', 'root.key', 'token-signing.key'].filter((k) => !data[k]);
   if (missing.length > 0) return `missing ${missing.join(', ')}`;
   try {
-    return loadTrustedRoot(Buffer.from(data['root.crt']!, 'base64').toString(), now, { certPath: 'root.crt', keyPath: 'root.key', state: false });
+    const chain = loadCaChain({ certificatePem: Buffer.from(data['root.crt']!, 'base64').toString() }, now, { certPath: 'root.crt', keyPath: 'root.key', state: false });
+    const { certificatePem, x509, fingerprint, subject, notBefore } = chain.anchor;
+    return { certificatePem, x509, fingerprint, subject, notBefore, notAfter: chain.validUntil };
   } catch (e) {
     return errorMessage(e);
   }

@@ -14,7 +14,7 @@ type Command = (argv: string[]) => Promise<number>;
  * intact, so its logs go to stderr.
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; logs?: 'stdout' }> = {
-  ca: { summary: 'root rotation: ca rotate [--finish]', load: async () => (await import('./certs.ts')).caCommand },
+  ca: { summary: 'the mesh CA: ca import (your root or intermediate), ca rotate [--finish], ca show (the chain)', load: async () => (await import('./ca.ts')).caCommand },
   check: { summary: 'named checks of a cluster running Trellis, each ✔ or × with what to do; --pre before install', load: async () => (await import('./check.ts')).checkCommand },
   certs: { summary: 'list issued certificates (serial, SPIFFE ID, validity, root; never keys)', load: async () => (await import('./certs.ts')).certsCommand },
   bootstrap: { summary: 'print the Envoy bootstrap of a workload, with its identity token', load: async () => (await import('./bootstrap.ts')).bootstrapCommand },

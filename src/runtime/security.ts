@@ -146,8 +146,9 @@ export async function openMeshSecurity(opts: {
       ...(quiet ? { store: new ReloadOnlyStore(path.resolve(opts.stateDir)) } : { stateDir: path.resolve(opts.stateDir), newRoot: opts.newCa }),
       leafLifetimeMs: opts.leafLifetimeMs,
       renewalPolicy,
-      // Re-reads every few seconds would repeat "CA ready" forever.
-      logger: opts.log.child({ component: 'ca' }, quiet ? { level: 'warn' } : {}),
+      // Re-reads every few seconds would repeat "CA ready" forever, and the
+      // start's warnings (a CA that expires soon) at every check.
+      logger: opts.log.child({ component: 'ca' }, quiet ? { level: 'error' } : {}),
     });
   let ca = await open();
   let lostReported = false;

@@ -15,6 +15,7 @@
  * 0.0.0.0): the proxies with the identity the caller checks (the cluster's
  * SAN) and a filter chain for the endpoint's port, which must decide alike.
  */
+import { limitsOf, type LimitsExplanation } from './limits.ts';
 import { OperatorError } from '../../errors.ts';
 import type { HeldResourceView, ProxyConfigView } from '../proxies.ts';
 import { routeMatch, selectVirtualHost, type Headers } from './match.ts';
@@ -85,6 +86,8 @@ export interface Explanation {
   route: { name: string; index: number; match: Json; skipped: string[] };
   timeout?: string;
   retryPolicy?: Json;
+  /** Faults and rate limits the caller's sidecar applies on this route (issue 15). */
+  limits: LimitsExplanation;
   clusters: ClusterExplanation[];
   decision: 'allow' | 'deny' | 'unknown';
   intents: Array<IntentOrigin & { why: string }>;
@@ -177,6 +180,7 @@ export function explain(input: ExplainInput): Explanation {
     route: { name: routeName, index, match: (route.match as Json) ?? {}, skipped },
     timeout: action.timeout === undefined ? '15s (Envoy default)' : String(action.timeout),
     retryPolicy: action.retry_policy as Json | undefined,
+    limits: limitsOf(vhost, route),
     clusters,
     decision,
     intents,

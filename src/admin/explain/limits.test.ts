@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatExplanation } from './format.ts';
 import { limitsOf } from './limits.ts';
 
 describe('issue 15: explain reads faults and rate limits from the served virtual host and route', () => {
@@ -35,5 +36,25 @@ describe('issue 15: explain reads faults and rate limits from the served virtual
 
   it('nothing when nothing applies', () => {
     expect(limitsOf({}, { route: {} })).toEqual({});
+  });
+
+  it('trellis explain prints them beside the route\'s retries, and no line for what does not apply', () => {
+    const base = {
+      request: { method: 'GET', authority: 'web.demo:8080', path: '/', headers: {} },
+      source: { node: 'demo/client' },
+      listener: 'outbound',
+      routeConfiguration: 'outbound',
+      virtualHost: 'web.demo:8080',
+      route: { name: 'default', index: 0, match: { prefix: '/' }, skipped: [] },
+      clusters: [],
+      decision: 'allow' as const,
+      intents: [],
+      notes: [],
+    };
+    const text = formatExplanation({ ...base, limits: limitsOf(vhost, { route: { cluster: 'web.demo:8080' } }) });
+    expect(text).toContain('fault:          abort 30% with HTTP 503; delay 0.5% by 2s (only with x-chaos: on)\n');
+    expect(text).toContain('local limit:    5 per 1s, burst 10 (this sidecar\'s bucket)\n');
+    expect(text).toContain('global limit:   counted by the rate limit service as trellis_policy=demo/web\n');
+    expect(formatExplanation({ ...base, limits: {} })).not.toMatch(/fault:|limit:/);
   });
 });

@@ -210,8 +210,29 @@ export interface AccessRule {
   name: string;
   destination: IdentityRef & { port?: number };
   sources: readonly IdentityRef[];
-  /** undefined: every request is allowed; else a request must match one of these. */
+  /**
+   * undefined (no rules): every request is allowed; else a request must match
+   * one of these (none: the rules were all TCPRoutes, so no HTTP request is).
+   */
   routes?: readonly HttpMatch[];
+  /**
+   * Connections to TCP ports (resolve/tcp-routes.ts). undefined (no rules):
+   * every connection is allowed; else one must be to a port one of these
+   * allows (none: the rules were all HTTPRouteGroups, so no TCP connection is).
+   */
+  tcpRoutes?: readonly TcpMatch[];
+}
+
+/**
+ * One TCPRoute a TrafficTarget names, resolved: SMI's
+ * specs.smi-spec.io TCPRoute today; the Gateway API TCPRoute for mesh can
+ * feed the same shape (a route and the ports it allows).
+ */
+export interface TcpMatch {
+  /** The route it came from (`namespace/name`). */
+  route: ObjectKey;
+  /** Destination ports, service ports or targetPorts; empty: every port. */
+  ports: readonly number[];
 }
 
 export interface Timeouts {
@@ -219,8 +240,10 @@ export interface Timeouts {
   requestMs?: number;
   /** Each attempt. */
   perTryMs?: number;
-  /** Idle stream/connection. */
+  /** Idle stream/connection (HTTP: the route's stream idle timeout; TCP: tcp_proxy's idle_timeout). */
   idleMs?: number;
+  /** Establishing a connection to an endpoint (the cluster's connect_timeout; port-wide only). */
+  connectMs?: number;
 }
 
 export interface RetryPolicy {

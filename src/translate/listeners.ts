@@ -17,10 +17,21 @@ import {
   OUTBOUND_STAT_PREFIX,
   PROXYLESS_STAT_PREFIX,
 } from './names.ts';
+import { tcpProxy } from './tcp-listeners.ts';
 import { downstreamTls } from './tls.ts';
 
 function router(): HttpFilter {
   return extension('Router', {});
+}
+
+/**
+ * WebSocket (an HTTP/1.1 Upgrade, or an extended CONNECT over HTTP/2) on
+ * every mesh HTTP route: Envoy refuses an upgrade no config names (403).
+ * After the 101 the connection is a byte stream both sidecars proxy, still
+ * over the mTLS between them; RBAC and routing apply to the upgrade request.
+ */
+function upgrades(): { upgrade_type: string }[] {
+  return [{ upgrade_type: 'websocket' }];
 }
 
 /** Transparent mode: where a redirected connection was going (iptables REDIRECT keeps it). */
@@ -28,18 +39,21 @@ function originalDst(): ListenerFilter {
   return extension('OriginalDst', {});
 }
 
-export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean }): Listener {
+/** `tcpChains`: transparent mode's TCP services, matched by original destination (tcp-listeners.ts); everything else is HTTP. */
+export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean; tcpChains?: readonly FilterChain[] }): Listener {
   const listener: Listener = {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'OUTBOUND',
     filter_chains: [
+      ...(options.tcpChains ?? []),
       {
         filters: [
           extension('HttpConnectionManager', {
             stat_prefix: OUTBOUND_STAT_PREFIX,
             codec_type: 'AUTO',
             rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
+            upgrade_configs: upgrades(),
             http_filters: [router()],
           }),
         ],
@@ -88,16 +102,13 @@ function inboundHcm(name: string, cluster: string, rbac: HttpFilter | undefined)
     // verified certificate, never from a header the caller sent.
     forward_client_cert_details: 'SANITIZE_SET',
     set_current_client_cert_details: { uri: true },
+    upgrade_configs: upgrades(),
     route_config: {
       name,
       virtual_hosts: [{ name: INBOUND_VIRTUAL_HOST, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '0s' } }] }],
     },
     http_filters: rbac ? [rbac, router()] : [router()],
   });
-}
-
-function tcpProxy(statPrefix: string, cluster: string): Filter {
-  return extension('TcpProxy', { stat_prefix: statPrefix, cluster });
 }
 
 export interface InboundChain {
@@ -109,6 +120,8 @@ export interface InboundChain {
   cluster: string;
   /** RBAC filter, or undefined in permissive mode. */
   rbac?: HttpFilter;
+  /** A TCP port's filters (tcp-listeners.ts inboundTcpFilters), in place of the HTTP connection manager. */
+  filters?: Filter[];
 }
 
 /**
@@ -134,7 +147,7 @@ export function transparentInboundListener(options: {
     name: c.name,
     filter_chain_match: { destination_port: c.port },
     transport_socket: downstreamTls(),
-    filters: [inboundHcm(c.name, c.cluster, c.rbac)],
+    filters: c.filters ?? [inboundHcm(c.name, c.cluster, c.rbac)],
   }));
   return {
     name: options.name,

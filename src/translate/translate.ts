@@ -7,12 +7,13 @@
  * bytes by identity, and a change costs work for what it touched only.
  */
 import type { AccessRule, MeshModel, MeshService, ServedPort } from '../model/types.ts';
-import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
+import type { Cluster, ClusterLoadAssignment, FilterChain, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
 import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo, sweepContentKeys } from './memo.ts';
 import {
+  directClusterName,
   INBOUND_LISTENER,
   inboundClusterName,
   inboundFilterChainName,
@@ -27,11 +28,14 @@ import {
   upstreamSni,
 } from './names.ts';
 import type { ProxyContext } from './proxy.ts';
+import type { TcpDestination } from './tcp-listeners.ts';
 import { rbacFilter } from './rbac.ts';
 import { httpPorts, outboundRouteConfiguration } from './routes.ts';
 import { inboundRules } from './scope.ts';
 import { INBOUND_PORT } from './sidecar.ts';
 import { portDigest, scopeOf } from './signature.ts';
+import { directCluster, inboundTcpFilters, inboundTcpListener, outboundTcpChain, outboundTcpListener } from './tcp-listeners.ts';
+import { explicitTcpListeners, tcpPorts, transparentTcpDestinations } from './tcp-outbound.ts';
 
 export interface ProxyResources {
   clusters: Cluster[];
@@ -66,7 +70,8 @@ export class Translator {
     const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [], identities: own ? [own] : [] };
 
     for (const s of services) {
-      for (const p of httpPorts(s)) {
+      // gRPC clients speak HTTP/2 only: a TCP port is the sidecars' alone.
+      for (const p of envoy ? s.ports : httpPorts(s)) {
         const name = outboundClusterName(s.namespace, s.name, p.port);
         // Sidecars with an identity speak mTLS upstream; the same cluster object serves every such caller.
         const tls = own ? { peerIdentities: s.identities, sni: upstreamSni(s.namespace, s.name) } : undefined;
@@ -88,9 +93,10 @@ export class Translator {
     );
 
     if (envoy) {
+      const tcpChains = this.tcpOutbound(proxy, services, own, out);
       out.listeners.push(
-        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode], () =>
-          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent' }),
+        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, tcpChains], () =>
+          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent', tcpChains: tcpChains.map(outboundTcpChain) }),
         ),
       );
       this.inbound(model, proxy, out);
@@ -109,13 +115,34 @@ export class Translator {
     return out;
   }
 
+  /**
+   * TCP services the proxy may call (tcp-outbound.ts): explicit mode's
+   * listeners go straight into `out`; transparent mode's destinations are
+   * returned, for the `outbound` listener's filter chains.
+   */
+  private tcpOutbound(proxy: ProxyContext, services: readonly MeshService[], own: string | undefined, out: ProxyResources): TcpDestination[] {
+    const ports = tcpPorts(services);
+    if (proxy.mode === 'explicit') {
+      for (const l of explicitTcpListeners(ports, proxy)) {
+        out.listeners.push(this.listeners.get([l.name, proxy.outbound.address, l.port, l.cluster, l.idleMs], () => outboundTcpListener({ ...l, address: proxy.outbound.address })));
+      }
+      return [];
+    }
+    const { chains, direct } = transparentTcpDestinations(ports);
+    for (const { service: s, port: p } of direct) {
+      const name = directClusterName(s.namespace, s.name, p.port);
+      const tls = { peerIdentities: own ? s.identities : [], sni: upstreamSni(s.namespace, s.name) };
+      out.clusters.push(this.clusters.get([name, portDigest(p), tls], () => directCluster({ name, port: p, tls })));
+    }
+    return chains;
+  }
+
   /** Explicit: one inbound listener and cluster per service port the workload serves. */
   private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources): void {
     const w = proxy.workload;
     if (!w) return;
     const rules = inboundRules(model, w);
-    // As for routes (routes.ts httpPorts): plain TCP ports get no HTTP listener.
-    const served = w.servedPorts.filter((p) => p.protocol !== 'tcp');
+    const served = w.servedPorts;
     if (proxy.mode === 'transparent') return this.transparentInbound(proxy, served, rules, out);
     const seen = new Set<number>();
     for (const p of served) {
@@ -130,6 +157,14 @@ export class Translator {
       );
       const name = inboundListenerName(p.port);
       const ports = [p.port, p.targetPort];
+      if (p.protocol === 'tcp') {
+        out.listeners.push(
+          this.listeners.get([name, 'tcp', proxy.inboundAddress, cluster, rules, ports], () =>
+            inboundTcpListener({ name, address: proxy.inboundAddress, port: p.port, cluster, ...(rules ? { rules } : {}), ports }),
+          ),
+        );
+        continue;
+      }
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
@@ -157,7 +192,7 @@ export class Translator {
       if (!seen) byTarget.set(p.targetPort, { servicePorts: [p.port], protocol: p.protocol });
       else if (!seen.servicePorts.includes(p.port)) seen.servicePorts.push(p.port);
     }
-    const chains: Array<Omit<InboundChain, 'rbac'> & { ports: number[] }> = [];
+    const chains: Array<Omit<InboundChain, 'rbac' | 'filters'> & { ports: number[]; protocol: ServedPort['protocol'] }> = [];
     for (const [target, { servicePorts, protocol }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
       const cluster = inboundClusterName(target);
       out.clusters.push(
@@ -165,7 +200,7 @@ export class Translator {
           inboundCluster({ name: cluster, address: proxy.appAddress, port: target, http2: protocol === 'grpc' || protocol === 'http2' }),
         ),
       );
-      chains.push({ name: inboundFilterChainName(target), port: target, cluster, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b) });
+      chains.push({ name: inboundFilterChainName(target), port: target, cluster, protocol, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b) });
     }
     out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
     out.listeners.push(
@@ -175,7 +210,9 @@ export class Translator {
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
           port: INBOUND_PORT,
-          chains: chains.map(({ ports, ...c }) => ({ ...c, rbac: rules ? rbacFilter(rules, ports) : undefined })),
+          chains: chains.map(({ ports, protocol, ...c }) =>
+            protocol === 'tcp' ? { ...c, filters: inboundTcpFilters({ ...c, ...(rules ? { rules } : {}), ports }) } : { ...c, rbac: rules ? rbacFilter(rules, ports) : undefined },
+          ),
           passthroughCluster: PASSTHROUGH_CLUSTER,
         }),
       ),

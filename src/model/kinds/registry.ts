@@ -11,6 +11,7 @@ import type { KindSpec } from './kind.ts';
 import { meshConfigKind } from './mesh-config.ts';
 import { podKind } from './pod.ts';
 import { serviceKind } from './service.ts';
+import { tcpRouteKind } from './tcp-route.ts';
 import { trafficPolicyKind } from './traffic-policy.ts';
 import { trafficSplitKind } from './traffic-split.ts';
 import { trafficTargetKind } from './traffic-target.ts';
@@ -22,6 +23,7 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   podKind,
   endpointSliceKind,
   httpRouteGroupKind,
+  tcpRouteKind,
   trafficSplitKind,
   trafficTargetKind,
   trafficPolicyKind,

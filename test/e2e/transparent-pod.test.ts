@@ -12,7 +12,7 @@
  *      the application; another port passes through; 15006 itself is refused.
  * Nothing here touches the machine's own network (`unshare -n`).
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { proxyContext } from '../../src/translate/proxy.ts';
 import { NODE_METADATA } from '../../src/translate/sidecar.ts';
 import { meshWith, STRICT } from '../../src/translate/testing.ts';
 import { Translator } from '../../src/translate/translate.ts';
+import { netnsUnavailable, runInPodHarness } from '../support/netns.ts';
 import { envoyBin, repoRoot } from '../support/venv.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'trellis-transparent-'));
@@ -68,44 +69,12 @@ describe('transparent mode: Envoy accepts what Trellis writes', () => {
   });
 });
 
-function unavailable(): string | null {
-  if (process.getuid?.() !== 0) return 'not root';
-  for (const bin of ['unshare', 'nsenter', 'ip', 'iptables-restore']) {
-    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) return `${bin} is not installed`;
-  }
-  const probe = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link add v0 type veth peer name v1 && iptables -t nat -S >/dev/null'], { encoding: 'utf8' });
-  return probe.status === 0 ? null : `cannot make a network namespace with a veth pair and nat rules here: ${probe.stderr.trim()}`;
-}
-const why = unavailable();
+const why = netnsUnavailable();
 if (why) console.warn(`test/e2e/transparent-pod.test.ts (pod part) skipped: ${why}`);
 
 describe.skipIf(why !== null)('transparent mode: a pod in a network namespace, real Envoys, real traffic', () => {
   it('one `inbound` listener on 15006 serves the application\'s own port (port = targetPort) over mTLS', () => {
-    const helper = path.join(repoRoot, 'test/support/transparent-pod-main.ts');
-    // This shell's namespace is the "node"; the "pod" is a child namespace joined by a veth pair.
-    const harness = `
-set -eu
-ip link set lo up
-unshare -n sleep 150 2>/dev/null & POD=$!
-while [ "$(readlink /proc/$POD/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.05; done
-ip link add v0 type veth peer name v1 netns $POD
-ip addr add 10.0.0.1/24 dev v0 && ip addr add 10.0.0.9/24 dev v0 && ip link set v0 up
-nsenter -t $POD -n sh -c 'ip link set lo up && ip addr add 10.0.0.2/24 dev v1 && ip link set v1 up && ip route add default via 10.0.0.1'
-status=0
-${process.execPath} --import tsx ${helper} ${tmp} $POD ${envoyBin()} || status=$?
-kill $POD 2>/dev/null || true
-exit $status
-`;
-    let out: string;
-    try {
-      out = execFileSync('unshare', ['-n', 'bash', '-c', harness], { cwd: repoRoot, encoding: 'utf8', timeout: 100_000, env: { ...process.env, TRELLIS_LOG_LEVEL: 'warn' } });
-    } catch (e) {
-      const logs = spawnSync('sh', ['-c', `tail -n 20 ${tmp}/*.log`], { encoding: 'utf8' }).stdout;
-      throw new Error(`${(e as { stderr?: string }).stderr ?? (e as Error).message}\n${logs}`);
-    }
-    const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-    expect(line, out).toBeDefined();
-    const r = JSON.parse(line!.slice('RESULT '.length));
+    const r = runInPodHarness(path.join(repoRoot, 'test/support/transparent-pod-main.ts'), tmp, 100_000);
     expect(r.listeners).toEqual(
       expect.arrayContaining([
         { name: 'inbound', address: { address: '0.0.0.0', port_value: 15006 } },

@@ -11,8 +11,12 @@
 export type ObjectKey = string;
 export type Labels = Readonly<Record<string, string>>;
 
-/** How a service port's traffic is proxied. */
-export type AppProtocol = 'http' | 'http2' | 'grpc' | 'tcp';
+/**
+ * How a service port's traffic is proxied. `auto`: undeclared (no
+ * appProtocol, no protocol-naming port name): HTTP/1.x and h2c are detected
+ * per connection and proxied as HTTP, anything else as TCP (translate/detect.ts).
+ */
+export type AppProtocol = 'http' | 'http2' | 'grpc' | 'tcp' | 'auto';
 
 export interface MeshModel {
   mesh: MeshSettings;

@@ -17,6 +17,7 @@ import {
   OUTBOUND_STAT_PREFIX,
   PROXYLESS_STAT_PREFIX,
 } from './names.ts';
+import { DETECTION_TIMEOUT, httpInspector, SIDECAR_HTTP_ALPN, tlsInspector } from './detect.ts';
 import { tcpProxy } from './tcp-listeners.ts';
 import { downstreamTls } from './tls.ts';
 
@@ -39,30 +40,37 @@ function originalDst(): ListenerFilter {
   return extension('OriginalDst', {});
 }
 
-/** `tcpChains`: transparent mode's TCP services, matched by original destination (tcp-listeners.ts); everything else is HTTP. */
-export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean; tcpChains?: readonly FilterChain[] }): Listener {
+/** The outbound HTTP connection manager: routes by Host over the `outbound` route configuration. */
+export function outboundHcm(): Filter {
+  return extension('HttpConnectionManager', {
+    stat_prefix: OUTBOUND_STAT_PREFIX,
+    codec_type: 'AUTO',
+    rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
+    upgrade_configs: upgrades(),
+    http_filters: [router()],
+  });
+}
+
+/**
+ * `tcpChains`: transparent mode's TCP and undeclared services, matched by
+ * original destination (tcp-listeners.ts); everything else is HTTP.
+ * `detectPorts`: the destination ports of undeclared services, where the
+ * http_inspector runs (detect.ts).
+ */
+export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean; tcpChains?: readonly FilterChain[]; detectPorts?: readonly number[] }): Listener {
   const listener: Listener = {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'OUTBOUND',
-    filter_chains: [
-      ...(options.tcpChains ?? []),
-      {
-        filters: [
-          extension('HttpConnectionManager', {
-            stat_prefix: OUTBOUND_STAT_PREFIX,
-            codec_type: 'AUTO',
-            rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
-            upgrade_configs: upgrades(),
-            http_filters: [router()],
-          }),
-        ],
-      },
-    ],
+    filter_chains: [...(options.tcpChains ?? []), { filters: [outboundHcm()] }],
   };
   if (options.transparent) {
     // iptables redirected the connection here; recover where it was going.
     listener.listener_filters = [originalDst()];
+    if (options.detectPorts?.length) {
+      listener.listener_filters.push(httpInspector(options.detectPorts));
+      Object.assign(listener, detectionTimeout());
+    }
   }
   return listener;
 }
@@ -81,13 +89,29 @@ export function inboundListener(options: {
   cluster: string;
   /** RBAC filter, or undefined in permissive mode. */
   rbac?: HttpFilter;
+  /** An undeclared port's TCP filters (detect.ts): HTTP by the client sidecar's ALPN, else these. */
+  tcpFilters?: Filter[];
 }): Listener {
+  const hcm = inboundHcm(options.name, options.cluster, options.rbac);
+  if (!options.tcpFilters) {
+    return { name: options.name, address: socketAddress(options.address, options.port), traffic_direction: 'INBOUND', filter_chains: [{ transport_socket: downstreamTls(), filters: [hcm] }] };
+  }
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'INBOUND',
-    filter_chains: [{ transport_socket: downstreamTls(), filters: [inboundHcm(options.name, options.cluster, options.rbac)] }],
+    listener_filters: [tlsInspector([options.port])],
+    ...detectionTimeout(),
+    filter_chains: [
+      { name: 'http', filter_chain_match: { application_protocols: SIDECAR_HTTP_ALPN }, transport_socket: downstreamTls(), filters: [hcm] },
+      { name: 'tcp', transport_socket: downstreamTls(), filters: options.tcpFilters },
+    ],
   };
+}
+
+/** Give up detecting after DETECTION_TIMEOUT and carry the connection as TCP (detect.ts). */
+function detectionTimeout(): Pick<Listener, 'listener_filters_timeout' | 'continue_on_listener_filters_timeout'> {
+  return { listener_filters_timeout: DETECTION_TIMEOUT, continue_on_listener_filters_timeout: true };
 }
 
 /**
@@ -122,6 +146,11 @@ export interface InboundChain {
   rbac?: HttpFilter;
   /** A TCP port's filters (tcp-listeners.ts inboundTcpFilters), in place of the HTTP connection manager. */
   filters?: Filter[];
+  /**
+   * An undeclared port's TCP filters: the chain is doubled, HTTP when the
+   * client sidecar's ALPN says so (`name`), else these (`name/tcp`); detect.ts.
+   */
+  tcpFilters?: Filter[];
 }
 
 /**
@@ -143,17 +172,21 @@ export function transparentInboundListener(options: {
 }): Listener {
   // ALLOW with no policy: nothing is allowed.
   const denyAll = extension('NetworkRbac', { stat_prefix: INBOUND_DIRECT_STAT_PREFIX, rules: { action: 'ALLOW' } });
-  const chains: FilterChain[] = options.chains.map((c) => ({
-    name: c.name,
-    filter_chain_match: { destination_port: c.port },
-    transport_socket: downstreamTls(),
-    filters: c.filters ?? [inboundHcm(c.name, c.cluster, c.rbac)],
-  }));
+  const chains: FilterChain[] = options.chains.flatMap((c): FilterChain[] => {
+    const filters = c.filters ?? [inboundHcm(c.name, c.cluster, c.rbac)];
+    if (!c.tcpFilters) return [{ name: c.name, filter_chain_match: { destination_port: c.port }, transport_socket: downstreamTls(), filters }];
+    return [
+      { name: c.name, filter_chain_match: { destination_port: c.port, application_protocols: SIDECAR_HTTP_ALPN }, transport_socket: downstreamTls(), filters },
+      { name: `${c.name}/tcp`, filter_chain_match: { destination_port: c.port }, transport_socket: downstreamTls(), filters: c.tcpFilters },
+    ];
+  });
+  const detectPorts = options.chains.filter((c) => c.tcpFilters).map((c) => c.port);
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'INBOUND',
-    listener_filters: [originalDst()],
+    listener_filters: detectPorts.length ? [originalDst(), tlsInspector(detectPorts)] : [originalDst()],
+    ...(detectPorts.length ? detectionTimeout() : {}),
     filter_chains: [
       ...chains,
       {

@@ -43,7 +43,7 @@ function once<T extends object, V>(memo: WeakMap<T, V>, o: T, compute: () => V):
  */
 function portContent(p: ServicePort): string {
   const { endpoints, policy, clusterPolicy, ...rest } = p;
-  const addresses = p.protocol === 'tcp' ? JSON.stringify(endpoints.map((e) => `${e.address}:${e.port}`)) : '';
+  const addresses = p.protocol === 'tcp' || p.protocol === 'auto' ? JSON.stringify(endpoints.map((e) => `${e.address}:${e.port}`)) : '';
   return `${JSON.stringify(rest)}\0${JSON.stringify(policy ?? null)}\0${clusterPolicy === policy ? '=' : JSON.stringify(clusterPolicy ?? null)}\0${addresses}`;
 }
 

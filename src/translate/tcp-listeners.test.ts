@@ -210,3 +210,72 @@ describe('issue 11: TCP services, the server side', () => {
     expect(Object.keys(tcpRbacPolicies([{ ...rule, destination: { ...rule.destination, port: 15432 } }], [5432, 15432]))).toEqual(['demo/t']);
   });
 });
+
+describe('issue 11: an undeclared port (auto) is detected per connection', () => {
+  /** mixed: no appProtocol, a port name that says nothing; served by db-1 and db-2 on 15433. */
+  const MIXED = `apiVersion: v1
+kind: Service
+metadata: {name: mixed, namespace: demo}
+spec:
+  clusterIP: 10.96.0.12
+  selector: {app: db}
+  ports: [{name: main, port: 7000, targetPort: 15433}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: mixed-1, namespace: demo, labels: {kubernetes.io/service-name: mixed}}
+addressType: IPv4
+ports: [{name: main, port: 15433}]
+endpoints: [{addresses: [127.0.0.31], conditions: {ready: true}, targetRef: {kind: Pod, name: db-1}}]
+---
+`;
+  const predicate = (ports: number[]) => ({ not_match: ports.length === 1 ? { destination_port_range: { start: ports[0], end: ports[0]! + 1 } } : { or_match: { rules: ports.map((p) => ({ destination_port_range: { start: p, end: p + 1 } })) } } });
+
+  it('explicit client: the local listener runs http_inspector on its port; HTTP goes to the outbound HTTP manager, the rest to tcp_proxy', () => {
+    const out = translate(MIXED, 'client', 'explicit');
+    const l = named(out.listeners, 'outbound-tcp:mixed.demo:7000');
+    expect(l.listener_filters).toEqual([{ name: 'envoy.filters.listener.http_inspector', typed_config: expect.any(Object), filter_disabled: predicate([7000]) }]);
+    expect(l).toMatchObject({ listener_filters_timeout: '1s', continue_on_listener_filters_timeout: true });
+    expect(l.filter_chains.map((c: Json) => [c.name, c.filter_chain_match?.application_protocols ?? null, c.filters[0].name])).toEqual([
+      ['http', ['http/1.0', 'http/1.1', 'h2c'], 'envoy.filters.network.http_connection_manager'],
+      ['tcp', null, 'envoy.filters.network.tcp_proxy'],
+    ]);
+    // Still an HTTP service too: a virtual host in the outbound route configuration.
+    expect((out.routes[0]!.virtual_hosts ?? []).map((v) => v.name)).toContain('mixed.demo:7000');
+    valid(out);
+  });
+
+  it('transparent client: `outbound` gets http_inspector only on undeclared ports, and an HTTP twin before each TCP chain', () => {
+    const out = translate(MIXED, 'client', 'transparent');
+    const l = named(out.listeners, 'outbound');
+    expect(l.listener_filters.map((f: Json) => f.name)).toEqual(['envoy.filters.listener.original_dst', 'envoy.filters.listener.http_inspector']);
+    expect(l.listener_filters[1].filter_disabled).toEqual(predicate([7000, 15433]));
+    const chains = (l.filter_chains as Json[]).filter((c) => c.name?.includes('mixed'));
+    expect(chains.map((c) => [c.name, c.filter_chain_match.application_protocols ?? null, c.filters[0].name])).toEqual([
+      ['tcp:mixed.demo:7000/http', ['http/1.0', 'http/1.1', 'h2c'], 'envoy.filters.network.http_connection_manager'],
+      ['tcp:mixed.demo:7000', null, 'envoy.filters.network.tcp_proxy'],
+      ['tcp:mixed.demo:7000/endpoints:15433/http', ['http/1.0', 'http/1.1', 'h2c'], 'envoy.filters.network.http_connection_manager'],
+      ['tcp:mixed.demo:7000/endpoints:15433', null, 'envoy.filters.network.tcp_proxy'],
+    ]);
+    valid(out);
+  });
+
+  it('server, both modes: tls_inspector reads the client sidecar\'s ALPN: http/1.1 or h2 → the HTTP chain, none → TCP (network RBAC)', () => {
+    const intents = STRICT + target('client-to-db', 'client', '');
+    const explicit = named(translate(MIXED + intents, 'db-1', 'explicit').listeners, 'inbound:7000');
+    expect(explicit.listener_filters).toEqual([{ name: 'envoy.filters.listener.tls_inspector', typed_config: expect.any(Object), filter_disabled: predicate([7000]) }]);
+    expect(explicit.filter_chains.map((c: Json) => [c.name, c.filter_chain_match?.application_protocols ?? null, c.filters.map((f: Json) => f.name)])).toEqual([
+      ['http', ['http/1.1', 'h2'], ['envoy.filters.network.http_connection_manager']],
+      ['tcp', null, ['envoy.filters.network.rbac', 'envoy.filters.network.tcp_proxy']],
+    ]);
+    const out = translate(MIXED + intents, 'db-1', 'transparent');
+    const inbound = named(out.listeners, 'inbound');
+    expect(inbound.listener_filters.map((f: Json) => f.name)).toEqual(['envoy.filters.listener.original_dst', 'envoy.filters.listener.tls_inspector']);
+    const chains = (inbound.filter_chains as Json[]).filter((c) => c.filter_chain_match?.destination_port === 15433);
+    expect(chains.map((c) => [c.name, c.filter_chain_match.application_protocols ?? null])).toEqual([
+      ['inbound:15433', ['http/1.1', 'h2']],
+      ['inbound:15433/tcp', null],
+    ]);
+    valid(out);
+  });
+});

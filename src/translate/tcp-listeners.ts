@@ -17,6 +17,7 @@ import type { AccessRule, ServicePort, TcpMatch } from '../model/types.ts';
 import type { Cluster, Filter, FilterChain, Listener, RbacPolicy } from '../xds/envoy-types.ts';
 import { extension } from '../xds/extensions.ts';
 import { durationOf } from './cluster.ts';
+import { DETECTED_HTTP, DETECTION_TIMEOUT, httpInspector } from './detect.ts';
 import { socketAddress } from './fragments.ts';
 import { inboundStatPrefix, rbacPolicyName, tcpStatPrefix } from './names.ts';
 import { downstreamTls, upstreamTls } from './tls.ts';
@@ -26,13 +27,24 @@ export function tcpProxy(statPrefix: string, cluster: string, idleMs?: number): 
   return extension('TcpProxy', { stat_prefix: statPrefix, cluster, ...(idleMs !== undefined ? { idle_timeout: durationOf(idleMs) } : {}) });
 }
 
-/** Explicit mode: the application dials `address:port` (the outbound address, the service's port) for this one service port. */
-export function outboundTcpListener(o: { name: string; address: string; port: number; cluster: string; idleMs?: number }): Listener {
+/**
+ * Explicit mode: the application dials `address:port` (the outbound address,
+ * the service's port) for this one service port. An undeclared port
+ * (`http`: the outbound HTTP connection manager) detects HTTP first (detect.ts).
+ */
+export function outboundTcpListener(o: { name: string; address: string; port: number; cluster: string; idleMs?: number; http?: Filter }): Listener {
+  const tcp = tcpProxy(tcpStatPrefix(o.name), o.cluster, o.idleMs);
+  const listener: Listener = { name: o.name, address: socketAddress(o.address, o.port), traffic_direction: 'OUTBOUND', filter_chains: [{ filters: [tcp] }] };
+  if (!o.http) return listener;
   return {
-    name: o.name,
-    address: socketAddress(o.address, o.port),
-    traffic_direction: 'OUTBOUND',
-    filter_chains: [{ filters: [tcpProxy(tcpStatPrefix(o.name), o.cluster, o.idleMs)] }],
+    ...listener,
+    listener_filters: [httpInspector([o.port])],
+    listener_filters_timeout: DETECTION_TIMEOUT,
+    continue_on_listener_filters_timeout: true,
+    filter_chains: [
+      { name: 'http', filter_chain_match: { application_protocols: DETECTED_HTTP }, filters: [o.http] },
+      { name: 'tcp', filters: [tcp] },
+    ],
   };
 }
 
@@ -44,18 +56,20 @@ export interface TcpDestination {
   port: number;
   cluster: string;
   idleMs?: number;
+  /** Undeclared: HTTP is detected first (detect.ts) and taken by the outbound HTTP chain. */
+  detect?: boolean;
 }
 
 function prefixRange(address: string): { address_prefix: string; prefix_len: number } {
   return { address_prefix: address, prefix_len: address.includes(':') ? 128 : 32 };
 }
 
-export function outboundTcpChain(d: TcpDestination): FilterChain {
-  return {
-    name: d.name,
-    filter_chain_match: { destination_port: d.port, prefix_ranges: d.addresses.map(prefixRange) },
-    filters: [tcpProxy(tcpStatPrefix(d.name), d.cluster, d.idleMs)],
-  };
+/** A destination's chain; an undeclared one's is doubled: `name/http` for what http_inspector saw as HTTP (`http`, the outbound HTTP connection manager), then `name`. */
+export function outboundTcpChains(d: TcpDestination, http: Filter): FilterChain[] {
+  const match = { destination_port: d.port, prefix_ranges: d.addresses.map(prefixRange) };
+  const tcp: FilterChain = { name: d.name, filter_chain_match: match, filters: [tcpProxy(tcpStatPrefix(d.name), d.cluster, d.idleMs)] };
+  if (!d.detect) return [tcp];
+  return [{ name: `${d.name}/http`, filter_chain_match: { ...match, application_protocols: DETECTED_HTTP }, filters: [http] }, tcp];
 }
 
 /**

@@ -20,9 +20,9 @@ export interface TcpPort {
   port: ServicePort;
 }
 
-/** The ports of these services that are proxied as TCP, in service then port order. */
+/** The ports of these services that may carry TCP (declared `tcp`, or undeclared: detect.ts), in service then port order. */
 export function tcpPorts(services: readonly MeshService[]): TcpPort[] {
-  return services.flatMap((service) => service.ports.filter((p) => p.protocol === 'tcp').map((port) => ({ service, port })));
+  return services.flatMap((service) => service.ports.filter((p) => p.protocol === 'tcp' || p.protocol === 'auto').map((port) => ({ service, port })));
 }
 
 export interface ExplicitTcpListener {
@@ -30,6 +30,8 @@ export interface ExplicitTcpListener {
   port: number;
   cluster: string;
   idleMs?: number;
+  /** Undeclared port: HTTP detected first. */
+  detect: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export function explicitTcpListeners(ports: readonly TcpPort[], proxy: ProxyCont
     if (taken.has(p.port)) continue;
     taken.add(p.port);
     const idleMs = p.policy?.timeouts?.idleMs;
-    out.push({ name: outboundTcpListenerName(s.namespace, s.name, p.port), port: p.port, cluster: outboundClusterName(s.namespace, s.name, p.port), ...(idleMs !== undefined ? { idleMs } : {}) });
+    out.push({ name: outboundTcpListenerName(s.namespace, s.name, p.port), port: p.port, cluster: outboundClusterName(s.namespace, s.name, p.port), ...(idleMs !== undefined ? { idleMs } : {}), detect: p.protocol === 'auto' });
   }
   return out;
 }
@@ -69,7 +71,7 @@ export function transparentTcpDestinations(ports: readonly TcpPort[]): { chains:
   const direct: TcpPort[] = [];
   for (const tp of ports) {
     const { service: s, port: p } = tp;
-    const idle = p.policy?.timeouts?.idleMs !== undefined ? { idleMs: p.policy.timeouts.idleMs } : {};
+    const idle = { ...(p.policy?.timeouts?.idleMs !== undefined ? { idleMs: p.policy.timeouts.idleMs } : {}), ...(p.protocol === 'auto' ? { detect: true } : {}) };
     if (s.clusterIP && s.clusterIP !== 'None' && claim(s.clusterIP, p.port)) {
       chains.push({ name: outboundTcpChainName(s.namespace, s.name, p.port), addresses: [s.clusterIP], port: p.port, cluster: outboundClusterName(s.namespace, s.name, p.port), ...idle });
     }

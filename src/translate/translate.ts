@@ -10,7 +10,7 @@ import type { AccessRule, MeshModel, MeshService, ServedPort } from '../model/ty
 import type { Cluster, ClusterLoadAssignment, FilterChain, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
-import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
+import { apiListener, inboundListener, outboundHcm, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo, sweepContentKeys } from './memo.ts';
 import {
   directClusterName,
@@ -34,7 +34,7 @@ import { httpPorts, outboundRouteConfiguration } from './routes.ts';
 import { inboundRules } from './scope.ts';
 import { INBOUND_PORT } from './sidecar.ts';
 import { portDigest, scopeOf } from './signature.ts';
-import { directCluster, inboundTcpFilters, inboundTcpListener, outboundTcpChain, outboundTcpListener } from './tcp-listeners.ts';
+import { directCluster, inboundTcpFilters, inboundTcpListener, outboundTcpChains, outboundTcpListener } from './tcp-listeners.ts';
 import { explicitTcpListeners, tcpPorts, transparentTcpDestinations } from './tcp-outbound.ts';
 
 export interface ProxyResources {
@@ -96,7 +96,14 @@ export class Translator {
       const tcpChains = this.tcpOutbound(proxy, services, own, out);
       out.listeners.push(
         this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, tcpChains], () =>
-          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent', tcpChains: tcpChains.map(outboundTcpChain) }),
+          outboundListener({
+            name: OUTBOUND_LISTENER,
+            address: proxy.outbound.address,
+            port: proxy.outbound.port,
+            transparent: proxy.mode === 'transparent',
+            tcpChains: tcpChains.flatMap((d) => outboundTcpChains(d, outboundHcm())),
+            detectPorts: tcpChains.filter((d) => d.detect).map((d) => d.port),
+          }),
         ),
       );
       this.inbound(model, proxy, out);
@@ -124,7 +131,11 @@ export class Translator {
     const ports = tcpPorts(services);
     if (proxy.mode === 'explicit') {
       for (const l of explicitTcpListeners(ports, proxy)) {
-        out.listeners.push(this.listeners.get([l.name, proxy.outbound.address, l.port, l.cluster, l.idleMs], () => outboundTcpListener({ ...l, address: proxy.outbound.address })));
+        out.listeners.push(
+          this.listeners.get([l.name, proxy.outbound.address, l.port, l.cluster, l.idleMs, l.detect], () =>
+            outboundTcpListener({ ...l, address: proxy.outbound.address, ...(l.detect ? { http: outboundHcm() } : {}) }),
+          ),
+        );
       }
       return [];
     }
@@ -165,11 +176,19 @@ export class Translator {
         );
         continue;
       }
+      const detect = p.protocol === 'auto';
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
-        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports], () =>
-          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, detect], () =>
+          inboundListener({
+            name,
+            address: proxy.inboundAddress,
+            port: p.port,
+            cluster,
+            rbac: rules ? rbacFilter(rules, ports) : undefined,
+            ...(detect ? { tcpFilters: inboundTcpFilters({ name, cluster, ...(rules ? { rules } : {}), ports }) } : {}),
+          }),
         ),
       );
     }
@@ -210,9 +229,11 @@ export class Translator {
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
           port: INBOUND_PORT,
-          chains: chains.map(({ ports, protocol, ...c }) =>
-            protocol === 'tcp' ? { ...c, filters: inboundTcpFilters({ ...c, ...(rules ? { rules } : {}), ports }) } : { ...c, rbac: rules ? rbacFilter(rules, ports) : undefined },
-          ),
+          chains: chains.map(({ ports, protocol, ...c }) => {
+            const tcp = () => inboundTcpFilters({ ...c, ...(rules ? { rules } : {}), ports });
+            if (protocol === 'tcp') return { ...c, filters: tcp() };
+            return { ...c, rbac: rules ? rbacFilter(rules, ports) : undefined, ...(protocol === 'auto' ? { tcpFilters: tcp() } : {}) };
+          }),
           passthroughCluster: PASSTHROUGH_CLUSTER,
         }),
       ),

@@ -28,8 +28,8 @@ const NET = '127.0.30';
 const SERVER = `${NET}.3`;
 const CLIENT = `${NET}.2`;
 const INTRUDER = `${NET}.4`;
-const PORTS = { tcp: 25432, ws: 28080, h2c: 28081 } as const;
-const APP = { tcp: 35432, ws: 38080, h2c: 38081 } as const;
+const PORTS = { tcp: 25432, ws: 28080, h2c: 28081, undeclared: 28082 } as const;
+const APP = { tcp: 35432, ws: 38080, h2c: 38081, undeclared: 38082 } as const;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const pod = (name: string, sa: string, ip: string) => `apiVersion: v1
@@ -38,12 +38,12 @@ metadata: {name: ${name}, namespace: demo, labels: {app: ${name.replace(/-\d+$/,
 spec: {serviceAccountName: ${sa}, containers: [{name: app}]}
 status: {phase: Running, podIP: ${ip}, podIPs: [{ip: ${ip}}], conditions: [{type: Ready, status: "True"}]}
 `;
-const service = (name: string, port: number, appProtocol: string) => `apiVersion: v1
+const service = (name: string, port: number, appProtocol?: string) => `apiVersion: v1
 kind: Service
 metadata: {name: ${name}, namespace: demo}
 spec:
   selector: {app: db}
-  ports: [{name: p, port: ${port}, appProtocol: ${appProtocol}}]
+  ports: [{name: p, port: ${port}${appProtocol ? `, appProtocol: ${appProtocol}` : ''}}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -71,9 +71,12 @@ const MESH = [
   service('echo', PORTS.tcp, 'tcp'),
   service('ws', PORTS.ws, 'http'),
   service('h2', PORTS.h2c, 'h2c'),
+  // No appProtocol, a port name that says nothing: detected per connection.
+  service('mixed', PORTS.undeclared),
   'apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: echo, namespace: demo}\nspec:\n  matches: {ports: [25432]}\n',
   'apiVersion: specs.smi-spec.io/v1alpha4\nkind: HTTPRouteGroup\nmetadata: {name: everything, namespace: demo}\nspec:\n  matches: [{name: all, pathRegex: "/.*"}]\n',
-  target('client-to-db', 'client', '[{kind: TCPRoute, name: echo}, {kind: HTTPRouteGroup, name: everything}]'),
+  'apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: mixed, namespace: demo}\nspec:\n  matches: {ports: [28082]}\n',
+  target('client-to-db', 'client', '[{kind: TCPRoute, name: echo}, {kind: TCPRoute, name: mixed}, {kind: HTTPRouteGroup, name: everything}]'),
   // intruder may make HTTP requests to db's identity, but has no TCPRoute: its TCP connections are refused.
   target('intruder-to-db', 'intruder', '[{kind: HTTPRouteGroup, name: everything}]'),
 ].join('---\n');
@@ -97,7 +100,16 @@ async function startApps(): Promise<void> {
     socket.pipe(socket);
   });
   const h2 = http2.createServer((q, s) => s.end(JSON.stringify({ httpVersion: q.httpVersion, xfcc: q.headers['x-forwarded-client-cert'] ?? null })));
-  for (const [s, port] of [[echo, APP.tcp], [ws, APP.ws], [h2, APP.h2c]] as const) {
+  // The undeclared port's application speaks HTTP/1.1 to HTTP clients and echoes anything else.
+  const mixed = net.createServer((c) =>
+    c.once('data', (d: Buffer) => {
+      const text = d.toString();
+      if (!/^[A-Z]+ \S+ HTTP\/1\.1\r\n/.test(text)) return void (c.write(d), c.pipe(c));
+      const body = JSON.stringify({ http: true, xfcc: /x-forwarded-client-cert: ([^\r]*)/i.exec(text)?.[1] ?? null });
+      c.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    }),
+  );
+  for (const [s, port] of [[echo, APP.tcp], [ws, APP.ws], [h2, APP.h2c], [mixed, APP.undeclared]] as const) {
     await new Promise<void>((r) => s.listen(port, SERVER, r));
     apps.push(s);
   }
@@ -154,7 +166,7 @@ beforeAll(async () => {
   await startApps();
   const xds = `${NET}.1:${server.xdsPort}`;
   const flags = ['--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn', '--drain-time-s', '1'];
-  const appPorts = new Map<number, number>([[PORTS.tcp, APP.tcp], [PORTS.ws, APP.ws], [PORTS.h2c, APP.h2c]]);
+  const appPorts = new Map<number, number>([[PORTS.tcp, APP.tcp], [PORTS.ws, APP.ws], [PORTS.h2c, APP.h2c], [PORTS.undeclared, APP.undeclared]]);
   for (const [name, ip] of [['db-1', SERVER], ['client-1', CLIENT], ['intruder-1', INTRUDER]] as const) {
     const yaml = await workloadBootstrapYaml({
       model, workloadKey: `demo/${name}`, stateDir, mode: 'explicit', xdsAddress: xds, adminAddress: `${ip}:15000`,
@@ -164,7 +176,7 @@ beforeAll(async () => {
     run(envoyBin(), ['-c', path.join(dir, `${name}.yaml`), ...flags], `${name}.log`);
   }
   // Ready: the server's inbound TCP listener and each caller's local TCP listener hold their config.
-  for (const [ip, listener] of [[SERVER, `inbound:${PORTS.tcp}`], [CLIENT, `outbound-tcp:echo.demo:${PORTS.tcp}`], [INTRUDER, `outbound-tcp:echo.demo:${PORTS.tcp}`]] as const) {
+  for (const [ip, listener] of [[SERVER, `inbound:${PORTS.tcp}`], [SERVER, `inbound:${PORTS.undeclared}`], [CLIENT, `outbound-tcp:echo.demo:${PORTS.tcp}`], [CLIENT, `outbound-tcp:mixed.demo:${PORTS.undeclared}`], [INTRUDER, `outbound-tcp:echo.demo:${PORTS.tcp}`]] as const) {
     await until(`${listener} on ${ip}`, async () => {
       const r = await fetch(`http://${ip}:15000/listeners?format=json`, { signal: AbortSignal.timeout(2000) });
       const l = (await r.json()) as { listener_statuses: Array<{ name: string }> };
@@ -257,5 +269,31 @@ describe('issue 11: protocols through the mesh', () => {
     } finally {
       session.close();
     }
+  });
+
+  it('an undeclared port: HTTP and opaque TCP both work — detected by the client sidecar (http_inspector), told to the server sidecar by ALPN', async () => {
+    const get = (port: number) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.get({ host: CLIENT, port, path: '/', headers: { host: `mixed.demo:${PORTS.undeclared}` }, timeout: 5000, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+      });
+    // HTTP through the port's own local listener, and through the outbound HTTP listener.
+    for (const port of [PORTS.undeclared, 15001]) {
+      const r = await get(port);
+      expect(r.status, `via ${port}`).toBe(200);
+      const body = JSON.parse(r.body) as { http: boolean; xfcc: string | null };
+      // The server sidecar took the HTTP chain (it set XFCC from the verified certificate).
+      expect(body.xfcc).toContain('/ns/demo/sa/client');
+    }
+    // Opaque bytes on the same port: echoed, through the TCP chains on both sides.
+    expect(await exchange(CLIENT, PORTS.undeclared, 'not http at all\n')).toBe('not http at all\n');
+    const server = await stats(`${SERVER}:15000`, `inbound_${PORTS.undeclared}`);
+    expect(server[`http.inbound_${PORTS.undeclared}.downstream_rq_total`]).toBeGreaterThanOrEqual(2);
+    expect(server[`tcp.inbound_${PORTS.undeclared}.downstream_cx_total`]).toBeGreaterThanOrEqual(1);
   });
 });

@@ -115,6 +115,8 @@ export const APP_PROTOCOLS: Readonly<Record<AppProtocol, readonly string[]>> = {
   http2: ['http2', 'h2c', 'kubernetes.io/h2c'],
   grpc: ['grpc'],
   tcp: ['tcp', 'tls', 'https', 'kubernetes.io/wss', 'mysql', 'postgres', 'postgresql', 'redis', 'mongo', 'mongodb', 'kafka', 'amqp', 'nats', 'smtp'],
+  // Nothing declares it: it is what no declaration gives.
+  auto: [],
 };
 
 const BY_NAME = new Map(Object.entries(APP_PROTOCOLS).flatMap(([proto, names]) => names.map((n): [string, AppProtocol] => [n, proto as AppProtocol])));
@@ -127,9 +129,8 @@ export function knownAppProtocol(appProtocol: string): AppProtocol | undefined {
 /**
  * The protocol a port carries: `appProtocol` when set (the Kubernetes field for
  * exactly this), else the port name's prefix (the convention `http-web`,
- * `grpc-api`, `tcp-db`, `mysql`), else HTTP — the mesh's L7 features need
- * HTTP, and an HTTP/1 connection manager also handles plain HTTP/1 clients of
- * a TCP port.
+ * `grpc-api`, `tcp-db`, `mysql`), else `auto`: detected per connection
+ * (HTTP/1.x and h2c as HTTP, anything else as TCP; translate/detect.ts).
  */
 export function appProtocolOf(appProtocol: string | undefined, name: string | undefined): AppProtocol {
   const byName = (s: string): AppProtocol | undefined => {
@@ -137,5 +138,5 @@ export function appProtocolOf(appProtocol: string | undefined, name: string | un
     const dash = v.indexOf('-');
     return BY_NAME.get(v) ?? (dash > 0 ? BY_NAME.get(v.slice(0, dash)) : undefined);
   };
-  return (appProtocol !== undefined ? knownAppProtocol(appProtocol) : undefined) ?? (name !== undefined ? byName(name) : undefined) ?? 'http';
+  return (appProtocol !== undefined ? knownAppProtocol(appProtocol) : undefined) ?? (name !== undefined ? byName(name) : undefined) ?? 'auto';
 }

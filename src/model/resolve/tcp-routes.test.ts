@@ -97,7 +97,7 @@ describe('issue 11: TCPRoute and TrafficTarget TCP rules', () => {
     expect(r.model.services.has('demo/web')).toBe(true);
   });
 
-  it('appProtocol and port-name declarations: opaque protocols are TCP; h2c is HTTP/2', () => {
+  it('appProtocol and port-name declarations: opaque protocols are TCP; h2c is HTTP/2; an undeclared port is detected (auto)', () => {
     const svc = `apiVersion: v1
 kind: Service
 metadata: {name: multi, namespace: demo}
@@ -110,9 +110,10 @@ spec:
   - {name: redis, port: 4}
   - {name: d, port: 5, appProtocol: TLS}
   - {name: e, port: 6}
+  - {name: http-f, port: 7}
 `;
     const r = buildWith(svc);
     expect(problemsOf(r).filter((p) => p.severity === 'error')).toEqual([]);
-    expect(r.model.services.get('demo/multi')!.ports.map((p) => p.protocol)).toEqual(['tcp', 'http2', 'tcp', 'tcp', 'tcp', 'http']);
+    expect(r.model.services.get('demo/multi')!.ports.map((p) => p.protocol)).toEqual(['tcp', 'http2', 'tcp', 'tcp', 'tcp', 'auto', 'http']);
   });
 });

@@ -23,6 +23,9 @@
 #                                          # 10,000 changes through the file source, ADS streams ACKing: see bench/memory.ts
 #   scripts/bench.sh abuse [options]       # only the xDS port's memory budget: what streams sending ~1.9 MiB of names under
 #                                          # unknown type URLs make the server keep (issue 16 bug 5): see bench/abuse.ts
+#   scripts/bench.sh overhead [options]    # only the data plane: latency p50/p99 and Envoy CPU a client + server sidecar
+#                                          # pair adds over a direct call, HTTP/1.1, gRPC and TCP at 1,000 rps with 1 KB
+#                                          # payloads, permissive / strict / undeclared port: see bench/overhead.ts
 #   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
 #                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
 #                                          # see bench/soak.ts
@@ -49,6 +52,7 @@ case "${1:-}" in
   memory) shift; exec node --import tsx bench/memory.ts "$@" ;;
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
+  overhead) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/overhead.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
@@ -68,5 +72,7 @@ node --import tsx bench/edit-latency.ts
 node --import tsx bench/kube-churn.ts
 # Step 8: what abusive streams make the xDS port keep (issue 16 bug 5).
 TRELLIS_LOG_LEVEL=error node --import tsx bench/abuse.ts
-# Step 9: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
+# Step 9: the data plane's overhead: a sidecar pair over a direct call, HTTP/1.1, gRPC, TCP (issue 11).
+TRELLIS_LOG_LEVEL=warn node --import tsx bench/overhead.ts
+# Step 10: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
 exec node --import tsx bench/memory.ts

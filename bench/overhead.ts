@@ -18,6 +18,10 @@
  * has no appProtocol: protocol detection on both sides). Envoy --concurrency
  * is --concurrency (default 1 worker, the least CPU).
  *
+ * CPU per 1,000 rps is per 1,000 *answered* requests a second: on a loaded
+ * machine the generator may fall short of --rate (grpc-js, client and server
+ * in Node, is the first to), and the line says what it reached.
+ *
  * Figures, never assertions; bounded: every phase stops after --seconds and
  * everything started is stopped.
  *   node --import tsx bench/overhead.ts [--rate 1000] [--seconds 10] [--variants permissive,strict,undeclared] [--concurrency 1]

@@ -121,6 +121,17 @@ describe('issue 11: TCP services, the client side', () => {
     expect(l.filter_chains[0].filters[0]).toMatchObject({ name: 'envoy.filters.network.tcp_proxy', typed_config: { stat_prefix: 'outbound-tcp_db.demo_5432', cluster: 'db.demo:5432', idle_timeout: '30s' } });
   });
 
+  it('explicit mode: no listener on a port the sidecar or the application already holds on that address', () => {
+    const model = deepFreeze(meshWith('', { 'db.yaml': DB }));
+    const at = (metadata: Record<string, string>) =>
+      new Translator().translate(model, proxyContext({ id: 'demo/client', user_agent_name: 'envoy', metadata: { [NODE_METADATA.mode]: 'explicit', ...metadata } }, model)).listeners.map((l) => l.name);
+    expect(at({ [NODE_METADATA.outboundAddress]: '127.0.0.2:15001' })).toContain('outbound-tcp:db.demo:5432');
+    // The application listens on 127.0.0.2:5432 itself (app port 5432 behind service port 80).
+    expect(at({ [NODE_METADATA.outboundAddress]: '127.0.0.2:15001', [NODE_METADATA.appAddress]: '127.0.0.2', [NODE_METADATA.appPorts]: '80=5432' })).not.toContain('outbound-tcp:db.demo:5432');
+    // The outbound listener itself on 5432.
+    expect(at({ [NODE_METADATA.outboundAddress]: '127.0.0.2:5432' })).not.toContain('outbound-tcp:db.demo:5432');
+  });
+
   it('transparent mode: `outbound` matches the ClusterIP (to the cluster) and the endpoints (to the pod dialled), before the HTTP chain', () => {
     const out = translate(POLICY, 'client', 'transparent');
     expect(out.listeners.map((l) => l.name).sort()).toEqual(['inbound', 'outbound']);

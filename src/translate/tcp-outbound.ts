@@ -38,11 +38,14 @@ export interface ExplicitTcpListener {
  * Explicit mode: a listener on the outbound address at each TCP service
  * port. A port number already taken (by an earlier service, the outbound
  * listener, or, on the same address, one of the workload's own inbound
- * listeners) gets none: that service is reachable in transparent mode only.
+ * listeners or its application's ports) gets none: that service is
+ * reachable in transparent mode only.
  */
 export function explicitTcpListeners(ports: readonly TcpPort[], proxy: ProxyContext): ExplicitTcpListener[] {
   const taken = new Set<number>([proxy.outbound.port]);
   if (proxy.inboundAddress === proxy.outbound.address) for (const p of proxy.workload?.servedPorts ?? []) taken.add(p.port);
+  // The application's own ports, when it listens on the same address (trellis.app_ports): Envoy could not bind them.
+  if (proxy.appAddress === proxy.outbound.address) for (const p of proxy.appPorts.values()) taken.add(p);
   const out: ExplicitTcpListener[] = [];
   for (const { service: s, port: p } of ports) {
     if (taken.has(p.port)) continue;

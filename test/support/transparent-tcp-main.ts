@@ -52,15 +52,25 @@ addressType: IPv4
 ports: [{name: pg, port: 5432}]
 endpoints: [{addresses: [10.0.0.9], conditions: {ready: true}, targetRef: {kind: Pod, name: db-1}}]
 `,
-  'apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: pg, namespace: demo}\nspec:\n  matches: {ports: [5432]}\n',
+  // Undeclared (no appProtocol, a name that names no protocol): detected per connection.
+  'apiVersion: v1\nkind: Service\nmetadata: {name: mixed, namespace: demo}\nspec:\n  clusterIP: 10.96.0.11\n  selector: {app: db}\n  ports: [{name: main, port: 7000}]\n',
+  `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: mixed-1, namespace: demo, labels: {kubernetes.io/service-name: mixed}}
+addressType: IPv4
+ports: [{name: main, port: 7000}]
+endpoints: [{addresses: [10.0.0.9], conditions: {ready: true}, targetRef: {kind: Pod, name: db-1}}]
+`,
+  'apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: pg, namespace: demo}\nspec:\n  matches: {ports: [5432, 7000]}\n',
   `apiVersion: access.smi-spec.io/v1alpha3
 kind: TrafficTarget
 metadata: {name: client-to-db, namespace: demo}
 spec:
   destination: {kind: ServiceAccount, name: db}
   sources: [{kind: ServiceAccount, name: client}]
-  rules: [{kind: TCPRoute, name: pg}]
+  rules: [{kind: TCPRoute, name: pg}, {kind: HTTPRouteGroup, name: all}]
 `,
+  'apiVersion: specs.smi-spec.io/v1alpha4\nkind: HTTPRouteGroup\nmetadata: {name: all, namespace: demo}\nspec:\n  matches: [{name: all, pathRegex: "/.*"}]\n',
 ].join('---\n');
 
 /** The TCP client, run in the pod: one exchange per address, printed as JSON. */
@@ -77,7 +87,12 @@ const exchange = (host, port, send) => new Promise((resolve) => {
   s.on('error', (e) => done(got || e.code || 'error'));
 });
 (async () => {
-  const out = { clusterIp: await exchange('10.96.0.10', 5432, 'via the ClusterIP\\n'), endpoint: await exchange('10.0.0.9', 5432, 'via the pod address\\n') };
+  const out = {
+    clusterIp: await exchange('10.96.0.10', 5432, 'via the ClusterIP\\n'),
+    endpoint: await exchange('10.0.0.9', 5432, 'via the pod address\\n'),
+    undeclaredHttp: await exchange('10.96.0.11', 7000, 'GET / HTTP/1.1\\r\\nhost: mixed.demo:7000\\r\\nconnection: close\\r\\n\\r\\n'),
+    undeclaredTcp: await exchange('10.96.0.11', 7000, 'opaque bytes\\n'),
+  };
   process.stdout.write(JSON.stringify(out));
 })();
 `;
@@ -113,9 +128,9 @@ async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 40_0
 }
 
 /** Not spawnSync: the echo application and Trellis live in this process's event loop. */
-async function clientInPod(): Promise<{ clusterIp: string; endpoint: string }> {
+async function clientInPod(): Promise<{ clusterIp: string; endpoint: string; undeclaredHttp: string; undeclaredTcp: string }> {
   const { stdout } = await promisify(execFile)('nsenter', inPod([process.execPath, '-e', CLIENT]), { encoding: 'utf8', timeout: 15_000 });
-  return JSON.parse(stdout || '{}') as { clusterIp: string; endpoint: string };
+  return JSON.parse(stdout || '{}') as { clusterIp: string; endpoint: string; undeclaredHttp: string; undeclaredTcp: string };
 }
 
 async function main(): Promise<void> {
@@ -128,13 +143,23 @@ async function main(): Promise<void> {
     const model = server.mesh!.model!;
     const echo = net.createServer((c) => c.pipe(c));
     await new Promise<void>((r) => echo.listen(15432, '10.0.0.9', r));
+    // The undeclared port's application: HTTP/1.1 to HTTP clients (saying whether the server sidecar set XFCC), an echo to anything else.
+    const mixed = net.createServer((c) =>
+      c.once('data', (d: Buffer) => {
+        const text = d.toString();
+        if (!text.startsWith('GET ')) return void (c.write(d), c.pipe(c));
+        const body = /x-forwarded-client-cert: [^\r]*sa\/client/i.test(text) ? 'http with the client identity' : 'http without identity';
+        c.end(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      }),
+    );
+    await new Promise<void>((r) => mixed.listen(17000, '10.0.0.9', r));
     writeFileSync(path.join(dir, 'init.sh'), iptablesScript({ excludeInboundPorts: [], xdsPort: 18000, excludePorts: [], excludeCidrs: [] }));
     const init = run('nsenter', inPod(['env', `TMPDIR=${dir}`, `XTABLES_LOCKFILE=${dir}/xtables.lock`, 'sh', path.join(dir, 'init.sh')]), 'init.log');
     await new Promise((r) => init.once('exit', r));
     if (init.exitCode !== 0) throw new Error(`init.sh exited ${init.exitCode}`);
     const bootstraps = {
       client: await workloadBootstrapYaml({ model, workloadKey: 'demo/client-1', stateDir, mode: 'transparent', xdsAddress: XDS, adminAddress: '10.0.0.2:15000' }),
-      db: await workloadBootstrapYaml({ model, workloadKey: 'demo/db-1', stateDir, mode: 'explicit', xdsAddress: XDS, adminAddress: '10.0.0.9:15000', appPorts: new Map([[5432, 15432]]), appAddress: '10.0.0.9' }),
+      db: await workloadBootstrapYaml({ model, workloadKey: 'demo/db-1', stateDir, mode: 'explicit', xdsAddress: XDS, adminAddress: '10.0.0.9:15000', appPorts: new Map([[5432, 15432], [7000, 17000]]), appAddress: '10.0.0.9' }),
     };
     // The pod's Envoy runs as the proxy uid, which must read its bootstrap.
     chmodSync(dir, 0o755);
@@ -147,13 +172,13 @@ async function main(): Promise<void> {
     const result = await until('the echo through the mesh', async () => {
       const r = await clientInPod();
       seen = r;
-      return r.clusterIp === 'via the ClusterIP\n' && r.endpoint === 'via the pod address\n' ? r : undefined;
+      return r.clusterIp === 'via the ClusterIP\n' && r.endpoint === 'via the pod address\n' && r.undeclaredTcp === 'opaque bytes\n' ? r : undefined;
     }).catch(async (e: Error) => {
       const chains = await fetch('http://10.0.0.2:15000/config_dump?resource=dynamic_listeners').then((r) => r.text()).catch((x: Error) => x.message);
-      const counters = await fetch('http://10.0.0.2:15000/stats?filter=tcp|outbound|cx_').then((r) => r.text()).catch((x: Error) => x.message);
-      throw new Error(`${e.message}; the client saw ${JSON.stringify(seen)}\nclient listeners: ${chains.slice(0, 6000)}\nclient stats: ${counters.slice(0, 4000)}`);
+      const counters = await fetch('http://10.0.0.9:15000/listeners').then((r) => r.text()).catch((x: Error) => x.message);
+      throw new Error(`${e.message}; the client saw ${JSON.stringify(seen)}\nclient listeners: ${chains.slice(0, 6000)}\ndb listeners: ${counters.slice(0, 4000)}`);
     });
-    const client = await stats('10.0.0.2:15000', 'tcp_db');
+    const client = await stats('10.0.0.2:15000', 'tcp_db|tcp_mixed|http.outbound.downstream_rq_total');
     const db = await stats('10.0.0.9:15000', 'inbound_5432.');
     const dump = await (await fetch('http://10.0.0.2:15000/config_dump?resource=dynamic_listeners', { signal: AbortSignal.timeout(3000) })).json() as { configs: Array<{ name: string; active_state?: { listener: { filter_chains: Array<{ name?: string }> } } }> };
     const outbound = dump.configs.find((c) => c.name === 'outbound')?.active_state?.listener;
@@ -165,8 +190,13 @@ async function main(): Promise<void> {
         endpoint: client['tcp.tcp_db.demo_5432_endpoints_5432.downstream_cx_total'] ?? 0,
       },
       dbRbacAllowed: db['inbound_5432.rbac.allowed'] ?? 0,
+      undeclaredChains: {
+        clientHttp: client['http.outbound.downstream_rq_total'] ?? 0,
+        clientTcp: client['tcp.tcp_mixed.demo_7000.downstream_cx_total'] ?? 0,
+      },
     })}\n`);
     echo.close();
+    mixed.close();
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await server.stop();

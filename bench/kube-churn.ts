@@ -27,6 +27,7 @@
  * Under steady churn the source publishes at most every `serve --max-delay-ms`
  * (DEFAULT_MAX_DELAY_MS; --max-delay here): that bounds how fresh a push can be.
  */
+import { procCpuMs } from './proc.ts';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -149,12 +150,6 @@ class Client {
   }
 }
 
-/** utime + stime of a process, ms (Linux /proc). */
-function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-}
 function rssMiBOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
@@ -273,7 +268,7 @@ async function main(): Promise<number> {
   await sleep(1000);
 
   // --- churn
-  const before = { server: cpuMsOf(server.pid!), gens: await Promise.all(gens.map((g) => g.request<ChurnClientReport>({ cmd: 'report' }))) };
+  const before = { server: procCpuMs(server.pid!), gens: await Promise.all(gens.map((g) => g.request<ChurnClientReport>({ cmd: 'report' }))) };
   const writtenAt = new Array<number>(updates).fill(NaN);
   const apiMs: number[] = [];
   const writeErrors: string[] = [];
@@ -313,7 +308,7 @@ async function main(): Promise<number> {
   const churnMs = now() - churnStart;
   log(`churn done in ${Math.round(churnMs)} ms (max lag behind schedule ${Math.round(maxLagMs)} ms); draining ${o.drainS} s`);
   await sleep(o.drainS * 1000);
-  const after = { server: cpuMsOf(server.pid!), gens: await Promise.all(gens.map((g) => g.request<ChurnClientReport>({ cmd: 'report' }))) };
+  const after = { server: procCpuMs(server.pid!), gens: await Promise.all(gens.map((g) => g.request<ChurnClientReport>({ cmd: 'report' }))) };
   const serverRss = rssMiBOf(server.pid!);
 
   // --- figures

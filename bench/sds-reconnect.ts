@@ -19,6 +19,7 @@
  *   node --import tsx bench/sds-reconnect.ts [--workloads 1000] [--services 50]
  *        [--clients 2] [--channels 5] [--timeout-s 120]
  */
+import { procCpuMs } from './proc.ts';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -207,16 +208,6 @@ function startClient(config: SdsClientConfig): Promise<Client> {
       proc.send(msg);
     });
   return request<unknown>({ cmd: 'start', config }, 'ready').then(() => ({ proc, request }));
-}
-
-/** user+system CPU of a process so far (Linux /proc), ms; NaN elsewhere. */
-function procCpuMs(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return NaN;
-  }
 }
 
 interface ClientReport {

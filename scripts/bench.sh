@@ -29,6 +29,9 @@
 #                                          # ACKed p50/p99, server CPU, encodes; memory per stream: see bench/scale.ts
 #   scripts/bench.sh hedge [options]       # only request hedging (issue 15): p50/p99 through real sidecars to two
 #                                          # instances, one slow, with no retry, per-try retry and hedging: see bench/hedge.ts
+#   scripts/bench.sh overhead [options]    # only the data plane: latency p50/p99 and Envoy CPU a client + server sidecar
+#                                          # pair adds over a direct call, HTTP/1.1, gRPC and TCP at 1,000 rps with 1 KB
+#                                          # payloads, permissive / strict / undeclared port: see bench/overhead.ts
 #   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
 #                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
 #                                          # see bench/soak.ts
@@ -57,6 +60,7 @@ case "${1:-}" in
   scale) shift; exec node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
   hedge) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/hedge.ts "$@" ;;
+  overhead) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/overhead.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).
 node --import tsx bench/run.ts "$@"
@@ -80,5 +84,7 @@ TRELLIS_LOG_LEVEL=error node --import tsx bench/abuse.ts
 node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts
 # Step 8c: request hedging past a slow instance, p99 with and without (issue 15).
 TRELLIS_LOG_LEVEL=error node --import tsx bench/hedge.ts
-# Step 9: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
+# Step 9: the data plane's overhead: a sidecar pair over a direct call, HTTP/1.1, gRPC, TCP (issue 11).
+TRELLIS_LOG_LEVEL=warn node --import tsx bench/overhead.ts
+# Step 10: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
 exec node --import tsx bench/memory.ts

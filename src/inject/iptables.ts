@@ -3,7 +3,6 @@
  * bypass the sidecar (from the Services that select the pod), and the
  * iptables script the `trellis-iptables` init container runs.
  */
-import { appProtocolOf } from '../model/kinds/service.ts';
 import { INBOUND_PORT, OUTBOUND_PORT, PROXY_PORTS, PROXY_UID, type InjectOptions, type Json } from './options.ts';
 
 /** One pod (template) and the Services of the same input that may select it. */
@@ -19,16 +18,13 @@ export interface InboundContext {
 /**
  * The inbound ports that must not reach the sidecar: every inbound
  * connection is redirected to its `inbound` listener (one filter chain per
- * targetPort of the pod's HTTP service ports, wherever the Service is
- * defined; any other port is passed through to the application as plain
- * TCP), except the targetPorts of the non-HTTP ports of the Services in the
- * input that select this pod, which the mesh does not proxy (they keep the
- * caller's address), and --exclude-inbound-ports.
+ * targetPort of the pod's service ports, HTTP and TCP alike, wherever the
+ * Service is defined; any other port is passed through to the application as
+ * plain TCP), except --exclude-inbound-ports. The Services in the input that
+ * select this pod are read only to warn about targetPorts the sidecar holds.
  */
 export function inboundExclusions(pod: InboundContext, o: Pick<InjectOptions, 'excludeInboundPorts'>, warnings: string[]): number[] {
   const { workload, namespace, labels, spec, services } = pod;
-  const http = new Set<number>();
-  const tcp = new Set<number>();
   const named = new Map<string, number>();
   for (const c of spec.containers as Json[]) for (const p of (c?.ports ?? []) as Json[]) if (typeof p?.name === 'string' && Number.isInteger(p.containerPort)) named.set(p.name, p.containerPort);
   for (const s of services) {
@@ -48,14 +44,9 @@ export function inboundExclusions(pod: InboundContext, o: Pick<InjectOptions, 'e
         warnings.push(`${workload}: ${from} has targetPort ${target}, which the sidecar holds (${PROXY_PORTS.join(', ')}): the application cannot serve it`);
         continue;
       }
-      if (appProtocolOf(p.appProtocol, p.name) === 'tcp') {
-        warnings.push(`${workload}: ${from} is not HTTP (appProtocol/name), so the mesh does not proxy it; its traffic is not redirected`);
-        tcp.add(target);
-      } else http.add(target);
     }
   }
-  // A port that some Service serves as HTTP is a mesh port.
-  return [...new Set([...[...tcp].filter((t) => !http.has(t)), ...o.excludeInboundPorts])].sort((a, b) => a - b);
+  return [...new Set(o.excludeInboundPorts)].sort((a, b) => a - b);
 }
 
 export interface IptablesPlan {

@@ -17,12 +17,14 @@ import { podKind } from './kinds/pod.ts';
 import { lookupKind, unsupportedKind } from './kinds/registry.ts';
 import { serviceKind } from './kinds/service.ts';
 import { requestAuthenticationKind } from './kinds/request-authentication.ts';
+import { tcpRouteKind } from './kinds/tcp-route.ts';
 import { trafficPolicyKind } from './kinds/traffic-policy.ts';
 import { trafficSplitKind } from './kinds/traffic-split.ts';
 import { trafficTargetKind } from './kinds/traffic-target.ts';
 import type { ObjectStatus } from './problem.ts';
 import { accessByDestination, resolveAccess } from './resolve/access.ts';
 import { resolveAuthentications, withAuthentication } from './resolve/authentication.ts';
+import { checkAddressClaims } from './resolve/address-claims.ts';
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
 import { Incumbents, type AcceptedInputs } from './resolve/incumbents.ts';
 import { resolveMesh } from './resolve/mesh.ts';
@@ -31,6 +33,7 @@ import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resol
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
 import { resolveSplits, splitsByService } from './resolve/splits.ts';
+import { resolveTcpRoutes } from './resolve/tcp-routes.ts';
 import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
 import { toStatus } from './status.ts';
 import type { MeshModel, MeshService, ObjectKey } from './types.ts';
@@ -131,6 +134,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
 
   const mesh = resolveMesh(of(meshConfigKind), book, incumbents, options.runningTrustDomain);
   const drafts = resolvePods(of(podKind), mesh, book);
+  checkAddressClaims(of(serviceKind), book, incumbents);
   const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
   const served = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
   const identities = resolveIdentities(of(serviceAccountKind), served, svc.servicesByIdentity, mesh, book);
@@ -138,7 +142,8 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const finished = withAuthentication(served, authentications);
   const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
   const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
-  const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, mesh, book);
+  const tcpRoutes = resolveTcpRoutes(of(tcpRouteKind), book);
+  const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, tcpRoutes, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book, mesh);
 
   const splitOrder = splitsByService(splits);

@@ -11,8 +11,12 @@
 export type ObjectKey = string;
 export type Labels = Readonly<Record<string, string>>;
 
-/** How a service port's traffic is proxied. */
-export type AppProtocol = 'http' | 'http2' | 'grpc' | 'tcp';
+/**
+ * How a service port's traffic is proxied. `auto`: undeclared (no
+ * appProtocol, no protocol-naming port name): HTTP/1.x and h2c are detected
+ * per connection and proxied as HTTP, anything else as TCP (translate/detect.ts).
+ */
+export type AppProtocol = 'http' | 'http2' | 'grpc' | 'tcp' | 'auto';
 
 export interface MeshModel {
   mesh: MeshSettings;
@@ -238,8 +242,29 @@ export interface AccessRule {
   name: string;
   destination: IdentityRef & { port?: number };
   sources: readonly IdentityRef[];
-  /** undefined: every request is allowed; else a request must match one of these. */
+  /**
+   * undefined (no rules): every request is allowed; else a request must match
+   * one of these (none: the rules were all TCPRoutes, so no HTTP request is).
+   */
   routes?: readonly HttpMatch[];
+  /**
+   * Connections to TCP ports (resolve/tcp-routes.ts). undefined (no rules):
+   * every connection is allowed; else one must be to a port one of these
+   * allows (none: the rules were all HTTPRouteGroups, so no TCP connection is).
+   */
+  tcpRoutes?: readonly TcpMatch[];
+}
+
+/**
+ * One TCPRoute a TrafficTarget names, resolved: SMI's
+ * specs.smi-spec.io TCPRoute today; the Gateway API TCPRoute for mesh can
+ * feed the same shape (a route and the ports it allows).
+ */
+export interface TcpMatch {
+  /** The route it came from (`namespace/name`). */
+  route: ObjectKey;
+  /** Destination ports, service ports or targetPorts; empty: every port. */
+  ports: readonly number[];
 }
 
 export interface Timeouts {
@@ -247,8 +272,10 @@ export interface Timeouts {
   requestMs?: number;
   /** Each attempt. */
   perTryMs?: number;
-  /** Idle stream/connection. */
+  /** Idle stream/connection (HTTP: the route's stream idle timeout; TCP: tcp_proxy's idle_timeout). */
   idleMs?: number;
+  /** Establishing a connection to an endpoint (the cluster's connect_timeout; port-wide only). */
+  connectMs?: number;
 }
 
 export interface RetryPolicy {

@@ -16,7 +16,6 @@ import { clusterLoadAssignment } from '../translate/endpoints.ts';
 import { Memo } from '../translate/memo.ts';
 import { outboundClusterName, zonalEndpointsName } from '../translate/names.ts';
 import type { ProxyContext } from '../translate/proxy.ts';
-import { httpPorts } from '../translate/routes.ts';
 import type { Translator } from '../translate/translate.ts';
 
 /** The zones endpoint sets are made for: every workload's, and every connected caller's locality. */
@@ -31,7 +30,7 @@ export function endpointZones(model: MeshModel, callers: Iterable<{ locality?: {
 export function meshEndpoints(model: MeshModel, zones: ReadonlySet<string>, memo = new Memo<VersionedResource>()): VersionedResource[] {
   const list: VersionedResource[] = [];
   for (const s of model.services.values()) {
-    for (const p of httpPorts(s)) {
+    for (const p of s.ports) {
       const name = outboundClusterName(s.namespace, s.name, p.port);
       list.push(memo.get([name, p.endpoints], () => encodeResource(TypeUrl.Endpoint, clusterLoadAssignment(name, p.endpoints))));
       // PreferSameZone: one variant per zone a caller may be in.

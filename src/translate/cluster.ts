@@ -72,7 +72,7 @@ export function outboundCluster(o: OutboundClusterOptions): Cluster {
     type: 'EDS',
     // PreferSameZone: the endpoints come from the caller zone's variant (names.ts zonalEndpointsName).
     eds_cluster_config: { eds_config: adsConfigSource(), service_name: o.edsName ?? o.name },
-    connect_timeout: durationOf(o.connectTimeoutMs ?? 1000),
+    connect_timeout: durationOf(o.connectTimeoutMs ?? policy?.timeouts?.connectMs ?? 1000),
     ...lbFields(policy?.loadBalancer),
   };
   const cb = circuitBreakers(policy?.circuitBreaker, policy?.retries?.budget);

@@ -20,7 +20,7 @@ type Json = Record<string, any>;
 
 /**
  * store-1 serves three Services: `store` on 8080 → 8080 (port equal to
- * targetPort, the usual case), 9090 (gRPC) and 5432 (TCP, not proxied);
+ * targetPort, the usual case), 9090 (gRPC) and 5432 (TCP: tcp-listeners.test.ts);
  * `store-public` on 80 → the container port named http (8080 again).
  * store-2 runs as the same identity and serves only `store-admin`, 80 → 7000.
  */
@@ -117,7 +117,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
     clusters: Record<string, { at: { address: string; port_value: number }; http2: boolean }>;
   }>= [
     {
-      name: 'permissive: service port = targetPort works; two service ports on one targetPort share a chain; TCP ports get none',
+      name: 'permissive: service port = targetPort works; two service ports on one targetPort share a chain; the TCP port gets its own chain',
       intents: '',
       pod: 'store-1',
       chains: [
@@ -125,6 +125,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
         [9090, 'inbound:9090', 'none'],
       ],
       clusters: {
+        'inbound:5432': { at: { address: '127.0.0.1', port_value: 5432 }, http2: false },
         'inbound:8080': { at: { address: '127.0.0.1', port_value: 8080 }, http2: false },
         'inbound:9090': { at: { address: '127.0.0.1', port_value: 9090 }, http2: true },
       },
@@ -138,6 +139,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
         [9090, 'inbound:9090', ['demo/web-to-store']],
       ],
       clusters: {
+        'inbound:5432': { at: { address: '127.0.0.1', port_value: 5432 }, http2: false },
         'inbound:8080': { at: { address: '127.0.0.1', port_value: 8080 }, http2: false },
         'inbound:9090': { at: { address: '127.0.0.1', port_value: 9090 }, http2: true },
       },
@@ -158,6 +160,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
         [9090, 'inbound:9090', []],
       ],
       clusters: {
+        'inbound:5432': { at: { address: '127.0.0.1', port_value: 5432 }, http2: false },
         'inbound:8080': { at: { address: '127.0.0.1', port_value: 8080 }, http2: false },
         'inbound:9090': { at: { address: '127.0.0.1', port_value: 9090 }, http2: true },
       },
@@ -171,7 +174,10 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
     expect(l.address).toEqual({ socket_address: { address: '0.0.0.0', port_value: INBOUND_PORT } });
     expect(l.traffic_direction).toBe('INBOUND');
     expect(l.listener_filters.map((f: Json) => f.name)).toEqual(['envoy.filters.listener.original_dst']);
-    const mesh = (l.filter_chains as Json[]).filter((c) => c.transport_socket);
+    const isHttp = (c: Json) => c.filters[0].name === 'envoy.filters.network.http_connection_manager';
+    const mesh = (l.filter_chains as Json[]).filter((c) => c.transport_socket && isHttp(c));
+    const tcp = (l.filter_chains as Json[]).filter((c) => c.transport_socket && !isHttp(c));
+    expect(tcp.map((c) => c.name)).toEqual(pod === 'store-1' ? ['inbound:5432'] : []);
     expect(mesh.map((c) => [c.filter_chain_match.destination_port, hcmOf(c).route_config.virtual_hosts[0].routes[0].route.cluster, rbacOf(c)])).toEqual(chains);
     for (const c of mesh) {
       const port = c.filter_chain_match.destination_port;
@@ -188,7 +194,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
     expect(direct.filter_chain_match).toEqual({ destination_port: INBOUND_PORT });
     expect(direct.filters.map((f: Json) => f.name)).toEqual(['envoy.filters.network.rbac', 'envoy.filters.network.tcp_proxy']);
     expect(direct.filters[0].typed_config.rules).toEqual({ action: 'ALLOW' });
-    expect(l.filter_chains).toHaveLength(chains.length + 1);
+    expect(l.filter_chains).toHaveLength(chains.length + tcp.length + 1);
 
     const inbound = Object.fromEntries(out.clusters.filter((c) => String(c.name).startsWith('inbound:')).map((c) => [c.name, upstreamOf(c)]));
     expect(inbound).toEqual(clusters);
@@ -229,7 +235,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
 
 describe('explicit mode is unchanged: one listener per service port, on the pod address', () => {
   it.each([
-    { intents: '', pod: 'store-1', listeners: ['inbound:80', 'inbound:8080', 'inbound:9090', 'outbound'], address: '127.0.0.20' },
+    { intents: '', pod: 'store-1', listeners: ['inbound:5432', 'inbound:80', 'inbound:8080', 'inbound:9090', 'outbound', 'outbound-tcp:store.demo:5432'], address: '127.0.0.20' },
     { intents: STRICT + TARGETS, pod: 'store-2', listeners: ['inbound:80', 'outbound'], address: '127.0.0.21' },
   ])('$pod', ({ intents, pod, listeners, address }) => {
     const out = translate(intents, pod, 'explicit');

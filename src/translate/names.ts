@@ -169,6 +169,40 @@ export function rbacPolicyName(namespace: string, trafficTarget: string): string
 }
 
 /**
+ * TCP services (translate/tcp-listeners.ts). A TCP connection carries no
+ * Host, so each service port needs its own way in:
+ *   explicit mode: a listener per TCP service port the proxy may call,
+ *     `outbound-tcp:svc.ns:port`, on the outbound address at the service port;
+ *   transparent mode: filter chains of `outbound` matching the address the
+ *     client dialled, `tcp:svc.ns:port` for the ClusterIP and
+ *     `tcp:svc.ns:port/endpoints:<targetPort>` for the pods' own addresses.
+ * Their tcp_proxy stat prefix is the same name with `_` for `:` and `/`
+ * (`tcp.tcp_db.demo_5432.*`).
+ */
+export function outboundTcpListenerName(namespace: string, service: string, port: number): string {
+  return `outbound-tcp:${outboundClusterName(namespace, service, port)}`;
+}
+
+export function outboundTcpChainName(namespace: string, service: string, port: number, endpointPort?: number): string {
+  return `tcp:${outboundClusterName(namespace, service, port)}${endpointPort !== undefined ? `/endpoints:${endpointPort}` : ''}`;
+}
+
+export function tcpStatPrefix(listenerOrChain: string): string {
+  return listenerOrChain.replace(/[:/]/g, '_');
+}
+
+/**
+ * Transparent mode: a client that dials one pod of a TCP service (a
+ * StatefulSet member, a headless service) must reach that pod, not any
+ * endpoint, so its chain goes to `svc.ns:port/direct`, an ORIGINAL_DST
+ * cluster with the service's mTLS: per service port, since the identities
+ * its certificate must carry and the policy are the service port's.
+ */
+export function directClusterName(namespace: string, service: string, port: number): string {
+  return `${outboundClusterName(namespace, service, port)}/direct`;
+}
+
+/**
  * Passthrough cluster for transparent mode (ORIGINAL_DST): connections the
  * mesh does not handle go where they were going (inbound: to the
  * application's port that is no mesh port).

@@ -97,6 +97,11 @@ describe('rbacPolicies (strict mode, TrafficTargets whose destination is this wo
       want: { 'demo/by-target-port': { permissions: [{ any: true }], principals: [{ authenticated: { principal_name: { exact: CLIENT } } }] } },
     },
     {
+      name: 'issue 11: TCPRoute rules only: no HTTP request is allowed, and no policy without permissions (Envoy refuses the listener)',
+      intents: 'apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: db, namespace: demo}\nspec: {}\n---\n' + target('tcp-only', { sources: '[{kind: ServiceAccount, name: client}]', rules: '[{kind: TCPRoute, name: db}]' }),
+      want: {},
+    },
+    {
       name: 'several TrafficTargets: one policy each, by namespace/name',
       intents: target('a', { sources: '[{kind: ServiceAccount, name: client}]' }) + target('b', { sources: '[{kind: ServiceAccount, name: admin, namespace: ops}]', port: 9090 }),
       ports: [9090, 9090],

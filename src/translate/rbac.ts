@@ -19,6 +19,8 @@ export function rbacPolicies(rules: readonly AccessRule[], ports: readonly numbe
   const policies: Record<string, RbacPolicy> = {};
   for (const rule of rules) {
     if (rule.destination.port !== undefined && !ports.includes(rule.destination.port)) continue;
+    // Rules that are all TCPRoutes allow no HTTP request; Envoy also refuses a policy with no permissions.
+    if (rule.routes?.length === 0) continue;
     policies[rbacPolicyName(rule.namespace, rule.name)] = {
       permissions: rule.routes === undefined ? [{ any: true }] : rule.routes.map(rbacPermission),
       principals: rule.sources.map((s) => ({ authenticated: { principal_name: { exact: s.spiffeId } } })),

@@ -13,7 +13,9 @@
  * context is covered without a change here. Left out, for one reason:
  * endpoint lists travel in the mesh-wide endpoint set (publisher.ts), never
  * in a proxy's own resources. (Facts derived from endpoints, such as a
- * service's identities or a workload's zone, are in.)
+ * service's identities or a workload's zone, are in; so are a TCP port's
+ * endpoint addresses, which transparent mode's outbound filter chains match
+ * on: tcp-outbound.ts.)
  */
 import { createHash } from 'node:crypto';
 import type { AccessRule, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
@@ -41,7 +43,8 @@ function once<T extends object, V>(memo: WeakMap<T, V>, o: T, compute: () => V):
  */
 function portContent(p: ServicePort): string {
   const { endpoints, policy, clusterPolicy, ...rest } = p;
-  return `${JSON.stringify(rest)}\0${JSON.stringify(policy ?? null)}\0${clusterPolicy === policy ? '=' : JSON.stringify(clusterPolicy ?? null)}`;
+  const addresses = p.protocol === 'tcp' || p.protocol === 'auto' ? JSON.stringify(endpoints.map((e) => `${e.address}:${e.port}`)) : '';
+  return `${JSON.stringify(rest)}\0${JSON.stringify(policy ?? null)}\0${clusterPolicy === policy ? '=' : JSON.stringify(clusterPolicy ?? null)}\0${addresses}`;
 }
 
 const portDigests = new WeakMap<ServicePort, string>();

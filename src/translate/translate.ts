@@ -7,16 +7,17 @@
  * bytes by identity, and a change costs work for what it touched only.
  */
 import type { AccessRule, MeshModel, MeshService, RequestAuthn, ServedPort } from '../model/types.ts';
-import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
+import type { Cluster, ClusterLoadAssignment, FilterChain, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { claimRbacFilter } from './claim-rbac.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
-import type { HttpFiltersByRole } from './http-filters.ts';
+import type { HttpFiltersByRole, LimitFeatures } from './http-filters.ts';
 import { jwksClusters, jwtAuthnFilter } from './jwt-authn.ts';
 import { outboundFeatures, rateLimitCluster } from './limits.ts';
-import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
+import { apiListener, inboundListener, outboundHcm, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo, sweepContentKeys } from './memo.ts';
 import {
+  directClusterName,
   INBOUND_LISTENER,
   inboundClusterName,
   inboundFilterChainName,
@@ -32,11 +33,14 @@ import {
   upstreamSni,
 } from './names.ts';
 import type { ProxyContext } from './proxy.ts';
+import type { TcpDestination } from './tcp-listeners.ts';
 import { rbacFilter } from './rbac.ts';
 import { httpPorts, outboundRouteConfiguration } from './routes.ts';
 import { inboundRules } from './scope.ts';
 import { INBOUND_PORT } from './sidecar.ts';
 import { portDigest, scopeOf } from './signature.ts';
+import { directCluster, inboundTcpFilters, inboundTcpListener, outboundTcpChains, outboundTcpListener } from './tcp-listeners.ts';
+import { explicitTcpListeners, tcpPorts, transparentTcpDestinations } from './tcp-outbound.ts';
 
 export interface ProxyResources {
   clusters: Cluster[];
@@ -85,9 +89,10 @@ export class Translator {
     const own = envoy ? proxy.workload?.identity : undefined;
     const out: ProxyResources = { clusters: [], sharedClusters: [], endpoints: [], listeners: [], routes: [], identities: own ? [own] : [] };
 
-    // The outbound clusters and endpoints depend on the scope, whether the caller speaks mTLS and
-    // its zone, never on the proxy itself: built once per model version and shared (issue 14).
-    const shared = this.outboundBlock(scope, own !== undefined, proxy.zone);
+    // The outbound clusters and endpoints depend on the scope, whether the caller speaks mTLS, its
+    // zone and whether it is a sidecar (gRPC clients speak HTTP/2 only: a TCP port is the sidecars'
+    // alone), never on the proxy itself: built once per model version and shared (issue 14).
+    const shared = this.outboundBlock(scope, own !== undefined, proxy.zone, envoy);
     out.sharedClusters = shared.clusters;
     out.clusters.push(...shared.clusters);
     out.endpoints.push(...shared.endpoints);
@@ -103,9 +108,18 @@ export class Translator {
       const rls = model.mesh.rateLimitService;
       // Faults and limits its callees' policies ask of this caller (the scope's digest covers them).
       const features = outboundFeatures(services, rls);
+      const tcpChains = this.tcpOutbound(proxy, services, own, features, out);
       out.listeners.push(
-        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, features], () =>
-          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent', features }),
+        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, features, tcpChains], () =>
+          outboundListener({
+            name: OUTBOUND_LISTENER,
+            address: proxy.outbound.address,
+            port: proxy.outbound.port,
+            transparent: proxy.mode === 'transparent',
+            features,
+            tcpChains: tcpChains.flatMap((d) => outboundTcpChains(d, outboundHcm(features))),
+            detectPorts: tcpChains.filter((d) => d.detect).map((d) => d.port),
+          }),
         ),
       );
       this.inbound(model, proxy, out);
@@ -129,19 +143,19 @@ export class Translator {
 
   /**
    * One scope's outbound clusters and endpoint sets, for callers with (`mtls`)
-   * or without an identity, in one zone: the same arrays for every proxy that
+   * or without an identity, in one zone, sidecars (every port) or gRPC clients (HTTP ports): the same arrays for every proxy that
    * shares them, so the runtime encodes and indexes them once (issue 14: a
    * policy edit in a 1,000-proxy permissive mesh built 1.2 M memo keys).
    */
-  private outboundBlock(scope: Scope, mtls: boolean, zone: string | undefined): OutboundBlock {
+  private outboundBlock(scope: Scope, mtls: boolean, zone: string | undefined, sidecar: boolean): OutboundBlock {
     let byVariant = this.blocks.get(scope);
     if (!byVariant) this.blocks.set(scope, (byVariant = new Map()));
-    const variant = `${mtls}|${zone ?? ''}`;
+    const variant = `${mtls}|${zone ?? ''}|${sidecar}`;
     let block = byVariant.get(variant);
     if (block) return block;
     block = { clusters: [], endpoints: [] };
     for (const s of scope.services) {
-      for (const p of httpPorts(s)) {
+      for (const p of sidecar ? s.ports : httpPorts(s)) {
         const name = outboundClusterName(s.namespace, s.name, p.port);
         // Sidecars with an identity speak mTLS upstream; the same cluster object serves every such caller.
         const tls = mtls ? { peerIdentities: s.identities, sni: upstreamSni(s.namespace, s.name) } : undefined;
@@ -158,13 +172,38 @@ export class Translator {
     return block;
   }
 
+  /**
+   * TCP services the proxy may call (tcp-outbound.ts): explicit mode's
+   * listeners go straight into `out`; transparent mode's destinations are
+   * returned, for the `outbound` listener's filter chains.
+   */
+  private tcpOutbound(proxy: ProxyContext, services: readonly MeshService[], own: string | undefined, features: LimitFeatures, out: ProxyResources): TcpDestination[] {
+    const ports = tcpPorts(services);
+    if (proxy.mode === 'explicit') {
+      for (const l of explicitTcpListeners(ports, proxy)) {
+        out.listeners.push(
+          this.listeners.get([l.name, proxy.outbound.address, l.port, l.cluster, l.idleMs, l.detect, l.detect ? features : undefined], () =>
+            outboundTcpListener({ ...l, address: proxy.outbound.address, ...(l.detect ? { http: outboundHcm(features) } : {}) }),
+          ),
+        );
+      }
+      return [];
+    }
+    const { chains, direct } = transparentTcpDestinations(ports);
+    for (const { service: s, port: p } of direct) {
+      const name = directClusterName(s.namespace, s.name, p.port);
+      const tls = { peerIdentities: own ? s.identities : [], sni: upstreamSni(s.namespace, s.name) };
+      out.clusters.push(this.clusters.get([name, portDigest(p), tls], () => directCluster({ name, port: p, tls })));
+    }
+    return chains;
+  }
+
   /** Explicit: one inbound listener and cluster per service port the workload serves. */
   private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources): void {
     const w = proxy.workload;
     if (!w) return;
     const rules = inboundRules(model, w);
-    // As for routes (routes.ts httpPorts): plain TCP ports get no HTTP listener.
-    const served = w.servedPorts.filter((p) => p.protocol !== 'tcp');
+    const served = w.servedPorts;
     if (proxy.mode === 'transparent') return this.transparentInbound(model, proxy, served, rules, out);
     const seen = new Set<number>();
     for (const p of served) {
@@ -179,14 +218,32 @@ export class Translator {
       );
       const name = inboundListenerName(p.port);
       const ports = [p.port, p.targetPort];
+      if (p.protocol === 'tcp') {
+        out.listeners.push(
+          this.listeners.get([name, 'tcp', proxy.inboundAddress, cluster, rules, ports], () =>
+            inboundTcpListener({ name, address: proxy.inboundAddress, port: p.port, cluster, ...(rules ? { rules } : {}), ports }),
+          ),
+        );
+        continue;
+      }
+      const detect = p.protocol === 'auto';
       // Two services on one port: the first by name counts its limits here (docs/intents.md).
       const limits = p.limits;
       const rls = limits ? model.mesh.rateLimitService : undefined;
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
-        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, p.authentication, limits, rls], () =>
-          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, filters: inboundFilters(rules, ports, p.authentication), limits, rateLimitService: rls }),
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, p.authentication, limits, rls, detect], () =>
+          inboundListener({
+            name,
+            address: proxy.inboundAddress,
+            port: p.port,
+            cluster,
+            filters: inboundFilters(rules, ports, p.authentication),
+            limits,
+            rateLimitService: rls,
+            ...(detect ? { tcpFilters: inboundTcpFilters({ name, cluster, ...(rules ? { rules } : {}), ports }) } : {}),
+          }),
         ),
       );
     }
@@ -228,7 +285,7 @@ export class Translator {
         seen.authentication ??= p.authentication;
       }
     }
-    const chains: Array<Omit<InboundChain, 'filters'> & { ports: number[]; authentication?: RequestAuthn }> = [];
+    const chains: Array<Omit<InboundChain, 'filters'> & { ports: number[]; protocol: ServedPort['protocol']; authentication?: RequestAuthn }> = [];
     for (const [target, { servicePorts, protocol, authentication, limits }] of [...byTarget].sort((a, b) => a[0] - b[0])) {
       const cluster = inboundClusterName(target);
       out.clusters.push(
@@ -237,7 +294,7 @@ export class Translator {
         ),
       );
       chains.push({
-        name: inboundFilterChainName(target), port: target, cluster, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b),
+        name: inboundFilterChainName(target), port: target, cluster, protocol, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b),
         ...(authentication ? { authentication } : {}),
         ...(limits ? { limits } : {}),
       });
@@ -252,7 +309,12 @@ export class Translator {
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
           port: INBOUND_PORT,
-          chains: chains.map(({ ports, authentication, ...c }) => ({ ...c, filters: inboundFilters(rules, ports, authentication) })),
+          chains: chains.map(({ ports, protocol, authentication, ...c }) => {
+            const tcp = () => inboundTcpFilters({ ...c, ...(rules ? { rules } : {}), ports });
+            const filters = inboundFilters(rules, ports, authentication);
+            if (protocol === 'tcp') return { ...c, filters, networkFilters: tcp() };
+            return { ...c, filters, ...(protocol === 'auto' ? { tcpFilters: tcp() } : {}) };
+          }),
           passthroughCluster: PASSTHROUGH_CLUSTER,
           rateLimitService: rls,
         }),

@@ -37,6 +37,7 @@ export type { Duration } from './generated/google/protobuf/Duration.ts';
 export type { Filter } from './generated/envoy/config/listener/v3/Filter.ts';
 export type { FilterChain } from './generated/envoy/config/listener/v3/FilterChain.ts';
 export type { ListenerFilter } from './generated/envoy/config/listener/v3/ListenerFilter.ts';
+export type { ListenerFilterChainMatchPredicate } from './generated/envoy/config/listener/v3/ListenerFilterChainMatchPredicate.ts';
 export type { HttpFilter } from './generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.ts';
 
 // Routes
@@ -68,6 +69,8 @@ export type { JwtProvider } from './generated/envoy/extensions/filters/http/jwt_
 export type { RBAC as NetworkRbac } from './generated/envoy/extensions/filters/network/rbac/v3/RBAC.ts';
 export type { TcpProxy } from './generated/envoy/extensions/filters/network/tcp_proxy/v3/TcpProxy.ts';
 export type { OriginalDst } from './generated/envoy/extensions/filters/listener/original_dst/v3/OriginalDst.ts';
+export type { HttpInspector } from './generated/envoy/extensions/filters/listener/http_inspector/v3/HttpInspector.ts';
+export type { TlsInspector } from './generated/envoy/extensions/filters/listener/tls_inspector/v3/TlsInspector.ts';
 export type { UpstreamTlsContext } from './generated/envoy/extensions/transport_sockets/tls/v3/UpstreamTlsContext.ts';
 export type { DownstreamTlsContext } from './generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.ts';
 export type { HttpProtocolOptions } from './generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';

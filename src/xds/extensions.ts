@@ -17,6 +17,7 @@ import type {
   HttpLocalRateLimit,
   HttpRateLimit,
   HttpConnectionManager,
+  HttpInspector,
   HttpProtocolOptions,
   HttpRbac,
   JwtAuthentication,
@@ -25,6 +26,7 @@ import type {
   PreviousHostsPredicate,
   Router,
   TcpProxy,
+  TlsInspector,
   UpstreamTlsContext,
 } from './envoy-types.ts';
 
@@ -37,6 +39,8 @@ export interface ExtensionMessages {
   NetworkRbac: NetworkRbac;
   TcpProxy: TcpProxy;
   OriginalDst: OriginalDst;
+  HttpInspector: HttpInspector;
+  TlsInspector: TlsInspector;
   UpstreamTls: UpstreamTlsContext;
   DownstreamTls: DownstreamTlsContext;
   HttpProtocolOptions: HttpProtocolOptions;
@@ -60,6 +64,8 @@ export const Extension = {
   NetworkRbac: { name: 'envoy.filters.network.rbac', typeUrl: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC' },
   TcpProxy: { name: 'envoy.filters.network.tcp_proxy', typeUrl: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy' },
   OriginalDst: { name: 'envoy.filters.listener.original_dst', typeUrl: 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' },
+  HttpInspector: { name: 'envoy.filters.listener.http_inspector', typeUrl: 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' },
+  TlsInspector: { name: 'envoy.filters.listener.tls_inspector', typeUrl: 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
   UpstreamTls: { name: 'envoy.transport_sockets.tls', typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext' },
   DownstreamTls: { name: 'envoy.transport_sockets.tls', typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext' },
   // Keyed by its message name in a cluster's typed_extension_protocol_options.

@@ -177,7 +177,7 @@ describe('trellis inject: options and inputs', () => {
       },
     },
     {
-      name: 'TCP service ports reach the application directly, unless another Service serves the same targetPort as HTTP; other namespaces and selectors do not count',
+      name: 'issue 11: TCP service ports are redirected to the sidecar like HTTP ones (the mesh proxies them: mTLS, network RBAC)',
       input: [
         deployment.yaml,
         SERVICE,
@@ -189,9 +189,9 @@ describe('trellis inject: options and inputs', () => {
       o: {},
       check: (p, r) => {
         const script = p.spec.initContainers[0].command[2];
-        expect(script).toContain("'-A TRELLIS_INBOUND -p tcp --dport 5000 -j RETURN'");
-        for (const port of [8080, 6000, 7000]) expect(script).not.toContain(`--dport ${port}`);
-        expect(r.warnings.filter((w) => w.includes('is not HTTP'))).toHaveLength(2);
+        for (const port of [5000, 8080, 6000, 7000]) expect(script).not.toContain(`--dport ${port}`);
+        expect(script).toContain('TRELLIS_INBOUND -p tcp -j REDIRECT --to-ports 15006');
+        expect(r.warnings).toEqual([]);
       },
     },
     {

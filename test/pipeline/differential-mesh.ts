@@ -114,6 +114,47 @@ spec:
   targetRef: {kind: Service, name: web}
 ${sections}`;
 
+/**
+ * db (issue 11): a TCP service on the ratings pod (ClusterIP 10.96.0.50:5432 →
+ * 10.0.0.5:15432), which client and web may reach by a TCPRoute rule. The
+ * ratings and web-v1 sidecars are transparent: their `outbound` chains match
+ * the ClusterIP and the endpoint, their `inbound` chain for 15432 is TCP.
+ */
+export const dbYaml = `apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shop}
+spec:
+  clusterIP: 10.96.0.50
+  selector: {app: ratings}
+  ports: [{name: db, port: 5432, targetPort: 15432, appProtocol: tcp}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: db-1, namespace: shop, labels: {kubernetes.io/service-name: db}}
+addressType: IPv4
+ports: [{name: db, port: 15432}]
+endpoints:
+- addresses: [10.0.0.5]
+  conditions: {ready: true}
+  targetRef: {kind: Pod, name: ratings}
+---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: TCPRoute
+metadata: {name: db, namespace: shop}
+spec:
+  matches: {ports: [5432]}
+---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: tcp-to-db, namespace: shop}
+spec:
+  destination: {kind: ServiceAccount, name: ratings, namespace: shop}
+  sources:
+  - {kind: ServiceAccount, name: client, namespace: shop}
+  - {kind: ServiceAccount, name: web, namespace: shop}
+  rules: [{kind: TCPRoute, name: db}]
+`;
+
 export function baseFiles(mode: 'Permissive' | 'Strict'): YamlFiles {
   return {
     ...shopFiles(mode),
@@ -122,6 +163,7 @@ export function baseFiles(mode: 'Permissive' | 'Strict'): YamlFiles {
     'web/target.yaml': webTargetYaml,
     'web/policy.yaml': webPolicyYaml(),
     'client.yaml': clientYaml,
+    'db.yaml': dbYaml,
   };
 }
 

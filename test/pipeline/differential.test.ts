@@ -188,6 +188,15 @@ const EDITS: Edit[] = [
   { name: 'a workload appears', change: put('web/v3.yaml', webPod('web-v3', 'v2', '10.0.2.3')) },
   { name: 'a workload vanishes', change: drop('client.yaml', 'Pod', 'client') },
   { name: 'a named container port moves (the targetPort it resolves to)', change: replace('web/app.yaml', 'ports: [{name: http, containerPort: 8080}]', 'ports: [{name: http, containerPort: 8081}]') },
+  // TCP services (issue 11)
+  { name: 'TCP service: appProtocol tcp -> http', change: replace('db.yaml', 'appProtocol: tcp', 'appProtocol: http') },
+  { name: 'TCP service: its endpoint moves (transparent chains match it)', change: replace('db.yaml', 'addresses: [10.0.0.5]', 'addresses: [10.0.0.25]') },
+  { name: 'TCP service: ClusterIP changed', change: replace('db.yaml', '10.96.0.50', '10.96.0.51') },
+  { name: 'TCP service: TrafficPolicy with connect and idle timeouts', change: put('db-policy.yaml', 'apiVersion: trellis.io/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: db, namespace: shop}\nspec:\n  targetRef: {kind: Service, name: db}\n  timeouts: {connect: 250ms, idle: 30s}\n') },
+  { name: 'TCP service: removed with its TCPRoute and TrafficTarget', change: remove('db.yaml') },
+  { name: 'TCPRoute edited: its ports', change: replace('db.yaml', 'ports: [5432]', 'ports: [6000]'), visibleIn: STRICT_ONLY },
+  { name: 'TrafficTarget edited: its TCPRoute rule replaced by no rules', change: replace('db.yaml', '  rules: [{kind: TCPRoute, name: db}]\n', ''), visibleIn: STRICT_ONLY },
+
   // MeshConfig
   { name: 'authorization mode flipped', change: put('mesh.yaml', (mode) => meshYaml(other(mode))) },
   { name: 'trust domain changed', change: put('mesh.yaml', (mode) => meshYaml(mode).replaceAll(TRUST, 'other.local')) },

@@ -102,8 +102,9 @@ function decodeHeaders(field: Field): HttpMatchSpec['headers'] | undefined {
   return ok ? headers : undefined;
 }
 
-/** A reference to an HTTPRouteGroup (and optionally some of its matches), as the intents write it. */
+/** A reference to an HTTPRouteGroup (and optionally some of its matches) or, in TrafficTarget rules, a TCPRoute. */
 export interface RouteGroupRef {
+  kind: 'HTTPRouteGroup' | 'TCPRoute';
   name: string;
   /** Match names; undefined means the whole group. */
   matches?: string[];
@@ -111,19 +112,30 @@ export interface RouteGroupRef {
   path: string;
 }
 
-export function decodeRouteGroupRef(f: Field, opts: { allowMatches: boolean }): RouteGroupRef | undefined {
+/**
+ * `allowTcp`: TrafficTarget rules may name a TCPRoute (connections, not
+ * requests: it has no match names). TrafficSplits and TrafficPolicies route
+ * HTTP requests, so they take HTTPRouteGroups only.
+ */
+export function decodeRouteGroupRef(f: Field, opts: { allowMatches: boolean; allowTcp?: boolean }): RouteGroupRef | undefined {
   if (!f.object({ known: opts.allowMatches ? ['kind', 'name', 'matches'] : ['kind', 'name'] })) return undefined;
-  const kind = f.child('kind').string({ required: true, expected: 'HTTPRouteGroup' });
-  if (kind !== undefined && kind !== 'HTTPRouteGroup') {
-    f.child('kind').report('InvalidValue', `"${kind}" routes are not supported; expected HTTPRouteGroup (TCPRoute and UDPRoute are not implemented)`);
+  const kinds = opts.allowTcp ? ['HTTPRouteGroup', 'TCPRoute'] : ['HTTPRouteGroup'];
+  const kind = f.child('kind').string({ required: true, expected: kinds.join(' or ') });
+  if (kind !== undefined && !kinds.includes(kind)) {
+    const why = kind === 'TCPRoute' ? ': a TCPRoute carries connections, not requests to route; TrafficTarget rules take it' : '';
+    f.child('kind').report('InvalidValue', `"${kind}" routes are not supported here${why}; expected ${kinds.join(' or ')}`);
   }
-  const name = f.child('name').string({ required: true, expected: 'the name of an HTTPRouteGroup in this namespace' });
+  const name = f.child('name').string({ required: true, expected: `the name of ${kind === 'TCPRoute' ? 'a TCPRoute' : 'an HTTPRouteGroup'} in this namespace` });
   let matches: string[] | undefined;
   if (opts.allowMatches && !f.child('matches').absent) {
-    matches = f.child('matches').list({ minItems: 1, expected: 'match names of the HTTPRouteGroup; leave it out for all of them' })
-      .map((m) => m.string({ expected: 'a match name' }))
-      .filter((m): m is string => m !== undefined);
+    if (kind === 'TCPRoute') {
+      f.child('matches').report('InvalidValue', 'a TCPRoute has no named matches: its ports are all it allows; leave matches out');
+    } else {
+      matches = f.child('matches').list({ minItems: 1, expected: 'match names of the HTTPRouteGroup; leave it out for all of them' })
+        .map((m) => m.string({ expected: 'a match name' }))
+        .filter((m): m is string => m !== undefined);
+    }
   }
-  if (name === undefined || kind !== 'HTTPRouteGroup') return undefined;
-  return { name, ...(matches ? { matches } : {}), path: f.path };
+  if (name === undefined || kind === undefined || !kinds.includes(kind)) return undefined;
+  return { kind: kind as RouteGroupRef['kind'], name, ...(matches ? { matches } : {}), path: f.path };
 }

@@ -19,16 +19,18 @@ const METHODS = ['*', 'GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'CONNECT', 'OPTION
 const COUNT = { min: 1, max: 1_000_000_000 };
 const DAY_MS = 86_400_000;
 
-export function decodeTimeouts(f: Field): Timeouts | undefined {
-  if (!f.object({ known: ['request', 'perTry', 'idle'] })) return undefined;
+/** `allowConnect`: a connect timeout is the cluster's, so a whole port's (spec.timeouts), never one route's. */
+export function decodeTimeouts(f: Field, opts: { allowConnect?: boolean } = {}): Timeouts | undefined {
+  if (!f.object({ known: ['request', 'perTry', 'idle', ...(opts.allowConnect ? ['connect'] : [])] })) return undefined;
   const get = (k: string): number | undefined => (f.child(k).absent ? undefined : f.child(k).duration({ minMs: 1, maxMs: DAY_MS }));
   const requestMs = get('request');
   const perTryMs = get('perTry');
   const idleMs = get('idle');
+  const connectMs = opts.allowConnect && !f.child('connect').absent ? f.child('connect').duration({ minMs: 1, maxMs: 3_600_000 }) : undefined;
   if (requestMs !== undefined && perTryMs !== undefined && perTryMs > requestMs) {
     f.child('perTry').report('InvalidValue', `perTry (${String(f.child('perTry').value)}) is longer than request (${String(f.child('request').value)}), so no retry could ever start; make perTry shorter than request`);
   }
-  return { ...(requestMs !== undefined ? { requestMs } : {}), ...(perTryMs !== undefined ? { perTryMs } : {}), ...(idleMs !== undefined ? { idleMs } : {}) };
+  return { ...(requestMs !== undefined ? { requestMs } : {}), ...(perTryMs !== undefined ? { perTryMs } : {}), ...(idleMs !== undefined ? { idleMs } : {}), ...(connectMs !== undefined ? { connectMs } : {}) };
 }
 
 export function decodeRetries(f: Field, opts: { allowBudget: boolean }): RetryPolicy | undefined {

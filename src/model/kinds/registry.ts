@@ -12,6 +12,7 @@ import { meshConfigKind } from './mesh-config.ts';
 import { podKind } from './pod.ts';
 import { requestAuthenticationKind } from './request-authentication.ts';
 import { serviceKind } from './service.ts';
+import { tcpRouteKind } from './tcp-route.ts';
 import { trafficPolicyKind } from './traffic-policy.ts';
 import { trafficSplitKind } from './traffic-split.ts';
 import { trafficTargetKind } from './traffic-target.ts';
@@ -23,6 +24,7 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   podKind,
   endpointSliceKind,
   httpRouteGroupKind,
+  tcpRouteKind,
   trafficSplitKind,
   trafficTargetKind,
   trafficPolicyKind,

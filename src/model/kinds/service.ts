@@ -5,6 +5,7 @@
  */
 import { PORT_NAME, type Field } from '../field.ts';
 import type { AppProtocol } from '../types.ts';
+import { didYouMean } from '../suggest.ts';
 import type { KindSpec } from './kind.ts';
 
 export interface ServiceSpec {
@@ -71,7 +72,12 @@ function decodePorts(field: Field, required: boolean): ServicePortSpec[] {
     const targetField = item.child('targetPort');
     const targetPort = targetField.absent ? port : targetField.portOrName();
     const transport = (item.child('protocol').string({ oneOf: TRANSPORTS }) ?? 'TCP') as ServicePortSpec['transport'];
-    const appProtocol = item.child('appProtocol').absent ? undefined : item.child('appProtocol').string();
+    const appField = item.child('appProtocol');
+    const appProtocol = appField.absent ? undefined : appField.string();
+    if (appProtocol !== undefined && knownAppProtocol(appProtocol) === undefined) {
+      const names = Object.values(APP_PROTOCOLS).flat();
+      appField.report('InvalidValue', `appProtocol "${appProtocol}" is not one Trellis can proxy.${didYouMean(appProtocol, names)} Expected one of: ${names.join(', ')} (declare any other protocol over TCP as "tcp")`);
+    }
     if (name !== undefined) {
       const first = seenNames.get(name);
       if (first !== undefined) nameField.report('InvalidValue', `port name "${name}" is already used by ports[${first}]; each port needs its own name`);
@@ -98,19 +104,39 @@ function decodePorts(field: Field, required: boolean): ServicePortSpec[] {
 }
 
 /**
+ * appProtocol values Trellis reads, by the protocol the mesh proxies them as.
+ * Opaque ones go through tcp_proxy (mTLS, network RBAC): TLS the application
+ * speaks itself, and server-first protocols (MySQL, SMTP, ...), which must
+ * be declared because nothing can be detected on a connection where the
+ * server speaks first (docs/interception.md).
+ */
+export const APP_PROTOCOLS: Readonly<Record<AppProtocol, readonly string[]>> = {
+  http: ['http', 'kubernetes.io/ws'],
+  http2: ['http2', 'h2c', 'kubernetes.io/h2c'],
+  grpc: ['grpc'],
+  tcp: ['tcp', 'tls', 'https', 'kubernetes.io/wss', 'mysql', 'postgres', 'postgresql', 'redis', 'mongo', 'mongodb', 'kafka', 'amqp', 'nats', 'smtp'],
+  // Nothing declares it: it is what no declaration gives.
+  auto: [],
+};
+
+const BY_NAME = new Map(Object.entries(APP_PROTOCOLS).flatMap(([proto, names]) => names.map((n): [string, AppProtocol] => [n, proto as AppProtocol])));
+
+/** An appProtocol value Trellis knows (case-insensitive, as Kubernetes' IANA names are). */
+export function knownAppProtocol(appProtocol: string): AppProtocol | undefined {
+  return BY_NAME.get(appProtocol.toLowerCase());
+}
+
+/**
  * The protocol a port carries: `appProtocol` when set (the Kubernetes field for
  * exactly this), else the port name's prefix (the convention `http-web`,
- * `grpc-api`), else HTTP — the mesh's L7 features need HTTP, and an HTTP/1
- * connection manager also handles plain HTTP/1 clients of a TCP port.
+ * `grpc-api`, `tcp-db`, `mysql`), else `auto`: detected per connection
+ * (HTTP/1.x and h2c as HTTP, anything else as TCP; translate/detect.ts).
  */
 export function appProtocolOf(appProtocol: string | undefined, name: string | undefined): AppProtocol {
-  const byKeyword = (s: string): AppProtocol | undefined => {
+  const byName = (s: string): AppProtocol | undefined => {
     const v = s.toLowerCase();
-    if (v === 'grpc' || v.startsWith('grpc-')) return 'grpc';
-    if (v === 'http2' || v === 'h2c' || v === 'kubernetes.io/h2c' || v.startsWith('http2-')) return 'http2';
-    if (v === 'http' || v === 'kubernetes.io/ws' || v.startsWith('http-')) return 'http';
-    if (v === 'tcp' || v.startsWith('tcp-') || v === 'https' || v === 'tls' || v === 'kubernetes.io/wss') return 'tcp';
-    return undefined;
+    const dash = v.indexOf('-');
+    return BY_NAME.get(v) ?? (dash > 0 ? BY_NAME.get(v.slice(0, dash)) : undefined);
   };
-  return (appProtocol !== undefined ? byKeyword(appProtocol) : undefined) ?? (name !== undefined ? byKeyword(name) : undefined) ?? 'http';
+  return (appProtocol !== undefined ? knownAppProtocol(appProtocol) : undefined) ?? (name !== undefined ? byName(name) : undefined) ?? 'auto';
 }

@@ -63,7 +63,7 @@ export const trafficPolicyKind: KindSpec<TrafficPolicySpec> = {
       const v = decode();
       if (v !== undefined) settings[key] = v;
     };
-    section('timeouts', () => decodeTimeouts(spec.child('timeouts')));
+    section('timeouts', () => decodeTimeouts(spec.child('timeouts'), { allowConnect: true }));
     section('retries', () => decodeRetries(spec.child('retries'), { allowBudget: true }));
     section('circuitBreaker', () => decodeCircuitBreaker(spec.child('circuitBreaker')));
     section('outlierDetection', () => decodeOutlierDetection(spec.child('outlierDetection')));

@@ -18,7 +18,7 @@ export interface SubjectSpec {
 export interface TrafficTargetSpec {
   destination: SubjectSpec & { port?: number };
   sources: (SubjectSpec & { path: string })[];
-  /** undefined: no rules, every request allowed. */
+  /** undefined: no rules, every request and connection allowed. */
   rules?: RouteGroupRef[];
 }
 
@@ -47,8 +47,8 @@ export const trafficTargetKind: KindSpec<TrafficTargetSpec> = {
     let rules: RouteGroupRef[] | undefined;
     if (!spec.child('rules').absent) {
       rules = [];
-      for (const r of spec.child('rules').list({ minItems: 1, expected: 'a list of HTTPRouteGroup rules; leave it out to allow every request' })) {
-        const ref = decodeRouteGroupRef(r, { allowMatches: true });
+      for (const r of spec.child('rules').list({ minItems: 1, expected: 'a list of HTTPRouteGroup or TCPRoute rules; leave it out to allow every request and connection' })) {
+        const ref = decodeRouteGroupRef(r, { allowMatches: true, allowTcp: true });
         if (ref) rules.push(ref);
       }
     }

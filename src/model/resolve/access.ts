@@ -6,15 +6,17 @@
  */
 import { childPath } from '../field-path.ts';
 import type { TrafficTargetSpec } from '../kinds/traffic-target.ts';
-import type { AccessRule, HttpMatch, Identity, IdentityRef, MeshSettings, ObjectKey, RouteGroup } from '../types.ts';
+import type { AccessRule, HttpMatch, Identity, IdentityRef, MeshSettings, ObjectKey, RouteGroup, TcpMatch } from '../types.ts';
 import { sortedMap, spiffeId, type Book, type Entry } from './book.ts';
 import { resolveRouteRef, uniqueMatches } from './routes.ts';
+import { resolveTcpRouteRef } from './tcp-routes.ts';
 import { knownServiceAccount } from './workloads.ts';
 
 export function resolveAccess(
   targets: readonly Entry<TrafficTargetSpec>[],
   identities: ReadonlyMap<string, Identity>,
   groups: ReadonlyMap<ObjectKey, RouteGroup>,
+  tcpRoutes: ReadonlyMap<ObjectKey, TcpMatch>,
   mesh: MeshSettings,
   book: Book,
 ): Map<ObjectKey, AccessRule> {
@@ -30,9 +32,12 @@ export function resolveAccess(
     const dest = ref(destination.namespace, destination.name, 'spec.destination.name', 'the destination');
     const sources = e.spec.sources.map((s) => ref(s.namespace, s.name, childPath(s.path, 'name'), 'that source'));
     let routes: HttpMatch[] | undefined;
+    let tcp: TcpMatch[] | undefined;
     if (e.spec.rules) {
-      const lists = e.spec.rules.map((r) => resolveRouteRef(r, e, groups, book));
+      const lists = e.spec.rules.filter((r) => r.kind === 'HTTPRouteGroup').map((r) => resolveRouteRef(r, e, groups, book));
       routes = uniqueMatches(lists.filter((l) => l !== undefined));
+      const found = e.spec.rules.filter((r) => r.kind === 'TCPRoute').map((r) => resolveTcpRouteRef(r, e, tcpRoutes, book));
+      tcp = [...new Set(found.filter((t) => t !== undefined))];
     }
     if (book.rejected(e)) continue;
     rules.push({
@@ -42,6 +47,7 @@ export function resolveAccess(
       destination: { ...dest, ...(destination.port !== undefined ? { port: destination.port } : {}) },
       sources,
       ...(routes ? { routes } : {}),
+      ...(tcp ? { tcpRoutes: tcp } : {}),
     });
   }
   return sortedMap(rules.map((r) => [r.key, r]));

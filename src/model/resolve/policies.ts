@@ -40,8 +40,10 @@ export function resolvePolicies(
         continue;
       }
       port = p.port;
-      if (p.protocol === 'tcp' && (e.spec.timeouts || e.spec.retries || e.spec.fault || e.spec.rateLimit?.local || e.spec.rateLimit?.global || e.spec.routes.length > 0)) {
-        book.warn(e, 'spec', 'Ignored', `port ${p.port} carries plain TCP, so timeouts, retries, faults, request rate limits and routes do not apply to it; set appProtocol: http (or grpc) on the port if it speaks HTTP`);
+      const t = e.spec.timeouts;
+      const requestTimeouts = t !== undefined && (t.requestMs !== undefined || t.perTryMs !== undefined);
+      if (p.protocol === 'tcp' && (requestTimeouts || e.spec.retries || e.spec.fault || e.spec.rateLimit?.local || e.spec.rateLimit?.global || e.spec.routes.length > 0)) {
+        book.warn(e, 'spec', 'Ignored', `port ${p.port} carries plain TCP, so request and perTry timeouts, retries, faults, request rate limits and routes do not apply to it (connect and idle timeouts, circuit breaking, outlier detection, load balancing and connection caps do); set appProtocol: http (or grpc) on the port if it speaks HTTP`);
       }
     }
     checkGrpcHealthCheck(e, svc, port, book);

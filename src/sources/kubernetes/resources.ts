@@ -25,6 +25,7 @@ export const WATCHED: readonly KubeResource[] = [
   { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, intent: false, custom: false },
   { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, intent: false, custom: false },
   { apiVersion: 'specs.smi-spec.io/v1alpha4', kind: 'HTTPRouteGroup', plural: 'httproutegroups', namespaced: true, intent: true, custom: true },
+  { apiVersion: 'specs.smi-spec.io/v1alpha4', kind: 'TCPRoute', plural: 'tcproutes', namespaced: true, intent: true, custom: true },
   { apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', plural: 'trafficsplits', namespaced: true, intent: true, custom: true },
   { apiVersion: 'access.smi-spec.io/v1alpha3', kind: 'TrafficTarget', plural: 'traffictargets', namespaced: true, intent: true, custom: true },
   { apiVersion: 'trellis.io/v1alpha1', kind: 'TrafficPolicy', plural: 'trafficpolicies', namespaced: true, intent: true, custom: true },

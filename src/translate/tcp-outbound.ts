@@ -1,0 +1,94 @@
+/**
+ * Where a proxy's TCP clients reach the TCP service ports it may call: the
+ * addresses and ports its outbound side must recognise, with each claimed
+ * once. Pure; translate.ts turns them into listeners, chains and clusters.
+ *
+ * A destination is claimed by the first service port that names it, in
+ * service key order: the model already refuses two services on one
+ * ClusterIP and port (model/resolve/address-claims.ts); a pod behind two
+ * TCP services on one targetPort (both select it) is reached, when dialled
+ * directly, through the first. Envoy refuses a listener with two filter
+ * chains of one match, so a second claim is left out, never emitted.
+ */
+import type { MeshService, ServicePort } from '../model/types.ts';
+import { directClusterName, outboundClusterName, outboundTcpChainName, outboundTcpListenerName } from './names.ts';
+import type { ProxyContext } from './proxy.ts';
+import type { TcpDestination } from './tcp-listeners.ts';
+
+export interface TcpPort {
+  service: MeshService;
+  port: ServicePort;
+}
+
+/** The ports of these services that may carry TCP (declared `tcp`, or undeclared: detect.ts), in service then port order. */
+export function tcpPorts(services: readonly MeshService[]): TcpPort[] {
+  return services.flatMap((service) => service.ports.filter((p) => p.protocol === 'tcp' || p.protocol === 'auto').map((port) => ({ service, port })));
+}
+
+export interface ExplicitTcpListener {
+  name: string;
+  port: number;
+  cluster: string;
+  idleMs?: number;
+  /** Undeclared port: HTTP detected first. */
+  detect: boolean;
+}
+
+/**
+ * Explicit mode: a listener on the outbound address at each TCP service
+ * port. A port number already taken (by an earlier service, the outbound
+ * listener, or, on the same address, one of the workload's own inbound
+ * listeners or its application's ports) gets none: that service is
+ * reachable in transparent mode only.
+ */
+export function explicitTcpListeners(ports: readonly TcpPort[], proxy: ProxyContext): ExplicitTcpListener[] {
+  const taken = new Set<number>([proxy.outbound.port]);
+  if (proxy.inboundAddress === proxy.outbound.address) for (const p of proxy.workload?.servedPorts ?? []) taken.add(p.port);
+  // The application's own ports, when it listens on the same address (trellis.app_ports): Envoy could not bind them.
+  if (proxy.appAddress === proxy.outbound.address) for (const p of proxy.appPorts.values()) taken.add(p);
+  const out: ExplicitTcpListener[] = [];
+  for (const { service: s, port: p } of ports) {
+    if (taken.has(p.port)) continue;
+    taken.add(p.port);
+    const idleMs = p.policy?.timeouts?.idleMs;
+    out.push({ name: outboundTcpListenerName(s.namespace, s.name, p.port), port: p.port, cluster: outboundClusterName(s.namespace, s.name, p.port), ...(idleMs !== undefined ? { idleMs } : {}), detect: p.protocol === 'auto' });
+  }
+  return out;
+}
+
+/**
+ * Transparent mode: the original destinations of each TCP service port —
+ * its ClusterIP and port (to the load-balanced cluster) and its endpoints'
+ * addresses and ports (to the pod dialled, `directCluster`). `direct` lists
+ * the ports whose direct cluster a chain names.
+ */
+export function transparentTcpDestinations(ports: readonly TcpPort[]): { chains: TcpDestination[]; direct: TcpPort[] } {
+  const claimed = new Set<string>();
+  const claim = (address: string, port: number) => {
+    const k = `${address} ${port}`;
+    if (claimed.has(k)) return false;
+    claimed.add(k);
+    return true;
+  };
+  const chains: TcpDestination[] = [];
+  const direct: TcpPort[] = [];
+  for (const tp of ports) {
+    const { service: s, port: p } = tp;
+    const idle = { ...(p.policy?.timeouts?.idleMs !== undefined ? { idleMs: p.policy.timeouts.idleMs } : {}), ...(p.protocol === 'auto' ? { detect: true } : {}) };
+    if (s.clusterIP && s.clusterIP !== 'None' && claim(s.clusterIP, p.port)) {
+      chains.push({ name: outboundTcpChainName(s.namespace, s.name, p.port), addresses: [s.clusterIP], port: p.port, cluster: outboundClusterName(s.namespace, s.name, p.port), ...idle });
+    }
+    const byPort = new Map<number, string[]>();
+    for (const ep of p.endpoints) {
+      if (!claim(ep.address, ep.port)) continue;
+      const list = byPort.get(ep.port);
+      if (list) list.push(ep.address);
+      else byPort.set(ep.port, [ep.address]);
+    }
+    for (const [epPort, addresses] of [...byPort].sort((a, b) => a[0] - b[0])) {
+      chains.push({ name: outboundTcpChainName(s.namespace, s.name, p.port, epPort), addresses, port: epPort, cluster: directClusterName(s.namespace, s.name, p.port), ...idle });
+    }
+    if (byPort.size > 0) direct.push(tp);
+  }
+  return { chains, direct };
+}

@@ -1,0 +1,51 @@
+/**
+ * Network namespaces for the transparent-mode e2e tests: whether this
+ * machine can make them (root, the tools, veth pairs and nat rules), and the
+ * harness that runs a helper in a private "node" namespace with a child
+ * "pod" namespace joined by a veth pair (node 10.0.0.1 and 10.0.0.9 on v0,
+ * pod 10.0.0.2 on v1, default route via the node). Nothing here touches the
+ * machine's own network (`unshare -n`).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { envoyBin, repoRoot } from './venv.ts';
+
+/** Why the namespaces cannot be made here, or null when they can. */
+export function netnsUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'not root';
+  for (const bin of ['unshare', 'nsenter', 'ip', 'iptables-restore']) {
+    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) return `${bin} is not installed`;
+  }
+  const probe = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link add v0 type veth peer name v1 && iptables -t nat -S >/dev/null'], { encoding: 'utf8' });
+  return probe.status === 0 ? null : `cannot make a network namespace with a veth pair and nat rules here: ${probe.stderr.trim()}`;
+}
+
+/**
+ * Runs `node --import tsx <helper> <workDir> <pod pid> <envoy>` in the node
+ * namespace and returns the JSON of its `RESULT ` line; on failure, the
+ * error carries the helper's stderr and the tails of the logs in workDir.
+ */
+export function runInPodHarness(helper: string, workDir: string, timeoutMs: number): Record<string, any> {
+  const harness = `
+set -eu
+ip link set lo up
+unshare -n sleep ${Math.ceil(timeoutMs / 1000) + 30} 2>/dev/null & POD=$!
+while [ "$(readlink /proc/$POD/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.05; done
+ip link add v0 type veth peer name v1 netns $POD
+ip addr add 10.0.0.1/24 dev v0 && ip addr add 10.0.0.9/24 dev v0 && ip link set v0 up
+nsenter -t $POD -n sh -c 'ip link set lo up && ip addr add 10.0.0.2/24 dev v1 && ip link set v1 up && ip route add default via 10.0.0.1'
+status=0
+${process.execPath} --import tsx ${helper} ${workDir} $POD ${envoyBin()} || status=$?
+kill $POD 2>/dev/null || true
+exit $status
+`;
+  let out: string;
+  try {
+    out = execFileSync('unshare', ['-n', 'bash', '-c', harness], { cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, TRELLIS_LOG_LEVEL: 'warn' } });
+  } catch (e) {
+    const logs = spawnSync('sh', ['-c', `tail -n 20 ${workDir}/*.log`], { encoding: 'utf8' }).stdout;
+    throw new Error(`${(e as { stderr?: string }).stderr ?? (e as Error).message}\n${logs}`);
+  }
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`the helper printed no RESULT line:\n${out}`);
+  return JSON.parse(line.slice('RESULT '.length)) as Record<string, any>;
+}

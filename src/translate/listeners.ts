@@ -17,6 +17,7 @@ import {
   OUTBOUND_STAT_PREFIX,
   PROXYLESS_STAT_PREFIX,
 } from './names.ts';
+import type { HcmTelemetry } from './telemetry.ts';
 import { downstreamTls } from './tls.ts';
 
 function router(): HttpFilter {
@@ -28,7 +29,7 @@ function originalDst(): ListenerFilter {
   return extension('OriginalDst', {});
 }
 
-export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean }): Listener {
+export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean; telemetry?: HcmTelemetry }): Listener {
   const listener: Listener = {
     name: options.name,
     address: socketAddress(options.address, options.port),
@@ -41,6 +42,7 @@ export function outboundListener(options: { name: string; address: string; port:
             codec_type: 'AUTO',
             rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
             http_filters: [router()],
+            ...options.telemetry,
           }),
         ],
       },
@@ -67,12 +69,13 @@ export function inboundListener(options: {
   cluster: string;
   /** RBAC filter, or undefined in permissive mode. */
   rbac?: HttpFilter;
+  telemetry?: HcmTelemetry;
 }): Listener {
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'INBOUND',
-    filter_chains: [{ transport_socket: downstreamTls(), filters: [inboundHcm(options.name, options.cluster, options.rbac)] }],
+    filter_chains: [{ transport_socket: downstreamTls(), filters: [inboundHcm(options.name, options.cluster, options.rbac, options.telemetry)] }],
   };
 }
 
@@ -80,7 +83,7 @@ export function inboundListener(options: {
  * mTLS is terminated before it; `name` is its listener's or filter chain's,
  * which names its inline route configuration and makes its stat prefix.
  */
-function inboundHcm(name: string, cluster: string, rbac: HttpFilter | undefined): Filter {
+function inboundHcm(name: string, cluster: string, rbac: HttpFilter | undefined, telemetry: HcmTelemetry | undefined): Filter {
   return extension('HttpConnectionManager', {
     stat_prefix: inboundStatPrefix(name),
     codec_type: 'AUTO',
@@ -93,6 +96,7 @@ function inboundHcm(name: string, cluster: string, rbac: HttpFilter | undefined)
       virtual_hosts: [{ name: INBOUND_VIRTUAL_HOST, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '0s' } }] }],
     },
     http_filters: rbac ? [rbac, router()] : [router()],
+    ...telemetry,
   });
 }
 
@@ -127,6 +131,7 @@ export function transparentInboundListener(options: {
   chains: readonly InboundChain[];
   /** ORIGINAL_DST cluster for ports the mesh does not serve. */
   passthroughCluster: string;
+  telemetry?: HcmTelemetry;
 }): Listener {
   // ALLOW with no policy: nothing is allowed.
   const denyAll = extension('NetworkRbac', { stat_prefix: INBOUND_DIRECT_STAT_PREFIX, rules: { action: 'ALLOW' } });
@@ -134,7 +139,7 @@ export function transparentInboundListener(options: {
     name: c.name,
     filter_chain_match: { destination_port: c.port },
     transport_socket: downstreamTls(),
-    filters: [inboundHcm(c.name, c.cluster, c.rbac)],
+    filters: [inboundHcm(c.name, c.cluster, c.rbac, options.telemetry)],
   }));
   return {
     name: options.name,

@@ -15,7 +15,7 @@ import type { HashPolicy, RetryPolicy as EnvoyRetryPolicy, Route, RouteAction, R
 import { extension } from '../xds/extensions.ts';
 import { durationOf } from './cluster.ts';
 import { routeMatch } from './match.ts';
-import { DEFAULT_ROUTE, outboundClusterName, policyRouteName, retryRouteName, serviceFqdn, splitRouteName, virtualHostName } from './names.ts';
+import { DEFAULT_ROUTE, routeStatPrefix, outboundClusterName, policyRouteName, retryRouteName, serviceFqdn, splitRouteName, virtualHostName } from './names.ts';
 import type { ProxyKind } from './proxy.ts';
 
 /** Retry-on names gRPC clients understand (gRFC A44); others are Envoy-only. */
@@ -131,7 +131,8 @@ export function virtualHost(
   return {
     name: virtualHostName(service.namespace, service.name, port.port),
     domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort),
-    routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind)),
+    // Sidecars keep per-route stats under the route's name (translate/stats.ts); gRPC clients keep none.
+    routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind).map((r) => (options.kind === 'envoy' ? { ...r, stat_prefix: routeStatPrefix(s.name) } : r))),
   };
 }
 

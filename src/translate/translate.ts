@@ -20,8 +20,10 @@ import {
   OUTBOUND_LISTENER,
   OUTBOUND_ROUTE,
   outboundClusterName,
+  outboundClusterStatName,
   PASSTHROUGH_CLUSTER,
   proxylessListenerName,
+  TRACING_CLUSTER,
   zonalEndpointsName,
   serviceFqdn,
   upstreamSni,
@@ -31,6 +33,7 @@ import { rbacFilter } from './rbac.ts';
 import { httpPorts, outboundRouteConfiguration } from './routes.ts';
 import { inboundRules } from './scope.ts';
 import { INBOUND_PORT } from './sidecar.ts';
+import { hcmTelemetry, tracingCluster, type HcmTelemetry } from './telemetry.ts';
 import { portDigest, scopeOf } from './signature.ts';
 
 export interface ProxyResources {
@@ -73,7 +76,9 @@ export class Translator {
         const policy = p.clusterPolicy;
         const edsName = policy?.locality?.mode === 'PreferSameZone' && proxy.zone ? zonalEndpointsName(name, proxy.zone) : undefined;
         // The whole port is in the key (its endpoints excepted: clusters find them by EDS).
-        out.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName })));
+        // Sidecars' stats name the destination (translate/stats.ts); gRPC clients keep none.
+        const statName = envoy ? outboundClusterStatName(s.namespace, s.name, p.port, s.identities) : undefined;
+        out.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName, statName], () => outboundCluster({ name, port: p, policy, tls, edsName, statName })));
         // The endpoint set the cluster names (the publisher shares a mesh-wide one; this is the same content).
         const eds = edsName ?? name;
         out.endpoints.push(this.endpoints.get([eds, p.endpoints], () => clusterLoadAssignment(eds, p.endpoints, edsName ? proxy.zone : undefined)));
@@ -88,12 +93,16 @@ export class Translator {
     );
 
     if (envoy) {
+      // Access logs and tracing (MeshConfig); they name the workload, so they are in the listeners' keys.
+      const telemetry = hcmTelemetry(model.mesh, proxy.workload);
+      const tracing = model.mesh.tracing;
+      if (tracing) out.clusters.push(this.clusters.get([TRACING_CLUSTER, tracing.collector], () => tracingCluster(tracing)));
       out.listeners.push(
-        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode], () =>
-          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent' }),
+        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, telemetry.outbound], () =>
+          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent', telemetry: telemetry.outbound }),
         ),
       );
-      this.inbound(model, proxy, out);
+      this.inbound(model, proxy, out, telemetry.inbound);
     } else {
       for (const s of services) {
         for (const p of httpPorts(s)) {
@@ -110,13 +119,13 @@ export class Translator {
   }
 
   /** Explicit: one inbound listener and cluster per service port the workload serves. */
-  private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources): void {
+  private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources, telemetry: HcmTelemetry): void {
     const w = proxy.workload;
     if (!w) return;
     const rules = inboundRules(model, w);
     // As for routes (routes.ts httpPorts): plain TCP ports get no HTTP listener.
     const served = w.servedPorts.filter((p) => p.protocol !== 'tcp');
-    if (proxy.mode === 'transparent') return this.transparentInbound(proxy, served, rules, out);
+    if (proxy.mode === 'transparent') return this.transparentInbound(proxy, served, rules, out, telemetry);
     const seen = new Set<number>();
     for (const p of served) {
       if (seen.has(p.port)) continue;
@@ -133,8 +142,8 @@ export class Translator {
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
-        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports], () =>
-          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, telemetry], () =>
+          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined, telemetry }),
         ),
       );
     }
@@ -147,7 +156,7 @@ export class Translator {
    * connection's original destination), forwarding to 127.0.0.1:targetPort.
    * The application keeps its ports: a Service's port may equal its targetPort.
    */
-  private transparentInbound(proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
+  private transparentInbound(proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources, telemetry: HcmTelemetry): void {
     // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either) and its protocol (the first's).
     const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol'] }>();
     for (const p of served) {
@@ -170,13 +179,14 @@ export class Translator {
     out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
     out.listeners.push(
       // `chains` carries each chain's RBAC ports: two workloads with one identity may serve one port under different service ports.
-      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules], () =>
+      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules, telemetry], () =>
         transparentInboundListener({
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
           port: INBOUND_PORT,
           chains: chains.map(({ ports, ...c }) => ({ ...c, rbac: rules ? rbacFilter(rules, ports) : undefined })),
           passthroughCluster: PASSTHROUGH_CLUSTER,
+          telemetry,
         }),
       ),
     );

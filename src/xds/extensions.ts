@@ -12,13 +12,18 @@
 import type {
   Any,
   DownstreamTlsContext,
+  FileAccessLog,
+  GrpcStats,
   HttpConnectionManager,
   HttpProtocolOptions,
   HttpRbac,
   NetworkRbac,
+  OpenTelemetryConfig,
   OriginalDst,
   PreviousHostsPredicate,
   Router,
+  StderrAccessLog,
+  StdoutAccessLog,
   TcpProxy,
   UpstreamTlsContext,
 } from './envoy-types.ts';
@@ -35,6 +40,11 @@ export interface ExtensionMessages {
   DownstreamTls: DownstreamTlsContext;
   HttpProtocolOptions: HttpProtocolOptions;
   PreviousHosts: PreviousHostsPredicate;
+  FileAccessLog: FileAccessLog;
+  StdoutAccessLog: StdoutAccessLog;
+  StderrAccessLog: StderrAccessLog;
+  OpenTelemetry: OpenTelemetryConfig;
+  GrpcStats: GrpcStats;
 }
 
 export type ExtensionKey = keyof ExtensionMessages;
@@ -60,6 +70,11 @@ export const Extension = {
     name: 'envoy.retry_host_predicates.previous_hosts',
     typeUrl: 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
   },
+  FileAccessLog: { name: 'envoy.access_loggers.file', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog' },
+  StdoutAccessLog: { name: 'envoy.access_loggers.stdout', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog' },
+  StderrAccessLog: { name: 'envoy.access_loggers.stderr', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog' },
+  OpenTelemetry: { name: 'envoy.tracers.opentelemetry', typeUrl: 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig' },
+  GrpcStats: { name: 'envoy.filters.http.grpc_stats', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig' },
 } as const satisfies { [K in ExtensionKey]: { name: string; typeUrl: `type.googleapis.com/${string}` } };
 
 /** An Any holding `message`, in the form the encoder expands: `{'@type': url, ...fields}`. */

@@ -1,10 +1,12 @@
 /**
  * trellis.io/v1alpha1 MeshConfig (cluster-scoped, one per mesh): the trust
  * domain of every SPIFFE ID, whether calls need a TrafficTarget, and how long
- * workload certificates live. See docs/intents.md.
+ * workload certificates live; access logs and tracing (telemetry-settings.ts).
+ * See docs/intents.md.
  */
 import type { MeshSettings } from '../types.ts';
 import type { KindSpec } from './kind.ts';
+import { decodeAccessLog, decodeTracing } from './telemetry-settings.ts';
 
 export type MeshConfigSpec = Omit<MeshSettings, 'source'>;
 
@@ -27,7 +29,7 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
   nameRule: 'subdomain',
   decode(root) {
     const spec = root.child('spec');
-    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates'] })) return undefined;
+    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates', 'accessLog', 'tracing'] })) return undefined;
     const td = spec.child('trustDomain');
     const trustDomain = td.absent
       ? DEFAULT_MESH.trustDomain
@@ -43,7 +45,11 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
     if (!certs.absent && certs.object({ known: ['lifetime'] })) {
       if (!certs.child('lifetime').absent) certificateLifetimeMs = certs.child('lifetime').duration({ minMs: MIN_LIFETIME_MS, maxMs: MAX_LIFETIME_MS });
     }
+    const accessLog = spec.child('accessLog').absent ? undefined : decodeAccessLog(spec.child('accessLog'));
+    const tracing = spec.child('tracing').absent ? undefined : decodeTracing(spec.child('tracing'));
+    if (!spec.child('accessLog').absent && !accessLog) return undefined;
+    if (!spec.child('tracing').absent && !tracing) return undefined;
     if (trustDomain === undefined || authorization === undefined || certificateLifetimeMs === undefined) return undefined;
-    return { trustDomain, authorization, certificateLifetimeMs };
+    return { trustDomain, authorization, certificateLifetimeMs, ...(accessLog ? { accessLog } : {}), ...(tracing ? { tracing } : {}) };
   },
 };

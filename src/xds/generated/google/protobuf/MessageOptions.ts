@@ -12,6 +12,7 @@ export interface MessageOptions {
   'deprecatedLegacyJsonFieldConflicts'?: (boolean);
   'features'?: (_google_protobuf_FeatureSet | null);
   'uninterpretedOption'?: (_google_protobuf_UninterpretedOption)[];
+  '.validate.disabled'?: (boolean);
   '.udpa.annotations.versioning'?: (_udpa_annotations_VersioningAnnotation | null);
 }
 
@@ -23,5 +24,6 @@ export interface MessageOptions__Output {
   'deprecatedLegacyJsonFieldConflicts': (boolean);
   'features': (_google_protobuf_FeatureSet__Output | null);
   'uninterpretedOption': (_google_protobuf_UninterpretedOption__Output)[];
+  '.validate.disabled': (boolean);
   '.udpa.annotations.versioning': (_udpa_annotations_VersioningAnnotation__Output | null);
 }

@@ -43,6 +43,10 @@ const HELP = `usage: trellis serve [--source file:<dir> | --source kubernetes | 
   --state-dir D                  the CA root and the token key (default ${DEFAULTS['state-dir']})
   --new-ca                       create a new root although the state dir had one and its ca/ is lost;
                                  without it Trellis refuses to start (docs/security.md, "Lost CA state")
+  --prometheus URL               read golden metrics (trellis stat, TrafficMetrics) from this Prometheus
+                                 (e.g. http://prometheus.monitoring:9090); default: from the sidecars directly
+  --scrape-targets-file F        keep F listing the connected sidecars' stats endpoints, for a Prometheus
+                                 file_sd_configs (docs/telemetry.md)
   --rotation-grace S             after \`trellis ca rotate\`, seconds leaves stay on the old root (default ${DEFAULT_RENEWAL_POLICY.rotationGraceMs / 1000})
 Logs go to stdout: JSON lines, or readable lines when stdout is a terminal; TRELLIS_LOG_FORMAT=json|human
 overrides, TRELLIS_LOG_LEVEL=debug|info|warn|error sets the level (default info).
@@ -66,6 +70,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'inject-image': undefined,
       'inject-envoy-image': undefined,
       'inject-xds-address': undefined,
+      prometheus: undefined,
+      'scrape-targets-file': undefined,
     },
     booleans: ['help', 'new-ca'],
     usage: USAGE,
@@ -81,6 +87,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const sourceDir = sourceDirOf(args.values.source);
   const grace = args.values['rotation-grace'];
   if (grace !== undefined && !(grace.trim() !== '' && Number(grace) >= 0)) throw new UsageError(`--rotation-grace ${grace}: expected seconds (e.g. 60)`, USAGE);
+  const prometheus = args.values.prometheus;
+  if (prometheus !== undefined && !/^https?:\/\/[^/\s]+/.test(prometheus)) throw new UsageError(`--prometheus ${prometheus}: expected a URL such as http://prometheus:9090`, USAGE);
   const kubernetes = args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector'], args.values['max-delay-ms']) : undefined;
   const running = await startControlPlane({
     xdsAddress: args.values['xds-address']!,
@@ -94,6 +102,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     tokenAudience: args.values['token-audience'],
     rotationGraceMs: grace !== undefined ? Number(grace) * 1000 : undefined,
     webhook: webhookOptions(args.values),
+    metrics: { ...(prometheus ? { prometheusUrl: prometheus } : {}), ...(args.values['scrape-targets-file'] ? { scrapeTargetsFile: args.values['scrape-targets-file'] } : {}) },
   });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

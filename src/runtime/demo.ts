@@ -14,17 +14,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
-import { ADMIN_PORT, OUTBOUND_PORT } from '../translate/sidecar.ts';
+import { ADMIN_PORT, OUTBOUND_PORT, STATS_PORT } from '../translate/sidecar.ts';
 import { workloadBootstrapYaml } from './bootstrap.ts';
 import { findEnvoy } from './envoy-bin.ts';
 import { OperatorError } from '../errors.ts';
 import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { proxiesInSync } from '../server/sync-status.ts';
+import { startPrometheus, type RunningPrometheus } from './prometheus.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-export const DEMO_PORTS = { app: 18080, service: 8080, outbound: OUTBOUND_PORT, admin: ADMIN_PORT } as const;
+export const DEMO_PORTS = { app: 18080, service: 8080, outbound: OUTBOUND_PORT, admin: ADMIN_PORT, stats: STATS_PORT } as const;
 
 /** Who each demo application calls (application config, not mesh config). */
 const UPSTREAMS: Record<string, string> = { frontend: 'recommendation.demo:8080', recommendation: 'ratings.demo:8080' };
@@ -37,10 +38,17 @@ export interface DemoOptions {
   logDir: string;
   /** ms to wait for every Envoy to ACK */
   readyTimeoutMs?: number;
+  /**
+   * Start a Prometheus on this host:port scraping every sidecar, and read
+   * golden metrics from it (`trellis stat`); absent: Trellis reads the
+   * sidecars directly.
+   */
+  prometheus?: { listen: string; scrapeIntervalS?: number };
 }
 
 export interface RunningDemo {
   server: RunningControlPlane;
+  prometheus?: RunningPrometheus;
   workloads: Workload[];
   envoys: Map<string, ChildProcess>;
   apps: Map<string, ChildProcess>;
@@ -120,9 +128,11 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   mkdirSync(o.logDir, { recursive: true });
   const started: ChildProcess[] = [];
   let server: RunningControlPlane | undefined;
+  let prometheus: RunningPrometheus | undefined;
   try {
+    const metrics = () => (prometheus ? { prometheusUrl: prometheus.url, scrapeTargetsFile: prometheus.targetsFile } : {});
     const startTrellis = () =>
-      startControlPlane({ xdsAddress: o.xdsAddress, adminAddress: o.adminAddress, sourceDir: o.meshDir, stateDir: o.stateDir, renewalCheckMs: 5000, log: componentLogger('trellis') });
+      startControlPlane({ xdsAddress: o.xdsAddress, adminAddress: o.adminAddress, sourceDir: o.meshDir, stateDir: o.stateDir, renewalCheckMs: 5000, log: componentLogger('trellis'), metrics: metrics() });
     // Check every port first: a demo started twice, or a port taken by something
     // else, gets one clear message and leaves nothing running.
     const probe = await startTrellisModelOnly(o.meshDir);
@@ -134,6 +144,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     for (const w of workloads) {
       for (const [what, port] of Object.entries(DEMO_PORTS)) wanted.push([w.ip!, port, `${w.name} ${what}`]);
     }
+    if (o.prometheus) wanted.push([...split(o.prometheus.listen), 'Prometheus']);
     const taken: string[] = [];
     for (const [host, port, what] of wanted) if (!(await portFree(host, port))) taken.push(`${host}:${port} (${what})`);
     if (taken.length > 0) {
@@ -141,6 +152,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     }
 
     const t0 = performance.now();
+    if (o.prometheus) {
+      prometheus = await startPrometheus({ dir: path.join(o.stateDir, 'prometheus'), listen: o.prometheus.listen, scrapeIntervalS: o.prometheus.scrapeIntervalS, logFile: path.join(o.logDir, 'prometheus.log') });
+      started.push(prometheus.process);
+    }
     server = await startTrellis();
     const envoys = new Map<string, ChildProcess>();
     const apps = new Map<string, ChildProcess>();
@@ -165,6 +180,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         outboundAddress: `${w.ip}:${DEMO_PORTS.outbound}`,
         appPorts: new Map([[DEMO_PORTS.service, DEMO_PORTS.app]]),
         appAddress: w.ip,
+        statsAddress: `${w.ip}:${DEMO_PORTS.stats}`,
       });
       const file = path.join(bootDir, `${w.namespace}-${w.name}.yaml`);
       writeFileSync(file, yaml, { mode: 0o600 });
@@ -202,6 +218,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const readyMs = performance.now() - t0;
     const demo: RunningDemo = {
       server,
+      ...(prometheus ? { prometheus } : {}),
       workloads,
       envoys,
       apps,
@@ -213,6 +230,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       async stop() {
         await Promise.all([...envoys.values(), ...apps.values()].map(kill));
         await demo.server.stop();
+        await prometheus?.stop();
       },
     };
     log.debug({ readyMs }, 'demo ready');

@@ -20,6 +20,7 @@
  */
 import type { Cluster, Listener, StatsConfig, TagSpecifier } from '../xds/envoy-types.ts';
 import { extension } from '../xds/extensions.ts';
+import { LABELS } from '../xds/stats-labels.ts';
 import { singleAddress, socketAddress } from './fragments.ts';
 import { ADMIN_CLUSTER, principalOf, STATS_LISTENER } from './names.ts';
 import { STATS_PATH } from './sidecar.ts';
@@ -32,18 +33,6 @@ export interface StatsSource {
   /** Its SPIFFE ID, when known at bootstrap. */
   identity?: string;
 }
-
-/** Label names, decided once (the metrics reader in src/admin/golden/ reads the same; docs/telemetry.md lists them). */
-export const LABELS = {
-  sourceWorkload: 'source_workload',
-  sourceNamespace: 'source_namespace',
-  sourcePrincipal: 'source_principal',
-  destinationService: 'destination_service',
-  destinationNamespace: 'destination_namespace',
-  destinationPort: 'destination_port',
-  destinationPrincipal: 'destination_principal',
-  route: 'route',
-} as const;
 
 const CLUSTER = String.raw`^cluster\.outbound\|`;
 // vhost.<svc>.<ns>:<port>.route.<route>|.<stat>

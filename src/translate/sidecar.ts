@@ -32,6 +32,9 @@ export const INBOUND_PORT = 15006;
 export const STATS_PORT = 15090;
 export const STATS_PATH = '/stats/prometheus';
 
+/** The pod annotations Prometheus's usual Kubernetes scrape config reads; `trellis inject` points them at STATS_PORT. */
+export const SCRAPE_ANNOTATIONS = { scrape: 'prometheus.io/scrape', port: 'prometheus.io/port', path: 'prometheus.io/path' } as const;
+
 /** The sidecar's own ports: never redirected inbound (a redirect of 15006 to itself would loop; a scrape of 15090 must reach Envoy). */
 export const PROXY_PORTS: readonly number[] = [ADMIN_PORT, OUTBOUND_PORT, INBOUND_PORT, STATS_PORT];
 

@@ -23,6 +23,8 @@
 #                                          # 10,000 changes through the file source, ADS streams ACKing: see bench/memory.ts
 #   scripts/bench.sh abuse [options]       # only the xDS port's memory budget: what streams sending ~1.9 MiB of names under
 #                                          # unknown type URLs make the server keep (issue 16 bug 5): see bench/abuse.ts
+#   scripts/bench.sh stats [options]       # only issue 12's stats cost: sidecar CPU and memory per 1,000 rps with the
+#                                          # golden-metric stats on vs off (one real Envoy): see bench/stats-cost.ts
 #   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
 #                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
 #                                          # see bench/soak.ts
@@ -48,6 +50,7 @@ case "${1:-}" in
   edits) shift; exec node --import tsx bench/edit-latency.ts "$@" ;;
   memory) shift; exec node --import tsx bench/memory.ts "$@" ;;
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
+  stats) shift; exec node --import tsx bench/stats-cost.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
 esac
 # Step 1: the xDS server (issue 2).

@@ -41,7 +41,10 @@ export function outboundListener(options: { name: string; address: string; port:
             stat_prefix: OUTBOUND_STAT_PREFIX,
             codec_type: 'AUTO',
             rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
-            http_filters: [router()],
+            // gRPC status per destination cluster (cluster.<stat name>.grpc.{success,failure,total}): a gRPC
+            // call that fails answers HTTP 200, so golden metrics need it (translate/stats.ts). No per-method
+            // stats: a caller could make them grow without bound.
+            http_filters: [extension('GrpcStats', { stats_for_all_methods: false }), router()],
             ...options.telemetry,
           }),
         ],

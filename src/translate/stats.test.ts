@@ -63,7 +63,7 @@ describe('issue 12: golden-metric stats tags name source and destination, never 
     const filter = new RegExp(GOLDEN_STATS_FILTER);
     const c = `cluster.${outboundClusterStatName('demo', 'ratings', 8080, ids)}`;
     const r = `vhost.${virtualHostName('demo', 'ratings', 8080)}.route.${routeStatPrefix('default')}`;
-    for (const s of [`${c}.upstream_rq_total`, `${c}.upstream_rq_5xx`, `${c}.upstream_rq_time`, `${c}.upstream_cx_tx_bytes_total`, `${r}.upstream_rq_2xx`]) expect(s).toMatch(filter);
+    for (const s of [`${c}.upstream_rq_total`, `${c}.upstream_rq_5xx`, `${c}.upstream_rq_time`, `${c}.upstream_cx_tx_bytes_total`, `${c}.grpc.failure`, `${r}.upstream_rq_2xx`]) expect(s).toMatch(filter);
     for (const s of [`${c}.upstream_rq_503`, `${c}.membership_healthy`, 'cluster.inbound:8080.upstream_rq_total', 'http.outbound.downstream_rq_total', 'server.live']) expect(s).not.toMatch(filter);
     const route = statsListener({ address: '0.0.0.0', port: 15090 }).filter_chains![0]!.filters![0]!.typed_config as unknown as { route_config: { virtual_hosts: Array<{ routes: Array<{ route: { prefix_rewrite: string } }> }> } };
     expect(route.route_config.virtual_hosts[0]!.routes[0]!.route.prefix_rewrite).toBe(`/stats/prometheus?usedonly&filter=${encodeURIComponent(GOLDEN_STATS_FILTER)}`);

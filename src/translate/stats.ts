@@ -72,7 +72,7 @@ export function statsConfig(source: StatsSource): StatsConfig {
  * names): the golden metrics of outbound clusters and routes, nothing else,
  * so a scrape stays small however many clusters a sidecar holds.
  */
-export const GOLDEN_STATS_FILTER = String.raw`^(cluster\.outbound\|.*\||vhost\..*\.route\..*\|)\.(upstream_rq_(total|completed|time|[1-5]xx)|upstream_cx_(total|active|rx_bytes_total|tx_bytes_total))$`;
+export const GOLDEN_STATS_FILTER = String.raw`^(cluster\.outbound\|.*\||vhost\..*\.route\..*\|)\.(upstream_rq_(total|completed|time|[1-5]xx)|upstream_cx_(total|active|rx_bytes_total|tx_bytes_total)|grpc\.(success|failure|total))$`;
 
 /**
  * The Prometheus listener: GET STATS_PATH on `address:port`, answered by the

@@ -34,6 +34,8 @@ export const GOLDEN_METRICS = {
     connections: 'envoy_cluster_upstream_cx_total',
     bytesReceived: 'envoy_cluster_upstream_cx_rx_bytes_total',
     bytesSent: 'envoy_cluster_upstream_cx_tx_bytes_total',
+    /** gRPC calls whose grpc-status is not OK, from the grpc_stats filter of the outbound listener. */
+    grpcFailure: 'envoy_cluster_grpc_failure',
   },
   route: {
     responses: 'envoy_vhost_route_upstream_rq_xx',

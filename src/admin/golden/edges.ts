@@ -18,7 +18,7 @@ export interface EdgeKey {
 export interface EdgeStats extends EdgeKey {
   /** Requests that got a response (any status) in the window. */
   requests: number;
-  /** Of those, not 5xx. */
+  /** Of those, not 5xx (for gRPC calls: grpc-status OK). */
   successes: number;
   failures: number;
   /** successes / requests; null when there were no requests (no data, not 100 %). */
@@ -56,6 +56,7 @@ interface Counters {
   connections: number;
   bytesSent: number;
   bytesReceived: number;
+  grpcFailures: number;
 }
 
 /** The metric names a read needs, for per-service or per-route edges. */
@@ -92,7 +93,7 @@ export function edgesOf(samples: readonly Sample[], o: { byRoute: boolean; windo
     if (!key) continue;
     const k = keyString(s.labels, o.byRoute);
     let c = byKey.get(k);
-    if (!c) byKey.set(k, (c = { key, classes: [0, 0, 0, 0, 0, 0], buckets: new Map(), connections: 0, bytesSent: 0, bytesReceived: 0 }));
+    if (!c) byKey.set(k, (c = { key, classes: [0, 0, 0, 0, 0, 0], buckets: new Map(), connections: 0, bytesSent: 0, bytesReceived: 0, grpcFailures: 0 }));
     const v = Math.max(0, s.value);
     if (s.name === names.responses) {
       const cls = Number(s.labels[LABELS.responseCodeClass]);
@@ -103,6 +104,7 @@ export function edgesOf(samples: readonly Sample[], o: { byRoute: boolean; windo
     } else if (s.name === GOLDEN_METRICS.cluster.connections) c.connections += v;
     else if (s.name === GOLDEN_METRICS.cluster.bytesSent) c.bytesSent += v;
     else if (s.name === GOLDEN_METRICS.cluster.bytesReceived) c.bytesReceived += v;
+    else if (s.name === GOLDEN_METRICS.cluster.grpcFailure) c.grpcFailures += v;
   }
   const edges = [...byKey.values()].map((c) => statsOf(c, o.windowSeconds));
   return edges.toSorted((a, b) => order(a).localeCompare(order(b)));
@@ -114,7 +116,9 @@ function order(e: EdgeStats): string {
 
 function statsOf(c: Counters, windowSeconds: number | null): EdgeStats {
   const requests = round(c.classes.reduce((a, b) => a + b, 0));
-  const failures = round(c.classes[5]!);
+  // A failed gRPC call mostly answers HTTP 200 with a non-OK grpc-status; an HTTP 5xx on a gRPC call
+  // counts in both, so the larger is exact for a port of gRPC calls only and for one of plain HTTP.
+  const failures = round(Math.max(c.classes[5]!, c.grpcFailures));
   const successes = requests - failures;
   return {
     ...c.key,

@@ -39,6 +39,11 @@ describe('issue 12: golden metrics per edge', () => {
     expect(e!.latencyMs!.p50).toBeCloseTo(5 + (5 * 5) / 55, 5);
   });
 
+  it('gRPC: a call that fails with HTTP 200 and a non-OK grpc-status is a failure', () => {
+    const text = `envoy_cluster_upstream_rq_xx{envoy_response_code_class="2",${L}} 100\nenvoy_cluster_grpc_failure{${L}} 7\nenvoy_cluster_grpc_success{${L}} 93`;
+    expect(edgesOf(parsePrometheusText(text), { byRoute: false, windowSeconds: 10 })[0]).toMatchObject({ requests: 100, failures: 7, successRate: 0.93 });
+  });
+
   it('quantiles interpolate within a bucket as histogram_quantile does; the +Inf bucket gives the highest bound', () => {
     const b = new Map([[10, 50], [20, 100], [Infinity, 100]]);
     expect(quantile(0.5, b)).toBe(10);

@@ -9,6 +9,7 @@ import { DEMO_PORTS, startDemo, type DemoOptions, type RunningDemo } from '../ru
 import { parseArgs } from './args.ts';
 import { errorMessage } from '../errors.ts';
 import { findPrometheus } from '../runtime/prometheus.ts';
+import { jaegerBin } from '../runtime/jaeger.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -31,6 +32,7 @@ export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
     `  curl -s http://${o.adminAddress}/api/v1/certificates`,
     `  node ${path.join(repoRoot, 'bin/trellis.js')} stat --admin ${o.adminAddress} --watch   # golden metrics per edge${demo.prometheus ? `, from Prometheus at ${demo.prometheus.url}` : ' (from the sidecars)'}`,
     `  node ${path.join(repoRoot, 'bin/trellis.js')} top --admin ${o.adminAddress}           # per route`,
+    demo.jaeger ? `  open ${demo.jaeger.query}   # traces (Jaeger): every request through the mesh (examples/demo/mesh.yaml spec.tracing)` : '',
     `  edit ${o.meshDir}/intents.yaml (e.g. weights 50/50) and watch traffic change live`,
     '',
     `Logs: ${o.logDir}.  Ctrl-C stops everything.`,
@@ -52,8 +54,19 @@ export async function demoCommand(argv: string[]): Promise<number> {
       'admin-address': '127.0.0.1:19000',
       // A Prometheus scraping every sidecar when one is installed (scripts/setup-prometheus.sh); `off`: none.
       prometheus: '127.0.0.1:9090',
+      // Jaeger on this host when it is built (scripts/setup-jaeger.sh); `off`: none.
+      jaeger: '127.0.0.1',
     },
   });
+  let jaeger: DemoOptions['jaeger'];
+  if (args.values.jaeger !== 'off') {
+    try {
+      jaegerBin();
+      jaeger = { host: args.values.jaeger! };
+    } catch (e) {
+      process.stdout.write(`${errorMessage(e)}; the sidecars' spans go nowhere.\n`);
+    }
+  }
   let prometheus: DemoOptions['prometheus'];
   if (args.values.prometheus !== 'off') {
     try {
@@ -70,6 +83,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     adminAddress: args.values['admin-address']!,
     logDir: path.join(args.values['state-dir']!, 'logs'),
     ...(prometheus ? { prometheus } : {}),
+    ...(jaeger ? { jaeger } : {}),
   };
   // startDemo leaves nothing running when it fails; once it is up, every way out stops it.
   const demo = await startDemo(o);

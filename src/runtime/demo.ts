@@ -22,6 +22,7 @@ import { startControlPlane, type RunningControlPlane } from './control-plane.ts'
 import { TypeUrl } from '../xds/type-urls.ts';
 import { proxiesInSync } from '../server/sync-status.ts';
 import { startPrometheus, type RunningPrometheus } from './prometheus.ts';
+import { JAEGER_PORTS, startJaeger, type RunningJaeger } from './jaeger.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -44,11 +45,18 @@ export interface DemoOptions {
    * sidecars directly.
    */
   prometheus?: { listen: string; scrapeIntervalS?: number };
+  /**
+   * Start Jaeger (scripts/setup-jaeger.sh) on this host: OTLP/gRPC on 4317,
+   * the UI and query API on 16686. The mesh's MeshConfig spec.tracing names
+   * where the sidecars send spans (examples/demo: 127.0.0.1:4317).
+   */
+  jaeger?: { host: string };
 }
 
 export interface RunningDemo {
   server: RunningControlPlane;
   prometheus?: RunningPrometheus;
+  jaeger?: RunningJaeger;
   workloads: Workload[];
   envoys: Map<string, ChildProcess>;
   apps: Map<string, ChildProcess>;
@@ -129,6 +137,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const started: ChildProcess[] = [];
   let server: RunningControlPlane | undefined;
   let prometheus: RunningPrometheus | undefined;
+  let jaeger: RunningJaeger | undefined;
   try {
     const metrics = () => (prometheus ? { prometheusUrl: prometheus.url, scrapeTargetsFile: prometheus.targetsFile } : {});
     const startTrellis = () =>
@@ -145,6 +154,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       for (const [what, port] of Object.entries(DEMO_PORTS)) wanted.push([w.ip!, port, `${w.name} ${what}`]);
     }
     if (o.prometheus) wanted.push([...split(o.prometheus.listen), 'Prometheus']);
+    if (o.jaeger) for (const [port, what] of Object.entries(JAEGER_PORTS)) wanted.push([o.jaeger.host, Number(port), `Jaeger ${what}`]);
     const taken: string[] = [];
     for (const [host, port, what] of wanted) if (!(await portFree(host, port))) taken.push(`${host}:${port} (${what})`);
     if (taken.length > 0) {
@@ -155,6 +165,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     if (o.prometheus) {
       prometheus = await startPrometheus({ dir: path.join(o.stateDir, 'prometheus'), listen: o.prometheus.listen, scrapeIntervalS: o.prometheus.scrapeIntervalS, logFile: path.join(o.logDir, 'prometheus.log') });
       started.push(prometheus.process);
+    }
+    if (o.jaeger) {
+      jaeger = await startJaeger({ host: o.jaeger.host, dir: o.stateDir, logFile: path.join(o.logDir, 'jaeger.log') });
+      started.push(jaeger.process);
     }
     server = await startTrellis();
     const envoys = new Map<string, ChildProcess>();
@@ -219,6 +233,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const demo: RunningDemo = {
       server,
       ...(prometheus ? { prometheus } : {}),
+      ...(jaeger ? { jaeger } : {}),
       workloads,
       envoys,
       apps,
@@ -231,6 +246,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         await Promise.all([...envoys.values(), ...apps.values()].map(kill));
         await demo.server.stop();
         await prometheus?.stop();
+        await jaeger?.stop();
       },
     };
     log.debug({ readyMs }, 'demo ready');

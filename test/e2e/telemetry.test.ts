@@ -21,7 +21,7 @@ import type { EdgeStats, GoldenMetrics } from '../../src/admin/golden/edges.ts';
 import { scrapeTargets } from '../../src/runtime/golden-metrics.ts';
 import { findPrometheus } from '../../src/runtime/prometheus.ts';
 import { trellis } from '../security/support.ts';
-import { jaegerBin, jaegerTrace, startJaeger, type RunningJaeger } from '../support/jaeger.ts';
+import { jaegerBin, jaegerTrace, startJaeger, type RunningJaeger } from '../../src/runtime/jaeger.ts';
 
 const NET = '127.0.80';
 const HOST = `${NET}.1`;
@@ -240,7 +240,13 @@ describe('issue 12: telemetry with real sidecars, Prometheus and Jaeger', () => 
       expect(rr!.tcp.connections).toBeGreaterThan(0);
       console.log(`[e2e] telemetry ${how}: frontend->recommendation ${fr!.requests} req, recommendation->ratings ${rr!.requests} req ${(rr!.successRate! * 100).toFixed(2)}% (client ${(clientRate * 100).toFixed(2)}%), p50/p95/p99 ${rr!.latencyMs!.p50.toFixed(1)}/${rr!.latencyMs!.p95.toFixed(1)}/${rr!.latencyMs!.p99.toFixed(1)} ms`);
     };
-    check(await direct.read({ windowSeconds: 600 }), 'sidecars');
+    // Counters move at once; Envoy merges histograms every 5 s (its stats flush), so latency may lag a read by that much.
+    let viaSidecars = await direct.read({ windowSeconds: 600 });
+    for (let i = 0; i < 20 && !edge(viaSidecars, 'recommendation', 'ratings')?.latencyMs; i++) {
+      await sleep(500);
+      viaSidecars = await direct.read({ windowSeconds: 600 });
+    }
+    check(viaSidecars, 'sidecars');
 
     // Prometheus scrapes every second; wait for a scrape after the last request.
     let viaProm: GoldenMetrics | undefined;
@@ -248,7 +254,7 @@ describe('issue 12: telemetry with real sidecars, Prometheus and Jaeger', () => 
     for (;;) {
       viaProm = await demo.server.goldenMetrics.read({ windowSeconds: 300 });
       const rr = edge(viaProm, 'recommendation', 'ratings');
-      if ((rr && rr.requests >= sent.ratingsCalls) || Date.now() > deadline) break;
+      if ((rr && rr.requests >= sent.ratingsCalls && rr.latencyMs) || Date.now() > deadline) break;
       await sleep(500);
     }
     expect(viaProm.source).toBe('prometheus');

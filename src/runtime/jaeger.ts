@@ -1,17 +1,25 @@
 /**
- * A real Jaeger (v2: the OpenTelemetry Collector distribution with an OTLP
- * receiver, in-memory storage and the query API), built from the Go module
- * proxy by scripts/setup-jaeger.sh and cached under ~/.cache/trellis. Tests
- * fail with a message naming the script when it is missing (they never skip).
+ * A real tracing collector for one machine (the demo, the telemetry tests):
+ * Jaeger v2 (the OpenTelemetry Collector distribution with an OTLP receiver,
+ * in-memory storage and the query API), built from the Go module proxy by
+ * scripts/setup-jaeger.sh and cached under ~/.cache/trellis. Tests fail with
+ * a message naming the script when it is missing (they never skip); the demo
+ * goes without.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from './venv.ts';
+import { fileURLToPath } from 'node:url';
+import { OperatorError } from '../errors.ts';
 
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export class JaegerMissingError extends OperatorError {}
+
+/** The built binary, or an error naming the script that builds it. */
 export function jaegerBin(): string {
   const bin = execFileSync('bash', [path.join(repoRoot, 'scripts/setup-jaeger.sh'), '--path'], { encoding: 'utf8' }).trim();
-  if (!existsSync(bin)) throw new Error(`Jaeger is not built (${bin} is missing): run \`bash scripts/setup-jaeger.sh\` (a Go build from the module proxy, 10-30 minutes once)`);
+  if (!existsSync(bin)) throw new JaegerMissingError(`Jaeger is not built (${bin} is missing): run \`bash scripts/setup-jaeger.sh\` (a Go build from the module proxy, 10-30 minutes once)`);
   return bin;
 }
 
@@ -71,6 +79,9 @@ exporters:
 `;
 }
 
+/** Jaeger's usual ports, on the host it is given. */
+export const JAEGER_PORTS = { 4317: 'OTLP/gRPC', 4318: 'OTLP/HTTP', 16686: 'UI', 16685: 'query gRPC', 13133: 'health' } as const;
+
 export async function startJaeger(o: { host: string; dir: string; logFile: string }): Promise<RunningJaeger> {
   const bin = jaegerBin();
   const ports = { otlp: 4317, otlpHttp: 4318, query: 16686, queryGrpc: 16685, health: 13133 };
@@ -88,7 +99,7 @@ export async function startJaeger(o: { host: string; dir: string; logFile: strin
   const query = `http://${o.host}:${ports.query}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`Jaeger exited with code ${proc.exitCode}; see ${o.logFile}`);
+    if (proc.exitCode !== null) throw new OperatorError(`Jaeger exited with code ${proc.exitCode}; see ${o.logFile}`);
     try {
       if ((await fetch(`${query}/api/services`, { signal: AbortSignal.timeout(1000) })).ok) break;
     } catch {
@@ -96,7 +107,7 @@ export async function startJaeger(o: { host: string; dir: string; logFile: strin
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`Jaeger's query API at ${query} was not up within 30 s; see ${o.logFile}`);
+      throw new OperatorError(`Jaeger's query API at ${query} was not up within 30 s; see ${o.logFile}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -33,7 +33,8 @@ function row(e: EdgeStats, byRoute: boolean): string[] {
     msOf(e.latencyMs?.p95),
     msOf(e.latencyMs?.p99),
     String(e.requests),
-    String(e.tcp.connections),
+    // Connections are per destination, not per route.
+    byRoute ? '-' : String(e.tcp.connections),
   ];
 }
 

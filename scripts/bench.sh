@@ -32,6 +32,8 @@
 #   scripts/bench.sh overhead [options]    # only the data plane: latency p50/p99 and Envoy CPU a client + server sidecar
 #                                          # pair adds over a direct call, HTTP/1.1, gRPC and TCP at 1,000 rps with 1 KB
 #                                          # payloads, permissive / strict / undeclared port: see bench/overhead.ts
+#   scripts/bench.sh stats [options]       # only issue 12's stats cost: sidecar CPU and memory per 1,000 rps with the
+#                                          # golden-metric stats on vs off (one real Envoy): see bench/stats-cost.ts
 #   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
 #                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
 #                                          # see bench/soak.ts
@@ -58,6 +60,7 @@ case "${1:-}" in
   memory) shift; exec node --import tsx bench/memory.ts "$@" ;;
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
   scale) shift; exec node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts "$@" ;;
+  stats) shift; exec node --import tsx bench/stats-cost.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
   hedge) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/hedge.ts "$@" ;;
   overhead) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/overhead.ts "$@" ;;

@@ -29,6 +29,23 @@ function callerOf(xfcc: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
+/**
+ * Headers an application in the mesh passes on from the request it serves to
+ * the calls it makes for it: the W3C trace context and Envoy's request id, so
+ * its sidecars' spans join the caller's trace (docs/telemetry.md), and the
+ * demo's canary header.
+ */
+const FORWARDED = ['traceparent', 'tracestate', 'x-request-id', 'x-canary'] as const;
+
+function forwarded(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of FORWARDED) {
+    const v = headers[h];
+    if (typeof v === 'string') out[h] = v;
+  }
+  return out;
+}
+
 function callUpstream(headers: http.IncomingHttpHeaders): Promise<unknown> {
   const [host, port] = via!.split(':');
   return new Promise((resolve) => {
@@ -38,7 +55,7 @@ function callUpstream(headers: http.IncomingHttpHeaders): Promise<unknown> {
         port: Number(port),
         path: '/',
         method: 'GET',
-        headers: { host: upstreamHost, ...(headers['x-canary'] ? { 'x-canary': headers['x-canary'] } : {}) },
+        headers: { host: upstreamHost, ...forwarded(headers) },
         timeout: 5000,
       },
       (res) => {

@@ -7,6 +7,7 @@
 import { errorMessage, OperatorError, UsageError } from '../errors.ts';
 import type { IntentOrigin } from './explain/explain.ts';
 import type { ProxyConfigView, ProxySummary } from './proxies.ts';
+import type { GoldenMetrics } from './golden/edges.ts';
 
 export const DEFAULT_ADMIN = 'http://127.0.0.1:19000';
 
@@ -125,5 +126,15 @@ export class AdminClient {
     const intents = (body as { intents?: unknown }).intents;
     if (status !== 200 || !Array.isArray(intents)) throw this.notTrellis(`GET /api/v1/intents: HTTP ${status}, no intent list`);
     return intents as IntentOrigin[];
+  }
+
+  /** Golden metrics per edge (GET /api/v1/metrics/edges): `query` as its query string (window, namespace, workload, route). */
+  async goldenMetrics(query: Record<string, string>): Promise<GoldenMetrics> {
+    const path = `/api/v1/metrics/edges?${new URLSearchParams(query).toString()}`;
+    const { status, body } = await this.get(path);
+    if (status === 400) throw new UsageError((body as { error?: string }).error ?? `GET ${path}: HTTP 400`);
+    const s = (body as { status?: unknown }).status;
+    if (status !== 200 || (s !== 'ok' && s !== 'no-data')) throw this.notTrellis(`GET /api/v1/metrics/edges: HTTP ${status}, no golden metrics`);
+    return body as GoldenMetrics;
   }
 }

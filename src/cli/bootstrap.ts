@@ -41,6 +41,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
       'xds-address': '127.0.0.1:18000',
       'admin-address': `127.0.0.1:${ADMIN_PORT}`,
       'outbound-address': undefined,
+      'stats-address': undefined,
       mode: 'explicit',
       'app-address': undefined,
       'token-ttl': undefined,
@@ -69,6 +70,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
       outboundAddress: args.values['outbound-address'],
       appPorts: parsePorts(args.lists['app-port'] ?? []),
       appAddress: args.values['app-address'],
+      statsAddress: args.values['stats-address'],
     });
     if (args.values.out) await writeOutput(args.values.out, yaml, 0o600);
     else process.stdout.write(yaml);
@@ -94,6 +96,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     appPorts: parsePorts(args.lists['app-port'] ?? []),
     appAddress: args.values['app-address'],
     tokenTtlMs: args.values['token-ttl'] ? Number(args.values['token-ttl']) * 1000 : undefined,
+    statsAddress: args.values['stats-address'],
   });
   if (args.values.out) await writeOutput(args.values.out, yaml, 0o600);
   else process.stdout.write(yaml);

@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { rootLogger, useLogFormat } from '../log.ts';
 import { DEMO_PORTS, startDemo, type DemoOptions, type RunningDemo } from '../runtime/demo.ts';
 import { parseArgs } from './args.ts';
+import { errorMessage } from '../errors.ts';
+import { findPrometheus } from '../runtime/prometheus.ts';
+import { jaegerBin } from '../runtime/jaeger.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -27,6 +30,9 @@ export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
     `  curl -s http://${o.adminAddress}/api/v1/proxies     # every proxy, what it was sent and ACKed`,
     `  curl -s http://${o.adminAddress}/api/v1/intents     # intents and their conditions`,
     `  curl -s http://${o.adminAddress}/api/v1/certificates`,
+    `  node ${path.join(repoRoot, 'bin/trellis.js')} stat --admin ${o.adminAddress} --watch   # golden metrics per edge${demo.prometheus ? `, from Prometheus at ${demo.prometheus.url}` : ' (from the sidecars)'}`,
+    `  node ${path.join(repoRoot, 'bin/trellis.js')} top --admin ${o.adminAddress}           # per route`,
+    demo.jaeger ? `  open ${demo.jaeger.query}   # traces (Jaeger): every request through the mesh (examples/demo/mesh.yaml spec.tracing)` : '',
     `  edit ${o.meshDir}/intents.yaml (e.g. weights 50/50) and watch traffic change live`,
     '',
     `Logs: ${o.logDir}.  Ctrl-C stops everything.`,
@@ -46,14 +52,38 @@ export async function demoCommand(argv: string[]): Promise<number> {
       'state-dir': path.join(repoRoot, '.trellis/demo'),
       'xds-address': '127.0.0.1:18000',
       'admin-address': '127.0.0.1:19000',
+      // A Prometheus scraping every sidecar when one is installed (scripts/setup-prometheus.sh); `off`: none.
+      prometheus: '127.0.0.1:9090',
+      // Jaeger on this host when it is built (scripts/setup-jaeger.sh); `off`: none.
+      jaeger: '127.0.0.1',
     },
   });
+  let jaeger: DemoOptions['jaeger'];
+  if (args.values.jaeger !== 'off') {
+    try {
+      jaegerBin();
+      jaeger = { host: args.values.jaeger! };
+    } catch (e) {
+      process.stdout.write(`${errorMessage(e)}; the sidecars' spans go nowhere.\n`);
+    }
+  }
+  let prometheus: DemoOptions['prometheus'];
+  if (args.values.prometheus !== 'off') {
+    try {
+      findPrometheus();
+      prometheus = { listen: args.values.prometheus! };
+    } catch (e) {
+      process.stdout.write(`${errorMessage(e)}; trellis stat reads the sidecars directly instead.\n`);
+    }
+  }
   const o: DemoOptions = {
     meshDir: args.values.mesh!,
     stateDir: args.values['state-dir']!,
     xdsAddress: args.values['xds-address']!,
     adminAddress: args.values['admin-address']!,
     logDir: path.join(args.values['state-dir']!, 'logs'),
+    ...(prometheus ? { prometheus } : {}),
+    ...(jaeger ? { jaeger } : {}),
   };
   // startDemo leaves nothing running when it fails; once it is up, every way out stops it.
   const demo = await startDemo(o);

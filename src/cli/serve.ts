@@ -45,6 +45,10 @@ const HELP = `usage: trellis serve [--source file:<dir> | --source kubernetes | 
                                  without it Trellis refuses to start (docs/security.md, "Lost CA state")
   --ratelimit-config-dir D       keep the rate limit service's config in D/config/trellis.yaml, from the
                                  TrafficPolicies' global limits (docs/intents.md, "Rate limits")
+  --prometheus URL               read golden metrics (trellis stat, TrafficMetrics) from this Prometheus
+                                 (e.g. http://prometheus.monitoring:9090); default: from the sidecars directly
+  --scrape-targets-file F        keep F listing the connected sidecars' stats endpoints, for a Prometheus
+                                 file_sd_configs (docs/telemetry.md)
   --rotation-grace S             after \`trellis ca rotate\`, seconds leaves stay on the old root (default ${DEFAULT_RENEWAL_POLICY.rotationGraceMs / 1000})
 Logs go to stdout: JSON lines, or readable lines when stdout is a terminal; TRELLIS_LOG_FORMAT=json|human
 overrides, TRELLIS_LOG_LEVEL=debug|info|warn|error sets the level (default info).
@@ -69,6 +73,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'inject-image': undefined,
       'inject-envoy-image': undefined,
       'inject-xds-address': undefined,
+      prometheus: undefined,
+      'scrape-targets-file': undefined,
     },
     booleans: ['help', 'new-ca'],
     usage: USAGE,
@@ -84,6 +90,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const sourceDir = sourceDirOf(args.values.source);
   const grace = args.values['rotation-grace'];
   if (grace !== undefined && !(grace.trim() !== '' && Number(grace) >= 0)) throw new UsageError(`--rotation-grace ${grace}: expected seconds (e.g. 60)`, USAGE);
+  const prometheus = args.values.prometheus;
+  if (prometheus !== undefined && !/^https?:\/\/[^/\s]+/.test(prometheus)) throw new UsageError(`--prometheus ${prometheus}: expected a URL such as http://prometheus:9090`, USAGE);
   const kubernetes = args.values.source === 'kubernetes' ? kubernetesSource(args.values.kubeconfig, args.values['namespace-selector'], args.values['max-delay-ms']) : undefined;
   const running = await startControlPlane({
     xdsAddress: args.values['xds-address']!,
@@ -98,6 +106,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     rotationGraceMs: grace !== undefined ? Number(grace) * 1000 : undefined,
     webhook: webhookOptions(args.values),
     rateLimitConfigDir: args.values['ratelimit-config-dir'],
+    metrics: { ...(prometheus ? { prometheusUrl: prometheus } : {}), ...(args.values['scrape-targets-file'] ? { scrapeTargetsFile: args.values['scrape-targets-file'] } : {}) },
   });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

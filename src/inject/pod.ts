@@ -5,7 +5,7 @@
  * into a JSON patch (admission.ts). Pure.
  */
 import { inboundExclusions } from './iptables.ts';
-import { INJECT_ANNOTATION, INJECTED_ANNOTATION, isObject, NAMES, type InjectOptions, type Json } from './options.ts';
+import { INJECT_ANNOTATION, INJECTED_ANNOTATION, isObject, NAMES, SCRAPE_ANNOTATIONS, STATS_PATH, STATS_PORT, type InjectOptions, type Json } from './options.ts';
 import { podOptions } from './overrides.ts';
 import { sidecarParts } from './sidecar.ts';
 
@@ -81,6 +81,13 @@ export function planPodInjection(pod: PodInput, base: InjectOptions): PodPlan {
   // `kubectl logs/exec` keep going to the application, not to the sidecar.
   if (annotations['kubectl.kubernetes.io/default-container'] === undefined && isObject(first) && typeof first.name === 'string') {
     set['kubectl.kubernetes.io/default-container'] = first.name;
+  }
+  // Prometheus's usual pod annotations point at the sidecar's golden-metric stats (docs/telemetry.md);
+  // a pod that already has its own keeps them (a pod has one set), and is told how to scrape the sidecar too.
+  if (annotations[SCRAPE_ANNOTATIONS.scrape] === undefined) {
+    Object.assign(set, { [SCRAPE_ANNOTATIONS.scrape]: 'true', [SCRAPE_ANNOTATIONS.port]: String(STATS_PORT), [SCRAPE_ANNOTATIONS.path]: STATS_PATH });
+  } else {
+    warnings.push(`${workload}: it has its own ${SCRAPE_ANNOTATIONS.scrape} annotation, kept; scrape the sidecar's golden metrics on port ${STATS_PORT} ${STATS_PATH} with a scrape config of its own (docs/telemetry.md)`);
   }
   return {
     action: 'inject',

@@ -47,6 +47,34 @@ export interface MeshSettings {
   rateLimitService?: RateLimitService;
   /** The MeshConfig these settings came from; absent when defaults apply. */
   source?: string;
+  /** Access logs of the sidecars (docs/telemetry.md); absent: off everywhere. */
+  accessLog?: AccessLogPolicy;
+  /** OpenTelemetry tracing of every sidecar; absent: off. */
+  tracing?: TracingSettings;
+}
+
+/** Where a sidecar writes its access log: off, or JSON lines to stdout, stderr or a file. */
+export type AccessLogSettings = { format: 'off' } | { format: 'json'; path: string };
+
+/** The mesh-wide setting and its overrides (telemetry.ts accessLogOf picks the one for a workload). */
+export interface AccessLogPolicy {
+  mesh: AccessLogSettings;
+  /** In the order written; a selector's override beats a whole namespace's. */
+  overrides: readonly AccessLogOverride[];
+}
+
+export interface AccessLogOverride {
+  namespace: string;
+  /** matchLabels of the pods it is for; absent: every pod of the namespace. */
+  selector?: Labels;
+  settings: AccessLogSettings;
+}
+
+export interface TracingSettings {
+  /** OTLP/gRPC collector. */
+  collector: { host: string; port: number };
+  /** Share of requests without a sampling decision that are traced, 0-100. */
+  samplingPercent: number;
 }
 
 export interface MeshService {

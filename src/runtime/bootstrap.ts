@@ -14,10 +14,12 @@ import type { InterceptionMode } from '../translate/proxy.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
 import { WorkloadTokens } from '../ca/token.ts';
 import { envoyBootstrap } from '../translate/bootstrap.ts';
+import { workloadLabel } from '../translate/telemetry.ts';
 import { UsageError } from '../errors.ts';
 import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
 import { SA_TOKEN_METADATA_KEY } from '../identity/token-review.ts';
-import { OUTBOUND_PORT } from '../translate/sidecar.ts';
+import { OUTBOUND_PORT, STATS_PORT } from '../translate/sidecar.ts';
+import { formatSpiffeId } from '../identity/spiffe.ts';
 import { splitHostPort } from '../admin/http.ts';
 
 function addressOf(s: string): { address: string; port: number } {
@@ -37,6 +39,14 @@ export interface WorkloadBootstrapOptions {
   appPorts?: ReadonlyMap<number, number>;
   appAddress?: string;
   tokenTtlMs?: number;
+  /** The Prometheus listener (docs/telemetry.md): host:port, or `off`. Default: the outbound listener's host, port 15090. */
+  statsAddress?: string;
+}
+
+/** `host:port` -> the bootstrap's stats listener, or none for `off`. */
+function statsListenerAt(statsAddress: string | undefined, outboundAddress: string): { address: string; port: number } | undefined {
+  if (statsAddress === 'off') return undefined;
+  return addressOf(statsAddress ?? `${splitHostPort(outboundAddress).host}:${STATS_PORT}`);
 }
 
 /** The bootstrap of one workload as YAML, with a fresh token for its identity bound to its node id. */
@@ -47,9 +57,12 @@ export async function workloadBootstrapYaml(o: WorkloadBootstrapOptions): Promis
   const ca = o.plaintext ? undefined : await CertificateAuthority.open({ trustDomain, stateDir: o.stateDir });
   const tokens = await WorkloadTokens.open({ stateDir: o.stateDir, trustDomain });
   const token = tokens.issue({ spiffeId: workload.identity, nodeId: o.workloadKey, ttlMs: o.tokenTtlMs });
+  const outboundAddress = o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : (workload.ip ?? '127.0.0.1')}:${OUTBOUND_PORT}`;
+  const cluster = workloadLabel(workload);
+  const stats = statsListenerAt(o.statsAddress, outboundAddress);
   const bootstrap = envoyBootstrap({
     nodeId: o.workloadKey,
-    cluster: workload.labels.app ?? workload.name,
+    cluster,
     zone: workload.zone,
     workload: o.workloadKey,
     mode: o.mode,
@@ -58,9 +71,10 @@ export async function workloadBootstrapYaml(o: WorkloadBootstrapOptions): Promis
     serverSpiffeId: ca ? controlPlaneSpiffeId(trustDomain) : undefined,
     token,
     admin: addressOf(o.adminAddress),
-    outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : (workload.ip ?? '127.0.0.1')}:${OUTBOUND_PORT}`,
+    outboundAddress,
     appPorts: o.appPorts,
     appAddress: o.appAddress,
+    ...(stats ? { stats: { ...stats, source: { namespace: workload.namespace, workload: cluster, identity: workload.identity } } } : {}),
   });
   return `# Envoy bootstrap for ${o.workloadKey} (${workload.identity}), written by trellis bootstrap.\n# It carries a token that proves this identity to Trellis: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
 }
@@ -86,6 +100,23 @@ export interface ClusterBootstrapOptions {
   outboundAddress?: string;
   appPorts?: ReadonlyMap<number, number>;
   appAddress?: string;
+  /** As for a folder's workload; default 0.0.0.0:15090 (what the scrape annotations of `trellis inject` name). */
+  statsAddress?: string;
+}
+
+/**
+ * The service account a projected token was issued for, from its (unverified)
+ * claims: only a label of the sidecar's own metrics, never a proof of
+ * anything (the ADS stream proves the identity through a TokenReview).
+ */
+function serviceAccountOfToken(token: string): { namespace: string; name: string } | undefined {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
+    const m = typeof claims.sub === 'string' ? /^system:serviceaccount:([^:]+):([^:]+)$/.exec(claims.sub) : null;
+    return m ? { namespace: m[1]!, name: m[2]! } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -105,10 +136,15 @@ export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<
   ).trim();
   if (token.split('.').length !== 3) throw new UsageError(`--token-file ${o.tokenFile}: not a service-account token (a JWT)`);
   const pod = o.nodeId.slice(o.nodeId.indexOf('/') + 1);
+  const namespace = o.nodeId.slice(0, o.nodeId.indexOf('/'));
+  // web-7d9c8b6f5-x2x9q (Deployment), db-0 (StatefulSet) -> web, db
+  const cluster = o.cluster ?? pod.replace(/(-[a-z0-9]{8,10})?-[a-z0-9]{5}$|-\d+$/, '');
+  const sa = serviceAccountOfToken(token);
+  const stats = statsListenerAt(o.statsAddress, `0.0.0.0:${STATS_PORT}`);
+  const source = { namespace, workload: cluster, ...(sa ? { identity: formatSpiffeId(o.trustDomain, sa.namespace, sa.name) } : {}) };
   const bootstrap = envoyBootstrap({
     nodeId: o.nodeId,
-    // web-7d9c8b6f5-x2x9q (Deployment), db-0 (StatefulSet) -> web, db
-    cluster: o.cluster ?? pod.replace(/(-[a-z0-9]{8,10})?-[a-z0-9]{5}$|-\d+$/, ''),
+    cluster,
     zone: o.zone,
     workload: o.nodeId,
     mode: o.mode,
@@ -120,6 +156,7 @@ export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<
     outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : '127.0.0.1'}:${OUTBOUND_PORT}`,
     appPorts: o.appPorts,
     appAddress: o.appAddress,
+    ...(stats ? { stats: { ...stats, source } } : {}),
   });
   if (o.caPem) return `# Envoy bootstrap for ${o.nodeId}, written by trellis bootstrap --token-file.\n# Envoy reads the pod's service-account token from ${path.resolve(o.tokenFile)} on every ADS stream.\n${stringify(bootstrap, { lineWidth: 0 })}`;
   // Plaintext: gRPC sends file-read call credentials only over TLS, so the token read now goes in as a bearer token.

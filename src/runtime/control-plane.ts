@@ -26,6 +26,10 @@ import { programmedSummary } from './programmed.ts';
 import { startRenewal } from './renewal.ts';
 import { ResourcesFileSource, SHARED_KEY } from './resources-source.ts';
 import type { RunningWebhook, WebhookOptions } from './webhook.ts';
+import { goldenMetricsReader, scrapeTargets, type GoldenMetricsOptions } from './golden-metrics.ts';
+import { keepScrapeTargets } from './prometheus.ts';
+import { mountGoldenMetrics } from '../admin/golden/routes.ts';
+import type { GoldenMetricsReader } from '../admin/golden/reader.ts';
 
 export { SHARED_KEY };
 
@@ -79,6 +83,8 @@ export interface ControlPlaneOptions {
   rateLimitConfigDir?: string;
   /** Tests only: see XdsServerOptions.allowSecretsOverPlaintext. Default false. */
   allowSecretsOverPlaintext?: boolean;
+  /** Where golden metrics are read (runtime/golden-metrics.ts): a Prometheus, else the sidecars. */
+  metrics?: GoldenMetricsOptions;
 }
 
 export interface RunningControlPlane {
@@ -95,6 +101,8 @@ export interface RunningControlPlane {
   kube?: KubeMesh;
   /** the injection webhook, when asked for */
   webhook?: RunningWebhook;
+  /** What the admin's golden-metrics endpoints read (`trellis stat`, TrafficMetrics). */
+  goldenMetrics: GoldenMetricsReader;
   /** Reload the resources file now if it changed; false when what is on disk is not served (or there is no file). */
   reload(): Promise<boolean>;
   stop(): Promise<void>;
@@ -200,6 +208,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     if (mesh) registerServedVersionsRoute(admin, mesh);
     registerReadinessMetrics(xdsMetrics.registry, () => mesh?.notReadyReason() ?? resources?.notReadyReason() ?? null, degraded);
     if (security) registerCertificateRoutes(admin, () => security.ca);
+    const goldenMetrics = goldenMetricsReader(opts.metrics ?? {}, () => mesh?.model, xds);
+    mountGoldenMetrics(admin, goldenMetrics);
+    if (opts.metrics?.scrapeTargetsFile) started.push(keepScrapeTargets(opts.metrics.scrapeTargetsFile, () => scrapeTargets(mesh?.model, xds)));
     started.push(() => admin.close());
     const { port: adminPort } = await listening('the admin API', opts.adminAddress, () => admin.listen(opts.adminAddress));
     await resources?.watch();
@@ -216,6 +227,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       mesh,
       kube,
       webhook,
+      goldenMetrics,
       reload: async () => (await resources?.reload()) ?? false,
       stop: stopAll,
     };

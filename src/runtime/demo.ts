@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
-import { ADMIN_PORT, OUTBOUND_PORT } from '../translate/sidecar.ts';
+import { ADMIN_PORT, OUTBOUND_PORT, STATS_PORT } from '../translate/sidecar.ts';
 import { workloadBootstrapYaml } from './bootstrap.ts';
 import { kill, tcpOpen } from './child-processes.ts';
 import { startDemoRateLimit } from './demo-ratelimit.ts';
@@ -23,10 +23,12 @@ import { OperatorError } from '../errors.ts';
 import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { proxiesInSync } from '../server/sync-status.ts';
+import { startPrometheus, type RunningPrometheus } from './prometheus.ts';
+import { JAEGER_PORTS, startJaeger, type RunningJaeger } from './jaeger.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-export const DEMO_PORTS = { app: 18080, service: 8080, outbound: OUTBOUND_PORT, admin: ADMIN_PORT } as const;
+export const DEMO_PORTS = { app: 18080, service: 8080, outbound: OUTBOUND_PORT, admin: ADMIN_PORT, stats: STATS_PORT } as const;
 
 /** Who each demo application calls (application config, not mesh config). */
 const UPSTREAMS: Record<string, string> = { frontend: 'recommendation.demo:8080', recommendation: 'ratings.demo:8080' };
@@ -39,10 +41,24 @@ export interface DemoOptions {
   logDir: string;
   /** ms to wait for every Envoy to ACK */
   readyTimeoutMs?: number;
+  /**
+   * Start a Prometheus on this host:port scraping every sidecar, and read
+   * golden metrics from it (`trellis stat`); absent: Trellis reads the
+   * sidecars directly.
+   */
+  prometheus?: { listen: string; scrapeIntervalS?: number };
+  /**
+   * Start Jaeger (scripts/setup-jaeger.sh) on this host: OTLP/gRPC on 4317,
+   * the UI and query API on 16686. The mesh's MeshConfig spec.tracing names
+   * where the sidecars send spans (examples/demo: 127.0.0.1:4317).
+   */
+  jaeger?: { host: string };
 }
 
 export interface RunningDemo {
   server: RunningControlPlane;
+  prometheus?: RunningPrometheus;
+  jaeger?: RunningJaeger;
   workloads: Workload[];
   envoys: Map<string, ChildProcess>;
   apps: Map<string, ChildProcess>;
@@ -93,7 +109,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   mkdirSync(o.logDir, { recursive: true });
   const started: ChildProcess[] = [];
   let server: RunningControlPlane | undefined;
+  let prometheus: RunningPrometheus | undefined;
+  let jaeger: RunningJaeger | undefined;
   try {
+    const metrics = () => (prometheus ? { prometheusUrl: prometheus.url, scrapeTargetsFile: prometheus.targetsFile } : {});
     const startTrellis = () =>
       startControlPlane({
         xdsAddress: o.xdsAddress,
@@ -103,6 +122,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         renewalCheckMs: 5000,
         log: componentLogger('trellis'),
         rateLimitConfigDir: path.join(o.stateDir, 'ratelimit'),
+        metrics: metrics(),
       });
     // Check every port first: a demo started twice, or a port taken by something
     // else, gets one clear message and leaves nothing running.
@@ -115,6 +135,8 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     for (const w of workloads) {
       for (const [what, port] of Object.entries(DEMO_PORTS)) wanted.push([w.ip!, port, `${w.name} ${what}`]);
     }
+    if (o.prometheus) wanted.push([...split(o.prometheus.listen), 'Prometheus']);
+    if (o.jaeger) for (const [port, what] of Object.entries(JAEGER_PORTS)) wanted.push([o.jaeger.host, Number(port), `Jaeger ${what}`]);
     const taken: string[] = [];
     for (const [host, port, what] of wanted) if (!(await portFree(host, port))) taken.push(`${host}:${port} (${what})`);
     if (taken.length > 0) {
@@ -122,6 +144,14 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     }
 
     const t0 = performance.now();
+    if (o.prometheus) {
+      prometheus = await startPrometheus({ dir: path.join(o.stateDir, 'prometheus'), listen: o.prometheus.listen, scrapeIntervalS: o.prometheus.scrapeIntervalS, logFile: path.join(o.logDir, 'prometheus.log') });
+      started.push(prometheus.process);
+    }
+    if (o.jaeger) {
+      jaeger = await startJaeger({ host: o.jaeger.host, dir: o.stateDir, logFile: path.join(o.logDir, 'jaeger.log') });
+      started.push(jaeger.process);
+    }
     server = await startTrellis();
     // Global rate limits need the rate limit service: started only when some policy has one.
     started.push(...(await startDemoRateLimit({ model: server.mesh!.model!, configDir: path.join(o.stateDir, 'ratelimit'), logDir: o.logDir, repoRoot })));
@@ -148,6 +178,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         outboundAddress: `${w.ip}:${DEMO_PORTS.outbound}`,
         appPorts: new Map([[DEMO_PORTS.service, DEMO_PORTS.app]]),
         appAddress: w.ip,
+        statsAddress: `${w.ip}:${DEMO_PORTS.stats}`,
       });
       const file = path.join(bootDir, `${w.namespace}-${w.name}.yaml`);
       writeFileSync(file, yaml, { mode: 0o600 });
@@ -185,6 +216,8 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const readyMs = performance.now() - t0;
     const demo: RunningDemo = {
       server,
+      ...(prometheus ? { prometheus } : {}),
+      ...(jaeger ? { jaeger } : {}),
       workloads,
       envoys,
       apps,
@@ -196,6 +229,8 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       async stop() {
         await Promise.all(started.map(kill));
         await demo.server.stop();
+        await prometheus?.stop();
+        await jaeger?.stop();
       },
     };
     log.debug({ readyMs }, 'demo ready');

@@ -19,12 +19,13 @@
  */
 import { TOKEN_METADATA_KEY } from '../identity/verifier.ts';
 import { RE2_MAX_PROGRAM_SIZE } from '../model/regex.ts';
-import type { Address, ApiConfigSource, CertificateValidationContext, Cluster, ConfigSource, GrpcService, Node } from '../xds/envoy-types.ts';
+import type { Address, ApiConfigSource, CertificateValidationContext, Cluster, ConfigSource, GrpcService, Listener, Node, StatsConfig } from '../xds/envoy-types.ts';
 import { extension } from '../xds/extensions.ts';
 import { adsConfigSource, http2Only, singleAddress, socketAddress } from './fragments.ts';
 import { BOOTSTRAP_RUNTIME_LAYER, XDS_CLUSTER, XDS_SERVER_NAME } from './names.ts';
 import type { InterceptionMode } from './proxy.ts';
 import { NODE_METADATA } from './sidecar.ts';
+import { adminCluster, statsConfig, statsListener, type StatsSource } from './stats.ts';
 
 export interface BootstrapOptions {
   nodeId: string;
@@ -46,6 +47,11 @@ export interface BootstrapOptions {
   outboundAddress: string;
   appPorts?: ReadonlyMap<number, number>;
   appAddress?: string;
+  /**
+   * The Prometheus listener (translate/stats.ts) and who the sidecar is, for
+   * its metrics' source labels. Absent: no stats listener, Envoy's own tags.
+   */
+  stats?: { address: string; port: number; source: StatsSource };
 }
 
 export interface TokenFile {
@@ -70,7 +76,8 @@ export interface EnvoyBootstrap {
   node: Node;
   admin: { address: Address };
   dynamic_resources: { ads_config: ApiConfigSource; cds_config: ConfigSource; lds_config: ConfigSource };
-  static_resources: { clusters: Cluster[] };
+  static_resources: { clusters: Cluster[]; listeners?: Listener[] };
+  stats_config?: StatsConfig;
   layered_runtime: { layers: { name: string; static_layer: Record<string, unknown> }[] };
 }
 
@@ -96,6 +103,7 @@ export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
   }
   const grpcService: GrpcService = o.tokenFile ? tokenFileGrpcService(o, o.tokenFile) : { envoy_grpc: { cluster_name: XDS_CLUSTER } };
   if (o.token) grpcService.initial_metadata = [{ key: TOKEN_METADATA_KEY, value: o.token }];
+  const staticClusters = o.tokenFile ? [] : [xdsCluster];
   return {
     node: { id: o.nodeId, cluster: o.cluster, ...(o.zone ? { locality: { zone: o.zone } } : {}), metadata },
     admin: { address: socketAddress(o.admin.address, o.admin.port) },
@@ -105,7 +113,10 @@ export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
       lds_config: adsConfigSource(),
     },
     // The Google gRPC client dials the xDS server itself: no cluster to name.
-    static_resources: { clusters: o.tokenFile ? [] : [xdsCluster] },
+    static_resources: o.stats
+      ? { clusters: [...staticClusters, adminCluster(o.admin)], listeners: [statsListener(o.stats)] }
+      : { clusters: staticClusters },
+    ...(o.stats ? { stats_config: statsConfig(o.stats.source) } : {}),
     // Keep serving the last config when Trellis is away (restarts, upgrades).
     // The RE2 program-size limit is pinned to the one validation enforces, so
     // an Envoy with another default never NACKs what Trellis accepted.

@@ -63,6 +63,8 @@ export interface OutboundClusterOptions {
   connectTimeoutMs?: number;
   /** EDS resource name, when not the cluster's own */
   edsName?: string;
+  /** The name its stats go by (names.ts outboundClusterStatName). */
+  statName?: string;
 }
 
 export function outboundCluster(o: OutboundClusterOptions): Cluster {
@@ -74,6 +76,7 @@ export function outboundCluster(o: OutboundClusterOptions): Cluster {
     eds_cluster_config: { eds_config: adsConfigSource(), service_name: o.edsName ?? o.name },
     connect_timeout: durationOf(o.connectTimeoutMs ?? policy?.timeouts?.connectMs ?? 1000),
     ...lbFields(policy?.loadBalancer),
+    ...(o.statName ? { alt_stat_name: o.statName } : {}),
   };
   const cb = circuitBreakers(policy?.circuitBreaker, policy?.retries?.budget);
   if (cb) cluster.circuit_breakers = cb;

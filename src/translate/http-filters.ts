@@ -19,7 +19,10 @@
  *     refuses on its own costs no round trip to the rate limit service and
  *     does not count against the mesh-wide quota.
  * Outbound (a request the local application makes):
- *   fault → local_ratelimit → ratelimit → router
+ *   grpc_stats → fault → local_ratelimit → ratelimit → router
+ *   - grpc_stats first: it counts the gRPC status the caller gets per
+ *     destination cluster (golden metrics, translate/stats.ts), a fault's
+ *     or a limit's local reply included, as the application sees it;
  *   - faults first: a drill's aborted request never reaches the dependency,
  *     so it must not use the caller's tokens nor the mesh-wide quota (a chaos
  *     drill on one caller would otherwise throttle the others); a delayed
@@ -41,14 +44,14 @@ import { LOCAL_RATELIMIT_STAT_PREFIX, RATELIMIT_CLUSTER, RATELIMIT_STAT_PREFIX }
 export type Direction = 'inbound' | 'outbound';
 
 /** Filters by their role. */
-export type FilterRole = 'jwt_authn' | 'rbac' | 'claim_rbac' | 'fault' | 'local_ratelimit' | 'ratelimit';
+export type FilterRole = 'jwt_authn' | 'rbac' | 'claim_rbac' | 'grpc_stats' | 'fault' | 'local_ratelimit' | 'ratelimit';
 
 /** The filters one connection manager has, by role; a missing role is left out. */
 export type HttpFiltersByRole = Partial<Record<FilterRole, HttpFilter>>;
 
 export const FILTER_ORDER: { readonly [D in Direction]: readonly FilterRole[] } = {
   inbound: ['jwt_authn', 'rbac', 'claim_rbac', 'local_ratelimit', 'ratelimit'],
-  outbound: ['fault', 'local_ratelimit', 'ratelimit'],
+  outbound: ['grpc_stats', 'fault', 'local_ratelimit', 'ratelimit'],
 };
 
 /** `filters` in this direction's order, then the router. A role the direction does not run is our bug. */

@@ -41,7 +41,7 @@ const webVhost = (out: ProxyResources): Json => (out.routes[0]!.virtual_hosts as
 describe('http-filters: one order for every chain', () => {
   it('inbound: jwt_authn, rbac, local_ratelimit, ratelimit, router; outbound: fault, local_ratelimit, ratelimit, router', () => {
     expect(FILTER_ORDER.inbound).toEqual(['jwt_authn', 'rbac', 'claim_rbac', 'local_ratelimit', 'ratelimit']);
-    expect(FILTER_ORDER.outbound).toEqual(['fault', 'local_ratelimit', 'ratelimit']);
+    expect(FILTER_ORDER.outbound).toEqual(['grpc_stats', 'fault', 'local_ratelimit', 'ratelimit']);
     const f = (name: string) => ({ name });
     // Given in any order, written in the direction's.
     expect(httpFilters('inbound', { ratelimit: f('g'), rbac: f('r'), local_ratelimit: f('l') }).map((x) => x.name)).toEqual(['r', 'l', 'g', 'envoy.filters.http.router']);
@@ -50,10 +50,10 @@ describe('http-filters: one order for every chain', () => {
 });
 
 describe('faults and limits at a caller (outbound)', () => {
-  it('no fault or Client-side limit: the chain is the router alone, as before', () => {
+  it('no fault or Client-side limit: the chain is grpc_stats (golden metrics) and the router, as before', () => {
     const out = translate(meshWith(policy('  rateLimit:\n    local: {requests: 5, unit: second}\n')), envoy('client', { [NODE_METADATA.workload]: 'demo/web-v1' }));
     const outbound = out.listeners.find((l) => l.name === 'outbound')!;
-    expect(filterNames(hcmOf(outbound))).toEqual(['envoy.filters.http.router']);
+    expect(filterNames(hcmOf(outbound))).toEqual(['envoy.filters.http.grpc_stats', 'envoy.filters.http.router']);
     expect(webVhost(out).typed_per_filter_config).toBeUndefined();
   });
 
@@ -68,8 +68,8 @@ describe('faults and limits at a caller (outbound)', () => {
     );
     const out = translate(model, envoy('client'));
     const outbound = out.listeners.find((l) => l.name === 'outbound')!;
-    expect(filterNames(hcmOf(outbound))).toEqual(['envoy.filters.http.fault', 'envoy.filters.http.local_ratelimit', 'envoy.filters.http.ratelimit', 'envoy.filters.http.router']);
-    expect(hcmOf(outbound).http_filters[2].typed_config).toMatchObject({
+    expect(filterNames(hcmOf(outbound))).toEqual(['envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.local_ratelimit', 'envoy.filters.http.ratelimit', 'envoy.filters.http.router']);
+    expect(hcmOf(outbound).http_filters[3].typed_config).toMatchObject({
       domain: 'shop', failure_mode_deny: true, timeout: '0.05s', enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
       rate_limit_service: { grpc_service: { envoy_grpc: { cluster_name: 'trellis_ratelimit' } }, transport_api_version: 'V3' },
     });

@@ -21,6 +21,7 @@ import {
 } from './names.ts';
 import { connectionLimitFilter, inboundVirtualHost, serverFeatures } from './server-limits.ts';
 import { tcpProxy } from './tcp-listeners.ts';
+import type { HcmTelemetry } from './telemetry.ts';
 import { downstreamTls } from './tls.ts';
 
 /**
@@ -41,15 +42,19 @@ function originalDst(): ListenerFilter {
 /**
  * The outbound HTTP connection manager: routes by Host over the `outbound`
  * route configuration, with the fault and rate limit filters `features` asks
- * for (http-filters.ts).
+ * for (http-filters.ts), and the access log and tracing of `telemetry`.
  */
-export function outboundHcm(features: LimitFeatures = {}): Filter {
+export function outboundHcm(features: LimitFeatures = {}, telemetry: HcmTelemetry = {}): Filter {
   return extension('HttpConnectionManager', {
     stat_prefix: OUTBOUND_STAT_PREFIX,
     codec_type: 'AUTO',
     rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
     upgrade_configs: upgrades(),
-    http_filters: httpFilters('outbound', limitFilters('outbound', features)),
+    // gRPC status per destination cluster (cluster.<stat name>.grpc.{success,failure,total}): a gRPC
+    // call that fails answers HTTP 200, so golden metrics need it (translate/stats.ts). No per-method
+    // stats: a caller could make them grow without bound.
+    http_filters: httpFilters('outbound', { grpc_stats: extension('GrpcStats', { stats_for_all_methods: false }), ...limitFilters('outbound', features) }),
+    ...telemetry,
   });
 }
 
@@ -65,6 +70,7 @@ export function outboundListener(options: {
   port: number;
   transparent: boolean;
   features?: LimitFeatures;
+  telemetry?: HcmTelemetry;
   tcpChains?: readonly FilterChain[];
   detectPorts?: readonly number[];
 }): Listener {
@@ -72,7 +78,7 @@ export function outboundListener(options: {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'OUTBOUND',
-    filter_chains: [...(options.tcpChains ?? []), { filters: [outboundHcm(options.features)] }],
+    filter_chains: [...(options.tcpChains ?? []), { filters: [outboundHcm(options.features, options.telemetry)] }],
   };
   if (options.transparent) {
     // iptables redirected the connection here; recover where it was going.
@@ -99,6 +105,8 @@ interface InboundHttp {
   /** What the port's policy counts here (issue 15), and where global limits are asked. */
   limits?: ServerLimits;
   rateLimitService?: RateLimitService;
+  /** Access log and tracing (MeshConfig), for this workload's inbound side. */
+  telemetry?: HcmTelemetry;
 }
 
 export function inboundListener(options: InboundHttp & {
@@ -152,6 +160,7 @@ function inboundHcm(name: string, cluster: string, o: InboundHttp): Filter {
     upgrade_configs: upgrades(),
     route_config: { name, virtual_hosts: [inboundVirtualHost(cluster, o.limits)] },
     http_filters: httpFilters('inbound', { ...o.filters, ...limitFilters('inbound', serverFeatures(o.limits, o.rateLimitService)) }),
+    ...o.telemetry,
   });
 }
 
@@ -191,11 +200,12 @@ export function transparentInboundListener(options: {
   /** ORIGINAL_DST cluster for ports the mesh does not serve. */
   passthroughCluster: string;
   rateLimitService?: RateLimitService;
+  telemetry?: HcmTelemetry;
 }): Listener {
   // ALLOW with no policy: nothing is allowed.
   const denyAll = extension('NetworkRbac', { stat_prefix: INBOUND_DIRECT_STAT_PREFIX, rules: { action: 'ALLOW' } });
   const chains: FilterChain[] = options.chains.flatMap((c): FilterChain[] => {
-    const filters = c.networkFilters ?? inboundFilters(c.name, c.cluster, { ...c, rateLimitService: options.rateLimitService });
+    const filters = c.networkFilters ?? inboundFilters(c.name, c.cluster, { ...c, rateLimitService: options.rateLimitService, telemetry: options.telemetry });
     if (!c.tcpFilters) return [{ name: c.name, filter_chain_match: { destination_port: c.port }, transport_socket: downstreamTls(), filters }];
     return [
       { name: c.name, filter_chain_match: { destination_port: c.port, application_protocols: SIDECAR_HTTP_ALPN }, transport_socket: downstreamTls(), filters },

@@ -246,6 +246,47 @@ export const XDS_CLUSTER = 'trellis_xds';
  */
 export const XDS_SERVER_NAME = 'trellis';
 
+/**
+ * The name an outbound cluster's stats go by (its `alt_stat_name`), which
+ * the sidecar's stats tags (translate/stats.ts) take apart into labels:
+ * `outbound|<port>|<service>|<namespace>|<principals>|`, the principals being
+ * the SPIFFE IDs of the service's workloads without `spiffe://` (Envoy turns
+ * `://` and `:` into `_` in stat names), joined by `,`. So a metric names its
+ * destination by service, namespace, port and identity, never by the cluster
+ * name alone. `|` cannot occur in a Kubernetes name; the trailing `|` ends the
+ * principals, which contain dots. Envoy's %UPSTREAM_CLUSTER% shows this name
+ * too; access logs use %UPSTREAM_CLUSTER_RAW%, the cluster's own name.
+ */
+export function outboundClusterStatName(namespace: string, service: string, port: number, identities: readonly string[]): string {
+  return `outbound|${port}|${service}|${namespace}|${identities.map(principalOf).join(',')}|`;
+}
+
+/** `spiffe://td/ns/x/sa/y` -> `td/ns/x/sa/y`: a SPIFFE ID as it can stand in a stat name. */
+export function principalOf(spiffeId: string): string {
+  return spiffeId.replace(/^spiffe:\/\//, '');
+}
+
+/**
+ * A route's stat prefix: its name (above: `split/<name>/<match>`, ...) and a
+ * `|` that ends it, since names may contain dots. Envoy keeps per-route stats
+ * under `vhost.<virtual host>.route.<prefix>.`, which the stats tags take
+ * apart into destination service, namespace, port and route.
+ */
+export function routeStatPrefix(route: string): string {
+  return `${route}|`;
+}
+
+/**
+ * The sidecar's Prometheus listener and the static cluster that reaches its
+ * own admin page (bootstrap, not xDS: only the bootstrap knows the admin's
+ * address). `_` in both, like the xDS cluster, so neither can equal a mesh name.
+ */
+export const STATS_LISTENER = 'trellis_stats';
+export const ADMIN_CLUSTER = 'trellis_admin';
+
+/** The OpenTelemetry collector's cluster (MeshConfig spec.tracing.collector), sent over CDS. */
+export const TRACING_CLUSTER = 'trellis_otel_collector';
+
 /** The bootstrap's runtime layer (Envoy's /runtime shows it by this name). */
 export const BOOTSTRAP_RUNTIME_LAYER = 'static';
 

@@ -16,7 +16,7 @@ import { extension } from '../xds/extensions.ts';
 import { durationOf } from './cluster.ts';
 import { clientSide, globalRateLimits, perFilterConfig } from './limits.ts';
 import { routeMatch } from './match.ts';
-import { DEFAULT_ROUTE, outboundClusterName, policyRouteName, retryRouteName, serviceFqdn, splitRouteName, virtualHostName } from './names.ts';
+import { DEFAULT_ROUTE, routeStatPrefix, outboundClusterName, policyRouteName, retryRouteName, serviceFqdn, splitRouteName, virtualHostName } from './names.ts';
 import type { ProxyKind } from './proxy.ts';
 
 /** Retry-on names gRPC clients understand (gRFC A44); others are Envoy-only. */
@@ -157,7 +157,8 @@ export function virtualHost(
   const vh: VirtualHost = {
     name: virtualHostName(service.namespace, service.name, port.port),
     domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort),
-    routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind)),
+    // Sidecars keep per-route stats under the route's name (translate/stats.ts); gRPC clients keep none.
+    routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind).map((r) => (options.kind === 'envoy' ? { ...r, stat_prefix: routeStatPrefix(s.name) } : r))),
   };
   // The port's own fault and Client-side limits; gRPC clients run neither filter.
   const limits = options.kind === 'envoy' && policy ? clientSide(policy) : undefined;

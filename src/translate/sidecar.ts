@@ -23,8 +23,20 @@ export const OUTBOUND_PORT = 15001;
  */
 export const INBOUND_PORT = 15006;
 
-/** The sidecar's own ports: never redirected inbound (a redirect of 15006 to itself would loop). */
-export const PROXY_PORTS: readonly number[] = [ADMIN_PORT, OUTBOUND_PORT, INBOUND_PORT];
+/**
+ * The sidecar's Prometheus endpoint (docs/telemetry.md): a listener of its
+ * own on every address of the pod (the admin stays on loopback), serving
+ * only `/stats/prometheus` (STATS_PATH), the golden-metric stats of the
+ * admin's page. Istio's sidecars use the same port for the same thing.
+ */
+export const STATS_PORT = 15090;
+export const STATS_PATH = '/stats/prometheus';
+
+/** The pod annotations Prometheus's usual Kubernetes scrape config reads; `trellis inject` points them at STATS_PORT. */
+export const SCRAPE_ANNOTATIONS = { scrape: 'prometheus.io/scrape', port: 'prometheus.io/port', path: 'prometheus.io/path' } as const;
+
+/** The sidecar's own ports: never redirected inbound (a redirect of 15006 to itself would loop; a scrape of 15090 must reach Envoy). */
+export const PROXY_PORTS: readonly number[] = [ADMIN_PORT, OUTBOUND_PORT, INBOUND_PORT, STATS_PORT];
 
 /**
  * The uid Envoy and the bootstrap init container run as. iptables lets this

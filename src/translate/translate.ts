@@ -25,9 +25,11 @@ import {
   OUTBOUND_LISTENER,
   OUTBOUND_ROUTE,
   outboundClusterName,
+  outboundClusterStatName,
   PASSTHROUGH_CLUSTER,
   proxylessListenerName,
   RATELIMIT_CLUSTER,
+  TRACING_CLUSTER,
   zonalEndpointsName,
   serviceFqdn,
   upstreamSni,
@@ -38,6 +40,7 @@ import { rbacFilter } from './rbac.ts';
 import { httpPorts, outboundRouteConfiguration } from './routes.ts';
 import { inboundRules } from './scope.ts';
 import { INBOUND_PORT } from './sidecar.ts';
+import { hcmTelemetry, tracingCluster, type HcmTelemetry } from './telemetry.ts';
 import { portDigest, scopeOf } from './signature.ts';
 import { directCluster, inboundTcpFilters, inboundTcpListener, outboundTcpChains, outboundTcpListener } from './tcp-listeners.ts';
 import { explicitTcpListeners, tcpPorts, transparentTcpDestinations } from './tcp-outbound.ts';
@@ -108,21 +111,26 @@ export class Translator {
       const rls = model.mesh.rateLimitService;
       // Faults and limits its callees' policies ask of this caller (the scope's digest covers them).
       const features = outboundFeatures(services, rls);
-      const tcpChains = this.tcpOutbound(proxy, services, own, features, out);
+      // Access logs and tracing (MeshConfig); they name the workload, so they are in the listeners' keys.
+      const telemetry = hcmTelemetry(model.mesh, proxy.workload);
+      const tracing = model.mesh.tracing;
+      if (tracing) out.clusters.push(this.clusters.get([TRACING_CLUSTER, tracing.collector], () => tracingCluster(tracing)));
+      const tcpChains = this.tcpOutbound(proxy, services, own, features, telemetry.outbound, out);
       out.listeners.push(
-        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, features, tcpChains], () =>
+        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, features, tcpChains, telemetry.outbound], () =>
           outboundListener({
             name: OUTBOUND_LISTENER,
             address: proxy.outbound.address,
             port: proxy.outbound.port,
             transparent: proxy.mode === 'transparent',
             features,
-            tcpChains: tcpChains.flatMap((d) => outboundTcpChains(d, outboundHcm(features))),
+            telemetry: telemetry.outbound,
+            tcpChains: tcpChains.flatMap((d) => outboundTcpChains(d, outboundHcm(features, telemetry.outbound))),
             detectPorts: tcpChains.filter((d) => d.detect).map((d) => d.port),
           }),
         ),
       );
-      this.inbound(model, proxy, out);
+      this.inbound(model, proxy, out, telemetry.inbound);
       // Every sidecar may ask the rate limit service once the mesh has one: the cluster is cheap, and
       // a policy that starts using it then changes no cluster, only routes and listeners.
       if (rls) out.clusters.push(this.clusters.get([RATELIMIT_CLUSTER, rls], () => rateLimitCluster(rls)));
@@ -162,7 +170,9 @@ export class Translator {
         const policy = p.clusterPolicy;
         const edsName = policy?.locality?.mode === 'PreferSameZone' && zone ? zonalEndpointsName(name, zone) : undefined;
         // The whole port is in the key (its endpoints excepted: clusters find them by EDS).
-        block.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName })));
+        // Sidecars' stats name the destination (translate/stats.ts); gRPC clients keep none.
+        const statName = sidecar ? outboundClusterStatName(s.namespace, s.name, p.port, s.identities) : undefined;
+        block.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName, statName], () => outboundCluster({ name, port: p, policy, tls, edsName, statName })));
         // The endpoint set the cluster names (the publisher shares a mesh-wide one; this is the same content).
         const eds = edsName ?? name;
         block.endpoints.push(this.endpoints.get([eds, p.endpoints], () => clusterLoadAssignment(eds, p.endpoints, edsName ? zone : undefined)));
@@ -177,13 +187,13 @@ export class Translator {
    * listeners go straight into `out`; transparent mode's destinations are
    * returned, for the `outbound` listener's filter chains.
    */
-  private tcpOutbound(proxy: ProxyContext, services: readonly MeshService[], own: string | undefined, features: LimitFeatures, out: ProxyResources): TcpDestination[] {
+  private tcpOutbound(proxy: ProxyContext, services: readonly MeshService[], own: string | undefined, features: LimitFeatures, telemetry: HcmTelemetry, out: ProxyResources): TcpDestination[] {
     const ports = tcpPorts(services);
     if (proxy.mode === 'explicit') {
       for (const l of explicitTcpListeners(ports, proxy)) {
         out.listeners.push(
-          this.listeners.get([l.name, proxy.outbound.address, l.port, l.cluster, l.idleMs, l.detect, l.detect ? features : undefined], () =>
-            outboundTcpListener({ ...l, address: proxy.outbound.address, ...(l.detect ? { http: outboundHcm(features) } : {}) }),
+          this.listeners.get([l.name, proxy.outbound.address, l.port, l.cluster, l.idleMs, l.detect, l.detect ? features : undefined, l.detect ? telemetry : undefined], () =>
+            outboundTcpListener({ ...l, address: proxy.outbound.address, ...(l.detect ? { http: outboundHcm(features, telemetry) } : {}) }),
           ),
         );
       }
@@ -199,12 +209,12 @@ export class Translator {
   }
 
   /** Explicit: one inbound listener and cluster per service port the workload serves. */
-  private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources): void {
+  private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources, telemetry: HcmTelemetry): void {
     const w = proxy.workload;
     if (!w) return;
     const rules = inboundRules(model, w);
     const served = w.servedPorts;
-    if (proxy.mode === 'transparent') return this.transparentInbound(model, proxy, served, rules, out);
+    if (proxy.mode === 'transparent') return this.transparentInbound(model, proxy, served, rules, out, telemetry);
     const seen = new Set<number>();
     for (const p of served) {
       if (seen.has(p.port)) continue;
@@ -233,7 +243,7 @@ export class Translator {
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
-        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, p.authentication, limits, rls, detect], () =>
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, p.authentication, limits, rls, detect, telemetry], () =>
           inboundListener({
             name,
             address: proxy.inboundAddress,
@@ -242,6 +252,7 @@ export class Translator {
             filters: inboundFilters(rules, ports, p.authentication),
             limits,
             rateLimitService: rls,
+            telemetry,
             ...(detect ? { tcpFilters: inboundTcpFilters({ name, cluster, ...(rules ? { rules } : {}), ports }) } : {}),
           }),
         ),
@@ -269,7 +280,7 @@ export class Translator {
    * connection's original destination), forwarding to 127.0.0.1:targetPort.
    * The application keeps its ports: a Service's port may equal its targetPort.
    */
-  private transparentInbound(model: MeshModel, proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
+  private transparentInbound(model: MeshModel, proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources, telemetry: HcmTelemetry): void {
     // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either), its protocol
     // (the first's), its RequestAuthentication (the first port's that has one: one chain checks tokens one way)
     // and its server-side limits (the first's).
@@ -304,7 +315,7 @@ export class Translator {
     const rls = chains.some((c) => c.limits) ? model.mesh.rateLimitService : undefined;
     out.listeners.push(
       // `chains` carries each chain's RBAC ports: two workloads with one identity may serve one port under different service ports.
-      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules, rls], () =>
+      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules, rls, telemetry], () =>
         transparentInboundListener({
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
@@ -317,6 +328,7 @@ export class Translator {
           }),
           passthroughCluster: PASSTHROUGH_CLUSTER,
           rateLimitService: rls,
+          telemetry,
         }),
       ),
     );

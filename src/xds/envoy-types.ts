@@ -83,3 +83,14 @@ export type { ConnectionLimit } from './generated/envoy/extensions/filters/netwo
 // Rate limits on routes (what the ratelimit filter sends to the rate limit service)
 export type { RateLimit as RouteRateLimit } from './generated/envoy/config/route/v3/RateLimit.ts';
 export type { TokenBucket } from './generated/envoy/type/v3/TokenBucket.ts';
+export type { FileAccessLog } from './generated/envoy/extensions/access_loggers/file/v3/FileAccessLog.ts';
+export type { StdoutAccessLog } from './generated/envoy/extensions/access_loggers/stream/v3/StdoutAccessLog.ts';
+export type { StderrAccessLog } from './generated/envoy/extensions/access_loggers/stream/v3/StderrAccessLog.ts';
+export type { OpenTelemetryConfig } from './generated/envoy/config/trace/v3/OpenTelemetryConfig.ts';
+export type { FilterConfig as GrpcStats } from './generated/envoy/extensions/filters/http/grpc_stats/v3/FilterConfig.ts';
+
+// Observability: access logs, tracing, the bootstrap's stats config
+export type { AccessLog } from './generated/envoy/config/accesslog/v3/AccessLog.ts';
+export type { _envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_Tracing as HcmTracing } from './generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
+export type { StatsConfig } from './generated/envoy/config/metrics/v3/StatsConfig.ts';
+export type { TagSpecifier } from './generated/envoy/config/metrics/v3/TagSpecifier.ts';

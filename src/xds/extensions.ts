@@ -16,15 +16,20 @@ import type {
   HTTPFault,
   HttpLocalRateLimit,
   HttpRateLimit,
+  FileAccessLog,
+  GrpcStats,
   HttpConnectionManager,
   HttpInspector,
   HttpProtocolOptions,
   HttpRbac,
   JwtAuthentication,
   NetworkRbac,
+  OpenTelemetryConfig,
   OriginalDst,
   PreviousHostsPredicate,
   Router,
+  StderrAccessLog,
+  StdoutAccessLog,
   TcpProxy,
   TlsInspector,
   UpstreamTlsContext,
@@ -49,6 +54,11 @@ export interface ExtensionMessages {
   LocalRateLimit: HttpLocalRateLimit;
   RateLimit: HttpRateLimit;
   ConnectionLimit: ConnectionLimit;
+  FileAccessLog: FileAccessLog;
+  StdoutAccessLog: StdoutAccessLog;
+  StderrAccessLog: StderrAccessLog;
+  OpenTelemetry: OpenTelemetryConfig;
+  GrpcStats: GrpcStats;
 }
 
 export type ExtensionKey = keyof ExtensionMessages;
@@ -81,6 +91,11 @@ export const Extension = {
   LocalRateLimit: { name: 'envoy.filters.http.local_ratelimit', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit' },
   RateLimit: { name: 'envoy.filters.http.ratelimit', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit' },
   ConnectionLimit: { name: 'envoy.filters.network.connection_limit', typeUrl: 'type.googleapis.com/envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit' },
+  FileAccessLog: { name: 'envoy.access_loggers.file', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog' },
+  StdoutAccessLog: { name: 'envoy.access_loggers.stdout', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog' },
+  StderrAccessLog: { name: 'envoy.access_loggers.stderr', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog' },
+  OpenTelemetry: { name: 'envoy.tracers.opentelemetry', typeUrl: 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig' },
+  GrpcStats: { name: 'envoy.filters.http.grpc_stats', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig' },
 } as const satisfies { [K in ExtensionKey]: { name: string; typeUrl: `type.googleapis.com/${string}` } };
 
 /** An Any holding `message`, in the form the encoder expands: `{'@type': url, ...fields}`. */

@@ -106,9 +106,11 @@ describe.skipIf(why !== null)('transparent mode: a pod in a network namespace, r
       expect.arrayContaining([
         { name: 'inbound', address: { address: '0.0.0.0', port_value: 15006 } },
         { name: 'outbound', address: { address: '0.0.0.0', port_value: 15001 } },
+        // The bootstrap's Prometheus listener (docs/telemetry.md), kept out of the inbound redirect.
+        { name: 'trellis_stats', address: { address: '0.0.0.0', port_value: 15090 } },
       ]),
     );
-    expect(r.listeners).toHaveLength(2); // no per-port listener: nothing binds the application's 8080
+    expect(r.listeners).toHaveLength(3); // no per-port listener: nothing binds the application's 8080
     expect(r.inbound).toEqual({
       listenerFilters: ['envoy.filters.listener.original_dst'],
       chains: [

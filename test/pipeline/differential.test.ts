@@ -200,6 +200,12 @@ const EDITS: Edit[] = [
   // MeshConfig
   { name: 'authorization mode flipped', change: put('mesh.yaml', (mode) => meshYaml(other(mode))) },
   { name: 'trust domain changed', change: put('mesh.yaml', (mode) => meshYaml(mode).replaceAll(TRUST, 'other.local')) },
+  // MeshConfig telemetry (issue 12): access logs and tracing go into the listeners and add the collector's cluster
+  { name: 'access log on for the mesh (JSON to stdout)', change: put('mesh.yaml', (mode) => `${meshYaml(mode)}  accessLog:\n    format: JSON\n`) },
+  { name: 'access log for one namespace, to a file', change: put('mesh.yaml', (mode) => `${meshYaml(mode)}  accessLog:\n    overrides:\n    - namespace: shop\n      path: /var/log/trellis/shop.log\n`) },
+  { name: 'access log for one workload (a selector), the mesh off', change: put('mesh.yaml', (mode) => `${meshYaml(mode)}  accessLog:\n    format: Off\n    overrides:\n    - namespace: shop\n      selector: {matchLabels: {app: reviews, version: v2}}\n      format: JSON\n`) },
+  { name: 'tracing on: an OTLP collector, 10% sampled', change: put('mesh.yaml', (mode) => `${meshYaml(mode)}  tracing:\n    collector: otel-collector.ops:4317\n    samplingPercent: 10\n`) },
+  { name: 'tracing on: every request sampled', change: put('mesh.yaml', (mode) => `${meshYaml(mode)}  tracing:\n    collector: 10.0.9.9:4317\n    samplingPercent: 100\n`) },
   { name: 'MeshConfig deleted (defaults)', change: put('mesh.yaml', (mode) => meshYaml(mode).split('---\napiVersion: trellis.io')[0]!) },
   // issue 15: request authentication, hedging, Retry-After, active health checks
   { name: 'RequestAuthentication added (a reviews port\'s inbound filters and JWKS cluster)', change: put('reviews-authn.yaml', REVIEWS_AUTHN) },

@@ -1,11 +1,13 @@
 /**
  * trellis.io/v1alpha1 MeshConfig (cluster-scoped, one per mesh): the trust
  * domain of every SPIFFE ID, whether calls need a TrafficTarget, and how long
- * workload certificates live. See docs/intents.md.
+ * workload certificates live; access logs and tracing (telemetry-settings.ts).
+ * See docs/intents.md.
  */
 import type { Field } from '../field.ts';
 import type { MeshSettings, RateLimitService } from '../types.ts';
 import type { KindSpec } from './kind.ts';
+import { decodeAccessLog, decodeTracing } from './telemetry-settings.ts';
 
 export type MeshConfigSpec = Omit<MeshSettings, 'source'>;
 
@@ -28,7 +30,7 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
   nameRule: 'subdomain',
   decode(root) {
     const spec = root.child('spec');
-    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates', 'rateLimitService'] })) return undefined;
+    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates', 'rateLimitService', 'accessLog', 'tracing'] })) return undefined;
     const td = spec.child('trustDomain');
     const trustDomain = td.absent
       ? DEFAULT_MESH.trustDomain
@@ -46,9 +48,20 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
     }
     const rls = spec.child('rateLimitService');
     const rateLimitService = rls.absent ? undefined : decodeRateLimitService(rls);
+    const accessLog = spec.child('accessLog').absent ? undefined : decodeAccessLog(spec.child('accessLog'));
+    const tracing = spec.child('tracing').absent ? undefined : decodeTracing(spec.child('tracing'));
+    if (!spec.child('accessLog').absent && !accessLog) return undefined;
+    if (!spec.child('tracing').absent && !tracing) return undefined;
     if (trustDomain === undefined || authorization === undefined || certificateLifetimeMs === undefined) return undefined;
     if (!rls.absent && rateLimitService === undefined) return undefined;
-    return { trustDomain, authorization, certificateLifetimeMs, ...(rateLimitService ? { rateLimitService } : {}) };
+    return {
+      trustDomain,
+      authorization,
+      certificateLifetimeMs,
+      ...(rateLimitService ? { rateLimitService } : {}),
+      ...(accessLog ? { accessLog } : {}),
+      ...(tracing ? { tracing } : {}),
+    };
   },
 };
 

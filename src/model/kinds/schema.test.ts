@@ -139,6 +139,37 @@ const cases: Case[] = [
     yaml: 'apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec:\n  certificates: {lifetime: 1m}\n',
     kind: 'MeshConfig', object: 'mesh', field: 'spec.certificates.lifetime', reason: 'OutOfRange', line: 5,
   },
+  // issue 12: telemetry settings
+  {
+    name: 'tracing sampling rate over 100 %',
+    yaml: 'apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec:\n  tracing:\n    collector: otel:4317\n    samplingPercent: 150\n',
+    kind: 'MeshConfig', object: 'mesh', field: 'spec.tracing.samplingPercent', reason: 'OutOfRange', line: 7, mentions: '0 to 100',
+  },
+  {
+    name: 'tracing sampling rate below 0',
+    yaml: 'apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec:\n  tracing: {collector: "otel:4317", samplingPercent: -1}\n',
+    kind: 'MeshConfig', object: 'mesh', field: 'spec.tracing.samplingPercent', reason: 'OutOfRange', line: 5,
+  },
+  {
+    name: 'tracing collector without a port',
+    yaml: 'apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec:\n  tracing:\n    collector: otel-collector\n',
+    kind: 'MeshConfig', object: 'mesh', field: 'spec.tracing.collector', reason: 'InvalidValue', line: 6, mentions: 'host:port',
+  },
+  {
+    name: 'access log to a relative path',
+    yaml: 'apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec:\n  accessLog:\n    path: logs/access.log\n',
+    kind: 'MeshConfig', object: 'mesh', field: 'spec.accessLog.path', reason: 'InvalidValue', line: 6, mentions: 'absolute',
+  },
+  {
+    name: 'access log format misspelt',
+    yaml: 'apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec:\n  accessLog:\n    format: Json\n',
+    kind: 'MeshConfig', object: 'mesh', field: 'spec.accessLog.format', reason: 'InvalidValue', line: 6, mentions: 'JSON',
+  },
+  {
+    name: 'access log override without a namespace',
+    yaml: 'apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec:\n  accessLog:\n    overrides:\n    - format: JSON\n',
+    kind: 'MeshConfig', object: 'mesh', field: 'spec.accessLog.overrides[0].namespace', reason: 'Required', line: 7,
+  },
   {
     name: 'invalid object name',
     yaml: 'apiVersion: v1\nkind: Service\nmetadata:\n  name: Web_Front\n  namespace: demo\nspec:\n  ports: [{port: 80}]\n',

@@ -11,8 +11,10 @@ import type { SourceObject } from './object.ts';
 import { decodeObject, type KindSpec } from './kinds/kind.ts';
 import { namespaceKind, serviceAccountKind } from './kinds/core-names.ts';
 import { endpointSliceKind } from './kinds/endpoint-slice.ts';
+import { externalServiceKind } from './kinds/external-service.ts';
 import { httpRouteGroupKind } from './kinds/http-route-group.ts';
 import { meshConfigKind } from './kinds/mesh-config.ts';
+import { mtlsPolicyKind } from './kinds/mtls-policy.ts';
 import { podKind } from './kinds/pod.ts';
 import { lookupKind, unsupportedKind } from './kinds/registry.ts';
 import { serviceKind } from './kinds/service.ts';
@@ -23,7 +25,9 @@ import type { ObjectStatus } from './problem.ts';
 import { accessByDestination, resolveAccess } from './resolve/access.ts';
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
 import { Incumbents, type AcceptedInputs } from './resolve/incumbents.ts';
+import { resolveExternalServices } from './resolve/external.ts';
 import { resolveMesh } from './resolve/mesh.ts';
+import { resolveMtls } from './resolve/mtls.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
@@ -129,12 +133,14 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const mesh = resolveMesh(of(meshConfigKind), book, incumbents, options.runningTrustDomain);
   const drafts = resolvePods(of(podKind), mesh, book);
   const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
-  const workloads = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
+  const mtlsOf = resolveMtls(of(mtlsPolicyKind), drafts, svc.services, svc.servicesOf, mesh, book);
+  const workloads = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf, mtlsOf);
   const identities = resolveIdentities(of(serviceAccountKind), workloads, svc.servicesByIdentity, mesh, book);
   const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
   const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
+  const externalServices = resolveExternalServices(of(externalServiceKind), identities, mesh, book);
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
@@ -174,6 +180,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     accessByDestination: accessByDestination(accessRules),
     policies,
     namespaces: [...namespaces].toSorted(),
+    externalServices,
   };
   const statuses = records
     .map((r) => toStatus(r, book.of(r.ref)))

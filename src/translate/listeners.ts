@@ -3,7 +3,7 @@
  * (mTLS + RBAC + forward to the application), and the API listeners that
  * proxyless gRPC clients ask for by name. Pure.
  */
-import type { Filter, FilterChain, HttpFilter, Listener, ListenerFilter } from '../xds/envoy-types.ts';
+import type { AccessLog, Filter, FilterChain, HttpFilter, Listener, ListenerFilter } from '../xds/envoy-types.ts';
 import { extension, typedConfig } from '../xds/extensions.ts';
 import { adsConfigSource, socketAddress } from './fragments.ts';
 import {
@@ -13,10 +13,13 @@ import {
   INBOUND_PASSTHROUGH_STAT_PREFIX,
   INBOUND_VIRTUAL_HOST,
   inboundStatPrefix,
+  OUTBOUND_HTTP_CHAIN,
   OUTBOUND_ROUTE,
   OUTBOUND_STAT_PREFIX,
+  plaintextChainName,
   PROXYLESS_STAT_PREFIX,
 } from './names.ts';
+import { permissiveChains, tlsInspector } from './permissive.ts';
 import { downstreamTls } from './tls.ts';
 
 function router(): HttpFilter {
@@ -28,25 +31,38 @@ function originalDst(): ListenerFilter {
   return extension('OriginalDst', {});
 }
 
-export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean }): Listener {
+/** Transparent mode's egress parts (egress.ts): chains for declared TLS/TCP ports, the default chain, inspectors, the refusal log. */
+export interface OutboundEgress {
+  chains: FilterChain[];
+  defaultChain: FilterChain;
+  listenerFilters: ListenerFilter[];
+  accessLog: AccessLog[];
+}
+
+export function outboundListener(options: { name: string; address: string; port: number; transparent: boolean; egress?: OutboundEgress }): Listener {
+  const egress = options.egress;
+  const hcm = extension('HttpConnectionManager', {
+    stat_prefix: OUTBOUND_STAT_PREFIX,
+    codec_type: 'AUTO',
+    rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
+    http_filters: [router()],
+    ...(egress ? { access_log: egress.accessLog } : {}),
+  });
   const listener: Listener = {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'OUTBOUND',
-    filter_chains: [
-      {
-        filters: [
-          extension('HttpConnectionManager', {
-            stat_prefix: OUTBOUND_STAT_PREFIX,
-            codec_type: 'AUTO',
-            rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
-            http_filters: [router()],
-          }),
-        ],
-      },
-    ],
+    filter_chains: [{ filters: [hcm] }],
   };
-  if (options.transparent) {
+  if (egress) {
+    // HTTP (as http_inspector tells) is routed by Host; other traffic by SNI, port and address, else the default chain.
+    listener.filter_chains = [...egress.chains, { name: OUTBOUND_HTTP_CHAIN, filter_chain_match: { application_protocols: ['http/1.0', 'http/1.1', 'h2c'] }, filters: [hcm] }];
+    listener.default_filter_chain = egress.defaultChain;
+    listener.listener_filters = egress.listenerFilters;
+    // A server-first protocol (MySQL, SMTP) sends nothing for the inspectors to read: after this, the default chain.
+    listener.listener_filters_timeout = '1s';
+    listener.continue_on_listener_filters_timeout = true;
+  } else if (options.transparent) {
     // iptables redirected the connection here; recover where it was going.
     listener.listener_filters = [originalDst()];
   }
@@ -67,13 +83,27 @@ export function inboundListener(options: {
   cluster: string;
   /** RBAC filter, or undefined in permissive mode. */
   rbac?: HttpFilter;
+  /** Permissive mTLS mode: plaintext accepted beside mTLS (permissive.ts). */
+  acceptPlaintext?: boolean;
 }): Listener {
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'INBOUND',
-    filter_chains: [{ transport_socket: downstreamTls(), filters: [inboundHcm(options.name, options.cluster, options.rbac)] }],
+    ...(options.acceptPlaintext ? { listener_filters: [tlsInspector()] } : {}),
+    filter_chains: inboundChains({ name: options.name, cluster: options.cluster, rbac: options.rbac, acceptPlaintext: options.acceptPlaintext }),
   };
+}
+
+/** The mTLS chain of one inbound port, with its plaintext twin when the workload is Permissive. */
+function inboundChains(c: { name: string; port?: number; cluster: string; rbac?: HttpFilter; acceptPlaintext?: boolean }, named = false): FilterChain[] {
+  const tls: FilterChain = {
+    ...(named ? { name: c.name } : {}),
+    ...(c.port !== undefined ? { filter_chain_match: { destination_port: c.port } } : {}),
+    transport_socket: downstreamTls(),
+    filters: [inboundHcm(c.name, c.cluster, c.rbac)],
+  };
+  return c.acceptPlaintext ? permissiveChains({ ...tls, name: c.name }, [inboundHcm(plaintextChainName(c.name), c.cluster, c.rbac)]) : [tls];
 }
 
 /**
@@ -109,6 +139,8 @@ export interface InboundChain {
   cluster: string;
   /** RBAC filter, or undefined in permissive mode. */
   rbac?: HttpFilter;
+  /** Permissive mTLS mode: plaintext accepted beside mTLS (permissive.ts). */
+  acceptPlaintext?: boolean;
 }
 
 /**
@@ -130,17 +162,12 @@ export function transparentInboundListener(options: {
 }): Listener {
   // ALLOW with no policy: nothing is allowed.
   const denyAll = extension('NetworkRbac', { stat_prefix: INBOUND_DIRECT_STAT_PREFIX, rules: { action: 'ALLOW' } });
-  const chains: FilterChain[] = options.chains.map((c) => ({
-    name: c.name,
-    filter_chain_match: { destination_port: c.port },
-    transport_socket: downstreamTls(),
-    filters: [inboundHcm(c.name, c.cluster, c.rbac)],
-  }));
+  const chains: FilterChain[] = options.chains.flatMap((c) => inboundChains(c, true));
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'INBOUND',
-    listener_filters: [originalDst()],
+    listener_filters: options.chains.some((c) => c.acceptPlaintext) ? [originalDst(), tlsInspector()] : [originalDst()],
     filter_chains: [
       ...chains,
       {

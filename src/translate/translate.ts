@@ -6,13 +6,15 @@
  * pieces come back as the *same objects*: the cache then finds their encoded
  * bytes by identity, and a change costs work for what it touched only.
  */
-import type { AccessRule, MeshModel, MeshService, ServedPort } from '../model/types.ts';
+import type { AccessRule, MeshModel, MeshService, ServedPort, Workload } from '../model/types.ts';
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
+import { blackholeCluster, catchAllVirtualHost, egressDefaultChain, egressHttpAccessLog, egressListenerFilters, externalChains, externalClusters, externalVirtualHosts, mayReach } from './egress.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
 import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo, sweepContentKeys } from './memo.ts';
 import {
+  EGRESS_BLOCKED,
   INBOUND_LISTENER,
   inboundClusterName,
   inboundFilterChainName,
@@ -48,6 +50,7 @@ export class Translator {
   private readonly endpoints = new Memo<ClusterLoadAssignment>();
   private readonly routes = new Memo<RouteConfiguration>();
   private readonly listeners = new Memo<Listener>();
+  private readonly externalClusters = new Memo<Cluster[]>();
 
   /** Call after translating every proxy for a model version: forget what nobody used. */
   sweep(): void {
@@ -55,6 +58,7 @@ export class Translator {
     this.endpoints.sweep();
     this.routes.sweep();
     this.listeners.sweep();
+    this.externalClusters.sweep();
     sweepContentKeys();
   }
 
@@ -73,7 +77,7 @@ export class Translator {
         const policy = p.clusterPolicy;
         const edsName = policy?.locality?.mode === 'PreferSameZone' && proxy.zone ? zonalEndpointsName(name, proxy.zone) : undefined;
         // The whole port is in the key (its endpoints excepted: clusters find them by EDS).
-        out.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName })));
+        out.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName, ...(p.plaintext ? { plaintext: p.plaintext } : {}) })));
         // The endpoint set the cluster names (the publisher shares a mesh-wide one; this is the same content).
         const eds = edsName ?? name;
         out.endpoints.push(this.endpoints.get([eds, p.endpoints], () => clusterLoadAssignment(eds, p.endpoints, edsName ? proxy.zone : undefined)));
@@ -81,16 +85,36 @@ export class Translator {
     }
 
     const callerNamespace = proxy.workload?.namespace;
+    const transparent = envoy && proxy.mode === 'transparent';
+    // What egress adds (egress.ts) depends on these; the caller's identity only when some ExternalService exists.
+    const egressKey = envoy ? [proxy.mode, model.mesh.egress, model.mesh.authorization, [...model.externalServices.values()], model.externalServices.size > 0 ? own : undefined] : undefined;
     out.routes.push(
-      this.routes.get([OUTBOUND_ROUTE, proxy.kind, callerNamespace, scope.digest], () =>
-        outboundRouteConfiguration(model, OUTBOUND_ROUTE, services, { callerNamespace, kind: proxy.kind }),
-      ),
+      this.routes.get([OUTBOUND_ROUTE, proxy.kind, callerNamespace, scope.digest, egressKey], () => {
+        const rc = outboundRouteConfiguration(model, OUTBOUND_ROUTE, services, { callerNamespace, kind: proxy.kind });
+        if (!envoy) return rc;
+        return { ...rc, virtual_hosts: [...(rc.virtual_hosts ?? []), ...externalVirtualHosts(model, own), ...(transparent ? [catchAllVirtualHost(model.mesh.egress)] : [])] };
+      }),
     );
 
     if (envoy) {
+      for (const es of model.externalServices.values()) {
+        if (mayReach(model, es, own)) out.clusters.push(...this.externalClusters.get([es], () => externalClusters(es)));
+      }
+      if (transparent) {
+        out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
+        out.clusters.push(this.clusters.get([EGRESS_BLOCKED], () => blackholeCluster()));
+      }
       out.listeners.push(
-        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode], () =>
-          outboundListener({ name: OUTBOUND_LISTENER, address: proxy.outbound.address, port: proxy.outbound.port, transparent: proxy.mode === 'transparent' }),
+        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, egressKey], () =>
+          outboundListener({
+            name: OUTBOUND_LISTENER,
+            address: proxy.outbound.address,
+            port: proxy.outbound.port,
+            transparent,
+            ...(transparent
+              ? { egress: { chains: externalChains(model, own), defaultChain: egressDefaultChain(model.mesh.egress), listenerFilters: egressListenerFilters(), accessLog: egressHttpAccessLog() } }
+              : {}),
+          }),
         ),
       );
       this.inbound(model, proxy, out);
@@ -116,7 +140,7 @@ export class Translator {
     const rules = inboundRules(model, w);
     // As for routes (routes.ts httpPorts): plain TCP ports get no HTTP listener.
     const served = w.servedPorts.filter((p) => p.protocol !== 'tcp');
-    if (proxy.mode === 'transparent') return this.transparentInbound(proxy, served, rules, out);
+    if (proxy.mode === 'transparent') return this.transparentInbound(proxy, w, served, rules, out);
     const seen = new Set<number>();
     for (const p of served) {
       if (seen.has(p.port)) continue;
@@ -133,8 +157,8 @@ export class Translator {
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
-        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports], () =>
-          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined }),
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, w.mtls], () =>
+          inboundListener({ name, address: proxy.inboundAddress, port: p.port, cluster, rbac: rules ? rbacFilter(rules, ports) : undefined, acceptPlaintext: w.mtls === 'permissive' }),
         ),
       );
     }
@@ -147,7 +171,7 @@ export class Translator {
    * connection's original destination), forwarding to 127.0.0.1:targetPort.
    * The application keeps its ports: a Service's port may equal its targetPort.
    */
-  private transparentInbound(proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
+  private transparentInbound(proxy: ProxyContext, w: Workload, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources): void {
     // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either) and its protocol (the first's).
     const byTarget = new Map<number, { servicePorts: number[]; protocol: ServedPort['protocol'] }>();
     for (const p of served) {
@@ -167,15 +191,14 @@ export class Translator {
       );
       chains.push({ name: inboundFilterChainName(target), port: target, cluster, ports: [...new Set([...servicePorts, target])].sort((a, b) => a - b) });
     }
-    out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
     out.listeners.push(
       // `chains` carries each chain's RBAC ports: two workloads with one identity may serve one port under different service ports.
-      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules], () =>
+      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules, w.mtls], () =>
         transparentInboundListener({
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
           port: INBOUND_PORT,
-          chains: chains.map(({ ports, ...c }) => ({ ...c, rbac: rules ? rbacFilter(rules, ports) : undefined })),
+          chains: chains.map(({ ports, ...c }) => ({ ...c, rbac: rules ? rbacFilter(rules, ports) : undefined, acceptPlaintext: w.mtls === 'permissive' })),
           passthroughCluster: PASSTHROUGH_CLUSTER,
         }),
       ),

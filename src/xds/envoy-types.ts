@@ -67,3 +67,9 @@ export type { UpstreamTlsContext } from './generated/envoy/extensions/transport_
 export type { DownstreamTlsContext } from './generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.ts';
 export type { HttpProtocolOptions } from './generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
 export type { PreviousHostsPredicate } from './generated/envoy/extensions/retry/host/previous_hosts/v3/PreviousHostsPredicate.ts';
+export type { TlsInspector } from './generated/envoy/extensions/filters/listener/tls_inspector/v3/TlsInspector.ts';
+export type { HttpInspector } from './generated/envoy/extensions/filters/listener/http_inspector/v3/HttpInspector.ts';
+export type { FileAccessLog } from './generated/envoy/extensions/access_loggers/file/v3/FileAccessLog.ts';
+export type { AccessLog } from './generated/envoy/config/accesslog/v3/AccessLog.ts';
+export type { AccessLogFilter } from './generated/envoy/config/accesslog/v3/AccessLogFilter.ts';
+export type { RawBuffer } from './generated/envoy/extensions/transport_sockets/raw_buffer/v3/RawBuffer.ts';

@@ -12,14 +12,18 @@
 import type {
   Any,
   DownstreamTlsContext,
+  FileAccessLog,
   HttpConnectionManager,
+  HttpInspector,
   HttpProtocolOptions,
   HttpRbac,
   NetworkRbac,
   OriginalDst,
   PreviousHostsPredicate,
+  RawBuffer,
   Router,
   TcpProxy,
+  TlsInspector,
   UpstreamTlsContext,
 } from './envoy-types.ts';
 
@@ -35,6 +39,10 @@ export interface ExtensionMessages {
   DownstreamTls: DownstreamTlsContext;
   HttpProtocolOptions: HttpProtocolOptions;
   PreviousHosts: PreviousHostsPredicate;
+  TlsInspector: TlsInspector;
+  RawBuffer: RawBuffer;
+  HttpInspector: HttpInspector;
+  FileAccessLog: FileAccessLog;
 }
 
 export type ExtensionKey = keyof ExtensionMessages;
@@ -60,6 +68,10 @@ export const Extension = {
     name: 'envoy.retry_host_predicates.previous_hosts',
     typeUrl: 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
   },
+  TlsInspector: { name: 'envoy.filters.listener.tls_inspector', typeUrl: 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
+  RawBuffer: { name: 'envoy.transport_sockets.raw_buffer', typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' },
+  HttpInspector: { name: 'envoy.filters.listener.http_inspector', typeUrl: 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' },
+  FileAccessLog: { name: 'envoy.access_loggers.file', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog' },
 } as const satisfies { [K in ExtensionKey]: { name: string; typeUrl: `type.googleapis.com/${string}` } };
 
 /** An Any holding `message`, in the form the encoder expands: `{'@type': url, ...fields}`. */

@@ -113,6 +113,13 @@ spec:
   outlierDetection: {consecutive5xx: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50}
 `;
 
+const mtlsPolicy = (name: string, mode: 'Strict' | 'Permissive', target?: string) => `apiVersion: trellis.io/v1alpha1
+kind: MTLSPolicy
+metadata: {name: ${name}, namespace: shop}
+spec:
+  mode: ${mode}
+${target ? `  targetRef: ${target}\n` : ''}`;
+
 const other = (mode: Mode): Mode => (mode === 'Strict' ? 'Permissive' : 'Strict');
 
 const EDITS: Edit[] = [
@@ -161,6 +168,20 @@ const EDITS: Edit[] = [
   { name: 'authorization mode flipped', change: put('mesh.yaml', (mode) => meshYaml(other(mode))) },
   { name: 'trust domain changed', change: put('mesh.yaml', (mode) => meshYaml(mode).replaceAll(TRUST, 'other.local')) },
   { name: 'MeshConfig deleted (defaults)', change: put('mesh.yaml', (mode) => meshYaml(mode).split('---\napiVersion: trellis.io')[0]!) },
+  // Incremental adoption (issue 11)
+  { name: 'MeshConfig spec.mtls.mode: Permissive', change: put('mesh.yaml', (mode) => meshYaml(mode).replace('authorization:', 'mtls: {mode: Permissive}\n  authorization:')) },
+  { name: 'MTLSPolicy Permissive for a namespace', change: put('mtls.yaml', mtlsPolicy('shop', 'Permissive')) },
+  { name: 'MTLSPolicy Permissive for a Service’s pods', change: put('mtls.yaml', mtlsPolicy('web-v1', 'Permissive', '{kind: Service, name: web-v1}')) },
+  { name: 'MTLSPolicy Permissive for one Pod (explicit mode)', change: put('mtls.yaml', mtlsPolicy('web-v2', 'Permissive', '{kind: Pod, name: web-v2}')) },
+  { name: 'a pod opted out of injection (its callers go plaintext)', change: replace('web/app.yaml', 'labels: {app: web, version: v1}', 'labels: {app: web, version: v1}\n  annotations: {trellis.io/inject: "false"}') },
+  { name: 'a pod without a sidecar joins a service beside one with (plaintext per endpoint)', change: put('web/v1-legacy.yaml', `${webPod('web-v1-legacy', 'v1', '10.0.2.7').replace('labels: {app: web, version: v1}', 'labels: {app: web, version: v1}\n  annotations: {trellis.io/inject: "false"}')}---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-v1-2, namespace: shop, labels: {kubernetes.io/service-name: web-v1}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [10.0.2.7], conditions: {ready: true}, targetRef: {kind: Pod, name: web-v1-legacy}}]
+`) },
   { name: 'a workload renamed, with a new service account', change: put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client')) },
 ];
 

@@ -5,6 +5,7 @@
  */
 import type { MeshSettings } from '../types.ts';
 import type { KindSpec } from './kind.ts';
+import { decodeMtlsMode } from './mtls-policy.ts';
 
 export type MeshConfigSpec = Omit<MeshSettings, 'source'>;
 
@@ -12,6 +13,10 @@ export const DEFAULT_MESH: MeshSettings = {
   trustDomain: 'cluster.local',
   authorization: 'permissive',
   certificateLifetimeMs: 24 * 3_600_000,
+  // Safety first: plaintext is accepted only where an operator said so.
+  mtls: 'strict',
+  // Adopting the mesh must not cut a workload off what it reaches today.
+  egress: 'passthrough',
 };
 
 /** SPIFFE trust domain: lower-case letters, digits, ".", "-" and "_" (spiffe-id.md §2.1). */
@@ -27,7 +32,7 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
   nameRule: 'subdomain',
   decode(root) {
     const spec = root.child('spec');
-    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates'] })) return undefined;
+    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates', 'mtls', 'egress'] })) return undefined;
     const td = spec.child('trustDomain');
     const trustDomain = td.absent
       ? DEFAULT_MESH.trustDomain
@@ -43,7 +48,16 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
     if (!certs.absent && certs.object({ known: ['lifetime'] })) {
       if (!certs.child('lifetime').absent) certificateLifetimeMs = certs.child('lifetime').duration({ minMs: MIN_LIFETIME_MS, maxMs: MAX_LIFETIME_MS });
     }
-    if (trustDomain === undefined || authorization === undefined || certificateLifetimeMs === undefined) return undefined;
-    return { trustDomain, authorization, certificateLifetimeMs };
+    let mtls: MeshSettings['mtls'] | undefined = DEFAULT_MESH.mtls;
+    const mtlsField = spec.child('mtls');
+    if (!mtlsField.absent && mtlsField.object({ known: ['mode'] })) mtls = decodeMtlsMode(mtlsField.child('mode'), true);
+    let egress: MeshSettings['egress'] | undefined = DEFAULT_MESH.egress;
+    const egressField = spec.child('egress');
+    if (!egressField.absent && egressField.object({ known: ['mode'] })) {
+      const v = egressField.child('mode').string({ required: true, oneOf: ['Passthrough', 'RegistryOnly'] });
+      egress = v === 'Passthrough' ? 'passthrough' : v === 'RegistryOnly' ? 'registryOnly' : undefined;
+    }
+    if (trustDomain === undefined || authorization === undefined || certificateLifetimeMs === undefined || mtls === undefined || egress === undefined) return undefined;
+    return { trustDomain, authorization, certificateLifetimeMs, mtls, egress };
   },
 };

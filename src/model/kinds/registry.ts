@@ -6,9 +6,11 @@ import type { FieldProblem } from '../problem.ts';
 import { didYouMean } from '../suggest.ts';
 import { namespaceKind, serviceAccountKind } from './core-names.ts';
 import { endpointSliceKind } from './endpoint-slice.ts';
+import { externalServiceKind } from './external-service.ts';
 import { httpRouteGroupKind } from './http-route-group.ts';
 import type { KindSpec } from './kind.ts';
 import { meshConfigKind } from './mesh-config.ts';
+import { mtlsPolicyKind } from './mtls-policy.ts';
 import { podKind } from './pod.ts';
 import { serviceKind } from './service.ts';
 import { trafficPolicyKind } from './traffic-policy.ts';
@@ -26,6 +28,8 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   trafficTargetKind,
   trafficPolicyKind,
   meshConfigKind,
+  mtlsPolicyKind,
+  externalServiceKind,
 ] as readonly KindSpec<unknown>[];
 
 const BY_TYPE = new Map(KINDS.map((k) => [`${k.apiVersion} ${k.kind}`, k]));

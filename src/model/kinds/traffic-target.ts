@@ -57,7 +57,7 @@ export const trafficTargetKind: KindSpec<TrafficTargetSpec> = {
   },
 };
 
-function decodeSubject(f: Field, defaultNamespace: string, isDestination: boolean): (SubjectSpec & { port?: number }) | undefined {
+export function decodeSubject(f: Field, defaultNamespace: string, isDestination: boolean): (SubjectSpec & { port?: number }) | undefined {
   const known = isDestination ? ['kind', 'name', 'namespace', 'port'] : ['kind', 'name', 'namespace'];
   if (!f.object({ required: true, known })) return undefined;
   const kind = f.child('kind').string({ required: true, expected: 'ServiceAccount' });

@@ -3,6 +3,8 @@
 import type { FeatureSet as _google_protobuf_FeatureSet, FeatureSet__Output as _google_protobuf_FeatureSet__Output } from '../../google/protobuf/FeatureSet.ts';
 import type { UninterpretedOption as _google_protobuf_UninterpretedOption, UninterpretedOption__Output as _google_protobuf_UninterpretedOption__Output } from '../../google/protobuf/UninterpretedOption.ts';
 import type { VersioningAnnotation as _udpa_annotations_VersioningAnnotation, VersioningAnnotation__Output as _udpa_annotations_VersioningAnnotation__Output } from '../../udpa/annotations/VersioningAnnotation.ts';
+import type { MigrateAnnotation as _udpa_annotations_MigrateAnnotation, MigrateAnnotation__Output as _udpa_annotations_MigrateAnnotation__Output } from '../../udpa/annotations/MigrateAnnotation.ts';
+import type { MessageStatusAnnotation as _xds_annotations_v3_MessageStatusAnnotation, MessageStatusAnnotation__Output as _xds_annotations_v3_MessageStatusAnnotation__Output } from '../../xds/annotations/v3/MessageStatusAnnotation.ts';
 
 export interface MessageOptions {
   'messageSetWireFormat'?: (boolean);
@@ -12,7 +14,10 @@ export interface MessageOptions {
   'deprecatedLegacyJsonFieldConflicts'?: (boolean);
   'features'?: (_google_protobuf_FeatureSet | null);
   'uninterpretedOption'?: (_google_protobuf_UninterpretedOption)[];
+  '.validate.disabled'?: (boolean);
   '.udpa.annotations.versioning'?: (_udpa_annotations_VersioningAnnotation | null);
+  '.udpa.annotations.message_migrate'?: (_udpa_annotations_MigrateAnnotation | null);
+  '.xds.annotations.v3.message_status'?: (_xds_annotations_v3_MessageStatusAnnotation | null);
 }
 
 export interface MessageOptions__Output {
@@ -23,5 +28,8 @@ export interface MessageOptions__Output {
   'deprecatedLegacyJsonFieldConflicts': (boolean);
   'features': (_google_protobuf_FeatureSet__Output | null);
   'uninterpretedOption': (_google_protobuf_UninterpretedOption__Output)[];
+  '.validate.disabled': (boolean);
   '.udpa.annotations.versioning': (_udpa_annotations_VersioningAnnotation__Output | null);
+  '.udpa.annotations.message_migrate': (_udpa_annotations_MigrateAnnotation__Output | null);
+  '.xds.annotations.v3.message_status': (_xds_annotations_v3_MessageStatusAnnotation__Output | null);
 }

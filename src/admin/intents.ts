@@ -6,7 +6,7 @@
 import type { AdminServer } from './http.ts';
 import type { ObjectStatus, SourceError } from '../model/index.ts';
 
-const INTENT_KINDS = new Set(['TrafficSplit', 'HTTPRouteGroup', 'TrafficTarget', 'TrafficPolicy', 'MeshConfig']);
+const INTENT_KINDS = new Set(['TrafficSplit', 'HTTPRouteGroup', 'TrafficTarget', 'TrafficPolicy', 'MeshConfig', 'MTLSPolicy', 'ExternalService']);
 
 export function registerMeshRoutes(admin: AdminServer, mesh: { readonly generation: number; readonly sourceErrors: readonly SourceError[]; readonly statuses: readonly ObjectStatus[] }): void {
   admin.route('/api/v1/intents', (_p, url) => {

@@ -134,7 +134,7 @@ function tcpProxy(statPrefix: string, cluster: string, accessLog?: AccessLog[]):
 
 /** A line on the sidecar's stdout per refused connection or request: where it was going, and why. */
 function refusalLog(format: string, filter?: AccessLog['filter']): AccessLog[] {
-  return [{ ...extension('FileAccessLog', { path: '/dev/stdout', log_format: { text_format_source: { inline_string: format } } }), ...(filter ? { filter } : {}) }];
+  return [{ ...extension('StdoutAccessLog', { log_format: { text_format_source: { inline_string: format } } }), ...(filter ? { filter } : {}) }];
 }
 
 /** The outbound HTTP connection manager's log of refused requests (502: not declared, 403: not a source). */

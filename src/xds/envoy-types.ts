@@ -69,7 +69,7 @@ export type { HttpProtocolOptions } from './generated/envoy/extensions/upstreams
 export type { PreviousHostsPredicate } from './generated/envoy/extensions/retry/host/previous_hosts/v3/PreviousHostsPredicate.ts';
 export type { TlsInspector } from './generated/envoy/extensions/filters/listener/tls_inspector/v3/TlsInspector.ts';
 export type { HttpInspector } from './generated/envoy/extensions/filters/listener/http_inspector/v3/HttpInspector.ts';
-export type { FileAccessLog } from './generated/envoy/extensions/access_loggers/file/v3/FileAccessLog.ts';
+export type { StdoutAccessLog } from './generated/envoy/extensions/access_loggers/stream/v3/StdoutAccessLog.ts';
 export type { AccessLog } from './generated/envoy/config/accesslog/v3/AccessLog.ts';
 export type { AccessLogFilter } from './generated/envoy/config/accesslog/v3/AccessLogFilter.ts';
 export type { RawBuffer } from './generated/envoy/extensions/transport_sockets/raw_buffer/v3/RawBuffer.ts';

@@ -12,7 +12,7 @@
 import type {
   Any,
   DownstreamTlsContext,
-  FileAccessLog,
+  StdoutAccessLog,
   HttpConnectionManager,
   HttpInspector,
   HttpProtocolOptions,
@@ -42,7 +42,7 @@ export interface ExtensionMessages {
   TlsInspector: TlsInspector;
   RawBuffer: RawBuffer;
   HttpInspector: HttpInspector;
-  FileAccessLog: FileAccessLog;
+  StdoutAccessLog: StdoutAccessLog;
 }
 
 export type ExtensionKey = keyof ExtensionMessages;
@@ -71,7 +71,7 @@ export const Extension = {
   TlsInspector: { name: 'envoy.filters.listener.tls_inspector', typeUrl: 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
   RawBuffer: { name: 'envoy.transport_sockets.raw_buffer', typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' },
   HttpInspector: { name: 'envoy.filters.listener.http_inspector', typeUrl: 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' },
-  FileAccessLog: { name: 'envoy.access_loggers.file', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog' },
+  StdoutAccessLog: { name: 'envoy.access_loggers.stdout', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog' },
 } as const satisfies { [K in ExtensionKey]: { name: string; typeUrl: `type.googleapis.com/${string}` } };
 
 /** An Any holding `message`, in the form the encoder expands: `{'@type': url, ...fields}`. */

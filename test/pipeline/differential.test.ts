@@ -120,6 +120,19 @@ spec:
   mode: ${mode}
 ${target ? `  targetRef: ${target}\n` : ''}`;
 
+const externalService = (timeout: string, sources = '') => `apiVersion: trellis.io/v1alpha1
+kind: ExternalService
+metadata: {name: payments, namespace: shop}
+spec:
+  hosts: [api.payments.test]
+  ports:
+  - {port: 80, protocol: HTTP}
+  - {port: 443, protocol: TLS}
+  - {port: 5432, protocol: TCP}
+  addresses: [192.0.2.10]
+  timeouts: {request: ${timeout}}
+${sources}`;
+
 const other = (mode: Mode): Mode => (mode === 'Strict' ? 'Permissive' : 'Strict');
 
 const EDITS: Edit[] = [
@@ -182,6 +195,10 @@ addressType: IPv4
 ports: [{name: http, port: 8080}]
 endpoints: [{addresses: [10.0.2.7], conditions: {ready: true}, targetRef: {kind: Pod, name: web-v1-legacy}}]
 `) },
+  // Egress (issue 11)
+  { name: 'MeshConfig spec.egress.mode: RegistryOnly', change: put('mesh.yaml', (mode) => meshYaml(mode).replace('authorization:', 'egress: {mode: RegistryOnly}\n  authorization:')) },
+  { name: 'an ExternalService appears', change: put('external.yaml', externalService('3s')) },
+  { name: 'an ExternalService with sources (who may reach it)', change: put('external.yaml', externalService('3s', '  sources: [{kind: ServiceAccount, name: client}]\n')) },
   { name: 'a workload renamed, with a new service account', change: put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client')) },
 ];
 

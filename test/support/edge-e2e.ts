@@ -5,7 +5,7 @@
  * last. Every process started is killed by `stop()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -83,6 +83,8 @@ export class EdgeMesh {
   /** Trellis on `files` (written into a fresh folder), its xDS on `xdsHost`:ephemeral. */
   static async start(files: Record<string, string>, xdsHost: string): Promise<EdgeMesh> {
     const dir = mkdtempSync(path.join(tmpdir(), 'trellis-edge-'));
+    // A sidecar run as the proxy uid (transparent mode) reads its bootstrap here.
+    chmodSync(dir, 0o755);
     mkdirSync(path.join(dir, 'mesh'));
     mkdirSync(path.join(dir, 'logs'));
     for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, 'mesh', name), text);
@@ -118,7 +120,7 @@ export class EdgeMesh {
     });
     const name = workload.replace('/', '-');
     const file = path.join(this.dir, `${name}.yaml`);
-    writeFileSync(file, yaml, { mode: 0o600 });
+    writeFileSync(file, yaml, { mode: o.wrap ? 0o644 : 0o600 });
     const args = ['-c', file, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn', '--drain-time-s', '1', '--base-id-path', path.join(this.dir, `${name}.base-id`), '--use-dynamic-base-id'];
     this.run(o.wrap ? o.wrap[0]! : envoyBin(), o.wrap ? [...o.wrap.slice(1), envoyBin(), ...args] : args, `${name}.log`);
   }

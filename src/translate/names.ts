@@ -267,3 +267,22 @@ export const EGRESS_PASSTHROUGH_STAT_PREFIX = 'egress_passthrough';
 export const EGRESS_BLOCKED_STAT_PREFIX = 'egress_blocked';
 /** An ExternalService chain whose sources leave this caller out: `tcp` RBAC stats `external_denied.rbac.denied`. */
 export const EXTERNAL_DENIED_STAT_PREFIX = 'external_denied';
+
+/**
+ * Proxyless gRPC security (gRFC A29): the certificate provider instance a
+ * proxyless workload's bootstrap declares (`certificate_providers`), whose
+ * files Trellis writes and renews (`trellis workload-certs`); clusters and
+ * server listeners name it instead of carrying certificates.
+ */
+export const PROXYLESS_CERTIFICATE_PROVIDER = 'trellis';
+
+/**
+ * An xDS-enabled gRPC server (gRFC A36) asks LDS for the listener of the
+ * address it listens on, by its bootstrap's `server_listener_resource_name_template`
+ * with `%s` the address (`10.0.0.5:50051`, `0.0.0.0:50051`, `[::]:50051`).
+ */
+export const PROXYLESS_SERVER_LISTENER_TEMPLATE = 'trellis/server?address=%s';
+
+export function proxylessServerListenerName(address: string, port: number): string {
+  return PROXYLESS_SERVER_LISTENER_TEMPLATE.replace('%s', `${address.includes(':') ? `[${address}]` : address}:${port}`);
+}

@@ -13,6 +13,7 @@ import { blackholeCluster, catchAllVirtualHost, egressDefaultChain, egressHttpAc
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
 import { apiListener, inboundListener, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo, sweepContentKeys } from './memo.ts';
+import { proxylessServerListener, proxylessUpstreamTls, serverAddresses } from './proxyless-security.ts';
 import {
   EGRESS_BLOCKED,
   INBOUND_LISTENER,
@@ -77,7 +78,14 @@ export class Translator {
         const policy = p.clusterPolicy;
         const edsName = policy?.locality?.mode === 'PreferSameZone' && proxy.zone ? zonalEndpointsName(name, proxy.zone) : undefined;
         // The whole port is in the key (its endpoints excepted: clusters find them by EDS).
-        out.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName], () => outboundCluster({ name, port: p, policy, tls, edsName, ...(p.plaintext ? { plaintext: p.plaintext } : {}) })));
+        const a29 = proxy.certificateProvider;
+        out.clusters.push(
+          this.clusters.get([name, portDigest(p), tls, edsName, a29, a29 ? s.identities : undefined], () => {
+            const c = outboundCluster({ name, port: p, policy, tls, edsName, ...(p.plaintext ? { plaintext: p.plaintext } : {}) });
+            // gRFC A29: a proxyless client's mTLS names its certificate provider instance (not for endpoints without a sidecar).
+            return a29 && p.plaintext !== 'all' ? { ...c, transport_socket: proxylessUpstreamTls(a29, s.identities) } : c;
+          }),
+        );
         // The endpoint set the cluster names (the publisher shares a mesh-wide one; this is the same content).
         const eds = edsName ?? name;
         out.endpoints.push(this.endpoints.get([eds, p.endpoints], () => clusterLoadAssignment(eds, p.endpoints, edsName ? proxy.zone : undefined)));
@@ -127,10 +135,32 @@ export class Translator {
           }
         }
       }
+      this.proxylessServer(model, proxy, out);
     }
     // A proxyless client that may call nothing has no listener naming the route configuration.
     if (!out.listeners.some((l) => 'api_listener' in l || l.name === OUTBOUND_LISTENER)) out.routes = [];
     return out;
+  }
+
+  /** gRFC A36/A29/A41: the listeners an xDS-enabled gRPC server of this workload asks for, with mTLS and RBAC. */
+  private proxylessServer(model: MeshModel, proxy: ProxyContext, out: ProxyResources): void {
+    const w = proxy.workload;
+    const provider = proxy.certificateProvider;
+    if (!w || !provider) return;
+    const rules = inboundRules(model, w);
+    const seen = new Set<number>();
+    for (const p of w.servedPorts) {
+      if (p.protocol !== 'grpc' || seen.has(p.targetPort)) continue;
+      seen.add(p.targetPort);
+      const ports = [...new Set(w.servedPorts.filter((q) => q.targetPort === p.targetPort).map((q) => q.port).concat(p.targetPort))];
+      for (const address of serverAddresses(w.ip)) {
+        out.listeners.push(
+          this.listeners.get(['proxyless-server', address, p.targetPort, provider, rules, ports], () =>
+            proxylessServerListener({ address, port: p.targetPort, provider, ...(rules ? { rbac: rbacFilter(rules, ports) } : {}) }),
+          ),
+        );
+      }
+    }
   }
 
   /** Explicit: one inbound listener and cluster per service port the workload serves. */

@@ -51,6 +51,7 @@ export async function keepWorkloadCertificates(o: Parameters<typeof writeWorkloa
   while (!o.signal.aborted) {
     const w = await writeWorkloadCertificates(o);
     o.onWrite?.(w);
+    if (o.signal.aborted) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, Math.max(1000, w.renewAt - Date.now()));
       o.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });

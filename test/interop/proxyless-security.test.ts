@@ -10,7 +10,9 @@
  *   - Python grpcio as `intruder` (a TrafficTarget allows it another method
  *     only): PERMISSION_DENIED by the server's RBAC, though its certificate
  *     is a valid mesh one;
- *   - @grpc/grpc-js-xds as `client`: succeeds over mTLS too.
+ *   - @grpc/grpc-js-xds as `client`: succeeds over mTLS too;
+ *   - an xDS-enabled @grpc/grpc-js-xds server (RBAC needs its
+ *     GRPC_XDS_EXPERIMENTAL_RBAC=true in 1.14): the same two outcomes.
  * Loopback 127.0.40.5-7.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -48,7 +50,7 @@ kind: MeshConfig
 metadata: {name: mesh}
 spec:
   authorization: {mode: Strict}
-${pod('greeter-1', 'greeter', '127.0.40.5')}${pod('client-1', 'client', '127.0.40.6')}${pod('intruder-1', 'intruder', '127.0.40.7')}---
+${pod('greeter-1', 'greeter', '127.0.40.5')}${pod('greeter-js-1', 'greeter', '127.0.40.8').replace('{app: greeter}', '{app: greeter-js}')}${pod('client-1', 'client', '127.0.40.6')}${pod('intruder-1', 'intruder', '127.0.40.7')}---
 apiVersion: v1
 kind: Service
 metadata: {name: greeter, namespace: demo}
@@ -62,6 +64,20 @@ metadata: {name: greeter-1, namespace: demo, labels: {kubernetes.io/service-name
 addressType: IPv4
 ports: [{name: grpc, port: 50051}]
 endpoints: [{addresses: [127.0.40.5], conditions: {ready: true}, targetRef: {kind: Pod, name: greeter-1}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: greeter-js, namespace: demo}
+spec:
+  selector: {app: greeter-js}
+  ports: [{name: grpc, port: 50052, targetPort: 50052, appProtocol: grpc}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: greeter-js-1, namespace: demo, labels: {kubernetes.io/service-name: greeter-js}}
+addressType: IPv4
+ports: [{name: grpc, port: 50052}]
+endpoints: [{addresses: [127.0.40.8], conditions: {ready: true}, targetRef: {kind: Pod, name: greeter-js-1}}]
 ---
 apiVersion: access.smi-spec.io/v1alpha3
 kind: TrafficTarget
@@ -88,6 +104,18 @@ spec:
 
 const TARGET = 'xds:///greeter.demo.svc.cluster.local:50051';
 const PY = path.join(repoRoot, 'test/interop/py_xds_secure.py');
+/** An xDS-enabled grpc-js server (A36) with XdsServerCredentials; RBAC (A41) needs GRPC_XDS_EXPERIMENTAL_RBAC=true in 1.14. */
+const JS_SERVE = `
+require('@grpc/grpc-js-xds').register();
+const grpc = require('@grpc/grpc-js');
+const { XdsServer, XdsServerCredentials } = require('@grpc/grpc-js-xds');
+const id = (x) => x;
+const server = new XdsServer();
+server.addService({ Call: { path: '/trellis.test.Echo/Call', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+  { Call: (call, cb) => cb(null, Buffer.from(JSON.stringify({ server: 'grpc-js', peer: String(call.getAuthContext?.()?.sslPeerCertificate?.subjectaltname ?? '').split(', ').map((s) => s.replace(/^URI:/, '')) }))) });
+server.bindAsync(process.argv[1], new XdsServerCredentials(grpc.ServerCredentials.createInsecure()), (err) => { if (err) { console.error(err); process.exit(1); } console.log('serving'); });
+setTimeout(() => process.exit(0), 120000);
+`;
 const JS_CALL = `
 require('@grpc/grpc-js-xds').register();
 const grpc = require('@grpc/grpc-js');
@@ -111,7 +139,7 @@ beforeAll(async () => {
   const stateDir = path.join(dir, 'state');
   plane = await startControlPlane({ xdsAddress: '127.0.40.1:0', plaintextXdsAddress: '127.0.40.1:0', adminAddress: '127.0.0.1:0', sourceDir: dir, stateDir });
   const { model } = buildMesh(objectsFrom({ 'mesh.yaml': MESH }));
-  for (const w of ['greeter-1', 'client-1', 'intruder-1']) {
+  for (const w of ['greeter-1', 'greeter-js-1', 'client-1', 'intruder-1']) {
     const certDir = path.join(dir, 'certs', w);
     await writeWorkloadCertificates({ stateDir, trustDomain: model.mesh.trustDomain, spiffeId: model.workloads.get(`demo/${w}`)!.identity, dir: certDir });
     const bootstrap = proxylessBootstrap({ model, workloadKey: `demo/${w}`, xdsAddress: `127.0.40.1:${plane.plaintextPort}`, certDir, refreshSeconds: 5 });
@@ -119,15 +147,23 @@ beforeAll(async () => {
     delete e.GRPC_XDS_BOOTSTRAP;
     env[w] = e;
   }
-  const server = spawn(pythonBin(), [PY, 'serve', '127.0.40.5:50051'], { env: env['greeter-1'], stdio: ['ignore', 'pipe', 'pipe'] });
+  await Promise.all([
+    serve('Python', pythonBin(), [PY, 'serve', '127.0.40.5:50051'], env['greeter-1']!),
+    serve('grpc-js', process.execPath, ['-e', JS_SERVE, '127.0.40.8:50052'], { ...env['greeter-js-1'], GRPC_XDS_EXPERIMENTAL_RBAC: 'true' }),
+  ]);
+}, 60_000);
+
+function serve(what: string, cmd: string, args: string[], e: NodeJS.ProcessEnv): Promise<void> {
+  const server = spawn(cmd, args, { env: e, cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(server);
   let log = '';
   server.stderr!.on('data', (d) => (log += d));
-  await new Promise<void>((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     server.stdout!.on('data', (d) => String(d).includes('serving') && resolve());
-    server.once('exit', (code) => reject(new Error(`the Python server exited ${code}: ${log}`)));
+    server.once('exit', (code) => reject(new Error(`the ${what} server exited ${code}: ${log}`)));
+    setTimeout(() => reject(new Error(`the ${what} server is not serving after 30 s: ${log.slice(-3000)}`)), 30_000).unref();
   });
-}, 60_000);
+}
 
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
@@ -136,8 +172,8 @@ afterAll(async () => {
 });
 
 const run = promisify(execFile);
-async function pyCall(workload: string): Promise<Record<string, any>> {
-  const r = await run(pythonBin(), [PY, 'call', TARGET], { env: env[workload], timeout: 20_000 });
+async function pyCall(workload: string, target = TARGET): Promise<Record<string, any>> {
+  const r = await run(pythonBin(), [PY, 'call', target], { env: env[workload], timeout: 20_000 });
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
 }
 
@@ -155,6 +191,18 @@ describe('issue 11: proxyless gRPC mTLS (A29) and RBAC (A41)', () => {
     const r = await pyCall('intruder-1');
     expect(r.code).toBe('PERMISSION_DENIED');
   }, 30_000);
+
+  it('@grpc/grpc-js-xds as an xDS-enabled server (XdsServerCredentials, GRPC_XDS_EXPERIMENTAL_RBAC=true): mTLS for the allowed client, PERMISSION_DENIED for the other', async () => {
+    const js = 'xds:///greeter-js.demo.svc.cluster.local:50052';
+    const r = await until('an mTLS call to the grpc-js server', async (last) => {
+      const x = await pyCall('client-1', js);
+      last.seen = x;
+      return x.ok ? x : undefined;
+    }, 40_000);
+    expect(r.ok).toMatchObject({ server: 'grpc-js' });
+    expect(r.ok.peer).toContain('spiffe://cluster.local/ns/demo/sa/client');
+    expect((await pyCall('intruder-1', js)).code).toBe('PERMISSION_DENIED');
+  }, 60_000);
 
   it('@grpc/grpc-js-xds with XdsChannelCredentials reaches the same server over mTLS', async () => {
     const r = await until('a grpc-js-xds call', async (last) => {

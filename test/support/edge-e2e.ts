@@ -34,10 +34,10 @@ export function get(url: string, headers: Record<string, string> = {}, localAddr
 }
 
 /** What a raw TCP connection gets: the data, 'empty' (closed without data), the error code, or 'timeout'. */
-export function connect(host: string, port: number, send?: string): Promise<string> {
+export function connect(host: string, port: number, send?: string, localAddress?: string): Promise<string> {
   return new Promise((resolve) => {
     let got = '';
-    const s = net.connect({ host, port });
+    const s = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
     s.setTimeout(3000, () => {
       s.destroy();
       resolve(got || 'timeout');
@@ -50,7 +50,7 @@ export function connect(host: string, port: number, send?: string): Promise<stri
 }
 
 /** f until it gives a value; `last.seen` is what the latest try saw, for the timeout's message. */
-export async function until<T>(what: string, f: (last: { seen: unknown }) => Promise<T | undefined>, ms = 30_000): Promise<T> {
+export async function until<T>(what: string, f: (last: { seen: unknown }) => Promise<T | undefined>, ms = 40_000): Promise<T> {
   const deadline = Date.now() + ms;
   const last: { seen: unknown } = { seen: undefined };
   for (;;) {

@@ -140,7 +140,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
-  const externalServices = resolveExternalServices(of(externalServiceKind), identities, mesh, book);
+  const externalServices = resolveExternalServices(of(externalServiceKind), svc.services, identities, mesh, book);
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);

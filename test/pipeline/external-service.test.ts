@@ -112,6 +112,7 @@ describe('issue 11: bad ExternalService input, at its field; the rest is served'
     { name: 'a wildcard host', spec: '  hosts: ["*.example.com"]\n  ports: [{port: 443, protocol: TLS}]\n', field: 'spec.hosts[0]' },
     { name: 'an IP as host', spec: '  hosts: [192.0.2.1]\n  ports: [{port: 443, protocol: TLS}]\n', field: 'spec.hosts[0]' },
     { name: 'a mesh service name as host', spec: '  hosts: [web.demo.svc.cluster.local]\n  ports: [{port: 80, protocol: HTTP}]\n', field: 'spec.hosts[0]' },
+    { name: 'a host clients use for a mesh service', spec: '  hosts: [web.demo]\n  ports: [{port: 8080, protocol: HTTP}]\n', field: 'spec.hosts[0]', reason: 'Conflict' },
     { name: 'port 0', spec: '  hosts: [a.example.com]\n  ports: [{port: 0, protocol: TLS}]\n', field: 'spec.ports[0].port', reason: 'OutOfRange' },
     { name: 'port 70000', spec: '  hosts: [a.example.com]\n  ports: [{port: 70000, protocol: TLS}]\n', field: 'spec.ports[0].port', reason: 'OutOfRange' },
     { name: 'an unknown protocol', spec: '  hosts: [a.example.com]\n  ports: [{port: 53, protocol: UDP}]\n', field: 'spec.ports[0].protocol' },

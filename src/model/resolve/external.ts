@@ -12,15 +12,24 @@ import { knownServiceAccount } from './workloads.ts';
 
 export function resolveExternalServices(
   entries: readonly Entry<ExternalServiceSpec>[],
+  services: ReadonlyMap<ObjectKey, { name: string; namespace: string }>,
   identities: ReadonlyMap<string, Identity>,
   mesh: MeshSettings,
   book: Book,
 ): Map<ObjectKey, ExternalService> {
   const owner = new Map<string, Entry<ExternalServiceSpec>>();
   const accepted: ExternalService[] = [];
+  // The Host forms mesh services answer to (routes.ts domainsFor): an external host among them would be routed twice.
+  const meshHosts = new Map<string, ObjectKey>();
+  for (const [key, svc] of services) for (const h of [svc.name, `${svc.name}.${svc.namespace}`]) if (!meshHosts.has(h)) meshHosts.set(h, key);
   for (const e of entries.toSorted(olderFirst)) {
     if (book.rejected(e)) continue;
     const s = e.spec;
+    const clash = s.hosts.findIndex((h) => meshHosts.has(h));
+    if (clash >= 0) {
+      book.error(e, `spec.hosts[${clash}]`, 'Conflict', `"${s.hosts[clash]}" is how clients call the mesh service ${meshHosts.get(s.hosts[clash]!)}; an ExternalService host must be a name outside the mesh`);
+      continue;
+    }
     // HTTP and TLS are told apart by host (Host header, SNI); TCP by port and addresses only.
     const claims = s.ports.flatMap((p, i) =>
       p.protocol === 'TCP' ? [[`tcp ${p.port} ${s.addresses.join(',')}`, `ports[${i}]`, `TCP port ${p.port}${s.addresses.length ? ` to ${s.addresses.join(', ')}` : ''}`]] : s.hosts.map((h) => [`${h}:${p.port}`, `ports[${i}]`, `${h}:${p.port}`]),

@@ -18,6 +18,8 @@ import { loadPaths } from '../sources/file/load.ts';
 import { clusterBootstrapYaml, workloadBootstrapYaml } from '../runtime/bootstrap.ts';
 import { OperatorError, UsageError } from '../errors.ts';
 import { parseArgs } from './args.ts';
+import { meshOf } from './workload-certs.ts';
+import { proxylessBootstrap, writeWorkloadCertificates } from '../runtime/workload-certs.ts';
 import { writeOutput } from './output.ts';
 import { ADMIN_PORT } from '../translate/sidecar.ts';
 
@@ -52,10 +54,13 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
       zone: undefined,
       'trust-domain': 'cluster.local',
       'ca-file': undefined,
+      // proxyless gRPC (gRFC A29): where the certificate files go
+      'cert-dir': undefined,
     },
     repeatable: ['app-port'],
-    booleans: ['plaintext'],
+    booleans: ['plaintext', 'proxyless'],
   });
+  if (args.booleans.proxyless) return proxylessBootstrapCommand(args.values);
   if (args.values['token-file'] !== undefined) {
     const yaml = await clusterBootstrapYaml({
       tokenFile: args.values['token-file'],
@@ -100,6 +105,22 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
   });
   if (args.values.out) await writeOutput(args.values.out, yaml, 0o600);
   else process.stdout.write(yaml);
+  return 0;
+}
+
+/**
+ * `--proxyless --cert-dir D`: the gRPC xDS bootstrap (JSON) of a proxyless
+ * workload, whose file_watcher certificate provider reads D; the files are
+ * written now (keep them fresh with `trellis workload-certs --watch`).
+ */
+async function proxylessBootstrapCommand(v: Record<string, string | undefined>): Promise<number> {
+  if (!v['cert-dir']) throw new UsageError('--cert-dir D is required with --proxyless: where the certificate files are written and the bootstrap reads them');
+  const { model, workloadKey } = await meshOf(v.source!, v.workload);
+  const certDir = path.resolve(v['cert-dir']);
+  await writeWorkloadCertificates({ stateDir: path.resolve(v['state-dir']!), trustDomain: model.mesh.trustDomain, spiffeId: model.workloads.get(workloadKey)!.identity, dir: certDir });
+  const json = `${JSON.stringify(proxylessBootstrap({ model, workloadKey, xdsAddress: v['xds-address']!, certDir }), null, 2)}\n`;
+  if (v.out) await writeOutput(v.out, json, 0o644);
+  else process.stdout.write(json);
   return 0;
 }
 

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
   check: { summary: 'named checks of a cluster running Trellis, each ✔ or × with what to do; --pre before install', load: async () => (await import('./check.ts')).checkCommand },
   certs: { summary: 'list issued certificates (serial, SPIFFE ID, validity, root; never keys)', load: async () => (await import('./certs.ts')).certsCommand },
   bootstrap: { summary: 'print the Envoy bootstrap of a workload, with its identity token', load: async () => (await import('./bootstrap.ts')).bootstrapCommand },
+  'workload-certs': { summary: 'write (and with --watch renew) the certificate files of a proxyless gRPC workload (gRFC A29)', load: async () => (await import('./workload-certs.ts')).workloadCertsCommand },
   inject: { summary: 'add the Envoy sidecar, its bootstrap, token and iptables redirect to workload manifests', load: async () => (await import('./inject.ts')).injectCommand },
   demo: { summary: 'run the demo mesh on this machine with real Envoy sidecars', load: async () => (await import('./demo.ts')).demoCommand, logs: 'stdout' },
   stat: { summary: 'golden metrics per edge: success rate, rps, latency p50/p95/p99 per workload -> service (--watch)', load: async () => (await import('./stat.ts')).statCommand },

@@ -10,7 +10,8 @@ export { ADMIN_PORT, BOOTSTRAP_DIR, BOOTSTRAP_PATH, INBOUND_PORT, OUTBOUND_PORT,
 
 export const ENVOY_IMAGE = 'envoyproxy/envoy:v1.38.3';
 export const INJECTED_ANNOTATION = 'trellis.io/injected';
-export const INJECT_ANNOTATION = 'trellis.io/inject';
+// The opt-out the model reads too (a pod without a sidecar is called in plaintext).
+export { INJECT_ANNOTATION } from '../model/kinds/mtls-policy.ts';
 export const NAMES = {
   proxy: 'trellis-proxy',
   bootstrap: 'trellis-bootstrap',

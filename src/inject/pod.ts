@@ -4,6 +4,7 @@
  * YAML document (manifest.ts, comments kept); the admission webhook turns it
  * into a JSON patch (admission.ts). Pure.
  */
+import { INJECT_OPT_OUT_VALUES } from '../model/kinds/mtls-policy.ts';
 import { inboundExclusions } from './iptables.ts';
 import { INJECT_ANNOTATION, INJECTED_ANNOTATION, isObject, NAMES, SCRAPE_ANNOTATIONS, STATS_PATH, STATS_PORT, type InjectOptions, type Json } from './options.ts';
 import { podOptions } from './overrides.ts';
@@ -39,8 +40,6 @@ export type PodPlan =
   /** Cannot be injected as written: the pod must change (a name that collides with the sidecar's parts). */
   | { action: 'refuse'; reason: string };
 
-/** The values of trellis.io/inject (annotation or label) that opt a pod out. */
-export const OPT_OUT_VALUES: readonly string[] = ['false', 'disabled'];
 
 const names = (list: unknown): unknown[] => (Array.isArray(list) ? list.map((x) => (isObject(x) ? x.name : undefined)) : []);
 
@@ -56,7 +55,7 @@ export function planPodInjection(pod: PodInput, base: InjectOptions): PodPlan {
   if (annotations[INJECTED_ANNOTATION] !== undefined) return { action: 'skip', reason: 'already injected' };
   for (const [where, values] of [['annotation', annotations], ['label', labels]] as const) {
     const v = values[INJECT_ANNOTATION];
-    if (v !== undefined && OPT_OUT_VALUES.includes(String(v))) return { action: 'skip', reason: `${where} ${INJECT_ANNOTATION}: "${String(v)}"` };
+    if (v !== undefined && INJECT_OPT_OUT_VALUES.includes(String(v))) return { action: 'skip', reason: `${where} ${INJECT_ANNOTATION}: "${String(v)}"` };
   }
   if (spec.hostNetwork === true) return { action: 'skip', reason: "hostNetwork: the redirect would rewrite the node's own traffic" };
   const ours = new Set<string>(Object.values(NAMES));

@@ -11,8 +11,10 @@ import type { SourceObject } from './object.ts';
 import { decodeObject, type KindSpec } from './kinds/kind.ts';
 import { namespaceKind, serviceAccountKind } from './kinds/core-names.ts';
 import { endpointSliceKind } from './kinds/endpoint-slice.ts';
+import { externalServiceKind } from './kinds/external-service.ts';
 import { httpRouteGroupKind } from './kinds/http-route-group.ts';
 import { meshConfigKind } from './kinds/mesh-config.ts';
+import { mtlsPolicyKind } from './kinds/mtls-policy.ts';
 import { podKind } from './kinds/pod.ts';
 import { lookupKind, unsupportedKind } from './kinds/registry.ts';
 import { serviceKind } from './kinds/service.ts';
@@ -27,8 +29,10 @@ import { resolveAuthentications, withAuthentication } from './resolve/authentica
 import { checkAddressClaims } from './resolve/address-claims.ts';
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
 import { Incumbents, type AcceptedInputs } from './resolve/incumbents.ts';
+import { resolveExternalServices } from './resolve/external.ts';
 import { resolveMesh } from './resolve/mesh.ts';
 import { withServerLimits } from './resolve/server-limits.ts';
+import { resolveMtls } from './resolve/mtls.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
@@ -136,7 +140,8 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const drafts = resolvePods(of(podKind), mesh, book);
   checkAddressClaims(of(serviceKind), book, incumbents);
   const svc = resolveServices(of(serviceKind), of(endpointSliceKind), drafts, book);
-  const served = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf);
+  const mtlsOf = resolveMtls(of(mtlsPolicyKind), drafts, svc.services, svc.servicesOf, mesh, book);
+  const served = finishWorkloads(drafts, svc.services, svc.servicesOf, svc.zoneOf, mtlsOf);
   const identities = resolveIdentities(of(serviceAccountKind), served, svc.servicesByIdentity, mesh, book);
   const authentications = resolveAuthentications(of(requestAuthenticationKind), svc.services, identities, mesh, book);
   const finished = withAuthentication(served, authentications);
@@ -145,6 +150,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const tcpRoutes = resolveTcpRoutes(of(tcpRouteKind), book);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, tcpRoutes, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book, mesh);
+  const externalServices = resolveExternalServices(of(externalServiceKind), svc.services, identities, mesh, book);
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
@@ -186,6 +192,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     policies,
     authentications,
     namespaces: [...namespaces].toSorted(),
+    externalServices,
   };
   const statuses = records
     .map((r) => toStatus(r, book.of(r.ref)))

@@ -18,6 +18,12 @@ export type Labels = Readonly<Record<string, string>>;
  */
 export type AppProtocol = 'http' | 'http2' | 'grpc' | 'tcp' | 'auto';
 
+/**
+ * What a workload's inbound ports accept: strict, mTLS only; permissive, mTLS
+ * and plaintext on the same port (a plaintext caller has no identity).
+ */
+export type MtlsMode = 'strict' | 'permissive';
+
 export interface MeshModel {
   mesh: MeshSettings;
   services: ReadonlyMap<ObjectKey, MeshService>;
@@ -36,6 +42,33 @@ export interface MeshModel {
   authentications: ReadonlyMap<ObjectKey, RequestAuthn>;
   /** Namespaces declared or used by any object. */
   namespaces: readonly string[];
+  /** Accepted ExternalServices by their own key (destinations outside the mesh). */
+  externalServices: ReadonlyMap<ObjectKey, ExternalService>;
+}
+
+/** A destination outside the mesh, declared by an ExternalService (docs/intents.md "Egress"). */
+export interface ExternalService {
+  key: ObjectKey;
+  namespace: string;
+  name: string;
+  /** DNS names, as the application writes them (Host header, SNI). */
+  hosts: readonly string[];
+  ports: readonly ExternalPort[];
+  /** CIDRs (`a.b.c.d/n`) a TCP port's connections go to; empty: matched by port alone. */
+  addresses: readonly string[];
+  /** TLS origination on HTTP ports: the sidecar speaks TLS to the service, checked against this bundle. */
+  tls?: { caBundlePem: string; sni?: string };
+  /** SPIFFE IDs that may reach it; undefined: the mesh's authorization mode decides (permissive: all, strict: none). */
+  sources?: readonly string[];
+  /** Timeouts, retries, circuit breaking and outlier detection, as a TrafficPolicy writes them. */
+  policy: PolicySettings;
+}
+
+export interface ExternalPort {
+  name?: string;
+  port: number;
+  targetPort: number;
+  protocol: 'HTTP' | 'TLS' | 'TCP';
 }
 
 export interface MeshSettings {
@@ -45,6 +78,13 @@ export interface MeshSettings {
   certificateLifetimeMs: number;
   /** Where global rate limits are counted; absent: none may be written. */
   rateLimitService?: RateLimitService;
+  /** The inbound mTLS mode of workloads no MTLSPolicy covers (MeshConfig spec.mtls.mode; default strict). */
+  mtls: MtlsMode;
+  /**
+   * Transparent mode, connections to destinations outside the mesh that no
+   * ExternalService declares: passed through (default), or refused.
+   */
+  egress: 'passthrough' | 'registryOnly';
   /** The MeshConfig these settings came from; absent when defaults apply. */
   source?: string;
   /** Access logs of the sidecars (docs/telemetry.md); absent: off everywhere. */
@@ -86,7 +126,7 @@ export interface MeshService {
   clusterIP?: string;
   /** Sorted by port number. Only TCP ports: UDP and SCTP are not proxied. */
   ports: readonly ServicePort[];
-  /** SPIFFE IDs of the workloads behind this service's endpoints, sorted. */
+  /** SPIFFE IDs of the workloads with a sidecar behind this service's endpoints, sorted: what callers check. */
   identities: readonly string[];
   /**
    * Keys of the TrafficSplits rooted at this service, in the order a router
@@ -117,6 +157,13 @@ export interface ServicePort {
    * root hold there.
    */
   clusterPolicy?: EffectivePolicy;
+  /**
+   * Set when some (or all) of the endpoints have no sidecar (`Endpoint.plaintext`):
+   * meshed callers then use plaintext to those (translate/permissive.ts). A
+   * fact derived from the endpoints, kept here so what a caller's cluster
+   * depends on is in the port's content.
+   */
+  plaintext?: 'some' | 'all';
 }
 
 export interface Endpoint {
@@ -132,8 +179,14 @@ export interface Endpoint {
   hostname?: string;
   /** The pod behind this address, when known. */
   workload?: ObjectKey;
-  /** SPIFFE ID of that pod, when known (what the caller must see in the server certificate). */
+  /** SPIFFE ID of that pod, when known (its service account's; what the caller must see in the server certificate if it has a sidecar). */
   identity?: string;
+  /**
+   * No sidecar behind this address: a pod opted out of injection, or (with the
+   * Service's `trellis.io/unmeshed-endpoints: plaintext`) no pod Trellis knows.
+   * Meshed callers use plaintext to it.
+   */
+  plaintext?: true;
 }
 
 export interface Workload {
@@ -152,6 +205,10 @@ export interface Workload {
   ready: boolean;
   /** Set when the pod is being deleted. */
   terminating: boolean;
+  /** False for a pod opted out of injection (`trellis.io/inject: "false"`): no sidecar, no certificate. */
+  sidecar: boolean;
+  /** What its inbound ports accept: its MTLSPolicy (pod, then service, then namespace), else the mesh's. */
+  mtls: MtlsMode;
   /** From an EndpointSlice endpoint for this pod, else the `topology.kubernetes.io/zone` label. */
   zone?: string;
   /** Services that select this pod or list it as an endpoint, sorted. */

@@ -6,14 +6,14 @@ import type { CircuitBreaker, EffectivePolicy, LoadBalancer, OutlierDetection, S
 import type { CircuitBreakers, CircuitBreakerThresholds, Cluster, OutlierDetection as EnvoyOutlierDetection } from '../xds/envoy-types.ts';
 import { adsConfigSource, http2Only, singleAddress } from './fragments.ts';
 import { healthCheckedCluster } from './health-check.ts';
-import { upstreamTls } from './tls.ts';
+import { upstreamTransport } from './permissive.ts';
 
 /** A Duration in its proto3 JSON form: "0.25s", "3s". */
 export function durationOf(ms: number): `${string}s` {
   return `${(ms / 1000).toFixed(3).replace(/\.?0+$/, '')}s`;
 }
 
-function circuitBreakers(cb: CircuitBreaker | undefined, budget: { percent: number; minConcurrency: number } | undefined): CircuitBreakers | undefined {
+export function circuitBreakers(cb: CircuitBreaker | undefined, budget: { percent: number; minConcurrency: number } | undefined): CircuitBreakers | undefined {
   if (!cb && !budget) return undefined;
   const t: CircuitBreakerThresholds = { priority: 'DEFAULT' };
   if (cb?.maxConnections !== undefined) t.max_connections = cb.maxConnections;
@@ -24,7 +24,7 @@ function circuitBreakers(cb: CircuitBreaker | undefined, budget: { percent: numb
   return { thresholds: [t] };
 }
 
-function outlier(o: OutlierDetection | undefined, activeChecks: boolean): EnvoyOutlierDetection | undefined {
+export function outlier(o: OutlierDetection | undefined, activeChecks = false): EnvoyOutlierDetection | undefined {
   if (!o) return undefined;
   const out: EnvoyOutlierDetection = {
     interval: durationOf(o.intervalMs),
@@ -60,6 +60,8 @@ export interface OutboundClusterOptions {
   policy?: EffectivePolicy;
   /** Present for Envoy sidecars: mTLS to the destination's identities. */
   tls?: { peerIdentities: readonly string[]; sni: string };
+  /** With `tls`: endpoints without a sidecar (ServicePort.plaintext) are called in plaintext. */
+  plaintext?: 'some' | 'all';
   connectTimeoutMs?: number;
   /** EDS resource name, when not the cluster's own */
   edsName?: string;
@@ -84,7 +86,7 @@ export function outboundCluster(o: OutboundClusterOptions): Cluster {
   if (od) cluster.outlier_detection = od;
   if (policy?.healthCheck) Object.assign(cluster, healthCheckedCluster(policy.healthCheck, o.port, o.tls?.sni));
   if (o.port.protocol === 'grpc' || o.port.protocol === 'http2') cluster.typed_extension_protocol_options = http2Only();
-  if (o.tls) cluster.transport_socket = upstreamTls(o.tls);
+  if (o.tls) Object.assign(cluster, upstreamTransport(o.tls, o.plaintext));
   return cluster;
 }
 

@@ -5,6 +5,7 @@
 import type { Endpoint } from '../model/types.ts';
 import type { ClusterLoadAssignment, HealthStatus } from '../xds/envoy-types.ts';
 import { socketAddress } from './fragments.ts';
+import { endpointMetadata } from './permissive.ts';
 
 /**
  * EndpointSlice conditions → Envoy health (KEP-1672): ready → HEALTHY;
@@ -43,6 +44,7 @@ export function clusterLoadAssignment(name: string, endpoints: readonly Endpoint
       lb_endpoints: byZone.get(zone)!.map((e) => ({
         endpoint: { address: socketAddress(e.address, e.port) },
         health_status: healthOf(e),
+        ...endpointMetadata(e),
       })),
     })),
   };

@@ -4,9 +4,10 @@
  * proxyless gRPC clients ask for by name. Pure.
  */
 import type { RateLimitService, ServerLimits } from '../model/types.ts';
-import type { Filter, FilterChain, Listener, ListenerFilter } from '../xds/envoy-types.ts';
+import type { AccessLog, Filter, FilterChain, Listener, ListenerFilter } from '../xds/envoy-types.ts';
 import { extension, typedConfig } from '../xds/extensions.ts';
 import { DETECTION_TIMEOUT, httpInspector, SIDECAR_HTTP_ALPN, tlsInspector } from './detect.ts';
+import { permissiveChains, tlsInspector as anyPortTlsInspector } from './permissive.ts';
 import { adsConfigSource, socketAddress } from './fragments.ts';
 import { httpFilters, limitFilters, type HttpFiltersByRole, type LimitFeatures } from './http-filters.ts';
 import {
@@ -15,8 +16,10 @@ import {
   INBOUND_PASSTHROUGH_CHAIN,
   INBOUND_PASSTHROUGH_STAT_PREFIX,
   inboundStatPrefix,
+  OUTBOUND_HTTP_CHAIN,
   OUTBOUND_ROUTE,
   OUTBOUND_STAT_PREFIX,
+  plaintextChainName,
   PROXYLESS_STAT_PREFIX,
 } from './names.ts';
 import { connectionLimitFilter, inboundVirtualHost, serverFeatures } from './server-limits.ts';
@@ -58,11 +61,22 @@ export function outboundHcm(features: LimitFeatures = {}, telemetry: HcmTelemetr
   });
 }
 
+/** Transparent mode's egress parts (egress.ts): chains for declared TLS/TCP ports, the default chain, inspectors, the refusal log. */
+export interface OutboundEgress {
+  chains: FilterChain[];
+  defaultChain: FilterChain;
+  listenerFilters: ListenerFilter[];
+  accessLog: AccessLog[];
+}
+
 /**
  * `tcpChains`: transparent mode's TCP and undeclared services, matched by
  * original destination (tcp-listeners.ts); everything else is HTTP.
  * `detectPorts`: the destination ports of undeclared services, where the
- * http_inspector runs (detect.ts).
+ * http_inspector runs (detect.ts). `egress` (transparent mode): HTTP, as the
+ * http_inspector tells, is routed by Host; other traffic by SNI, port and
+ * address (ExternalServices, TCP services), else the default chain that
+ * passes it through or refuses it.
  */
 export function outboundListener(options: {
   name: string;
@@ -73,14 +87,29 @@ export function outboundListener(options: {
   telemetry?: HcmTelemetry;
   tcpChains?: readonly FilterChain[];
   detectPorts?: readonly number[];
+  egress?: OutboundEgress;
 }): Listener {
+  const egress = options.egress;
+  const telemetry: HcmTelemetry = egress ? { ...options.telemetry, access_log: [...(options.telemetry?.access_log ?? []), ...egress.accessLog] } : (options.telemetry ?? {});
+  const hcm = outboundHcm(options.features, telemetry);
   const listener: Listener = {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'OUTBOUND',
-    filter_chains: [...(options.tcpChains ?? []), { filters: [outboundHcm(options.features, options.telemetry)] }],
+    filter_chains: [...(options.tcpChains ?? []), { filters: [hcm] }],
   };
-  if (options.transparent) {
+  if (egress) {
+    // The egress listener filters include an http_inspector on every port: the TCP services' detection is covered.
+    listener.filter_chains = [
+      ...(options.tcpChains ?? []),
+      ...egress.chains,
+      { name: OUTBOUND_HTTP_CHAIN, filter_chain_match: { application_protocols: ['http/1.0', 'http/1.1', 'h2c'] }, filters: [hcm] },
+    ];
+    listener.default_filter_chain = egress.defaultChain;
+    listener.listener_filters = egress.listenerFilters;
+    // A server-first protocol (MySQL, SMTP) sends nothing for the inspectors to read: after this, the default chain.
+    Object.assign(listener, detectionTimeout());
+  } else if (options.transparent) {
     // iptables redirected the connection here; recover where it was going.
     listener.listener_filters = [originalDst()];
     if (options.detectPorts?.length) {
@@ -107,6 +136,8 @@ interface InboundHttp {
   rateLimitService?: RateLimitService;
   /** Access log and tracing (MeshConfig), for this workload's inbound side. */
   telemetry?: HcmTelemetry;
+  /** Permissive mTLS mode: plaintext accepted beside mTLS (permissive.ts). */
+  acceptPlaintext?: boolean;
 }
 
 export function inboundListener(options: InboundHttp & {
@@ -117,21 +148,44 @@ export function inboundListener(options: InboundHttp & {
   /** An undeclared port's TCP filters (detect.ts): HTTP by the client sidecar's ALPN, else these. */
   tcpFilters?: Filter[];
 }): Listener {
-  const http = inboundFilters(options.name, options.cluster, options);
+  const base = { name: options.name, address: socketAddress(options.address, options.port), traffic_direction: 'INBOUND' as const };
   if (!options.tcpFilters) {
-    return { name: options.name, address: socketAddress(options.address, options.port), traffic_direction: 'INBOUND', filter_chains: [{ transport_socket: downstreamTls(), filters: http }] };
+    return {
+      ...base,
+      ...(options.acceptPlaintext ? { listener_filters: [anyPortTlsInspector()] } : {}),
+      filter_chains: inboundChains({ ...options, port: undefined, chainName: options.name, named: false }),
+    };
   }
   return {
-    name: options.name,
-    address: socketAddress(options.address, options.port),
-    traffic_direction: 'INBOUND',
-    listener_filters: [tlsInspector([options.port])],
+    ...base,
+    listener_filters: [options.acceptPlaintext ? anyPortTlsInspector() : tlsInspector([options.port])],
     ...detectionTimeout(),
     filter_chains: [
-      { name: 'http', filter_chain_match: { application_protocols: SIDECAR_HTTP_ALPN }, transport_socket: downstreamTls(), filters: http },
+      ...inboundChains({ ...options, port: undefined, chainName: 'http', named: true, alpn: SIDECAR_HTTP_ALPN }),
       { name: 'tcp', transport_socket: downstreamTls(), filters: options.tcpFilters },
     ],
   };
+}
+
+/**
+ * The mTLS HTTP chain of one inbound port (`alpn`: only for the client
+ * sidecar's HTTP, an undeclared port's), with its plaintext twin when the
+ * workload is Permissive (permissive.ts): told apart by the transport
+ * protocol, the twin with its own stat prefix and no caller identity.
+ */
+function inboundChains(c: InboundHttp & { name: string; cluster: string; chainName: string; named: boolean; port?: number; alpn?: string[] }): FilterChain[] {
+  const match = { ...(c.port !== undefined ? { destination_port: c.port } : {}), ...(c.alpn ? { application_protocols: c.alpn } : {}) };
+  const tls: FilterChain = {
+    ...(c.named ? { name: c.chainName } : {}),
+    ...(Object.keys(match).length > 0 ? { filter_chain_match: match } : {}),
+    transport_socket: downstreamTls(),
+    filters: inboundFilters(c.name, c.cluster, c),
+  };
+  if (!c.acceptPlaintext) return [tls];
+  const plaintext = plaintextChainName(c.name);
+  const [secure, twin] = permissiveChains({ ...tls, name: c.chainName }, inboundFilters(plaintext, c.cluster, c));
+  // The twin matches plaintext on the port whatever the ALPN (a plaintext caller offers none).
+  return [secure!, { ...twin!, filter_chain_match: { ...(c.port !== undefined ? { destination_port: c.port } : {}), transport_protocol: 'raw_buffer' } }];
 }
 
 /** Give up detecting after DETECTION_TIMEOUT and carry the connection as TCP (detect.ts). */
@@ -181,6 +235,8 @@ export interface InboundChain {
    * client sidecar's ALPN says so (`name`), else these (`name/tcp`); detect.ts.
    */
   tcpFilters?: Filter[];
+  /** Permissive mTLS mode: plaintext accepted beside mTLS (permissive.ts). */
+  acceptPlaintext?: boolean;
 }
 
 /**
@@ -205,19 +261,19 @@ export function transparentInboundListener(options: {
   // ALLOW with no policy: nothing is allowed.
   const denyAll = extension('NetworkRbac', { stat_prefix: INBOUND_DIRECT_STAT_PREFIX, rules: { action: 'ALLOW' } });
   const chains: FilterChain[] = options.chains.flatMap((c): FilterChain[] => {
-    const filters = c.networkFilters ?? inboundFilters(c.name, c.cluster, { ...c, rateLimitService: options.rateLimitService, telemetry: options.telemetry });
-    if (!c.tcpFilters) return [{ name: c.name, filter_chain_match: { destination_port: c.port }, transport_socket: downstreamTls(), filters }];
-    return [
-      { name: c.name, filter_chain_match: { destination_port: c.port, application_protocols: SIDECAR_HTTP_ALPN }, transport_socket: downstreamTls(), filters },
-      { name: `${c.name}/tcp`, filter_chain_match: { destination_port: c.port }, transport_socket: downstreamTls(), filters: c.tcpFilters },
-    ];
+    if (c.networkFilters) return [{ name: c.name, filter_chain_match: { destination_port: c.port }, transport_socket: downstreamTls(), filters: c.networkFilters }];
+    const http = inboundChains({ ...c, rateLimitService: options.rateLimitService, telemetry: options.telemetry, chainName: c.name, named: true, ...(c.tcpFilters ? { alpn: SIDECAR_HTTP_ALPN } : {}) });
+    if (!c.tcpFilters) return http;
+    return [...http, { name: `${c.name}/tcp`, filter_chain_match: { destination_port: c.port }, transport_socket: downstreamTls(), filters: c.tcpFilters }];
   });
   const detectPorts = options.chains.filter((c) => c.tcpFilters).map((c) => c.port);
+  const anyPlaintext = options.chains.some((c) => c.acceptPlaintext);
+  const inspector = anyPlaintext ? [anyPortTlsInspector()] : detectPorts.length ? [tlsInspector(detectPorts)] : [];
   return {
     name: options.name,
     address: socketAddress(options.address, options.port),
     traffic_direction: 'INBOUND',
-    listener_filters: detectPorts.length ? [originalDst(), tlsInspector(detectPorts)] : [originalDst()],
+    listener_filters: [originalDst(), ...inspector],
     ...(detectPorts.length ? detectionTimeout() : {}),
     filter_chains: [
       ...chains,

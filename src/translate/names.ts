@@ -91,8 +91,26 @@ export function inboundListenerName(port: number): string {
  * configuration takes the listener's or filter chain's own name: one per port.
  */
 export function inboundStatPrefix(listenerOrChain: string): string {
-  return listenerOrChain.replace(':', '_');
+  return listenerOrChain.replace(/[:/]/g, '_');
 }
+
+/**
+ * A Permissive workload's inbound port takes plaintext too, on a second
+ * filter chain beside the mTLS one: `<chain or listener>/plaintext`
+ * (`inbound:8080/plaintext`, stats `http.inbound_8080_plaintext.*`), so an
+ * operator sees in the stats who still calls without mTLS before switching
+ * the workload to Strict.
+ */
+export function plaintextChainName(chain: string): string {
+  return `${chain}/plaintext`;
+}
+
+/**
+ * Endpoint metadata key (under `envoy.transport_socket_match`) that marks an
+ * endpoint without a sidecar, and the name of the cluster's transport socket
+ * match that then connects to it in plaintext (translate/permissive.ts).
+ */
+export const PLAINTEXT_MATCH = 'plaintext';
 
 /** The one virtual host of an inbound route configuration: everything goes to the application. */
 export const INBOUND_VIRTUAL_HOST = 'app';
@@ -359,3 +377,57 @@ export const RATELIMIT_DESCRIPTOR_KEY = 'trellis_policy';
  * x-forwarded-client-cert.
  */
 export const CALLER_DESCRIPTOR_KEY = 'trellis_caller';
+
+/**
+ * Egress (translate/egress.ts). An ExternalService's cluster, virtual host
+ * and (transparent mode, TLS and TCP ports) filter chain of the outbound
+ * listener: `external/<host>:<port>` — a host and port belong to one
+ * ExternalService (the model rejects a second), and the `/` can never be in
+ * a mesh cluster's name (`svc.ns:port`), so a host such as `web.demo` cannot
+ * collide with the mesh service of that name.
+ */
+export function externalName(host: string, port: number): string {
+  return `external/${host}:${port}`;
+}
+
+/** Its stat prefix: `external_<host>_<port>` (`tcp.external_api.example.com_443.*`). */
+export function externalStatPrefix(host: string, port: number): string {
+  return `external_${host}_${port}`;
+}
+
+/**
+ * Transparent mode's outbound listener, besides the external chains: HTTP
+ * (what http_inspector recognises) goes to the HTTP connection manager
+ * (`outbound-http`); anything else not declared goes where it was going
+ * (`egress-passthrough`, MeshConfig egress Passthrough) or is refused
+ * (`egress-blocked`, RegistryOnly). HTTP to a host nothing declares meets
+ * the catch-all virtual host of the same name in the route configuration.
+ * Stat prefixes: `egress_passthrough`, `egress_blocked` (`egress_blocked.rbac.denied`
+ * counts refused connections; `http.outbound.rq_direct_response` refused requests).
+ */
+export const OUTBOUND_HTTP_CHAIN = 'outbound-http';
+export const EGRESS_PASSTHROUGH = 'egress-passthrough';
+export const EGRESS_BLOCKED = 'egress-blocked';
+export const EGRESS_PASSTHROUGH_STAT_PREFIX = 'egress_passthrough';
+export const EGRESS_BLOCKED_STAT_PREFIX = 'egress_blocked';
+/** An ExternalService chain whose sources leave this caller out: `tcp` RBAC stats `external_denied.rbac.denied`. */
+export const EXTERNAL_DENIED_STAT_PREFIX = 'external_denied';
+
+/**
+ * Proxyless gRPC security (gRFC A29): the certificate provider instance a
+ * proxyless workload's bootstrap declares (`certificate_providers`), whose
+ * files Trellis writes and renews (`trellis workload-certs`); clusters and
+ * server listeners name it instead of carrying certificates.
+ */
+export const PROXYLESS_CERTIFICATE_PROVIDER = 'trellis';
+
+/**
+ * An xDS-enabled gRPC server (gRFC A36) asks LDS for the listener of the
+ * address it listens on, by its bootstrap's `server_listener_resource_name_template`
+ * with `%s` the address (`10.0.0.5:50051`, `0.0.0.0:50051`, `[::]:50051`).
+ */
+export const PROXYLESS_SERVER_LISTENER_TEMPLATE = 'trellis/server?address=%s';
+
+export function proxylessServerListenerName(address: string, port: number): string {
+  return PROXYLESS_SERVER_LISTENER_TEMPLATE.replace('%s', `${address.includes(':') ? `[${address}]` : address}:${port}`);
+}

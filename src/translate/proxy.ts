@@ -5,6 +5,7 @@
  * the model; pure.
  */
 import type { MeshModel, Workload } from '../model/types.ts';
+import { CERTIFICATE_PROVIDER_METADATA } from './proxyless-security.ts';
 import { NODE_METADATA, OUTBOUND_PORT } from './sidecar.ts';
 
 export type ProxyKind = 'envoy' | 'proxyless';
@@ -34,6 +35,8 @@ export interface ProxyContext {
   appAddress: string;
   /** The caller's zone (its pod's, else its node locality): what PreferSameZone prefers. */
   zone?: string;
+  /** Proxyless with a workload: the gRFC A29 certificate provider instance its bootstrap declares (proxyless-security.ts). */
+  certificateProvider?: string;
 }
 
 export interface NodeLike {
@@ -102,5 +105,6 @@ export function proxyContext(node: NodeLike, model: MeshModel): ProxyContext {
     appPorts: parsePortMap(meta(node, NODE_METADATA.appPorts)),
     appAddress: meta(node, NODE_METADATA.appAddress) ?? (transparent ? '127.0.0.1' : (workload?.ip ?? '127.0.0.1')),
     zone: workload?.zone ?? (node.locality?.zone || undefined),
+    ...(kind === 'proxyless' && workload && meta(node, CERTIFICATE_PROVIDER_METADATA) ? { certificateProvider: meta(node, CERTIFICATE_PROVIDER_METADATA) } : {}),
   };
 }

@@ -70,7 +70,7 @@ function retryPolicy(r: RetryPolicy, timeouts: Timeouts | undefined, kind: Proxy
   return p;
 }
 
-interface RouteSpec {
+export interface RouteSpec {
   name: string;
   match: HttpMatch | undefined;
   action: RouteAction;
@@ -87,7 +87,7 @@ function hashPolicy(policy: EffectivePolicy | undefined): HashPolicy[] | undefin
   return [{ cookie: { name: h.cookie.name, ...(h.cookie.ttlMs !== undefined ? { ttl: durationOf(h.cookie.ttlMs) } : {}), ...(h.cookie.path ? { path: h.cookie.path } : {}) } }];
 }
 
-function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind: ProxyKind): Route[] {
+export function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind: ProxyKind): Route[] {
   const action: RouteAction = { ...spec.action };
   const hp = hashPolicy(policy);
   if (hp) action.hash_policy = hp;

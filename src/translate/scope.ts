@@ -15,7 +15,8 @@ export function visibleServices(model: MeshModel, proxy: ProxyContext): MeshServ
   } else if (proxy.workload) {
     const index = indexOf(model);
     for (const dest of index.destinationsBySource.get(proxy.workload.identity) ?? []) {
-      for (const k of index.servicesByIdentity.get(dest) ?? []) keys.add(k);
+      // Services whose endpoints run as it, with a sidecar or without (model Identity.services).
+      for (const k of model.identities.get(dest)?.services ?? []) keys.add(k);
     }
   }
   for (const k of [...keys]) {
@@ -32,7 +33,6 @@ export function visibleServices(model: MeshModel, proxy: ProxyContext): MeshServ
 
 interface AccessIndex {
   destinationsBySource: Map<string, Set<string>>;
-  servicesByIdentity: Map<string, ObjectKey[]>;
 }
 
 const indexes = new WeakMap<MeshModel, AccessIndex>();
@@ -44,19 +44,12 @@ const indexes = new WeakMap<MeshModel, AccessIndex>();
 function indexOf(model: MeshModel): AccessIndex {
   let index = indexes.get(model);
   if (index) return index;
-  index = { destinationsBySource: new Map(), servicesByIdentity: new Map() };
+  index = { destinationsBySource: new Map() };
   for (const rule of model.accessRules.values()) {
     for (const src of rule.sources) {
       let set = index.destinationsBySource.get(src.spiffeId);
       if (!set) index.destinationsBySource.set(src.spiffeId, (set = new Set()));
       set.add(rule.destination.spiffeId);
-    }
-  }
-  for (const svc of model.services.values()) {
-    for (const id of svc.identities) {
-      let list = index.servicesByIdentity.get(id);
-      if (!list) index.servicesByIdentity.set(id, (list = []));
-      list.push(svc.key);
     }
   }
   indexes.set(model, index);

@@ -87,6 +87,7 @@ export function scopeOf(model: MeshModel, proxy: ProxyContext): { services: Mesh
 const workloadDigests = new WeakMap<Workload, string>();
 const rulesDigests = new WeakMap<readonly AccessRule[], string>();
 const meshDigests = new WeakMap<MeshSettings, string>();
+const externalDigests = new WeakMap<MeshModel['externalServices'], string>();
 
 /** The proxy context but its workload, as JSON; its Maps (top-level fields) as entry lists, which JSON.stringify alone writes as `{}`. */
 function contextJson(context: Omit<ProxyContext, 'workload'>): string {
@@ -102,5 +103,7 @@ export function proxySignature(model: MeshModel, proxy: ProxyContext): string {
     scopeOf(model, proxy).digest,
     w ? once(workloadDigests, w, () => hash([JSON.stringify(w)])) : '-',
     rules ? once(rulesDigests, rules, () => hash([JSON.stringify(rules)])) : '-',
+    // Every sidecar may call every ExternalService (or is refused it by its own config): egress.ts.
+    once(externalDigests, model.externalServices, () => hash([JSON.stringify([...model.externalServices.values()])])),
   ].join('|');
 }

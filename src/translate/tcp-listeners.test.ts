@@ -140,7 +140,7 @@ describe('issue 11: TCP services, the client side', () => {
     expect(chains.map((c) => [c.name ?? '', c.filter_chain_match ?? null, c.filters[0].typed_config.cluster ?? 'hcm'])).toEqual([
       ['tcp:db.demo:5432', { destination_port: 5432, prefix_ranges: [{ address_prefix: '10.96.0.10', prefix_len: 32 }] }, 'db.demo:5432'],
       ['tcp:db.demo:5432/endpoints:15432', { destination_port: 15432, prefix_ranges: [{ address_prefix: '127.0.0.31', prefix_len: 32 }, { address_prefix: '127.0.0.32', prefix_len: 32 }] }, 'db.demo:5432/direct'],
-      ['', null, 'hcm'],
+      ['outbound-http', { application_protocols: ['http/1.0', 'http/1.1', 'h2c'] }, 'hcm'],
     ]);
     const direct = named(out.clusters, 'db.demo:5432/direct');
     expect(direct).toMatchObject({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '0.25s', circuit_breakers: { thresholds: [{ max_connections: 10 }] } });
@@ -165,7 +165,7 @@ ports: [{name: pg, port: 15432}]
 endpoints: [{addresses: [127.0.0.31], conditions: {ready: true}, targetRef: {kind: Pod, name: db-1}}]
 `;
     const out = translate(`${twin}---\n`, 'client', 'transparent');
-    const chains = (named(out.listeners, 'outbound').filter_chains as Json[]).filter((c) => c.name);
+    const chains = (named(out.listeners, 'outbound').filter_chains as Json[]).filter((c) => c.name?.startsWith('tcp:'));
     // db (first by key) claims 127.0.0.31:15432; db-twin keeps its own ClusterIP only.
     expect(chains.map((c) => [c.name, c.filter_chain_match.prefix_ranges.map((r: Json) => r.address_prefix)])).toEqual([
       ['tcp:db.demo:5432', ['10.96.0.10']],
@@ -256,11 +256,11 @@ endpoints: [{addresses: [127.0.0.31], conditions: {ready: true}, targetRef: {kin
     valid(out);
   });
 
-  it('transparent client: `outbound` gets http_inspector only on undeclared ports, and an HTTP twin before each TCP chain', () => {
+  it('transparent client: `outbound` inspects HTTP (egress needs it on every port, issue 11), and an undeclared port has an HTTP twin before each TCP chain', () => {
     const out = translate(MIXED, 'client', 'transparent');
     const l = named(out.listeners, 'outbound');
-    expect(l.listener_filters.map((f: Json) => f.name)).toEqual(['envoy.filters.listener.original_dst', 'envoy.filters.listener.http_inspector']);
-    expect(l.listener_filters[1].filter_disabled).toEqual(predicate([7000, 15433]));
+    expect(l.listener_filters.map((f: Json) => f.name)).toEqual(['envoy.filters.listener.original_dst', 'envoy.filters.listener.tls_inspector', 'envoy.filters.listener.http_inspector']);
+    expect(l.listener_filters[2].filter_disabled).toBeUndefined();
     const chains = (l.filter_chains as Json[]).filter((c) => c.name?.includes('mixed'));
     expect(chains.map((c) => [c.name, c.filter_chain_match.application_protocols ?? null, c.filters[0].name])).toEqual([
       ['tcp:mixed.demo:7000/http', ['http/1.0', 'http/1.1', 'h2c'], 'envoy.filters.network.http_connection_manager'],

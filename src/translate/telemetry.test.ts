@@ -4,7 +4,7 @@ import { accessLogOf, hcmTelemetry, tracingCluster } from './telemetry.ts';
 
 const workload = (namespace: string, labels: Record<string, string>): Workload => ({
   key: `${namespace}/w`, namespace, name: 'w', labels, serviceAccount: 'w', identity: `spiffe://td/ns/${namespace}/sa/w`,
-  ips: [], ports: [], ready: true, terminating: false, services: [], servedPorts: [],
+  ips: [], ports: [], ready: true, terminating: false, services: [], servedPorts: [], sidecar: true, mtls: 'strict',
 });
 
 const POLICY: AccessLogPolicy = {
@@ -26,7 +26,7 @@ describe('issue 12: access log settings per mesh, namespace and workload', () =>
   });
 
   it('the HCMs get a file logger on both sides, with the sidecar\'s identity written in and the peer\'s from TLS', () => {
-    const mesh: MeshSettings = { trustDomain: 'td', authorization: 'permissive', certificateLifetimeMs: 1, accessLog: POLICY };
+    const mesh: MeshSettings = { trustDomain: 'td', authorization: 'permissive', certificateLifetimeMs: 1, mtls: 'strict', egress: 'passthrough', accessLog: POLICY };
     const t = hcmTelemetry(mesh, workload('shop', { app: 'web' }));
     const fields = (d: 'outbound' | 'inbound') => (t[d].access_log![0]!.typed_config as unknown as { path: string; log_format: { json_format: Record<string, string> } });
     expect(t.outbound.access_log![0]!.name).toBe('envoy.access_loggers.file');
@@ -41,7 +41,7 @@ describe('issue 12: access log settings per mesh, namespace and workload', () =>
 describe('issue 12: tracing', () => {
   it('OpenTelemetry to the collector cluster, named <app>.<namespace>, at the configured rate', () => {
     const tracing = { collector: { host: 'otel.ops', port: 4317 }, samplingPercent: 12.5 };
-    const t = hcmTelemetry({ trustDomain: 'td', authorization: 'permissive', certificateLifetimeMs: 1, tracing }, workload('shop', { app: 'web' }));
+    const t = hcmTelemetry({ trustDomain: 'td', authorization: 'permissive', certificateLifetimeMs: 1, mtls: 'strict', egress: 'passthrough', tracing }, workload('shop', { app: 'web' }));
     expect(t.inbound.tracing).toEqual(t.outbound.tracing);
     expect(t.outbound.tracing).toMatchObject({
       random_sampling: { value: 12.5 },

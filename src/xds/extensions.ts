@@ -18,6 +18,7 @@ import type {
   HttpRateLimit,
   FileAccessLog,
   GrpcStats,
+  RawBuffer,
   HttpConnectionManager,
   HttpInspector,
   HttpProtocolOptions,
@@ -59,6 +60,7 @@ export interface ExtensionMessages {
   StderrAccessLog: StderrAccessLog;
   OpenTelemetry: OpenTelemetryConfig;
   GrpcStats: GrpcStats;
+  RawBuffer: RawBuffer;
 }
 
 export type ExtensionKey = keyof ExtensionMessages;
@@ -96,6 +98,7 @@ export const Extension = {
   StderrAccessLog: { name: 'envoy.access_loggers.stderr', typeUrl: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog' },
   OpenTelemetry: { name: 'envoy.tracers.opentelemetry', typeUrl: 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig' },
   GrpcStats: { name: 'envoy.filters.http.grpc_stats', typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig' },
+  RawBuffer: { name: 'envoy.transport_sockets.raw_buffer', typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' },
 } as const satisfies { [K in ExtensionKey]: { name: string; typeUrl: `type.googleapis.com/${string}` } };
 
 /** An Any holding `message`, in the form the encoder expands: `{'@type': url, ...fields}`. */

@@ -208,4 +208,6 @@ export const NODES: readonly NodeInfo[] = [
   sidecar('web-v3', explicit('shop/web-v3')),
   proxyless('grpc-client', { [NODE_METADATA.workload]: 'shop/client' }),
   proxyless('grpc-anonymous', {}, 'zone-c'),
+  // gRFC A29/A36/A41: an xDS-enabled gRPC server with a certificate provider (its listeners carry mTLS and RBAC).
+  proxyless('grpc-secure-reviews', { [NODE_METADATA.workload]: 'shop/reviews-v2', 'trellis.certificate_provider': 'trellis' }),
 ];

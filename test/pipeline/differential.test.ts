@@ -129,6 +129,25 @@ spec:
 /** Where the ratings TrafficPolicy's target ends: new sections go after it. */
 const RATINGS_TARGET = '    name: ratings\n    port: http\n';
 const RLS = '  rateLimitService: {address: "ratelimit.ops:8081"}\n';
+const mtlsPolicy = (name: string, mode: 'Strict' | 'Permissive', target?: string) => `apiVersion: trellis.io/v1alpha1
+kind: MTLSPolicy
+metadata: {name: ${name}, namespace: shop}
+spec:
+  mode: ${mode}
+${target ? `  targetRef: ${target}\n` : ''}`;
+
+const externalService = (timeout: string, sources = '') => `apiVersion: trellis.io/v1alpha1
+kind: ExternalService
+metadata: {name: payments, namespace: shop}
+spec:
+  hosts: [api.payments.test]
+  ports:
+  - {port: 80, protocol: HTTP}
+  - {port: 443, protocol: TLS}
+  - {port: 5432, protocol: TCP}
+  addresses: [192.0.2.10]
+  timeouts: {request: ${timeout}}
+${sources}`;
 
 const other = (mode: Mode): Mode => (mode === 'Strict' ? 'Permissive' : 'Strict');
 
@@ -213,6 +232,24 @@ const EDITS: Edit[] = [
   { name: 'RequestAuthentication edited: keys from another host', change: all(put('reviews-authn.yaml', REVIEWS_AUTHN), replace('reviews-authn.yaml', 'https://auth.example.com/jwks.json', 'http://keys.example.com:8080/jwks')) },
   { name: 'TrafficPolicy: hedging turned on', change: replace('intents.yaml', '  retries:\n    attempts: 2\n  routes:', '  retries:\n    attempts: 2\n    hedgeOnPerTryTimeout: true\n    retriableStatusCodes: [429]\n    retryAfter: {maxInterval: 5s}\n  routes:') },
   { name: 'TrafficPolicy: active health check added', change: replace('intents.yaml', '    perTry: 1s\n', '    perTry: 1s\n  healthCheck: {http: {path: /healthz}, interval: 5s}\n') },
+  // Incremental adoption (issue 11)
+  { name: 'MeshConfig spec.mtls.mode: Permissive', change: put('mesh.yaml', (mode) => meshYaml(mode).replace('authorization:', 'mtls: {mode: Permissive}\n  authorization:')) },
+  { name: 'MTLSPolicy Permissive for a namespace', change: put('mtls.yaml', mtlsPolicy('shop', 'Permissive')) },
+  { name: 'MTLSPolicy Permissive for a Service’s pods', change: put('mtls.yaml', mtlsPolicy('web-v1', 'Permissive', '{kind: Service, name: web-v1}')) },
+  { name: 'MTLSPolicy Permissive for one Pod (explicit mode)', change: put('mtls.yaml', mtlsPolicy('web-v2', 'Permissive', '{kind: Pod, name: web-v2}')) },
+  { name: 'a pod opted out of injection (its callers go plaintext)', change: replace('web/app.yaml', 'labels: {app: web, version: v1}', 'labels: {app: web, version: v1}\n  annotations: {trellis.io/inject: "false"}') },
+  { name: 'a pod without a sidecar joins a service beside one with (plaintext per endpoint)', change: put('web/v1-legacy.yaml', `${webPod('web-v1-legacy', 'v1', '10.0.2.7').replace('labels: {app: web, version: v1}', 'labels: {app: web, version: v1}\n  annotations: {trellis.io/inject: "false"}')}---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-v1-2, namespace: shop, labels: {kubernetes.io/service-name: web-v1}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [10.0.2.7], conditions: {ready: true}, targetRef: {kind: Pod, name: web-v1-legacy}}]
+`) },
+  // Egress (issue 11)
+  { name: 'MeshConfig spec.egress.mode: RegistryOnly', change: put('mesh.yaml', (mode) => meshYaml(mode).replace('authorization:', 'egress: {mode: RegistryOnly}\n  authorization:')) },
+  { name: 'an ExternalService appears', change: put('external.yaml', externalService('3s')) },
+  { name: 'an ExternalService with sources (who may reach it)', change: put('external.yaml', externalService('3s', '  sources: [{kind: ServiceAccount, name: client}]\n')) },
   { name: 'a workload renamed, with a new service account', change: put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client')) },
 ];
 

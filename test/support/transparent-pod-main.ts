@@ -14,17 +14,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { iptablesScript } from '../../src/inject/iptables.ts';
 import { startControlPlane } from '../../src/runtime/control-plane.ts';
 import { componentLogger } from '../../src/log.ts';
+import { connect as connectFrom, get, until } from './edge-e2e.ts';
 
 const [dir, podPid, envoy] = process.argv.slice(2) as [string, string, string];
 const XDS = '10.0.0.1:18000';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const pod = (name: string, sa: string, ip: string, labels: string, ports: string) => `apiVersion: v1
 kind: Pod
@@ -82,45 +80,8 @@ function run(cmd: string, args: string[], log: string): ChildProcess {
 }
 const inPod = (args: string[]) => ['-t', podPid, '-n', ...args];
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-/** What a raw TCP connection gets: the data, 'empty' (closed without data), or the error code. */
-function connect(host: string, port: number, send?: string): Promise<string> {
-  return new Promise((resolve) => {
-    let got = '';
-    const s = net.connect({ host, port, localAddress: '10.0.0.9' });
-    s.setTimeout(3000, () => {
-      s.destroy();
-      resolve(got || 'timeout');
-    });
-    s.on('connect', () => send && s.write(send));
-    s.on('data', (d) => (got += d));
-    s.on('end', () => resolve(got || 'empty'));
-    s.on('error', (e: NodeJS.ErrnoException) => resolve(got || e.code || 'error'));
-  });
-}
-
-/** f until it gives a value; `last` is what the latest try saw, for the timeout's message. */
-async function until<T>(what: string, f: (last: { seen: unknown }) => Promise<T | undefined>, ms = 40_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  const last: { seen: unknown } = { seen: undefined };
-  for (;;) {
-    const v = await f(last).catch((e: Error) => void (last.seen = e.message));
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last saw: ${JSON.stringify(last.seen)}`);
-    await sleep(200);
-  }
-}
+/** A raw TCP connection from the client's address (the node's 10.0.0.9). */
+const connect = (host: string, port: number, send?: string) => connectFrom(host, port, send, '10.0.0.9');
 
 async function main(): Promise<void> {
   const meshDir = path.join(dir, 'mesh');

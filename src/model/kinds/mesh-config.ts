@@ -8,6 +8,7 @@ import type { Field } from '../field.ts';
 import type { MeshSettings, RateLimitService } from '../types.ts';
 import type { KindSpec } from './kind.ts';
 import { decodeAccessLog, decodeTracing } from './telemetry-settings.ts';
+import { decodeMtlsMode } from './mtls-policy.ts';
 
 export type MeshConfigSpec = Omit<MeshSettings, 'source'>;
 
@@ -15,6 +16,10 @@ export const DEFAULT_MESH: MeshSettings = {
   trustDomain: 'cluster.local',
   authorization: 'permissive',
   certificateLifetimeMs: 24 * 3_600_000,
+  // Safety first: plaintext is accepted only where an operator said so.
+  mtls: 'strict',
+  // Adopting the mesh must not cut a workload off what it reaches today.
+  egress: 'passthrough',
 };
 
 /** SPIFFE trust domain: lower-case letters, digits, ".", "-" and "_" (spiffe-id.md §2.1). */
@@ -30,7 +35,7 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
   nameRule: 'subdomain',
   decode(root) {
     const spec = root.child('spec');
-    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates', 'rateLimitService', 'accessLog', 'tracing'] })) return undefined;
+    if (!spec.object({ required: true, known: ['trustDomain', 'authorization', 'certificates', 'rateLimitService', 'accessLog', 'tracing', 'mtls', 'egress'] })) return undefined;
     const td = spec.child('trustDomain');
     const trustDomain = td.absent
       ? DEFAULT_MESH.trustDomain
@@ -52,12 +57,23 @@ export const meshConfigKind: KindSpec<MeshConfigSpec> = {
     const tracing = spec.child('tracing').absent ? undefined : decodeTracing(spec.child('tracing'));
     if (!spec.child('accessLog').absent && !accessLog) return undefined;
     if (!spec.child('tracing').absent && !tracing) return undefined;
-    if (trustDomain === undefined || authorization === undefined || certificateLifetimeMs === undefined) return undefined;
+    let mtls: MeshSettings['mtls'] | undefined = DEFAULT_MESH.mtls;
+    const mtlsField = spec.child('mtls');
+    if (!mtlsField.absent && mtlsField.object({ known: ['mode'] })) mtls = decodeMtlsMode(mtlsField.child('mode'), true);
+    let egress: MeshSettings['egress'] | undefined = DEFAULT_MESH.egress;
+    const egressField = spec.child('egress');
+    if (!egressField.absent && egressField.object({ known: ['mode'] })) {
+      const v = egressField.child('mode').string({ required: true, oneOf: ['Passthrough', 'RegistryOnly'] });
+      egress = v === 'Passthrough' ? 'passthrough' : v === 'RegistryOnly' ? 'registryOnly' : undefined;
+    }
+    if (trustDomain === undefined || authorization === undefined || certificateLifetimeMs === undefined || mtls === undefined || egress === undefined) return undefined;
     if (!rls.absent && rateLimitService === undefined) return undefined;
     return {
       trustDomain,
       authorization,
       certificateLifetimeMs,
+      mtls,
+      egress,
       ...(rateLimitService ? { rateLimitService } : {}),
       ...(accessLog ? { accessLog } : {}),
       ...(tracing ? { tracing } : {}),

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { Field } from '../field.ts';
 import type { WorkloadPort } from '../types.ts';
 import type { KindSpec } from './kind.ts';
+import { INJECT_ANNOTATION, INJECT_OPT_OUT_VALUES } from './mtls-policy.ts';
 import { TRANSPORTS } from './service.ts';
 
 export interface PodSpec {
@@ -20,6 +21,8 @@ export interface PodSpec {
   /** The Ready condition, when status carries one. */
   readyCondition?: boolean;
   terminating: boolean;
+  /** False when opted out of injection (mtls-policy.ts INJECT_ANNOTATION, as annotation or label). */
+  sidecar: boolean;
 }
 
 const PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'] as const;
@@ -49,8 +52,12 @@ export const podKind: KindSpec<PodSpec> = {
     const nodeName = spec.child('nodeName').absent ? undefined : spec.child('nodeName').string();
     const status = decodeStatus(root.child('status'));
     const terminating = !root.child('metadata').child('deletionTimestamp').absent;
+    const sidecar = !(['annotations', 'labels'] as const).some((m) => {
+      const v = root.child('metadata').child(m).child(INJECT_ANNOTATION).value;
+      return typeof v === 'string' && INJECT_OPT_OUT_VALUES.includes(v);
+    });
     if (serviceAccount === undefined || status === undefined) return undefined;
-    return { serviceAccount, ...(nodeName ? { nodeName } : {}), ports, ...status, terminating };
+    return { serviceAccount, ...(nodeName ? { nodeName } : {}), ports, ...status, terminating, sidecar };
   },
 };
 

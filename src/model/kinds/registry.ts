@@ -6,9 +6,11 @@ import type { FieldProblem } from '../problem.ts';
 import { didYouMean } from '../suggest.ts';
 import { namespaceKind, serviceAccountKind } from './core-names.ts';
 import { endpointSliceKind } from './endpoint-slice.ts';
+import { externalServiceKind } from './external-service.ts';
 import { httpRouteGroupKind } from './http-route-group.ts';
 import type { KindSpec } from './kind.ts';
 import { meshConfigKind } from './mesh-config.ts';
+import { mtlsPolicyKind } from './mtls-policy.ts';
 import { podKind } from './pod.ts';
 import { requestAuthenticationKind } from './request-authentication.ts';
 import { serviceKind } from './service.ts';
@@ -30,6 +32,8 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   trafficPolicyKind,
   requestAuthenticationKind,
   meshConfigKind,
+  mtlsPolicyKind,
+  externalServiceKind,
 ] as readonly KindSpec<unknown>[];
 
 const BY_TYPE = new Map(KINDS.map((k) => [`${k.apiVersion} ${k.kind}`, k]));

@@ -7,12 +7,15 @@ import { PORT_NAME, type Field } from '../field.ts';
 import type { AppProtocol } from '../types.ts';
 import { didYouMean } from '../suggest.ts';
 import type { KindSpec } from './kind.ts';
+import { UNMESHED_ENDPOINTS_ANNOTATION, UNMESHED_ENDPOINTS_VALUES } from './mtls-policy.ts';
 
 export interface ServiceSpec {
   type: string;
   selector?: Record<string, string>;
   clusterIP?: string;
   ports: ServicePortSpec[];
+  /** Annotation mtls-policy.ts UNMESHED_ENDPOINTS_ANNOTATION: addresses that are no known pod have no sidecar. */
+  unmeshedPlaintext?: true;
 }
 
 export interface ServicePortSpec {
@@ -52,7 +55,9 @@ export const serviceKind: KindSpec<ServiceSpec> = {
     const clusterIP = spec.child('clusterIP').absent ? undefined : spec.child('clusterIP').string({ allowEmpty: true }) || undefined;
     const headless = clusterIP === 'None';
     const ports = decodePorts(spec.child('ports'), type !== 'ExternalName' && !headless);
-    return { type, ...(selector ? { selector } : {}), ...(clusterIP ? { clusterIP } : {}), ports };
+    const unmeshed = root.child('metadata').child('annotations').child(UNMESHED_ENDPOINTS_ANNOTATION);
+    const unmeshedPlaintext = !unmeshed.absent && unmeshed.string({ oneOf: UNMESHED_ENDPOINTS_VALUES }) === 'plaintext';
+    return { type, ...(selector ? { selector } : {}), ...(clusterIP ? { clusterIP } : {}), ports, ...(unmeshedPlaintext ? { unmeshedPlaintext: true as const } : {}) };
   },
 };
 

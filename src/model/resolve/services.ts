@@ -70,7 +70,7 @@ export function resolveServices(
     const ports: ServicePort[] = e.spec.ports
       .filter((p) => p.transport === 'TCP')
       .map((p) => {
-        const endpoints = endpointsFor(own, p.name, e.spec.ports.length, e.namespace, workloads, byIp);
+        const endpoints = endpointsFor(own, p.name, e.spec.ports.length, e.namespace, workloads, byIp, e.spec.unmeshedPlaintext === true);
         for (const ep of endpoints) {
           if (ep.workload) {
             link(result.servicesOf, ep.workload, e.key);
@@ -78,6 +78,7 @@ export function resolveServices(
           }
           if (ep.identity) link(result.servicesByIdentity, ep.identity, e.key);
         }
+        const plaintext = endpoints.filter((ep) => ep.plaintext).length;
         return {
           ...(p.name !== undefined ? { name: p.name } : {}),
           port: p.port,
@@ -85,6 +86,7 @@ export function resolveServices(
           ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
           protocol: p.protocol,
           endpoints,
+          ...(plaintext > 0 ? { plaintext: plaintext === endpoints.length ? ('all' as const) : ('some' as const) } : {}),
         };
       })
       .toSorted((a, b) => a.port - b.port);
@@ -95,7 +97,8 @@ export function resolveServices(
         if (rest.every(([k, v]) => w.labels[k] === v)) link(result.servicesOf, w.key, e.key);
       }
     }
-    const identities = new Set(ports.flatMap((p) => p.endpoints.flatMap((ep) => (ep.identity ? [ep.identity] : []))));
+    // What callers check in the server certificate: only endpoints with a sidecar present one.
+    const identities = new Set(ports.flatMap((p) => p.endpoints.flatMap((ep) => (ep.identity && !ep.plaintext ? [ep.identity] : []))));
     result.services.set(e.key, {
       key: e.key,
       namespace: e.namespace,
@@ -118,6 +121,7 @@ function endpointsFor(
   namespace: string,
   workloads: ReadonlyMap<ObjectKey, WorkloadDraft>,
   byIp: ReadonlyMap<string, WorkloadDraft>,
+  unmeshedPlaintext: boolean,
 ): Endpoint[] {
   const out = new Map<string, Endpoint>();
   for (const s of slices) {
@@ -141,6 +145,7 @@ function endpointsFor(
           ...(ep.nodeName !== undefined ? { nodeName: ep.nodeName } : {}),
           ...(ep.hostname !== undefined ? { hostname: ep.hostname } : {}),
           ...(w ? { workload: w.key, identity: w.identity } : {}),
+          ...((w ? !w.sidecar : unmeshedPlaintext) ? { plaintext: true as const } : {}),
         });
       }
     }

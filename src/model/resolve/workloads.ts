@@ -4,12 +4,12 @@
  * in the mesh's trust domain.
  */
 import type { PodSpec } from '../kinds/pod.ts';
-import type { Identity, MeshSettings, ObjectKey, ServedPort, ServicePort, Workload, WorkloadPort } from '../types.ts';
+import type { Identity, MeshSettings, MtlsMode, ObjectKey, ServedPort, ServicePort, Workload, WorkloadPort } from '../types.ts';
 import { sortedMap, spiffeId, type Book, type Entry } from './book.ts';
 import type { ServiceDraft } from './services.ts';
 
 /** A workload before the services around it are known. */
-export type WorkloadDraft = Omit<Workload, 'services' | 'servedPorts' | 'zone'> & { labelZone?: string };
+export type WorkloadDraft = Omit<Workload, 'services' | 'servedPorts' | 'zone' | 'mtls'> & { labelZone?: string };
 
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
@@ -38,6 +38,7 @@ export function resolvePods(pods: readonly Entry<PodSpec>[], mesh: MeshSettings,
       ports: p.ports,
       ready: p.readyCondition ?? (p.ip !== undefined && (p.phase === undefined || p.phase === 'Running')),
       terminating: p.terminating,
+      sidecar: p.sidecar,
       ...(labels[ZONE_LABEL] !== undefined ? { labelZone: labels[ZONE_LABEL] } : {}),
     });
   }
@@ -49,13 +50,14 @@ export function finishWorkloads(
   services: ReadonlyMap<ObjectKey, ServiceDraft>,
   servicesOf: ReadonlyMap<ObjectKey, ReadonlySet<ObjectKey>>,
   zoneOf: ReadonlyMap<ObjectKey, string>,
+  mtlsOf: ReadonlyMap<ObjectKey, MtlsMode>,
 ): Map<ObjectKey, Workload> {
   return sortedMap(
     [...drafts].map(([key, { labelZone, ...w }]) => {
       const zone = zoneOf.get(key) ?? labelZone;
       const served = [...(servicesOf.get(key) ?? [])].toSorted();
       const servedPorts = served.flatMap((k) => services.get(k)?.ports.map((p) => servedPort(k, p, w.ports)) ?? []);
-      return [key, { ...w, ...(zone !== undefined ? { zone } : {}), services: served, servedPorts }];
+      return [key, { ...w, ...(zone !== undefined ? { zone } : {}), services: served, servedPorts, mtls: mtlsOf.get(key) ?? 'strict' }];
     }),
   );
 }

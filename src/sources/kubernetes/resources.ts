@@ -31,6 +31,8 @@ export const WATCHED: readonly KubeResource[] = [
   { apiVersion: 'trellis.io/v1alpha1', kind: 'TrafficPolicy', plural: 'trafficpolicies', namespaced: true, intent: true, custom: true },
   { apiVersion: 'trellis.io/v1alpha1', kind: 'RequestAuthentication', plural: 'requestauthentications', namespaced: true, intent: true, custom: true },
   { apiVersion: 'trellis.io/v1alpha1', kind: 'MeshConfig', plural: 'meshconfigs', namespaced: false, intent: true, custom: true },
+  { apiVersion: 'trellis.io/v1alpha1', kind: 'ExternalService', plural: 'externalservices', namespaced: true, intent: true, custom: true },
+  { apiVersion: 'trellis.io/v1alpha1', kind: 'MTLSPolicy', plural: 'mtlspolicies', namespaced: true, intent: true, custom: true },
 ];
 
 export function resourceOf(apiVersion: string, kind: string): KubeResource | undefined {

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { KubeApiError, KubeRest, type Json } from '../../src/sources/kubernetes/rest.ts';
+import { crdFiles } from '../../src/cli/install-manifests.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -364,10 +365,9 @@ export async function remove(rest: KubeRest, obj: Json): Promise<void> {
 
 /** Installs the CRDs in deploy/crds and waits until each is Established. */
 export async function installCrds(rest: KubeRest): Promise<string[]> {
-  const dir = path.join(ROOT, 'deploy/crds');
   const names: string[] = [];
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml')).sort()) {
-    for (const crd of yamlObjects(readFileSync(path.join(dir, f), 'utf8'))) {
+  for (const f of crdFiles()) {
+    for (const crd of yamlObjects(readFileSync(f, 'utf8'))) {
       await apply(rest, [crd]);
       names.push(String((crd.metadata as Json).name));
     }

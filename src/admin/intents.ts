@@ -6,7 +6,10 @@
 import type { AdminServer } from './http.ts';
 import type { ObjectStatus, SourceError } from '../model/index.ts';
 
-const INTENT_KINDS = new Set(['TrafficSplit', 'HTTPRouteGroup', 'TrafficTarget', 'TrafficPolicy', 'MeshConfig']);
+const INTENT_KINDS = new Set([
+  'TrafficSplit', 'HTTPRouteGroup', 'TrafficTarget', 'TrafficPolicy', 'MeshConfig',
+  'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'GatewayClass', 'Gateway', 'ReferenceGrant', 'BackendTLSPolicy',
+]);
 
 export function registerMeshRoutes(admin: AdminServer, mesh: { readonly generation: number; readonly sourceErrors: readonly SourceError[]; readonly statuses: readonly ObjectStatus[] }): void {
   admin.route('/api/v1/intents', (_p, url) => {

@@ -11,6 +11,10 @@ import type { SourceObject } from './object.ts';
 import { decodeObject, type KindSpec } from './kinds/kind.ts';
 import { namespaceKind, serviceAccountKind } from './kinds/core-names.ts';
 import { endpointSliceKind } from './kinds/endpoint-slice.ts';
+import { backendTlsPolicyKind, gatewayClassKind, gatewayKind, tcpRouteKind, tlsRouteKind } from './kinds/gateway-kinds.ts';
+import { grpcRouteKind } from './kinds/grpc-route.ts';
+import { httpRouteKind } from './kinds/http-route.ts';
+import { referenceGrantKind } from './kinds/reference-grant.ts';
 import { httpRouteGroupKind } from './kinds/http-route-group.ts';
 import { meshConfigKind } from './kinds/mesh-config.ts';
 import { podKind } from './kinds/pod.ts';
@@ -24,6 +28,8 @@ import { accessByDestination, resolveAccess } from './resolve/access.ts';
 import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book.ts';
 import { Incumbents, type AcceptedInputs } from './resolve/incumbents.ts';
 import { resolveMesh } from './resolve/mesh.ts';
+import { checkGatewayKinds } from './resolve/gateway-status.ts';
+import { parentRefsOf, resolveMeshRoutes } from './resolve/mesh-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
@@ -135,6 +141,9 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
+  const gateway = { gatewayClasses: of(gatewayClassKind), gateways: of(gatewayKind), referenceGrants: of(referenceGrantKind) };
+  const routesByService = resolveMeshRoutes([...of(httpRouteKind), ...of(grpcRouteKind)], svc.services, gateway, book);
+  checkGatewayKinds({ ...gateway, streamRoutes: [...of(tlsRouteKind), ...of(tcpRouteKind)], backendTlsPolicies: of(backendTlsPolicyKind) }, book);
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
@@ -150,6 +159,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
           return policy || clusterPolicy ? { ...p, ...(policy ? { policy } : {}), ...(clusterPolicy ? { clusterPolicy } : {}) } : p;
         }),
         splits: splitOrder.get(key) ?? [],
+        routes: routesByService.get(key) ?? [],
       },
     ]),
   );
@@ -176,7 +186,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     namespaces: [...namespaces].toSorted(),
   };
   const statuses = records
-    .map((r) => toStatus(r, book.of(r.ref)))
+    .map((r) => toStatus({ ...r, parents: parentRefsOf(r.entry?.spec) }, book.of(r.ref)))
     .toSorted((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name) || compare(a.origin?.file ?? '', b.origin?.file ?? '') || (a.origin?.line ?? 0) - (b.origin?.line ?? 0));
   return { model, statuses, accepted };
 }

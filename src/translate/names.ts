@@ -151,6 +151,26 @@ export function policyRouteName(policy: string, match: string | number): string 
 export const DEFAULT_ROUTE = 'default';
 
 /**
+ * A Gateway API route's rule match: `<kind>/<ns>/<route>/<rule>/<match>`, the
+ * kind lower-case (`httproute/demo/web/canary/0`). The namespace is in the
+ * name because a consumer route lives in another namespace than the service
+ * whose virtual host holds it; the rule is its name, else its index.
+ */
+export function meshRouteName(kind: string, namespace: string, route: string, rule: string, match: number): string {
+  return `${kind.toLowerCase()}/${namespace}/${route}/${rule}/${match}`;
+}
+
+/**
+ * The cluster a route's share for a backend that does not exist goes to:
+ * a name no cluster has (`|` is never in a Kubernetes name, `svc.ns:port`
+ * has none), so Envoy answers that share with the route's
+ * cluster_not_found_response_code, 500, as the Gateway API requires.
+ */
+export function missingBackendClusterName(namespace: string, service: string, port: number): string {
+  return `missing-backend|${service}.${namespace}:${port}`;
+}
+
+/**
  * When retries are limited to some methods, a route is doubled: `<route>/retry`
  * matches those methods and retries, `<route>` takes the rest without.
  */

@@ -11,10 +11,11 @@
  * retrying route matches only those methods, its twin takes the rest.
  */
 import type { EffectivePolicy, HttpMatch, MeshModel, MeshService, RetryPolicy, ServicePort, Split, Timeouts } from '../model/types.ts';
-import type { HashPolicy, RetryPolicy as EnvoyRetryPolicy, Route, RouteAction, RouteConfiguration, VirtualHost } from '../xds/envoy-types.ts';
+import type { HashPolicy, RetryPolicy as EnvoyRetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost } from '../xds/envoy-types.ts';
 import { extension } from '../xds/extensions.ts';
 import { durationOf } from './cluster.ts';
 import { routeMatch } from './match.ts';
+import { applicableRoutes, meshRoutes } from './mesh-routes.ts';
 import { DEFAULT_ROUTE, outboundClusterName, policyRouteName, retryRouteName, serviceFqdn, splitRouteName, virtualHostName } from './names.ts';
 import type { ProxyKind } from './proxy.ts';
 
@@ -61,9 +62,10 @@ function retryPolicy(r: RetryPolicy, timeouts: Timeouts | undefined, kind: Proxy
   return p;
 }
 
-interface RouteSpec {
+export interface RouteSpec {
   name: string;
-  match: HttpMatch | undefined;
+  /** The route's match, optionally limited to some methods (the retrying twin). */
+  matchFor: (onlyMethods?: readonly string[]) => RouteMatch;
   action: RouteAction;
   timeouts?: Timeouts;
   retries?: RetryPolicy;
@@ -76,7 +78,7 @@ function hashPolicy(policy: EffectivePolicy | undefined): HashPolicy[] | undefin
   return [{ cookie: { name: h.cookie.name, ...(h.cookie.ttlMs !== undefined ? { ttl: durationOf(h.cookie.ttlMs) } : {}), ...(h.cookie.path ? { path: h.cookie.path } : {}) } }];
 }
 
-function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind: ProxyKind): Route[] {
+export function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind: ProxyKind): Route[] {
   const action: RouteAction = { ...spec.action };
   const hp = hashPolicy(policy);
   if (hp) action.hash_policy = hp;
@@ -87,19 +89,23 @@ function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined, kind:
   }
   if (spec.timeouts?.idleMs !== undefined && kind === 'envoy') action.idle_timeout = durationOf(spec.timeouts.idleMs);
   const r = spec.retries;
-  if (!r || r.attempts <= 0) return [{ name: spec.name, match: routeMatch(spec.match), route: action }];
+  if (!r || r.attempts <= 0) return [{ name: spec.name, match: spec.matchFor(), route: action }];
   const withRetry = { ...action, retry_policy: retryPolicy(r, spec.timeouts, kind) };
   if (kind === 'proxyless') {
     // Every gRPC call is a POST, and gRPC clients cannot match on methods:
     // retry only if the policy retries POSTs, as an Envoy would.
     const retriesPost = r.methods.length === 0 || r.methods.includes('POST') || r.methods.includes('*');
-    return [{ name: spec.name, match: routeMatch(spec.match), route: retriesPost ? withRetry : action }];
+    return [{ name: spec.name, match: spec.matchFor(), route: retriesPost ? withRetry : action }];
   }
-  if (r.methods.length === 0) return [{ name: spec.name, match: routeMatch(spec.match), route: withRetry }];
+  if (r.methods.length === 0) return [{ name: spec.name, match: spec.matchFor(), route: withRetry }];
   return [
-    { name: retryRouteName(spec.name), match: routeMatch(spec.match, r.methods), route: withRetry },
-    { name: spec.name, match: routeMatch(spec.match), route: action },
+    { name: retryRouteName(spec.name), match: spec.matchFor(r.methods), route: withRetry },
+    { name: spec.name, match: spec.matchFor(), route: action },
   ];
+}
+
+function smiMatch(m: HttpMatch | undefined): RouteSpec['matchFor'] {
+  return (only) => routeMatch(m, only);
 }
 
 export function virtualHost(
@@ -109,6 +115,10 @@ export function virtualHost(
   options: { callerNamespace?: string; isDefaultPort: boolean; kind: ProxyKind },
 ): VirtualHost {
   const policy = port.policy;
+  const vhost = { name: virtualHostName(service.namespace, service.name, port.port), domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort) };
+  // Gateway API routes attached to this port replace its TrafficSplits (mesh-routes.ts).
+  const gatewayRoutes = applicableRoutes(service, port.port, options.callerNamespace);
+  if (gatewayRoutes.length > 0) return { ...vhost, routes: meshRoutes(gatewayRoutes, port, options.kind) };
   // A split takes this port only if a backend with weight > 0 has it: one whose only
   // backends here weigh 0 would be weighted_clusters with no clusters, which Envoy and
   // gRPC reject (NACKing the whole RouteConfiguration); the root service keeps the port.
@@ -119,20 +129,16 @@ export function virtualHost(
   const specs: RouteSpec[] = [];
   for (const split of matchedSplits) {
     split.matches.forEach((m, i) =>
-      specs.push({ name: splitRouteName(split.name, m.name || i), match: m, action: weightedAction(model, split, port.port), timeouts: policy?.timeouts, retries: policy?.retries }),
+      specs.push({ name: splitRouteName(split.name, m.name || i), matchFor: smiMatch(m), action: weightedAction(model, split, port.port), timeouts: policy?.timeouts, retries: policy?.retries }),
     );
   }
   for (const rp of policy?.routes ?? []) {
     rp.matches.forEach((m, i) =>
-      specs.push({ name: policyRouteName(rp.from.split('/')[1]!, m.name || i), match: m, action: defaultAction, timeouts: rp.timeouts ?? policy?.timeouts, retries: rp.retries ?? policy?.retries }),
+      specs.push({ name: policyRouteName(rp.from.split('/')[1]!, m.name || i), matchFor: smiMatch(m), action: defaultAction, timeouts: rp.timeouts ?? policy?.timeouts, retries: rp.retries ?? policy?.retries }),
     );
   }
-  specs.push({ name: DEFAULT_ROUTE, match: undefined, action: defaultAction, timeouts: policy?.timeouts, retries: policy?.retries });
-  return {
-    name: virtualHostName(service.namespace, service.name, port.port),
-    domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort),
-    routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind)),
-  };
+  specs.push({ name: DEFAULT_ROUTE, matchFor: smiMatch(undefined), action: defaultAction, timeouts: policy?.timeouts, retries: policy?.retries });
+  return { ...vhost, routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind)) };
 }
 
 /** Ports that carry HTTP (and so get a virtual host); TCP ports are out of scope for routing. */

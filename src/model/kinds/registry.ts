@@ -6,10 +6,14 @@ import type { FieldProblem } from '../problem.ts';
 import { didYouMean } from '../suggest.ts';
 import { namespaceKind, serviceAccountKind } from './core-names.ts';
 import { endpointSliceKind } from './endpoint-slice.ts';
+import { backendTlsPolicyKind, gatewayClassKind, gatewayKind, tcpRouteKind, tlsRouteKind } from './gateway-kinds.ts';
+import { grpcRouteKind } from './grpc-route.ts';
+import { httpRouteKind } from './http-route.ts';
 import { httpRouteGroupKind } from './http-route-group.ts';
 import type { KindSpec } from './kind.ts';
 import { meshConfigKind } from './mesh-config.ts';
 import { podKind } from './pod.ts';
+import { referenceGrantKind } from './reference-grant.ts';
 import { serviceKind } from './service.ts';
 import { trafficPolicyKind } from './traffic-policy.ts';
 import { trafficSplitKind } from './traffic-split.ts';
@@ -26,9 +30,17 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   trafficTargetKind,
   trafficPolicyKind,
   meshConfigKind,
+  gatewayClassKind,
+  gatewayKind,
+  httpRouteKind,
+  grpcRouteKind,
+  referenceGrantKind,
+  backendTlsPolicyKind,
+  tlsRouteKind,
+  tcpRouteKind,
 ] as readonly KindSpec<unknown>[];
 
-const BY_TYPE = new Map(KINDS.map((k) => [`${k.apiVersion} ${k.kind}`, k]));
+const BY_TYPE = new Map(KINDS.flatMap((k) => [k.apiVersion, ...(k.alsoServed ?? [])].map((v) => [`${v} ${k.kind}`, k] as const)));
 
 export function supportedKinds(): string {
   return KINDS.map((k) => `${k.apiVersion} ${k.kind}`).join(', ');
@@ -39,7 +51,7 @@ export function lookupKind(apiVersion: string, kind: string): KindSpec<unknown> 
 }
 
 /** API groups whose objects are intents for the mesh: an unknown kind there is surely a mistake. */
-const MESH_GROUPS = ['smi-spec.io', 'trellis.io'];
+const MESH_GROUPS = ['smi-spec.io', 'trellis.io', 'gateway.networking.k8s.io'];
 
 /**
  * Why an object of an unsupported type is not read. A wrong version of a
@@ -52,7 +64,7 @@ export function unsupportedKind(apiVersion: string, kind: string): FieldProblem 
   if (sameKind) {
     return {
       severity: 'error', reason: 'UnsupportedKind', field: 'apiVersion',
-      message: `${kind} is read as apiVersion "${sameKind.apiVersion}", not "${apiVersion}"; change apiVersion to ${sameKind.apiVersion}`,
+      message: `${kind} is read as apiVersion ${[sameKind.apiVersion, ...(sameKind.alsoServed ?? [])].map((v) => `"${v}"`).join(' or ')}, not "${apiVersion}"; change apiVersion to ${sameKind.apiVersion}`,
     };
   }
   const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';

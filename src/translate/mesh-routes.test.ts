@@ -45,7 +45,7 @@ rules:
     expect(routes.every((r) => r.name !== 'default'), 'no fall-through: an unmatched request gets 404').toBe(true);
   });
 
-  it('weighted backends, a missing backend\'s share answered with 500, header modifiers, mirror, timeouts', () => {
+  it('weighted backends, a missing backend\'s share answered with 500 (a twin route taking that fraction), header modifiers, mirror, timeouts', () => {
     const m = buildWith(route('web', `
 ${PARENT}
 rules:
@@ -59,7 +59,13 @@ rules:
   - {name: web-v9, port: 8080, weight: 1}
   timeouts: {request: 10s, backendRequest: 2s}
 `)).model;
-    const [r] = vhost(m).routes;
+    const [missing, r] = vhost(m).routes;
+    // web-v9 does not exist: its share (1 of 4) is answered with 500 by a twin route taking that fraction first.
+    expect(missing).toMatchObject({
+      name: 'httproute/demo/web/0/0/backend-not-found',
+      match: { query_parameters: [{ name: 'animal', string_match: { exact: 'whale' } }], runtime_fraction: { default_value: { numerator: 250000, denominator: 'MILLION' } } },
+      direct_response: { status: 500 },
+    });
     expect(r!.match).toEqual({
       prefix: '/',
       headers: [{ name: ':method', string_match: { safe_regex: { regex: '^(GET)$' } } }],
@@ -68,9 +74,7 @@ rules:
     expect(r!.route).toMatchObject({
       weighted_clusters: { clusters: [
         { name: 'web-v1.demo:8080', weight: 3, request_headers_to_add: [{ header: { key: 'x-backend', value: 'v1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] },
-        { name: 'missing-backend|web-v9.demo:8080', weight: 1 },
       ] },
-      cluster_not_found_response_code: 'INTERNAL_SERVER_ERROR',
       request_mirror_policies: [{ cluster: 'api.demo:8080', runtime_fraction: { default_value: { numerator: 250000, denominator: 'MILLION' } } }],
       timeout: '10s',
       retry_policy: { num_retries: 0, per_try_timeout: '2s' },

@@ -16,7 +16,7 @@ import type { EffectivePolicy, HeaderModifier, MeshRoute, MeshRouteRule, MeshSer
 import type { Route, RouteAction } from '../xds/envoy-types.ts';
 import { durationOf } from './cluster.ts';
 import { comparePrecedence, gatewayRouteMatch, prefixOf, quoteRe2 } from './gateway-match.ts';
-import { meshRouteName, missingBackendClusterName, outboundClusterName } from './names.ts';
+import { meshRouteName, missingBackendsRouteName, outboundClusterName } from './names.ts';
 import type { ProxyKind } from './proxy.ts';
 import { envoyRoutes } from './routes.ts';
 
@@ -77,14 +77,13 @@ function redirect(f: Extract<RouteFilter, { type: 'RequestRedirect' }>, match: G
 }
 
 function action(rule: MeshRouteRule, match: GatewayMatch, kind: ProxyKind): RouteAction {
-  const clusters = rule.backends.map((b) => ({
-    name: b.found ? outboundClusterName(b.namespace, b.name, b.port) : missingBackendClusterName(b.namespace, b.name, b.port),
+  const clusters = rule.backends.filter((b) => b.found).map((b) => ({
+    name: outboundClusterName(b.namespace, b.name, b.port),
     weight: b.weight,
     ...(kind === 'envoy' ? headerFields(b.filters) : {}),
   }));
   const a: RouteAction =
     clusters.length === 1 && Object.keys(clusters[0]!).length === 2 ? { cluster: clusters[0]!.name } : { weighted_clusters: { clusters } };
-  if (rule.backends.some((b) => !b.found)) a.cluster_not_found_response_code = 'INTERNAL_SERVER_ERROR';
   for (const f of rule.filters) {
     if (f.type === 'URLRewrite') {
       if (f.hostname) a.host_rewrite_literal = f.hostname;
@@ -107,21 +106,31 @@ function matchRoutes(route: MeshRoute, rule: MeshRouteRule, match: GatewayMatch,
   const headers = kind === 'envoy' ? headerFields(rule.filters) : {};
   const redirectFilter = rule.filters.find((f) => f.type === 'RequestRedirect');
   if (redirectFilter && kind === 'envoy') return [{ name, match: gatewayRouteMatch(match, kind), redirect: redirect(redirectFilter, match), ...headers }];
-  if (rule.backends.length === 0 && kind === 'envoy') {
-    // No backend with a positive weight: the spec's 500.
-    return [{ name, match: gatewayRouteMatch(match, kind), direct_response: { status: 500 }, ...headers }];
+  const found = rule.backends.filter((b) => b.found);
+  if (found.length === 0) {
+    // No backend with a positive weight that exists: the spec's 500. gRPC clients know no
+    // direct_response (gRFC A28), and without a route their calls fail (UNAVAILABLE).
+    return kind === 'envoy' ? [{ name, match: gatewayRouteMatch(match, kind), direct_response: { status: 500 }, ...headers }] : [];
   }
+  // The share of backends that do not exist is answered with 500 (the spec): a twin route that
+  // takes that fraction of the matching requests first. Naming a cluster that does not exist
+  // instead would make the snapshot inconsistent (a route names only clusters the proxy has).
+  const missing = rule.backends.reduce((n, b) => n + (b.found ? 0 : b.weight), 0);
+  const total = rule.backends.reduce((n, b) => n + b.weight, 0);
+  const missingShare: Route[] = missing > 0 && kind === 'envoy'
+    ? [{ name: missingBackendsRouteName(name), match: { ...gatewayRouteMatch(match, kind), runtime_fraction: { default_value: { numerator: Math.round((missing / total) * 1_000_000), denominator: 'MILLION' } } }, direct_response: { status: 500 }, ...headers }]
+    : [];
   const t = rule.timeouts;
   const timeouts = { ...policy?.timeouts, ...(t?.requestMs !== undefined ? { requestMs: t.requestMs } : {}), ...(t?.backendRequestMs !== undefined ? { perTryMs: t.backendRequestMs } : {}) };
   const routes = envoyRoutes({ name, matchFor: (only) => gatewayRouteMatch(match, kind, only), action: action(rule, match, kind), timeouts, retries: policy?.retries }, policy, kind);
-  return routes.map((r) => {
+  return [...missingShare, ...routes.map((r) => {
     const out: Route = { ...r, ...headers };
     // backendRequest bounds each attempt, the first included, even with no retries.
     if (t?.backendRequestMs && kind === 'envoy' && out.route && !out.route.retry_policy) {
       out.route = { ...out.route, retry_policy: { num_retries: 0, per_try_timeout: durationOf(t.backendRequestMs) } };
     }
     return out;
-  });
+  })];
 }
 
 export function meshRoutes(routes: readonly MeshRoute[], port: ServicePort, kind: ProxyKind): Route[] {

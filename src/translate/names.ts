@@ -161,13 +161,11 @@ export function meshRouteName(kind: string, namespace: string, route: string, ru
 }
 
 /**
- * The cluster a route's share for a backend that does not exist goes to:
- * a name no cluster has (`|` is never in a Kubernetes name, `svc.ns:port`
- * has none), so Envoy answers that share with the route's
- * cluster_not_found_response_code, 500, as the Gateway API requires.
+ * The twin of a Gateway API route that answers the share of its requests
+ * whose backends do not exist with 500: `<route>/backend-not-found`.
  */
-export function missingBackendClusterName(namespace: string, service: string, port: number): string {
-  return `missing-backend|${service}.${namespace}:${port}`;
+export function missingBackendsRouteName(route: string): string {
+  return `${route}/backend-not-found`;
 }
 
 /**

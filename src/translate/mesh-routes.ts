@@ -36,9 +36,13 @@ function headerOptions(m: HeaderModifier): HeaderOption[] {
   ];
 }
 
+type HeaderFields = Pick<Route, 'request_headers_to_add' | 'request_headers_to_remove' | 'response_headers_to_add' | 'response_headers_to_remove'>;
+const NO_HEADERS: HeaderFields = Object.freeze({});
+
 /** Header modifier filters as the fields Route and ClusterWeight share. */
-function headerFields(filters: readonly RouteFilter[]) {
-  const out: Pick<Route, 'request_headers_to_add' | 'request_headers_to_remove' | 'response_headers_to_add' | 'response_headers_to_remove'> = {};
+function headerFields(filters: readonly RouteFilter[]): HeaderFields {
+  if (filters.length === 0) return NO_HEADERS;
+  const out: HeaderFields = {};
   for (const f of filters) {
     if (f.type === 'RequestHeaderModifier') {
       if (f.modifier.set.length + f.modifier.add.length > 0) out.request_headers_to_add = headerOptions(f.modifier);
@@ -77,13 +81,13 @@ function redirect(f: Extract<RouteFilter, { type: 'RequestRedirect' }>, match: G
 }
 
 function action(rule: MeshRouteRule, match: GatewayMatch, kind: ProxyKind): RouteAction {
-  const clusters = rule.backends.filter((b) => b.found).map((b) => ({
-    name: outboundClusterName(b.namespace, b.name, b.port),
-    weight: b.weight,
-    ...(kind === 'envoy' ? headerFields(b.filters) : {}),
-  }));
-  const a: RouteAction =
-    clusters.length === 1 && Object.keys(clusters[0]!).length === 2 ? { cluster: clusters[0]!.name } : { weighted_clusters: { clusters } };
+  const found = rule.backends.filter((b) => b.found);
+  const a: RouteAction = found.length === 1 && (found[0]!.filters.length === 0 || kind !== 'envoy')
+    ? { cluster: outboundClusterName(found[0]!.namespace, found[0]!.name, found[0]!.port) }
+    : { weighted_clusters: { clusters: found.map((b) => {
+      const name = outboundClusterName(b.namespace, b.name, b.port);
+      return b.filters.length === 0 || kind !== 'envoy' ? { name, weight: b.weight } : { name, weight: b.weight, ...headerFields(b.filters) };
+    }) } };
   for (const f of rule.filters) {
     if (f.type === 'URLRewrite') {
       if (f.hostname) a.host_rewrite_literal = f.hostname;
@@ -103,7 +107,7 @@ function action(rule: MeshRouteRule, match: GatewayMatch, kind: ProxyKind): Rout
 /** One match of one rule: its Envoy route(s) (two when retries are limited to some methods). */
 function matchRoutes(route: MeshRoute, rule: MeshRouteRule, match: GatewayMatch, index: number, policy: EffectivePolicy | undefined, kind: ProxyKind): Route[] {
   const name = meshRouteName(route.kind, route.namespace, route.name, rule.name, index);
-  const headers = kind === 'envoy' ? headerFields(rule.filters) : {};
+  const headers = kind === 'envoy' ? headerFields(rule.filters) : NO_HEADERS;
   const redirectFilter = rule.filters.find((f) => f.type === 'RequestRedirect');
   if (redirectFilter && kind === 'envoy') return [{ name, match: gatewayRouteMatch(match, kind), redirect: redirect(redirectFilter, match), ...headers }];
   const found = rule.backends.filter((b) => b.found);
@@ -123,19 +127,19 @@ function matchRoutes(route: MeshRoute, rule: MeshRouteRule, match: GatewayMatch,
   const t = rule.timeouts;
   const timeouts = { ...policy?.timeouts, ...(t?.requestMs !== undefined ? { requestMs: t.requestMs } : {}), ...(t?.backendRequestMs !== undefined ? { perTryMs: t.backendRequestMs } : {}) };
   const routes = envoyRoutes({ name, matchFor: (only) => gatewayRouteMatch(match, kind, only), action: action(rule, match, kind), timeouts, retries: policy?.retries }, policy, kind);
-  return [...missingShare, ...routes.map((r) => {
+  const decorated = headers === NO_HEADERS && !(t?.backendRequestMs && kind === 'envoy') ? routes : routes.map((r) => {
     const out: Route = { ...r, ...headers };
     // backendRequest bounds each attempt, the first included, even with no retries.
     if (t?.backendRequestMs && kind === 'envoy' && out.route && !out.route.retry_policy) {
       out.route = { ...out.route, retry_policy: { num_retries: 0, per_try_timeout: durationOf(t.backendRequestMs) } };
     }
     return out;
-  })];
+  });
+  return missingShare.length > 0 ? [...missingShare, ...decorated] : decorated;
 }
 
 export function meshRoutes(routes: readonly MeshRoute[], port: ServicePort, kind: ProxyKind): Route[] {
   const entries = routes.flatMap((route) => route.rules.flatMap((rule) => rule.matches.map((match, i) => ({ route, rule, match, i }))));
-  return entries
-    .toSorted((a, b) => comparePrecedence(a.match, b.match))
-    .flatMap((e) => matchRoutes(e.route, e.rule, e.match, e.i, port.policy, kind));
+  const ordered = entries.length > 1 ? entries.toSorted((a, b) => comparePrecedence(a.match, b.match)) : entries;
+  return ordered.flatMap((e) => matchRoutes(e.route, e.rule, e.match, e.i, port.policy, kind));
 }

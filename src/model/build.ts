@@ -29,7 +29,7 @@ import { Book, objectId, objectKey, sortedMap, type Entry } from './resolve/book
 import { Incumbents, type AcceptedInputs } from './resolve/incumbents.ts';
 import { resolveMesh } from './resolve/mesh.ts';
 import { checkGatewayKinds } from './resolve/gateway-status.ts';
-import { parentRefsOf, resolveMeshRoutes } from './resolve/mesh-routes.ts';
+import { parentRefsOf, resolveMeshRoutes, warnShadowedSplits } from './resolve/mesh-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
@@ -143,6 +143,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book);
   const gateway = { gatewayClasses: of(gatewayClassKind), gateways: of(gatewayKind), referenceGrants: of(referenceGrantKind) };
   const routesByService = resolveMeshRoutes([...of(httpRouteKind), ...of(grpcRouteKind)], svc.services, gateway, book);
+  warnShadowedSplits(of(trafficSplitKind), splits, routesByService, svc.services, book);
   checkGatewayKinds({ ...gateway, streamRoutes: [...of(tlsRouteKind), ...of(tcpRouteKind)], backendTlsPolicies: of(backendTlsPolicyKind) }, book);
 
   const splitOrder = splitsByService(splits);

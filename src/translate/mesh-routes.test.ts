@@ -132,6 +132,11 @@ rules: [{backendRefs: [{name: web-v2, port: 8080}]}]
     expect(vhost(m).routes.map((r) => [r.name, r.route.cluster])).toEqual([['httproute/demo/web/0/0', 'web-v2.demo:8080']]);
     expect(vhost(m, { port: 9090 }).routes.map((r) => r.name)).toEqual(['default']);
     expect(vhost(m, { port: 9090 }).routes[0]!.route.weighted_clusters.clusters.map((c: { name: string }) => c.name)).toEqual(['web-v1.demo:9090', 'web-v2.demo:9090']);
+    const split = buildWith(WEIGHTED + route('web', `
+${PARENT}
+rules: [{backendRefs: [{name: web-v2, port: 8080}]}]
+`)).statuses.find((s) => s.kind === 'TrafficSplit')!;
+    expect(split.problems.map((p) => [p.severity, p.reason, p.field, p.message.includes('port 8080')])).toEqual([['warning', 'Ignored', 'spec.service', true]]);
   });
 
   it('proxyless gRPC clients get the same routes with the matches they understand (no path_separated_prefix, no redirects)', () => {

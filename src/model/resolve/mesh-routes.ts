@@ -181,3 +181,30 @@ export function parentRefsOf(spec: unknown): readonly ParentRefSpec[] | undefine
   const refs = (spec as { parentRefs?: unknown } | undefined)?.parentRefs;
   return Array.isArray(refs) ? (refs as ParentRefSpec[]) : undefined;
 }
+
+/**
+ * The rule for a service both APIs address (docs/gateway-api.md): on a port
+ * where producer HTTPRoutes or GRPCRoutes apply, they route, and the service's
+ * TrafficSplits do not (for every caller; consumer routes replace only the
+ * producer side for their namespace). The split is still accepted, for its
+ * other ports, with a warning naming the routes.
+ */
+export function warnShadowedSplits(
+  splits: readonly Entry<{ service: string }>[],
+  accepted: ReadonlyMap<ObjectKey, { service: ObjectKey }>,
+  routesByService: ReadonlyMap<ObjectKey, readonly MeshRoute[]>,
+  services: Services,
+  book: Book,
+): void {
+  for (const e of splits) {
+    const split = accepted.get(e.key);
+    const routes = split && (routesByService.get(split.service) ?? []).filter((r) => !r.consumer);
+    if (!split || !routes || routes.length === 0) continue;
+    const ports = services.get(split.service)!.ports.filter((p) => p.protocol !== 'tcp').map((p) => p.port);
+    const taken = ports.filter((p) => routes.some((r) => r.ports.length === 0 || r.ports.includes(p)));
+    if (taken.length === 0) continue;
+    const names = [...new Set(routes.map((r) => `${r.kind} ${r.name}`))].join(', ');
+    const where = taken.length === ports.length ? 'every port of the service' : `port ${taken.join(', ')}`;
+    book.warn(e, 'spec.service', 'Ignored', `${names} route${routes.length > 1 ? '' : 's'} ${where} of service "${e.spec.service}"; there this TrafficSplit does not apply (Gateway API routes take precedence over SMI on the ports they attach to). Move the backends into the route, or delete one`);
+  }
+}

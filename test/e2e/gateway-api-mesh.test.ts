@@ -154,3 +154,57 @@ describe(`issue 10: Gateway API ${GATEWAY_API_VERSION} MESH conformance cases on
     else expect(current, 'the table in docs/gateway-api-conformance.md is out of date: run with UPDATE_CONFORMANCE_DOC=1').toBe(table);
   });
 });
+
+describe('issue 10: bad input on real Envoys — the spec\'s condition, the rest keeps working', () => {
+  const intents = async () => {
+    const res = await fetch(`http://127.0.0.1:${mesh.server.adminPort}/api/v1/intents`, { signal: AbortSignal.timeout(5000) });
+    return ((await res.json()) as { intents: Array<{ kind: string; name: string; servedGeneration?: number; conditions: Array<{ type: string; status: string; reason: string }>; problems: Array<{ reason: string; field: string; file?: string; line?: number }>; parents?: Array<{ conditions: Array<{ type: string; status: string; reason: string }> }> }> }).intents;
+  };
+  const route = (rules: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bad-input, namespace: ${MESH_NS}}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo, port: 80}]
+  rules:
+${rules}`;
+  const client = () => mesh.pod(MESH_NS, 'app=echo,version=v1');
+  const tally = async (n: number) => {
+    const out = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const r = await mesh.request(client(), { host: 'echo', path: '/' });
+      const k = r.echo ? r.echo.pod : String(r.status);
+      out.set(k, (out.get(k) ?? 0) + 1);
+    }
+    return Object.fromEntries(out);
+  };
+
+  it('a backendRef to a missing Service: its share of requests gets 500, the rest reaches the other backend; ResolvedRefs=False BackendNotFound', async () => {
+    await mesh.apply('bad.yaml', route('  - backendRefs: [{name: echo-v2, port: 80, weight: 1}, {name: nope, port: 80, weight: 1}]\n'));
+    try {
+      const got = await tally(200);
+      expect(Object.keys(got).sort()).toEqual(['500', 'echo-v2-0']);
+      expect(got['500']).toBeGreaterThan(60);
+      expect(got['500']).toBeLessThan(140);
+      const s = (await intents()).find((x) => x.kind === 'HTTPRoute' && x.name === 'bad-input')!;
+      expect(s.parents![0]!.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([['Accepted', 'True', 'Accepted'], ['ResolvedRefs', 'False', 'BackendNotFound']]);
+    } finally {
+      await mesh.remove('bad.yaml');
+    }
+  });
+
+  it('an edit changes traffic live; an invalid edit (a regex RE2 refuses) keeps the last good route, with Accepted=False at its file and line', async () => {
+    await mesh.apply('bad.yaml', route('  - backendRefs: [{name: echo-v2, port: 80}]\n'));
+    try {
+      expect(await tally(5)).toEqual({ 'echo-v2-0': 5 });
+      await mesh.apply('bad.yaml', route('  - matches: [{path: {type: RegularExpression, value: "/(?!admin).*"}}]\n    backendRefs: [{name: echo-v1, port: 80}]\n'));
+      expect(await tally(5), 'the last good version still routes').toEqual({ 'echo-v2-0': 5 });
+      const s = (await intents()).find((x) => x.kind === 'HTTPRoute' && x.name === 'bad-input')!;
+      expect(s.conditions[0]).toMatchObject({ type: 'Accepted', status: 'False' });
+      expect(s.servedGeneration).toBeDefined();
+      expect(s.problems.map((p) => [p.reason, p.field, p.file, p.line])).toEqual([['InvalidRegex', 'spec.rules[0].matches[0].path.value', path.join(mesh.dir, 'bad.yaml'), 7]]);
+      expect((await mesh.request(mesh.pod(MESH_NS, 'app=echo,version=v1'), { host: 'echo-v1' })).echo?.pod, 'other services are untouched').toBe('echo-v1-0');
+    } finally {
+      await mesh.remove('bad.yaml');
+    }
+  });
+});

@@ -90,8 +90,9 @@ async function checkWeights(c: MeshCase): Promise<string | undefined> {
     await Promise.all(Array.from({ length: 10 }, async () => {
       while (next < 500) {
         next++;
-        const res = await mesh.request(from, { host: 'echo', path: '/' });
-        const backend = (res.echo?.pod ?? `status ${res.status}`).replace(/-0$/, '');
+        const backend = (c.grpc
+          ? await mesh.grpcEcho(from, c.grpc.authority).catch((e: Error) => `error ${e.message}`)
+          : await mesh.request(from, { host: 'echo', path: '/' }).then((res) => res.echo?.pod ?? `status ${res.status}`)).replace(/-0$/, '');
         counts.set(backend, (counts.get(backend) ?? 0) + 1);
       }
     }));

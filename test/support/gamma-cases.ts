@@ -41,6 +41,8 @@ export interface MeshCase {
   expectations?: Expectation[];
   /** MeshHTTPRouteWeight: the share of requests each backend must get (±5 points over 500, as weight.go). */
   weights?: Record<string, number>;
+  /** The requests are gRPC calls (Protocol "grpc") to this authority. */
+  grpc?: { authority: string };
   /** Why Trellis does not pass the case (shown in the table); the case is still run and must fail the way stated. */
   unsupported?: string;
   /** With `unsupported`: the expectations (by name) that fail; every other one must pass. */
@@ -187,7 +189,8 @@ export const MESH_CASES: MeshCase[] = [
     ],
   },
   {
+    // The client calls GrpcEcho/Echo on echo:7070 (the suite's gRPC echo server, echo-basic with GRPC_ECHO_SERVER).
     name: 'MeshGRPCRouteWeight', go: 'grpcroute-weight.go', manifest: 'grpcroute-weight.yaml', features: 'GRPCRoute',
-    unsupported: 'needs a gRPC client in the calling pod and the suite\'s gRPC echo server behind the grpc port; this loopback run has neither (GRPCRoute is translated and unit-tested, not run here)',
+    grpc: { authority: 'echo:7070' }, weights: { [V1]: 0.7, [V2]: 0.3 },
   },
 ];

@@ -18,6 +18,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { parseAllDocuments } from 'yaml';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
@@ -158,12 +160,12 @@ export class GammaMesh {
     const mesh = new GammaMesh(meshDir, stateDir, server, pods, procs);
     try {
       for (const pod of pods) {
-        const [httpPort, h2cPort] = [await freePort(), await freePort()];
+        const [httpPort, h2cPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
         const log = openSync(path.join(logDir, `${pod.namespace}-${pod.name}.log`), 'a');
-        procs.push(spawn(echo, [], {
-          env: { HTTP_PORT: String(httpPort), H2C_PORT: String(h2cPort), POD_NAME: pod.name, NAMESPACE: pod.namespace, SERVICE_NAME: pod.name.replace(/-0$/, '') },
-          stdio: ['ignore', log, log],
-        }));
+        const context = { POD_NAME: pod.name, NAMESPACE: pod.namespace, SERVICE_NAME: pod.name.replace(/-0$/, '') };
+        procs.push(spawn(echo, [], { env: { HTTP_PORT: String(httpPort), H2C_PORT: String(h2cPort), ...context }, stdio: ['ignore', log, log] }));
+        // The same binary as the suite's gRPC echo server (GrpcEcho), for the grpc port.
+        procs.push(spawn(echo, [], { env: { GRPC_ECHO_SERVER: '1', HTTP_PORT: String(grpcPort), ...context }, stdio: ['ignore', log, log] }));
         const key = `${pod.namespace}/${pod.name}`;
         const bootstrap = await workloadBootstrapYaml({
           model: server.mesh!.model!,
@@ -173,8 +175,8 @@ export class GammaMesh {
           xdsAddress: `127.0.0.1:${server.xdsPort}`,
           adminAddress: `${pod.ip}:${ADMIN_PORT}`,
           outboundAddress: `${pod.ip}:${OUTBOUND_PORT}`,
-          // The suite's Services send 80 and 8080 to the echo's HTTP port, 7070 (grpc) to its h2c one.
-          appPorts: new Map([[80, httpPort], [8080, httpPort], [7070, h2cPort]]),
+          // The suite's Services send 80 and 8080 to the echo's HTTP port, 7070 (grpc) to the gRPC echo.
+          appPorts: new Map([[80, httpPort], [8080, httpPort], [7070, grpcPort]]),
           appAddress: '127.0.0.1',
         });
         const file = path.join(dir, `${pod.namespace}-${pod.name}.bootstrap.yaml`);
@@ -245,11 +247,43 @@ export class GammaMesh {
     });
   }
 
+  /**
+   * A gRPC call of GrpcEcho/Echo (conformance/echo-basic/grpcecho.proto) that a
+   * pod's application makes to `authority` (e.g. echo:7070) through its
+   * sidecar; the answering pod's name.
+   */
+  async grpcEcho(from: MeshPod, authority: string): Promise<string> {
+    const client = (this.grpcClients[`${from.ip} ${authority}`] ??= new (grpcEchoService())(`${from.ip}:${OUTBOUND_PORT}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': authority }) as unknown as EchoClient);
+    return new Promise((resolve, reject) => {
+      client.Echo({}, { deadline: Date.now() + 5000 }, (err, res) => {
+        if (err) reject(err);
+        else resolve(res?.assertions?.context?.pod ?? '');
+      });
+    });
+  }
+
+  private readonly grpcClients: Record<string, EchoClient> = {};
+
   async stop(): Promise<void> {
+    for (const c of Object.values(this.grpcClients)) c.close();
     await Promise.all(this.procs.map(kill));
     await this.server.stop();
     rmSync(path.dirname(this.dir), { recursive: true, force: true });
   }
+}
+
+type EchoReply = { assertions?: { context?: { pod?: string } } };
+type EchoClient = grpc.Client & { Echo(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: EchoReply) => void): void };
+let echoService: grpc.ServiceClientConstructor | undefined;
+
+/** The suite's GrpcEcho service, loaded from the module's proto. */
+function grpcEchoService(): grpc.ServiceClientConstructor {
+  if (!echoService) {
+    const def = protoLoader.loadSync(path.join(conformanceModule(), 'echo-basic/grpcecho.proto'), { keepCase: false });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as { gateway_api_conformance: { echo_basic: { grpcecho: { GrpcEcho: grpc.ServiceClientConstructor } } } };
+    echoService = pkg.gateway_api_conformance.echo_basic.grpcecho.GrpcEcho;
+  }
+  return echoService;
 }
 
 function get(host: string, port: number, urlPath: string): Promise<string> {

@@ -52,7 +52,7 @@ describe('issue 10: GRPCRoute for proxyless gRPC clients and sidecars', () => {
   it('a proxyless client of xds:///echo.demo.svc.cluster.local:7070 gets the method routes and the clusters they name', async () => {
     const host = 'echo.demo.svc.cluster.local:7070';
     const c = await h.proxyless(grpcNode('grpc-client', 'demo/client'), [host]);
-    const routes = (c.virtualHost(host).routes as Json[]).map((r) => ({ name: r.name, match: r.match, to: r.route.cluster ?? r.route.weighted_clusters.clusters.map((w: Json) => [w.name, w.weight]) }));
+    const routes = (c.virtualHost(host).routes as Json[]).map((r) => ({ name: r.name, match: r.match, to: r.route.cluster ?? r.route.weighted_clusters.clusters.map((w: Json) => [w.name, w.weight.value]) }));
     expect(routes).toEqual([
       { name: 'grpcroute/demo/echo/ping/0', match: { path: '/echo.Echo/Ping' }, to: 'echo-v2.demo:7070' },
       { name: 'grpcroute/demo/echo/1/0', match: { safe_regex: { regex: '/echo\\.Echo(/.*)?' } }, to: [['echo-v1.demo:7070', 70], ['echo-v2.demo:7070', 30]] },

@@ -23,7 +23,7 @@ interface Run {
 
 function trellis(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('node', [path.join(ROOT, 'bin/trellis.js'), ...args], { timeout: 60_000, env: { ...process.env, KUBECONFIG: '' } }, (err, stdout, stderr) => {
+    execFile('node', [path.join(ROOT, 'bin/trellis.js'), ...args], { timeout: 60_000, maxBuffer: 64 << 20, env: { ...process.env, KUBECONFIG: '' } }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -97,7 +97,7 @@ describe('issue 13: trellis install, check, uninstall', () => {
     expect(c.code, c.stdout).toBe(1);
     expect(line(c.stdout, 'Kubernetes API reachable')).toMatch(/^✔/);
     expect(line(c.stdout, 'clock skew')).toMatch(/^✔/);
-    expect(line(c.stdout, 'CRDs present')).toMatch(/^✔ CRDs present: 5 CRDs/);
+    expect(line(c.stdout, 'CRDs present')).toMatch(/^✔ CRDs present: 13 CRDs/);
     expect(line(c.stdout, 'CA Secret valid')).toMatch(/^✔ CA Secret valid: root .* \(36\d\d days\)/);
     // No kubelet, no controller-manager: nothing makes the pods.
     expect(line(c.stdout, 'Trellis replicas ready')).toMatch(/^× Trellis replicas ready: 0 of 1 replicas ready: no pods exist/);

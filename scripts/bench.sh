@@ -4,6 +4,8 @@
 #   npm run bench -- --streams 1000        # options go to the xds step: see bench/run.ts
 #   scripts/bench.sh xds [options]         # only the xds benchmark
 #   scripts/bench.sh translate [options]   # only the translation benchmark: see bench/translate.ts (--quick: 100 proxies)
+#   scripts/bench.sh translate-routes [options] # only 1,000 HTTPRoutes vs the SMI equivalent (1,000 TrafficSplits), one
+#                                          # proxy's translation: see bench/translate-routes.ts (issue 10)
 #   scripts/bench.sh sds [options]         # only SDS: 1,000 TLS streams reconnecting after a restart
 #                                          # until all hold valid secrets: see bench/sds-reconnect.ts
 #   scripts/bench.sh kube [options]        # only the cluster: 1,000 streams on `serve --source kubernetes` against a
@@ -50,6 +52,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 20000 ]; then
 fi
 case "${1:-}" in
   translate) shift; exec node --import tsx bench/translate.ts "$@" ;;
+  translate-routes) shift; exec node --expose-gc --import tsx bench/translate-routes.ts "$@" ;;
   xds) shift; exec node --import tsx bench/run.ts "$@" ;;
   sds) shift; exec node --import tsx bench/sds-reconnect.ts "$@" ;;
   kube) shift; exec node --import tsx bench/kube-churn.ts "$@" ;;
@@ -69,6 +72,8 @@ esac
 node --import tsx bench/run.ts "$@"
 # Step 2: translation, model → Envoy config for one proxy and for all (issue 3).
 node --import tsx bench/translate.ts
+# Step 2b: 1,000 HTTPRoutes vs 1,000 TrafficSplits for one proxy (issue 10).
+node --expose-gc --import tsx bench/translate-routes.ts
 # Step 3: SDS, 1,000 streams reconnecting after a restart until all hold valid secrets (issue 4).
 node --import tsx bench/sds-reconnect.ts
 # Step 4: other streams beside a blocked reader and during a NACK storm (XDS_RULES 25).

@@ -14,6 +14,7 @@ fi
 bash scripts/setup-kube.sh
 # Real parts the e2e suites run, each built or installed once (cached in ~/.cache/trellis):
 bash scripts/setup-ratelimit.sh      # envoyproxy/ratelimit + Redis (global rate limits, issue 15)
+bash scripts/setup-gateway-api.sh    # the Gateway API and conformance modules, echo-basic (issue 10)
 bash scripts/setup-prometheus.sh     # Debian's prometheus (golden metrics read back, issue 12)
 bash scripts/setup-jaeger.sh         # Jaeger all-in-one from the Go module proxy (traces, issue 12; a long first build)
 echo "test: tsc"

@@ -44,7 +44,10 @@ function intentTargets(model: MeshModel | undefined): Map<string, PolicyTarget[]
 
 const TARGETED = new Set(['TrafficPolicy', 'TrafficSplit']);
 
-const INTENT_KINDS = new Set(['TrafficSplit', 'HTTPRouteGroup', 'TCPRoute', 'TrafficTarget', 'TrafficPolicy', 'RequestAuthentication', 'MeshConfig', 'MTLSPolicy', 'ExternalService']);
+const INTENT_KINDS = new Set([
+  'TrafficSplit', 'HTTPRouteGroup', 'TCPRoute', 'TrafficTarget', 'TrafficPolicy', 'RequestAuthentication', 'MeshConfig', 'MTLSPolicy', 'ExternalService',
+  'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'GatewayClass', 'Gateway', 'ReferenceGrant', 'BackendTLSPolicy',
+]);
 
 export function registerMeshRoutes(admin: AdminServer, mesh: { readonly generation: number; readonly sourceErrors: readonly SourceError[]; readonly statuses: readonly ObjectStatus[]; readonly model?: MeshModel }): void {
   admin.route('/api/v1/intents', (_p, url) => {

@@ -35,7 +35,8 @@ export async function getOrUndefined<T = Json>(rest: KubeRest, path: string): Pr
   }
 }
 
-const versionsOf = (crd: Json) => (((crd.spec as Json).versions ?? []) as Json[]);
+/** The versions a CRD serves (the Gateway API's CRDs also list old versions they no longer serve). */
+const versionsOf = (crd: Json) => (((crd.spec as Json).versions ?? []) as Json[]).filter((v) => v.served !== false);
 const nameOf = (o: Json) => String((o.metadata as Json).name);
 
 async function crdsPresent(rest: KubeRest): Promise<Outcome> {
@@ -47,7 +48,7 @@ async function crdsPresent(rest: KubeRest): Promise<Outcome> {
       problems.push(`${nameOf(want)} missing`);
       continue;
     }
-    const served = new Set(versionsOf(have).filter((v) => v.served).map((v) => String(v.name)));
+    const served = new Set(versionsOf(have).map((v) => String(v.name)));
     const lacking = versionsOf(want).map((v) => String(v.name)).filter((v) => !served.has(v));
     if (lacking.length > 0) problems.push(`${nameOf(want)} does not serve ${lacking.join(', ')} (serves ${[...served].join(', ') || 'nothing'})`);
     const established = (((have.status as Json | undefined)?.conditions ?? []) as Json[]).some((c) => c.type === 'Established' && c.status === 'True');
@@ -149,8 +150,14 @@ async function noConflictingCrds(rest: KubeRest): Promise<Outcome> {
     const have = await getOrUndefined(rest, apiPath(want));
     if (!have) continue;
     const ours = ((have.metadata as Json).labels as Json | undefined)?.['app.kubernetes.io/part-of'] === 'trellis';
-    const served = new Set(versionsOf(have).filter((v) => v.served).map((v) => String(v.name)));
+    const served = new Set(versionsOf(have).map((v) => String(v.name)));
     const lacking = versionsOf(want).map((v) => String(v.name)).filter((v) => !served.has(v));
+    // The Gateway API's CRDs are shared by every implementation in a cluster (official, unlabelled):
+    // one already there is a conflict only when it lacks a version Trellis reads.
+    if ((want.spec as Json).group === 'gateway.networking.k8s.io') {
+      if (lacking.length > 0) conflicts.push(`${nameOf(want)} (Gateway API) exists without ${lacking.join(', ')}`);
+      continue;
+    }
     if (!ours) conflicts.push(`${nameOf(want)} exists, not installed by Trellis${lacking.length > 0 ? `, without ${lacking.join(', ')}` : ''}`);
   }
   if (conflicts.length > 0) return { ok: false, fact: conflicts.join('; '), fix: 'install replaces these CRDs: check that nothing else (another SMI implementation) relies on them, then delete them or install anyway' };

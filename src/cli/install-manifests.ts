@@ -25,17 +25,31 @@ export interface InstallOptions {
   image?: string;
 }
 
-function yamlDir(dir: string): Json[] {
+function yamlFiles(dir: string): string[] {
   const full = path.join(ROOT, dir);
   return readdirSync(full)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(path.join(full, f), 'utf8')).map((d) => d.toJSON() as Json))
+    .map((f) => path.join(full, f));
+}
+
+function yamlOf(files: readonly string[]): Json[] {
+  return files
+    .flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJSON() as Json))
     .filter((o) => o && typeof o === 'object');
 }
 
+/**
+ * The CRD files, Trellis's own (deploy/crds) then the Gateway API's
+ * (deploy/crds/gateway-api: the official standard-channel CRDs, byte for byte
+ * from the pinned Go module, see scripts/setup-gateway-api.sh).
+ */
+export function crdFiles(): string[] {
+  return [...yamlFiles('deploy/crds'), ...yamlFiles('deploy/crds/gateway-api')];
+}
+
 export function crdManifests(): Json[] {
-  return yamlDir('deploy/crds');
+  return yamlOf(crdFiles());
 }
 
 /** Every string naming the default namespace (metadata, RBAC subjects, the webhook's Service and selector) names `ns` instead. */
@@ -65,7 +79,7 @@ function customizeDeployment(d: Json, opts: InstallOptions): void {
 
 /** deploy/kubernetes with the options applied, in file order (namespace first). */
 export function clusterManifests(opts: InstallOptions): Json[] {
-  const objects = yamlDir('deploy/kubernetes').map((o) => renamespace(o, opts.namespace));
+  const objects = yamlOf(yamlFiles('deploy/kubernetes')).map((o) => renamespace(o, opts.namespace));
   for (const o of objects) if (o.kind === 'Deployment') customizeDeployment(o, opts);
   return objects;
 }

@@ -32,6 +32,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
   uninstall: { summary: 'remove what install made (the CA Secret only with --delete-ca, the CRDs with --delete-crds)', load: async () => (await import('./install.ts')).uninstallCommand },
   serve: { summary: 'run the xDS server and admin API', load: async () => (await import('./serve.ts')).serveCommand, logs: 'stdout' },
   validate: { summary: 'check intents (files or directories) before apply', load: async () => (await import('./validate.ts')).validateCommand },
+  migrate: { summary: 'print the Gateway API HTTPRoutes equivalent to the SMI TrafficSplits of files or directories', load: async () => (await import('./migrate.ts')).migrateCommand },
 };
 
 function usage(): string {

@@ -12,6 +12,10 @@ import { decodeObject, type KindSpec } from './kinds/kind.ts';
 import { namespaceKind, serviceAccountKind } from './kinds/core-names.ts';
 import { endpointSliceKind } from './kinds/endpoint-slice.ts';
 import { externalServiceKind } from './kinds/external-service.ts';
+import { backendTlsPolicyKind, gatewayClassKind, gatewayKind, tcpRouteKind as gatewayTcpRouteKind, tlsRouteKind } from './kinds/gateway-kinds.ts';
+import { grpcRouteKind } from './kinds/grpc-route.ts';
+import { httpRouteKind } from './kinds/http-route.ts';
+import { referenceGrantKind } from './kinds/reference-grant.ts';
 import { httpRouteGroupKind } from './kinds/http-route-group.ts';
 import { meshConfigKind } from './kinds/mesh-config.ts';
 import { mtlsPolicyKind } from './kinds/mtls-policy.ts';
@@ -33,6 +37,8 @@ import { resolveExternalServices } from './resolve/external.ts';
 import { resolveMesh } from './resolve/mesh.ts';
 import { withServerLimits } from './resolve/server-limits.ts';
 import { resolveMtls } from './resolve/mtls.ts';
+import { checkGatewayKinds } from './resolve/gateway-status.ts';
+import { parentRefsOf, resolveMeshRoutes, warnShadowedSplits } from './resolve/mesh-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
@@ -118,7 +124,8 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     }
   }
 
-  const byKind = new Map<string, Entry<unknown>[]>();
+  // By KindSpec, not by kind name: SMI's TCPRoute and the Gateway API's share one.
+  const byKind = new Map<KindSpec<unknown>, Entry<unknown>[]>();
   for (const r of records) {
     if (!r.spec || book.rejected({ id: r.ref })) continue;
     const name = r.obj.metadata.name;
@@ -130,11 +137,11 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     if (spec === undefined) continue;
     const entry: Entry<unknown> = { obj: r.obj, kind: r.spec.kind, namespace: r.namespace, name, key: objectKey(r.namespace, name), id: r.ref, spec };
     r.entry = entry;
-    const list = byKind.get(entry.kind);
+    const list = byKind.get(r.spec);
     if (list) list.push(entry);
-    else byKind.set(entry.kind, [entry]);
+    else byKind.set(r.spec, [entry]);
   }
-  const of = <T>(k: KindSpec<T>): Entry<T>[] => (byKind.get(k.kind) ?? []) as Entry<T>[];
+  const of = <T>(k: KindSpec<T>): Entry<T>[] => (byKind.get(k as KindSpec<unknown>) ?? []) as Entry<T>[];
 
   const mesh = resolveMesh(of(meshConfigKind), book, incumbents, options.runningTrustDomain);
   const drafts = resolvePods(of(podKind), mesh, book);
@@ -151,6 +158,10 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, tcpRoutes, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book, mesh);
   const externalServices = resolveExternalServices(of(externalServiceKind), svc.services, identities, mesh, book);
+  const gateway = { gatewayClasses: of(gatewayClassKind), gateways: of(gatewayKind), referenceGrants: of(referenceGrantKind) };
+  const routesByService = resolveMeshRoutes([...of(httpRouteKind), ...of(grpcRouteKind)], svc.services, gateway, book);
+  warnShadowedSplits(of(trafficSplitKind), splits, routesByService, svc.services, book);
+  checkGatewayKinds({ ...gateway, streamRoutes: [...of(tlsRouteKind), ...of(gatewayTcpRouteKind)], backendTlsPolicies: of(backendTlsPolicyKind) }, book);
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
@@ -167,6 +178,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
           return policy || clusterPolicy ? { ...p, ...(policy ? { policy } : {}), ...(clusterPolicy ? { clusterPolicy } : {}) } : p;
         }),
         splits: splitOrder.get(key) ?? [],
+        routes: routesByService.get(key) ?? [],
       },
     ]),
   );
@@ -195,7 +207,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     externalServices,
   };
   const statuses = records
-    .map((r) => toStatus(r, book.of(r.ref)))
+    .map((r) => toStatus({ ...r, parents: parentRefsOf(r.entry?.spec) }, book.of(r.ref)))
     .toSorted((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name) || compare(a.origin?.file ?? '', b.origin?.file ?? '') || (a.origin?.line ?? 0) - (b.origin?.line ?? 0));
   return { model, statuses, accepted };
 }

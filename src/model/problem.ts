@@ -25,7 +25,13 @@ export type ProblemReason =
   | 'RefNotFound' // names a service, route group, route or port that does not exist
   | 'CrossNamespace' // refers across namespaces where SMI does not allow it
   | 'Ignored' // read but has no effect (explained in the message)
-  | 'RequiresRestart'; // a setting the running control plane cannot change (the trust domain)
+  | 'RequiresRestart' // a setting the running control plane cannot change (the trust domain)
+  // Gateway API route reasons, as the spec names them (RouteConditionReason):
+  | 'NoMatchingParent' // a parentRef names nothing Trellis serves (a missing Service or port, another controller's Gateway)
+  | 'BackendNotFound' // a backendRef names a Service or port that does not exist
+  | 'RefNotPermitted' // a cross-namespace reference no ReferenceGrant allows
+  | 'InvalidKind' // a backendRef or parentRef of a kind Trellis does not route to
+  | 'UnsupportedValue'; // a field value (a filter, a parent) Trellis does not serve
 
 export interface Problem {
   severity: Severity;
@@ -44,6 +50,24 @@ export interface Problem {
 }
 
 export type ConditionType = 'Accepted' | 'ResolvedRefs';
+
+/** A Gateway API route's parentRef as written (defaults applied), for per-parent status. */
+export interface ParentRef {
+  group: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  port?: number;
+  sectionName?: string;
+}
+
+/** The conditions of a route for one of its parents (Gateway API RouteParentStatus). */
+export interface ParentStatus {
+  parentRef: ParentRef;
+  /** The parent is one Trellis serves (a Service: the mesh): the Kubernetes status writer writes only these. */
+  ours: boolean;
+  conditions: Condition[];
+}
 
 export interface Condition {
   type: ConditionType;
@@ -64,6 +88,8 @@ export interface ObjectStatus {
   origin?: { file: string; line: number };
   conditions: Condition[];
   problems: Problem[];
+  /** Gateway API routes: the Accepted and ResolvedRefs conditions per parentRef. */
+  parents?: ParentStatus[];
   /**
    * Set when this generation was rejected but an earlier accepted generation
    * of the same object is still being served (see last-good.ts).
@@ -79,6 +105,8 @@ export interface FieldProblem {
   reason: ProblemReason;
   field: string;
   message: string;
+  /** Gateway API routes: the index of the parentRef this is about (absent: every parent). */
+  parent?: number;
 }
 
 export function hasErrors(problems: readonly { severity: Severity }[]): boolean {

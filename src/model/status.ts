@@ -8,16 +8,20 @@
  * service account no pod runs as yet).
  */
 import { locate, type SourceObject } from './object.ts';
-import type { Condition, FieldProblem, ObjectStatus, Problem, ProblemReason } from './problem.ts';
+import type { Condition, FieldProblem, ObjectStatus, ParentRef, ParentStatus, Problem, ProblemReason } from './problem.ts';
 
-const REF_REASONS: readonly ProblemReason[] = ['RefNotFound', 'CrossNamespace'];
+const REF_REASONS: readonly ProblemReason[] = ['RefNotFound', 'CrossNamespace', 'BackendNotFound', 'RefNotPermitted', 'InvalidKind'];
+/** Reasons that make a route's parent not accept it (Gateway API RouteConditionReason). */
+const PARENT_REASONS: readonly ProblemReason[] = ['NoMatchingParent', 'UnsupportedValue', 'Conflict'];
 
 export interface StatusSubject {
   obj: SourceObject;
   namespace: string;
+  /** Gateway API routes: their parentRefs, for a status per parent. */
+  parents?: readonly ParentRef[];
 }
 
-export function toStatus({ obj, namespace }: StatusSubject, found: readonly FieldProblem[]): ObjectStatus {
+export function toStatus({ obj, namespace, parents }: StatusSubject, found: readonly FieldProblem[]): ObjectStatus {
   const problems: Problem[] = found.map((p) => ({
     severity: p.severity,
     reason: p.reason,
@@ -54,6 +58,33 @@ export function toStatus({ obj, namespace }: StatusSubject, found: readonly Fiel
     ...(origin ? { origin } : {}),
     conditions: [accepted, resolved],
     problems,
+    ...(parents ? { parents: parents.map((p, i) => parentStatus(p, i, found, summary)) } : {}),
+  };
+}
+
+/**
+ * A route's conditions for one parent: Accepted=False with the reason of a
+ * problem about this parent, or of an error about the whole route; else
+ * True. ResolvedRefs is about the route's backends, the same for every parent.
+ */
+function parentStatus(ref: ParentRef, index: number, found: readonly FieldProblem[], summary: (l: readonly FieldProblem[]) => string): ParentStatus {
+  const { group, kind, namespace, name, port, sectionName } = ref;
+  const own = found.filter((p) => p.parent === index && PARENT_REASONS.includes(p.reason));
+  const routeErrors = found.filter((p) => p.parent === undefined && p.severity === 'error' && !REF_REASONS.includes(p.reason));
+  const against = own.length > 0 ? own : routeErrors;
+  const reasonOf = (p: FieldProblem) => (p.reason === 'Conflict' ? 'Conflicted' : PARENT_REASONS.includes(p.reason) ? p.reason : p.reason === 'Duplicate' ? 'Conflicted' : 'UnsupportedValue');
+  const accepted: Condition = against.length === 0
+    ? { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'accepted' }
+    : { type: 'Accepted', status: 'False', reason: reasonOf(against[0]!), message: summary(against) };
+  const refs = found.filter((p) => p.parent === undefined && REF_REASONS.includes(p.reason));
+  const first = refs.find((p) => p.reason === 'RefNotPermitted') ?? refs.find((p) => p.reason === 'InvalidKind') ?? refs[0];
+  const resolved: Condition = !first
+    ? { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'all references resolved' }
+    : { type: 'ResolvedRefs', status: 'False', reason: first.reason === 'RefNotFound' || first.reason === 'CrossNamespace' ? 'BackendNotFound' : first.reason, message: summary(refs) };
+  return {
+    parentRef: { group, kind, namespace, name, ...(port !== undefined ? { port } : {}), ...(sectionName !== undefined ? { sectionName } : {}) },
+    ours: (group === '' || group === 'core') && kind === 'Service',
+    conditions: [accepted, resolved],
   };
 }
 
@@ -63,6 +94,8 @@ function rejectionReason(errors: readonly FieldProblem[]): string {
   if (has('UnsupportedKind')) return 'UnsupportedKind';
   if (has('Duplicate')) return 'Duplicate';
   if (has('Conflict')) return 'Conflicted';
+  if (has('UnsupportedValue')) return 'UnsupportedValue';
+  if (errors.every((p) => p.reason === 'NoMatchingParent')) return 'NoMatchingParent';
   if (errors.every((p) => REF_REASONS.includes(p.reason))) return has('CrossNamespace') ? 'RefNotPermitted' : 'RefNotFound';
   return 'Invalid';
 }

@@ -133,6 +133,13 @@ export interface MeshService {
    * must try them: those with matches first (by name), then the one without.
    */
   splits: readonly ObjectKey[];
+  /**
+   * Gateway API routes whose parentRefs name this service (GAMMA, GEP-1294),
+   * oldest first (creationTimestamp, then namespace/name): the order that
+   * breaks precedence ties. Where they apply to a port, they replace the
+   * service's TrafficSplits there (docs/gateway-api.md).
+   */
+  routes: readonly MeshRoute[];
 }
 
 export interface ServicePort {
@@ -561,4 +568,74 @@ export interface RequestAuthn {
    * Else a request needs a valid token and must match one rule.
    */
   rules?: readonly ClaimRule[];
+}
+
+/**
+ * A Gateway API HTTPRoute or GRPCRoute attached to a Service (GAMMA),
+ * resolved. A producer route (in the service's namespace) applies to every
+ * caller; a consumer route (another namespace) only to callers in its own
+ * namespace, and for them replaces the producer routes (GEP-1294).
+ */
+export interface MeshRoute {
+  kind: 'HTTPRoute' | 'GRPCRoute';
+  namespace: string;
+  name: string;
+  consumer: boolean;
+  /** The service ports it is attached to (parentRef.port); empty: every port. */
+  ports: readonly number[];
+  rules: readonly MeshRouteRule[];
+}
+
+export interface MeshRouteRule {
+  /** The rule's name, else its index in the route. */
+  name: string;
+  /** At least one (the default match, PathPrefix "/", is filled in); a gRPC method match is a path match here. */
+  matches: readonly GatewayMatch[];
+  filters: readonly RouteFilter[];
+  /** Empty: every request matching the rule gets 500 (no backend with a positive weight), unless a redirect answers it. */
+  backends: readonly RouteBackend[];
+  timeouts?: { requestMs?: number; backendRequestMs?: number };
+}
+
+export interface GatewayMatch {
+  path: { type: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string };
+  headers: readonly ValueMatch[];
+  queryParams: readonly ValueMatch[];
+  method?: string;
+}
+
+export interface ValueMatch {
+  type: 'Exact' | 'RegularExpression';
+  /** Headers: lower-case. */
+  name: string;
+  value: string;
+}
+
+export interface HeaderModifier {
+  set: readonly { name: string; value: string }[];
+  add: readonly { name: string; value: string }[];
+  remove: readonly string[];
+}
+
+export type PathModifier = { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string };
+
+export type RouteFilter =
+  | { type: 'RequestHeaderModifier' | 'ResponseHeaderModifier'; modifier: HeaderModifier }
+  | { type: 'RequestRedirect'; scheme?: string; hostname?: string; port?: number; path?: PathModifier; statusCode: number }
+  | { type: 'URLRewrite'; hostname?: string; path?: PathModifier }
+  /** `percent` of requests, as a fraction: numerator / denominator. */
+  | { type: 'RequestMirror'; backend: RouteBackendRef; numerator: number; denominator: number };
+
+export interface RouteBackendRef {
+  namespace: string;
+  name: string;
+  port: number;
+}
+
+export interface RouteBackend extends RouteBackendRef {
+  weight: number;
+  /** False: the Service or its port does not exist (ResolvedRefs=False, BackendNotFound); its share of requests gets 500. */
+  found: boolean;
+  /** Backend-level filters: header modifiers only. */
+  filters: readonly RouteFilter[];
 }

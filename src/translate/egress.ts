@@ -36,6 +36,7 @@ import {
   externalStatPrefix,
   PASSTHROUGH_CLUSTER,
 } from './names.ts';
+import { routeMatch } from './match.ts';
 import { envoyRoutes } from './routes.ts';
 
 /** Whether the caller (its SPIFFE ID) may reach `es`: listed in its sources, else as the mesh's authorization mode says. */
@@ -104,7 +105,7 @@ export function externalVirtualHosts(model: MeshModel, identity: string | undefi
       return { name, domains, routes: [{ name: DEFAULT_ROUTE, match: { prefix: '/' }, direct_response: { status: 403, body: { inline_string: deniedBecause(model, es) } } }] };
     }
     const policy = { ...es.policy, from: [es.key], routes: [] };
-    return { name, domains, routes: envoyRoutes({ name: DEFAULT_ROUTE, match: undefined, action: { cluster: name }, timeouts: es.policy.timeouts, retries: es.policy.retries }, policy, 'envoy') };
+    return { name, domains, routes: envoyRoutes({ name: DEFAULT_ROUTE, matchFor: (only) => routeMatch(undefined, only), action: { cluster: name }, timeouts: es.policy.timeouts, retries: es.policy.retries }, policy, 'envoy') };
   });
 }
 

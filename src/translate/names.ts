@@ -169,6 +169,24 @@ export function policyRouteName(policy: string, match: string | number): string 
 export const DEFAULT_ROUTE = 'default';
 
 /**
+ * A Gateway API route's rule match: `<kind>/<ns>/<route>/<rule>/<match>`, the
+ * kind lower-case (`httproute/demo/web/canary/0`). The namespace is in the
+ * name because a consumer route lives in another namespace than the service
+ * whose virtual host holds it; the rule is its name, else its index.
+ */
+export function meshRouteName(kind: string, namespace: string, route: string, rule: string, match: number): string {
+  return `${kind.toLowerCase()}/${namespace}/${route}/${rule}/${match}`;
+}
+
+/**
+ * The twin of a Gateway API route that answers the share of its requests
+ * whose backends do not exist with 500: `<route>/backend-not-found`.
+ */
+export function missingBackendsRouteName(route: string): string {
+  return `${route}/backend-not-found`;
+}
+
+/**
  * When retries are limited to some methods, a route is doubled: `<route>/retry`
  * matches those methods and retries, `<route>` takes the rest without.
  */

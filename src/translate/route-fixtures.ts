@@ -74,7 +74,7 @@ ${spec
 `;
 }
 
-export type Route = { name: string; match: Record<string, any>; route: Record<string, any> };
+export type Route = { name: string; match: Record<string, any>; route: Record<string, any>; redirect?: Record<string, any> };
 
 export function vhost(model: MeshModel, o: { service?: string; port?: number; kind?: ProxyKind; callerNamespace?: string } = {}) {
   const s = model.services.get(o.service ?? 'demo/web')!;

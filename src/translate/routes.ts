@@ -11,11 +11,12 @@
  * retrying route matches only those methods, its twin takes the rest.
  */
 import type { EffectivePolicy, HttpMatch, MeshModel, MeshService, RetryPolicy, ServicePort, Split, Timeouts } from '../model/types.ts';
-import type { HashPolicy, RetryPolicy as EnvoyRetryPolicy, Route, RouteAction, RouteConfiguration, VirtualHost } from '../xds/envoy-types.ts';
+import type { HashPolicy, RetryPolicy as EnvoyRetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost } from '../xds/envoy-types.ts';
 import { extension } from '../xds/extensions.ts';
 import { durationOf } from './cluster.ts';
 import { clientSide, globalRateLimits, perFilterConfig } from './limits.ts';
 import { routeMatch } from './match.ts';
+import { applicableRoutes, meshRoutes } from './mesh-routes.ts';
 import { DEFAULT_ROUTE, routeStatPrefix, outboundClusterName, policyRouteName, retryRouteName, serviceFqdn, splitRouteName, virtualHostName } from './names.ts';
 import type { ProxyKind } from './proxy.ts';
 
@@ -72,7 +73,8 @@ function retryPolicy(r: RetryPolicy, timeouts: Timeouts | undefined, kind: Proxy
 
 export interface RouteSpec {
   name: string;
-  match: HttpMatch | undefined;
+  /** The route's match, optionally limited to some methods (the retrying twin). */
+  matchFor: (onlyMethods?: readonly string[]) => RouteMatch;
   action: RouteAction;
   timeouts?: Timeouts;
   retries?: RetryPolicy;
@@ -102,7 +104,7 @@ export function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined
   const perFilter = limits && perFilterConfig({ ...limits, direction: 'outbound' });
   const extra = perFilter ? { typed_per_filter_config: perFilter } : {};
   const r = spec.retries;
-  if (!r || r.attempts <= 0) return [{ name: spec.name, match: routeMatch(spec.match), route: action, ...extra }];
+  if (!r || r.attempts <= 0) return [{ name: spec.name, match: spec.matchFor(), route: action, ...extra }];
   const withRetry: RouteAction = { ...action, retry_policy: retryPolicy(r, spec.timeouts, kind) };
   // Hedging (Envoy only; gRPC clients have no xDS hedging): on the retrying route, which
   // matches only the retried methods — validation made sure they are idempotent.
@@ -111,13 +113,17 @@ export function envoyRoutes(spec: RouteSpec, policy: EffectivePolicy | undefined
     // Every gRPC call is a POST, and gRPC clients cannot match on methods:
     // retry only if the policy retries POSTs, as an Envoy would.
     const retriesPost = r.methods.length === 0 || r.methods.includes('POST') || r.methods.includes('*');
-    return [{ name: spec.name, match: routeMatch(spec.match), route: retriesPost ? withRetry : action }];
+    return [{ name: spec.name, match: spec.matchFor(), route: retriesPost ? withRetry : action }];
   }
-  if (r.methods.length === 0) return [{ name: spec.name, match: routeMatch(spec.match), route: withRetry, ...extra }];
+  if (r.methods.length === 0) return [{ name: spec.name, match: spec.matchFor(), route: withRetry, ...extra }];
   return [
-    { name: retryRouteName(spec.name), match: routeMatch(spec.match, r.methods), route: withRetry, ...extra },
-    { name: spec.name, match: routeMatch(spec.match), route: action, ...extra },
+    { name: retryRouteName(spec.name), match: spec.matchFor(r.methods), route: withRetry, ...extra },
+    { name: spec.name, match: spec.matchFor(), route: action, ...extra },
   ];
+}
+
+function smiMatch(m: HttpMatch | undefined): RouteSpec['matchFor'] {
+  return (only) => routeMatch(m, only);
 }
 
 export function virtualHost(
@@ -127,6 +133,10 @@ export function virtualHost(
   options: { callerNamespace?: string; isDefaultPort: boolean; kind: ProxyKind },
 ): VirtualHost {
   const policy = port.policy;
+  const vhost = { name: virtualHostName(service.namespace, service.name, port.port), domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort) };
+  // Gateway API routes attached to this port replace its TrafficSplits (mesh-routes.ts).
+  const gatewayRoutes = applicableRoutes(service, port.port, options.callerNamespace);
+  if (gatewayRoutes.length > 0) return { ...vhost, routes: meshRoutes(gatewayRoutes, port, options.kind) };
   // A split takes this port only if a backend with weight > 0 has it: one whose only
   // backends here weigh 0 would be weighted_clusters with no clusters, which Envoy and
   // gRPC reject (NACKing the whole RouteConfiguration); the root service keeps the port.
@@ -137,7 +147,7 @@ export function virtualHost(
   const specs: RouteSpec[] = [];
   for (const split of matchedSplits) {
     split.matches.forEach((m, i) =>
-      specs.push({ name: splitRouteName(split.name, m.name || i), match: m, action: weightedAction(model, split, port.port), timeouts: policy?.timeouts, retries: policy?.retries }),
+      specs.push({ name: splitRouteName(split.name, m.name || i), matchFor: smiMatch(m), action: weightedAction(model, split, port.port), timeouts: policy?.timeouts, retries: policy?.retries }),
     );
   }
   for (const rp of policy?.routes ?? []) {
@@ -145,7 +155,7 @@ export function virtualHost(
     rp.matches.forEach((m, i) =>
       specs.push({
         name: policyRouteName(rp.from.split('/')[1]!, m.name || i),
-        match: m,
+        matchFor: smiMatch(m),
         action: defaultAction,
         timeouts: rp.timeouts ?? policy?.timeouts,
         retries: rp.retries ?? policy?.retries,
@@ -153,10 +163,9 @@ export function virtualHost(
       }),
     );
   }
-  specs.push({ name: DEFAULT_ROUTE, match: undefined, action: defaultAction, timeouts: policy?.timeouts, retries: policy?.retries });
+  specs.push({ name: DEFAULT_ROUTE, matchFor: smiMatch(undefined), action: defaultAction, timeouts: policy?.timeouts, retries: policy?.retries });
   const vh: VirtualHost = {
-    name: virtualHostName(service.namespace, service.name, port.port),
-    domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort),
+    ...vhost,
     // Sidecars keep per-route stats under the route's name (translate/stats.ts); gRPC clients keep none.
     routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind).map((r) => (options.kind === 'envoy' ? { ...r, stat_prefix: routeStatPrefix(s.name) } : r))),
   };

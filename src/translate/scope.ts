@@ -2,7 +2,7 @@
  * Which services a proxy may call (DESIGN "per-proxy scope"): every service
  * in permissive mode; in strict mode only the destinations of TrafficTargets
  * that name its identity as a source — plus the backends of their
- * TrafficSplits, which are where such calls actually go. And the other way
+ * TrafficSplits and Gateway API routes, which are where such calls actually go. And the other way
  * round: which rules say who may call a workload.
  */
 import type { AccessRule, MeshModel, MeshService, ObjectKey, Workload } from '../model/types.ts';
@@ -23,6 +23,13 @@ export function visibleServices(model: MeshModel, proxy: ProxyContext): MeshServ
     const s = model.services.get(k);
     for (const splitKey of s?.splits ?? []) {
       for (const b of model.splits.get(splitKey)?.backends ?? []) keys.add(b.service);
+    }
+    // Gateway API routes send to their backends and mirrors: those clusters must be there too.
+    for (const r of s?.routes ?? []) {
+      for (const rule of r.rules) {
+        for (const b of rule.backends) if (b.found) keys.add(`${b.namespace}/${b.name}`);
+        for (const f of rule.filters) if (f.type === 'RequestMirror') keys.add(`${f.backend.namespace}/${f.backend.name}`);
+      }
     }
   }
   return [...keys]

@@ -32,7 +32,7 @@ describe.skipIf(why !== null)('issue 11: transparent mode carries a TCP client t
     expect(r.chains).toEqual([
       'tcp:db.demo:5432', 'tcp:db.demo:5432/endpoints:5432',
       'tcp:mixed.demo:7000/http', 'tcp:mixed.demo:7000', 'tcp:mixed.demo:7000/endpoints:7000/http', 'tcp:mixed.demo:7000/endpoints:7000',
-      '',
+      'outbound-http',
     ]);
     expect(r.clientTcpProxy.clusterIp).toBeGreaterThanOrEqual(1);
     expect(r.clientTcpProxy.endpoint).toBeGreaterThanOrEqual(1);

@@ -54,6 +54,7 @@ const SERVICES: Record<string, BackendName[]> = {
   flaky: ['flaky-ok', 'flaky-bad'],
   'flaky-bare': ['flaky-ok', 'flaky-bad'],
   slow: ['slow-fast', 'slow-hang'],
+  'by-method': ['echo-v1', 'echo-v2'],
 };
 
 const CLIENTS: Record<XdsClientKind, { pod: string; ip: string }> = {
@@ -245,6 +246,21 @@ spec:
     attempts: 2
     retryOn: [unavailable, deadline-exceeded, cancelled]
     methods: ["*"]
+---
+# issue 10: a GRPCRoute attached to the Service: an exact method match routes Call to v2.
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata:
+  name: by-method
+  namespace: demo
+spec:
+  parentRefs: [{group: "", kind: Service, name: by-method}]
+  rules:
+  - matches: [{method: {service: trellis.test.Echo, method: Other}}]
+    backendRefs: [{name: echo-v1, port: 8080}]
+  - matches: [{method: {service: trellis.test.Echo, method: Call}}]
+    backendRefs: [{name: echo-v2, port: 8080}]
+  - backendRefs: [{name: echo-v1, port: 8080}]
 ${target('echo')}${target('flaky')}${target('slow')}`;
 }
 
@@ -305,6 +321,11 @@ describe('proxyless gRPC clients in a file-source mesh', () => {
       expect(Object.keys(r.backends).sort()).toEqual(['v1', 'v2']);
       expect(Math.abs(pct - 80)).toBeLessThanOrEqual(5);
     }
+  }, 40_000);
+
+  it('issue 10: a GRPCRoute method match (trellis.test.Echo/Call) routes every call to its backend, in both clients', async () => {
+    const results = await runBoth('by-method', 'grpcroute', { count: 50, concurrency: 4 });
+    for (const [i, r] of results.entries()) expect({ kind: KINDS[i], ...r }).toMatchObject({ kind: KINDS[i], ok: 50, errors: {}, backends: { v2: 50 } });
   }, 40_000);
 
   it('header canary: x-canary: true always reaches v2', async () => {

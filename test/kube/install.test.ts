@@ -4,15 +4,16 @@
  * real kube-apiserver. It has no kubelet or controller-manager, so the
  * Deployment's replicas never become ready: check must say so.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiError } from '../../src/sources/kubernetes/rest.ts';
+import { crdFiles } from '../../src/cli/install-manifests.ts';
 import { deployDocs, freePort, KubeCluster, trellisCli, yamlObjects } from '../support/kube.ts';
 
 type Json = Record<string, any>; // objects read back from the API server
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const crdDocs = () => readdirSync(path.join(ROOT, 'deploy/crds')).sort().flatMap((f) => yamlObjects(readFileSync(path.join(ROOT, 'deploy/crds', f), 'utf8')));
+const crdDocs = () => crdFiles().flatMap((f) => yamlObjects(readFileSync(f, 'utf8')));
 
 const trellis = (...args: string[]) => trellisCli(args, 60_000);
 
@@ -42,7 +43,7 @@ describe('issue 13: trellis install, check, uninstall', () => {
     expect(r.code, r.stderr).toBe(0);
     const objects = yamlObjects(r.stdout) as Json[];
     const ids = (os: Json[]) => os.map((o) => `${o.kind}/${o.metadata.name}`);
-    const crds = crdDocs();
+    const crds = crdFiles().flatMap((f) => yamlObjects(readFileSync(f, 'utf8')));
     expect(ids(objects)).toEqual([...ids(crds), ...ids(deployDocs()).map((id) => (id === 'Namespace/trellis-system' ? 'Namespace/mesh-cp' : id))]);
     const namespaced = objects.filter((o) => o.metadata.namespace !== undefined);
     expect(namespaced.map((o) => o.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'Deployment', 'Service']);

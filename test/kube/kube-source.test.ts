@@ -277,6 +277,51 @@ spec:
   });
 });
 
+describe('issue 10: Gateway API route status', () => {
+  const routePath = '/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/reviews-gamma';
+  const parentsOf = (o: Json) => ((((o.status as Json | undefined)?.parents ?? []) as Json[]));
+
+  it("an HTTPRoute's status.parents: Trellis's entry for its Service parent (Accepted, ResolvedRefs=False BackendNotFound, observedGeneration) beside another controller's entry, which it keeps", async () => {
+    const route = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'reviews-gamma', namespace: 'shop' } };
+    try {
+    await apply(cluster.rest, yamlObjects(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews-gamma, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 8080}, {name: edge}]
+  rules:
+  - backendRefs: [{name: reviews-v1, port: 8080, weight: 9}, {name: reviews-v9, port: 8080, weight: 1}]
+`));
+    // Another controller owns the Gateway parent and writes its own entry (a merge patch of the list, as Trellis's).
+    const theirs = { parentRef: { name: 'edge' }, controllerName: 'example.com/gateway', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'theirs', lastTransitionTime: '2026-01-01T00:00:00Z' }] };
+    await cluster.rest.patch(`${routePath}/status`, { status: { parents: [theirs] } }, 'merge');
+    const obj = await until('both parents in status', async () => {
+      const o = await cluster.rest.get<Json>(routePath);
+      const ps = parentsOf(o);
+      return ps.some((p) => p.controllerName === 'example.com/gateway') && ps.some((p) => p.controllerName === 'trellis.io/gateway-controller') ? o : undefined;
+    });
+    const ours = parentsOf(obj).find((p) => p.controllerName === 'trellis.io/gateway-controller')!;
+    expect(ours.parentRef).toEqual({ group: '', kind: 'Service', name: 'reviews', port: 8080 });
+    const c = Object.fromEntries((ours.conditions as Json[]).map((x) => [x.type, x]));
+    const generation = (obj.metadata as Json).generation;
+    expect(c.Accepted).toMatchObject({ status: 'True', reason: 'Accepted', observedGeneration: generation });
+    expect(c.ResolvedRefs).toMatchObject({ status: 'False', reason: 'BackendNotFound', observedGeneration: generation });
+    expect(String(c.ResolvedRefs!.message)).toMatch(/reviews-v9/);
+    expect(parentsOf(obj).find((p) => p.controllerName === 'example.com/gateway')).toMatchObject(theirs);
+    // Routed: the missing backend's share is answered with 500 (the spec), the rest goes to reviews-v1.
+    const v = await connect(trellis, 'sidecar', 'gamma-sidecar');
+    const names = async () => {
+      await v.settle(200);
+      return (v.virtualHost('reviews.shop:8080').routes as Json[]).map((r) => [r.name, r.direct_response ? 500 : (r.route as Json | undefined)?.cluster]);
+    };
+    await until('the route in RDS', async () => JSON.stringify(await names()).includes('httproute/shop/reviews-gamma/0/0') || undefined);
+    expect((await names()).slice(0, 2)).toEqual([['httproute/shop/reviews-gamma/0/0/backend-not-found', 500], ['httproute/shop/reviews-gamma/0/0/retry', 'reviews-v1.shop:8080']]);
+    } finally {
+      await remove(cluster.rest, route);
+    }
+  });
+});
+
 describe('replicas', () => {
   it('two Trellis replicas serve identical versions for the same cluster', async () => {
     const second = await startTrellis(asTrellis, { writeStatus: false });

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { KubeApiError, KubeRest, type Json } from '../../src/sources/kubernetes/rest.ts';
+import { crdFiles } from '../../src/cli/install-manifests.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -312,7 +313,7 @@ const CLUSTER_SCOPED = new Set(['Namespace', 'MeshConfig', 'CustomResourceDefini
 const PLURALS: Record<string, string> = {
   Namespace: 'namespaces', Service: 'services', Pod: 'pods', ServiceAccount: 'serviceaccounts', EndpointSlice: 'endpointslices',
   TrafficSplit: 'trafficsplits', HTTPRouteGroup: 'httproutegroups', TrafficTarget: 'traffictargets', TrafficPolicy: 'trafficpolicies', RequestAuthentication: 'requestauthentications',
-  MeshConfig: 'meshconfigs', CustomResourceDefinition: 'customresourcedefinitions',
+  MeshConfig: 'meshconfigs', CustomResourceDefinition: 'customresourcedefinitions', HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes',
   Deployment: 'deployments', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
   Secret: 'secrets', ConfigMap: 'configmaps', Lease: 'leases', MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
 };
@@ -364,10 +365,9 @@ export async function remove(rest: KubeRest, obj: Json): Promise<void> {
 
 /** Installs the CRDs in deploy/crds and waits until each is Established. */
 export async function installCrds(rest: KubeRest): Promise<string[]> {
-  const dir = path.join(ROOT, 'deploy/crds');
   const names: string[] = [];
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml')).sort()) {
-    for (const crd of yamlObjects(readFileSync(path.join(dir, f), 'utf8'))) {
+  for (const f of crdFiles()) {
+    for (const crd of yamlObjects(readFileSync(f, 'utf8'))) {
       await apply(rest, [crd]);
       names.push(String((crd.metadata as Json).name));
     }
@@ -391,7 +391,7 @@ export async function installCrds(rest: KubeRest): Promise<string[]> {
  */
 export function trellisCli(args: readonly string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('node', [path.join(ROOT, 'bin/trellis.js'), ...args], { timeout: timeoutMs, env: { ...process.env, KUBECONFIG: '' } }, (err, stdout, stderr) => {
+    execFile('node', [path.join(ROOT, 'bin/trellis.js'), ...args], { timeout: timeoutMs, maxBuffer: 64 << 20, env: { ...process.env, KUBECONFIG: '' } }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -19,6 +19,8 @@ export interface DecodeContext {
 
 export interface KindSpec<T> {
   apiVersion: string;
+  /** Other versions the kind's CRD serves, read the same way (the API server converts between them). */
+  alsoServed?: readonly string[];
   kind: string;
   namespaced: boolean;
   /** Fields allowed at the top level besides apiVersion, kind and metadata. */

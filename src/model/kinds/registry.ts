@@ -7,12 +7,16 @@ import { didYouMean } from '../suggest.ts';
 import { namespaceKind, serviceAccountKind } from './core-names.ts';
 import { endpointSliceKind } from './endpoint-slice.ts';
 import { externalServiceKind } from './external-service.ts';
+import { backendTlsPolicyKind, gatewayClassKind, gatewayKind, tcpRouteKind as gatewayTcpRouteKind, tlsRouteKind } from './gateway-kinds.ts';
+import { grpcRouteKind } from './grpc-route.ts';
+import { httpRouteKind } from './http-route.ts';
 import { httpRouteGroupKind } from './http-route-group.ts';
 import type { KindSpec } from './kind.ts';
 import { meshConfigKind } from './mesh-config.ts';
 import { mtlsPolicyKind } from './mtls-policy.ts';
 import { podKind } from './pod.ts';
 import { requestAuthenticationKind } from './request-authentication.ts';
+import { referenceGrantKind } from './reference-grant.ts';
 import { serviceKind } from './service.ts';
 import { tcpRouteKind } from './tcp-route.ts';
 import { trafficPolicyKind } from './traffic-policy.ts';
@@ -34,9 +38,17 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   meshConfigKind,
   mtlsPolicyKind,
   externalServiceKind,
+  gatewayClassKind,
+  gatewayKind,
+  httpRouteKind,
+  grpcRouteKind,
+  referenceGrantKind,
+  backendTlsPolicyKind,
+  tlsRouteKind,
+  gatewayTcpRouteKind,
 ] as readonly KindSpec<unknown>[];
 
-const BY_TYPE = new Map(KINDS.map((k) => [`${k.apiVersion} ${k.kind}`, k]));
+const BY_TYPE = new Map(KINDS.flatMap((k) => [k.apiVersion, ...(k.alsoServed ?? [])].map((v) => [`${v} ${k.kind}`, k] as const)));
 
 export function supportedKinds(): string {
   return KINDS.map((k) => `${k.apiVersion} ${k.kind}`).join(', ');
@@ -47,7 +59,7 @@ export function lookupKind(apiVersion: string, kind: string): KindSpec<unknown> 
 }
 
 /** API groups whose objects are intents for the mesh: an unknown kind there is surely a mistake. */
-const MESH_GROUPS = ['smi-spec.io', 'trellis.io'];
+const MESH_GROUPS = ['smi-spec.io', 'trellis.io', 'gateway.networking.k8s.io'];
 
 /**
  * Why an object of an unsupported type is not read. A wrong version of a
@@ -60,7 +72,7 @@ export function unsupportedKind(apiVersion: string, kind: string): FieldProblem 
   if (sameKind) {
     return {
       severity: 'error', reason: 'UnsupportedKind', field: 'apiVersion',
-      message: `${kind} is read as apiVersion "${sameKind.apiVersion}", not "${apiVersion}"; change apiVersion to ${sameKind.apiVersion}`,
+      message: `${kind} is read as apiVersion ${[sameKind.apiVersion, ...(sameKind.alsoServed ?? [])].map((v) => `"${v}"`).join(' or ')}, not "${apiVersion}"; change apiVersion to ${sameKind.apiVersion}`,
     };
   }
   const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';

@@ -13,7 +13,7 @@ import { objectKey, type Book, type Entry } from './book.ts';
 import type { WorkloadDraft } from './workloads.ts';
 
 /** A service before splits and policies are attached. */
-export type ServiceDraft = Omit<MeshService, 'splits'>;
+export type ServiceDraft = Omit<MeshService, 'splits' | 'routes'>;
 
 export interface ServicesResult {
   services: Map<ObjectKey, ServiceDraft>;

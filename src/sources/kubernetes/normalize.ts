@@ -9,7 +9,8 @@
  *   mesh; the resourceVersion is kept in the origin;
  * - status of intent kinds: Trellis writes it, so reading it back would make
  *   Trellis's own output part of its input (and SMI kinds have no status in
- *   the schema the model checks).
+ *   the schema the model checks); likewise the status of every kind a CRD
+ *   defines (a Gateway's status is written by its controller, not input).
  */
 import type { SourceObject } from '../../model/object.ts';
 import type { KubeResource } from './resources.ts';
@@ -25,7 +26,7 @@ export function toSourceObject(resource: KubeResource, obj: Json): SourceObject 
     apiVersion: resource.apiVersion,
     kind: resource.kind,
     metadata: keptMeta,
-    ...(status !== undefined && !resource.intent ? { status } : {}),
+    ...(status !== undefined && !resource.intent && !resource.custom ? { status } : {}),
   };
   const generation = typeof meta.generation === 'number' ? meta.generation : undefined;
   return {

@@ -5,7 +5,12 @@
  *
  * `intent` kinds are the operator's routing and access intents: Trellis
  * writes their status (Accepted, ResolvedRefs, Programmed) and never reads
- * it back as input.
+ * it back as input. `routeParents`: a Gateway API route, whose status is a
+ * list of parents, each written by the controller responsible for it
+ * (status-writer.ts writes only the entries of the parents Trellis serves).
+ *
+ * The Gateway API kinds are watched at one served version each (the API server
+ * converts); their CRDs are the official ones in deploy/crds/gateway-api.
  */
 export interface KubeResource {
   apiVersion: string;
@@ -16,7 +21,10 @@ export interface KubeResource {
   intent: boolean;
   /** Defined by a CRD, which may not be installed (then the kind is treated as empty). */
   custom: boolean;
+  routeParents?: true;
 }
+
+const GATEWAY = 'gateway.networking.k8s.io';
 
 export const WATCHED: readonly KubeResource[] = [
   { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, intent: false, custom: false },
@@ -33,6 +41,14 @@ export const WATCHED: readonly KubeResource[] = [
   { apiVersion: 'trellis.io/v1alpha1', kind: 'MeshConfig', plural: 'meshconfigs', namespaced: false, intent: true, custom: true },
   { apiVersion: 'trellis.io/v1alpha1', kind: 'ExternalService', plural: 'externalservices', namespaced: true, intent: true, custom: true },
   { apiVersion: 'trellis.io/v1alpha1', kind: 'MTLSPolicy', plural: 'mtlspolicies', namespaced: true, intent: true, custom: true },
+  { apiVersion: `${GATEWAY}/v1`, kind: 'GatewayClass', plural: 'gatewayclasses', namespaced: false, intent: false, custom: true },
+  { apiVersion: `${GATEWAY}/v1`, kind: 'Gateway', plural: 'gateways', namespaced: true, intent: false, custom: true },
+  { apiVersion: `${GATEWAY}/v1`, kind: 'HTTPRoute', plural: 'httproutes', namespaced: true, intent: true, custom: true, routeParents: true },
+  { apiVersion: `${GATEWAY}/v1`, kind: 'GRPCRoute', plural: 'grpcroutes', namespaced: true, intent: true, custom: true, routeParents: true },
+  { apiVersion: `${GATEWAY}/v1`, kind: 'TLSRoute', plural: 'tlsroutes', namespaced: true, intent: true, custom: true, routeParents: true },
+  { apiVersion: `${GATEWAY}/v1`, kind: 'TCPRoute', plural: 'tcproutes', namespaced: true, intent: true, custom: true, routeParents: true },
+  { apiVersion: `${GATEWAY}/v1beta1`, kind: 'ReferenceGrant', plural: 'referencegrants', namespaced: true, intent: false, custom: true },
+  { apiVersion: `${GATEWAY}/v1`, kind: 'BackendTLSPolicy', plural: 'backendtlspolicies', namespaced: true, intent: false, custom: true },
 ];
 
 export function resourceOf(apiVersion: string, kind: string): KubeResource | undefined {

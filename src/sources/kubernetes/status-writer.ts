@@ -13,6 +13,7 @@ import type { Logger } from '../../log.ts';
 import type { ObjectStatus } from '../../model/index.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
 import { objectPath, WATCHED } from './resources.ts';
+import { routeStatus, sameRouteStatus, type RouteStatusBody } from './route-status.ts';
 import { intentStatus, parseStoredStatus, sameStatus, type IntentStatusBody, type ProgrammedSummary } from './status.ts';
 import { errorMessage } from '../../errors.ts';
 import { SerialJob } from '../serial-job.ts';
@@ -41,7 +42,7 @@ export class StatusWriter {
   private readonly passes = new SerialJob(() => this.passOnce(), () => this.closed);
   private lastPass = 0;
   private closed = false;
-  private readonly written = new Map<string, { body: IntentStatusBody; at: number }>();
+  private readonly written = new Map<string, { body: IntentStatusBody | RouteStatusBody; at: number }>();
   /** Kinds whose status subresource is missing (a CRD without it): logged once. */
   private readonly noStatus = new Set<string>();
   readonly stats = { passes: 0, writes: 0, failures: 0 };
@@ -100,14 +101,30 @@ export class StatusWriter {
       const storedGeneration = (stored.metadata as Json | undefined)?.generation;
       // The model saw an older generation than the cluster has: its verdict would be stale.
       if (typeof storedGeneration === 'number' && s.generation !== undefined && storedGeneration > s.generation) continue;
-      const current = parseStoredStatus(stored.status);
-      const body = intentStatus(s, this.programmed, current?.conditions, now);
-      if (sameStatus(current, body)) continue;
       const key = `${s.kind}/${s.namespace}/${s.name}`;
       const mine = this.written.get(key);
-      if (mine && t - mine.at < PENDING_TTL_MS && sameStatus(mine.body, body)) continue;
+      let patch: Json;
+      let body: IntentStatusBody | RouteStatusBody;
+      if (resource.routeParents) {
+        // Gateway API routes: status.parents, our entries beside other controllers'. The merge patch
+        // replaces the whole list, so it carries the resourceVersion it was computed from: a
+        // controller that wrote meanwhile makes it fail (409) rather than lose its entry.
+        const route = routeStatus(s, stored.status, now);
+        if (sameRouteStatus(stored.status, route)) continue;
+        if (mine && t - mine.at < PENDING_TTL_MS && sameRouteStatus(mine.body, route)) continue;
+        const resourceVersion = (stored.metadata as Json | undefined)?.resourceVersion;
+        body = route;
+        patch = { ...(typeof resourceVersion === 'string' ? { metadata: { resourceVersion } } : {}), status: route };
+      } else {
+        const current = parseStoredStatus(stored.status);
+        const intent = intentStatus(s, this.programmed, current?.conditions, now);
+        if (sameStatus(current, intent)) continue;
+        if (mine && t - mine.at < PENDING_TTL_MS && sameStatus(mine.body as IntentStatusBody, intent)) continue;
+        body = intent;
+        patch = { status: intent };
+      }
       try {
-        await this.opts.rest.patch(`${objectPath(resource, s.namespace || undefined, s.name)}/status`, { status: body }, 'merge');
+        await this.opts.rest.patch(`${objectPath(resource, s.namespace || undefined, s.name)}/status`, patch, 'merge');
         this.written.set(key, { body, at: t });
         this.stats.writes++;
       } catch (err) {

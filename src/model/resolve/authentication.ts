@@ -9,9 +9,9 @@
  */
 import { childPath } from '../field-path.ts';
 import type { RequestAuthenticationSpec } from '../kinds/request-authentication.ts';
-import { didYouMean } from '../suggest.ts';
 import type { Identity, MeshSettings, ObjectKey, RequestAuthn, Workload } from '../types.ts';
-import { objectKey, olderFirst, sortedMap, spiffeId, type Book, type Entry } from './book.ts';
+import { olderFirst, sortedMap, spiffeId, type Book, type Entry } from './book.ts';
+import { resolveServiceTarget } from './service-target.ts';
 import type { ServiceDraft } from './services.ts';
 import { knownServiceAccount } from './workloads.ts';
 
@@ -25,20 +25,12 @@ export function resolveAuthentications(
   const owner = new Map<string, RequestAuthn>();
   const accepted: RequestAuthn[] = [];
   for (const e of entries.toSorted(olderFirst)) {
-    const svc = services.get(objectKey(e.namespace, e.spec.service));
-    if (!svc) {
-      const names = [...services.values()].filter((s) => s.namespace === e.namespace).map((s) => s.name);
-      book.error(e, 'spec.targetRef.name', 'RefNotFound', `service "${e.spec.service}" does not exist in namespace "${e.namespace}" (or is invalid).${didYouMean(e.spec.service, names)} Expected a service of this namespace`);
-      continue;
-    }
+    const target = resolveServiceTarget(e, services, book);
+    if (!target) continue;
+    const svc = target.svc;
     let port: number | undefined;
-    if (e.spec.port !== undefined) {
-      const p = svc.ports.find((sp) => sp.port === e.spec.port || sp.name === e.spec.port);
-      if (!p) {
-        const ports = svc.ports.map((sp) => (sp.name ? `${sp.port} (${sp.name})` : String(sp.port)));
-        book.error(e, 'spec.targetRef.port', 'RefNotFound', `service "${svc.name}" has no TCP port ${JSON.stringify(e.spec.port)}; expected one of: ${ports.join(', ')}`);
-        continue;
-      }
+    const p = target.port;
+    if (p) {
       if (p.protocol === 'tcp') {
         // Refused, not ignored: an operator who asked for tokens must not get a port that takes none.
         book.error(e, 'spec.targetRef.port', 'InvalidValue', `port ${p.port} of service "${svc.name}" carries plain TCP, where there are no requests and no tokens to check; set appProtocol: http (or grpc) on the port if it speaks HTTP`);

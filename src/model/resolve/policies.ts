@@ -7,10 +7,10 @@
  */
 import type { RateLimitSpec } from '../kinds/rate-limit.ts';
 import type { TrafficPolicySpec } from '../kinds/traffic-policy.ts';
-import { didYouMean } from '../suggest.ts';
 import type { EffectivePolicy, MeshSettings, ObjectKey, PolicyIntent, PolicySettings, RateLimit, RouteGroup, RoutePolicy, Split } from '../types.ts';
-import { objectKey, olderFirst, sortedMap, type Book, type Entry } from './book.ts';
+import { olderFirst, sortedMap, type Book, type Entry } from './book.ts';
 import { resolveRouteRef } from './routes.ts';
+import { resolveServiceTarget } from './service-target.ts';
 import type { ServiceDraft } from './services.ts';
 
 const SECTIONS = ['timeouts', 'retries', 'circuitBreaker', 'outlierDetection', 'loadBalancer', 'locality', 'healthCheck', 'fault', 'rateLimit'] as const;
@@ -25,20 +25,12 @@ export function resolvePolicies(
   const owner = new Map<string, PolicyIntent>();
   const accepted: PolicyIntent[] = [];
   for (const e of policies.toSorted(olderFirst)) {
-    const svc = services.get(objectKey(e.namespace, e.spec.service));
-    if (!svc) {
-      const names = [...services.values()].filter((s) => s.namespace === e.namespace).map((s) => s.name);
-      book.error(e, 'spec.targetRef.name', 'RefNotFound', `service "${e.spec.service}" does not exist in namespace "${e.namespace}" (or is invalid).${didYouMean(e.spec.service, names)} Expected a service of this namespace`);
-      continue;
-    }
+    const target = resolveServiceTarget(e, services, book);
+    if (!target) continue;
+    const svc = target.svc;
     let port: number | undefined;
-    if (e.spec.port !== undefined) {
-      const p = svc.ports.find((sp) => sp.port === e.spec.port || sp.name === e.spec.port);
-      if (!p) {
-        const ports = svc.ports.map((sp) => (sp.name ? `${sp.port} (${sp.name})` : String(sp.port)));
-        book.error(e, 'spec.targetRef.port', 'RefNotFound', `service "${svc.name}" has no TCP port ${JSON.stringify(e.spec.port)}; expected one of: ${ports.join(', ')}`);
-        continue;
-      }
+    const p = target.port;
+    if (p) {
       port = p.port;
       const t = e.spec.timeouts;
       const requestTimeouts = t !== undefined && (t.requestMs !== undefined || t.perTryMs !== undefined);

@@ -123,8 +123,10 @@ describe('issue 13: the injection webhook called by the API server', () => {
     expect(names(created.spec.volumes)).toEqual(expect.arrayContaining([NAMES.tokenVolume, NAMES.bootstrapVolume]));
     const [iptables, bootstrap, proxy] = created.spec.initContainers as Json[];
     expect(iptables!.image).toBe('registry.example/trellis:1');
-    // The mesh's Service in the namespace: its non-HTTP port bypasses the sidecar.
-    expect(iptables!.command[2]).toContain('--dport 5432 -j RETURN');
+    // The mesh's Service in the namespace has a TCP port: the sidecar carries it now (issue 11), so it is
+    // redirected like every port, not bypassed; the stats port 15090 is the sidecar's own (issue 12).
+    expect(iptables!.command[2]).not.toContain('--dport 5432 -j RETURN');
+    expect(iptables!.command[2]).toContain('--dport 15090 -j RETURN');
     expect(bootstrap!.env.find((e: Json) => e.name === 'TRELLIS_CA_PEM').value).toBe(server.security!.ca.trustBundlePem());
     expect(bootstrap!.args).toEqual(expect.arrayContaining(['--xds-address', DEFAULT_INJECT_OPTIONS.xdsAddress, '--cluster', 'web']));
     expect(proxy!.restartPolicy).toBe('Always');

@@ -23,6 +23,7 @@ import { startControlPlane, type RunningControlPlane } from '../../src/runtime/c
 import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { componentLogger } from '../../src/log.ts';
 import { envoyBin } from '../support/venv.ts';
+import { envoyStats } from '../support/envoy-stats.ts';
 
 const NET = '127.0.30';
 const SERVER = `${NET}.3`;
@@ -135,15 +136,7 @@ function exchange(host: string, port: number, send: string, timeoutMs = 3000): P
   });
 }
 
-async function stats(admin: string, filter: string): Promise<Record<string, number>> {
-  const r = await fetch(`http://${admin}/stats?filter=${encodeURIComponent(filter)}`, { signal: AbortSignal.timeout(3000) });
-  const out: Record<string, number> = {};
-  for (const line of (await r.text()).split('\n')) {
-    const m = /^(.+): (\d+)$/.exec(line);
-    if (m) out[m[1]!] = Number(m[2]);
-  }
-  return out;
-}
+const stats = envoyStats;
 
 async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 40_000): Promise<T> {
   const deadline = Date.now() + ms;

@@ -25,6 +25,7 @@ import { iptablesScript } from '../../src/inject/iptables.ts';
 import { startControlPlane } from '../../src/runtime/control-plane.ts';
 import { PROXY_UID } from '../../src/translate/sidecar.ts';
 import { componentLogger } from '../../src/log.ts';
+import { envoyStats } from './envoy-stats.ts';
 
 const [dir, podPid, envoy] = process.argv.slice(2) as [string, string, string];
 const XDS = '10.0.0.1:18000';
@@ -106,15 +107,7 @@ function run(cmd: string, args: string[], log: string): ChildProcess {
 }
 const inPod = (args: string[]) => ['-t', podPid, '-n', ...args];
 
-async function stats(admin: string, filter: string): Promise<Record<string, number>> {
-  const r = await fetch(`http://${admin}/stats?filter=${encodeURIComponent(filter)}`, { signal: AbortSignal.timeout(3000) });
-  const out: Record<string, number> = {};
-  for (const line of (await r.text()).split('\n')) {
-    const m = /^(.+): (\d+)$/.exec(line);
-    if (m) out[m[1]!] = Number(m[2]);
-  }
-  return out;
-}
+const stats = envoyStats;
 
 async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 40_000): Promise<T> {
   const deadline = Date.now() + ms;

@@ -13,25 +13,18 @@
  * Needs root with CAP_SYS_ADMIN and NET_ADMIN (unshare, nsenter, veth) and
  * iptables; where they are missing the suite is skipped and says why.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { iptablesScript } from '../../src/inject/iptables.ts';
+import { netnsUnavailable } from '../support/netns.ts';
 
 const PROBE = path.resolve(import.meta.dirname, '../support/netns-probe.mjs');
 
-function unavailable(): string | null {
-  if (process.getuid?.() !== 0) return 'not root';
-  for (const bin of ['unshare', 'nsenter', 'ip', 'iptables-restore', 'setpriv']) {
-    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) return `${bin} is not installed (apt-get install iptables iproute2 util-linux)`;
-  }
-  const probe = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link add v0 type veth peer name v1 && iptables -t nat -S >/dev/null'], { encoding: 'utf8' });
-  return probe.status === 0 ? null : `cannot make a network namespace with a veth pair and nat rules here: ${probe.stderr.trim()}`;
-}
 
-const why = unavailable();
+const why = netnsUnavailable({ bins: ['setpriv'] });
 if (why) console.warn(`test/cli/inject-iptables.test.ts skipped: ${why}`);
 const tmp = mkdtempSync(path.join(tmpdir(), 'trellis-netns-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -12,25 +12,18 @@
  *      cluster), TLS is routed by SNI untouched, TCP by address.
  * Nothing touches the machine's own network or /etc/hosts (`unshare -m -n`).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/venv.ts';
+import { netnsUnavailable } from '../support/netns.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'trellis-egress-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function unavailable(): string | null {
-  if (process.getuid?.() !== 0) return 'not root';
-  for (const bin of ['unshare', 'nsenter', 'ip', 'iptables-restore', 'setpriv', 'openssl', 'mount']) {
-    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) return `${bin} is not installed`;
-  }
-  const probe = spawnSync('unshare', ['-m', '-n', 'sh', '-c', 'ip link add v0 type veth peer name v1 && iptables -t nat -S >/dev/null && mount --bind /dev/null /etc/hostname'], { encoding: 'utf8' });
-  return probe.status === 0 ? null : `cannot make mount and network namespaces with a veth pair and nat rules here: ${probe.stderr.trim()}`;
-}
-const why = unavailable();
+const why = netnsUnavailable({ bins: ['setpriv', 'openssl'], mount: true });
 if (why) console.warn(`test/e2e/egress.test.ts skipped: ${why}`);
 
 describe.skipIf(why !== null)('issue 11: egress from a transparent-mode pod, real Envoy', () => {

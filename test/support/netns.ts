@@ -9,14 +9,19 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { envoyBin, repoRoot } from './venv.ts';
 
-/** Why the namespaces cannot be made here, or null when they can. */
-export function netnsUnavailable(): string | null {
+/**
+ * Why the namespaces cannot be made here, or null when they can. `bins`: more
+ * tools the caller runs; `mount`: a private mount namespace too (bind mounts).
+ */
+export function netnsUnavailable(options: { bins?: readonly string[]; mount?: boolean } = {}): string | null {
   if (process.getuid?.() !== 0) return 'not root';
-  for (const bin of ['unshare', 'nsenter', 'ip', 'iptables-restore']) {
-    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) return `${bin} is not installed`;
+  for (const bin of ['unshare', 'nsenter', 'ip', 'iptables-restore', ...(options.bins ?? []), ...(options.mount ? ['mount'] : [])]) {
+    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) return `${bin} is not installed (apt-get install iptables iproute2 util-linux)`;
   }
-  const probe = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link add v0 type veth peer name v1 && iptables -t nat -S >/dev/null'], { encoding: 'utf8' });
-  return probe.status === 0 ? null : `cannot make a network namespace with a veth pair and nat rules here: ${probe.stderr.trim()}`;
+  const check = `ip link add v0 type veth peer name v1 && iptables -t nat -S >/dev/null${options.mount ? ' && mount --bind /dev/null /etc/hostname' : ''}`;
+  const probe = spawnSync('unshare', [...(options.mount ? ['-m'] : []), '-n', 'sh', '-c', check], { encoding: 'utf8' });
+  const what = options.mount ? 'mount and network namespaces' : 'a network namespace';
+  return probe.status === 0 ? null : `cannot make ${what} with a veth pair and nat rules here: ${probe.stderr.trim()}`;
 }
 
 /**

@@ -120,8 +120,10 @@ describe('issue 15: fault injection and rate limits through real Envoys', () => 
     const ms = rs.map((r) => r.ms);
     console.log(`[limits] delay 300ms at 100 %: ${summary(rs)}, latency p50 ${pct(ms, 50).toFixed(0)} ms, max ${Math.max(...ms).toFixed(0)} ms`);
     expect(count(rs, 200)).toBe(10);
-    // Envoy's timers have millisecond resolution (a 300 ms delay was once measured here as 299.6 ms).
-    expect(Math.min(...ms)).toBeGreaterThanOrEqual(299);
+    // Envoy's timers have millisecond resolution and fire on its event loop's clock, not the client's
+    // (a 300 ms delay was measured here as 299.6 ms, and as 297.2 ms on a loaded machine): "delayed" is
+    // at least the delay less 10 ms, which an undelayed request (a few ms) is far from.
+    expect(Math.min(...ms)).toBeGreaterThanOrEqual(290);
   }, 60_000);
 
   it('a header-targeted fault hits only the requests that carry the header', async () => {

@@ -228,8 +228,8 @@ export interface InboundChain {
   /** Its HTTP authentication and authorization filters by role (http-filters.ts decides their order). */
   filters: HttpFiltersByRole;
   limits?: ServerLimits;
-  /** A TCP port's network filters (tcp-listeners.ts inboundTcpFilters), in place of the HTTP connection manager. */
-  networkFilters?: Filter[];
+  /** A TCP port's chains (tcp-listeners.ts inboundTcpChains: mTLS, and a Permissive workload's plaintext twin), in place of the HTTP ones. */
+  networkChains?: FilterChain[];
   /**
    * An undeclared port's TCP filters: the chain is doubled, HTTP when the
    * client sidecar's ALPN says so (`name`), else these (`name/tcp`); detect.ts.
@@ -261,7 +261,7 @@ export function transparentInboundListener(options: {
   // ALLOW with no policy: nothing is allowed.
   const denyAll = extension('NetworkRbac', { stat_prefix: INBOUND_DIRECT_STAT_PREFIX, rules: { action: 'ALLOW' } });
   const chains: FilterChain[] = options.chains.flatMap((c): FilterChain[] => {
-    if (c.networkFilters) return [{ name: c.name, filter_chain_match: { destination_port: c.port }, transport_socket: downstreamTls(), filters: c.networkFilters }];
+    if (c.networkChains) return c.networkChains;
     const http = inboundChains({ ...c, rateLimitService: options.rateLimitService, telemetry: options.telemetry, chainName: c.name, named: true, ...(c.tcpFilters ? { alpn: SIDECAR_HTTP_ALPN } : {}) });
     if (!c.tcpFilters) return http;
     return [...http, { name: `${c.name}/tcp`, filter_chain_match: { destination_port: c.port }, transport_socket: downstreamTls(), filters: c.tcpFilters }];

@@ -215,6 +215,44 @@ describe('issue 11: TCP services, the server side', () => {
     valid(out);
   });
 
+  const PERMISSIVE_DB = `apiVersion: trellis.io/v1alpha1
+kind: MTLSPolicy
+metadata: {name: db-1, namespace: demo}
+spec: {mode: Permissive, targetRef: {kind: Pod, name: db-1}}
+---
+`;
+  const summary = (chains: Json[]) => chains.map((c) => [c.name ?? null, c.filter_chain_match?.transport_protocol ?? null, c.transport_socket ? 'mtls' : 'plain', c.filters.map((f: Json) => f.name.replace('envoy.filters.network.', '')), c.filters.at(-1).typed_config.stat_prefix]);
+
+  it('issue 11: a Permissive workload\'s TCP port (explicit) takes plaintext too: tls_inspector, an mTLS chain and a plaintext twin with the same network RBAC', () => {
+    const out = translate(STRICT + PERMISSIVE_DB + TCP_ROUTE + target('client-to-db', 'client', `  rules: [{kind: TCPRoute, name: pg}]\n`), 'db-1', 'explicit');
+    const l = named(out.listeners, 'inbound:5432');
+    expect((l.listener_filters ?? []).map((f: Json) => f.name)).toEqual(['envoy.filters.listener.tls_inspector']);
+    expect(summary(l.filter_chains)).toEqual([
+      [null, 'tls', 'mtls', ['rbac', 'tcp_proxy'], 'inbound_5432'],
+      [null, 'raw_buffer', 'plain', ['rbac', 'tcp_proxy'], 'inbound_5432_plaintext'],
+    ]);
+    // The same policy: SPIFFE principals, which a connection without a certificate never matches.
+    expect(l.filter_chains[1].filters[0].typed_config.rules).toEqual(l.filter_chains[0].filters[0].typed_config.rules);
+    // db-2 stays Strict: mTLS only, no inspector.
+    const strict = named(translate(STRICT + PERMISSIVE_DB, 'db-2', 'explicit').listeners, 'inbound:5432');
+    expect(strict.listener_filters).toBeUndefined();
+    expect(summary(strict.filter_chains).map((c) => c.slice(1, 3))).toEqual([[null, 'mtls']]);
+    valid(out);
+  });
+
+  it('issue 11: a Permissive workload\'s TCP port (transparent): the `inbound` chain and its plaintext twin, tls_inspector on the listener', () => {
+    const out = translate(PERMISSIVE_DB, 'db-1', 'transparent');
+    const l = named(out.listeners, 'inbound');
+    expect((l.listener_filters as Json[]).map((f) => f.name)).toContain('envoy.filters.listener.tls_inspector');
+    const chains = (l.filter_chains as Json[]).filter((c) => c.name?.startsWith('inbound:15432'));
+    expect(summary(chains)).toEqual([
+      ['inbound:15432', 'tls', 'mtls', ['tcp_proxy'], 'inbound_15432'],
+      ['inbound:15432/plaintext', 'raw_buffer', 'plain', ['tcp_proxy'], 'inbound_15432_plaintext'],
+    ]);
+    expect(chains.map((c) => c.filter_chain_match.destination_port)).toEqual([15432, 15432]);
+    valid(out);
+  });
+
   it('tcpRbacPolicies: a TrafficTarget limited to another destination port is left out', () => {
     const rule = { key: 'demo/t', namespace: 'demo', name: 't', destination: { spiffeId: `${TD}/db`, namespace: 'demo', serviceAccount: 'db', port: 6379 }, sources: [{ spiffeId: `${TD}/client`, namespace: 'demo', serviceAccount: 'client' }] };
     expect(tcpRbacPolicies([rule], [5432, 15432])).toEqual({});

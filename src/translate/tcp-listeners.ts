@@ -19,7 +19,8 @@ import { extension } from '../xds/extensions.ts';
 import { durationOf } from './cluster.ts';
 import { DETECTED_HTTP, DETECTION_TIMEOUT, httpInspector } from './detect.ts';
 import { socketAddress } from './fragments.ts';
-import { inboundStatPrefix, rbacPolicyName, tcpStatPrefix } from './names.ts';
+import { inboundStatPrefix, plaintextChainName, rbacPolicyName, tcpStatPrefix } from './names.ts';
+import { permissiveChains, tlsInspector } from './permissive.ts';
 import { downstreamTls, upstreamTls } from './tls.ts';
 
 /** `idleMs`: TrafficPolicy timeouts.idle; without it Envoy's default (1 hour) holds. */
@@ -128,12 +129,31 @@ export function inboundTcpFilters(o: { name: string; cluster: string; rules?: re
   return [...(o.rules ? [networkRbac(prefix, o.rules, o.ports)] : []), tcpProxy(prefix, o.cluster)];
 }
 
-/** Explicit mode: the inbound listener of one TCP service port. */
-export function inboundTcpListener(o: { name: string; address: string; port: number; cluster: string; rules?: readonly AccessRule[]; ports: readonly number[] }): Listener {
+/**
+ * The inbound chains of one TCP port: mTLS, and for a Permissive workload
+ * (`acceptPlaintext`) its plaintext twin `<name>/plaintext` (permissive.ts)
+ * with the same filters: a plaintext connection has no certificate, so in
+ * strict mode the network RBAC, whose principals are verified SPIFFE IDs,
+ * refuses it; in permissive mode it reaches the application.
+ */
+export function inboundTcpChains(o: { name: string; cluster: string; rules?: readonly AccessRule[]; ports: readonly number[]; acceptPlaintext?: boolean; match?: FilterChain['filter_chain_match']; named?: boolean }): FilterChain[] {
+  const tls: FilterChain = {
+    ...(o.named ? { name: o.name } : {}),
+    ...(o.match ? { filter_chain_match: o.match } : {}),
+    transport_socket: downstreamTls(),
+    filters: inboundTcpFilters(o),
+  };
+  // An unnamed chain's twin stays unnamed (an explicit listener's): their stat prefixes tell them apart.
+  return o.acceptPlaintext ? permissiveChains(tls, inboundTcpFilters({ ...o, name: plaintextChainName(o.name) })) : [tls];
+}
+
+/** Explicit mode: the inbound listener of one TCP service port (tls_inspector first when it also takes plaintext). */
+export function inboundTcpListener(o: { name: string; address: string; port: number; cluster: string; rules?: readonly AccessRule[]; ports: readonly number[]; acceptPlaintext?: boolean }): Listener {
   return {
     name: o.name,
     address: socketAddress(o.address, o.port),
     traffic_direction: 'INBOUND',
-    filter_chains: [{ transport_socket: downstreamTls(), filters: inboundTcpFilters(o) }],
+    ...(o.acceptPlaintext ? { listener_filters: [tlsInspector()] } : {}),
+    filter_chains: inboundTcpChains(o),
   };
 }

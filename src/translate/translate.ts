@@ -45,7 +45,7 @@ import { inboundRules } from './scope.ts';
 import { INBOUND_PORT } from './sidecar.ts';
 import { hcmTelemetry, tracingCluster, type HcmTelemetry } from './telemetry.ts';
 import { portDigest, scopeOf } from './signature.ts';
-import { directCluster, inboundTcpFilters, inboundTcpListener, outboundTcpChains, outboundTcpListener } from './tcp-listeners.ts';
+import { directCluster, inboundTcpChains, inboundTcpFilters, inboundTcpListener, outboundTcpChains, outboundTcpListener } from './tcp-listeners.ts';
 import { explicitTcpListeners, tcpPorts, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
 
 export interface ProxyResources {
@@ -302,8 +302,8 @@ export class Translator {
       const ports = [p.port, p.targetPort];
       if (p.protocol === 'tcp') {
         out.listeners.push(
-          this.listeners.get([name, 'tcp', proxy.inboundAddress, cluster, rules, ports], () =>
-            inboundTcpListener({ name, address: proxy.inboundAddress, port: p.port, cluster, ...(rules ? { rules } : {}), ports }),
+          this.listeners.get([name, 'tcp', proxy.inboundAddress, cluster, rules, ports, w.mtls], () =>
+            inboundTcpListener({ name, address: proxy.inboundAddress, port: p.port, cluster, ...(rules ? { rules } : {}), ports, acceptPlaintext: w.mtls === 'permissive' }),
           ),
         );
         continue;
@@ -395,7 +395,9 @@ export class Translator {
           chains: chains.map(({ ports, protocol, authentication, ...c }) => {
             const tcp = () => inboundTcpFilters({ ...c, ...(rules ? { rules } : {}), ports });
             const filters = inboundFilters(rules, ports, authentication);
-            if (protocol === 'tcp') return { ...c, filters, networkFilters: tcp() };
+            if (protocol === 'tcp') {
+              return { ...c, filters, acceptPlaintext: w.mtls === 'permissive', networkChains: inboundTcpChains({ ...c, ...(rules ? { rules } : {}), ports, match: { destination_port: c.port }, named: true, acceptPlaintext: w.mtls === 'permissive' }) };
+            }
             return { ...c, filters, acceptPlaintext: w.mtls === 'permissive', ...(protocol === 'auto' ? { tcpFilters: tcp() } : {}) };
           }),
           passthroughCluster: PASSTHROUGH_CLUSTER,

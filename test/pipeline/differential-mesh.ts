@@ -201,6 +201,8 @@ export const NODES: readonly NodeInfo[] = [
   sidecar('reviews-v1.shop', { [NODE_METADATA.mode]: 'transparent' }),
   sidecar('reviews-v2', explicit('shop/reviews-v2')),
   sidecar('ratings', transparent('shop/ratings')),
+  // The same pod's sidecar in explicit mode: db's TCP port is an `inbound:5432` listener there (issue 11: its Permissive twin).
+  sidecar('ratings-explicit', explicit('shop/ratings')),
   sidecar('probe', explicit('ops/probe'), 'zone-b'),
   sidecar('client', explicit('shop/client')),
   sidecar('web-v1', transparent('shop/web-v1')),

@@ -408,6 +408,17 @@ export function externalName(host: string, port: number): string {
   return `external/${host}:${port}`;
 }
 
+/**
+ * Explicit mode: the local listener of the ExternalServices' TLS and TCP
+ * ports with one port number, `outbound-external:<port>` on the outbound
+ * address (translate/egress-explicit.ts). It is named for the port alone:
+ * several TLS hosts share it, told apart by SNI (its chains carry
+ * `externalName`).
+ */
+export function externalListenerName(port: number): string {
+  return `outbound-external:${port}`;
+}
+
 /** Its stat prefix: `external_<host>_<port>` (`tcp.external_api.example.com_443.*`). */
 export function externalStatPrefix(host: string, port: number): string {
   return `external_${host}_${port}`;

@@ -35,6 +35,19 @@ export interface ExplicitTcpListener {
 }
 
 /**
+ * Explicit mode: the port numbers a local listener on the outbound address
+ * cannot have: the outbound listener's, and, on the same address, the
+ * workload's own inbound listeners and its application's ports
+ * (trellis.app_ports) — Envoy could not bind them.
+ */
+export function heldPorts(proxy: ProxyContext): Set<number> {
+  const taken = new Set<number>([proxy.outbound.port]);
+  if (proxy.inboundAddress === proxy.outbound.address) for (const p of proxy.workload?.servedPorts ?? []) taken.add(p.port);
+  if (proxy.appAddress === proxy.outbound.address) for (const p of proxy.appPorts.values()) taken.add(p);
+  return taken;
+}
+
+/**
  * Explicit mode: a listener on the outbound address at each TCP service
  * port. A port number already taken (by an earlier service, the outbound
  * listener, or, on the same address, one of the workload's own inbound
@@ -42,10 +55,7 @@ export interface ExplicitTcpListener {
  * reachable in transparent mode only.
  */
 export function explicitTcpListeners(ports: readonly TcpPort[], proxy: ProxyContext): ExplicitTcpListener[] {
-  const taken = new Set<number>([proxy.outbound.port]);
-  if (proxy.inboundAddress === proxy.outbound.address) for (const p of proxy.workload?.servedPorts ?? []) taken.add(p.port);
-  // The application's own ports, when it listens on the same address (trellis.app_ports): Envoy could not bind them.
-  if (proxy.appAddress === proxy.outbound.address) for (const p of proxy.appPorts.values()) taken.add(p);
+  const taken = heldPorts(proxy);
   const out: ExplicitTcpListener[] = [];
   for (const { service: s, port: p } of ports) {
     if (taken.has(p.port)) continue;

@@ -45,8 +45,9 @@ import { inboundRules } from './scope.ts';
 import { INBOUND_PORT } from './sidecar.ts';
 import { hcmTelemetry, tracingCluster, type HcmTelemetry } from './telemetry.ts';
 import { portDigest, scopeOf } from './signature.ts';
+import { explicitExternalListeners } from './egress-explicit.ts';
 import { directCluster, inboundTcpChains, inboundTcpFilters, inboundTcpListener, outboundTcpChains, outboundTcpListener } from './tcp-listeners.ts';
-import { explicitTcpListeners, tcpPorts, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
+import { explicitTcpListeners, heldPorts, tcpPorts, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
 
 export interface ProxyResources {
   clusters: Cluster[];
@@ -141,6 +142,8 @@ export class Translator {
       if (transparent) {
         out.clusters.push(this.clusters.get([PASSTHROUGH_CLUSTER], () => passthroughCluster(PASSTHROUGH_CLUSTER)));
         out.clusters.push(this.clusters.get([EGRESS_BLOCKED], () => blackholeCluster()));
+      } else if (model.externalServices.size > 0) {
+        this.explicitEgress(model, proxy, scope, rls, own, out);
       }
       out.listeners.push(
         this.listeners.get([OUTBOUND_LISTENER, proxy.outbound, egressKey, features, tcpChains, telemetry.outbound], () =>
@@ -245,6 +248,20 @@ export class Translator {
       out.clusters.push(this.clusters.get([name, portDigest(p), tls], () => directCluster({ name, port: p, tls })));
     }
     return chains;
+  }
+
+  /**
+   * Explicit mode: the ExternalServices' TLS and TCP ports as local
+   * listeners (egress-explicit.ts), on the port numbers the TCP services'
+   * listeners left free; the refusing cluster when a chain refuses this caller.
+   */
+  private explicitEgress(model: MeshModel, proxy: ProxyContext, scope: Scope, rls: RateLimitService | undefined, own: string | undefined, out: ProxyResources): void {
+    const held = heldPorts(proxy);
+    for (const l of explicitTcpListeners(this.scopeFacts(scope, rls).tcpPorts, proxy)) held.add(l.port);
+    const { listeners, refuses } = explicitExternalListeners(model, own, { address: proxy.outbound.address, held });
+    // Keyed by content: a hit hands back the listener built before, which the cache does not encode again.
+    for (const l of listeners) out.listeners.push(this.listeners.get([l.name, l], () => l));
+    if (refuses) out.clusters.push(this.clusters.get([EGRESS_BLOCKED], () => blackholeCluster()));
   }
 
   /** gRFC A36/A29/A41: the listeners an xDS-enabled gRPC server of this workload asks for, with mTLS and RBAC. */

@@ -92,6 +92,36 @@ describe('issue 11: ExternalService and egress in what sidecars receive', () => 
     expect(vhosts.at(-1)).toMatchObject({ name: 'egress-passthrough', domains: ['*'], routes: [{ route: { cluster: 'passthrough' } }] });
   });
 
+  const byName = (out: { listeners: readonly object[] }, name: string) => out.listeners.find((l) => (l as Json).name === name) as Json | undefined;
+  const chainsOf = (l: Json) => (l.filter_chains as Json[]).map((c) => [c.name, c.filter_chain_match, c.filters[0].typed_config.cluster]);
+
+  it('explicit: TLS and TCP ports get local listeners on the outbound address (TLS by SNI, not terminated; TCP by port); HTTP stays on `outbound`', () => {
+    const { out } = sidecar(PAYMENTS + DB, 'demo/client', 'explicit');
+    const outbound = byName(out, 'outbound')!;
+    const tls = byName(out, 'outbound-external:8443')!;
+    expect(tls.address.socket_address).toEqual({ ...outbound.address.socket_address, port_value: 8443 });
+    expect(tls.listener_filters.map((f: Json) => f.name)).toEqual(['envoy.filters.listener.tls_inspector']);
+    expect(chainsOf(tls)).toEqual([['external/api.payments.test:8443', { destination_port: 8443, server_names: ['api.payments.test'], transport_protocol: 'tls' }, 'external/api.payments.test:8443']]);
+    expect(tls.filter_chains[0].transport_socket).toBeUndefined();
+    // TCP: the port alone (the application dials this listener, so `addresses` cannot tell anything); no inspector.
+    const tcp = byName(out, 'outbound-external:5432')!;
+    expect(tcp.listener_filters).toBeUndefined();
+    expect(chainsOf(tcp)).toEqual([['external/db.example.test:5432', { destination_port: 5432 }, 'external/db.example.test:5432']]);
+    expect(byName(out, 'outbound-external:80')).toBeUndefined();
+    expect(out.clusters.map((c) => c.name)).not.toContain('egress-blocked');
+  });
+
+  it('explicit: a caller the sources leave out gets a chain that closes and logs; a port the sidecar already holds gets no listener', () => {
+    const held = external(`  hosts: [q.example.test]\n  ports: [{port: 15001, protocol: TCP}]\n`, 'queue');
+    const { out, cluster } = sidecar(PAYMENTS + DB + held, 'demo/web-v1', 'explicit');
+    const tls = byName(out, 'outbound-external:8443')!;
+    expect(chainsOf(tls)).toEqual([['external/api.payments.test:8443', { destination_port: 8443, server_names: ['api.payments.test'], transport_protocol: 'tls' }, 'egress-blocked']]);
+    expect(JSON.stringify(tls.filter_chains[0].filters[0].typed_config.access_log)).toContain('ExternalService demo/payments does not admit this workload');
+    expect(cluster('egress-blocked')).toMatchObject({ load_assignment: { endpoints: [] } });
+    expect(chainsOf(byName(out, 'outbound-external:5432')!)[0]![2]).toBe('external/db.example.test:5432');
+    expect(byName(out, 'outbound-external:15001')).toBeUndefined();
+  });
+
   it('registry-only: undeclared HTTP gets a 502 naming why; other connections are closed and logged with their destination', () => {
     const { listener, vhosts, cluster } = sidecar(REGISTRY_ONLY + PAYMENTS, 'demo/client', 'transparent');
     const blocked = vhosts.at(-1)!;

@@ -23,7 +23,16 @@ export interface InstallOptions {
   /** undefined: as deploy/kubernetes/20-deployment.yaml says */
   replicas?: number;
   image?: string;
+  /**
+   * The global rate limit service too (deploy/kubernetes/ratelimit: Redis,
+   * envoyproxy/ratelimit, the ConfigMap Trellis keeps, its RBAC), and
+   * `serve --ratelimit-configmap` on the Trellis Deployment.
+   */
+  rateLimit?: boolean;
 }
+
+/** The ConfigMap of deploy/kubernetes/ratelimit that Trellis keeps and the service mounts. */
+export const RATELIMIT_CONFIGMAP = 'trellis-ratelimit';
 
 function yamlFiles(dir: string): string[] {
   const full = path.join(ROOT, dir);
@@ -75,11 +84,13 @@ function customizeDeployment(d: Json, opts: InstallOptions): void {
     args.push('--inject-xds-address', `trellis.${opts.namespace}.svc:18000`);
   }
   if (opts.image) args.push('--inject-image', opts.image);
+  if (opts.rateLimit) args.push('--ratelimit-configmap', RATELIMIT_CONFIGMAP);
 }
 
 /** deploy/kubernetes with the options applied, in file order (namespace first). */
 export function clusterManifests(opts: InstallOptions): Json[] {
-  const objects = yamlOf(yamlFiles('deploy/kubernetes')).map((o) => renamespace(o, opts.namespace));
+  const files = [...yamlFiles('deploy/kubernetes'), ...(opts.rateLimit ? yamlFiles('deploy/kubernetes/ratelimit') : [])];
+  const objects = yamlOf(files).map((o) => renamespace(o, opts.namespace));
   for (const o of objects) if (o.kind === 'Deployment') customizeDeployment(o, opts);
   return objects;
 }
@@ -94,6 +105,7 @@ const KINDS: Record<string, { plural: string; namespaced: boolean }> = {
   Namespace: { plural: 'namespaces', namespaced: false },
   ServiceAccount: { plural: 'serviceaccounts', namespaced: true },
   Secret: { plural: 'secrets', namespaced: true },
+  ConfigMap: { plural: 'configmaps', namespaced: true },
   Service: { plural: 'services', namespaced: true },
   ClusterRole: { plural: 'clusterroles', namespaced: false },
   ClusterRoleBinding: { plural: 'clusterrolebindings', namespaced: false },

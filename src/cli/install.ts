@@ -15,13 +15,15 @@ import { parseArgs, type ParsedArgs } from './args.ts';
 import { newCaSecret } from './ca-secret.ts';
 import { apiPath, CA_SECRET, clusterManifests, crdManifests, DEFAULT_NAMESPACE, describe, installManifests, type InstallOptions, type Json } from './install-manifests.ts';
 
-const INSTALL_USAGE = `usage: trellis install [--apply] [--kubeconfig K] [--namespace NS] [--replicas N] [--image IMAGE] [--trust-domain D]
+const INSTALL_USAGE = `usage: trellis install [--apply] [--kubeconfig K] [--namespace NS] [--replicas N] [--image IMAGE] [--trust-domain D] [--rate-limit]
   without --apply: the manifests as YAML on stdout (kubectl apply -f -); the CA Secret is not rendered
+  --rate-limit: also the global rate limit service (envoyproxy/ratelimit, Redis) and the ConfigMap
+           Trellis keeps its config in (deploy/kubernetes/ratelimit; docs/intents.md "Rate limits")
   --apply: server-side apply through the API server (kubeconfig as serve --source kubernetes),
            and the Secret ${CA_SECRET} made once if missing (never overwritten)
 `;
 const UNINSTALL_USAGE = `usage: trellis uninstall [--kubeconfig K] [--namespace NS] [--delete-ca] [--delete-crds]
-  removes the Deployment, Service, RBAC and webhook configuration install made;
+  removes the Deployments, Services, RBAC, ConfigMap and webhook configuration install made;
   --delete-ca also the namespace and its Secret ${CA_SECRET} (the mesh root: every sidecar's trust)
   --delete-crds also the CRDs, which deletes every intent stored in them
 `;
@@ -92,12 +94,12 @@ export async function applyInstall(rest: KubeRest, opts: InstallOptions & { trus
 export async function installCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {
     values: { kubeconfig: undefined, namespace: DEFAULT_NAMESPACE, replicas: undefined, image: undefined, 'trust-domain': 'cluster.local' },
-    booleans: ['apply', 'help'],
+    booleans: ['apply', 'help', 'rate-limit'],
     usage: INSTALL_USAGE,
   });
   if (args.booleans.help) return void process.stdout.write(INSTALL_USAGE), 0;
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, INSTALL_USAGE);
-  const opts = installOptions(args, INSTALL_USAGE);
+  const opts = { ...installOptions(args, INSTALL_USAGE), ...(args.booleans['rate-limit'] ? { rateLimit: true } : {}) };
   if (!args.booleans.apply) {
     process.stdout.write(installManifests(opts).map((o) => `---\n${stringify(o)}`).join(''));
     say(`rendered; the Secret ${opts.namespace}/${CA_SECRET} is not included: \`trellis install --apply\` makes it once, or see docs/kubernetes.md`);
@@ -110,7 +112,8 @@ export async function installCommand(argv: string[]): Promise<number> {
 }
 
 export async function uninstall(rest: KubeRest, opts: { namespace: string; deleteCa: boolean; deleteCrds: boolean }): Promise<void> {
-  const workload = clusterManifests({ namespace: opts.namespace }).filter((o) => o.kind !== 'Namespace');
+  // The rate limit service's objects too, whether or not install made them (absent ones are said so).
+  const workload = clusterManifests({ namespace: opts.namespace, rateLimit: true }).filter((o) => o.kind !== 'Namespace');
   const targets = [...workload.reverse()];
   if (opts.deleteCa) {
     say(`warning: deleting Secret ${opts.namespace}/${CA_SECRET}: the mesh root goes with it; a new install makes a new root that no running sidecar trusts`);

@@ -45,6 +45,9 @@ const HELP = `usage: trellis serve [--source file:<dir> | --source kubernetes | 
                                  without it Trellis refuses to start (docs/security.md, "Lost CA state")
   --ratelimit-config-dir D       keep the rate limit service's config in D/config/trellis.yaml, from the
                                  TrafficPolicies' global limits (docs/intents.md, "Rate limits")
+  --ratelimit-configmap [NS/]NAME  with --source kubernetes: keep it in this ConfigMap instead (key
+                                 trellis.yaml; NS defaults to $POD_NAMESPACE), written by the leader;
+                                 \`trellis install --rate-limit\` mounts it into the ratelimit Deployment
   --prometheus URL               read golden metrics (trellis stat, TrafficMetrics) from this Prometheus
                                  (e.g. http://prometheus.monitoring:9090); default: from the sidecars directly
   --scrape-targets-file F        keep F listing the connected sidecars' stats endpoints, for a Prometheus
@@ -67,6 +70,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'max-delay-ms': undefined,
       'rotation-grace': undefined,
       'ratelimit-config-dir': undefined,
+      'ratelimit-configmap': undefined,
       'webhook-address': undefined,
       'webhook-dns-names': undefined,
       'webhook-configuration': undefined,
@@ -106,6 +110,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     rotationGraceMs: grace !== undefined ? Number(grace) * 1000 : undefined,
     webhook: webhookOptions(args.values),
     rateLimitConfigDir: args.values['ratelimit-config-dir'],
+    ...(args.values['ratelimit-configmap'] !== undefined ? { rateLimitConfigMap: configMapRef(args.values['ratelimit-configmap'], args.values.source) } : {}),
     metrics: { ...(prometheus ? { prometheusUrl: prometheus } : {}), ...(args.values['scrape-targets-file'] ? { scrapeTargetsFile: args.values['scrape-targets-file'] } : {}) },
   });
   await new Promise<void>((resolve) => {
@@ -155,6 +160,18 @@ function webhookOptions(v: Record<string, string | undefined>): WebhookOptions |
       ...(v['token-audience'] ? { tokenAudience: v['token-audience'] } : {}),
     },
   };
+}
+
+/** `--ratelimit-configmap [ns/]name`: the namespace defaults to the pod's own (the downward API's POD_NAMESPACE). */
+function configMapRef(ref: string, source: string | undefined): { namespace: string; name: string } {
+  if (source !== 'kubernetes') throw new UsageError('--ratelimit-configmap: a ConfigMap needs --source kubernetes; with a folder, use --ratelimit-config-dir', USAGE);
+  const [a, b, ...rest] = ref.split('/');
+  const namespace = b === undefined ? process.env.POD_NAMESPACE : a;
+  const name = b === undefined ? a : b;
+  const dns = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  if (rest.length > 0 || !name || !dns.test(name) || (namespace !== undefined && !dns.test(namespace))) throw new UsageError(`--ratelimit-configmap ${ref}: expected NAME or NAMESPACE/NAME (lower-case DNS labels)`, USAGE);
+  if (!namespace) throw new UsageError(`--ratelimit-configmap ${ref}: no namespace: write NAMESPACE/${name}, or run in a pod with POD_NAMESPACE set`, USAGE);
+  return { namespace, name };
 }
 
 /** `--source file:<dir>`, or `--source kubernetes` (then no folder). */

@@ -81,6 +81,12 @@ export interface ControlPlaneOptions {
    * `<dir>/config/trellis.yaml`, from the TrafficPolicies' global limits.
    */
   rateLimitConfigDir?: string;
+  /**
+   * With `kubernetes`: keep the rate limit service's config in this ConfigMap
+   * (runtime/ratelimit-configmap.ts; the leader writes it), which the
+   * ratelimit Deployment mounts.
+   */
+  rateLimitConfigMap?: { namespace: string; name: string };
   /** Tests only: see XdsServerOptions.allowSecretsOverPlaintext. Default false. */
   allowSecretsOverPlaintext?: boolean;
   /** Where golden metrics are read (runtime/golden-metrics.ts): a Prometheus, else the sidecars. */
@@ -156,6 +162,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       mesh.publisher.setSecretSource(security.secrets);
     }
     if (mesh && opts.rateLimitConfigDir) keepRateLimitConfig({ mesh, dir: opts.rateLimitConfigDir, log });
+    if (opts.rateLimitConfigMap) {
+      if (!kube) throw new OperatorError('the rate limit ConfigMap (--ratelimit-configmap) needs --source kubernetes; with a folder, use --ratelimit-config-dir');
+      const { RateLimitConfigMapWriter } = await import('./ratelimit-configmap.ts');
+      const writer = new RateLimitConfigMapWriter({ ...opts.rateLimitConfigMap, kube, rest: kube.source.rest, log: log.child({ component: 'ratelimit-config' }) });
+      writer.start();
+      started.push(() => writer.close());
+    }
     // Before the port opens: a restart's reconnect storm then finds every sidecar's config built.
     if (mesh) mesh.publisher.prewarm();
     const verifier = opts.verifier ?? (kube ? await (await import('./kube-verifier.ts')).kubeVerifier(kube, security, opts.tokenAudience) : security?.tokens);

@@ -59,6 +59,7 @@ export class KubeMesh extends SourcedMesh {
   private programmed: (() => ProgrammedSummary) | undefined;
   private programmedTimer: NodeJS.Timeout | undefined;
   private lastProgrammed = '';
+  private readonly leadershipListeners: Array<(leader: boolean) => void> = [];
 
   constructor(private readonly opts: KubeMeshOptions) {
     super(opts.cache, opts.log, opts.secrets);
@@ -82,6 +83,7 @@ export class KubeMesh extends SourcedMesh {
           // A new leader writes whatever its predecessor left out of date.
           onChange: (leader) => {
             if (leader) this.statusWriter?.update({});
+            for (const fn of this.leadershipListeners) fn(leader);
           },
         })
       : undefined;
@@ -120,6 +122,16 @@ export class KubeMesh extends SourcedMesh {
     this.programmedTimer = setInterval(() => this.refreshProgrammed(), this.opts.programmedIntervalMs ?? 1000);
     this.programmedTimer.unref();
     this.refreshProgrammed();
+  }
+
+  /** Whether this replica writes to the cluster (status, the rate limit ConfigMap): the Lease holder, or the only writer. */
+  isLeader(): boolean {
+    return this.leader ? this.leader.isLeader() : this.statusWriter !== undefined;
+  }
+
+  /** Called when this replica gains or loses the Lease (never without leader election). */
+  onLeadership(fn: (leader: boolean) => void): void {
+    this.leadershipListeners.push(fn);
   }
 
   /** True once every watched kind has been listed (before that, the mesh's namespaces are not known). */

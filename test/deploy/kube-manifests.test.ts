@@ -8,6 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { clusterManifests, RATELIMIT_CONFIGMAP } from '../../src/cli/install-manifests.ts';
+import { RATELIMIT_CONFIGMAP_KEY } from '../../src/runtime/ratelimit-configmap.ts';
 import { WATCHED } from '../../src/sources/kubernetes/resources.ts';
 
 type Json = Record<string, any>; // parsed manifests: tests walk them freely
@@ -153,5 +155,37 @@ describe('deploy/crds', () => {
       expect(cond.required.sort()).toEqual(['lastTransitionTime', 'message', 'reason', 'status', 'type']);
       expect(undocumented.filter((u) => !/\.(kind|name|namespace)$/.test(u)), c.metadata.name).toEqual([]);
     }
+  });
+});
+
+describe('deploy/kubernetes/ratelimit (issue 15: `trellis install --rate-limit`)', () => {
+  const rl = docs('deploy/kubernetes/ratelimit');
+  const find = (kind: string, name: string) => rl.find((m) => m.kind === kind && m.metadata.name === name)!;
+
+  it('the service mounts the ConfigMap Trellis keeps where its RUNTIME_* settings read it, and watches the kubelet\'s swap', () => {
+    const cm = find('ConfigMap', 'trellis-ratelimit');
+    expect(Object.keys(cm.data)).toEqual([RATELIMIT_CONFIGMAP_KEY]);
+    const pod = find('Deployment', 'trellis-ratelimit').spec.template.spec;
+    const c = pod.containers[0];
+    const env = Object.fromEntries(c.env.map((e: Json) => [e.name, e.value]));
+    const volume = pod.volumes.find((v: Json) => v.configMap?.name === cm.metadata.name);
+    const mount = c.volumeMounts.find((m: Json) => m.name === volume.name);
+    expect(mount.mountPath).toBe(`${env.RUNTIME_ROOT}/${env.RUNTIME_SUBDIRECTORY}/${env.RUNTIME_APPDIRECTORY}`);
+    expect([env.RUNTIME_WATCH_ROOT, env.RUNTIME_IGNOREDOTFILES]).toEqual(['false', 'true']);
+    // Redis by its Service; the gRPC port the Service exposes.
+    expect(env.REDIS_URL).toBe(`${find('Service', 'trellis-redis').metadata.name}:6379`);
+    const svc = find('Service', 'trellis-ratelimit');
+    expect(svc.spec.ports[0].port).toBe(Number(env.GRPC_PORT));
+    expect(svc.spec.selector).toEqual(find('Deployment', 'trellis-ratelimit').spec.selector.matchLabels);
+  });
+
+  it('Trellis may get and patch that one ConfigMap, nothing more; install adds --ratelimit-configmap only with --rate-limit', () => {
+    const role = find('Role', 'trellis-ratelimit-config');
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['trellis-ratelimit'], verbs: ['get', 'patch'] }]);
+    expect(find('RoleBinding', 'trellis-ratelimit-config').subjects).toEqual([{ kind: 'ServiceAccount', name: 'trellis', namespace: 'trellis-system' }]);
+    const args = (rateLimit: boolean) => (clusterManifests({ namespace: 'trellis-system', rateLimit }).find((o) => o.kind === 'Deployment' && (o.metadata as Json).name === 'trellis') as Json).spec.template.spec.containers[0].args as string[];
+    expect(args(true).join(' ')).toContain(`--ratelimit-configmap ${RATELIMIT_CONFIGMAP}`);
+    expect(args(false)).not.toContain('--ratelimit-configmap');
+    expect(clusterManifests({ namespace: 'trellis-system' }).some((o) => o.kind === 'ConfigMap')).toBe(false);
   });
 });

@@ -19,7 +19,9 @@
  *   node --import tsx bench/memory.ts [--scenarios churn,mixed] [--changes 10000] [--first 100]
  *        [--services 40] [--endpoints 20] [--namespaces 4] [--streams 20]
  */
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { ChurnMesh, measure, mib, runWithGc, watchdog, type Memory } from './churn-mesh.ts';
 import { DEFAULT_SHAPE, type MeshShape } from './translate-mesh.ts';
@@ -34,6 +36,8 @@ const { values } = parseArgs({
     endpoints: { type: 'string', default: '20' },
     namespaces: { type: 'string', default: '4' },
     streams: { type: 'string', default: '20' },
+    // A V8 heap snapshot at each checkpoint (<dir>/<scenario>-<changes>.heapsnapshot), to diff what the warm-up holds.
+    snapshots: { type: 'string' },
   },
 });
 const int = (name: keyof typeof values) => positiveInt(values, name);
@@ -65,6 +69,7 @@ async function run(scenario: Scenario, shape: MeshShape, o: Options): Promise<st
       if (!(await mesh.waitInSync())) process.stderr.write(`${scenario}: streams not in sync after change ${mesh.count}\n`);
       const msPerChange = (performance.now() - t0) / (upTo - done);
       at.set(upTo, { ...(await measure()), msPerChange });
+      if (values.snapshots) v8.writeHeapSnapshot(path.join(values.snapshots, `${scenario}-${upTo}.heapsnapshot`));
       t0 = performance.now();
       done = upTo;
     }

@@ -13,7 +13,7 @@ import type { MeshModel } from '../model/types.ts';
 import type { Cluster } from '../xds/envoy-types.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { clusterLoadAssignment } from '../translate/endpoints.ts';
-import { Memo } from '../translate/memo.ts';
+import { Memo, sweepContentKeys } from '../translate/memo.ts';
 import { outboundClusterName, zonalEndpointsName } from '../translate/names.ts';
 import type { ProxyContext } from '../translate/proxy.ts';
 import type { Translator } from '../translate/translate.ts';
@@ -42,6 +42,10 @@ export function meshEndpoints(model: MeshModel, zones: ReadonlySet<string>, memo
     }
   }
   memo.sweep();
+  // Endpoint churn publishes without translating (no proxy's signature moves), so the
+  // translator's sweep never comes: rotate the content keys here too, or their WeakMap's
+  // table grows to the churn's high-water mark and stays there (issue 16, memory bench).
+  sweepContentKeys();
   return list;
 }
 

@@ -40,6 +40,7 @@ import { resolveMesh } from './resolve/mesh.ts';
 import { withServerLimits } from './resolve/server-limits.ts';
 import { resolveMtls } from './resolve/mtls.ts';
 import { checkGatewayKinds } from './resolve/gateway-status.ts';
+import { withGatewayAuthentication } from './resolve/gateway-authentication.ts';
 import { GatewayIndex, withGatewayStatus } from './resolve/gateways.ts';
 import { parentRefsOf, resolveMeshRoutes, warnShadowedSplits } from './resolve/mesh-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
@@ -49,7 +50,7 @@ import { resolveSplits, splitsByService } from './resolve/splits.ts';
 import { resolveTcpRoutes } from './resolve/tcp-routes.ts';
 import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
 import { toStatus } from './status.ts';
-import type { MeshModel, MeshService, ObjectKey } from './types.ts';
+import type { MeshModel, MeshService, ObjectKey, RequestAuthn } from './types.ts';
 
 export interface BuildResult {
   model: MeshModel;
@@ -168,7 +169,9 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   warnShadowedSplits(of(trafficSplitKind), splits, routesByService, svc.services, book);
   const ours = (p: ParentRef) => isServiceParent(p) || index.ours(p);
   checkGatewayKinds({ ...gatewayInputs, streamRoutes: [...of(tlsRouteKind), ...of(gatewayTcpRouteKind)], backendTlsPolicies: of(backendTlsPolicyKind) }, book, ours);
-  const gateways = index.finish();
+  const finishedGateways = index.finish();
+  const gatewayAuthn = withGatewayAuthentication(of(requestAuthenticationKind), finishedGateways.gateways, book);
+  const gateways = { ...finishedGateways, gateways: gatewayAuthn.gateways };
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
@@ -209,7 +212,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     accessRules,
     accessByDestination: accessByDestination(accessRules),
     policies,
-    authentications,
+    authentications: gatewayAuthn.accepted.length ? sortedMap([...authentications, ...gatewayAuthn.accepted.map((a): [ObjectKey, RequestAuthn] => [a.key, a])]) : authentications,
     namespaces: [...namespaces].toSorted(),
     externalServices,
     gateways: gateways.gateways,

@@ -63,6 +63,8 @@ export interface MeshGateway {
   identity: string;
   /** Sorted by port; only ports with at least one programmed listener. */
   ports: readonly GatewayPort[];
+  /** A RequestAuthentication targeting it: every listener checks tokens so (issue 15). */
+  authentication?: RequestAuthn;
 }
 
 export interface GatewayPort {
@@ -613,7 +615,9 @@ export interface RequestAuthn {
   key: ObjectKey;
   namespace: string;
   name: string;
-  service: ObjectKey;
+  /** What it targets: a Service's sidecars, or a Gateway (its ingress gateway's listeners). */
+  service?: ObjectKey;
+  gateway?: ObjectKey;
   /** The port it is limited to; absent: every HTTP port of the service. */
   port?: number;
   jwtRules: readonly JwtRule[];

@@ -42,6 +42,8 @@ import { durationOf } from './cluster.ts';
 import { LOCAL_RATELIMIT_STAT_PREFIX, RATELIMIT_CLUSTER, RATELIMIT_STAT_PREFIX } from './names.ts';
 
 export type Direction = 'inbound' | 'outbound';
+/** Where a connection manager runs: a sidecar's side, or an ingress gateway. */
+export type FilterSide = Direction | 'gateway';
 
 /** Filters by their role. */
 export type FilterRole = 'jwt_authn' | 'rbac' | 'claim_rbac' | 'grpc_stats' | 'fault' | 'local_ratelimit' | 'ratelimit';
@@ -49,13 +51,15 @@ export type FilterRole = 'jwt_authn' | 'rbac' | 'claim_rbac' | 'grpc_stats' | 'f
 /** The filters one connection manager has, by role; a missing role is left out. */
 export type HttpFiltersByRole = Partial<Record<FilterRole, HttpFilter>>;
 
-export const FILTER_ORDER: { readonly [D in Direction]: readonly FilterRole[] } = {
+export const FILTER_ORDER: { readonly [D in FilterSide]: readonly FilterRole[] } = {
   inbound: ['jwt_authn', 'rbac', 'claim_rbac', 'local_ratelimit', 'ratelimit'],
   outbound: ['grpc_stats', 'fault', 'local_ratelimit', 'ratelimit'],
+  // An ingress gateway (translate/gateway/): end-user tokens and claim rules; callers have no mesh identity.
+  gateway: ['jwt_authn', 'claim_rbac'],
 };
 
 /** `filters` in this direction's order, then the router. A role the direction does not run is our bug. */
-export function httpFilters(direction: Direction, filters: HttpFiltersByRole): HttpFilter[] {
+export function httpFilters(direction: FilterSide, filters: HttpFiltersByRole): HttpFilter[] {
   const order = FILTER_ORDER[direction];
   for (const role of Object.keys(filters) as FilterRole[]) {
     if (filters[role] && !order.includes(role)) throw new Error(`http-filters: no ${role} filter on the ${direction} side`);

@@ -206,7 +206,7 @@ export class Translator {
     const seen = new Set<string>();
     for (const p of g.ports) {
       const shape = p.listeners.map((l) => [l.name, l.hostname, l.certificates.map((c) => c.secret)]);
-      out.listeners.push(this.listeners.get(['gateway', address, p.port, p.protocol, shape], () => gatewayListener(p, address)));
+      out.listeners.push(this.listeners.get(['gateway', address, p.port, p.protocol, shape, g.authentication], () => gatewayListener(p, address, g.authentication)));
       const configs = p.protocol === 'HTTP' ? [{ name: gatewayRouteConfigName(p.port), listeners: p.listeners }] : p.listeners.map((l) => ({ name: gatewayRouteConfigName(p.port, l.name), listeners: [l] }));
       for (const c of configs) {
         out.routes.push(this.routes.get(['gateway', c.name, c.listeners.map((l) => [l.name, l.hostname, l.routes])], () => gatewayRouteConfiguration(c.name, c.listeners)));
@@ -217,6 +217,8 @@ export class Translator {
         out.secrets.push(this.secrets.get([c.secret, c.certificateChainPem, c.privateKeyPem], () => gatewayCertificateSecret(c)));
       }
     }
+    // The clusters its JWKS URLs are fetched through.
+    if (g.authentication) for (const c of jwksClusters(g.authentication)) out.clusters.push(this.clusters.get([c.name], () => c));
     return out;
   }
 

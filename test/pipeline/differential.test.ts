@@ -327,6 +327,14 @@ const GATEWAY_EDITS: Edit[] = [
   { name: 'gateway certificate replaced', change: put('gateway/secret.yaml', tlsSecretYaml('shop', 'web-cert', otherPair)) },
   { name: 'gateway listener hostname changed', change: replace('gateway/gateway.yaml', 'hostname: web.shop.example', 'hostname: other.shop.example') },
   { name: 'gateway deleted', change: remove('gateway/gateway.yaml') },
+  { name: 'issue 15: a RequestAuthentication on the Gateway (a JWKS URL and a claim rule)', change: put('gateway/authn.yaml', `apiVersion: trellis.io/v1alpha1
+kind: RequestAuthentication
+metadata: {name: edge-tokens, namespace: shop}
+spec:
+  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: edge}
+  jwtRules: [{issuer: https://auth.shop.example, jwksUri: https://auth.shop.example/jwks.json}]
+  rules: [{claims: {scope: [shop.read]}}]
+`) },
   { name: 'gateway service account set by annotation', change: replace('gateway/gateway.yaml', 'metadata: {name: edge, namespace: shop}', 'metadata: {name: edge, namespace: shop, annotations: {trellis.io/service-account: ingress}}') },
   { name: 'gateway backend web-v2 vanishes', change: drop('web/app.yaml', 'Service', 'web-v2') },
 ];

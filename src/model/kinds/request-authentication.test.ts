@@ -46,6 +46,10 @@ const cases: Case[] = [
   { name: 'a claim rule with an empty value list', yaml: doc('issuer: a\n    jwksUri: https://a/jwks', '  rules:\n  - claims: {scope: []}\n'), field: 'spec.rules[0].claims.scope', reason: 'Required', line: 12 },
   { name: 'a misspelt field', yaml: doc('issuer: a\n    jwksUri: https://a/jwks\n    audience: [web]'), field: 'spec.jwtRules[0].audience', reason: 'UnknownField', line: 11, mentions: '"audiences"' },
   { name: 'a service that does not exist', yaml: doc('issuer: a\n    jwksUri: https://a/jwks', '', '{kind: Service, name: wbe}'), field: 'spec.targetRef.name', reason: 'RefNotFound', line: 1, mentions: '"web"' },
+  { name: 'issue 15: a Gateway Trellis does not serve', yaml: doc('issuer: a\n    jwksUri: https://a/jwks', '', '{group: gateway.networking.k8s.io, kind: Gateway, name: edge}'), field: 'spec.targetRef.name', reason: 'RefNotFound', line: 1, mentions: 'GatewayClass' },
+  { name: 'issue 15: a Gateway with a port (a Gateway is targeted whole)', yaml: doc('issuer: a\n    jwksUri: https://a/jwks', '', '{group: gateway.networking.k8s.io, kind: Gateway, name: edge, port: 80}'), field: 'spec.targetRef.port', reason: 'InvalidValue', line: 7 },
+  { name: 'issue 15: a Gateway without its group', yaml: doc('issuer: a\n    jwksUri: https://a/jwks', '', '{kind: Gateway, name: edge}'), field: 'spec.targetRef.group', reason: 'Required', line: 7 },
+  { name: 'issue 15: a claim rule naming callers at a Gateway (nobody outside the mesh has a service account)', yaml: doc('issuer: a\n    jwksUri: https://a/jwks', '  rules:\n  - claims: {scope: [x]}\n    sources: [{kind: ServiceAccount, name: web}]\n', '{group: gateway.networking.k8s.io, kind: Gateway, name: edge}'), field: 'spec.rules[0].sources', reason: 'InvalidValue', line: 13, mentions: 'claims only' },
   { name: 'a port the service lacks', yaml: doc('issuer: a\n    jwksUri: https://a/jwks', '', '{kind: Service, name: web, port: 81}'), field: 'spec.targetRef.port', reason: 'RefNotFound', line: 1 },
 ];
 

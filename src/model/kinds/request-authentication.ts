@@ -13,6 +13,9 @@ import type { Field } from '../field.ts';
 import type { JwtLocation } from '../types.ts';
 import { inlineJwksProblem, parseJwksUrl, type JwksUrl } from './jwks.ts';
 import type { KindSpec } from './kind.ts';
+
+/** The API group of a Gateway targetRef. */
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 import { decodeSubject, type SubjectSpec } from './traffic-target.ts';
 
 export interface JwtRuleSpec {
@@ -30,7 +33,9 @@ export interface ClaimRuleSpec {
 }
 
 export interface RequestAuthenticationSpec {
-  service: string;
+  /** The target: a Service of this namespace (and optionally a port), or a Gateway (its ingress gateway). */
+  service?: string;
+  gateway?: string;
   port?: number | string;
   jwtRules: JwtRuleSpec[];
   rules?: ClaimRuleSpec[];
@@ -52,12 +57,21 @@ export const requestAuthenticationKind: KindSpec<RequestAuthenticationSpec> = {
     if (!spec.object({ required: true, known: ['targetRef', 'jwtRules', 'rules'] })) return undefined;
     const target = spec.child('targetRef');
     let service: string | undefined;
+    let gateway: string | undefined;
     let port: number | string | undefined;
-    if (target.object({ required: true, known: ['kind', 'name', 'port'], expected: 'a mapping such as {kind: Service, name: web}' })) {
-      const kind = target.child('kind').string({ required: true, oneOf: ['Service'] });
-      service = target.child('name').string({ required: true, expected: 'the name of a service in this namespace' });
-      if (!target.child('port').absent) port = target.child('port').portOrName();
-      if (kind === undefined) service = undefined;
+    if (target.object({ required: true, known: ['group', 'kind', 'name', 'port'], expected: 'a mapping such as {kind: Service, name: web}' })) {
+      const kind = target.child('kind').string({ required: true, oneOf: ['Service', 'Gateway'] });
+      const name = target.child('name').string({ required: true, expected: kind === 'Gateway' ? 'the name of a Gateway in this namespace' : 'the name of a service in this namespace' });
+      if (kind === 'Gateway') {
+        // The ingress gateway checks tokens on every request it takes (issue 15: "the ingress gateway uses the same").
+        target.child('group').string({ required: true, oneOf: [GATEWAY_GROUP] });
+        if (!target.child('port').absent) target.child('port').report('InvalidValue', 'a Gateway is targeted whole: its listeners share one token check; leave port out');
+        gateway = name;
+      } else if (kind === 'Service') {
+        if (!target.child('group').absent) target.child('group').string({ oneOf: [''] });
+        if (!target.child('port').absent) port = target.child('port').portOrName();
+        service = name;
+      }
     }
     const jwtRules: JwtRuleSpec[] = [];
     const issuers = new Map<string, string>();
@@ -76,6 +90,13 @@ export const requestAuthenticationKind: KindSpec<RequestAuthenticationSpec> = {
         const rule = decodeClaimRule(r, ctx.namespace);
         if (rule) rules.push(rule);
       }
+    }
+    if (gateway !== undefined) {
+      // At the edge no caller has a mesh identity: a rule naming service accounts could never match.
+      for (const [i, r] of (rules ?? []).entries()) {
+        if (r.sources.length > 0) spec.child('rules').child(i).child('sources').report('InvalidValue', 'a Gateway takes requests from outside the mesh, where no caller has a service account; leave sources out (claims only)');
+      }
+      return { gateway, jwtRules, ...(rules ? { rules } : {}) };
     }
     if (service === undefined) return undefined;
     return { service, ...(port !== undefined ? { port } : {}), jwtRules, ...(rules ? { rules } : {}) };

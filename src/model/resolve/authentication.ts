@@ -15,6 +15,15 @@ import { resolveServiceTarget } from './service-target.ts';
 import type { ServiceDraft } from './services.ts';
 import { knownServiceAccount } from './workloads.ts';
 
+/** The model's form of a spec's jwtRules (the JWKS URL as its parts). */
+export function jwtRulesOf(spec: RequestAuthenticationSpec): RequestAuthn['jwtRules'] {
+  return spec.jwtRules.map(({ jwks, ...r }) => ({
+    ...r,
+    jwks: 'inline' in jwks ? jwks : { uri: jwks.uri, scheme: jwks.scheme, host: jwks.host, port: jwks.port, path: jwks.path, cacheDurationMs: jwks.cacheDurationMs, timeoutMs: jwks.timeoutMs },
+  }));
+}
+
+/** Those that target a Service (a Gateway's: gateway-authentication.ts). */
 export function resolveAuthentications(
   entries: readonly Entry<RequestAuthenticationSpec>[],
   services: ReadonlyMap<ObjectKey, ServiceDraft>,
@@ -25,7 +34,8 @@ export function resolveAuthentications(
   const owner = new Map<string, RequestAuthn>();
   const accepted: RequestAuthn[] = [];
   for (const e of entries.toSorted(olderFirst)) {
-    const target = resolveServiceTarget(e, services, book);
+    if (e.spec.service === undefined) continue;
+    const target = resolveServiceTarget(e as Entry<RequestAuthenticationSpec & { service: string }>, services, book);
     if (!target) continue;
     const svc = target.svc;
     let port: number | undefined;
@@ -65,10 +75,7 @@ export function resolveAuthentications(
     }
     const authn: RequestAuthn = {
       key: e.key, namespace: e.namespace, name: e.name, service: svc.key, ...(port !== undefined ? { port } : {}),
-      jwtRules: e.spec.jwtRules.map(({ jwks, ...r }) => ({
-        ...r,
-        jwks: 'inline' in jwks ? jwks : { uri: jwks.uri, scheme: jwks.scheme, host: jwks.host, port: jwks.port, path: jwks.path, cacheDurationMs: jwks.cacheDurationMs, timeoutMs: jwks.timeoutMs },
-      })),
+      jwtRules: jwtRulesOf(e.spec),
       ...(rules ? { rules } : {}),
     };
     owner.set(claim, authn);
@@ -85,7 +92,7 @@ export function resolveAuthentications(
 export function withAuthentication(workloads: ReadonlyMap<ObjectKey, Workload>, authns: ReadonlyMap<ObjectKey, RequestAuthn>): Map<ObjectKey, Workload> {
   if (authns.size === 0) return new Map(workloads);
   const byPort = new Map<string, RequestAuthn>();
-  for (const a of authns.values()) byPort.set(`${a.service} ${a.port ?? '*'}`, a);
+  for (const a of authns.values()) if (a.service !== undefined) byPort.set(`${a.service} ${a.port ?? '*'}`, a);
   const out = new Map<ObjectKey, Workload>();
   for (const [key, w] of workloads) {
     let touched = false;

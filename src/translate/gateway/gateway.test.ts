@@ -107,3 +107,37 @@ describe('issue 10: a gateway proxy\'s resources', () => {
     expect(after.secrets[0]).toBe(before.secrets[0]);
   });
 });
+
+describe('issue 15: a RequestAuthentication on the Gateway: the ingress gateway checks tokens as sidecars do', () => {
+  const AUTHN = `apiVersion: trellis.io/v1alpha1
+kind: RequestAuthentication
+metadata: {name: edge-tokens, namespace: demo}
+spec:
+  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: edge}
+  jwtRules:
+  - issuer: https://auth.example.com
+    audiences: [web]
+    jwksUri: https://auth.example.com/jwks.json
+  rules:
+  - claims: {scope: [web.read]}
+---
+`;
+  const filtersOf = (l: { filter_chains?: Array<{ filters?: Array<{ typed_config?: unknown }> }> }) =>
+    (l.filter_chains ?? []).map((c) => ((c.filters![0]!.typed_config as { http_filters: Array<{ name: string }> }).http_filters).map((f) => f.name));
+
+  it('every listener (HTTP and each HTTPS chain) runs jwt_authn then claim_rbac before the router; the JWKS cluster is the gateway\'s', () => {
+    const model = deepFreeze(meshWith(GATEWAY + route('/api') + AUTHN));
+    expect(model.gateways.get('demo/edge')!.authentication?.key).toBe('demo/edge-tokens');
+    const out = translate(model);
+    const expected = ['envoy.filters.http.jwt_authn', 'trellis.claim_rbac', 'envoy.filters.http.router'];
+    for (const l of out.listeners) for (const names of filtersOf(l)) expect(names, l.name).toEqual(expected);
+    expect(out.clusters.map((c) => c.name)).toContain('jwks|https|auth.example.com|443');
+    encodeAll(out);
+    for (const [t, r] of resourcesOf(out)) expect(unknownEnums(t, r)).toEqual([]);
+    // Without it: the router alone, and the signature moves (the gateway is translated again on the edit).
+    const plain = deepFreeze(meshWith(GATEWAY + route('/api')));
+    for (const l of translate(plain).listeners) for (const names of filtersOf(l)) expect(names).toEqual(['envoy.filters.http.router']);
+    const sig = (m: MeshModel) => proxySignature(m, proxyContext(gatewayNode, m));
+    expect(sig(plain)).not.toBe(sig(model));
+  });
+});

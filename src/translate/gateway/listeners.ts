@@ -14,18 +14,27 @@
  * (use_remote_address), normalizes paths before matching, and strips the
  * port from Host so a route's hostnames match on any port.
  */
-import type { GatewayListener, GatewayPort } from '../../model/types.ts';
+import type { GatewayListener, GatewayPort, RequestAuthn } from '../../model/types.ts';
 import type { Filter, FilterChain, Listener, SdsSecretConfig } from '../../xds/envoy-types.ts';
 import { extension } from '../../xds/extensions.ts';
 import { adsConfigSource, socketAddress } from '../fragments.ts';
-import { httpFilters } from '../http-filters.ts';
+import { claimRbacFilter } from '../claim-rbac.ts';
+import { httpFilters, type HttpFiltersByRole } from '../http-filters.ts';
+import { jwtAuthnFilter } from '../jwt-authn.ts';
 import { gatewayCertificateSecretName, gatewayListenerName, gatewayRouteConfigName } from '../names.ts';
 import { tlsInspector } from '../permissive.ts';
 
 /** Where a gateway's listeners bind: every address, unless its bootstrap says otherwise. */
 export const GATEWAY_BIND_ADDRESS = '0.0.0.0';
 
-function gatewayHcm(statPrefix: string, routeConfig: string): Filter {
+/** A RequestAuthentication on the Gateway: every connection manager checks tokens and claims so (translate/jwt-authn.ts, claim-rbac.ts). */
+function authnFilters(authn: RequestAuthn | undefined): HttpFiltersByRole {
+  if (!authn) return {};
+  const claims = claimRbacFilter(authn);
+  return { jwt_authn: jwtAuthnFilter(authn), ...(claims ? { claim_rbac: claims } : {}) };
+}
+
+function gatewayHcm(statPrefix: string, routeConfig: string, authn: RequestAuthn | undefined): Filter {
   return extension('HttpConnectionManager', {
     stat_prefix: statPrefix,
     codec_type: 'AUTO',
@@ -35,7 +44,7 @@ function gatewayHcm(statPrefix: string, routeConfig: string): Filter {
     normalize_path: { value: true },
     merge_slashes: true,
     strip_any_host_port: true,
-    http_filters: httpFilters('outbound', {}),
+    http_filters: httpFilters('gateway', authnFilters(authn)),
   });
 }
 
@@ -43,7 +52,7 @@ function sdsRef(name: string): SdsSecretConfig {
   return { name, sds_config: adsConfigSource() };
 }
 
-function httpsChain(port: number, l: GatewayListener): FilterChain {
+function httpsChain(port: number, l: GatewayListener, authn: RequestAuthn | undefined): FilterChain {
   return {
     name: l.name,
     ...(l.hostname !== undefined ? { filter_chain_match: { server_names: [l.hostname] } } : {}),
@@ -56,20 +65,21 @@ function httpsChain(port: number, l: GatewayListener): FilterChain {
         alpn_protocols: ['h2', 'http/1.1'],
       },
     }),
-    filters: [gatewayHcm(`${gatewayListenerName(port)}_${l.name}`, gatewayRouteConfigName(port, l.name))],
+    filters: [gatewayHcm(`${gatewayListenerName(port)}_${l.name}`, gatewayRouteConfigName(port, l.name), authn)],
   };
 }
 
-export function gatewayListener(p: GatewayPort, address = GATEWAY_BIND_ADDRESS): Listener {
+/** `authn`: the Gateway's RequestAuthentication, if any. */
+export function gatewayListener(p: GatewayPort, address = GATEWAY_BIND_ADDRESS, authn?: RequestAuthn): Listener {
   const name = gatewayListenerName(p.port);
   if (p.protocol === 'HTTP') {
-    return { name, address: socketAddress(address, p.port), traffic_direction: 'INBOUND', filter_chains: [{ filters: [gatewayHcm(name, gatewayRouteConfigName(p.port))] }] };
+    return { name, address: socketAddress(address, p.port), traffic_direction: 'INBOUND', filter_chains: [{ filters: [gatewayHcm(name, gatewayRouteConfigName(p.port), authn)] }] };
   }
   return {
     name,
     address: socketAddress(address, p.port),
     traffic_direction: 'INBOUND',
     listener_filters: [tlsInspector()],
-    filter_chains: p.listeners.map((l) => httpsChain(p.port, l)),
+    filter_chains: p.listeners.map((l) => httpsChain(p.port, l, authn)),
   };
 }

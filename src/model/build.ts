@@ -23,6 +23,7 @@ import { podKind } from './kinds/pod.ts';
 import { lookupKind, unsupportedKind } from './kinds/registry.ts';
 import { serviceKind } from './kinds/service.ts';
 import { requestAuthenticationKind } from './kinds/request-authentication.ts';
+import { rolloutKind } from './kinds/rollout.ts';
 import { tcpRouteKind } from './kinds/tcp-route.ts';
 import { trafficPolicyKind } from './kinds/traffic-policy.ts';
 import { trafficSplitKind } from './kinds/traffic-split.ts';
@@ -40,13 +41,14 @@ import { resolveMtls } from './resolve/mtls.ts';
 import { checkGatewayKinds } from './resolve/gateway-status.ts';
 import { parentRefsOf, resolveMeshRoutes, warnShadowedSplits } from './resolve/mesh-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
+import { resolveRollouts } from './resolve/rollouts.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
 import { resolveSplits, splitsByService } from './resolve/splits.ts';
 import { resolveTcpRoutes } from './resolve/tcp-routes.ts';
 import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
 import { toStatus } from './status.ts';
-import type { MeshModel, MeshService, ObjectKey } from './types.ts';
+import type { MeshModel, MeshService, ObjectKey, RolloutWeight } from './types.ts';
 
 export interface BuildResult {
   model: MeshModel;
@@ -91,6 +93,12 @@ export interface BuildOptions {
   previous?: AcceptedInputs;
   /** The trust domain the running control plane issues identities in: a MeshConfig naming another is refused (resolve/mesh.ts). */
   runningTrustDomain?: string;
+  /**
+   * The canary weights the rollout controller has set, by Rollout key
+   * (resolve/rollouts.ts): an input like the objects, persisted by the
+   * runtime, so a restart mid-rollout builds what the running one served.
+   */
+  rolloutProgress?: ReadonlyMap<ObjectKey, RolloutWeight>;
 }
 
 export function buildMesh(objects: readonly SourceObject[], options: BuildOptions = {}): BuildResult {
@@ -153,14 +161,15 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const authentications = resolveAuthentications(of(requestAuthenticationKind), svc.services, identities, mesh, book);
   const finished = withAuthentication(served, authentications);
   const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
-  const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
+  const driven = resolveRollouts({ rollouts: of(rolloutKind), services: svc.services, splits: of(trafficSplitKind), httpRoutes: of(httpRouteKind), progress: options.rolloutProgress }, book, incumbents);
+  const splits = resolveSplits(driven.splits, svc.services, routeGroups, book, incumbents);
   const tcpRoutes = resolveTcpRoutes(of(tcpRouteKind), book);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, tcpRoutes, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book, mesh);
   const externalServices = resolveExternalServices(of(externalServiceKind), svc.services, identities, mesh, book);
   const gateway = { gatewayClasses: of(gatewayClassKind), gateways: of(gatewayKind), referenceGrants: of(referenceGrantKind) };
-  const routesByService = resolveMeshRoutes([...of(httpRouteKind), ...of(grpcRouteKind)], svc.services, gateway, book);
-  warnShadowedSplits(of(trafficSplitKind), splits, routesByService, svc.services, book);
+  const routesByService = resolveMeshRoutes([...driven.httpRoutes, ...of(grpcRouteKind)], svc.services, gateway, book);
+  warnShadowedSplits(driven.splits, splits, routesByService, svc.services, book);
   checkGatewayKinds({ ...gateway, streamRoutes: [...of(tlsRouteKind), ...of(gatewayTcpRouteKind)], backendTlsPolicies: of(backendTlsPolicyKind) }, book);
 
   const splitOrder = splitsByService(splits);
@@ -205,6 +214,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     authentications,
     namespaces: [...namespaces].toSorted(),
     externalServices,
+    rollouts: driven.rollouts,
   };
   const statuses = records
     .map((r) => toStatus({ ...r, parents: parentRefsOf(r.entry?.spec) }, book.of(r.ref)))

@@ -16,6 +16,7 @@ import { meshConfigKind } from './mesh-config.ts';
 import { mtlsPolicyKind } from './mtls-policy.ts';
 import { podKind } from './pod.ts';
 import { requestAuthenticationKind } from './request-authentication.ts';
+import { rolloutKind } from './rollout.ts';
 import { referenceGrantKind } from './reference-grant.ts';
 import { serviceKind } from './service.ts';
 import { tcpRouteKind } from './tcp-route.ts';
@@ -46,6 +47,7 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   backendTlsPolicyKind,
   tlsRouteKind,
   gatewayTcpRouteKind,
+  rolloutKind,
 ] as readonly KindSpec<unknown>[];
 
 const BY_TYPE = new Map(KINDS.flatMap((k) => [k.apiVersion, ...(k.alsoServed ?? [])].map((v) => [`${v} ${k.kind}`, k] as const)));

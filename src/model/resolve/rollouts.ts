@@ -38,9 +38,13 @@ export interface ResolvedRollouts {
   httpRoutes: Entry<MeshRouteSpec>[];
 }
 
-/** The spec's digest: what a recorded progress must match to apply. */
-export function rolloutRevision(spec: RolloutSpec): string {
-  return createHash('sha256').update(JSON.stringify(spec)).digest('base64url').slice(0, 12);
+/**
+ * The spec's digest: what a recorded progress must match to apply. In a
+ * cluster the object's uid is in it too, so a Rollout deleted and created
+ * again starts over even when its spec is the same.
+ */
+export function rolloutRevision(spec: RolloutSpec, uid?: string): string {
+  return createHash('sha256').update(JSON.stringify(uid === undefined ? spec : [spec, uid])).digest('base64url').slice(0, 12);
 }
 
 export function resolveRollouts(inputs: RolloutInputs, book: Book, incumbents: Incumbents): ResolvedRollouts {
@@ -61,7 +65,7 @@ export function resolveRollouts(inputs: RolloutInputs, book: Book, incumbents: I
     ].every(Boolean);
     checkTarget(e, inputs, book);
     if (!ok || book.rejected(e)) continue;
-    const revision = rolloutRevision(e.spec);
+    const revision = rolloutRevision(e.spec, e.obj.origin.source === 'kubernetes' ? e.obj.origin.uid : undefined);
     const recorded = inputs.progress?.get(e.key);
     const canaryWeight = recorded && recorded.revision === revision ? Math.min(100, Math.max(0, Math.round(recorded.canaryWeight))) : 0;
     candidates.push({

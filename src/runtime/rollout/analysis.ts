@@ -7,8 +7,20 @@
 import type { GoldenMetrics } from '../../admin/golden/edges.ts';
 import type { Analysis } from './decide.ts';
 
-export function canaryAnalysis(m: GoldenMetrics, canary: { namespace: string; service: string }): Analysis {
+/**
+ * `window.asked`: the seconds the read asked for; `window.sinceStart`: how
+ * long ago this revision started. A read whose counts reach back before the
+ * start (a direct read counts from the sidecars' previous read: the first
+ * one counts since each Envoy started) or far past the window asked is not
+ * this rollout's to judge: no data, so the rollout holds.
+ */
+export function canaryAnalysis(m: GoldenMetrics, canary: { namespace: string; service: string }, window: { asked: number; sinceStart: number }): Analysis {
   if (m.status === 'no-data') return { kind: 'no-data', reason: `${m.source}: ${m.reason}` };
+  const w = m.windowSeconds;
+  if (w === null || w > window.sinceStart + 0.5 || w > window.asked * 1.5 + 1) {
+    const span = w === null ? 'since each sidecar started' : `the last ${Math.round(w)} s`;
+    return { kind: 'no-data', reason: `the ${m.source} read counts ${span}, more than the ${window.asked} s window since the rollout started; the coming reads measure it` };
+  }
   const edges = m.edges.filter((e) => e.destination.namespace === canary.namespace && e.destination.service === canary.service && e.route === undefined);
   const requests = edges.reduce((n, e) => n + e.requests, 0);
   if (requests === 0) {

@@ -122,8 +122,7 @@ export class RolloutController {
     const next = new Map([...this.states].filter(([k]) => model.rollouts.has(k)));
     let durable = next.size !== this.states.size;
     const reads = new Map<number, Promise<GoldenMetrics>>();
-    const read = (windowMs: number) => {
-      const s = Math.max(1, Math.round(windowMs / 1000));
+    const read = (s: number) => {
       let p = reads.get(s);
       if (!p) reads.set(s, (p = reader.read({ windowSeconds: s })));
       return p;
@@ -135,8 +134,16 @@ export class RolloutController {
       if (judging && (this.due.get(r.key) ?? 0) > now) continue;
       let analysis: Analysis | undefined;
       if (judging) {
+        // Never before this revision started: earlier requests are another run's. Prometheus
+        // answers the window asked; a direct read counts from the sidecars' read about a window
+        // ago, so it asks the full window and is judged once that read is after the start.
+        const sinceStart = (now - before.startedMs) / 1000;
+        const full = Math.max(1, Math.round(r.analysis.windowMs / 1000));
+        const asked = reader.source === 'sidecars' ? full : Math.min(full, Math.floor(sinceStart));
         const [ns, canary] = splitKey(r.canary);
-        analysis = canaryAnalysis(await read(r.analysis.windowMs), { namespace: ns, service: canary });
+        analysis = asked < 1
+          ? { kind: 'no-data', reason: 'the rollout started less than a second ago' }
+          : canaryAnalysis(await read(asked), { namespace: ns, service: canary }, { asked, sinceStart });
       }
       this.due.set(r.key, now + r.analysis.intervalMs);
       const after = decide(r, before, analysis, now);

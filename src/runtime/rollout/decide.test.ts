@@ -53,7 +53,7 @@ describe('issue 12: rollout decisions', () => {
     { name: 'too few requests', a: ok(5), why: /5 canary request\(s\) in the window, fewer than minRequests 20/ },
     { name: 'latency not measured yet', a: ok(100, 0, null), why: /p99 latency not measured/ },
   ])('cannot evaluate ($name): hold — no weight change, never a promotion, one history entry', ({ a, why }) => {
-    const s = run([[5_000, a], [10_000, a], [60_000, a]]);
+    const s = run([[5_000, a], [10_000, a], [30_000, a.kind === 'measured' ? { ...a, requests: Math.max(0, a.requests - 1) } : a], [60_000, a]]);
     expect(s).toMatchObject({ phase: 'Progressing', step: 0, canaryWeight: 10, held: expect.stringMatching(why) });
     expect(s.history.map((h) => h.event)).toEqual(['Started', 'Held']);
     // Once the gates can be judged again (and hold), the overdue step advances.
@@ -83,10 +83,16 @@ describe('issue 12: the canary analysis from golden metrics', () => {
   });
   it('sums every caller of the canary service, takes the largest p99, ignores other services', () => {
     const m = { status: 'ok' as const, source: 'sidecars' as const, at: '', windowSeconds: 10, edges: [edge('web-v2', 10, 9, 30), edge('web-v2', 20, 20, 80), edge('web-v1', 100, 0, 999)] };
-    expect(canaryAnalysis(m, { namespace: 'demo', service: 'web-v2' })).toEqual({ kind: 'measured', requests: 30, successes: 29, p99Ms: 80 });
+    expect(canaryAnalysis(m, { namespace: 'demo', service: 'web-v2' }, { asked: 10, sinceStart: 60 })).toEqual({ kind: 'measured', requests: 30, successes: 29, p99Ms: 80 });
   });
   it('no data, or no requests to the canary: no-data with the reason', () => {
-    expect(canaryAnalysis({ status: 'no-data', source: 'prometheus', at: '', reason: 'connection refused' }, { namespace: 'demo', service: 'web-v2' })).toEqual({ kind: 'no-data', reason: 'prometheus: connection refused' });
-    expect(canaryAnalysis({ status: 'ok', source: 'sidecars', at: '', windowSeconds: 10, edges: [] }, { namespace: 'demo', service: 'web-v2' }).kind).toBe('no-data');
+    expect(canaryAnalysis({ status: 'no-data', source: 'prometheus', at: '', reason: 'connection refused' }, { namespace: 'demo', service: 'web-v2' }, { asked: 10, sinceStart: 60 })).toEqual({ kind: 'no-data', reason: 'prometheus: connection refused' });
+    expect(canaryAnalysis({ status: 'ok', source: 'sidecars', at: '', windowSeconds: 10, edges: [] }, { namespace: 'demo', service: 'web-v2' }, { asked: 10, sinceStart: 60 }).kind).toBe('no-data');
+  });
+  it('a read that reaches back before the rollout started (the first direct read, one after a pause) is no data, not an old failure', () => {
+    const edges = [edge('web-v2', 100, 0, 30)];
+    const at = (windowSeconds: number | null, sinceStart: number) => canaryAnalysis({ status: 'ok', source: 'sidecars', at: '', windowSeconds, edges }, { namespace: 'demo', service: 'web-v2' }, { asked: 10, sinceStart });
+    for (const [w, since] of [[null, 60], [200, 300], [10, 4]] as const) expect(at(w, since)).toMatchObject({ kind: 'no-data', reason: expect.stringMatching(/since the rollout started/) });
+    expect(at(10.4, 11).kind).toBe('measured');
   });
 });

@@ -31,6 +31,8 @@ export interface RolloutState {
   /** Index in the rollout's steps. */
   step: number;
   canaryWeight: number;
+  /** When this revision started: the analysis never counts requests from before (another run's, a rolled-back canary's). */
+  startedMs: number;
   stepStartedMs: number;
   /** Why the gates cannot be evaluated now; absent when they can. */
   held?: string;
@@ -79,6 +81,11 @@ export function judge(a: Analysis, gates: Gates): Verdict {
   return { verdict: 'pass', summary: parts.join(', ') };
 }
 
+function sameReason(a: string, b: string): boolean {
+  const shape = (s: string) => s.replace(/\d+(\.\d+)?/g, '#');
+  return shape(a) === shape(b);
+}
+
 function event(state: RolloutState, type: RolloutEventType, nowMs: number, message: string): RolloutEvent[] {
   return [...state.history, { at: new Date(nowMs).toISOString(), event: type, canaryWeight: state.canaryWeight, message }].slice(-HISTORY_MAX);
 }
@@ -87,7 +94,7 @@ function event(state: RolloutState, type: RolloutEventType, nowMs: number, messa
 export function decide(r: Pick<MeshRollout, 'revision' | 'steps' | 'analysis'>, state: RolloutState | undefined, analysis: Analysis | undefined, nowMs: number): RolloutState {
   if (!state || state.revision !== r.revision) {
     const first = r.steps[0]!;
-    const started: RolloutState = { revision: r.revision, phase: 'Progressing', step: 0, canaryWeight: first.weight, stepStartedMs: nowMs, history: [] };
+    const started: RolloutState = { revision: r.revision, phase: 'Progressing', step: 0, canaryWeight: first.weight, startedMs: nowMs, stepStartedMs: nowMs, history: [] };
     const why = state ? 'the spec changed, so the rollout starts over' : 'a new rollout';
     return { ...started, history: event(started, 'Started', nowMs, `${why}: step 1 of ${r.steps.length}, canary at ${first.weight} % for ${first.pauseMs / 1000} s`) };
   }
@@ -96,11 +103,13 @@ export function decide(r: Pick<MeshRollout, 'revision' | 'steps' | 'analysis'>, 
   if (v.verdict === 'hold') {
     if (state.held === v.reason) return state;
     const held = { ...state, held: v.reason, lastAnalysis: `held: ${v.reason}` };
-    // One history entry per reason, not per evaluation.
+    // One history entry per reason, not per evaluation (nor per count the reason quotes).
+    if (state.held !== undefined && sameReason(state.held, v.reason)) return held;
     return { ...held, history: event(held, 'Held', nowMs, `holding at ${state.canaryWeight} % (no weight change, no promotion): ${v.reason}`) };
   }
   if (v.verdict === 'fail') {
-    const back: RolloutState = { revision: state.revision, phase: 'RolledBack', step: state.step, canaryWeight: 0, stepStartedMs: nowMs, lastAnalysis: v.summary, history: state.history };
+    const back: RolloutState = { ...state, phase: 'RolledBack', canaryWeight: 0, stepStartedMs: nowMs, lastAnalysis: v.summary };
+    delete back.held;
     return { ...back, history: event(back, 'RolledBack', nowMs, `rolled back from ${state.canaryWeight} % to 0 %: ${v.summary}`) };
   }
   const passing = { ...state, lastAnalysis: v.summary };

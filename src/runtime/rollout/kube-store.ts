@@ -20,6 +20,7 @@ const PHASES = new Set(['Progressing', 'Promoted', 'RolledBack']);
 export function statusOf(s: RolloutState): Record<string, unknown> {
   return {
     phase: s.phase, revision: s.revision, step: s.step, canaryWeight: s.canaryWeight,
+    startedAt: new Date(s.startedMs).toISOString(),
     stepStartedAt: new Date(s.stepStartedMs).toISOString(),
     held: s.held ?? null, lastAnalysis: s.lastAnalysis ?? null, history: s.history,
   };
@@ -42,11 +43,13 @@ export function recordedStates(keys: readonly string[], stored: (kind: string, n
     const [ns, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
     const st = stored('Rollout', ns, name)?.status as Record<string, unknown> | undefined;
     if (!st || typeof st !== 'object' || !PHASES.has(st.phase as string) || typeof st.revision !== 'string' || typeof st.canaryWeight !== 'number' || typeof st.step !== 'number') continue;
-    const started = Date.parse(String(st.stepStartedAt));
+    const stepStarted = Date.parse(String(st.stepStartedAt));
+    const started = Date.parse(String(st.startedAt));
     const history = Array.isArray(st.history) ? (st.history as RolloutEvent[]).filter((h) => h && typeof h.at === 'string' && typeof h.event === 'string') : [];
     out.set(key, {
       revision: st.revision, phase: st.phase as RolloutState['phase'], step: st.step, canaryWeight: st.canaryWeight,
-      stepStartedMs: Number.isFinite(started) ? started : 0,
+      startedMs: Number.isFinite(started) ? started : 0,
+      stepStartedMs: Number.isFinite(stepStarted) ? stepStarted : 0,
       ...(typeof st.held === 'string' ? { held: st.held } : {}),
       ...(typeof st.lastAnalysis === 'string' ? { lastAnalysis: st.lastAnalysis } : {}),
       history,

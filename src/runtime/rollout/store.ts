@@ -47,7 +47,8 @@ export class FileProgressStore implements ProgressStore {
     try {
       const parsed = JSON.parse(text) as { format?: number; rollouts?: Record<string, RolloutState> };
       if (parsed.format !== FORMAT || typeof parsed.rollouts !== 'object' || parsed.rollouts === null) throw new Error(`format ${String(parsed.format)}, expected ${FORMAT}`);
-      return new Map(Object.entries(parsed.rollouts));
+      // Written before startedMs existed: the step's start stands in.
+      return new Map(Object.entries(parsed.rollouts).map(([k, s]) => [k, { ...s, startedMs: s.startedMs ?? s.stepStartedMs }]));
     } catch (e) {
       this.log.warn({ file: this.file, err: errorMessage(e) }, 'rollout progress is not readable JSON of this version; every rollout starts over at its first step');
       return new Map();

@@ -171,6 +171,22 @@ export class RolloutController {
     for (const [key, state, events] of happened) for (const l of this.listeners) l(key, state, events);
   }
 
+  /** The Rollout's `Progressing` condition (status in a cluster, beside Accepted and Programmed). */
+  condition(key: string): { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string } | undefined {
+    const v = rolloutViews(this.o.mesh.model, this.states).find((r) => `${r.namespace}/${r.name}` === key);
+    if (!v) return undefined;
+    const last = v.history.at(-1)?.message ?? 'not started yet';
+    switch (v.phase) {
+      case 'Pending': return { type: 'Progressing', status: 'Unknown', reason: 'Pending', message: 'accepted; the controller has not started it yet (canary at 0 %)' };
+      case 'Promoted': return { type: 'Progressing', status: 'False', reason: 'Promoted', message: last };
+      case 'RolledBack': return { type: 'Progressing', status: 'False', reason: 'RolledBack', message: last };
+      default: return v.held
+        ? { type: 'Progressing', status: 'True', reason: 'Held', message: `step ${v.step} of ${v.steps}, canary at ${v.canaryWeight} %, holding: ${v.held}` }
+        // Not the last analysis: its counts move every evaluation, and status is written when it changes.
+        : { type: 'Progressing', status: 'True', reason: 'Step', message: `step ${v.step} of ${v.steps}, canary at ${v.canaryWeight} %: ${last}` };
+    }
+  }
+
   answer(deciding = true): RolloutsAnswer {
     return { progressStore: this.o.store.where, deciding, rollouts: rolloutViews(this.o.mesh.model, this.states) };
   }

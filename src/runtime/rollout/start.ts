@@ -45,6 +45,15 @@ export async function startRollouts(o: RolloutOptions & { mesh: RunningMesh; kub
   await controller.load();
   // The first build (and each after) of a cluster's objects serves the progress their status records.
   if (kube && recorded) kube.onObjects((objects) => controller.adoptNewer(recorded(rolloutKeys(objects)), false));
+  // Status: the Progressing condition beside Accepted and Programmed, written again after each decision.
+  const writer = kube?.statusWriter;
+  if (writer) {
+    writer.setExtraConditions((kind, ns, name) => {
+      const c = kind === 'Rollout' ? controller.condition(`${ns}/${name}`) : undefined;
+      return c ? [c] : [];
+    });
+    controller.onChange(() => writer.update({}));
+  }
   return {
     controller,
     run: (reader) => controller.start(reader),

@@ -4,10 +4,11 @@
  * application, on 127.0.140.x (this suite's range).
  *
  * - A canary that fails half its requests is rolled back automatically
- *   (canary weight 0 on the frontend's Envoy), its metrics read directly from
+ *   (canary weight 0 on the frontend's Envoy) from a TrafficSplit, its metrics read directly from
  *   the sidecars (no Prometheus).
- * - A healthy canary is promoted to 100 %, its metrics read through a real
- *   Prometheus (scripts/setup-prometheus.sh); Trellis is restarted mid-rollout
+ * - A healthy canary is promoted to 100 %, the Rollout driving an HTTPRoute
+ *   rule (GAMMA) this time, its metrics read through a real Prometheus
+ *   (scripts/setup-prometheus.sh); Trellis is restarted mid-rollout
  *   and serves the very route it served before (the progress is persisted
  *   beside the last good config).
  *
@@ -37,12 +38,12 @@ interface Case {
 
 let current: Case | undefined;
 
-async function startCase(name: string, hosts: { trellis: string; frontend: string; v1: string; v2: string }, port: number, prometheus: boolean): Promise<Case> {
+async function startCase(name: string, hosts: { trellis: string; frontend: string; v1: string; v2: string }, port: number, prometheus: boolean, routing: 'TrafficSplit' | 'HTTPRoute' = 'TrafficSplit'): Promise<Case> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `trellis-rollout-${name}-`));
   const meshDir = path.join(dir, 'mesh');
   mkdirSync(meshDir);
   const net = { frontend: hosts.frontend, v1: hosts.v1, v2: hosts.v2 };
-  for (const [f, text] of Object.entries(rolloutMeshFiles(net))) writeFileSync(path.join(meshDir, f), text);
+  for (const [f, text] of Object.entries(rolloutMeshFiles(net, routing))) writeFileSync(path.join(meshDir, f), text);
   const admin = `${hosts.trellis}:${port + 1}`;
   const demo = await startDemo({
     meshDir,
@@ -84,7 +85,8 @@ async function frontendRoute(c: Case): Promise<{ version: string; weights: Recor
     types: Record<string, Array<{ name: string; version: string; resource: Rc }>>;
   };
   const rds = view.types.rds!.find((r) => r.resource.virtual_hosts.some((v) => v.name === 'recommendation.demo:8080'))!;
-  const action = rds.resource.virtual_hosts.find((v) => v.name === 'recommendation.demo:8080')!.routes.find((r) => r.name === 'default')!.route!;
+  // The catch-all route: `default` under a TrafficSplit, the rule's own under an HTTPRoute (the last one).
+  const action = rds.resource.virtual_hosts.find((v) => v.name === 'recommendation.demo:8080')!.routes.at(-1)!.route!;
   // One backend with weight is a plain cluster route; a backend of weight 0 is left out.
   const weights: Record<string, number> = { v1: 0, v2: 0 };
   const clusters = action.weighted_clusters?.clusters ?? [{ name: action.cluster!, weight: 100 }];
@@ -131,10 +133,11 @@ describe('issue 12: progressive delivery with real sidecars', () => {
     expect(cli.stdout).toMatch(/RolledBack\s+0%\s+rolled back from 50 % to 0 %: gate failed: success rate/);
   }, 180_000);
 
-  it('a healthy canary is promoted to 100 % (metrics read through Prometheus); a restart mid-rollout serves the same route', async () => {
+  it('a healthy canary is promoted to 100 % on an HTTPRoute rule (metrics read through Prometheus); a restart mid-rollout serves the same route', async () => {
     findPrometheus(); // names scripts/setup-prometheus.sh when Prometheus is missing
-    const c = await startCase('promote', { trellis: `${NET}.11`, frontend: `${NET}.12`, v1: `${NET}.13`, v2: `${NET}.14` }, 18750, true);
+    const c = await startCase('promote', { trellis: `${NET}.11`, frontend: `${NET}.12`, v1: `${NET}.13`, v2: `${NET}.14` }, 18750, true, 'HTTPRoute');
     writeFileSync(path.join(c.meshDir, 'rollout.yaml'), rolloutYaml({
+      routing: 'HTTPRoute',
       steps: '[{weight: 30, pause: 3s}, {weight: 60, pause: 12s}]',
       analysis: '{window: 5s, interval: 500ms, minRequests: 5, successRate: 90, latencyP99: 2s}',
     }));

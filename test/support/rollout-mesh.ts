@@ -57,8 +57,12 @@ ${pods.map(([name, ip]) => `- addresses: ["${ip}"]
 `;
 }
 
-/** Namespace, MeshConfig, the three pods, their services and slices, and the TrafficSplit (all to v1). */
-export function rolloutMeshFiles(net: RolloutNet): Record<string, string> {
+/**
+ * Namespace, MeshConfig, the three pods, their services and slices, and what
+ * routes recommendation (all to v1): a TrafficSplit, or an HTTPRoute (GAMMA)
+ * whose rule `split` the Rollout drives.
+ */
+export function rolloutMeshFiles(net: RolloutNet, routing: 'TrafficSplit' | 'HTTPRoute' = 'TrafficSplit'): Record<string, string> {
   const docs = [
     'apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n',
     'apiVersion: trellis.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: trellis}\nspec:\n  trustDomain: trellis.test\n  authorization: {mode: Permissive}\n',
@@ -83,11 +87,20 @@ spec:
   service: recommendation
   backends: [{service: recommendation-v1, weight: 100}, {service: recommendation-v2, weight: 0}]
 `;
-  return { 'mesh.yaml': docs.join('---\n'), 'split.yaml': split };
+  const route = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: recommendation, namespace: demo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: recommendation, port: 8080}]
+  rules:
+  - name: split
+    backendRefs: [{name: recommendation-v1, port: 8080, weight: 100}, {name: recommendation-v2, port: 8080, weight: 0}]
+`;
+  return { 'mesh.yaml': docs.join('---\n'), ...(routing === 'TrafficSplit' ? { 'split.yaml': split } : { 'route.yaml': route }) };
 }
 
-/** A Rollout of recommendation on its TrafficSplit. */
-export function rolloutYaml(o: { steps: string; analysis: string }): string {
+/** A Rollout of recommendation on its TrafficSplit, or on its HTTPRoute's rule `split`. */
+export function rolloutYaml(o: { steps: string; analysis: string; routing?: 'TrafficSplit' | 'HTTPRoute' }): string {
   return `apiVersion: trellis.io/v1alpha1
 kind: Rollout
 metadata: {name: recommendation, namespace: demo}
@@ -95,7 +108,7 @@ spec:
   service: recommendation
   stable: recommendation-v1
   canary: recommendation-v2
-  trafficRef: {kind: TrafficSplit, name: recommendation}
+  trafficRef: ${o.routing === 'HTTPRoute' ? '{kind: HTTPRoute, name: recommendation, rule: split}' : '{kind: TrafficSplit, name: recommendation}'}
   steps: ${o.steps}
   analysis: ${o.analysis}
 `;

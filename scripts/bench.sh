@@ -36,6 +36,9 @@
 #                                          # payloads, permissive / strict / undeclared port: see bench/overhead.ts
 #   scripts/bench.sh stats [options]       # only issue 12's stats cost: sidecar CPU and memory per 1,000 rps with the
 #                                          # golden-metric stats on vs off (one real Envoy): see bench/stats-cost.ts
+#   scripts/bench.sh rollout [options]     # only issue 12's rollback reaction: a Rollout's canary starts failing -> canary
+#                                          # weight 0 ACKed on every Envoy, vs the target window + 2 s (--window 10, --runs 3,
+#                                          # --prometheus to read through Prometheus): see bench/rollout-reaction.ts
 #   scripts/bench.sh soak [options]        # opt-in, not in the default run: SOAK_MINUTES (30) of churn, intent edits and
 #                                          # streams connecting and leaving; heap and RSS samples, slope after warm-up:
 #                                          # see bench/soak.ts
@@ -64,6 +67,7 @@ case "${1:-}" in
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
   scale) shift; exec node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts "$@" ;;
   stats) shift; exec node --import tsx bench/stats-cost.ts "$@" ;;
+  rollout) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/rollout-reaction.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
   hedge) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/hedge.ts "$@" ;;
   overhead) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/overhead.ts "$@" ;;
@@ -94,5 +98,7 @@ node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts
 TRELLIS_LOG_LEVEL=error node --import tsx bench/hedge.ts
 # Step 9: the data plane's overhead: a sidecar pair over a direct call, HTTP/1.1, gRPC, TCP (issue 11).
 TRELLIS_LOG_LEVEL=warn node --import tsx bench/overhead.ts
+# Step 9b: a failing canary rolled back: errors start -> weight 0 on every Envoy (issue 12).
+TRELLIS_LOG_LEVEL=warn node --import tsx bench/rollout-reaction.ts
 # Step 10: memory after 10,000 config changes vs after 100 (issue 16). The soak is opt-in: scripts/bench.sh soak.
 exec node --import tsx bench/memory.ts

@@ -8,6 +8,7 @@ import { errorMessage, OperatorError, UsageError } from '../errors.ts';
 import type { IntentOrigin } from './explain/explain.ts';
 import type { ProxyConfigView, ProxySummary } from './proxies.ts';
 import type { GoldenMetrics } from './golden/edges.ts';
+import type { RolloutsAnswer } from './rollouts.ts';
 
 export const DEFAULT_ADMIN = 'http://127.0.0.1:19000';
 
@@ -126,6 +127,14 @@ export class AdminClient {
     const intents = (body as { intents?: unknown }).intents;
     if (status !== 200 || !Array.isArray(intents)) throw this.notTrellis(`GET /api/v1/intents: HTTP ${status}, no intent list`);
     return intents as IntentOrigin[];
+  }
+
+  /** Every accepted Rollout and its progress (GET /api/v1/rollouts). */
+  async rollouts(): Promise<RolloutsAnswer> {
+    const { status, body } = await this.get('/api/v1/rollouts');
+    if (status === 404) throw new OperatorError(`${this.base} has no GET /api/v1/rollouts: a Trellis without a mesh, or an older one`);
+    if (status !== 200 || !Array.isArray((body as { rollouts?: unknown }).rollouts)) throw this.notTrellis(`GET /api/v1/rollouts: HTTP ${status}, no rollout list`);
+    return body as RolloutsAnswer;
   }
 
   /** Golden metrics per edge (GET /api/v1/metrics/edges): `query` as its query string (window, namespace, workload, route). */

@@ -45,7 +45,7 @@ function intentTargets(model: MeshModel | undefined): Map<string, PolicyTarget[]
 const TARGETED = new Set(['TrafficPolicy', 'TrafficSplit']);
 
 const INTENT_KINDS = new Set([
-  'TrafficSplit', 'HTTPRouteGroup', 'TCPRoute', 'TrafficTarget', 'TrafficPolicy', 'RequestAuthentication', 'MeshConfig', 'MTLSPolicy', 'ExternalService',
+  'TrafficSplit', 'HTTPRouteGroup', 'TCPRoute', 'TrafficTarget', 'TrafficPolicy', 'RequestAuthentication', 'MeshConfig', 'MTLSPolicy', 'ExternalService', 'Rollout',
   'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'GatewayClass', 'Gateway', 'ReferenceGrant', 'BackendTLSPolicy',
 ]);
 

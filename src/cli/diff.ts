@@ -37,7 +37,10 @@ export async function diffCommand(argv: string[]): Promise<number> {
   const client = new AdminClient(adminBaseUrl(args.values.admin!, USAGE));
 
   const loaded = await loadPaths(paths);
-  const { model, statuses } = buildMesh(loaded.objects);
+  // The running Rollouts' weights are a build input too: without them every canary would look reset to 0.
+  const running = await client.rollouts().catch(() => undefined);
+  const rolloutProgress = new Map((running?.rollouts ?? []).map((r) => [`${r.namespace}/${r.name}`, { revision: r.revision, canaryWeight: r.canaryWeight }]));
+  const { model, statuses } = buildMesh(loaded.objects, { rolloutProgress });
   const located = [
     ...loaded.errors.map((e) => ({ file: e.file, line: e.line, text: formatSourceError(e) })),
     ...statuses.flatMap((s) => s.problems.filter((p) => p.severity === 'error').map((p) => ({ file: p.file ?? '', line: p.line ?? 0, text: formatProblem(p) }))),

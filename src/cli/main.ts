@@ -24,6 +24,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
   stat: { summary: 'golden metrics per edge: success rate, rps, latency p50/p95/p99 per workload -> service (--watch)', load: async () => (await import('./stat.ts')).statCommand },
   top: { summary: 'golden metrics per route, like stat (alias: routes)', load: async () => (await import('./stat.ts')).topCommand },
   routes: { summary: 'the same as top', load: async () => (await import('./stat.ts')).topCommand },
+  rollout: { summary: 'rollout status: every Rollout, its phase, step, canary weight, last analysis and history', load: async () => (await import('./rollout.ts')).rolloutCommand },
   status: { summary: 'every connected proxy, per type SYNCED / STALE / NACKED (from the admin API)', load: async () => (await import('./status.ts')).statusCommand },
   'config-dump': { summary: 'the resources last sent to a proxy, by type and name; never private keys', load: async () => (await import('./config-dump.ts')).configDumpCommand },
   explain: { summary: 'what the proxies do with one request: route, clusters, retries, mTLS, endpoints, RBAC decision', load: async () => (await import('./explain.ts')).explainCommand },

@@ -24,6 +24,7 @@ import { podKind } from './kinds/pod.ts';
 import { lookupKind, unsupportedKind } from './kinds/registry.ts';
 import { serviceKind } from './kinds/service.ts';
 import { requestAuthenticationKind } from './kinds/request-authentication.ts';
+import { rolloutKind } from './kinds/rollout.ts';
 import { tcpRouteKind } from './kinds/tcp-route.ts';
 import { trafficPolicyKind } from './kinds/traffic-policy.ts';
 import { trafficSplitKind } from './kinds/traffic-split.ts';
@@ -44,13 +45,14 @@ import { withGatewayAuthentication } from './resolve/gateway-authentication.ts';
 import { GatewayIndex, withGatewayStatus } from './resolve/gateways.ts';
 import { parentRefsOf, resolveMeshRoutes, warnShadowedSplits } from './resolve/mesh-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
+import { resolveRollouts } from './resolve/rollouts.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
 import { resolveSplits, splitsByService } from './resolve/splits.ts';
 import { resolveTcpRoutes } from './resolve/tcp-routes.ts';
 import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
 import { toStatus } from './status.ts';
-import type { MeshModel, MeshService, ObjectKey, RequestAuthn } from './types.ts';
+import type { MeshModel, MeshService, ObjectKey, RequestAuthn, RolloutWeight } from './types.ts';
 
 export interface BuildResult {
   model: MeshModel;
@@ -95,6 +97,12 @@ export interface BuildOptions {
   previous?: AcceptedInputs;
   /** The trust domain the running control plane issues identities in: a MeshConfig naming another is refused (resolve/mesh.ts). */
   runningTrustDomain?: string;
+  /**
+   * The canary weights the rollout controller has set, by Rollout key
+   * (resolve/rollouts.ts): an input like the objects, persisted by the
+   * runtime, so a restart mid-rollout builds what the running one served.
+   */
+  rolloutProgress?: ReadonlyMap<ObjectKey, RolloutWeight>;
 }
 
 export function buildMesh(objects: readonly SourceObject[], options: BuildOptions = {}): BuildResult {
@@ -157,7 +165,8 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const authentications = resolveAuthentications(of(requestAuthenticationKind), svc.services, identities, mesh, book);
   const finished = withAuthentication(served, authentications);
   const routeGroups = resolveRouteGroups(of(httpRouteGroupKind), book);
-  const splits = resolveSplits(of(trafficSplitKind), svc.services, routeGroups, book, incumbents);
+  const driven = resolveRollouts({ rollouts: of(rolloutKind), services: svc.services, splits: of(trafficSplitKind), httpRoutes: of(httpRouteKind), progress: options.rolloutProgress }, book, incumbents);
+  const splits = resolveSplits(driven.splits, svc.services, routeGroups, book, incumbents);
   const tcpRoutes = resolveTcpRoutes(of(tcpRouteKind), book);
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, tcpRoutes, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book, mesh);
@@ -165,8 +174,8 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const gatewayInputs = { gatewayClasses: of(gatewayClassKind), gateways: of(gatewayKind), referenceGrants: of(referenceGrantKind) };
   const namespaceLabels = new Map(of(namespaceKind).map((e) => [e.name, e.obj.metadata.labels]));
   const index = new GatewayIndex({ ...gatewayInputs, secrets: of(secretKind), namespaceLabels, trustDomain: mesh.trustDomain }, book);
-  const routesByService = resolveMeshRoutes([...of(httpRouteKind), ...of(grpcRouteKind)], svc.services, { ...gatewayInputs, index }, book);
-  warnShadowedSplits(of(trafficSplitKind), splits, routesByService, svc.services, book);
+  const routesByService = resolveMeshRoutes([...driven.httpRoutes, ...of(grpcRouteKind)], svc.services, { ...gatewayInputs, index }, book);
+  warnShadowedSplits(driven.splits, splits, routesByService, svc.services, book);
   const ours = (p: ParentRef) => isServiceParent(p) || index.ours(p);
   checkGatewayKinds({ ...gatewayInputs, streamRoutes: [...of(tlsRouteKind), ...of(gatewayTcpRouteKind)], backendTlsPolicies: of(backendTlsPolicyKind) }, book, ours);
   const finishedGateways = index.finish();
@@ -216,6 +225,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     namespaces: [...namespaces].toSorted(),
     externalServices,
     gateways: gateways.gateways,
+    rollouts: driven.rollouts,
   };
   const statuses = records
     .map((r) => withGatewayStatus(toStatus({ ...r, parents: parentRefsOf(r.entry?.spec), ours }, book.of(r.ref)), r.ref, gateways, r.entry))

@@ -46,6 +46,8 @@ export interface MeshModel {
   externalServices: ReadonlyMap<ObjectKey, ExternalService>;
   /** Gateways of Trellis's GatewayClasses, by their own key: what each gateway proxy serves (north-south). */
   gateways: ReadonlyMap<ObjectKey, MeshGateway>;
+  /** Accepted Rollouts by their own key; their weights are already in the splits and routes they drive. */
+  rollouts: ReadonlyMap<ObjectKey, MeshRollout>;
 }
 
 /**
@@ -696,4 +698,32 @@ export interface RouteBackend extends RouteBackendRef {
   found: boolean;
   /** Backend-level filters: header modifiers only. */
   filters: readonly RouteFilter[];
+}
+
+/**
+ * An accepted Rollout (docs/intents.md "Rollout"), resolved: its services
+ * exist, it drives a TrafficSplit or HTTPRoute rule that has both backends,
+ * and it is the only Rollout of its service. `canaryWeight` is the weight the
+ * model serves now (the progress the controller handed the build, when it is
+ * of this revision; else 0); the driven object's weights are already replaced.
+ */
+export interface MeshRollout {
+  key: ObjectKey;
+  namespace: string;
+  name: string;
+  service: ObjectKey;
+  stable: ObjectKey;
+  canary: ObjectKey;
+  target: { kind: 'TrafficSplit' | 'HTTPRoute'; name: string; rule?: string };
+  steps: readonly { weight: number; pauseMs: number }[];
+  analysis: { windowMs: number; intervalMs: number; minRequests: number; successRatePercent?: number; latencyP99Ms?: number };
+  /** A digest of the spec: progress recorded for another revision does not apply (an edited Rollout starts over). */
+  revision: string;
+  canaryWeight: number;
+}
+
+/** What the rollout controller has set, per Rollout key: a model input (BuildOptions.rolloutProgress). */
+export interface RolloutWeight {
+  revision: string;
+  canaryWeight: number;
 }

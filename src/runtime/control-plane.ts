@@ -30,6 +30,8 @@ import { goldenMetricsReader, scrapeTargets, type GoldenMetricsOptions } from '.
 import { keepScrapeTargets } from './prometheus.ts';
 import { mountGoldenMetrics } from '../admin/golden/routes.ts';
 import type { GoldenMetricsReader } from '../admin/golden/reader.ts';
+import { registerRolloutRoutes } from '../admin/rollouts.ts';
+import { startRollouts, type RolloutOptions, type RunningRollouts } from './rollout/start.ts';
 
 export { SHARED_KEY };
 
@@ -91,6 +93,8 @@ export interface ControlPlaneOptions {
   allowSecretsOverPlaintext?: boolean;
   /** Where golden metrics are read (runtime/golden-metrics.ts): a Prometheus, else the sidecars. */
   metrics?: GoldenMetricsOptions;
+  /** The Rollout controller (runtime/rollout/): on with a mesh unless `enabled: false`. */
+  rollouts?: RolloutOptions;
 }
 
 export interface RunningControlPlane {
@@ -109,6 +113,8 @@ export interface RunningControlPlane {
   webhook?: RunningWebhook;
   /** What the admin's golden-metrics endpoints read (`trellis stat`, TrafficMetrics). */
   goldenMetrics: GoldenMetricsReader;
+  /** The Rollout controller, with a mesh. */
+  rollouts?: RunningRollouts;
   /** Reload the resources file now if it changed; false when what is on disk is not served (or there is no file). */
   reload(): Promise<boolean>;
   stop(): Promise<void>;
@@ -139,6 +145,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     const kube = opts.kubernetes ? (await import('./kube-mesh.ts')).openKubeMesh(opts.kubernetes, cache, log) : undefined;
     const mesh: RunningMesh | undefined = kube ?? (opts.sourceDir ? new FileMesh({ dir: opts.sourceDir, cache, log, debounceMs: opts.reloadDebounceMs, stateDir: opts.stateDir }) : undefined);
     if (mesh) started.push(() => mesh.close());
+    // Before the first build: a restart mid-rollout serves the weights the running one served.
+    const rollouts = mesh && opts.rollouts?.enabled !== false ? await startRollouts({ ...opts.rollouts, mesh, kube, stateDir: opts.stateDir, log }) : undefined;
+    if (rollouts) started.push(() => rollouts.stop());
     await mesh?.start();
     // With a state dir the mesh gets its CA: SDS secrets, TLS on the xDS port,
     // and workload tokens to prove identities. The trust domain is the mesh's.
@@ -223,6 +232,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     if (security) registerCertificateRoutes(admin, () => security.ca);
     const goldenMetrics = goldenMetricsReader(opts.metrics ?? {}, () => mesh?.model, xds);
     mountGoldenMetrics(admin, goldenMetrics);
+    if (rollouts) {
+      rollouts.run(goldenMetrics);
+      registerRolloutRoutes(admin, () => rollouts.answer());
+    }
     if (opts.metrics?.scrapeTargetsFile) started.push(keepScrapeTargets(opts.metrics.scrapeTargetsFile, () => scrapeTargets(mesh?.model, xds)));
     started.push(() => admin.close());
     const { port: adminPort } = await listening('the admin API', opts.adminAddress, () => admin.listen(opts.adminAddress));
@@ -241,6 +254,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       kube,
       webhook,
       goldenMetrics,
+      rollouts,
       reload: async () => (await resources?.reload()) ?? false,
       stop: stopAll,
     };

@@ -8,7 +8,8 @@ import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { DegradedState } from '../admin/http.ts';
 import { isAccepted, type MeshModel, type ObjectStatus } from '../model/index.ts';
 import { DEFAULT_MESH } from '../model/kinds/mesh-config.ts';
-import type { SourceError } from '../model/object.ts';
+import type { SourceError, SourceObject } from '../model/object.ts';
+import type { ObjectKey, RolloutWeight } from '../model/types.ts';
 import { MeshPipeline } from './pipeline.ts';
 import type { MeshPublisher, SecretSource } from './publisher.ts';
 
@@ -26,6 +27,8 @@ export interface RunningMesh {
   onPublished(listener: () => void): void;
   /** From now on, refuse a MeshConfig whose trust domain is not this one (the CA's; see resolve/mesh.ts). */
   holdTrustDomain(trustDomain: string): void;
+  /** The canary weights of the Rollouts from now on (runtime/rollout/controller.ts); rebuilds at once when objects were applied. */
+  setRolloutProgress(progress: ReadonlyMap<ObjectKey, RolloutWeight>, logFields?: Record<string, unknown>, rebuild?: boolean): void;
   /** Why a proxy connecting now would get no config (/readyz 503), or null. */
   notReadyReason(): string | null;
   /** What the mesh serves that is not what its source says now (for /readyz, still 200); empty when all is well. */
@@ -69,6 +72,15 @@ export abstract class SourcedMesh implements RunningMesh {
 
   holdTrustDomain(trustDomain: string): void {
     this.pipeline.runningTrustDomain = trustDomain;
+  }
+
+  setRolloutProgress(progress: ReadonlyMap<ObjectKey, RolloutWeight>, logFields?: Record<string, unknown>, rebuild?: boolean): void {
+    this.pipeline.setRolloutProgress(progress, logFields, rebuild);
+  }
+
+  /** See MeshPipeline.onObjects. */
+  onObjects(watcher: (objects: readonly SourceObject[]) => void): void {
+    this.pipeline.onObjects(watcher);
   }
 
   notReadyReason(): string | null {

@@ -17,6 +17,7 @@ import { errorMessage } from '../errors.ts';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { buildMeshKeepingLastGood, formatProblem, type AcceptedInputs, type BuildResult, type MeshModel, type ObjectStatus } from '../model/index.ts';
 import type { SourceObject } from '../model/object.ts';
+import type { ObjectKey, RolloutWeight } from '../model/types.ts';
 import { MeshPublisher, type SecretSource } from './publisher.ts';
 
 /** The last attempt to build and publish failed (cleared by the next that succeeds). */
@@ -39,7 +40,13 @@ export class MeshPipeline {
   /** Set once the CA is open: the trust domain its identities are in, which builds then hold (resolve/mesh.ts). */
   runningTrustDomain: string | undefined;
   private accepted: AcceptedInputs | undefined;
+  /** The canary weights the rollout controller has set: a build input like the objects (BuildOptions.rolloutProgress). */
+  private rolloutProgress: ReadonlyMap<ObjectKey, RolloutWeight> | undefined;
+  /** The last objects applied, so a new rollout weight can be built without the source (rebuild). */
+  private last: { objects: readonly SourceObject[]; beforeListeners?: (result: BuildResult) => void } | undefined;
   private readonly listeners: Array<(result: BuildResult) => void> = [];
+  /** Told of every object set before it is built (a cluster's Rollout status carries progress: rollout/kube-store.ts). */
+  private readonly objectWatchers: Array<(objects: readonly SourceObject[]) => void> = [];
 
   constructor(
     cache: SnapshotCache,
@@ -51,6 +58,11 @@ export class MeshPipeline {
 
   onPublished(listener: (result: BuildResult) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** `watcher` sees each object set first and may set the rollout progress for its build (without a rebuild). */
+  onObjects(watcher: (objects: readonly SourceObject[]) => void): void {
+    this.objectWatchers.push(watcher);
   }
 
   /**
@@ -69,9 +81,11 @@ export class MeshPipeline {
    */
   apply(objects: readonly SourceObject[], logFields: Record<string, unknown> = {}, beforeListeners?: (result: BuildResult) => void): BuildResult | undefined {
     const t0 = performance.now();
+    this.last = { objects, ...(beforeListeners ? { beforeListeners } : {}) };
+    for (const w of this.objectWatchers) w(objects);
     let result: BuildResult;
     try {
-      result = buildMeshKeepingLastGood(objects, this.accepted, { runningTrustDomain: this.runningTrustDomain });
+      result = buildMeshKeepingLastGood(objects, this.accepted, { runningTrustDomain: this.runningTrustDomain, ...(this.rolloutProgress ? { rolloutProgress: this.rolloutProgress } : {}) });
       const stats = this.publisher.publish(result.model);
       this.generation++;
       this.lastPublishMs = performance.now() - t0;
@@ -97,6 +111,16 @@ export class MeshPipeline {
       this.log.error({ err: errorMessage(err) }, 'a listener of published meshes threw (bug); the mesh is published');
     }
     return result;
+  }
+
+  /**
+   * The rollout controller's weights from now on (set before the first
+   * apply, they are what a restart builds); with objects applied already,
+   * the mesh is built again from them at once.
+   */
+  setRolloutProgress(progress: ReadonlyMap<ObjectKey, RolloutWeight>, logFields: Record<string, unknown> = {}, rebuild = true): void {
+    this.rolloutProgress = progress;
+    if (this.last && rebuild) this.apply(this.last.objects, { ...logFields, cause: 'rollout' }, this.last.beforeListeners);
   }
 
   private failed(err: unknown): void {

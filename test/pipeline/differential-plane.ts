@@ -70,6 +70,11 @@ export class Plane {
     if (bad.length > 0) throw new Error(`test fixture is invalid: ${JSON.stringify(bad.map((s) => [s.kind, s.name, s.problems.map((p) => p.message)]))}`);
   }
 
+  /** The rollout controller's weights (issue 12): with objects applied, built and published at once. */
+  rolloutProgress(progress: ReadonlyMap<string, { revision: string; canaryWeight: number }>): void {
+    this.pipeline.setRolloutProgress(progress);
+  }
+
   /** Streams open, through the server's seam (ConfigWatcher): a node's first watch is what makes the publisher translate for it. */
   connect(nodes: readonly NodeInfo[]): void {
     for (const n of nodes) this.cache.createWatch(n, () => {});

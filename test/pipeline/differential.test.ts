@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUSH_ORDER, SHORT_NAMES } from '../../src/xds/type-urls.ts';
+import { buildMesh } from '../../src/model/build.ts';
+import { objectsFrom } from '../../src/model/testing.ts';
 import type { YamlFiles } from '../support/mesh-harness.ts';
 import { baseFiles, clientYaml, NODES, webPod, webPolicyYaml, webSplitYaml } from './differential-mesh.ts';
 import { anyChange, differences, Plane, TrustDomainSecrets } from './differential-plane.ts';
@@ -161,6 +163,19 @@ spec:
   rules:
 ${rules}`;
 
+/** issue 12: a Rollout driving the web HTTPRoute's rule (Trellis then owns web-v1's and web-v2's weights). */
+const WEB_ROLLOUT = `apiVersion: trellis.io/v1alpha1
+kind: Rollout
+metadata: {name: web, namespace: shop}
+spec:
+  service: web
+  stable: web-v1
+  canary: web-v2
+  trafficRef: {kind: HTTPRoute, name: web}
+  steps: [{weight: 30, pause: 10s}, {weight: 60, pause: 10s}]
+  analysis: {window: 30s, minRequests: 10, successRate: 99}
+`;
+
 const OPS_CONSUMER_ROUTE = `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: web-for-ops, namespace: ops}
@@ -185,6 +200,7 @@ const ROUTE_EDITS: Edit[] = [
   { name: 'HTTPRoute: a consumer route in ops (only callers in ops see it)', change: put('ops-route.yaml', OPS_CONSUMER_ROUTE), visibleIn: PERMISSIVE_ONLY },
   { name: 'HTTPRoute: the split backend web-v2 vanishes (the route\'s backend)', change: drop('web/app.yaml', 'Service', 'web-v2') },
   { name: 'HTTPRoute removed (the TrafficSplit takes the port again)', change: remove('web/route.yaml'), visibleIn: PERMISSIVE_ONLY },
+  { name: 'issue 12: a Rollout added on the route (80/20 -> 100/0 until the controller moves it)', change: put('web/rollout.yaml', WEB_ROLLOUT), visibleIn: PERMISSIVE_ONLY },
 ];
 
 const EDITS: Edit[] = [
@@ -392,6 +408,31 @@ describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 10: gateway edits, incr
   it('the gateway node holds listeners, routes, clusters and its certificate', () => {
     const snapshot = planeAfter(withGateway(mode)).cache.get('edge-gateway')!;
     for (const t of PUSH_ORDER) expect(snapshot.get(t).items.size, SHORT_NAMES[t]).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * issue 12: the rollout controller's weights are a build input like the
+ * objects: a plane that served one weight and then another holds what a
+ * plane started on the second holds — a restart mid-rollout, given the
+ * persisted progress, serves what the running one served.
+ */
+describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 12: rollout progress, incremental equals fresh', (mode) => {
+  const files = (): YamlFiles => ({ ...withRoute(mode), 'web/rollout.yaml': WEB_ROLLOUT });
+  const revision = () => buildMesh(objectsFrom(files())).model.rollouts.get('shop/web')!.revision;
+  const at = (canaryWeight: number) => new Map([['shop/web', { revision: revision(), canaryWeight }]]);
+  /** A plane started with `weights[0]` (as after a restart), then moved to each later one. */
+  const planeAt = (...weights: number[]): Plane => {
+    const p = new Plane(secrets);
+    p.rolloutProgress(at(weights[0]!));
+    p.apply(files());
+    p.connect(NODES);
+    for (const w of weights.slice(1)) p.rolloutProgress(at(w));
+    return p;
+  };
+  it.each([[0, 30], [30, 60], [60, 100], [100, 0], [30, 0]])('canary %i %% -> %i %%', (from, to) => {
+    expect(anyChange(planeAt(from), planeAt(to)), 'does the weight change any proxy’s config?').toBe(mode === 'Permissive');
+    expect(differences(planeAt(from, to), planeAt(to))).toEqual([]);
   });
 });
 

@@ -16,6 +16,7 @@ import { meshConfigKind } from './mesh-config.ts';
 import { mtlsPolicyKind } from './mtls-policy.ts';
 import { podKind } from './pod.ts';
 import { requestAuthenticationKind } from './request-authentication.ts';
+import { rolloutKind } from './rollout.ts';
 import { referenceGrantKind } from './reference-grant.ts';
 import { secretKind } from './secret.ts';
 import { serviceKind } from './service.ts';
@@ -48,6 +49,7 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   tlsRouteKind,
   gatewayTcpRouteKind,
   secretKind,
+  rolloutKind,
 ] as readonly KindSpec<unknown>[];
 
 const BY_TYPE = new Map(KINDS.flatMap((k) => [k.apiVersion, ...(k.alsoServed ?? [])].map((v) => [`${v} ${k.kind}`, k] as const)));

@@ -41,6 +41,7 @@ export const WATCHED: readonly KubeResource[] = [
   { apiVersion: 'trellis.io/v1alpha1', kind: 'MeshConfig', plural: 'meshconfigs', namespaced: false, intent: true, custom: true },
   { apiVersion: 'trellis.io/v1alpha1', kind: 'ExternalService', plural: 'externalservices', namespaced: true, intent: true, custom: true },
   { apiVersion: 'trellis.io/v1alpha1', kind: 'MTLSPolicy', plural: 'mtlspolicies', namespaced: true, intent: true, custom: true },
+  { apiVersion: 'trellis.io/v1alpha1', kind: 'Rollout', plural: 'rollouts', namespaced: true, intent: true, custom: true },
   { apiVersion: `${GATEWAY}/v1`, kind: 'GatewayClass', plural: 'gatewayclasses', namespaced: false, intent: false, custom: true },
   { apiVersion: `${GATEWAY}/v1`, kind: 'Gateway', plural: 'gateways', namespaced: true, intent: false, custom: true },
   { apiVersion: `${GATEWAY}/v1`, kind: 'HTTPRoute', plural: 'httproutes', namespaced: true, intent: true, custom: true, routeParents: true },

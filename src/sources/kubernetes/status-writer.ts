@@ -14,7 +14,7 @@ import type { ObjectStatus } from '../../model/index.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
 import { objectPath, WATCHED } from './resources.ts';
 import { routeStatus, sameRouteStatus, type RouteStatusBody } from './route-status.ts';
-import { intentStatus, parseStoredStatus, sameStatus, type IntentStatusBody, type ProgrammedSummary } from './status.ts';
+import { intentStatus, parseStoredStatus, sameStatus, type ExtraCondition, type IntentStatusBody, type ProgrammedSummary } from './status.ts';
 import { errorMessage } from '../../errors.ts';
 import { SerialJob } from '../serial-job.ts';
 
@@ -46,8 +46,15 @@ export class StatusWriter {
   /** Kinds whose status subresource is missing (a CRD without it): logged once. */
   private readonly noStatus = new Set<string>();
   readonly stats = { passes: 0, writes: 0, failures: 0 };
+  private extraConditions: ((kind: string, namespace: string, name: string) => readonly ExtraCondition[]) | undefined;
 
   constructor(private readonly opts: StatusWriterOptions) {}
+
+  /** Conditions the runtime adds to an object's (a Rollout's progress); a pass follows. */
+  setExtraConditions(fn: (kind: string, namespace: string, name: string) => readonly ExtraCondition[]): void {
+    this.extraConditions = fn;
+    this.schedule();
+  }
 
   /** New inputs; a pass follows, throttled. */
   update(input: { statuses?: readonly ObjectStatus[]; programmed?: ProgrammedSummary }): void {
@@ -117,7 +124,7 @@ export class StatusWriter {
         patch = { ...(typeof resourceVersion === 'string' ? { metadata: { resourceVersion } } : {}), status: route };
       } else {
         const current = parseStoredStatus(stored.status);
-        const intent = intentStatus(s, this.programmed, current?.conditions, now);
+        const intent = intentStatus(s, this.programmed, current?.conditions, now, this.extraConditions?.(s.kind, s.namespace, s.name));
         if (sameStatus(current, intent)) continue;
         if (mine && t - mine.at < PENDING_TTL_MS && sameStatus(mine.body as IntentStatusBody, intent)) continue;
         body = intent;

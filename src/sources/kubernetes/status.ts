@@ -57,10 +57,13 @@ export function programmedCondition(s: ObjectStatus, p: ProgrammedSummary): Omit
   return { type: 'Programmed', status: 'False', reason: 'Rejected', message: `${counted}; ${listed.join('; ')}${more}` };
 }
 
-export function intentStatus(s: ObjectStatus, programmed: ProgrammedSummary, previous: readonly KubeCondition[] | undefined, now: string): IntentStatusBody {
+/** A condition the runtime adds beside the model's (a Rollout's progress: runtime/rollout/). */
+export type ExtraCondition = Omit<KubeCondition, 'lastTransitionTime' | 'observedGeneration'>;
+
+export function intentStatus(s: ObjectStatus, programmed: ProgrammedSummary, previous: readonly KubeCondition[] | undefined, now: string, extra: readonly ExtraCondition[] = []): IntentStatusBody {
   const generation = s.generation;
   const fromModel = s.conditions.map((c: Condition) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message }));
-  const conditions = [...fromModel, programmedCondition(s, programmed)].map((c): KubeCondition => {
+  const conditions = [...fromModel, programmedCondition(s, programmed), ...extra].map((c): KubeCondition => {
     const prev = previous?.find((p) => p.type === c.type);
     return {
       type: c.type,

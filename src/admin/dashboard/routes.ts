@@ -1,0 +1,36 @@
+/**
+ * The dashboard the admin serves (docs/telemetry.md "Dashboard"):
+ *   GET /dashboard             the page (static HTML, script and style: no build step, nothing from a CDN)
+ *   GET /api/v1/graph?window=  the mesh as a graph with golden metrics per edge (graph.ts)
+ * The page polls the graph and the existing JSON APIs (/api/v1/intents,
+ * /api/v1/proxies, /api/v1/certificates): each is one home of its fact, and
+ * the page only draws them.
+ */
+import { readFileSync } from 'node:fs';
+import type { MeshModel, Workload } from '../../model/types.ts';
+import type { AdminServer } from '../http.ts';
+import type { GoldenMetricsReader } from '../golden/reader.ts';
+import { edgeQueryOf } from '../golden/routes.ts';
+import { meshGraph } from './graph.ts';
+
+const STATIC: ReadonlyArray<[path: string, file: string, type: string]> = [
+  ['/dashboard', 'index.html', 'text/html; charset=utf-8'],
+  ['/dashboard/', 'index.html', 'text/html; charset=utf-8'],
+  ['/dashboard/app.js', 'app.js', 'text/javascript; charset=utf-8'],
+  ['/dashboard/style.css', 'style.css', 'text/css; charset=utf-8'],
+];
+
+export interface DashboardSources {
+  reader: GoldenMetricsReader;
+  mesh: { readonly generation: number; readonly model?: MeshModel } | undefined;
+  workloadName: (w: Pick<Workload, 'name' | 'labels'>) => string;
+}
+
+export function mountDashboard(admin: AdminServer, s: DashboardSources): void {
+  for (const [path, file, type] of STATIC) admin.asset(path, type, readFileSync(new URL(`./static/${file}`, import.meta.url), 'utf8'));
+  admin.route('/api/v1/graph', async (_p, url) => {
+    const q = edgeQueryOf(url);
+    const metrics = await s.reader.read({ ...(q.windowSeconds !== undefined ? { windowSeconds: q.windowSeconds } : {}), byRoute: false });
+    return meshGraph({ model: s.mesh?.model, generation: s.mesh?.generation ?? 0, metrics, workloadName: s.workloadName });
+  });
+}

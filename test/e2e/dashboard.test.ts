@@ -291,7 +291,7 @@ describe('issue 12: the dashboard in headless Chromium, on real sidecars', () =>
     // No call went to the backend at weight 0, and nothing calls frontend: no edge claims traffic there.
     expect(find(edges, edgeId('frontend', 'recommendation-v2'))).toBeUndefined();
     expect(edges.filter((e) => e.kind === 'calls' && e.requests !== undefined).map((e) => e.id).sort()).toEqual([edgeId('frontend', 'recommendation-v1'), edgeId('recommendation', 'ratings')]);
-    expect(find(edges, 'service:demo/recommendation->service:demo/recommendation-v1@demo/recommendation')).toMatchObject({ kind: 'splits', weight: '100', label: '100%' });
+    expect(find(edges, 'service:demo/recommendation->service:demo/recommendation-v1')).toMatchObject({ kind: 'splits', weight: '100', label: '100%' });
     const png1 = await shot(page, dir, 'dashboard-live');
     expect(pngSize(png1).width).toBe(VIEW.width);
     expect(png1.length).toBeGreaterThan(30_000);
@@ -306,7 +306,7 @@ describe('issue 12: the dashboard in headless Chromium, on real sidecars', () =>
     const broken = await page.waitFor<{ badges: string[]; problems: string } | null>(intentRow('TrafficSplit/demo/broken'), (r) => r !== null, 'the broken split in the intents table');
     expect(broken!.badges.join(' ')).toMatch(/badge bad Accepted: /);
     expect(broken!.problems).toContain('ratings-v9');
-    await page.waitFor<EdgeView[]>(EDGES, (es) => find(es, 'service:demo/recommendation->service:demo/recommendation-v2@demo/recommendation')?.weight === '100', 'the new weights');
+    await page.waitFor<EdgeView[]>(EDGES, (es) => find(es, 'service:demo/recommendation->service:demo/recommendation-v2')?.weight === '100', 'the new weights');
     // Envoys hold the new routes once every proxy ACKed them.
     await page.waitFor<string[]>(`[...document.querySelectorAll('#proxies tr[data-proxy]')].map((r) => r.dataset.sync)`, (s) => s.length === 3 && s.every((x) => !/STALE|NACKED/.test(x)), 'proxies in sync again');
     await new Promise((r) => setTimeout(r, 500));

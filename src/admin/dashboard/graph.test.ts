@@ -35,6 +35,9 @@ function metrics(ok: number, failed: number): GoldenMetrics {
   return { status: 'ok', source: 'sidecars', at: '2026-01-01T00:00:00.000Z', windowSeconds: 10, edges: edgesOf(parsePrometheusText(text), { byRoute: false, windowSeconds: 10 }) };
 }
 
+/** Read fine, nobody called anybody. */
+const QUIET: GoldenMetrics = { status: 'ok', source: 'sidecars', at: '2026-01-01T00:00:00.000Z', windowSeconds: 10, edges: [] };
+
 const NO_DATA: GoldenMetrics = { status: 'no-data', source: 'prometheus', at: '2026-01-01T00:00:00.000Z', reason: 'Prometheus at http://x: connect ECONNREFUSED' };
 
 function graphOf(m: GoldenMetrics): MeshGraph {
@@ -49,16 +52,18 @@ describe('issue 12: the dashboard\'s mesh graph', () => {
     const g = graphOf(metrics(99, 1));
     expect(g.nodes.map((n) => n.id)).toEqual(['service:demo/api', 'service:demo/web', 'service:demo/web-v1', 'service:demo/web-v2', 'workload:demo/client', 'workload:demo/web']);
     expect(g.nodes.find((n) => n.id === 'workload:demo/web')).toMatchObject({ pods: ['web-v1', 'web-v2'], inModel: true });
-    expect(edge(g, 'service:demo/web->service:demo/web-v2@demo/web')).toMatchObject({ kind: 'splits', weight: 10 });
+    expect(edge(g, 'service:demo/web->service:demo/web-v2')).toMatchObject({ kind: 'splits', weights: [{ split: 'demo/web', weight: 10, matched: false }] });
     expect(edge(g, 'service:demo/web-v1->workload:demo/web')).toMatchObject({ kind: 'selects' });
     expect(edge(g, 'workload:demo/client->service:demo/web-v1:8080')).toMatchObject({
       kind: 'calls',
       traffic: { requests: 100, failures: 1, successRate: 0.99, rps: 10 },
     });
+    // client's sidecar counts its calls to web per backend: the allowed call to the root is not drawn beside them as "no data".
+    expect(g.edges.filter((e) => e.from === 'workload:demo/client').map((e) => e.id)).toEqual(['workload:demo/client->service:demo/web-v1:8080']);
   });
 
   it('a call a TrafficTarget allows but nobody made has no figures (traffic null, "no data"), not zeros', () => {
-    const g = graphOf(metrics(99, 1));
+    const g = graphOf(QUIET);
     // web's endpoints run as SA web, which the TrafficTarget names (web-v1 and web-v2 have no endpoints in this fixture).
     expect(edge(g, 'workload:demo/client->service:demo/web:9090')).toMatchObject({ kind: 'calls', allowedBy: ['demo/client-to-web'], traffic: null });
     expect(edge(g, 'workload:demo/client->service:demo/web:8080')).toMatchObject({ kind: 'calls', allowedBy: ['demo/client-to-web'], traffic: null });
@@ -83,14 +88,21 @@ describe('issue 12: the dashboard\'s mesh graph', () => {
   it('layout: callers left of callees, columns by longest path, the same positions whatever the input order', () => {
     const g = graphOf(metrics(99, 1));
     const rank = Object.fromEntries(g.nodes.map((n) => [n.id, n.rank]));
-    // The workload web is selected by web-v1 and web-v2, so it sits right of them.
-    expect(rank).toEqual({ 'workload:demo/client': 0, 'service:demo/api': 0, 'service:demo/web': 1, 'service:demo/web-v1': 2, 'service:demo/web-v2': 2, 'workload:demo/web': 3 });
+    // The root web, which nobody calls, sits just left of its backends; the workload web right of the services that select it.
+    expect(rank).toEqual({ 'workload:demo/client': 0, 'service:demo/api': 0, 'service:demo/web': 0, 'service:demo/web-v1': 1, 'service:demo/web-v2': 1, 'workload:demo/web': 2 });
     const nodes = g.nodes.map((n) => ({ id: n.id }));
     const edges = g.edges.map((e) => ({ from: e.from, to: e.to }));
     const a = layoutGraph(nodes, edges);
     const b = layoutGraph(nodes.toReversed(), edges.toReversed());
     expect([...b.at].sort()).toEqual([...a.at].sort());
     expect(a.width).toBe(b.width);
+  });
+
+  it('layout: a service attached to its one workload is drawn in its column, right above it', () => {
+    const { at } = layoutGraph([{ id: 'b-svc' }, { id: 'a-other' }, { id: 'z-wl' }, { id: 'callee' }], [{ from: 'b-svc', to: 'z-wl', attach: true }, { from: 'z-wl', to: 'callee' }]);
+    expect(at.get('b-svc')).toMatchObject({ rank: 0, row: at.get('z-wl')!.row - 1 });
+    expect(at.get('z-wl')!.rank).toBe(0);
+    expect(at.get('callee')!.rank).toBe(1);
   });
 
   it('layout survives cycles (a calls b, b calls a): every node placed, once', () => {

@@ -39,9 +39,8 @@ export interface GraphEdge {
   to: string;
   /** calls: the service port called. */
   port?: number;
-  /** splits: the backend's weight, and the TrafficSplit. */
-  weight?: number;
-  split?: string;
+  /** splits: the weight of this backend in each TrafficSplit of the root (`matched`: the split applies only to requests that match). */
+  weights?: Array<{ split: string; weight: number; matched: boolean }>;
   /** calls: the TrafficTargets that allow it (`ns/name`), if any. */
   allowedBy?: string[];
   /** calls: the golden metrics in the window; null where none were measured. */
@@ -111,10 +110,16 @@ export function meshGraph(input: GraphInput): MeshGraph {
       if (model!.services.has(svc)) edges.set(id, { id, kind: 'selects', from: serviceId(svc), to });
     }
   }
-  for (const split of model?.splits.values() ?? []) {
+  // One edge per root -> backend, with its weight in each split (a header canary and the default split share a backend).
+  const splitsOf = new Map<string, Set<string>>();
+  for (const split of [...(model?.splits.values() ?? [])].sort((a, b) => a.matches.length - b.matches.length || a.key.localeCompare(b.key))) {
     for (const b of split.backends) {
-      const id = `${serviceId(split.service)}->${serviceId(b.service)}@${split.key}`;
-      edges.set(id, { id, kind: 'splits', from: serviceId(split.service), to: serviceId(b.service), weight: b.weight, split: split.key });
+      const [from, to] = [serviceId(split.service), serviceId(b.service)];
+      const id = `${from}->${to}`;
+      const e = edges.get(id) ?? { id, kind: 'splits', from, to, weights: [] };
+      e.weights!.push({ split: split.key, weight: b.weight, matched: split.matches.length > 0 });
+      edges.set(id, e);
+      splitsOf.set(from, (splitsOf.get(from) ?? new Set()).add(to));
     }
   }
   // Calls a TrafficTarget allows: drawn even without traffic, so "no data" has an edge to sit on.
@@ -141,9 +146,21 @@ export function meshGraph(input: GraphInput): MeshGraph {
     }
   }
 
+  // A caller's allowed call to a split's root shows no traffic of its own (its sidecar counts each backend as
+  // an edge): left out when the caller's traffic to the backends is drawn, so "no data" is not beside it.
+  const measured = new Set([...edges.values()].filter((c) => c.kind === 'calls' && c.traffic).map((c) => `${c.from} ${c.to}`));
+  for (const e of [...edges.values()]) {
+    if (e.kind !== 'calls' || e.traffic || !splitsOf.has(e.to)) continue;
+    if ([...splitsOf.get(e.to)!].some((backend) => measured.has(`${e.from} ${backend}`))) edges.delete(e.id);
+  }
+
   const nodeList = [...nodes.values()].map((n) => (n.pods ? { ...n, pods: n.pods.toSorted(), identities: n.identities!.toSorted() } : n));
   const edgeList = [...edges.values()].toSorted((a, b) => a.id.localeCompare(b.id));
-  const placed = layoutGraph(nodeList, edgeList.map((e) => ({ from: e.from, to: e.to, space: LABEL_SPACE[e.kind] })));
+  // A service that nothing calls and that only selects one workload (an entry point) is drawn above it.
+  const degree = new Map<string, number>();
+  for (const e of edgeList) for (const id of [e.from, e.to]) degree.set(id, (degree.get(id) ?? 0) + 1);
+  const attach = (e: GraphEdge) => e.kind === 'selects' && degree.get(e.from) === 1;
+  const placed = layoutGraph(nodeList, edgeList.map((e) => ({ from: e.from, to: e.to, space: LABEL_SPACE[e.kind], attach: attach(e) })));
   return {
     generation: input.generation,
     at: metrics.at,

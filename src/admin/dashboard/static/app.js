@@ -104,8 +104,8 @@ function renderGraph(g) {
     s('marker', { id: `arrow-${c}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerUnits: 'userSpaceOnUse', markerWidth: 9, markerHeight: 9, orient: 'auto-start-reverse' },
       s('path', { d: 'M0,0 L10,5 L0,10 z', class: `arrow-${c}` }))));
   const edgeLayer = s('g', { class: 'edges' });
-  const labelLayer = s('g', { class: 'labels' });
-  // Several edges between one pair of columns share their ends: spread them a little.
+  const labels = [];
+  // Several edges between one pair of nodes share their ends: spread them a little.
   const fan = new Map();
   for (const e of g.edges) {
     const a = at.get(e.from);
@@ -115,10 +115,19 @@ function renderGraph(g) {
     const i = fan.get(k) || 0;
     fan.set(k, i + 1);
     const off = i * 6;
-    const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2 + off;
-    const x2 = b.x, y2 = b.y + NODE_H / 2 + off;
+    const forward = b.rank > a.rank;
+    let x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2 + off;
+    let x2 = b.x, y2 = b.y + NODE_H / 2 + off;
     const dx = Math.max(60, Math.abs(x2 - x1) / 2);
-    const d = `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+    let d = `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+    if (a.rank === b.rank) {
+      // Same column (a service drawn above the one workload it selects): straight down (or up).
+      const down = b.y > a.y;
+      x1 = x2 = a.x + NODE_W / 2;
+      y1 = down ? a.y + NODE_H : a.y;
+      y2 = down ? b.y : b.y + NODE_H;
+      d = `M${x1},${y1} L${x2},${y2}`;
+    }
     const cls = edgeClass(e);
     const attrs = { class: `edge ${e.kind} ${cls}`, 'data-edge': e.id, 'data-kind': e.kind, 'data-from': e.from, 'data-to': e.to };
     if (e.kind === 'calls') {
@@ -130,35 +139,49 @@ function renderGraph(g) {
         if (e.traffic.latencyMs) attrs['data-p99'] = e.traffic.latencyMs.p99.toFixed(3);
       } else attrs['data-nodata'] = 'true';
     }
-    if (e.kind === 'splits') attrs['data-weight'] = e.weight;
+    if (e.kind === 'splits') attrs['data-weight'] = e.weights.map((w) => w.weight).join(',');
     const group = s('g', attrs, s('path', { d, 'marker-end': `url(#arrow-${e.kind === 'calls' ? cls : e.kind})` }));
     const width = e.kind === 'calls' && e.traffic && e.traffic.rps ? 2 + Math.min(6, Math.log2(1 + e.traffic.rps)) : undefined;
     if (width) group.firstChild.style.strokeWidth = String(width);
     edgeLayer.append(group);
-    const lines = e.kind === 'calls' ? callLabel(e) : e.kind === 'splits' ? [`${e.weight}%`] : [];
-    if (lines.length) {
-      const bez = (t, p0, p1, p2, p3) => (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t ** 2 * p2 + t ** 3 * p3;
-      const next = columnX[a.rank + 1];
-      // A split's weight goes near its arrowhead, out of the way of the call figures in mid-gap.
-      const mx = e.kind === 'splits' && b.rank > a.rank ? x2 - 26 : b.rank > a.rank && next !== undefined ? (x1 + next) / 2 : bez(0.5, x1, x1 + dx, x2 - dx, x2);
-      // The curve's height there: x(t) rises with t on a forward edge, so bisect for t.
-      let lo = 0, hi = 1;
-      for (let k = 0; k < 24; k++) {
-        const mid = (lo + hi) / 2;
-        if (bez(mid, x1, x1 + dx, x2 - dx, x2) < mx) lo = mid; else hi = mid;
-      }
-      const my = b.rank > a.rank ? bez(lo, y1, y1, y2, y2) : (y1 + y2) / 2;
-      const w = Math.max(...lines.map((l) => l.length)) * 6.2 + 12;
-      const lh = 14;
-      const top = my - (lines.length * lh) / 2 - 3;
-      const label = s('g', { class: `edge ${e.kind} ${cls}`, 'data-label-for': e.id },
-        s('g', { class: 'label' },
-          s('rect', { x: mx - w / 2, y: top, width: w, height: lines.length * lh + 6, rx: 5 }),
-          ...lines.map((l, i) => s('text', { x: mx, y: top + 3 + lh * (i + 1) - 3, 'text-anchor': 'middle' }, l))));
-      label.append(s('title', {}, `${e.from.replace(/^\w+:/, '')} → ${e.to.replace(/^\w+:/, '')}${e.port ? `:${e.port}` : ''}${e.allowedBy ? `\nallowed by ${e.allowedBy.join(', ')}` : ''}${e.split ? `\nTrafficSplit ${e.split}` : ''}`));
-      labelLayer.append(label);
+    const lines = e.kind === 'calls' ? callLabel(e) : e.kind === 'splits' ? [e.weights.map((w) => `${w.weight}%${w.matched ? ' on match' : ''}`).join(' · ')] : [];
+    if (!lines.length) continue;
+    const w = Math.max(...lines.map((l) => l.length)) * 6.2 + 12;
+    const bez = (t, p0, p1, p2, p3) => (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t ** 2 * p2 + t ** 3 * p3;
+    const next = columnX[a.rank + 1];
+    // A call's figures sit mid-gap after its first column; a split's weight near its arrowhead, out of their way.
+    const mx = !forward ? bez(0.5, x1, x1 + dx, x2 - dx, x2) : e.kind === 'splits' ? x2 - 10 - w / 2 : next !== undefined ? (x1 + next) / 2 : (x1 + x2) / 2;
+    // The curve's height there: x(t) rises with t on a forward edge, so bisect for t.
+    let lo = 0, hi = 1;
+    for (let k = 0; k < 24; k++) {
+      const mid = (lo + hi) / 2;
+      if (bez(mid, x1, x1 + dx, x2 - dx, x2) < mx) lo = mid; else hi = mid;
     }
+    const my = forward ? bez(lo, y1, y1, y2, y2) : (y1 + y2) / 2;
+    const title = `${e.from.replace(/^\w+:/, '')} → ${e.to.replace(/^\w+:/, '')}${e.port ? `:${e.port}` : ''}${e.allowedBy ? `\nallowed by ${e.allowedBy.join(', ')}` : ''}${e.weights ? e.weights.map((x) => `\nTrafficSplit ${x.split}: ${x.weight}%${x.matched ? ' of matching requests' : ''}`).join('') : ''}`;
+    labels.push({ e, cls, lines, title, x: mx - w / 2, y: my - (lines.length * 14) / 2 - 3, w, h: lines.length * 14 + 6 });
   }
+  // Labels that would overlap move down, in order of height, each below the one it hit.
+  const placed = [];
+  for (const l of labels.sort((p, q) => p.y - q.y || p.x - q.x)) {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const o of placed) {
+        if (l.x < o.x + o.w && o.x < l.x + l.w && l.y < o.y + o.h + 2 && o.y < l.y + l.h + 2) {
+          l.y = o.y + o.h + 3;
+          moved = true;
+        }
+      }
+    }
+    placed.push(l);
+  }
+  const labelLayer = s('g', { class: 'labels' }, ...placed.map((l) =>
+    s('g', { class: `edge ${l.e.kind} ${l.cls}`, 'data-label-for': l.e.id },
+      s('g', { class: 'label' },
+        s('rect', { x: l.x, y: l.y, width: l.w, height: l.h, rx: 5 }),
+        ...l.lines.map((t, i) => s('text', { x: l.x + l.w / 2, y: l.y + 14 * (i + 1), 'text-anchor': 'middle' }, t))),
+      s('title', {}, l.title))));
+  const bottom = Math.max(g.height, ...placed.map((l) => l.y + l.h + 8));
   const nodeLayer = s('g', { class: 'nodes' });
   for (const n of g.nodes) {
     const meta = n.kind === 'workload'
@@ -170,7 +193,7 @@ function renderGraph(g) {
       s('text', { class: 'meta', x: 12, y: 41 }, meta),
       s('title', {}, `${n.kind} ${n.namespace}/${n.name}${n.pods && n.pods.length ? `\npods: ${n.pods.join(', ')}` : ''}${n.identities && n.identities.length ? `\n${n.identities.join('\n')}` : ''}`)));
   }
-  box.replaceChildren(s('svg', { width: g.width, height: g.height, viewBox: `0 0 ${g.width} ${g.height}`, role: 'img', 'aria-label': 'mesh traffic graph' }, defs, edgeLayer, nodeLayer, labelLayer));
+  box.replaceChildren(s('svg', { width: g.width, height: bottom, viewBox: `0 0 ${g.width} ${bottom}`, role: 'img', 'aria-label': 'mesh traffic graph' }, defs, edgeLayer, nodeLayer, labelLayer));
 }
 
 function renderMetricsNote(g) {

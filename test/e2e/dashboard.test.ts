@@ -12,7 +12,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,8 @@ import { startControlPlane, type RunningControlPlane } from '../../src/runtime/c
 import { componentLogger } from '../../src/log.ts';
 import { trellis } from '../security/support.ts';
 import { chromiumBin, pngSize, startChromium, type CdpPage, type RunningChromium } from '../support/chromium.ts';
+import { get } from '../support/edge-e2e.ts';
+import { meshConfig, NAMESPACE, pod, service, serviceAccounts, trafficTarget } from '../support/mesh-yaml.ts';
 
 const NET = '127.0.150';
 const HOST = `${NET}.1`;
@@ -29,74 +30,24 @@ const RECOMMENDATION = `${NET}.3`;
 const RATINGS = `${NET}.4`;
 const XDS = `${HOST}:18850`;
 const ADMIN = `${HOST}:19850`;
-const TD = 'trellis.test';
+const TD = 'cluster.local';
 const VIEW = { width: 1400, height: 1000 };
 
-const MESH = `apiVersion: v1
-kind: Namespace
-metadata: {name: demo}
----
-apiVersion: trellis.io/v1alpha1
-kind: MeshConfig
-metadata: {name: trellis}
-spec:
-  trustDomain: ${TD}
-  authorization: {mode: Permissive}
-`;
+const MESH = `${NAMESPACE}${meshConfig('Permissive')}`;
 
-function service(name: string, selector: string, ip: string, pod: string): string {
-  return `apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: demo}
-spec:
-  selector: {${selector}}
-  ports:
-  - {name: http, port: 8080, targetPort: http, appProtocol: http}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${name}
-  namespace: demo
-  labels: {kubernetes.io/service-name: ${name}}
-addressType: IPv4
-ports: [{name: http, port: 8080, protocol: TCP}]
-endpoints:
-- addresses: ["${ip}"]
-  conditions: {ready: true, serving: true, terminating: false}
-  targetRef: {kind: Pod, name: ${pod}, namespace: demo}
-`;
+/** The demo application's three workloads, each a pod behind a service of its name, on port 8080. */
+function apps(): string {
+  const pods = { frontend: FRONTEND, recommendation: RECOMMENDATION, ratings: RATINGS };
+  return (
+    serviceAccounts(...Object.keys(pods)) +
+    Object.entries(pods)
+      .map(([name, ip]) => pod(name, name, ip, name) + service(name, [DEMO_PORTS.service], [[name, ip]]))
+      .join('')
+  );
 }
 
-function pod(name: string, ip: string): string {
-  return `apiVersion: v1
-kind: ServiceAccount
-metadata: {name: ${name}, namespace: demo}
----
-${service(name, `app: ${name}`, ip, name)}---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: demo
-  labels: {app: ${name}}
-spec:
-  serviceAccountName: ${name}
-  containers:
-  - name: app
-    image: trellis-demo-app:dev
-    ports: [{name: http, containerPort: 8080}]
-status:
-  phase: Running
-  podIP: ${ip}
-  podIPs: [{ip: ${ip}}]
-  conditions: [{type: Ready, status: "True"}]
-`;
-}
-
-const APPS = [pod('frontend', FRONTEND), pod('recommendation', RECOMMENDATION), pod('ratings', RATINGS)].join('---\n');
 // Two backends of the split, both the one recommendation pod: enough to see weights and per-backend edges with three Envoys.
-const BACKENDS = [service('recommendation-v1', 'app: recommendation', RECOMMENDATION, 'recommendation'), service('recommendation-v2', 'app: recommendation', RECOMMENDATION, 'recommendation')].join('---\n');
+const BACKENDS = ['recommendation-v1', 'recommendation-v2'].map((name) => service(name, [DEMO_PORTS.service], [['recommendation', RECOMMENDATION]], 'recommendation')).join('');
 
 function split(v1: number, v2: number): string {
   return `apiVersion: split.smi-spec.io/v1alpha4
@@ -119,36 +70,13 @@ spec:
   - {service: ratings-v9, weight: 100}
 `;
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-
-function get(host: string, port: number, urlPath = '/'): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, path: urlPath, agent, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => {
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          /* not JSON */
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** `n` requests through frontend -> recommendation -> ratings; what the client saw of ratings. */
 async function chain(n: number): Promise<{ ratingsCalls: number; ratings5xx: number }> {
   const seen = { ratingsCalls: 0, ratings5xx: 0 };
   for (let i = 0; i < n; i++) {
-    const r = await get(FRONTEND, DEMO_PORTS.app);
+    const r = await get(`http://${FRONTEND}:${DEMO_PORTS.app}/`);
     expect(r.status).toBe(200);
-    const ratings = r.body?.upstream?.upstream;
+    const ratings = (JSON.parse(r.body) as { upstream?: { upstream?: { status: number } } }).upstream?.upstream;
     if (ratings) {
       seen.ratingsCalls++;
       if (ratings.status >= 500) seen.ratings5xx++;
@@ -213,7 +141,7 @@ describe('issue 12: the dashboard in headless Chromium, on real sidecars', () =>
     meshDir = path.join(dir, 'mesh');
     mkdirSync(meshDir);
     writeFileSync(path.join(meshDir, 'mesh.yaml'), MESH);
-    writeFileSync(path.join(meshDir, 'apps.yaml'), `${APPS}---\n${BACKENDS}`);
+    writeFileSync(path.join(meshDir, 'apps.yaml'), apps() + BACKENDS);
     writeFileSync(path.join(meshDir, 'intents.yaml'), split(100, 0));
     demo = await startDemo({ meshDir, stateDir: path.join(dir, 'state'), xdsAddress: XDS, adminAddress: ADMIN, logDir: path.join(dir, 'logs'), readyTimeoutMs: 60_000 });
     chromium = await startChromium();
@@ -225,7 +153,6 @@ describe('issue 12: the dashboard in headless Chromium, on real sidecars', () =>
     await chromium?.stop();
     await bare?.stop();
     await demo?.stop();
-    agent.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
@@ -269,9 +196,9 @@ describe('issue 12: the dashboard in headless Chromium, on real sidecars', () =>
     expect(accepted?.badges).toContain('badge good Accepted: Accepted');
 
     // Traffic: every 4th ratings request fails (the demo app's /control/fail); the page must show what the client saw.
-    expect((await get(RATINGS, DEMO_PORTS.app, '/control/fail?ratio=0.25')).status).toBe(200);
+    expect((await get(`http://${RATINGS}:${DEMO_PORTS.app}/control/fail?ratio=0.25`)).status).toBe(200);
     const first = await chain(40);
-    await get(RATINGS, DEMO_PORTS.app, '/control/fail?ratio=0');
+    await get(`http://${RATINGS}:${DEMO_PORTS.app}/control/fail?ratio=0`);
     expect(first.ratingsCalls).toBe(40);
     expect(first.ratings5xx).toBeGreaterThanOrEqual(9);
     const edges = await page.waitFor<EdgeView[]>(
@@ -324,18 +251,8 @@ describe('issue 12: the dashboard in headless Chromium, on real sidecars', () =>
     const bareDir = path.join(dir, 'bare');
     mkdirSync(bareDir);
     writeFileSync(path.join(bareDir, 'mesh.yaml'), MESH);
-    writeFileSync(path.join(bareDir, 'apps.yaml'), APPS);
     // Allowed but never called (no Envoy connects here): an edge for "no data" to sit on.
-    writeFileSync(
-      path.join(bareDir, 'access.yaml'),
-      `apiVersion: access.smi-spec.io/v1alpha3
-kind: TrafficTarget
-metadata: {name: frontend-to-recommendation, namespace: demo}
-spec:
-  destination: {kind: ServiceAccount, name: recommendation, namespace: demo}
-  sources: [{kind: ServiceAccount, name: frontend, namespace: demo}]
-`,
-    );
+    writeFileSync(path.join(bareDir, 'apps.yaml'), apps() + trafficTarget('frontend', 'recommendation'));
     const prometheus = `http://${HOST}:${await closedPort(HOST)}`;
     bare = await startControlPlane({
       xdsAddress: `${HOST}:0`,

@@ -135,6 +135,12 @@ describe('issue 12: the dashboard in headless Chromium, on real sidecars', () =>
   let page: CdpPage;
   let bare: RunningControlPlane | undefined;
 
+  /** The route version frontend's Envoy ACKed last. */
+  async function frontendRoutesAcked(): Promise<string | null> {
+    const body = (await (await fetch(`http://${ADMIN}/api/v1/proxies`)).json()) as { proxies: Array<{ node: string; streams: Array<{ types: Record<string, { ackedVersion: string | null }> }> }> };
+    return body.proxies.find((p) => p.node === 'demo/frontend')?.streams[0]?.types.rds?.ackedVersion ?? null;
+  }
+
   beforeAll(async () => {
     chromiumBin(); // fails here, naming scripts/setup-chromium.sh, when Chromium is missing
     dir = mkdtempSync(path.join(os.tmpdir(), 'trellis-dashboard-'));
@@ -229,14 +235,17 @@ describe('issue 12: the dashboard in headless Chromium, on real sidecars', () =>
 
     // An intent edit: the split moves to v2, and a new split names a backend that does not exist.
     const polls = await page.evaluate<number>('Number(document.body.dataset.polls)');
+    const routesBefore = await frontendRoutesAcked();
     writeFileSync(path.join(meshDir, 'intents.yaml'), `${split(0, 100)}---\n${BROKEN_SPLIT}`);
     const broken = await page.waitFor<{ badges: string[]; problems: string } | null>(intentRow('TrafficSplit/demo/broken'), (r) => r !== null, 'the broken split in the intents table');
     expect(broken!.badges.join(' ')).toMatch(/badge bad Accepted: /);
     expect(broken!.problems).toContain('ratings-v9');
     await page.waitFor<EdgeView[]>(EDGES, (es) => find(es, 'service:demo/recommendation->service:demo/recommendation-v2')?.weight === '100', 'the new weights');
-    // Envoys hold the new routes once every proxy ACKed them.
-    await page.waitFor<string[]>(`[...document.querySelectorAll('#proxies tr[data-proxy]')].map((r) => r.dataset.sync)`, (s) => s.length === 3 && s.every((x) => !/STALE|NACKED/.test(x)), 'proxies in sync again');
-    await new Promise((r) => setTimeout(r, 500));
+    // frontend's Envoy routes by the new weights once it ACKed the new routes.
+    for (const deadline = Date.now() + 30_000; (await frontendRoutesAcked()) === routesBefore; ) {
+      if (Date.now() > deadline) throw new Error('frontend never ACKed the routes of the edited split');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     await chain(20);
     const after = await page.waitFor<EdgeView[]>(EDGES, (es) => find(es, edgeId('frontend', 'recommendation-v2'))?.requests === '20', 'the edge to v2 with 20 requests');
     expect(find(after, edgeId('frontend', 'recommendation-v1'))?.requests).toBe('40');

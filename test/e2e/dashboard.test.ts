@@ -196,6 +196,9 @@ describe('issue 12: the dashboard in headless Chromium, on real sidecars', () =>
       expect(row!.text).toContain(row!.notAfter.slice(0, 16).replace('T', ' '));
     }
 
+    // Never key material: the page shows what /api/v1/certificates lists, which has none.
+    expect(await page.evaluate<string>('document.documentElement.outerHTML')).not.toMatch(/PRIVATE KEY|BEGIN /);
+
     // An intent's condition.
     const intentRow = (key: string) => `(() => { const r = document.querySelector('#intents tr[data-intent="${key}"]'); return r ? { badges: [...r.querySelectorAll('.conditions .badge')].map((b) => b.className + ' ' + b.textContent), problems: r.querySelector('.problems').textContent } : null })()`;
     const accepted = await page.evaluate<{ badges: string[] } | null>(intentRow('TrafficSplit/demo/recommendation'));

@@ -4,6 +4,8 @@ import { edgesOf, type GoldenMetrics } from '../golden/edges.ts';
 import { parsePrometheusText } from '../golden/prom-text.ts';
 import { meshGraph, type MeshGraph } from './graph.ts';
 import { layoutGraph } from './layout.ts';
+import { sharedReads } from './routes.ts';
+import type { EdgeQuery } from '../golden/edges.ts';
 
 const INTENTS = `
 apiVersion: split.smi-spec.io/v1alpha4
@@ -111,5 +113,19 @@ describe('issue 12: the dashboard\'s mesh graph', () => {
     expect([at.get('a')!.rank, at.get('b')!.rank, at.get('c')!.rank]).toEqual([0, 1, 2]);
     const spots = new Set([...at.values()].map((p) => `${p.x},${p.y}`));
     expect(spots.size).toBe(3);
+  });
+
+  it('open dashboards share one read of the golden metrics per window while it is fresh (a read in flight too)', async () => {
+    let now = 0;
+    const asked: EdgeQuery[] = [];
+    const reader = { source: 'sidecars' as const, read: async (q: EdgeQuery) => (asked.push(q), QUIET) };
+    const read = sharedReads(reader, 1500, () => now);
+    await Promise.all([read(60), read(60), read(300)]);
+    now = 1000;
+    await read(60);
+    expect(asked).toEqual([{ windowSeconds: 60, byRoute: false }, { windowSeconds: 300, byRoute: false }]);
+    now = 1600;
+    await read(60);
+    expect(asked).toHaveLength(3);
   });
 });

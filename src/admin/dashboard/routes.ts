@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { MeshModel, Workload } from '../../model/types.ts';
 import type { AdminServer } from '../http.ts';
+import type { GoldenMetrics } from '../golden/edges.ts';
 import type { GoldenMetricsReader } from '../golden/reader.ts';
 import { edgeQueryOf } from '../golden/routes.ts';
 import { meshGraph } from './graph.ts';
@@ -26,11 +27,30 @@ export interface DashboardSources {
   workloadName: (w: Pick<Workload, 'name' | 'labels'>) => string;
 }
 
+/** How long one read of the golden metrics serves every open dashboard: below the page's 2 s poll. */
+export const SHARED_READ_MS = 1500;
+
+/**
+ * Reads per window, shared while younger than `maxAgeMs`: ten open
+ * dashboards scrape each sidecar (or query Prometheus) once per poll, not ten
+ * times. A read in flight is shared too.
+ */
+export function sharedReads(reader: GoldenMetricsReader, maxAgeMs = SHARED_READ_MS, now: () => number = Date.now): (windowSeconds: number | undefined) => Promise<GoldenMetrics> {
+  const recent = new Map<number | undefined, { at: number; read: Promise<GoldenMetrics> }>();
+  return (windowSeconds) => {
+    const t = now();
+    for (const [k, r] of recent) if (t - r.at >= maxAgeMs) recent.delete(k);
+    let r = recent.get(windowSeconds);
+    if (!r) recent.set(windowSeconds, (r = { at: t, read: reader.read({ ...(windowSeconds !== undefined ? { windowSeconds } : {}), byRoute: false }) }));
+    return r.read;
+  };
+}
+
 export function mountDashboard(admin: AdminServer, s: DashboardSources): void {
   for (const [path, file, type] of STATIC) admin.asset(path, type, readFileSync(new URL(`./static/${file}`, import.meta.url), 'utf8'));
+  const read = sharedReads(s.reader);
   admin.route('/api/v1/graph', async (_p, url) => {
-    const q = edgeQueryOf(url);
-    const metrics = await s.reader.read({ ...(q.windowSeconds !== undefined ? { windowSeconds: q.windowSeconds } : {}), byRoute: false });
+    const metrics = await read(edgeQueryOf(url).windowSeconds);
     return meshGraph({ model: s.mesh?.model, generation: s.mesh?.generation ?? 0, metrics, workloadName: s.workloadName });
   });
 }

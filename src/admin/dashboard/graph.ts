@@ -9,7 +9,7 @@
  */
 import type { MeshModel, Workload } from '../../model/types.ts';
 import type { EdgeStats, GoldenMetrics } from '../golden/edges.ts';
-import { layoutGraph, type Placed } from './layout.ts';
+import { byCodePoint, layoutGraph, type Placed } from './layout.ts';
 
 export type NodeKind = 'workload' | 'service';
 
@@ -112,7 +112,7 @@ export function meshGraph(input: GraphInput): MeshGraph {
   }
   // One edge per root -> backend, with its weight in each split (a header canary and the default split share a backend).
   const splitsOf = new Map<string, Set<string>>();
-  for (const split of [...(model?.splits.values() ?? [])].sort((a, b) => a.matches.length - b.matches.length || a.key.localeCompare(b.key))) {
+  for (const split of [...(model?.splits.values() ?? [])].sort((a, b) => a.matches.length - b.matches.length || byCodePoint(a.key, b.key))) {
     for (const b of split.backends) {
       const [from, to] = [serviceId(split.service), serviceId(b.service)];
       const id = `${from}->${to}`;
@@ -155,7 +155,7 @@ export function meshGraph(input: GraphInput): MeshGraph {
   }
 
   const nodeList = [...nodes.values()].map((n) => (n.pods ? { ...n, pods: n.pods.toSorted(), identities: n.identities!.toSorted() } : n));
-  const edgeList = [...edges.values()].toSorted((a, b) => a.id.localeCompare(b.id));
+  const edgeList = [...edges.values()].toSorted((a, b) => byCodePoint(a.id, b.id));
   // A service that nothing calls and that only selects one workload (an entry point) is drawn above it.
   const degree = new Map<string, number>();
   for (const e of edgeList) for (const id of [e.from, e.to]) degree.set(id, (degree.get(id) ?? 0) + 1);
@@ -170,7 +170,7 @@ export function meshGraph(input: GraphInput): MeshGraph {
         : { status: 'no-data', source: metrics.source, reason: metrics.reason },
     width: placed.width,
     height: placed.height,
-    nodes: nodeList.map((n) => ({ ...n, ...placed.at.get(n.id)! })).toSorted((a, b) => a.id.localeCompare(b.id)),
+    nodes: nodeList.map((n) => ({ ...n, ...placed.at.get(n.id)! })).toSorted((a, b) => byCodePoint(a.id, b.id)),
     edges: edgeList,
   };
 }

@@ -23,6 +23,11 @@ export interface Placed {
 }
 
 export const NODE = { width: 170, height: 56 } as const;
+
+/** Code-point order: the same in every locale, and far cheaper than localeCompare on a poll of thousands of edges. */
+export function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 const GAP = { column: 56, row: 34, margin: 24 } as const;
 const SWEEPS = 4;
 
@@ -44,7 +49,7 @@ export function layoutGraph(nodes: readonly { id: string }[], edges: readonly La
   const known = new Set(ids);
   const out = new Map<string, string[]>(ids.map((id) => [id, []]));
   const incoming = new Map<string, number>(ids.map((id) => [id, 0]));
-  const valid = edges.filter((e) => known.has(e.from) && known.has(e.to) && e.from !== e.to).toSorted((a, b) => `${a.from} ${a.to}`.localeCompare(`${b.from} ${b.to}`));
+  const valid = edges.filter((e) => known.has(e.from) && known.has(e.to) && e.from !== e.to).toSorted((a, b) => byCodePoint(`${a.from} ${a.to}`, `${b.from} ${b.to}`));
   const sortedEdges = valid.filter((e) => !e.attach);
   const attachedTo = new Map<string, string>();
   for (const e of valid) if (e.attach && !attachedTo.has(e.from)) attachedTo.set(e.from, e.to);
@@ -113,7 +118,7 @@ export function layoutGraph(nodes: readonly { id: string }[], edges: readonly La
       const anchorOf = (id: string) => (attachedTo.has(id) && bary.has(attachedTo.get(id)!) ? attachedTo.get(id)! : id);
       const order = col
         .map((id) => ({ id, anchor: anchorOf(id), b: bary.get(anchorOf(id)) ?? row.get(id)! }))
-        .toSorted((a, b) => a.b - b.b || a.anchor.localeCompare(b.anchor) || (a.id === a.anchor ? 1 : 0) - (b.id === b.anchor ? 1 : 0) || a.id.localeCompare(b.id));
+        .toSorted((a, b) => a.b - b.b || byCodePoint(a.anchor, b.anchor) || (a.id === a.anchor ? 1 : 0) - (b.id === b.anchor ? 1 : 0) || byCodePoint(a.id, b.id));
       order.forEach(({ id }, i) => {
         col[i] = id;
         row.set(id, i);

@@ -63,6 +63,8 @@ export interface AdminOptions {
 
 export class AdminServer {
   private readonly routes: Route[] = [];
+  /** Fixed documents (the dashboard's page, script and style) by exact path. */
+  private readonly assets = new Map<string, { type: string; body: string }>();
   private server?: http.Server;
 
   constructor(private readonly opts: AdminOptions) {
@@ -86,6 +88,11 @@ export class AdminServer {
         '/?$',
     );
     this.routes.push({ pattern, keys, handler });
+  }
+
+  /** A fixed document at `path` (e.g. text/html), served as is. */
+  asset(path: string, type: string, body: string): void {
+    this.assets.set(path, { type, body });
   }
 
   listen(address: string): Promise<{ host: string; port: number }> {
@@ -129,6 +136,8 @@ export class AdminServer {
         const reg = this.opts.xds.metrics.registry;
         return send(200, await reg.metrics(), reg.contentType);
       }
+      const asset = this.assets.get(url.pathname);
+      if (asset) return send(200, asset.body, asset.type);
       for (const r of this.routes) {
         const m = r.pattern.exec(url.pathname);
         if (!m) continue;

@@ -27,6 +27,7 @@ export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
     // The reply nests frontend → recommendation → ratings, each with its own "version": count recommendation's.
     fe ? `  for i in $(seq 100); do curl -s http://${fe.ip}:${DEMO_PORTS.app}/ | sed -n 's/.*"service":"recommendation","version":"\\(v[0-9]*\\)".*/recommendation \\1/p'; done | sort | uniq -c  # the split, counted` : '',
     `  node ${path.join(repoRoot, 'bin/trellis.js')} status --admin ${o.adminAddress}   # every proxy: SYNCED / STALE / NACKED per type`,
+    `  http://${o.adminAddress}/dashboard                # in a browser: the mesh as a graph with live golden metrics per edge, intents, proxies, certificates`,
     `  curl -s http://${o.adminAddress}/api/v1/proxies     # every proxy, what it was sent and ACKed`,
     `  curl -s http://${o.adminAddress}/api/v1/intents     # intents and their conditions`,
     `  curl -s http://${o.adminAddress}/api/v1/certificates`,

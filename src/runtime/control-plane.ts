@@ -10,6 +10,8 @@ import { errorMessage, OperatorError } from '../errors.ts';
 import { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { AdminServer, DEGRADED_CONDITIONS, type DegradedState } from '../admin/http.ts';
 import { registerCertificateRoutes } from '../admin/certificates.ts';
+import { mountDashboard } from '../admin/dashboard/routes.ts';
+import { workloadLabel } from '../translate/telemetry.ts';
 import { registerMeshRoutes } from '../admin/intents.ts';
 import { registerServedVersionsRoute } from './served-versions.ts';
 import { XdsServer } from '../server/xds-server.ts';
@@ -236,6 +238,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       rollouts.run(goldenMetrics);
       registerRolloutRoutes(admin, () => rollouts.answer());
     }
+    mountDashboard(admin, { reader: goldenMetrics, mesh, workloadName: workloadLabel });
     if (opts.metrics?.scrapeTargetsFile) started.push(keepScrapeTargets(opts.metrics.scrapeTargetsFile, () => scrapeTargets(mesh?.model, xds)));
     started.push(() => admin.close());
     const { port: adminPort } = await listening('the admin API', opts.adminAddress, () => admin.listen(opts.adminAddress));

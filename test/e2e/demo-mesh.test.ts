@@ -313,6 +313,8 @@ describe('demo mesh with real Envoy', () => {
     }
     expect(JSON.parse(await sh(hint(/api\/v1\/intents/)))).toBeTypeOf('object');
     expect(JSON.parse(await sh(hint(/api\/v1\/certificates/)))).toBeTypeOf('object');
+    const dashboard = await fetch(/http:\/\/\S+\/dashboard/.exec(hint(/\/dashboard /))![0]);
+    expect([dashboard.status, dashboard.headers.get('content-type'), (await dashboard.text()).includes('<title>Trellis mesh</title>')]).toEqual([200, 'text/html; charset=utf-8', true]);
     expect(hint(/^edit /)).toContain(intentsFile());
   }, 90_000);
 

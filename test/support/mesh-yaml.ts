@@ -36,14 +36,14 @@ status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
 `;
 }
 
-/** A service selecting `app`, its HTTP ports (named p<port>), and its EndpointSlice listing `pods` as [name, ip]. */
-export function service(name: string, ports: readonly number[], pods: ReadonlyArray<readonly [string, string]>): string {
+/** A service selecting `app` (default: its name), its HTTP ports (named p<port>), and its EndpointSlice listing `pods` as [name, ip]. */
+export function service(name: string, ports: readonly number[], pods: ReadonlyArray<readonly [string, string]>, app = name): string {
   return `---
 apiVersion: v1
 kind: Service
 metadata: {name: ${name}, namespace: demo}
 spec:
-  selector: {app: ${name}}
+  selector: {app: ${app}}
   ports: [${ports.map((p) => `{name: p${p}, port: ${p}, targetPort: ${p}, appProtocol: http}`).join(', ')}]
 ---
 apiVersion: discovery.k8s.io/v1

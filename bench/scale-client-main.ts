@@ -181,6 +181,7 @@ if (!process.send) {
   process.exit(2);
 }
 process.on('disconnect', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0));
 process.once('message', (raw: unknown) => {
   const config = raw as ScaleClientConfig;
   const clients: grpc.Client[] = [];

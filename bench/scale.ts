@@ -106,6 +106,14 @@ class Mesh {
     }
   }
 
+  /** Response bytes the server has written so far, per type (short name), every stream. */
+  async bytesSent(): Promise<Record<string, number>> {
+    const { values } = await this.server.xds.metrics.responseBytes.get();
+    const out: Record<string, number> = {};
+    for (const v of values) out[String(v.labels.type)] = (out[String(v.labels.type)] ?? 0) + v.value;
+    return out;
+  }
+
   inSync(ids: readonly string[]): boolean {
     return proxiesInSync(this.server.xds.syncStatus(), ids);
   }
@@ -144,12 +152,22 @@ function write(dir: string, file: string, text: string): void {
 }
 
 function startClients(mesh: Mesh, ids: string[], mode: 'sotw' | 'delta', perConnection: number): Promise<ChildProcess> {
-  const child = fork(path.join(here, 'scale-client-main.ts'), [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'] });
+  // SCALE_CLIENT_PROFILE=1: a V8 CPU profile of the client process for the whole run, in bench/results.
+  const prof = process.env.SCALE_CLIENT_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(here, 'results')}`] : [];
+  const child = fork(path.join(here, 'scale-client-main.ts'), [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...prof] });
   const config: ScaleClientConfig = { address: `127.0.0.1:${mesh.server.xdsPort}`, workloads: ids, mode, perConnection };
   child.send(config);
   return new Promise((resolve, reject) => {
     child.once('message', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`scale clients exited (${code})`)));
+  });
+}
+
+/** SIGTERM: the client exits through process.exit, so a --cpu-prof profile is written. */
+function stopClients(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill();
   });
 }
 
@@ -270,7 +288,7 @@ async function runOne(mode: 'permissive' | 'strict', xds: 'sotw' | 'delta', o: O
   const t0 = Date.now();
   const clients = await startClients(mesh, ids, xds, o.perConnection);
   const synced = await profiled('initial sync', () => waitInSync(mesh, ids, 300_000));
-  const initial = { ms: Date.now() - t0, serverCpuMs: serverCpu(cpu0, poll0), inSync: synced };
+  const initial = { ms: Date.now() - t0, serverCpuMs: serverCpu(cpu0, poll0), inSync: synced, sentMiB: Object.fromEntries(Object.entries(await mesh.bytesSent()).map(([t, b]) => [t, mib(b)])) };
   const synced_ = await settledMemory();
   const results: EditResult[] = [];
   for (const [k, edit] of edits(mesh, mode === 'strict').entries()) {
@@ -288,7 +306,7 @@ async function runOne(mode: 'permissive' | 'strict', xds: 'sotw' | 'delta', o: O
     const lat = mesh.ackLatencies(start);
     results.push({ edit: edit.name, affected: lat.length, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: pct(lat, 100), serverCpuMs, encodes: encodeStats.encodes - e0, inSync: ok });
   }
-  clients.kill();
+  await stopClients(clients);
   await mesh.close();
   return {
     mode,
@@ -316,7 +334,7 @@ async function main(): Promise<void> {
     for (const xds of o.xds) {
       const r = await runOne(mode, xds, o);
       all.push(r);
-      console.log(`\n[scale] ${r.streams} streams, ${mode}, ${xds}: initial sync ${r.initialSync.ms} ms (server CPU ${r.initialSync.serverCpuMs} ms${r.initialSync.inSync ? '' : ', NOT all in sync'}); RSS ${r.memory.rssMiB} MiB, heap ${r.memory.heapMiB} MiB: ${r.memory.perStreamKiB} KiB heap (${r.memory.perStreamRssKiB} KiB RSS) per stream beyond the model's ${r.memory.modelOnlyHeapMiB} MiB`);
+      console.log(`\n[scale] ${r.streams} streams, ${mode}, ${xds}: initial sync ${r.initialSync.ms} ms (server CPU ${r.initialSync.serverCpuMs} ms, sent ${Object.entries(r.initialSync.sentMiB).map(([t, m]) => `${t} ${m}`).join(', ')} MiB${r.initialSync.inSync ? '' : ', NOT all in sync'}); RSS ${r.memory.rssMiB} MiB, heap ${r.memory.heapMiB} MiB: ${r.memory.perStreamKiB} KiB heap (${r.memory.perStreamRssKiB} KiB RSS) per stream beyond the model's ${r.memory.modelOnlyHeapMiB} MiB`);
       console.log('  edit                    affected   p50 ms   p99 ms   max ms   server CPU ms   encodes');
       for (const e of r.edits) {
         console.log(`  ${e.edit.padEnd(24)}${String(e.affected).padStart(8)}${String(e.p50Ms).padStart(9)}${String(e.p99Ms).padStart(9)}${String(e.maxMs).padStart(9)}${String(e.serverCpuMs).padStart(16)}${String(e.encodes).padStart(10)}${e.inSync ? '' : '  (not all in sync)'}`);

@@ -65,7 +65,7 @@ export class DeltaStream extends XdsStream<DeltaRequest> {
       systemVersionInfo: current.version,
       typeUrl: st.typeUrl,
       nonce,
-      resourceFields: upsert.map((r) => r.deltaField),
+      resourceFields: st.deltaFields(upsert, current),
       removed,
     });
     st.recordSent(nonce, current, Date.now());

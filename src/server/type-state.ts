@@ -111,6 +111,11 @@ export class TypeState {
     if (versions.size > 0) this.clientHas = new Map(versions);
   }
 
+  /** Delta: the client said what it holds (initial_resource_versions) and nothing was sent since. */
+  get reconnecting(): boolean {
+    return this.clientHas !== null && this.sent === null;
+  }
+
   /** SotW: a response nonce other than the latest sent for the type (XDS_RULES 11). */
   isStale(nonce: string): boolean {
     return nonce !== '' && nonce !== this.lastNonce;
@@ -160,6 +165,7 @@ export class TypeState {
    * version): record it as sent and ACKed, so nothing is resent.
    */
   resume(current: TypeSet, now: number): void {
+    this.clientHas = null;
     this.sent = current;
     this.sentSub = this.sub;
     this.sentVersion = current.version;

@@ -21,9 +21,7 @@
  *
  *   scripts/bench.sh scale [--workloads 1000] [--modes permissive,strict] [--xds sotw,delta] [--per-connection 10]
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,12 +29,10 @@ import { stringify } from 'yaml';
 import { encodeStats } from '../src/cache/resource.ts';
 import { rootLogger } from '../src/log.ts';
 import type { SourceObject } from '../src/model/object.ts';
-import { startControlPlane, type RunningControlPlane } from '../src/runtime/control-plane.ts';
-import { proxiesInSync } from '../src/server/sync-status.ts';
-import { endpointSlice, meshObjects, namespaceOf, serviceName, workloadKey, DEFAULT_SHAPE, type MeshShape } from './translate-mesh.ts';
-import type { ScaleClientConfig } from './scale-client-main.ts';
+import { endpointSlice, namespaceOf, serviceName, workloadKey, DEFAULT_SHAPE, type MeshShape } from './translate-mesh.ts';
 import { watchdog } from './churn-mesh.ts';
 import { positiveInt } from './options.ts';
+import { Mesh, mib, pct, pollCpuMs, profiled, serverCpu, settledMemory, sleep, startClients, stopClients, waitInSync, write, yamlOf } from './scale-mesh.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -68,126 +64,6 @@ function parseOptions(argv: string[]): Options {
     modes: list('modes', ['permissive', 'strict'] as const),
     xds: list('xds', ['sotw', 'delta'] as const),
   };
-}
-
-const yamlOf = (objects: SourceObject[]) => objects.map((o) => stringify(o.raw)).join('---\n');
-const isIntent = (o: SourceObject) => ['TrafficSplit', 'HTTPRouteGroup', 'TrafficPolicy', 'TrafficTarget', 'MeshConfig'].includes(o.kind);
-const cpuMs = (c: NodeJS.CpuUsage) => Math.round((c.user + c.system) / 1000);
-const mib = (b: number) => Math.round(b / 2 ** 20);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number) => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!);
-
-class Mesh {
-  private constructor(
-    readonly dir: string,
-    readonly shape: MeshShape,
-    readonly server: RunningControlPlane,
-    readonly intents: SourceObject[],
-  ) {}
-
-  static async start(shape: MeshShape): Promise<Mesh> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'trellis-scale-'));
-    const objects = meshObjects(shape);
-    write(dir, 'mesh.yaml', yamlOf(objects.filter((o) => !isIntent(o) && o.kind !== 'EndpointSlice')));
-    write(dir, 'intents.yaml', yamlOf(objects.filter(isIntent)));
-    for (let i = 0; i < shape.services; i++) write(dir, `slices/${serviceName(i)}.yaml`, yamlOf([endpointSlice(i, shape)]));
-    // Edits are applied by flush(), not by the watcher on its own timing.
-    const server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: dir, reloadDebounceMs: 60_000 });
-    return new Mesh(dir, shape, server, objects.filter(isIntent));
-  }
-
-  async apply(): Promise<void> {
-    const mesh = this.server.mesh!;
-    const before = mesh.generation;
-    await mesh.flush();
-    for (let k = 0; k < 50 && mesh.generation === before; k++) {
-      await sleep(5);
-      await mesh.flush();
-    }
-  }
-
-  inSync(ids: readonly string[]): boolean {
-    return proxiesInSync(this.server.xds.syncStatus(), ids);
-  }
-
-  /** Per node that ACKed anything after `t0`: its last ACK after t0, minus t0. */
-  ackLatencies(t0: number): number[] {
-    const out: number[] = [];
-    for (const n of this.server.xds.syncStatus()) {
-      let last = 0;
-      for (const s of n.streams) for (const t of s.types) if (t.ackedAt !== null && t.ackedAt >= t0) last = Math.max(last, t.ackedAt);
-      if (last > 0) out.push(last - t0);
-    }
-    return out;
-  }
-
-  async close(): Promise<void> {
-    await this.server.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** After a full GC (and the finalizers of interned values): heap used + external, and RSS. */
-async function settledMemory(): Promise<{ heap: number; rss: number }> {
-  for (let i = 0; i < 3; i++) {
-    await sleep(20);
-    globalThis.gc?.();
-  }
-  const m = process.memoryUsage();
-  return { heap: m.heapUsed + m.external, rss: m.rss };
-}
-
-function write(dir: string, file: string, text: string): void {
-  const p = path.join(dir, file);
-  mkdirSync(path.dirname(p), { recursive: true });
-  writeFileSync(p, text);
-}
-
-function startClients(mesh: Mesh, ids: string[], mode: 'sotw' | 'delta', perConnection: number): Promise<ChildProcess> {
-  const child = fork(path.join(here, 'scale-client-main.ts'), [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'] });
-  const config: ScaleClientConfig = { address: `127.0.0.1:${mesh.server.xdsPort}`, workloads: ids, mode, perConnection };
-  child.send(config);
-  return new Promise((resolve, reject) => {
-    child.once('message', () => resolve(child));
-    child.once('exit', (code) => reject(new Error(`scale clients exited (${code})`)));
-  });
-}
-
-/** CPU this benchmark spent reading the sync-status view (subtracted from the server's figures). */
-let pollCpu = 0;
-
-async function waitInSync(mesh: Mesh, ids: string[], ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const c0 = process.cpuUsage();
-    const done = mesh.inSync(ids);
-    pollCpu += cpuMs(process.cpuUsage(c0));
-    if (done) return true;
-    await sleep(50);
-  }
-  return false;
-}
-
-/** The server's CPU since `c0`, without the benchmark's own polling since `poll0`. */
-const serverCpu = (c0: NodeJS.CpuUsage, poll0: number) => cpuMs(process.cpuUsage(c0)) - (pollCpu - poll0);
-
-/** SCALE_PROFILE=<edit name>: a V8 CPU profile of this process during that edit, written to bench/results. */
-async function profiled<T>(name: string, f: () => Promise<T>): Promise<T> {
-  if (process.env.SCALE_PROFILE !== name) return f();
-  const { Session } = await import('node:inspector/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  try {
-    return await f();
-  } finally {
-    const { profile } = await session.post('Profiler.stop');
-    const file = path.join(here, 'results', `scale-${name.replace(/\W+/g, '-')}.cpuprofile`);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify(profile));
-    console.log(`[scale] profile: ${file}`);
-  }
 }
 
 interface EditResult {
@@ -266,18 +142,18 @@ async function runOne(mode: 'permissive' | 'strict', xds: 'sotw' | 'delta', o: O
   await sleep(500);
   const before = await settledMemory();
   const cpu0 = process.cpuUsage();
-  const poll0 = pollCpu;
+  const poll0 = pollCpuMs();
   const t0 = Date.now();
   const clients = await startClients(mesh, ids, xds, o.perConnection);
   const synced = await profiled('initial sync', () => waitInSync(mesh, ids, 300_000));
-  const initial = { ms: Date.now() - t0, serverCpuMs: serverCpu(cpu0, poll0), inSync: synced };
+  const initial = { ms: Date.now() - t0, serverCpuMs: serverCpu(cpu0, poll0), inSync: synced, sentMiB: Object.fromEntries(Object.entries(await mesh.bytesSent()).map(([t, b]) => [t, mib(b)])) };
   const synced_ = await settledMemory();
   const results: EditResult[] = [];
   for (const [k, edit] of edits(mesh, mode === 'strict').entries()) {
     await sleep(300);
     const e0 = encodeStats.encodes;
     const c0 = process.cpuUsage();
-    const poll0 = pollCpu;
+    const poll0 = pollCpuMs();
     const start = Date.now();
     const ok = await profiled(edit.name, async () => {
       edit.run(k);
@@ -288,7 +164,7 @@ async function runOne(mode: 'permissive' | 'strict', xds: 'sotw' | 'delta', o: O
     const lat = mesh.ackLatencies(start);
     results.push({ edit: edit.name, affected: lat.length, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: pct(lat, 100), serverCpuMs, encodes: encodeStats.encodes - e0, inSync: ok });
   }
-  clients.kill();
+  await stopClients(clients);
   await mesh.close();
   return {
     mode,
@@ -316,7 +192,7 @@ async function main(): Promise<void> {
     for (const xds of o.xds) {
       const r = await runOne(mode, xds, o);
       all.push(r);
-      console.log(`\n[scale] ${r.streams} streams, ${mode}, ${xds}: initial sync ${r.initialSync.ms} ms (server CPU ${r.initialSync.serverCpuMs} ms${r.initialSync.inSync ? '' : ', NOT all in sync'}); RSS ${r.memory.rssMiB} MiB, heap ${r.memory.heapMiB} MiB: ${r.memory.perStreamKiB} KiB heap (${r.memory.perStreamRssKiB} KiB RSS) per stream beyond the model's ${r.memory.modelOnlyHeapMiB} MiB`);
+      console.log(`\n[scale] ${r.streams} streams, ${mode}, ${xds}: initial sync ${r.initialSync.ms} ms (server CPU ${r.initialSync.serverCpuMs} ms, sent ${Object.entries(r.initialSync.sentMiB).map(([t, m]) => `${t} ${m}`).join(', ')} MiB${r.initialSync.inSync ? '' : ', NOT all in sync'}); RSS ${r.memory.rssMiB} MiB, heap ${r.memory.heapMiB} MiB: ${r.memory.perStreamKiB} KiB heap (${r.memory.perStreamRssKiB} KiB RSS) per stream beyond the model's ${r.memory.modelOnlyHeapMiB} MiB`);
       console.log('  edit                    affected   p50 ms   p99 ms   max ms   server CPU ms   encodes');
       for (const e of r.edits) {
         console.log(`  ${e.edit.padEnd(24)}${String(e.affected).padStart(8)}${String(e.p50Ms).padStart(9)}${String(e.p99Ms).padStart(9)}${String(e.maxMs).padStart(9)}${String(e.serverCpuMs).padStart(16)}${String(e.encodes).padStart(10)}${e.inSync ? '' : '  (not all in sync)'}`);

@@ -8,7 +8,8 @@
  * A stream "holds a valid secret" when a response on the current stream
  * instance gave it a certificate whose URI SAN is its SPIFFE ID, that
  * verifies against a root of the bundle it received, is within its validity
- * period, and matches the private key sent with it.
+ * period, and matches the private key sent with it. It is "in sync" when it
+ * also received its clusters (a CDS response) on that stream instance.
  *
  * IPC (parent → child): {cmd:'phase', phase} — later valid secrets count for
  * that phase (the parent starts phase 1 right before it stops the server);
@@ -38,6 +39,8 @@ let phase = 0;
 class Workload {
   /** per phase: when the first valid secret arrived on a stream opened in that phase */
   readonly validAt = new Map<number, number>();
+  /** per phase: when a stream opened in that phase first held both config (a CDS response) and a valid secret */
+  readonly syncedAt = new Map<number, number>();
   invalid = 0;
   reconnects = 0;
   /** for diagnosis: what the current stream instance has seen */
@@ -63,6 +66,10 @@ class Workload {
     const names = [WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET];
     let roots: X509Certificate[] = [];
     let gotValid = false;
+    let gotConfig = false;
+    const synced = () => {
+      if (gotValid && gotConfig && !this.syncedAt.has(openedIn)) this.syncedAt.set(openedIn, now());
+    };
     this.seen = { responses: 0, sds: 0, names: [], status: '' };
     call.on('data', (b: Buffer) => {
       const r = decodeSotwResponse(b);
@@ -72,6 +79,10 @@ class Workload {
         this.seen.names.push(...r.resources.map((x) => String((x.value as { name?: string }).name)));
       }
       call.write(encodeSotwRequest({ type_url: r.type_url, version_info: r.version_info, response_nonce: r.nonce, resource_names: r.type_url === TypeUrl.Secret ? names : [] }));
+      if (r.type_url === TypeUrl.Cluster) {
+        gotConfig = true;
+        synced();
+      }
       if (r.type_url !== TypeUrl.Secret) return;
       let cert: { chain: string; key: string } | undefined;
       for (const res of r.resources) {
@@ -83,6 +94,7 @@ class Workload {
       if (this.valid(cert, roots)) {
         gotValid = true;
         if (!this.validAt.has(openedIn)) this.validAt.set(openedIn, now());
+        synced();
       } else this.invalid++;
     });
     const reopen = () => {
@@ -159,6 +171,7 @@ process.on('message', (raw: unknown) => {
       process.send!({
         event: 'report',
         validAt: workloads.map((w) => Object.fromEntries(w.validAt)),
+        syncedAt: workloads.map((w) => Object.fromEntries(w.syncedAt)),
         invalid: workloads.reduce((n, w) => n + w.invalid, 0),
         reconnects: workloads.reduce((n, w) => n + w.reconnects, 0),
         cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,

@@ -29,6 +29,10 @@
 #                                          # workload (SotW and delta), permissive and strict: initial sync, then a policy,
 #                                          # split, service, pod, endpoint (and TrafficTarget) edit -> every affected stream
 #                                          # ACKed p50/p99, server CPU, encodes; memory per stream: see bench/scale.ts
+#   scripts/bench.sh scale-storm [options] # only issue 14's bad input on that mesh (watcher on its own timing): 1,000
+#                                          # edits in ~1 s, every service's endpoints at once, every stream reconnecting
+#                                          # while edits land; publishes, last state served, in sync, peak RSS: see
+#                                          # bench/scale-storm.ts
 #   scripts/bench.sh hedge [options]       # only request hedging (issue 15): p50/p99 through real sidecars to two
 #                                          # instances, one slow, with no retry, per-try retry and hedging: see bench/hedge.ts
 #   scripts/bench.sh overhead [options]    # only the data plane: latency p50/p99 and Envoy CPU a client + server sidecar
@@ -66,6 +70,7 @@ case "${1:-}" in
   memory) shift; exec node --import tsx bench/memory.ts "$@" ;;
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
   scale) shift; exec node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts "$@" ;;
+  scale-storm) shift; exec node --max-old-space-size=8000 --import tsx bench/scale-storm.ts "$@" ;;
   stats) shift; exec node --import tsx bench/stats-cost.ts "$@" ;;
   rollout) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/rollout-reaction.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
@@ -94,6 +99,8 @@ node --import tsx bench/kube-churn.ts
 TRELLIS_LOG_LEVEL=error node --import tsx bench/abuse.ts
 # Step 8b: scale by what changed, one stream per workload of a 1,000 x 1,000 mesh (issue 14).
 node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts
+# Step 8b': its bad input: an edit burst, an edit of every service, a reconnect storm during edits (issue 14).
+node --max-old-space-size=8000 --import tsx bench/scale-storm.ts
 # Step 8c: request hedging past a slow instance, p99 with and without (issue 15).
 TRELLIS_LOG_LEVEL=error node --import tsx bench/hedge.ts
 # Step 9: the data plane's overhead: a sidecar pair over a direct call, HTTP/1.1, gRPC, TCP (issue 11).

@@ -12,6 +12,9 @@
  * sidecar at the same path), and the
  * root to trust comes from --ca-file or $TRELLIS_CA_PEM. Needs no mesh folder
  * and no state dir: nothing secret of the control plane enters the pod.
+ *
+ * `--xds-api delta|sotw`: the ADS variant the sidecar speaks; delta (the
+ * default) sends only what changed (translate/bootstrap.ts, XdsApi).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,6 +27,7 @@ import { meshOf } from './workload-certs.ts';
 import { proxylessBootstrap, writeWorkloadCertificates } from '../runtime/workload-certs.ts';
 import { writeOutput } from './output.ts';
 import { ADMIN_PORT } from '../translate/sidecar.ts';
+import { XDS_APIS, type XdsApi } from '../translate/bootstrap.ts';
 
 function parsePorts(list: string[]): Map<number, number> {
   const m = new Map<number, number>();
@@ -33,6 +37,11 @@ function parsePorts(list: string[]): Map<number, number> {
     m.set(a!, b!);
   }
   return m;
+}
+
+function xdsApiOf(v: string): XdsApi {
+  if (!(XDS_APIS as readonly string[]).includes(v)) throw new UsageError(`--xds-api ${v}: expected one of ${XDS_APIS.join(', ')}`);
+  return v as XdsApi;
 }
 
 export async function bootstrapCommand(argv: string[]): Promise<number> {
@@ -60,11 +69,14 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
       'ca-file': undefined,
       // proxyless gRPC (gRFC A29): where the certificate files go
       'cert-dir': undefined,
+      // the ADS variant the sidecar speaks: delta (default) or sotw
+      'xds-api': 'delta',
     },
     repeatable: ['app-port'],
     booleans: ['plaintext', 'proxyless'],
   });
   if (args.booleans.proxyless) return proxylessBootstrapCommand(args.values);
+  const xdsApi = xdsApiOf(args.values['xds-api']!);
   if (args.values['token-file'] !== undefined) {
     const yaml = await clusterBootstrapYaml({
       tokenFile: args.values['token-file'],
@@ -80,6 +92,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
       appPorts: parsePorts(args.lists['app-port'] ?? []),
       appAddress: args.values['app-address'],
       statsAddress: args.values['stats-address'],
+      xdsApi,
     });
     if (args.values.out) await writeOutput(args.values.out, yaml, 0o600);
     else process.stdout.write(yaml);
@@ -107,6 +120,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     appAddress: args.values['app-address'],
     tokenTtlMs: args.values['token-ttl'] ? Number(args.values['token-ttl']) * 1000 : undefined,
     statsAddress: args.values['stats-address'],
+    xdsApi,
   });
   if (args.values.out) await writeOutput(args.values.out, yaml, 0o600);
   else process.stdout.write(yaml);

@@ -13,7 +13,7 @@ import type { MeshModel } from '../model/index.ts';
 import type { InterceptionMode } from '../translate/proxy.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
 import { WorkloadTokens } from '../ca/token.ts';
-import { envoyBootstrap } from '../translate/bootstrap.ts';
+import { envoyBootstrap, type XdsApi } from '../translate/bootstrap.ts';
 import { workloadLabel } from '../translate/telemetry.ts';
 import { UsageError } from '../errors.ts';
 import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
@@ -41,6 +41,8 @@ export interface WorkloadBootstrapOptions {
   tokenTtlMs?: number;
   /** The Prometheus listener (docs/telemetry.md): host:port, or `off`. Default: the outbound listener's host, port 15090. */
   statsAddress?: string;
+  /** The ADS variant (translate/bootstrap.ts): delta by default. */
+  xdsApi?: XdsApi;
 }
 
 /** `host:port` -> the bootstrap's stats listener, or none for `off`. */
@@ -74,6 +76,7 @@ export async function workloadBootstrapYaml(o: WorkloadBootstrapOptions): Promis
     outboundAddress,
     appPorts: o.appPorts,
     appAddress: o.appAddress,
+    xdsApi: o.xdsApi,
     ...(stats ? { stats: { ...stats, source: { namespace: workload.namespace, workload: cluster, identity: workload.identity } } } : {}),
   });
   return `# Envoy bootstrap for ${o.workloadKey} (${workload.identity}), written by trellis bootstrap.\n# It carries a token that proves this identity to Trellis: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
@@ -145,6 +148,8 @@ export interface ClusterBootstrapOptions {
   appAddress?: string;
   /** As for a folder's workload; default 0.0.0.0:15090 (what the scrape annotations of `trellis inject` name). */
   statsAddress?: string;
+  /** The ADS variant (translate/bootstrap.ts): delta by default. */
+  xdsApi?: XdsApi;
 }
 
 /**
@@ -199,6 +204,7 @@ export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<
     outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : '127.0.0.1'}:${OUTBOUND_PORT}`,
     appPorts: o.appPorts,
     appAddress: o.appAddress,
+    xdsApi: o.xdsApi,
     ...(stats ? { stats: { ...stats, source } } : {}),
   });
   if (o.caPem) return `# Envoy bootstrap for ${o.nodeId}, written by trellis bootstrap --token-file.\n# Envoy reads the pod's service-account token from ${path.resolve(o.tokenFile)} on every ADS stream.\n${stringify(bootstrap, { lineWidth: 0 })}`;

@@ -6,6 +6,7 @@
  */
 import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import { decodeDeltaRequest, encodeDeltaResponse, type DeltaRequest } from '../xds/wire.ts';
+import { SHORT_NAMES } from '../xds/type-urls.ts';
 import { checkRequest, DELTA_SHAPE } from '../xds/request-scan.ts';
 import type { Subscription, SubscriptionChange } from './subscription.ts';
 import type { TypeState } from './type-state.ts';
@@ -57,6 +58,15 @@ export class DeltaStream extends XdsStream<DeltaRequest> {
   protected send(st: TypeState, current: TypeSet): VersionedResource[] | null {
     const { upsert, removed } = st.diff(current);
     if (upsert.length === 0 && removed.length === 0 && !st.mustAnswer) {
+      if (st.reconnecting) {
+        // XDS_RULES 14: the versions the client named on reconnect are exactly
+        // `current` (the diff is over them too), so it runs this content, as a
+        // SotW client that names the current version (SotwStream.alreadyHolds):
+        // record it as sent and ACKed, so the proxies view and "in sync" say so.
+        st.resume(current, Date.now());
+        this.deps.metrics.resumed.inc({ type: SHORT_NAMES[st.typeUrl] });
+        return null;
+      }
       st.nothingToSend(current);
       return null;
     }
@@ -65,7 +75,7 @@ export class DeltaStream extends XdsStream<DeltaRequest> {
       systemVersionInfo: current.version,
       typeUrl: st.typeUrl,
       nonce,
-      resourceFields: upsert.map((r) => r.deltaField),
+      resourceFields: st.deltaFields(upsert, current),
       removed,
     });
     st.recordSent(nonce, current, Date.now());

@@ -19,6 +19,7 @@ import { errorMessage } from '../errors.ts';
 import type { ConfigWatch, ConfigWatcher, Snapshot, TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_NAMES, TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import type { DeltaRequest, ErrorDetail, NodeInfo, SotwRequest } from '../xds/wire.ts';
+import type { ResponseBytes } from '../xds/response-bytes.ts';
 import type { IdentityResult, IdentityVerifier, ProvenIdentity } from '../identity/verifier.ts';
 import type { XdsMetrics } from './metrics.ts';
 import { StreamError } from './errors.ts';
@@ -34,7 +35,7 @@ export type StreamMode = 'sotw' | 'delta';
 /** What a stream needs from the gRPC call; xds-server.ts adapts grpc-js to it. */
 export interface StreamTransport {
   /** false when the client is not reading fast enough: wait for onDrain */
-  write(bytes: Buffer): boolean;
+  write(bytes: ResponseBytes): boolean;
   metadata: Readonly<Record<string, string>>;
   peer: string;
   /** The connection is TLS (private keys may be sent on it). */
@@ -383,13 +384,13 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
     return (++this.nonce).toString(36);
   }
 
-  protected write(typeUrl: ResourceTypeUrl, bytes: Buffer): void {
+  protected write(typeUrl: ResourceTypeUrl, bytes: ResponseBytes): void {
     const type = SHORT_NAMES[typeUrl];
     this.deps.metrics.responses.inc({ type });
-    this.deps.metrics.responseBytes.inc({ type }, bytes.length);
-    if (bytes.length > LARGE_RESPONSE_BYTES) {
+    this.deps.metrics.responseBytes.inc({ type }, bytes.byteLength);
+    if (bytes.byteLength > LARGE_RESPONSE_BYTES) {
       this.deps.metrics.oversized.inc({ type });
-      this.logLine('warn', 'large_response', { type, bytes: bytes.length }, 'response nears the 4 MiB default receive limit of gRPC clients');
+      this.logLine('warn', 'large_response', { type, bytes: bytes.byteLength }, 'response nears the 4 MiB default receive limit of gRPC clients');
     }
     if (!this.transport.write(bytes)) {
       this.blocked = true;

@@ -111,6 +111,11 @@ export class TypeState {
     if (versions.size > 0) this.clientHas = new Map(versions);
   }
 
+  /** Delta: the client said what it holds (initial_resource_versions) and nothing was sent since. */
+  get reconnecting(): boolean {
+    return this.clientHas !== null && this.sent === null;
+  }
+
   /** SotW: a response nonce other than the latest sent for the type (XDS_RULES 11). */
   isStale(nonce: string): boolean {
     return nonce !== '' && nonce !== this.lastNonce;
@@ -160,6 +165,7 @@ export class TypeState {
    * version): record it as sent and ACKed, so nothing is resent.
    */
   resume(current: TypeSet, now: number): void {
+    this.clientHas = null;
     this.sent = current;
     this.sentSub = this.sub;
     this.sentVersion = current.version;
@@ -244,6 +250,12 @@ export class TypeState {
 
   /** What differs between what the client holds and `current`, restricted to the subscription. */
   diff(current: TypeSet): Diff {
+    // A first wildcard answer (what every sidecar asks first for CDS and LDS):
+    // everything, in the set's order; what the loop below would find, without
+    // a name set and a lookup per resource (issue 14: initial sync).
+    if (!this.sent && !this.clientHas && !this.forced && this.sub.wildcard && this.sub.names.size === 0) {
+      return { upsert: [...current.items.values()], removed: [], dropped: [] };
+    }
     const upsert: VersionedResource[] = [];
     const removed: string[] = [];
     const dropped: string[] = [];
@@ -281,12 +293,20 @@ export class TypeState {
    * 1,200 (issue 14).
    */
   coveredFields(current: TypeSet): Buffer[] {
-    if (this.sub.wildcard && current.layers) {
-      const own: Buffer[] = [baseFields(current.layers.base)];
-      for (const r of current.layers.own.values()) own.push(r.sotwField);
-      return own;
-    }
+    if (this.sub.wildcard && current.layers) return layeredFields(current.layers, 'sotwField');
     return this.covered(current).map((r) => r.sotwField);
+  }
+
+  /**
+   * A delta response's resource fields for `upsert`. When it is the whole of
+   * a layered set (a sidecar's first CDS answer, or a resend of everything),
+   * the shared base goes as one buffer made once per base, as in
+   * coveredFields. `upsert` comes from diff(current): distinct names, each
+   * current's resource, so its size equal to the set's means all of it.
+   */
+  deltaFields(upsert: readonly VersionedResource[], current: TypeSet): Buffer[] {
+    if (current.layers && upsert.length === current.items.size) return layeredFields(current.layers, 'deltaField');
+    return upsert.map((r) => r.deltaField);
   }
 
   /** Everything the subscription covers in `current`. */
@@ -330,11 +350,21 @@ export class TypeState {
   }
 }
 
-/** A base set's resource fields, concatenated once per set (weak: it lives as long as the set). */
-const baseFieldBytes = new WeakMap<TypeSet, Buffer>();
+type FieldKind = 'sotwField' | 'deltaField';
 
-function baseFields(base: TypeSet): Buffer {
-  let b = baseFieldBytes.get(base);
-  if (!b) baseFieldBytes.set(base, (b = Buffer.concat([...base.items.values()].map((r) => r.sotwField))));
+/** A base set's resource fields, concatenated once per set and variant (weak: they live as long as the set). */
+const baseFieldBytes: Record<FieldKind, WeakMap<TypeSet, Buffer>> = { sotwField: new WeakMap(), deltaField: new WeakMap() };
+
+function baseFields(base: TypeSet, kind: FieldKind): Buffer {
+  const memo = baseFieldBytes[kind];
+  let b = memo.get(base);
+  if (!b) memo.set(base, (b = Buffer.concat([...base.items.values()].map((r) => r[kind]))));
   return b;
+}
+
+/** Every resource of a layered set as response fields: the base as one buffer, then its own. */
+function layeredFields(layers: NonNullable<TypeSet['layers']>, kind: FieldKind): Buffer[] {
+  const out: Buffer[] = [baseFields(layers.base, kind)];
+  for (const r of layers.own.values()) out.push(r[kind]);
+  return out;
 }

@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { clientText, LogLimiter, SERVER_LOG_RATE, type Logger } from '../log.ts';
 import type { ConfigWatcher } from '../cache/config-watcher.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../xds/type-urls.ts';
+import type { ResponseBytes } from '../xds/response-bytes.ts';
 import { grpcStatusOf, StreamError } from './errors.ts';
 import type { IdentityVerifier } from '../identity/verifier.ts';
 import { XdsMetrics } from './metrics.ts';
@@ -82,15 +83,24 @@ export const WRITE_BUDGET_BYTES = 256 * 1024;
 
 const identity = (b: Buffer): Buffer => b;
 
-function method(path: string): grpc.MethodDefinition<Buffer, Buffer> {
+/**
+ * A response goes to grpc-js as its parts: grpc-js reads `byteLength` and
+ * calls `copy()` on what the serializer returns, which ResponseBytes provides
+ * with Buffer's meaning (see xds/response-bytes.ts for why and the contract).
+ */
+const framedOnce = (r: ResponseBytes): Buffer => r as unknown as Buffer;
+
+function method(path: string): grpc.MethodDefinition<Buffer, ResponseBytes> {
   return {
     path,
     requestStream: true,
     responseStream: true,
     requestSerialize: identity,
     requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
+    responseSerialize: framedOnce,
+    responseDeserialize: () => {
+      throw new Error('the server never reads its own responses');
+    },
   };
 }
 
@@ -152,16 +162,16 @@ export class XdsServer {
         DeltaAggregatedResources: method(`/${ADS_SERVICE}/DeltaAggregatedResources`),
       },
       {
-        StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'sotw', 'ads', secure),
-        DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'delta', 'ads', secure),
+        StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, ResponseBytes>) => this.serve(call, 'sotw', 'ads', secure),
+        DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, ResponseBytes>) => this.serve(call, 'delta', 'ads', secure),
       },
     );
     for (const [typeUrl, service, word] of PER_TYPE) {
       server.addService(
         { [`Stream${word}`]: method(`/${service}/Stream${word}`), [`Delta${word}`]: method(`/${service}/Delta${word}`) },
         {
-          [`Stream${word}`]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'sotw', typeUrl, secure),
-          [`Delta${word}`]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.serve(call, 'delta', typeUrl, secure),
+          [`Stream${word}`]: (call: grpc.ServerDuplexStream<Buffer, ResponseBytes>) => this.serve(call, 'sotw', typeUrl, secure),
+          [`Delta${word}`]: (call: grpc.ServerDuplexStream<Buffer, ResponseBytes>) => this.serve(call, 'delta', typeUrl, secure),
         },
       );
     }
@@ -231,18 +241,18 @@ export class XdsServer {
     return this.streams.size;
   }
 
-  private serve(call: grpc.ServerDuplexStream<Buffer, Buffer>, mode: StreamMode, api: 'ads' | ResourceTypeUrl, tls: boolean): void {
+  private serve(call: grpc.ServerDuplexStream<Buffer, ResponseBytes>, mode: StreamMode, api: 'ads' | ResourceTypeUrl, tls: boolean): void {
     const apiLabel = `${api === 'ads' ? 'ads' : api.split('.').at(-1)}-${mode}`;
     const peer = call.getPeer();
     const secure = this.opts.allowSecretsOverPlaintext === true || tls;
     let ended = false;
     let unflushed = 0;
     let waitingForDrain = false;
-    const write = (b: Buffer): boolean => {
+    const write = (b: ResponseBytes): boolean => {
       if (ended) return true;
-      unflushed += b.length;
+      unflushed += b.byteLength;
       const more = call.write(b, () => {
-        unflushed -= b.length;
+        unflushed -= b.byteLength;
         if (waitingForDrain && unflushed <= WRITE_BUDGET_BYTES) {
           waitingForDrain = false;
           stream.drained();

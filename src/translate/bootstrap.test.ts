@@ -96,6 +96,16 @@ describe('envoyBootstrap', () => {
       check: (b) => expect(b.dynamic_resources.ads_config.grpc_services![0]!.google_grpc!.target_uri).toBe('[::1]:18000'),
     },
     {
+      name: 'issue 14: sidecars speak delta ADS by default (only what changed, per resource)',
+      options: {},
+      check: (b) => expect(b.dynamic_resources.ads_config.api_type).toBe('DELTA_GRPC'),
+    },
+    {
+      name: 'issue 14: xdsApi sotw asks for state-of-the-world ADS',
+      options: { xdsApi: 'sotw' },
+      check: (b) => expect(b.dynamic_resources.ads_config.api_type).toBe('GRPC'),
+    },
+    {
       name: 'an xDS host name is resolved by DNS',
       options: { xds: { address: 'trellis.trellis-system.svc', port: 18000 } },
       check: (b) => expect(b.static_resources.clusters[0]!.type).toBe('STRICT_DNS'),

@@ -13,6 +13,7 @@
  */
 import protobuf from 'protobufjs';
 import { messageType } from './protos.ts';
+import { ResponseBytes } from './response-bytes.ts';
 
 const WIRE_LEN = 2;
 
@@ -67,7 +68,7 @@ function header(fields: Array<[number, string]>): Buffer {
   return Buffer.from(w.finish());
 }
 
-export function encodeSotwResponse(r: SotwResponse): Buffer {
+export function encodeSotwResponse(r: SotwResponse): ResponseBytes {
   // version_info = 1, resources = 2, type_url = 4, nonce = 5; field order on
   // the wire is free, parsers accept any order.
   const head = header([
@@ -75,10 +76,10 @@ export function encodeSotwResponse(r: SotwResponse): Buffer {
     [4, r.typeUrl],
     [5, r.nonce],
   ]);
-  return Buffer.concat([head, ...r.resourceFields]);
+  return new ResponseBytes([head, ...r.resourceFields]);
 }
 
-export function encodeDeltaResponse(r: DeltaResponse): Buffer {
+export function encodeDeltaResponse(r: DeltaResponse): ResponseBytes {
   // system_version_info = 1, resources = 2, type_url = 4, nonce = 5, removed_resources = 6
   const head = header([
     [1, r.systemVersionInfo],
@@ -91,7 +92,7 @@ export function encodeDeltaResponse(r: DeltaResponse): Buffer {
     for (const name of r.removed) w.uint32(tag(6, WIRE_LEN)).string(name);
     parts.push(Buffer.from(w.finish()));
   }
-  return Buffer.concat(parts);
+  return new ResponseBytes(parts);
 }
 
 /** The parts of envoy.config.core.v3.Node that Trellis reads. */

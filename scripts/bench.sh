@@ -29,6 +29,11 @@
 #                                          # workload (SotW and delta), permissive and strict: initial sync, then a policy,
 #                                          # split, service, pod, endpoint (and TrafficTarget) edit -> every affected stream
 #                                          # ACKed p50/p99, server CPU, encodes; memory per stream: see bench/scale.ts
+#   scripts/bench.sh peer [options]        # only the peer comparison (issue 14): the same 1,000 streams against Trellis and
+#                                          # go-control-plane v0.14 (SnapshotCache, LinearCache) in one run, SotW and delta:
+#                                          # initial sync, endpoint and cluster change -> every stream ACKed p50/p99, server
+#                                          # CPU, side by side as ratios (builds the peer once: scripts/setup-go-control-plane.sh):
+#                                          # see bench/peer.ts
 #   scripts/bench.sh hedge [options]       # only request hedging (issue 15): p50/p99 through real sidecars to two
 #                                          # instances, one slow, with no retry, per-try retry and hedging: see bench/hedge.ts
 #   scripts/bench.sh overhead [options]    # only the data plane: latency p50/p99 and Envoy CPU a client + server sidecar
@@ -65,6 +70,7 @@ case "${1:-}" in
   scale) shift; exec node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts "$@" ;;
   stats) shift; exec node --import tsx bench/stats-cost.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
+  peer) shift; bash scripts/setup-go-control-plane.sh; exec node --import tsx bench/peer.ts "$@" ;;
   hedge) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/hedge.ts "$@" ;;
   overhead) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/overhead.ts "$@" ;;
 esac

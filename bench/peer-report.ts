@@ -71,7 +71,7 @@ export function printTables(sessions: Session[], o: { streams: number; services:
   const servers = [...new Set(sessions.map((s) => s.server))];
   for (const xds of [...new Set(sessions.map((s) => s.xds))]) {
     const of = (k: ServerKind) => sessions.filter((s) => s.server === k && s.xds === xds);
-    console.log(`\n[peer] ${o.streams} ${xds === 'sotw' ? 'SotW' : 'delta'} streams (each its own node id), ${o.services} services; medians of ${o.rounds} rounds (edits: ${o.rounds} x ${o.edits})`);
+    console.log(`\n[peer] ${o.streams} ${xds === 'sotw' ? 'SotW' : 'delta'} streams (each its own node id), ${o.services} services; medians over ${o.rounds} round(s), edits over ${o.rounds} x ${o.edits} repeats`);
     const peers = servers.filter((k) => k !== 'trellis');
     const hasTrellis = servers.includes('trellis');
     let head = '  ' + 'figure'.padEnd(40) + servers.map((k) => SERVER_LABEL[k].padStart(19)).join('');

@@ -84,15 +84,19 @@ function parseOptions(argv: string[]): Options {
 /** A client process spoken to by request id. */
 class ClientProcess {
   private nextId = 1;
-  private readonly pending = new Map<number, (m: unknown) => void>();
+  private readonly pending = new Map<number, { resolve: (m: unknown) => void; reject: (e: Error) => void }>();
   readonly proc: ChildProcess;
 
   constructor(config: PeerClientConfig) {
     this.proc = fork(path.join(here, 'peer-client-main.ts'), [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'] });
     this.proc.on('message', (m: { id?: number }) => {
       if (m.id === undefined) return;
-      this.pending.get(m.id)?.(m);
+      this.pending.get(m.id)?.resolve(m);
       this.pending.delete(m.id);
+    });
+    this.proc.once('exit', (code) => {
+      for (const p of this.pending.values()) p.reject(new Error(`peer client exited (${code})`));
+      this.pending.clear();
     });
     this.proc.send(config);
   }
@@ -100,8 +104,7 @@ class ClientProcess {
   request<T>(msg: Record<string, unknown>): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, resolve as (m: unknown) => void);
-      this.proc.once('exit', (code) => reject(new Error(`peer client exited (${code})`)));
+      this.pending.set(id, { resolve: resolve as (m: unknown) => void, reject });
       this.proc.send({ ...msg, id });
     });
   }

@@ -7,6 +7,7 @@
  * Trellis server and the dump the go-control-plane peer reads hold the same
  * bytes.
  */
+import { writeFileSync } from 'node:fs';
 import { encodeResource, type VersionedResource } from '../src/cache/resource.ts';
 import { TypeUrl, type ResourceTypeUrl } from '../src/xds/type-urls.ts';
 import { cluster, endpoints, listener, routeConfiguration } from './mesh.ts';
@@ -46,4 +47,14 @@ export function peerEdits(repeats: number): PeerEdit[] {
     out.push({ name: 'cluster change', typeUrl: TypeUrl.Cluster, resources: [encodeResource(TypeUrl.Cluster, edited)] });
   }
   return out;
+}
+
+/** Writes what the peer serves and applies: the resources and edits above, as Trellis encoded them. */
+export function writePeerDump(file: string, services: number, repeats: number): void {
+  const b64 = (list: readonly VersionedResource[]) => list.map((r) => r.value.toString('base64'));
+  const dump: PeerDump = {
+    types: Object.fromEntries([...peerResources(services)].map(([t, list]) => [t, b64(list)])),
+    edits: peerEdits(repeats).map((e) => ({ name: e.name, typeUrl: e.typeUrl, resources: b64(e.resources) })),
+  };
+  writeFileSync(file, JSON.stringify(dump));
 }

@@ -10,15 +10,13 @@
  *
  *   --dump <file>: write the encoded resources and edits for the peer, then exit.
  */
-import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { VersionedResource } from '../src/cache/resource.ts';
 import { Snapshot, TypeSet } from '../src/cache/snapshot.ts';
 import { logToStderr, rootLogger } from '../src/log.ts';
 import { SHARED_KEY, startControlPlane } from '../src/runtime/control-plane.ts';
 import type { ResourceTypeUrl } from '../src/xds/type-urls.ts';
-import { peerEdits, peerResources, type PeerDump } from './peer-edits.ts';
+import { peerEdits, peerResources, writePeerDump } from './peer-edits.ts';
 import { positiveInt } from './options.ts';
 
 logToStderr();
@@ -26,18 +24,12 @@ rootLogger.level = 'error';
 
 const { values } = parseArgs({ options: { services: { type: 'string', default: '1000' }, edits: { type: 'string', default: '3' }, dump: { type: 'string' } } });
 const services = positiveInt(values, 'services');
-const resources = peerResources(services);
-const edits = peerEdits(positiveInt(values, 'edits'));
-
 if (values.dump) {
-  const b64 = (list: readonly VersionedResource[]) => list.map((r) => r.value.toString('base64'));
-  const dump: PeerDump = {
-    types: Object.fromEntries([...resources].map(([t, list]) => [t, b64(list)])),
-    edits: edits.map((e) => ({ name: e.name, typeUrl: e.typeUrl, resources: b64(e.resources) })),
-  };
-  writeFileSync(values.dump, JSON.stringify(dump));
+  writePeerDump(values.dump, services, positiveInt(values, 'edits'));
   process.exit(0);
 }
+const resources = peerResources(services);
+const edits = peerEdits(positiveInt(values, 'edits'));
 
 const server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0' });
 const sets = Object.fromEntries([...resources].map(([t, list]) => [t, TypeSet.of(t, list)])) as Record<ResourceTypeUrl, TypeSet>;

@@ -179,12 +179,16 @@ async function main(): Promise<void> {
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writing the peer's resources failed (${code})`))));
   });
   const sessions: Session[] = [];
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  const file = path.join(here, 'results', `peer-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   try {
     for (let round = 1; round <= o.rounds; round++) {
       for (const xds of o.xds) {
         for (const kind of o.servers) {
           const s = await runSession(kind, xds, o, dump);
           sessions.push(s);
+          // Written after every session: a run stopped early keeps what it measured.
+          writeFileSync(file, JSON.stringify({ options: o, sessions }, null, 2));
           const e = (k: EditKind) => s.edits.filter((x) => x.kind === k).map((x) => `${x.p99Ms}`).join('/');
           console.log(`[peer] round ${round} ${xds} ${SERVER_LABEL[kind]}: sync ${s.initial.ms} ms (CPU ${s.initial.serverCpuMs} ms, ${s.initial.synced}/${o.streams}), ` +
             EDIT_KINDS.map((k) => `${k} p99 ${e(k)} ms`).join(', '));
@@ -195,9 +199,6 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   printTables(sessions, o);
-  mkdirSync(path.join(here, 'results'), { recursive: true });
-  const file = path.join(here, 'results', `peer-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ options: o, sessions }, null, 2));
   console.log(`\n[peer] JSON: ${path.relative(process.cwd(), file)}`);
 }
 

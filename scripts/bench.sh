@@ -33,6 +33,13 @@
 #                                          # edits in ~1 s, every service's endpoints at once, every stream reconnecting
 #                                          # while edits land; publishes, last state served, in sync, peak RSS: see
 #                                          # bench/scale-storm.ts
+#   scripts/bench.sh peer [options]        # only the peer comparison (issue 14): the same 1,000 streams against Trellis and
+#                                          # go-control-plane v0.14 (SnapshotCache, LinearCache) in one run, SotW and delta:
+#                                          # initial sync, endpoint and cluster change -> every stream ACKed p50/p99, server
+#                                          # CPU, side by side as ratios (builds the peer once: scripts/setup-go-control-plane.sh):
+#                                          # see bench/peer.ts
+#   scripts/bench.sh dashboard [options]   # only the dashboard: CPU, wall time and JSON size of one poll of /api/v1/graph
+#                                          # at 100 / 1,000 / 3,000 workloads: see bench/dashboard-graph.ts
 #   scripts/bench.sh hedge [options]       # only request hedging (issue 15): p50/p99 through real sidecars to two
 #                                          # instances, one slow, with no retry, per-try retry and hedging: see bench/hedge.ts
 #   scripts/bench.sh overhead [options]    # only the data plane: latency p50/p99 and Envoy CPU a client + server sidecar
@@ -74,6 +81,8 @@ case "${1:-}" in
   stats) shift; exec node --import tsx bench/stats-cost.ts "$@" ;;
   rollout) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/rollout-reaction.ts "$@" ;;
   abuse) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/abuse.ts "$@" ;;
+  dashboard) shift; exec node --import tsx bench/dashboard-graph.ts "$@" ;;
+  peer) shift; bash scripts/setup-go-control-plane.sh; exec node --import tsx bench/peer.ts "$@" ;;
   hedge) shift; TRELLIS_LOG_LEVEL=error exec node --import tsx bench/hedge.ts "$@" ;;
   overhead) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/overhead.ts "$@" ;;
 esac

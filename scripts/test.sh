@@ -17,6 +17,8 @@ bash scripts/setup-ratelimit.sh      # envoyproxy/ratelimit + Redis (global rate
 bash scripts/setup-gateway-api.sh    # the Gateway API and conformance modules, echo-basic (issue 10)
 bash scripts/setup-prometheus.sh     # Debian's prometheus (golden metrics read back, issue 12)
 bash scripts/setup-jaeger.sh         # Jaeger all-in-one from the Go module proxy (traces, issue 12; a long first build)
+bash scripts/setup-chromium.sh       # Debian's chromium, headless (the dashboard test, issue 12)
+bash scripts/setup-go-control-plane.sh  # the go-control-plane peer (bench peer, its interop check; issue 14)
 echo "test: tsc"
 npx tsc -p tsconfig.json
 echo "test: vitest"

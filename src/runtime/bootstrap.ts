@@ -150,6 +150,8 @@ export interface ClusterBootstrapOptions {
   statsAddress?: string;
   /** The ADS variant (translate/bootstrap.ts): delta by default. */
   xdsApi?: XdsApi;
+  /** A gateway pod instead of a sidecar: the Gateway it serves and where its listeners bind. */
+  gateway?: { key: string; address?: string };
 }
 
 /**
@@ -205,6 +207,7 @@ export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<
     appPorts: o.appPorts,
     appAddress: o.appAddress,
     xdsApi: o.xdsApi,
+    ...(o.gateway ? { gateway: o.gateway } : {}),
     ...(stats ? { stats: { ...stats, source } } : {}),
   });
   if (o.caPem) return `# Envoy bootstrap for ${o.nodeId}, written by trellis bootstrap --token-file.\n# Envoy reads the pod's service-account token from ${path.resolve(o.tokenFile)} on every ADS stream.\n${stringify(bootstrap, { lineWidth: 0 })}`;

@@ -5,6 +5,8 @@ import { checkConsistency } from '../src/cache/snapshot.ts';
 import { buildMesh } from '../src/model/index.ts';
 import { loadPaths } from '../src/sources/file/load.ts';
 import { TypeUrl } from '../src/xds/type-urls.ts';
+import { rmSync } from 'node:fs';
+import { smiDemoCopy } from './support/demo-smi.ts';
 
 describe('examples', () => {
   it('examples/xds/echo.yaml loads, encodes and is consistent', () => {
@@ -15,12 +17,28 @@ describe('examples', () => {
     expect([...r.snapshot.get(TypeUrl.Listener).items.keys()]).toEqual(['echo.demo.svc.cluster.local:8080']);
   });
 
-  it('examples/demo builds a mesh with no errors', async () => {
+  it('examples/demo builds a mesh with no errors; the HTTPRoute routes recommendation', async () => {
     const loaded = await loadPaths(['examples/demo']);
     expect(loaded.errors).toEqual([]);
     const { model, statuses } = buildMesh(loaded.objects);
-    expect(statuses.flatMap((s) => s.problems.filter((p) => p.severity === 'error'))).toEqual([]);
+    expect(statuses.flatMap((s) => s.problems)).toEqual([]);
     expect([...model.services.keys()]).toContain('demo/recommendation');
     expect(model.mesh.authorization).toBe('strict');
+    expect(statuses.filter((s) => s.kind === 'HTTPRoute').map((s) => s.name)).toEqual(['recommendation']);
+    expect(statuses.filter((s) => s.kind === 'TrafficSplit')).toEqual([]);
+  });
+
+  it('examples/smi (the demo with SMI intents, as its README runs it) builds a mesh with no errors; TrafficSplits route recommendation', async () => {
+    const dir = smiDemoCopy();
+    try {
+      const loaded = await loadPaths([dir]);
+      expect(loaded.errors).toEqual([]);
+      const { model, statuses } = buildMesh(loaded.objects);
+      expect(statuses.flatMap((s) => s.problems)).toEqual([]);
+      expect(statuses.filter((s) => s.kind === 'HTTPRoute')).toEqual([]);
+      expect(model.splits.get('demo/recommendation')!.backends.map((b) => b.weight)).toEqual([90, 10]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -33,7 +33,7 @@ export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
     `  node ${path.join(repoRoot, 'bin/trellis.js')} stat --admin ${o.adminAddress} --watch   # golden metrics per edge${demo.prometheus ? `, from Prometheus at ${demo.prometheus.url}` : ' (from the sidecars)'}`,
     `  node ${path.join(repoRoot, 'bin/trellis.js')} top --admin ${o.adminAddress}           # per route`,
     demo.jaeger ? `  open ${demo.jaeger.query}   # traces (Jaeger): every request through the mesh (examples/demo/mesh.yaml spec.tracing)` : '',
-    `  edit ${o.meshDir}/intents.yaml (e.g. weights 50/50) and watch traffic change live`,
+    `  edit ${o.meshDir}/intents.yaml (the HTTPRoute's weights, e.g. 50/50) and watch traffic change live`,
     '',
     `Logs: ${o.logDir}.  Ctrl-C stops everything.`,
   ];

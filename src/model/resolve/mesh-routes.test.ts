@@ -159,7 +159,7 @@ rules: [{backendRefs: [{name: web-v1, port: 8080}]}]
     expect(statusOf(r, 'HTTPRoute', 'web').parents![0]!.conditions[0]).toMatchObject({ status: 'False', reason: 'Conflicted' });
   });
 
-  it('the kinds Trellis does not program say so: a Trellis GatewayClass is not accepted, a TCPRoute on a Service neither, a BackendTLSPolicy is ignored with a warning', () => {
+  it('the kinds Trellis does not program say so: a TCPRoute on a Service is not accepted, a BackendTLSPolicy is ignored with a warning (a Trellis GatewayClass is accepted)', () => {
     const r = buildWith(`apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: trellis}
@@ -180,8 +180,9 @@ spec:
   validation: {hostname: web.demo, wellKnownCACertificates: System}
 `);
     expect(problemsOf(r).map((p) => [p.kind, p.severity, p.reason])).toEqual([
-      ['BackendTLSPolicy', 'warning', 'Ignored'], ['GatewayClass', 'error', 'UnsupportedValue'], ['TCPRoute', 'error', 'UnsupportedValue'],
+      ['BackendTLSPolicy', 'warning', 'Ignored'], ['TCPRoute', 'error', 'UnsupportedValue'],
     ]);
+    expect(statusOf(r, 'GatewayClass', 'trellis')).toMatchObject({ conditions: [expect.objectContaining({ type: 'Accepted', status: 'True' }), expect.anything()], supportedFeatures: expect.arrayContaining(['Gateway', 'HTTPRoute', 'ReferenceGrant']) });
   });
 
   it('ReferenceGrant is read at v1beta1 and v1; a misspelt HTTPRoute field gets the closest name', () => {

@@ -53,7 +53,13 @@ export interface SuiteManifests {
   deployment?: (namespace: string, name: string) => boolean;
   /** Placeholders of the manifests (`{GATEWAY_CLASS_NAME}`) and their values. */
   substitute?: Readonly<Record<string, string>>;
-  /** The container port each echo-basic port answers on: the Services' targetPorts. */
+  /**
+   * The port the EndpointSlices name: the targetPort, as the controller writes
+   * it (default), or the Service port, where an explicit-mode sidecar's
+   * inbound listener is (for Services whose targetPort is no Service port).
+   */
+  endpointPort?: 'target' | 'service';
+  /** The port each echo-basic port answers behind: a sidecar's inbound port → echo's port. */
   appPorts(echo: { http: number; h2c: number; grpc: number }): Map<number, number>;
 }
 
@@ -102,7 +108,7 @@ export function conformanceMesh(m: SuiteManifests = MESH_MANIFESTS): { yaml: str
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
       metadata: { name: `${o.metadata.name}-0`, namespace: o.metadata.namespace, labels: { 'kubernetes.io/service-name': o.metadata.name } },
       addressType: 'IPv4',
-      ports: (o.spec.ports as Json[]).map((p) => ({ name: p.name, port: p.targetPort ?? p.port, protocol: 'TCP' })),
+      ports: (o.spec.ports as Json[]).map((p) => ({ name: p.name, port: m.endpointPort === 'service' ? p.port : (p.targetPort ?? p.port), protocol: 'TCP' })),
       endpoints: selected.map((p) => ({ addresses: [p.ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: p.name, namespace: p.namespace } })),
     });
   }

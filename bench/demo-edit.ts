@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   try {
     const meshDir = path.join(tmp, 'mesh');
     copyMesh(meshDir);
-    demo = await startDemo({ meshDir, stateDir: path.join(tmp, 'state'), xdsAddress: '127.0.0.1:18720', adminAddress: '127.0.0.1:19720', logDir: path.join(tmp, 'logs'), readyTimeoutMs: 60_000 });
+    demo = await startDemo({ meshDir, stateDir: path.join(tmp, 'state'), xdsAddress: '127.0.0.1:18720', adminAddress: '127.0.0.1:19720', logDir: path.join(tmp, 'logs'), readyTimeoutMs: 60_000, ingressHost: `${NET}.1` });
     const ids = demo.workloads.map((w) => w.key);
     const file = path.join(meshDir, 'intents.yaml');
     const good = readFileSync(file, 'utf8');

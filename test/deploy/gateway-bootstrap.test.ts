@@ -99,6 +99,24 @@ describe('issue 10: trellis bootstrap --gateway', () => {
     expect(v.stdout).toContain('OK');
   });
 
+  it('in a cluster (--token-file): a gateway pod\'s bootstrap names the Gateway and reads its service-account token per stream; Envoy validates it', async () => {
+    const token = path.join(dir, 'token');
+    const claims = Buffer.from(JSON.stringify({ sub: 'system:serviceaccount:demo:edge' })).toString('base64url');
+    await writeFile(token, `eyJhbGciOiJSUzI1NiJ9.${claims}.sig`);
+    const ca = path.join(dir, 'ca.pem');
+    await writeFile(ca, tlsPair(['web.example.com']).caPem);
+    const r = await trellis(['bootstrap', '--token-file', token, '--gateway', 'demo/edge', '--node-id', 'demo/edge-7d9c8b6f5-x2x9q', '--ca-file', ca, '--xds-address', 'trellis.trellis-system:18000']);
+    expect(r.code, r.stderr).toBe(0);
+    const bootstrap = parse(r.stdout) as { node: { id: string; metadata: Record<string, string> } };
+    expect(bootstrap.node).toMatchObject({ id: 'demo/edge-7d9c8b6f5-x2x9q', metadata: { 'trellis.gateway': 'demo/edge' } });
+    expect(bootstrap.node.metadata['trellis.workload']).toBeUndefined();
+    expect(r.stdout).toContain(token);
+    const file = path.join(dir, 'gateway-pod.yaml');
+    await writeFile(file, r.stdout);
+    const v = await promisify(execFile)(envoyBin(), ['--mode', 'validate', '-c', file, '--disable-hot-restart', '--log-level', 'error'], { timeout: 30_000 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: `${e.stderr ?? ''}${e.stdout ?? ''}` }));
+    expect(v.stdout).toContain('OK');
+  });
+
   it('a Gateway Trellis does not program is refused, naming why', async () => {
     const foreign = await trellis(['bootstrap', '--gateway', 'demo/foreign', '--source', `file:${dir}`, '--state-dir', path.join(dir, 'state')]);
     expect(foreign.code).not.toBe(0);

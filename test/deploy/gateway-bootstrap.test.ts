@@ -13,32 +13,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { BASE_MESH } from '../../src/model/testing.ts';
-import { tlsPair, tlsSecretYaml } from '../../src/model/tls-testing.ts';
+import { tlsPair, tlsSecretYaml, trellisGatewayYaml } from '../../src/model/gateway-testing.ts';
 import { proxyContext } from '../../src/translate/proxy.ts';
 import { meshWith } from '../../src/translate/testing.ts';
 import { Translator } from '../../src/translate/translate.ts';
 import { envoyBin } from '../support/venv.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: demo}
-spec:
-  gatewayClassName: trellis
-  listeners:
-  - {name: http, port: 18080, protocol: HTTP}
-  - name: https
-    port: 18443
-    protocol: HTTPS
-    hostname: web.example.com
-    tls: {certificateRefs: [{name: web-cert}]}
----
-${tlsSecretYaml('demo', 'web-cert', tlsPair(['web.example.com']))}apiVersion: gateway.networking.k8s.io/v1
+const GATEWAY = `${trellisGatewayYaml({ namespace: 'demo', httpPort: 18080, httpsPort: 18443, hostname: 'web.example.com', secret: 'web-cert' })}${tlsSecretYaml('demo', 'web-cert', tlsPair(['web.example.com']))}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: web, namespace: demo}
 spec:

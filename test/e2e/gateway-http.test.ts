@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { gatewayBootstrapYaml, workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { allInSync } from '../../src/runtime/demo.ts';
-import { tlsPair, tlsSecretYaml } from '../../src/model/tls-testing.ts';
+import { tlsPair, tlsSecretYaml, trellisGatewayYaml } from '../../src/model/gateway-testing.ts';
 import { ADMIN_PORT, OUTBOUND_PORT } from '../../src/translate/sidecar.ts';
 import { until } from '../support/edge-e2e.ts';
 import { writeYaml } from '../support/mesh-harness.ts';
@@ -87,25 +87,7 @@ spec:
   ports: [{name: http, port: 8080}]
 `;
 
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: demo}
-spec:
-  gatewayClassName: trellis
-  listeners:
-  - {name: http, port: ${HTTP_PORT}, protocol: HTTP}
-  - name: https
-    port: ${HTTPS_PORT}
-    protocol: HTTPS
-    hostname: ${HOST}
-    tls: {mode: Terminate, certificateRefs: [{name: web-cert}]}
----
-${tlsSecretYaml('demo', 'web-cert', pair)}`;
+const GATEWAY = trellisGatewayYaml({ namespace: 'demo', httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, hostname: HOST, secret: 'web-cert' }) + tlsSecretYaml('demo', 'web-cert', pair);
 
 const route = (prefix: string) => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -413,28 +413,10 @@ describe('deploy/kubernetes', () => {
 
 describe('issue 10 (north-south): a Trellis Gateway in a cluster', () => {
   it('GatewayClass Accepted with supportedFeatures, Gateway Accepted/Programmed with its listeners (attachedRoutes, observedGeneration), written as the trellis service account; the HTTPS listener\'s kubernetes.io/tls Secret is read (an Opaque one is not even watched)', async () => {
-    const { tlsPair, tlsSecretYaml } = await import('../../src/model/tls-testing.ts');
+    const { tlsPair, tlsSecretYaml, trellisGatewayYaml } = await import('../../src/model/gateway-testing.ts');
     const { NODE_METADATA } = await import('../../src/translate/sidecar.ts');
     const { structOf } = await import('../support/mesh-harness.ts');
-    const objs = yamlObjects(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: shop}
-spec:
-  gatewayClassName: trellis
-  listeners:
-  - {name: http, port: 8080, protocol: HTTP}
-  - name: https
-    port: 8443
-    protocol: HTTPS
-    hostname: shop.example.com
-    tls: {certificateRefs: [{name: shop-cert}]}
----
-${tlsSecretYaml('shop', 'shop-cert', tlsPair(['shop.example.com']))}apiVersion: v1
+    const objs = yamlObjects(`${trellisGatewayYaml({ namespace: 'shop', httpPort: 8080, httpsPort: 8443, hostname: 'shop.example.com', secret: 'shop-cert' })}${tlsSecretYaml('shop', 'shop-cert', tlsPair(['shop.example.com']))}apiVersion: v1
 kind: Secret
 metadata: {name: not-tls, namespace: shop}
 stringData: {password: hunter2}

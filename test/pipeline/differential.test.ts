@@ -17,7 +17,7 @@ import type { YamlFiles } from '../support/mesh-harness.ts';
 import { baseFiles, clientYaml, NODES, webPod, webPolicyYaml, webSplitYaml } from './differential-mesh.ts';
 import { anyChange, differences, Plane, TrustDomainSecrets } from './differential-plane.ts';
 import { intentsYaml, meshYaml, reviewsSlices, TRUST } from './shop.ts';
-import { tlsPair, tlsSecretYaml } from '../../src/model/tls-testing.ts';
+import { tlsPair, tlsSecretYaml, trellisGatewayYaml } from '../../src/model/gateway-testing.ts';
 
 type Mode = 'Permissive' | 'Strict';
 type Change = (files: YamlFiles, mode: Mode) => YamlFiles;
@@ -298,24 +298,7 @@ endpoints: [{addresses: [10.0.2.7], conditions: {ready: true}, targetRef: {kind:
 /** issue 10 (north-south): a Trellis Gateway in shop, HTTP and HTTPS, with a route to the web split's backends. */
 const gatewayPair = tlsPair(['web.shop.example']);
 const otherPair = tlsPair(['other.shop.example']);
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: shop}
-spec:
-  gatewayClassName: trellis
-  listeners:
-  - {name: http, port: 18080, protocol: HTTP}
-  - name: https
-    port: 18443
-    protocol: HTTPS
-    hostname: web.shop.example
-    tls: {certificateRefs: [{name: web-cert}]}
-`;
+const GATEWAY = trellisGatewayYaml({ namespace: 'shop', httpPort: 18080, httpsPort: 18443, hostname: 'web.shop.example', secret: 'web-cert' });
 const gatewayRoute = (rules = '  - matches: [{path: {type: PathPrefix, value: /web}}]\n    backendRefs: [{name: web-v1, port: 8080, weight: 80}, {name: web-v2, port: 8080, weight: 20}]\n') => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: edge-web, namespace: shop}
@@ -353,18 +336,20 @@ function planeAfter(first: YamlFiles, ...later: YamlFiles[]): Plane {
   return p;
 }
 
+/** The edit seen by a plane that served `base` first (and by one that served the edit first, then `base`) equals a fresh start. */
+function expectIncrementalEqualsFresh(base: YamlFiles, { change, visibleIn }: Edit, mode: Mode): void {
+  const edited = change(base, mode);
+  const freshBase = planeAfter(base);
+  const freshEdited = planeAfter(edited);
+  expect(anyChange(freshBase, freshEdited), 'does the edit change any proxy’s config?').toBe((visibleIn ?? [mode]).includes(mode));
+  expect(differences(planeAfter(base, edited), freshEdited), 'base, then the edit').toEqual([]);
+  expect(differences(planeAfter(edited, base), freshBase), 'the edit, then undone').toEqual([]);
+}
+
 const withRoute = (mode: Mode): YamlFiles => ({ ...baseFiles(mode), 'web/route.yaml': webRoute() });
 
 describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 10: HTTPRoute edits, incremental equals fresh', (mode) => {
-  it.each(ROUTE_EDITS)('$name', ({ change, visibleIn }) => {
-    const base = withRoute(mode);
-    const edited = change(base, mode);
-    const freshBase = planeAfter(base);
-    const freshEdited = planeAfter(edited);
-    expect(anyChange(freshBase, freshEdited), 'does the edit change any proxy’s config?').toBe((visibleIn ?? [mode]).includes(mode));
-    expect(differences(planeAfter(base, edited), freshEdited), 'base, then the edit').toEqual([]);
-    expect(differences(planeAfter(edited, base), freshBase), 'the edit, then undone').toEqual([]);
-  });
+  it.each(ROUTE_EDITS)('$name', (edit) => expectIncrementalEqualsFresh(withRoute(mode), edit, mode));
 });
 
 const withGateway = (mode: Mode): YamlFiles => ({
@@ -375,15 +360,7 @@ const withGateway = (mode: Mode): YamlFiles => ({
 });
 
 describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 10: gateway edits, incremental equals fresh', (mode) => {
-  it.each(GATEWAY_EDITS)('$name', ({ change, visibleIn }) => {
-    const base = withGateway(mode);
-    const edited = change(base, mode);
-    const freshBase = planeAfter(base);
-    const freshEdited = planeAfter(edited);
-    expect(anyChange(freshBase, freshEdited), 'does the edit change any proxy’s config?').toBe((visibleIn ?? [mode]).includes(mode));
-    expect(differences(planeAfter(base, edited), freshEdited), 'base, then the edit').toEqual([]);
-    expect(differences(planeAfter(edited, base), freshBase), 'the edit, then undone').toEqual([]);
-  });
+  it.each(GATEWAY_EDITS)('$name', (edit) => expectIncrementalEqualsFresh(withGateway(mode), edit, mode));
 
   it('the gateway node holds listeners, routes, clusters and its certificate', () => {
     const snapshot = planeAfter(withGateway(mode)).cache.get('edge-gateway')!;
@@ -392,15 +369,7 @@ describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 10: gateway edits, incr
 });
 
 describe.each<Mode>(['Permissive', 'Strict'])('%s: incremental publishing equals a fresh start', (mode) => {
-  it.each(EDITS)('$name', ({ change, visibleIn }) => {
-    const base = baseFiles(mode);
-    const edited = change(base, mode);
-    const freshBase = planeAfter(base);
-    const freshEdited = planeAfter(edited);
-    expect(anyChange(freshBase, freshEdited), 'does the edit change any proxy’s config?').toBe((visibleIn ?? [mode]).includes(mode));
-    expect(differences(planeAfter(base, edited), freshEdited), 'base, then the edit').toEqual([]);
-    expect(differences(planeAfter(edited, base), freshBase), 'the edit, then undone').toEqual([]);
-  });
+  it.each(EDITS)('$name', (edit) => expectIncrementalEqualsFresh(baseFiles(mode), edit, mode));
 
   it('the comparison sees every type: a sidecar holds clusters, endpoints, listeners, routes and secrets', () => {
     const snapshot = planeAfter(baseFiles(mode)).cache.get('frontend')!;

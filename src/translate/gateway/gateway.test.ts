@@ -10,30 +10,12 @@ import { proxyContext } from '../proxy.ts';
 import { Translator } from '../translate.ts';
 import { proxySignature } from '../signature.ts';
 import { deepFreeze, encodeAll, meshWith, resourcesOf, STRICT, unknownEnums } from '../testing.ts';
-import { tlsPair, tlsSecretYaml } from '../../model/tls-testing.ts';
+import { tlsPair, tlsSecretYaml, trellisGatewayYaml } from '../../model/gateway-testing.ts';
 import type { MeshModel } from '../../model/types.ts';
 
 const pair = tlsPair(['web.example.com']);
 
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: demo}
-spec:
-  gatewayClassName: trellis
-  listeners:
-  - {name: http, port: 8080, protocol: HTTP}
-  - name: https
-    port: 8443
-    protocol: HTTPS
-    hostname: web.example.com
-    tls: {certificateRefs: [{name: web-cert}]}
----
-${tlsSecretYaml('demo', 'web-cert', pair)}`;
+const GATEWAY = trellisGatewayYaml({ namespace: 'demo', httpPort: 8080, httpsPort: 8443, hostname: 'web.example.com', secret: 'web-cert' }) + tlsSecretYaml('demo', 'web-cert', pair);
 
 const route = (prefix: string) => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -105,5 +87,24 @@ describe('issue 10: a gateway proxy\'s resources', () => {
     expect(after.routes[0]!.virtual_hosts![0]!.routes![0]!.match).toEqual({ path_separated_prefix: '/v2' });
     expect(after.listeners[0]).toBe(before.listeners[0]);
     expect(after.secrets[0]).toBe(before.secrets[0]);
+  });
+});
+
+describe('issue 10: a GRPCRoute at the gateway', () => {
+  it('attaches like an HTTPRoute: a method match is an exact path, to a gRPC (HTTP/2) backend cluster', () => {
+    const model = meshWith(`${GATEWAY}apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: echo, namespace: demo}
+spec:
+  parentRefs: [{name: edge, sectionName: http}]
+  rules:
+  - matches: [{method: {service: echo.Echo, method: Ping}}]
+    backendRefs: [{name: web-v1, port: 9090}]
+---
+`);
+    const out = translate(model);
+    const r = out.routes.find((x) => x.name === 'gateway_8080')!.virtual_hosts![0]!.routes![0]!;
+    expect([r.match, r.route?.cluster]).toEqual([{ path: '/echo.Echo/Ping' }, 'web-v1.demo:9090']);
+    expect(out.clusters.find((c) => c.name === 'web-v1.demo:9090')!.typed_extension_protocol_options).toBeDefined();
   });
 });

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { gatewayBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { proxiesInSync } from '../../src/server/sync-status.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
-import { tlsPair, tlsSecretYaml, type TlsPair } from '../../src/model/tls-testing.ts';
+import { tlsPair, tlsSecretYaml, type TlsPair } from '../../src/model/gateway-testing.ts';
 import { GammaMesh, getText, until, type MeshResponse, type SuiteManifests } from './gamma-mesh.ts';
 import { kill } from '../../src/runtime/child-processes.ts';
 import { APP_NS, INFRA_NS, WEB_NS } from './gateway-http-cases.ts';

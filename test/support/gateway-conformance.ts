@@ -26,7 +26,7 @@ import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { tlsPair, tlsSecretYaml, type TlsPair } from '../../src/model/gateway-testing.ts';
 import { GammaMesh, getText, until, type MeshResponse, type SuiteManifests } from './gamma-mesh.ts';
 import { kill } from '../../src/runtime/child-processes.ts';
-import { APP_NS, INFRA_NS, WEB_NS } from './gateway-http-cases.ts';
+import { INFRA_NS, WEB_NS } from './gateway-http-cases.ts';
 import { envoyBin } from './venv.ts';
 
 export const GATEWAY_CLASS = 'trellis';
@@ -204,4 +204,3 @@ export function gatewayNodeId(key: string): string {
   return key;
 }
 
-export const NAMESPACES = [INFRA_NS, APP_NS, WEB_NS];

@@ -13,7 +13,7 @@
 #                                          # p50/p99: see bench/kube-churn.ts (needs scripts/kube-apiserver.sh's binary, etcd)
 #   scripts/bench.sh interference [options] # only XDS_RULES 25: change→response on other streams beside a blocked
 #                                          # reader and during a NACK storm: see bench/interference.ts
-#   scripts/bench.sh demo [options]        # only the demo mesh with real Envoys: start-up, intent edit → every
+#   scripts/bench.sh demo [options]        # only the demo mesh with real Envoys: start-up, HTTPRoute edit → every
 #                                          # Envoy ACKed p50/p99: see bench/demo-edit.ts
 #   scripts/bench.sh reroute [options]     # only the edit -> traffic delay: a TrafficSplit edit in the watched folder to
 #                                          # the first call of real proxyless gRPC clients (grpc-js-xds, grpcio) on the

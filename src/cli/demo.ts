@@ -25,6 +25,7 @@ export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
     fe ? `  curl -s http://${fe.ip}:${DEMO_PORTS.app}/                      # frontend → recommendation (90% v1, 10% v2) → ratings` : '',
     fe ? `  curl -s -H 'x-canary: true' http://${fe.ip}:${DEMO_PORTS.app}/  # header canary: always recommendation v2` : '',
     // The reply nests frontend → recommendation → ratings, each with its own "version": count recommendation's.
+    ...ingressHints(demo),
     fe ? `  for i in $(seq 100); do curl -s http://${fe.ip}:${DEMO_PORTS.app}/ | sed -n 's/.*"service":"recommendation","version":"\\(v[0-9]*\\)".*/recommendation \\1/p'; done | sort | uniq -c  # the split, counted` : '',
     `  node ${path.join(repoRoot, 'bin/trellis.js')} status --admin ${o.adminAddress}   # every proxy: SYNCED / STALE / NACKED per type`,
     `  http://${o.adminAddress}/dashboard                # in a browser: the mesh as a graph with live golden metrics per edge, intents, proxies, certificates`,
@@ -34,11 +35,21 @@ export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
     `  node ${path.join(repoRoot, 'bin/trellis.js')} stat --admin ${o.adminAddress} --watch   # golden metrics per edge${demo.prometheus ? `, from Prometheus at ${demo.prometheus.url}` : ' (from the sidecars)'}`,
     `  node ${path.join(repoRoot, 'bin/trellis.js')} top --admin ${o.adminAddress}           # per route`,
     demo.jaeger ? `  open ${demo.jaeger.query}   # traces (Jaeger): every request through the mesh (examples/demo/mesh.yaml spec.tracing)` : '',
-    `  edit ${o.meshDir}/intents.yaml (e.g. weights 50/50) and watch traffic change live`,
+    `  edit ${o.meshDir}/intents.yaml (the HTTPRoute's weights, e.g. 50/50) and watch traffic change live`,
     '',
     `Logs: ${o.logDir}.  Ctrl-C stops everything.`,
   ];
   return lines.filter((l) => l !== '').join('\n').replace('Try:', '\nTry:') + '\n';
+}
+
+/** The ingress gateway's curl lines (examples/demo/ingress.yaml): from outside the mesh, through it, to frontend. */
+function ingressHints(demo: RunningDemo): string[] {
+  const i = demo.ingress;
+  if (!i) return [];
+  return [
+    i.httpPort ? `  curl -s http://${i.host}:${i.httpPort}/                      # from outside the mesh: the ingress gateway (Gateway demo/ingress) → frontend → …` : '',
+    i.httpsPort ? `  curl -s --cacert ${i.caFile} https://${i.host}:${i.httpsPort}/   # the same over HTTPS (its certificate from the mesh CA)` : '',
+  ];
 }
 
 export async function demoCommand(argv: string[]): Promise<number> {

@@ -79,9 +79,11 @@ describe('buildMesh', () => {
     expect(grpc!.policy).toEqual({ from: ['demo/web'], routes: [], timeouts: { requestMs: 5000 }, circuitBreaker: { maxRequests: 100 } });
   });
 
-  describe('a port\'s cluster follows its own policy, else its TrafficSplit root\'s', () => {
+  describe('a port\'s cluster follows its own policy, else its TrafficSplit root\'s, else its producer route parent\'s', () => {
     const split = (name: string, root: string, backend: string) =>
       `---\napiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: ${name}, namespace: demo}\nspec:\n  service: ${root}\n  backends: [{service: ${backend}, weight: 1}]\n`;
+    const route = (name: string, parent: string, backend: string, ns = 'demo') =>
+      `---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  parentRefs: [{group: "", kind: Service, name: ${parent}, namespace: demo, port: 8080}]\n  rules: [{backendRefs: [{name: ${backend}, namespace: demo, port: 8080}]}]\n`;
     const policy = (service: string, max: number, port = '') =>
       `---\napiVersion: trellis.io/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: ${service}${port && `-${port}`}, namespace: demo}\nspec:\n  targetRef: {kind: Service, name: ${service}${port && `, port: ${port}`}}\n  circuitBreaker: {maxConnections: ${max}}\n`;
     const cases: { name: string; intents: string; want: Record<string, [own: string | undefined, cluster: string | undefined]> }[] = [
@@ -109,6 +111,21 @@ describe('buildMesh', () => {
         name: 'inheritance is one level: a root\'s inherited policy is not passed on',
         intents: split('web', 'web', 'web-v1') + split('web-v1', 'web-v1', 'web-v2') + policy('web', 100),
         want: { 'demo/web-v1': [undefined, 'demo/web'], 'demo/web-v2': [undefined, undefined] },
+      },
+      {
+        name: 'issue 10: a producer HTTPRoute\'s backend inherits the policy of the Service port the route is attached to',
+        intents: route('web', 'web', 'web-v1') + policy('web', 100),
+        want: { 'demo/web': ['demo/web', 'demo/web'], 'demo/web-v1': [undefined, 'demo/web'], 'demo/web-v1:9090': [undefined, undefined] },
+      },
+      {
+        name: 'issue 10: a TrafficSplit root passes its policy on before a route parent',
+        intents: route('web', 'web', 'web-v1') + split('api', 'api', 'web-v1') + policy('web', 100) + policy('api', 5),
+        want: { 'demo/web-v1': [undefined, 'demo/api'] },
+      },
+      {
+        name: 'issue 10: a consumer route (another namespace) passes nothing on: the cluster is every caller\'s',
+        intents: route('web', 'web', 'web-v1', 'shop') + policy('web', 100),
+        want: { 'demo/web-v1': [undefined, undefined] },
       },
     ];
     it.each(cases)('$name', ({ intents, want }) => {

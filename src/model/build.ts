@@ -184,7 +184,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
-  const ofCluster = clusterPolicies(own, splits);
+  const ofCluster = clusterPolicies(own, splits, new Map([...svc.services].map(([k, s]) => [k, { ports: s.ports, routes: routesByService.get(k) ?? [] }])));
   const workloads = withServerLimits(finished, own, [...identities.keys()].toSorted());
   const services = sortedMap(
     [...svc.services].map(([key, s]): [ObjectKey, MeshService] => [

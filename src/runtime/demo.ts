@@ -5,7 +5,9 @@
  * 18080), its Envoy's inbound listener (the service port, 8080, mTLS), its
  * outbound listener (15001, where the application sends its calls) and its
  * admin page (15000). Trellis serves xDS over TLS on 127.0.0.1:18000 and its
- * admin API on 127.0.0.1:19000.
+ * admin API on 127.0.0.1:19000. When the folder declares the Gateway
+ * demo/ingress, its gateway Envoy listens on the ingress host (127.0.0.1) at
+ * the Gateway's ports (demo-ingress.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentLogger } from '../log.ts';
 import type { MeshModel, Workload } from '../model/types.ts';
+import type { SourceObject } from '../model/object.ts';
 import { ADMIN_PORT, OUTBOUND_PORT, STATS_PORT } from '../translate/sidecar.ts';
 import { workloadBootstrapYaml } from './bootstrap.ts';
 import { kill, tcpOpen } from './child-processes.ts';
@@ -25,6 +28,7 @@ import { TypeUrl } from '../xds/type-urls.ts';
 import { proxiesInSync } from '../server/sync-status.ts';
 import { startPrometheus, type RunningPrometheus } from './prometheus.ts';
 import { JAEGER_PORTS, startJaeger, type RunningJaeger } from './jaeger.ts';
+import { INGRESS_ADMIN_PORT, ingressPorts, plannedIngress, startDemoIngress, type DemoIngress } from './demo-ingress.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -53,6 +57,8 @@ export interface DemoOptions {
    * where the sidecars send spans (examples/demo: 127.0.0.1:4317).
    */
   jaeger?: { host: string };
+  /** Where the ingress gateway listens (default 127.0.0.1), if the folder declares the Gateway demo/ingress. */
+  ingressHost?: string;
 }
 
 export interface RunningDemo {
@@ -60,6 +66,8 @@ export interface RunningDemo {
   prometheus?: RunningPrometheus;
   jaeger?: RunningJaeger;
   workloads: Workload[];
+  /** The ingress gateway, when the folder declares one: its Envoy is in `envoys` under its node id. */
+  ingress?: DemoIngress;
   envoys: Map<string, ChildProcess>;
   apps: Map<string, ChildProcess>;
   readyMs: number;
@@ -127,7 +135,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     // Check every port first: a demo started twice, or a port taken by something
     // else, gets one clear message and leaves nothing running.
     const probe = await startTrellisModelOnly(o.meshDir);
-    const workloads = [...probe.workloads.values()].filter((w) => w.ip);
+    const workloads = [...probe.model.workloads.values()].filter((w) => w.ip);
     const wanted: Array<[string, number, string]> = [
       [...split(o.xdsAddress), 'Trellis xDS'],
       [...split(o.adminAddress), 'Trellis admin'],
@@ -137,6 +145,8 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     }
     if (o.prometheus) wanted.push([...split(o.prometheus.listen), 'Prometheus']);
     if (o.jaeger) for (const [port, what] of Object.entries(JAEGER_PORTS)) wanted.push([o.jaeger.host, Number(port), `Jaeger ${what}`]);
+    const ingress = plannedIngress(probe.model, probe.objects, o.ingressHost ?? '127.0.0.1', o.stateDir);
+    if (ingress) for (const [port, what] of ingressPorts(ingress)) wanted.push([ingress.host, port, what]);
     const taken: string[] = [];
     for (const [host, port, what] of wanted) if (!(await portFree(host, port))) taken.push(`${host}:${port} (${what})`);
     if (taken.length > 0) {
@@ -187,7 +197,14 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       started.push(e);
       envoys.set(w.key, e);
     }
-    const ids = workloads.map((w) => w.key);
+    if (ingress) {
+      mkdirSync(o.stateDir, { recursive: true });
+      const gateway = await startDemoIngress({ ingress, server, meshDir: o.meshDir, stateDir: o.stateDir, xdsAddress: o.xdsAddress, envoy, logDir: o.logDir });
+      started.push(gateway);
+      envoys.set(ingress.key, gateway);
+    }
+    // The gateway's node id is its Gateway's key (gatewayBootstrapYaml's default).
+    const ids = [...workloads.map((w) => w.key), ...(ingress ? [ingress.key] : [])];
     const deadline = Date.now() + (o.readyTimeoutMs ?? 30_000);
     while (!allInSync(server, ids)) {
       for (const [k, e] of envoys) if (e.exitCode !== null) throw new DemoError(`Envoy for ${k} exited with code ${e.exitCode}; see ${o.logDir}/${k.split('/')[1]}.envoy.log`);
@@ -196,9 +213,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     }
     // ACKed is not yet serving: listeners warm until their secrets arrive.
     // Envoy's own /ready says LIVE once its initial config is in force.
-    for (const w of workloads) {
-      while (!(await envoyLive(w.ip!, DEMO_PORTS.admin))) {
-        if (Date.now() > deadline) throw new DemoError(`Envoy for ${w.key} is not LIVE (http://${w.ip}:${DEMO_PORTS.admin}/ready); see ${o.logDir}/${w.name}.envoy.log`);
+    const admins = [...workloads.map((w) => ({ key: w.key, host: w.ip!, port: DEMO_PORTS.admin, log: `${w.name}.envoy.log` })), ...(ingress ? [{ key: ingress.key, host: ingress.host, port: INGRESS_ADMIN_PORT, log: 'ingress.envoy.log' }] : [])];
+    for (const a of admins) {
+      while (!(await envoyLive(a.host, a.port))) {
+        if (Date.now() > deadline) throw new DemoError(`Envoy for ${a.key} is not LIVE (http://${a.host}:${a.port}/ready); see ${o.logDir}/${a.log}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -219,6 +237,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       ...(prometheus ? { prometheus } : {}),
       ...(jaeger ? { jaeger } : {}),
       workloads,
+      ...(ingress ? { ingress } : {}),
       envoys,
       apps,
       readyMs,
@@ -242,9 +261,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   }
 }
 
-/** The model of the mesh folder, to plan ports before anything starts. */
-async function startTrellisModelOnly(dir: string): Promise<MeshModel> {
+/** The model of the mesh folder and its objects, to plan ports before anything starts. */
+async function startTrellisModelOnly(dir: string): Promise<{ model: MeshModel; objects: readonly SourceObject[] }> {
   const { loadPaths } = await import('../sources/file/load.ts');
   const { buildMesh } = await import('../model/index.ts');
-  return buildMesh((await loadPaths([dir])).objects).model;
+  const { objects } = await loadPaths([dir]);
+  return { model: buildMesh(objects).model, objects };
 }

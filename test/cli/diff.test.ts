@@ -152,10 +152,10 @@ describe('trellis diff', () => {
       '  ~ cluster recommendation.demo:8080: .circuit_breakers.thresholds.0.max_connections: 100 → 200',
       '  + cluster reviews.demo:8080',
       '  + endpoints reviews.demo:8080',
-      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[default/retry].route.weighted_clusters.clusters[recommendation-v1.demo:8080].weight: 90 → 50',
-      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[default/retry].route.weighted_clusters.clusters[recommendation-v2.demo:8080].weight: 10 → 50',
-      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[default].route.weighted_clusters.clusters[recommendation-v1.demo:8080].weight: 90 → 50',
-      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[default].route.weighted_clusters.clusters[recommendation-v2.demo:8080].weight: 10 → 50',
+      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[httproute/demo/recommendation/split/0/retry].route.weighted_clusters.clusters[recommendation-v1.demo:8080].weight: 90 → 50',
+      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[httproute/demo/recommendation/split/0/retry].route.weighted_clusters.clusters[recommendation-v2.demo:8080].weight: 10 → 50',
+      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[httproute/demo/recommendation/split/0].route.weighted_clusters.clusters[recommendation-v1.demo:8080].weight: 90 → 50',
+      '  ~ route outbound: .virtual_hosts[recommendation.demo:8080].routes[httproute/demo/recommendation/split/0].route.weighted_clusters.clusters[recommendation-v2.demo:8080].weight: 10 → 50',
       expect.stringMatching(/^  ~ route outbound: \.virtual_hosts\[reviews\.demo:8080\]: \(none\) → \{"name":"reviews\.demo:8080"/),
     ]);
     // The TrafficTarget deleted: its callers lose ratings, ratings' RBAC loses the policy.

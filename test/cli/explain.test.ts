@@ -1,6 +1,7 @@
 /**
- * `trellis explain` against a real running Trellis serving the demo mesh
- * (startControlPlane with a CA), its four sidecars subscribed over TLS with
+ * `trellis explain` against a real running Trellis serving the demo mesh in
+ * its SMI version (examples/smi: the TrafficSplits' routes and citations;
+ * test/e2e/demo-mesh.test.ts explains the HTTPRoute demo) (startControlPlane with a CA), its four sidecars subscribed over TLS with
  * their identity tokens as Envoy does (ADS followers ACKing everything): the
  * real binary explains frontend -> recommendation from what the proxies
  * were sent. The demo copy narrows frontend-to-recommendation to /api/ paths
@@ -15,9 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/client.ts';
 import type { Explanation } from '../../src/admin/explain/explain.ts';
 import { structOf } from '../support/mesh-harness.ts';
-import { demoCopy, startSecure, tokenMetadata, trellis, type SecureHarness } from '../security/support.ts';
+import { startSecure, tokenMetadata, trellis, type SecureHarness } from '../security/support.ts';
 import { AdsFollower } from './ads-follower.ts';
 import { until } from './admin-support.ts';
+import { smiDemoCopy } from '../support/demo-smi.ts';
 
 const PODS: Array<[pod: string, sa: string]> = [
   ['frontend', 'frontend'],
@@ -46,7 +48,7 @@ let splitLine: number;
 const followers: AdsFollower[] = [];
 
 beforeAll(async () => {
-  served = demoCopy();
+  served = smiDemoCopy();
   const file = path.join(served, 'intents.yaml');
   const text = readFileSync(file, 'utf8');
   // frontend may call recommendation on /api/ paths only

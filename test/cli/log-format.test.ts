@@ -86,7 +86,7 @@ describe('trellis serve logs a bad intent and a broken file', () => {
     });
   }
 
-  const intentPrefix = () => `${mesh}/intents.yaml:${intentLine}: TrafficSplit demo/recommendation: spec.backends[1].weight: `;
+  const intentPrefix = () => `${mesh}/intents.yaml:${intentLine}: HTTPRoute demo/recommendation: spec.rules[1].backendRefs[1].weight: `;
 
   it('TRELLIS_LOG_FORMAT=human: each is its `file:line: …` line', async () => {
     const { stdout } = await serveUntil({ TRELLIS_LOG_FORMAT: 'human' }, (out) => out.includes(intentPrefix()));
@@ -97,7 +97,7 @@ describe('trellis serve logs a bad intent and a broken file', () => {
   }, 40_000);
 
   it('stdout piped, no override: JSON lines, the same text in msg and where in `diagnostic`', async () => {
-    const { stdout } = await serveUntil({}, (out) => out.includes('TrafficSplit demo/recommendation'));
+    const { stdout } = await serveUntil({}, (out) => out.includes('HTTPRoute demo/recommendation'));
     const entries = stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { level: number; msg: string; diagnostic?: { file: string; line: number; reason?: string } });
     const intent = entries.find((e) => e.msg.startsWith(intentPrefix()));
     expect(intent).toMatchObject({ level: 50, diagnostic: { file: `${mesh}/intents.yaml`, line: intentLine, reason: 'InvalidType' } });

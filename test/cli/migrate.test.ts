@@ -1,19 +1,20 @@
 /**
  * issue 10: `trellis migrate` prints the Gateway API equivalent of a folder's
  * SMI routing; served instead of the TrafficSplits, it routes the same
- * requests to the same backends with the same weights.
+ * requests to the same backends with the same weights. The SMI demo
+ * (examples/smi) migrated routes like the Gateway API demo (examples/demo).
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { buildMesh } from '../../src/model/index.ts';
 import { objectsFrom } from '../../src/model/testing.ts';
 import { httpPorts, virtualHost } from '../../src/translate/routes.ts';
+import { DEMO_DIR, smiDemoCopy } from '../support/demo-smi.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const DEMO = path.join(ROOT, 'examples/demo');
 
 function trellis(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -23,8 +24,8 @@ function trellis(args: string[]): Promise<{ code: number; stdout: string; stderr
   });
 }
 
-/** The demo folder's files (subfolders too), with TrafficSplits dropped when asked. */
-function demoFiles(withoutSplits: boolean): Record<string, string> {
+/** A demo folder's files (subfolders too), with TrafficSplits dropped when asked. */
+function meshFiles(dir: string, withoutSplits: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (dir: string) => {
     for (const f of readdirSync(dir, { withFileTypes: true })) {
@@ -36,7 +37,7 @@ function demoFiles(withoutSplits: boolean): Record<string, string> {
       }
     }
   };
-  walk(DEMO);
+  walk(dir);
   return out;
 }
 
@@ -53,15 +54,18 @@ const destinations = (files: Record<string, string>) => {
 };
 
 describe('issue 10: trellis migrate', () => {
-  it('prints an HTTPRoute per split root that, served instead of the TrafficSplits, routes the demo the same way', async () => {
-    const r = await trellis(['migrate', DEMO]);
+  it('prints an HTTPRoute per split root that, served instead of the TrafficSplits, routes the SMI demo the same way, and as the Gateway API demo does', async () => {
+    const smi = smiDemoCopy();
+    const r = await trellis(['migrate', smi]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('1 HTTPRoute from 2 TrafficSplits');
     const routes = parseAllDocuments(r.stdout).map((d) => d.toJSON() as Json);
     expect(routes.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)).toEqual(['HTTPRoute demo/recommendation']);
-    const before = destinations(demoFiles(false));
-    const after = destinations({ ...demoFiles(true), 'migrated.yaml': r.stdout });
+    const before = destinations(meshFiles(smi, false));
+    const after = destinations({ ...meshFiles(smi, true), 'migrated.yaml': r.stdout });
+    rmSync(smi, { recursive: true, force: true });
     expect(after).toEqual(before);
+    expect(destinations(meshFiles(DEMO_DIR, false))).toEqual(before);
     expect(before).toEqual([
       { headers: [['x-canary', 'true']], to: [['recommendation-v2.demo:8080', 1]] },
       { headers: [], to: [['recommendation-v1.demo:8080', 90], ['recommendation-v2.demo:8080', 10]] },

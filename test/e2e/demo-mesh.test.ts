@@ -37,6 +37,8 @@ const ip = (n: number) => `${NET}.${n}`;
 const FRONTEND = ip(2);
 const RATINGS = ip(5);
 const REC_V1B = ip(6);
+/** The ingress gateway's host (examples/demo/ingress.yaml; demo-ingress.ts). */
+const INGRESS = ip(1);
 const TD = 'spiffe://trellis.local/ns/demo/sa';
 const XDS = '127.0.0.1:18710';
 const ADMIN = '127.0.0.1:19710';
@@ -242,7 +244,7 @@ describe('demo mesh with real Envoy', () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'trellis-e2e-'));
     const meshDir = path.join(tmp, 'mesh');
     copyMesh(meshDir);
-    opts = { meshDir, stateDir: path.join(tmp, 'state'), xdsAddress: XDS, adminAddress: ADMIN, logDir: path.join(tmp, 'logs'), readyTimeoutMs: 20_000 };
+    opts = { meshDir, stateDir: path.join(tmp, 'state'), xdsAddress: XDS, adminAddress: ADMIN, logDir: path.join(tmp, 'logs'), readyTimeoutMs: 20_000, ingressHost: INGRESS };
     demo = await startDemo(opts);
     ids = demo.workloads.map((w) => w.key);
     const met = demo.readyMs <= 10_000 ? 'met' : 'MISSED';
@@ -255,8 +257,9 @@ describe('demo mesh with real Envoy', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }, 30_000);
 
-  it('is up with one Envoy per pod (start-up time printed: it depends on the machine, so it is not asserted)', () => {
+  it('is up with one Envoy per pod and one for the ingress gateway (start-up time printed: it depends on the machine, so it is not asserted)', () => {
     expect(ids.sort()).toEqual(['demo/frontend', 'demo/ratings', 'demo/recommendation-v1', 'demo/recommendation-v1b', 'demo/recommendation-v2']);
+    expect([...demo.envoys.keys()].sort()).toEqual([...ids, 'demo/ingress'].sort());
     expect([...demo.envoys.values()].every((e) => e.exitCode === null)).toBe(true);
   });
 
@@ -303,10 +306,10 @@ describe('demo mesh with real Envoy', () => {
     const canary = JSON.parse(await sh(hint(/x-canary: true/)));
     expect(canary.upstream).toMatchObject({ service: 'recommendation', version: 'v2' });
     const proxies = JSON.parse(await sh(hint(/api\/v1\/proxies/))) as { proxies: unknown[] };
-    expect(proxies.proxies).toHaveLength(ids.length);
+    expect(proxies.proxies).toHaveLength(ids.length + 1); // and the ingress gateway
     // `trellis status` as printed: every Envoy of the demo, every type it asked for SYNCED.
     const status = JSON.parse(await sh(`${hint(/ status --admin /).replace(/#.*$/, '')} --output json`)) as { proxies: Array<{ node: string; sync: Record<string, { state: string }> }> };
-    expect(status.proxies.map((p) => p.node).sort()).toEqual([...ids].sort());
+    expect(status.proxies.map((p) => p.node).sort()).toEqual([...ids, 'demo/ingress'].sort());
     for (const p of status.proxies) {
       expect(Object.keys(p.sync)).toEqual(expect.arrayContaining(['cds', 'lds', 'sds']));
       expect(Object.values(p.sync).map((t) => t.state)).toEqual(Object.values(p.sync).map(() => 'SYNCED'));
@@ -317,6 +320,33 @@ describe('demo mesh with real Envoy', () => {
     expect([dashboard.status, dashboard.headers.get('content-type'), (await dashboard.text()).includes('<title>Trellis mesh</title>')]).toEqual([200, 'text/html; charset=utf-8', true]);
     expect(hint(/^edit /)).toContain(intentsFile());
   }, 90_000);
+
+  it('issue 10: the ingress gateway: the printed curl lines reach frontend through it over http:// and https:// (certificate from the mesh CA), and on through the mesh', async () => {
+    const lines = demoSummary(demo, opts).split('\n').map((l) => l.trim());
+    const hint = (re: RegExp): string => {
+      const line = lines.find((l) => re.test(l));
+      if (!line) throw new Error(`no hint matching ${re} in the demo summary`);
+      return line.replace(/#.*$/, '');
+    };
+    const sh = async (line: string) => (await execFileAsync('bash', ['-c', line], { encoding: 'utf8', timeout: 30_000 })).stdout;
+    const plain = hint(/curl -s http:\/\/\S+:8080\/ /);
+    const secure = hint(/--cacert .* https:\/\//);
+    expect(plain).toContain(`http://${INGRESS}:8080/`);
+    expect(secure).toContain(`https://${INGRESS}:8443/`);
+    for (const line of [plain, secure]) {
+      const body = JSON.parse(await sh(line));
+      // frontend answered, called recommendation, which called ratings: the gateway is a caller like any other.
+      expect(body).toMatchObject({ service: 'frontend', upstream: { service: 'recommendation', status: 200, upstream: { service: 'ratings', status: 200 } } });
+      // frontend's sidecar verified the gateway's own identity (mTLS; the TrafficTarget ingress-to-frontend let it in).
+      expect(body.caller).toBe(`${TD}/ingress`);
+    }
+    // Without the CA, curl refuses the certificate (exit 60: peer certificate cannot be authenticated): it is the mesh CA's, not a public one.
+    await expect(sh(secure.replace(/--cacert \S+ /, ''))).rejects.toMatchObject({ code: 60 });
+    // The status says so: the Gateway programmed, both listeners with the route attached.
+    const gw = ((await (await fetch(`http://${ADMIN}/api/v1/intents`)).json()) as { intents: Array<{ kind: string; name: string; conditions: Array<{ type: string; status: string }>; listeners?: Array<{ name: string; attachedRoutes: number }> }> }).intents.find((x) => x.kind === 'Gateway' && x.name === 'ingress')!;
+    expect(gw.conditions.map((c) => `${c.type}=${c.status}`)).toEqual(['Accepted=True', 'Programmed=True']);
+    expect(gw.listeners!.map((l) => [l.name, l.attachedRoutes])).toEqual([['http', 1], ['https', 1]]);
+  });
 
   it('speaks mTLS on the wire: plaintext to an inbound port is refused; its certificate carries the workload SPIFFE ID', async () => {
     // Plaintext HTTP to ratings' inbound listener: the TLS handshake fails, the connection is closed.
@@ -412,10 +442,9 @@ describe('demo mesh with real Envoy', () => {
     const before = await retries();
     expect((await get(REC_V1B, DEMO_PORTS.app, '/control/fail?ratio=1')).body).toEqual({ failRatio: 1 });
     try {
-      // Two clients at a time: the split's backend clusters carry Envoy's default circuit
-      // breaker (3 concurrent retries), because the demo's TrafficPolicy targets the root
-      // service `recommendation` and cluster settings stay with the cluster of the service
-      // they name (docs/intents.md, docs/names.md). Above 3 in flight, retries overflow.
+      // Two clients at a time: retries stay well under the circuit breaker's maxRetries
+      // (10: the recommendation TrafficPolicy's, which the HTTPRoute's backend clusters
+      // follow, docs/intents.md), so none overflows and every request succeeds.
       const { v1, v2, failed } = await many(200, 2);
       const retried = (await retries()) - before;
       console.log(`[e2e] one of two v1 instances failing: 200 requests, ${failed.length} failed, ${retried} retried, ${await overflow()} retry overflows (v1 ${v1}, v2 ${v2})`);
@@ -428,7 +457,7 @@ describe('demo mesh with real Envoy', () => {
 
   it('bad input: a demo started twice fails with "ports already in use" and leaves nothing behind', async () => {
     const envoysBefore = envoyChildren();
-    expect(envoysBefore).toBe(ids.length);
+    expect(envoysBefore).toBe(demo.envoys.size); // the sidecars and the ingress gateway
     const second = path.join(tmp, 'second');
     const err = await startDemo({ ...opts, stateDir: second, logDir: path.join(second, 'logs') }).then(
       () => null,
@@ -450,10 +479,12 @@ describe('demo mesh with real Envoy', () => {
     const gen = mesh.generation;
     const traffic = steadyTraffic(10);
     try {
-      writeFileSync(intentsFile(), good.replace('- service: recommendation-v2\n    weight: 10', '- service: recommendation-v3\n    weight: 10'));
+      // A typo in the HTTPRoute (a backend that does not exist would not do: the
+      // route stays accepted and that backend's share gets 500, as the spec says).
+      writeFileSync(intentsFile(), good.replace('      weight: 10\n', '      wieght: 10\n'));
       await until('the invalid edit to be read', () => mesh.generation > gen, 5000);
-      const status = mesh.statuses.find((s) => s.kind === 'TrafficSplit' && s.name === 'recommendation')!;
-      expect(status.problems.map((p) => p.message).join('\n')).toMatch(/recommendation-v3/);
+      const status = mesh.statuses.find((s) => s.kind === 'HTTPRoute' && s.name === 'recommendation')!;
+      expect(status.problems.map((p) => `${p.field}: ${p.message}`).join('\n')).toMatch(/^spec\.rules\[1\]\.backendRefs\[1\]\.wieght: unknown field "wieght"\. Did you mean "weight"\?/);
       expect(status.servedGeneration).toBeDefined();
       expect(demo.server.cache.get('demo/frontend')!.get(TypeUrl.Route).version).toBe(routeVersion);
     } finally {
@@ -468,7 +499,7 @@ describe('demo mesh with real Envoy', () => {
     expect(demo.server.cache.get('demo/frontend')!.get(TypeUrl.Route).version).toBe(routeVersion);
   });
 
-  it('applies an intent edit on every Envoy (every one ACKs it) and traffic follows', async () => {
+  it('applies an HTTPRoute weight edit on every Envoy (every one ACKs it) and traffic follows', async () => {
     const good = readFileSync(intentsFile(), 'utf8');
     const fifty = good.replace(/weight: 90\n/, 'weight: 50\n').replace(/weight: 10\n/, 'weight: 50\n');
     expect(fifty).not.toBe(good);
@@ -523,7 +554,7 @@ describe('demo mesh with real Envoy', () => {
     const file = intentsFile();
     const good = readFileSync(file, 'utf8');
     const breakages: Array<[string, () => void]> = [
-      ['mis-indented', () => writeFileSync(file, good.replace('  service: recommendation\n  backends', '  service: recommendation\n backends'))],
+      ['mis-indented', () => writeFileSync(file, good.replace('    port: 8080\n  rules:\n', '    port: 8080\n rules:\n'))],
       ['negative weight', () => writeFileSync(file, good.replace('weight: 10\n', 'weight: -10\n'))],
       // Root reads a mode-000 file anyway: a link to /proc/self/mem is unreadable for anyone (EIO).
       ['unreadable', () => (process.getuid?.() === 0 ? (rmSync(file), symlinkSync('/proc/self/mem', file)) : chmodSync(file, 0o000))],
@@ -616,7 +647,7 @@ describe('demo mesh with real Envoy', () => {
     const r = await fetch(`http://${ADMIN}/api/v1/proxies`);
     expect(r.status).toBe(200);
     const { proxies } = (await r.json()) as { proxies: Array<{ node: string; streams: Array<{ transport: string; identity: string | null; types: Record<string, { sentVersion: string; ackedVersion: string; inSync: boolean; pending: boolean; lastNack: unknown }> }> }> };
-    expect(proxies.map((p) => p.node).sort()).toEqual([...ids].sort());
+    expect(proxies.map((p) => p.node).sort()).toEqual([...ids, 'demo/ingress'].sort());
     const short: Record<string, ResourceTypeUrl> = { cds: TypeUrl.Cluster, eds: TypeUrl.Endpoint, lds: TypeUrl.Listener, rds: TypeUrl.Route, sds: TypeUrl.Secret };
     for (const p of proxies) {
       expect(p.streams).toHaveLength(1);

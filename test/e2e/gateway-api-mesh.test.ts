@@ -14,6 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseManifests, GammaMesh, MESH_NS, type MeshResponse } from '../support/gamma-mesh.ts';
 import { MESH_CASES, type Expectation, type MeshCase } from '../support/gamma-cases.ts';
+import { mismatch } from '../support/conformance-compare.ts';
 import { GATEWAY_API_VERSION } from '../support/gateway-api.ts';
 
 const DOC = path.resolve(import.meta.dirname, '../../docs/gateway-api-conformance.md');
@@ -31,34 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await mesh?.stop();
 });
-
-const lower = (h: Record<string, string[]>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
-
-/** What is wrong with an answer, or undefined when it meets the expectation (gamma-cases.ts says what is compared). */
-function mismatch(e: Expectation, res: MeshResponse): string | undefined {
-  const codes = e.status ?? [200];
-  if (!codes.includes(res.status)) return `status ${res.status}, expected ${codes.join(' or ')}`;
-  const seen = lower(res.echo?.headers ?? {});
-  for (const [k, v] of Object.entries(e.requestHeaders ?? {})) {
-    if (!res.echo) return 'no echo of the request (not answered by echo-basic)';
-    const got = seen[k.toLowerCase()];
-    if (!got) return `request header ${k} not set (backend saw ${JSON.stringify(res.echo.headers)})`;
-    if (got.join(',') !== v) return `request header ${k}: ${got.join(',')}, expected ${v}`;
-  }
-  for (const k of e.absentRequestHeaders ?? []) if (seen[k.toLowerCase()]) return `request header ${k} present: ${seen[k.toLowerCase()]!.join(',')}`;
-  for (const [k, v] of Object.entries(e.responseHeaders ?? {})) if (res.headers[k.toLowerCase()] !== v) return `response header ${k}: ${String(res.headers[k.toLowerCase()])}, expected ${v}`;
-  for (const k of e.absentResponseHeaders ?? []) if (res.headers[k.toLowerCase()] !== undefined) return `response header ${k} present`;
-  if (e.backend && !(res.echo?.pod ?? '').startsWith(e.backend)) return `answered by ${res.echo?.pod ?? '(no echo)'}, expected ${e.backend}`;
-  if (e.requestPath !== undefined && res.echo?.path !== e.requestPath) return `backend saw path ${res.echo?.path}, expected ${e.requestPath}`;
-  if (e.redirect) {
-    const location = res.headers.location;
-    if (!location) return 'no Location header';
-    const u = new URL(location, 'http://echo');
-    const got = { scheme: u.protocol.replace(':', ''), host: u.hostname, port: u.port, path: u.pathname };
-    for (const [k, v] of Object.entries(e.redirect) as [keyof typeof got, string][]) if (got[k] !== v) return `Location ${location}: ${k} ${got[k] || '(none)'}, expected ${v}`;
-  }
-  return undefined;
-}
 
 /** The host a request names: `<ip of LABELS>:PORT` stands for a pod's address (mesh-frontend.go's v2.Address). */
 function hostOf(host: string): string {

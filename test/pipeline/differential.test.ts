@@ -189,17 +189,21 @@ spec:
  * Edits of a mesh that has the HTTPRoute: base = baseFiles + web/route.yaml.
  * In Strict mode no proxy may call web itself (it has no pods of its own; the
  * TrafficTarget names the backends' identity), so only a change of a backend
- * service shows there.
+ * service shows there: a route that adds or drops web-v2 as a backend does,
+ * since web-v2's cluster follows web's TrafficPolicy only while some split or
+ * producer route sends to it.
  */
 const PERMISSIVE_ONLY: Mode[] = ['Permissive'];
 const ROUTE_EDITS: Edit[] = [
   { name: 'HTTPRoute weights 80/20 -> 50/50', change: replace('web/route.yaml', 'weight: 80}, {name: web-v2, port: 8080, weight: 20}', 'weight: 50}, {name: web-v2, port: 8080, weight: 50}'), visibleIn: PERMISSIVE_ONLY },
   { name: 'HTTPRoute: a header-matched rule added before the default', change: put('web/route.yaml', webRoute('  - matches: [{headers: [{name: x-canary, value: "true"}]}]\n    backendRefs: [{name: web-v2, port: 8080}]\n  - backendRefs: [{name: web-v1, port: 8080}]\n')), visibleIn: PERMISSIVE_ONLY },
   { name: 'HTTPRoute: a RequestHeaderModifier and a timeout added', change: replace('web/route.yaml', '  - backendRefs:', '  - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-via, value: route}]}}]\n    timeouts: {request: 5s}\n    backendRefs:'), visibleIn: PERMISSIVE_ONLY },
-  { name: 'HTTPRoute: a backend that does not exist (its share answered with 500)', change: replace('web/route.yaml', 'name: web-v2, port: 8080', 'name: web-v9, port: 8080'), visibleIn: PERMISSIVE_ONLY },
+  { name: 'HTTPRoute: a backend that does not exist (its share answered with 500)', change: replace('web/route.yaml', 'name: web-v2, port: 8080', 'name: web-v9, port: 8080') },
   { name: 'HTTPRoute: a consumer route in ops (only callers in ops see it)', change: put('ops-route.yaml', OPS_CONSUMER_ROUTE), visibleIn: PERMISSIVE_ONLY },
   { name: 'HTTPRoute: the split backend web-v2 vanishes (the route\'s backend)', change: drop('web/app.yaml', 'Service', 'web-v2') },
-  { name: 'HTTPRoute removed (the TrafficSplit takes the port again)', change: remove('web/route.yaml'), visibleIn: PERMISSIVE_ONLY },
+  { name: 'HTTPRoute removed (the TrafficSplit takes the port again)', change: remove('web/route.yaml') },
+  { name: 'HTTPRoute: the TrafficSplit beside it removed (the backends keep the parent\'s TrafficPolicy through the route: no proxy changes)', change: remove('web/split.yaml'), visibleIn: [] },
+  { name: 'HTTPRoute without a TrafficSplit: its parent\'s circuit breaker 100 -> 200 (the backends\' clusters follow)', change: all(remove('web/split.yaml'), replace('web/policy.yaml', 'maxConnections: 100', 'maxConnections: 200')) },
   { name: 'issue 12: a Rollout added on the route (80/20 -> 100/0 until the controller moves it)', change: put('web/rollout.yaml', WEB_ROLLOUT), visibleIn: PERMISSIVE_ONLY },
 ];
 
@@ -303,8 +307,8 @@ endpoints: [{addresses: [10.0.2.7], conditions: {ready: true}, targetRef: {kind:
   { name: 'an ExternalService appears', change: put('external.yaml', externalService('3s')) },
   { name: 'an ExternalService with sources (who may reach it)', change: put('external.yaml', externalService('3s', '  sources: [{kind: ServiceAccount, name: client}]\n')) },
   { name: 'a workload renamed, with a new service account', change: put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client')) },
-  { name: 'HTTPRoute added on a split root (issue 10)', change: put('web/route.yaml', webRoute()), visibleIn: PERMISSIVE_ONLY },
-  { name: 'HTTPRoute added with a header match, redirect, rewrite and mirror (issue 10)', change: put('web/route.yaml', webRoute('  - matches: [{path: {type: PathPrefix, value: /old}}]\n    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}}]\n  - matches: [{path: {type: PathPrefix, value: /v2}, headers: [{name: x-canary, value: "true"}]}]\n    filters:\n    - {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}\n    - {type: RequestMirror, requestMirror: {backendRef: {name: web-v1, port: 8080}, percent: 10}}\n    backendRefs: [{name: web-v2, port: 8080}]\n')), visibleIn: PERMISSIVE_ONLY },
+  { name: 'HTTPRoute added on a split root (issue 10)', change: put('web/route.yaml', webRoute()) },
+  { name: 'HTTPRoute added with a header match, redirect, rewrite and mirror (issue 10)', change: put('web/route.yaml', webRoute('  - matches: [{path: {type: PathPrefix, value: /old}}]\n    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}}]\n  - matches: [{path: {type: PathPrefix, value: /v2}, headers: [{name: x-canary, value: "true"}]}]\n    filters:\n    - {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}\n    - {type: RequestMirror, requestMirror: {backendRef: {name: web-v1, port: 8080}, percent: 10}}\n    backendRefs: [{name: web-v2, port: 8080}]\n')) },
 ];
 
 /** issue 10 (north-south): a Trellis Gateway in shop, HTTP and HTTPS, with a route to the web split's backends. */

@@ -4,7 +4,8 @@
  * outage in strict mode) and /readyz said 200. And bug 3: a vanished source
  * folder counted as "every file deleted", silently.
  *
- * A real `trellis serve` with a state dir on a copy of the demo mesh (strict
+ * A real `trellis serve` with a state dir on a copy of the demo mesh with its
+ * SMI intents (examples/smi: the split is the model's `splits`; strict
  * authorization: the frontend reaches recommendation only through the
  * TrafficTarget in intents.yaml), restarted on the same state dir; sidecars
  * on raw ADS streams. The same cases against real Envoys with traffic are in
@@ -16,7 +17,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProxyView } from '../support/mesh-harness.ts';
-import { DEMO, demoCopy, sidecar, startSecure, tempDir, type SecureHarness } from '../security/support.ts';
+import { sidecar, startSecure, tempDir, type SecureHarness } from '../security/support.ts';
+import { SMI_INTENTS, smiDemoCopy } from '../support/demo-smi.ts';
 
 interface Readyz {
   status: number;
@@ -31,7 +33,7 @@ afterEach(async () => {
 });
 
 function fixture(): { mesh: string; state: string; logs: string[] } {
-  const mesh = demoCopy();
+  const mesh = smiDemoCopy();
   const state = tempDir('state');
   dirs.push(mesh, state);
   return { mesh, state, logs: [] };
@@ -77,7 +79,7 @@ async function restartBroken(breakIt: (mesh: string) => void) {
 
 describe('issue 16 bug 2: a restart with a broken file keeps the last good config (persisted in the state dir)', () => {
   const cases: Array<[string, (mesh: string) => void, RegExp]> = [
-    ['intents.yaml mis-indented', (m) => edit(path.join(m, 'intents.yaml'), '  service: recommendation\n  backends', '  service: recommendation\n backends'), /intents\.yaml:34: .*same column/],
+    ['intents.yaml mis-indented', (m) => edit(path.join(m, 'intents.yaml'), '  service: recommendation\n  backends', '  service: recommendation\n backends'), /intents\.yaml:36: .*same column/],
     [
       // As root, mode 000 does not stop a read: a link to /proc/self/mem is a file no one can read (EIO).
       'intents.yaml unreadable',
@@ -145,7 +147,7 @@ describe('issue 16 bug 2: a restart with a broken file keeps the last good confi
 
   it('a broken file fixed after the restart is served as written; the copy follows it', async () => {
     const { f, h } = await restartBroken((m) => writeFileSync(path.join(m, 'intents.yaml'), 'kind: [\n'));
-    writeFileSync(path.join(f.mesh, 'intents.yaml'), readFileSync(path.join(DEMO, 'intents.yaml'), 'utf8').replace('weight: 90', 'weight: 80').replace('weight: 10', 'weight: 20'));
+    writeFileSync(path.join(f.mesh, 'intents.yaml'), readFileSync(SMI_INTENTS, 'utf8').replace('weight: 90', 'weight: 80').replace('weight: 10', 'weight: 20'));
     await h.server.mesh!.flush();
     expect(h.server.mesh!.model!.splits.get('demo/recommendation')!.backends.map((b) => b.weight)).toEqual([80, 20]);
     expect((await readyz(h)).body.degraded).toEqual([]);
@@ -219,7 +221,7 @@ function edit(file: string, from: string | RegExp, to: string): void {
 }
 
 function demoCopyInto(dir: string): void {
-  const copy = demoCopy();
+  const copy = smiDemoCopy();
   renameSync(copy, dir);
 }
 

@@ -24,6 +24,8 @@ export interface Expectation {
   /** Default [200]. */
   status?: number[];
   backend?: string;
+  /** The answering pod's namespace (ExpectedResponse.Namespace; the gateway suite's round-tripper compares it with Backend). */
+  namespace?: string;
   requestPath?: string;
   requestHeaders?: Record<string, string>;
   absentRequestHeaders?: string[];
@@ -55,21 +57,22 @@ const V1 = 'echo-v1';
 const V2 = 'echo-v2';
 const r = (path: string, headers?: Record<string, string>) => ({ path, ...(headers ? { headers } : {}) });
 
-const HEADER_MODIFIER: Expectation[] = [
-  { request: r('/set', { 'Some-Other-Header': 'val' }), requestHeaders: { 'Some-Other-Header': 'val', 'X-Header-Set': 'set-overwrites-values' }, backend: V1 },
-  { request: r('/set', { 'Some-Other-Header': 'val', 'X-Header-Set': 'some-other-value' }), requestHeaders: { 'Some-Other-Header': 'val', 'X-Header-Set': 'set-overwrites-values' }, backend: V1 },
-  { request: r('/add', { 'Some-Other-Header': 'val' }), requestHeaders: { 'Some-Other-Header': 'val', 'X-Header-Add': 'add-appends-values' }, backend: V1 },
-  { request: r('/add', { 'Some-Other-Header': 'val', 'X-Header-Add': 'some-other-value' }), requestHeaders: { 'Some-Other-Header': 'val', 'X-Header-Add': 'some-other-value,add-appends-values' }, backend: V1 },
-  { request: r('/remove', { 'X-Header-Remove': 'val' }), absentRequestHeaders: ['X-Header-Remove'], backend: V1 },
+/** httproute-request-header-modifier.go's table, answered by `backend` (the gateway cases use it too). */
+export const headerModifierTable = (backend: string): Expectation[] => [
+  { request: r('/set', { 'Some-Other-Header': 'val' }), requestHeaders: { 'Some-Other-Header': 'val', 'X-Header-Set': 'set-overwrites-values' }, backend },
+  { request: r('/set', { 'Some-Other-Header': 'val', 'X-Header-Set': 'some-other-value' }), requestHeaders: { 'Some-Other-Header': 'val', 'X-Header-Set': 'set-overwrites-values' }, backend },
+  { request: r('/add', { 'Some-Other-Header': 'val' }), requestHeaders: { 'Some-Other-Header': 'val', 'X-Header-Add': 'add-appends-values' }, backend },
+  { request: r('/add', { 'Some-Other-Header': 'val', 'X-Header-Add': 'some-other-value' }), requestHeaders: { 'Some-Other-Header': 'val', 'X-Header-Add': 'some-other-value,add-appends-values' }, backend },
+  { request: r('/remove', { 'X-Header-Remove': 'val' }), absentRequestHeaders: ['X-Header-Remove'], backend },
   {
     request: r('/multiple', { 'X-Header-Set-2': 'set-val-2', 'X-Header-Add-2': 'add-val-2', 'X-Header-Remove-2': 'remove-val-2', 'Another-Header': 'another-header-val' }),
     requestHeaders: { 'X-Header-Set-1': 'header-set-1', 'X-Header-Set-2': 'header-set-2', 'X-Header-Add-1': 'header-add-1', 'X-Header-Add-2': 'add-val-2,header-add-2', 'X-Header-Add-3': 'header-add-3', 'Another-Header': 'another-header-val' },
-    absentRequestHeaders: ['X-Header-Remove-1', 'X-Header-Remove-2'], backend: V1,
+    absentRequestHeaders: ['X-Header-Remove-1', 'X-Header-Remove-2'], backend,
   },
   {
     request: r('/case-insensitivity', { 'x-header-set': 'original-val-set', 'x-header-add': 'original-val-add', 'x-header-remove': 'original-val-remove', 'Another-Header': 'another-header-val' }),
     requestHeaders: { 'X-Header-Set': 'header-set', 'X-Header-Add': 'original-val-add,header-add', 'Another-Header': 'another-header-val' },
-    absentRequestHeaders: ['x-header-remove', 'X-Header-Remove'], backend: V1,
+    absentRequestHeaders: ['x-header-remove', 'X-Header-Remove'], backend,
   },
 ];
 
@@ -92,8 +95,8 @@ export const MESH_CASES: MeshCase[] = [
     name: 'MeshHTTPRouteRedirectHostAndStatus', go: 'httproute-redirect-host-and-status.go', manifest: 'httproute-redirect-host-and-status.yaml',
     expectations: [redirect('/hostname-redirect', 302, { host: 'example.org' }), redirect('/host-and-status', 301, { host: 'example.org' })],
   },
-  { name: 'MeshHTTPRouteRequestHeaderModifier', go: 'httproute-request-header-modifier.go', manifest: 'httproute-request-header-modifier.yaml', expectations: HEADER_MODIFIER },
-  { name: 'MeshHTTPRouteBackendRequestHeaderModifier', go: 'httproute-request-header-modifier.go', manifest: 'httproute-request-header-modifier-backend.yaml', expectations: HEADER_MODIFIER, features: 'MeshHTTPRouteBackendRequestHeaderModification' },
+  { name: 'MeshHTTPRouteRequestHeaderModifier', go: 'httproute-request-header-modifier.go', manifest: 'httproute-request-header-modifier.yaml', expectations: headerModifierTable(V1) },
+  { name: 'MeshHTTPRouteBackendRequestHeaderModifier', go: 'httproute-request-header-modifier.go', manifest: 'httproute-request-header-modifier-backend.yaml', expectations: headerModifierTable(V1), features: 'MeshHTTPRouteBackendRequestHeaderModification' },
   {
     name: 'MeshHTTPRouteQueryParamMatching', go: 'httproute-query-param-matching.go', manifest: 'httproute-query-param-matching.yaml', features: 'MeshHTTPRouteQueryParamMatching',
     expectations: [

@@ -37,6 +37,39 @@ export const CONSUMER_NS = 'gateway-conformance-mesh-consumer';
 /** This suite's loopback range (each helper's e2e tests have their own). */
 const IP_BASE = '127.0.70.';
 
+/**
+ * Which of the suite's manifests become the mesh: the MESH profile's
+ * (default), or the gateway profile's conformance/base/manifests.yaml
+ * (test/support/gateway-conformance.ts) with its Gateways.
+ */
+export interface SuiteManifests {
+  /** Path inside the conformance module. */
+  file: string;
+  /** Pod addresses are `<ipBase><2, 3, …>`. */
+  ipBase: string;
+  /** Objects kept as they are, besides Namespaces and Services (Deployments become Pods, the rest is left out). */
+  keepKinds?: readonly string[];
+  /** Deployments that become a Pod; default every one. */
+  deployment?: (namespace: string, name: string) => boolean;
+  /** Placeholders of the manifests (`{GATEWAY_CLASS_NAME}`) and their values. */
+  substitute?: Readonly<Record<string, string>>;
+  /**
+   * The port the EndpointSlices name: the targetPort, as the controller writes
+   * it (default), or the Service port, where an explicit-mode sidecar's
+   * inbound listener is (for Services whose targetPort is no Service port).
+   */
+  endpointPort?: 'target' | 'service';
+  /** The port each echo-basic port answers behind: a sidecar's inbound port → echo's port. */
+  appPorts(echo: { http: number; h2c: number; grpc: number }): Map<number, number>;
+}
+
+const MESH_MANIFESTS: SuiteManifests = {
+  file: 'mesh/manifests.yaml',
+  ipBase: IP_BASE,
+  // The suite's Services send 80 and 8080 to the echo's HTTP port, 7070 (grpc) to the gRPC echo.
+  appPorts: (echo) => new Map([[80, echo.http], [8080, echo.http], [7070, echo.grpc]]),
+};
+
 export interface MeshPod {
   namespace: string;
   name: string;
@@ -53,18 +86,20 @@ function toYaml(objects: readonly Json[]): string {
 }
 
 /** The suite's base mesh as file-source objects: Namespaces, Services, one Pod per Deployment, EndpointSlices. */
-export function conformanceMesh(): { yaml: string; pods: MeshPod[] } {
-  const objects = docs(readFileSync(path.join(conformanceModule(), 'mesh/manifests.yaml'), 'utf8'));
+export function conformanceMesh(m: SuiteManifests = MESH_MANIFESTS): { yaml: string; pods: MeshPod[] } {
+  let text = readFileSync(path.join(conformanceModule(), m.file), 'utf8');
+  for (const [k, v] of Object.entries(m.substitute ?? {})) text = text.replaceAll(k, v);
+  const objects = docs(text);
   const out: Json[] = [];
   const pods: MeshPod[] = [];
-  for (const o of objects.filter((x) => x.kind === 'Deployment')) {
+  for (const o of objects.filter((x) => x.kind === 'Deployment' && (m.deployment?.(x.metadata.namespace, x.metadata.name) ?? true))) {
     const labels = o.spec.template.metadata.labels as Record<string, string>;
-    const pod: MeshPod = { namespace: o.metadata.namespace, name: `${o.metadata.name}-0`, ip: `${IP_BASE}${pods.length + 2}`, labels };
+    const pod: MeshPod = { namespace: o.metadata.namespace, name: `${o.metadata.name}-0`, ip: `${m.ipBase}${pods.length + 2}`, labels };
     pods.push(pod);
     out.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: pod.name, namespace: pod.namespace, labels }, spec: { containers: [{ name: 'echo' }] }, status: { podIP: pod.ip } });
   }
   for (const o of objects) {
-    if (o.kind === 'Namespace') out.push(o);
+    if (o.kind === 'Namespace' || m.keepKinds?.includes(o.kind)) out.push(o);
     if (o.kind !== 'Service') continue;
     out.push(o);
     const selector = o.spec.selector as Record<string, string>;
@@ -73,7 +108,7 @@ export function conformanceMesh(): { yaml: string; pods: MeshPod[] } {
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
       metadata: { name: `${o.metadata.name}-0`, namespace: o.metadata.namespace, labels: { 'kubernetes.io/service-name': o.metadata.name } },
       addressType: 'IPv4',
-      ports: (o.spec.ports as Json[]).map((p) => ({ name: p.name, port: p.targetPort ?? p.port, protocol: 'TCP' })),
+      ports: (o.spec.ports as Json[]).map((p) => ({ name: p.name, port: m.endpointPort === 'service' ? p.port : (p.targetPort ?? p.port), protocol: 'TCP' })),
       endpoints: selected.map((p) => ({ addresses: [p.ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: p.name, namespace: p.namespace } })),
     });
   }
@@ -104,7 +139,7 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -144,15 +179,17 @@ export class GammaMesh {
     private readonly procs: ChildProcess[],
   ) {}
 
-  static async start(): Promise<GammaMesh> {
+  /** `extra`: more files for the folder, written before Trellis starts. */
+  static async start(m: SuiteManifests = MESH_MANIFESTS, extra: Readonly<Record<string, string>> = {}): Promise<GammaMesh> {
     const dir = mkdtempSync(path.join(tmpdir(), 'trellis-gamma-'));
     const stateDir = path.join(dir, '.state');
     const meshDir = path.join(dir, 'mesh');
     const logDir = path.join(dir, 'logs');
     mkdirSync(meshDir);
     mkdirSync(logDir);
-    const { yaml, pods } = conformanceMesh();
+    const { yaml, pods } = conformanceMesh(m);
     writeYaml(meshDir, 'base.yaml', yaml);
+    for (const [name, text] of Object.entries(extra)) writeYaml(meshDir, name, text);
     const echo = echoBasicBin();
     const envoy = envoyBin();
     const server = await startControlPlane({ xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', sourceDir: meshDir, stateDir, reloadDebounceMs: 20 });
@@ -175,8 +212,7 @@ export class GammaMesh {
           xdsAddress: `127.0.0.1:${server.xdsPort}`,
           adminAddress: `${pod.ip}:${ADMIN_PORT}`,
           outboundAddress: `${pod.ip}:${OUTBOUND_PORT}`,
-          // The suite's Services send 80 and 8080 to the echo's HTTP port, 7070 (grpc) to the gRPC echo.
-          appPorts: new Map([[80, httpPort], [8080, httpPort], [7070, grpcPort]]),
+          appPorts: m.appPorts({ http: httpPort, h2c: h2cPort, grpc: grpcPort }),
           appAddress: '127.0.0.1',
         });
         const file = path.join(dir, `${pod.namespace}-${pod.name}.bootstrap.yaml`);
@@ -185,7 +221,7 @@ export class GammaMesh {
       }
       await mesh.synced();
       for (const pod of pods) {
-        await until(`${pod.name}'s Envoy LIVE`, async () => (await get(pod.ip, ADMIN_PORT, '/ready').catch(() => '')) === 'LIVE\n', 30_000);
+        await until(`${pod.name}'s Envoy LIVE`, async () => (await getText(pod.ip, ADMIN_PORT, '/ready').catch(() => '')) === 'LIVE\n', 30_000);
       }
       return mesh;
     } catch (e) {
@@ -286,7 +322,8 @@ function grpcEchoService(): grpc.ServiceClientConstructor {
   return echoService;
 }
 
-function get(host: string, port: number, urlPath: string): Promise<string> {
+/** An admin page's text (Envoy's /ready). */
+export function getText(host: string, port: number, urlPath: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host, port, path: urlPath, timeout: 2000 }, (res) => {
       let body = '';

@@ -3,11 +3,11 @@
  * exist; one policy per service, and one per service port (the older wins).
  * A port's effective policy is the service-wide policy with the port-specific
  * one's sections laid over it, section by section; a port's cluster follows
- * its own policy, else its split root's (`clusterPolicies`).
+ * its own policy, else its split root's or route parent's (`clusterPolicies`).
  */
 import type { RateLimitSpec } from '../kinds/rate-limit.ts';
 import type { TrafficPolicySpec } from '../kinds/traffic-policy.ts';
-import type { EffectivePolicy, MeshSettings, ObjectKey, PolicyIntent, PolicySettings, RateLimit, RouteGroup, RoutePolicy, Split } from '../types.ts';
+import type { EffectivePolicy, MeshRoute, MeshSettings, ObjectKey, PolicyIntent, PolicySettings, RateLimit, RouteGroup, RoutePolicy, Split } from '../types.ts';
 import { olderFirst, sortedMap, type Book, type Entry } from './book.ts';
 import { resolveRouteRef } from './routes.ts';
 import { resolveServiceTarget } from './service-target.ts';
@@ -123,19 +123,40 @@ function effectivePolicy(whole: PolicyIntent | undefined, specific: PolicyIntent
 /**
  * The policy each service port's cluster follows (`ServicePort.clusterPolicy`),
  * from the ports' own policies (`portPolicies`): its own, else the policy
- * of the root port it is a TrafficSplit backend for. A backend port that
- * several splits send to follows the first TrafficSplit in key order
- * (namespace/name of the split) whose root port has a policy of its own;
- * inheritance is one level (a root's inherited policy is not passed on).
+ * of the root port it is a TrafficSplit backend for, else that of the Service
+ * port a producer HTTPRoute or GRPCRoute sends it from (GAMMA). So a
+ * TrafficPolicy on the service callers address protects the clusters their
+ * calls go to whichever API routes them (docs/gateway-api.md, "SMI and
+ * Gateway API side by side"), and a folder moved from SMI to Gateway API
+ * keeps its circuit breakers. A backend port that several roots send to
+ * follows the first TrafficSplit in key order (namespace/name of the split)
+ * whose root port has a policy of its own, else the first parent (key order;
+ * its routes oldest first, then rule order). Consumer routes pass nothing on:
+ * another namespace's routing choice does not set the cluster every caller
+ * shares. Inheritance is one level (a root's inherited policy is not passed on).
  */
-export function clusterPolicies(own: ReadonlyMap<string, EffectivePolicy>, splits: ReadonlyMap<ObjectKey, Split>): Map<string, EffectivePolicy> {
+export function clusterPolicies(
+  own: ReadonlyMap<string, EffectivePolicy>,
+  splits: ReadonlyMap<ObjectKey, Split>,
+  routed: ReadonlyMap<ObjectKey, { ports: readonly { port: number }[]; routes: readonly MeshRoute[] }>,
+): Map<string, EffectivePolicy> {
   const out = new Map(own);
+  const inherit = (root: string, backend: string) => {
+    const policy = own.get(root);
+    if (policy && !out.has(backend)) out.set(backend, policy);
+  };
   for (const split of splits.values()) {
     for (const b of split.backends) {
-      for (const port of b.ports) {
-        const policy = own.get(portKey(split.service, port));
-        const key = portKey(b.service, port);
-        if (policy && !out.has(key)) out.set(key, policy);
+      for (const port of b.ports) inherit(portKey(split.service, port), portKey(b.service, port));
+    }
+  }
+  for (const [service, { ports, routes }] of routed) {
+    for (const route of routes.filter((r) => !r.consumer)) {
+      const from = route.ports.length > 0 ? route.ports : ports.map((p) => p.port);
+      for (const rule of route.rules) {
+        for (const b of rule.backends.filter((x) => x.found)) {
+          for (const port of from) inherit(portKey(service, port), portKey(`${b.namespace}/${b.name}`, b.port));
+        }
       }
     }
   }

@@ -39,6 +39,7 @@ import { withServerLimits } from './resolve/server-limits.ts';
 import { resolveMtls } from './resolve/mtls.ts';
 import { checkGatewayKinds } from './resolve/gateway-status.ts';
 import { parentRefsOf, resolveMeshRoutes, warnShadowedSplits } from './resolve/mesh-routes.ts';
+import { resolveMeshTcpRoutes } from './resolve/mesh-tcp-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
@@ -59,9 +60,9 @@ export interface BuildResult {
   accepted: ReadonlyMap<string, SourceObject>;
 }
 
-/** `Kind/namespace/name` after namespace defaulting: the identity of an object across versions. */
+/** `Kind.group/namespace/name` after namespace defaulting: the identity of an object across versions (book.ts objectId). */
 export function objectIdOf(obj: SourceObject): string {
-  return objectId(obj.kind, namespaceOf(obj), obj.metadata.name);
+  return objectId(obj.apiVersion, obj.kind, namespaceOf(obj), obj.metadata.name);
 }
 
 function namespaceOf(obj: SourceObject): string {
@@ -161,7 +162,8 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const gateway = { gatewayClasses: of(gatewayClassKind), gateways: of(gatewayKind), referenceGrants: of(referenceGrantKind) };
   const routesByService = resolveMeshRoutes([...of(httpRouteKind), ...of(grpcRouteKind)], svc.services, gateway, book);
   warnShadowedSplits(of(trafficSplitKind), splits, routesByService, svc.services, book);
-  checkGatewayKinds({ ...gateway, streamRoutes: [...of(tlsRouteKind), ...of(gatewayTcpRouteKind)], backendTlsPolicies: of(backendTlsPolicyKind) }, book);
+  const tcpRoutesByPort = resolveMeshTcpRoutes(of(gatewayTcpRouteKind), svc.services, gateway, book);
+  checkGatewayKinds({ ...gateway, tlsRoutes: of(tlsRouteKind), backendTlsPolicies: of(backendTlsPolicyKind) }, book);
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
@@ -175,7 +177,8 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
         ports: s.ports.map((p) => {
           const policy = own.get(portKey(key, p.port));
           const clusterPolicy = ofCluster.get(portKey(key, p.port));
-          return policy || clusterPolicy ? { ...p, ...(policy ? { policy } : {}), ...(clusterPolicy ? { clusterPolicy } : {}) } : p;
+          const tcpRoute = tcpRoutesByPort.get(portKey(key, p.port));
+          return policy || clusterPolicy || tcpRoute ? { ...p, ...(policy ? { policy } : {}), ...(clusterPolicy ? { clusterPolicy } : {}), ...(tcpRoute ? { tcpRoute } : {}) } : p;
         }),
         splits: splitOrder.get(key) ?? [],
         routes: routesByService.get(key) ?? [],

@@ -171,6 +171,29 @@ export interface ServicePort {
    * depends on is in the port's content.
    */
   plaintext?: 'some' | 'all';
+  /**
+   * The Gateway API TCPRoute attached to this (TCP) port, if any: callers'
+   * connections to it go to the route's backends (resolve/mesh-tcp-routes.ts).
+   */
+  tcpRoute?: MeshTcpRoute;
+}
+
+/**
+ * A Gateway API TCPRoute attached to a Service's TCP port (GAMMA), resolved:
+ * the oldest one on the port (the others are Conflicted). Producer routes
+ * only: a TCP connection is routed for every caller alike.
+ */
+export interface MeshTcpRoute {
+  namespace: string;
+  name: string;
+  /** Positive weights only; none: every connection is refused. */
+  backends: readonly TcpRouteBackend[];
+}
+
+export interface TcpRouteBackend extends RouteBackendRef {
+  weight: number;
+  /** False: no such TCP Service port (ResolvedRefs=False, BackendNotFound): its share of connections is refused. */
+  found: boolean;
 }
 
 export interface Endpoint {

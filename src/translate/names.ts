@@ -426,6 +426,12 @@ export function externalStatPrefix(host: string, port: number): string {
 export const OUTBOUND_HTTP_CHAIN = 'outbound-http';
 export const EGRESS_PASSTHROUGH = 'egress-passthrough';
 export const EGRESS_BLOCKED = 'egress-blocked';
+/**
+ * The share of a Gateway API TCPRoute's connections whose backend does not
+ * exist: a cluster without endpoints, so tcp_proxy closes them
+ * (`cluster.tcp-route-refused.upstream_cx_none_healthy` counts them).
+ */
+export const TCP_ROUTE_REFUSED = 'tcp-route-refused';
 export const EGRESS_PASSTHROUGH_STAT_PREFIX = 'egress_passthrough';
 export const EGRESS_BLOCKED_STAT_PREFIX = 'egress_blocked';
 /** An ExternalService chain whose sources leave this caller out: `tcp` RBAC stats `external_denied.rbac.denied`. */

@@ -32,6 +32,7 @@ import {
   PASSTHROUGH_CLUSTER,
   proxylessListenerName,
   RATELIMIT_CLUSTER,
+  TCP_ROUTE_REFUSED,
   TRACING_CLUSTER,
   zonalEndpointsName,
   serviceFqdn,
@@ -46,7 +47,7 @@ import { INBOUND_PORT } from './sidecar.ts';
 import { hcmTelemetry, tracingCluster, type HcmTelemetry } from './telemetry.ts';
 import { portDigest, scopeOf } from './signature.ts';
 import { directCluster, inboundTcpFilters, inboundTcpListener, outboundTcpChains, outboundTcpListener } from './tcp-listeners.ts';
-import { explicitTcpListeners, tcpPorts, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
+import { explicitTcpListeners, refusesSome, tcpPorts, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
 
 export interface ProxyResources {
   clusters: Cluster[];
@@ -228,8 +229,11 @@ export class Translator {
   private tcpOutbound(proxy: ProxyContext, scope: Scope, rls: RateLimitService | undefined, own: string | undefined, features: LimitFeatures, telemetry: HcmTelemetry, out: ProxyResources): TcpDestination[] {
     const facts = this.scopeFacts(scope, rls);
     const ports = facts.tcpPorts;
+    const refused = () => out.clusters.push(this.clusters.get([TCP_ROUTE_REFUSED], () => blackholeCluster(TCP_ROUTE_REFUSED)));
     if (proxy.mode === 'explicit') {
-      for (const l of explicitTcpListeners(ports, proxy)) {
+      const listeners = explicitTcpListeners(ports, proxy);
+      if (listeners.some((l) => refusesSome(l.cluster))) refused();
+      for (const l of listeners) {
         out.listeners.push(
           this.listeners.get([l.name, proxy.outbound.address, l.port, l.cluster, l.idleMs, l.detect, l.detect ? features : undefined, l.detect ? telemetry : undefined], () =>
             outboundTcpListener({ ...l, address: proxy.outbound.address, ...(l.detect ? { http: outboundHcm(features, telemetry) } : {}) }),
@@ -239,6 +243,7 @@ export class Translator {
       return [];
     }
     const { chains, direct } = (facts.transparent ??= transparentTcpDestinations(ports));
+    if (chains.some((c) => refusesSome(c.cluster))) refused();
     for (const { service: s, port: p } of direct) {
       const name = directClusterName(s.namespace, s.name, p.port);
       const tls = { peerIdentities: own ? s.identities : [], sni: upstreamSni(s.namespace, s.name) };

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUSH_ORDER, SHORT_NAMES } from '../../src/xds/type-urls.ts';
 import type { YamlFiles } from '../support/mesh-harness.ts';
-import { baseFiles, clientYaml, NODES, webPod, webPolicyYaml, webSplitYaml } from './differential-mesh.ts';
+import { baseFiles, clientYaml, NODES, tcpServiceYaml, webPod, webPolicyYaml, webSplitYaml } from './differential-mesh.ts';
 import { anyChange, differences, Plane, TrustDomainSecrets } from './differential-plane.ts';
 import { intentsYaml, meshYaml, reviewsSlices, TRUST } from './shop.ts';
 
@@ -149,6 +149,24 @@ spec:
   timeouts: {request: ${timeout}}
 ${sources}`;
 
+/** issues 10/11: db-v2, a second TCP service on the ratings pod, and a Gateway API TCPRoute on db's port. */
+const DB_V2 = tcpServiceYaml('db-v2', '10.96.0.52', 5433);
+const dbTcpRoute = (v1: number, v2: number, v2Name = 'db-v2') => `apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: db, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: db, port: 5432}]
+  rules: [{backendRefs: [{name: db, port: 5432, weight: ${v1}}, {name: ${v2Name}, port: 5433, weight: ${v2}}]}]
+`;
+
+/** Edits of a mesh with db-v2 and the TCPRoute (50/50): only the route changes, so only its being in the signature shows them. */
+const TCP_ROUTE_EDITS: Edit[] = [
+  { name: 'TCPRoute weights 50/50 -> 0/100 (one backend: a plain cluster)', change: put('db-route.yaml', dbTcpRoute(0, 100)) },
+  { name: 'TCPRoute weights 50/50 -> 90/10', change: put('db-route.yaml', dbTcpRoute(90, 10)) },
+  { name: 'TCPRoute: a backend that does not exist (its share refused)', change: put('db-route.yaml', dbTcpRoute(3, 1, 'db-v9')) },
+  { name: 'TCPRoute removed (db\'s own endpoints again)', change: remove('db-route.yaml') },
+];
+
 const other = (mode: Mode): Mode => (mode === 'Strict' ? 'Permissive' : 'Strict');
 
 /** issue 10: a Gateway API route on the split root web (it replaces the TrafficSplit on port 8080). */
@@ -250,6 +268,7 @@ const EDITS: Edit[] = [
   { name: 'TCP service: removed with its TCPRoute and TrafficTarget', change: remove('db.yaml') },
   { name: 'TCPRoute edited: its ports', change: replace('db.yaml', 'ports: [5432]', 'ports: [6000]'), visibleIn: STRICT_ONLY },
   { name: 'TrafficTarget edited: its TCPRoute rule replaced by no rules', change: replace('db.yaml', '  rules: [{kind: TCPRoute, name: db}]\n', ''), visibleIn: STRICT_ONLY },
+  { name: 'Gateway API TCPRoute added on the TCP service db, split with db-v2 (issues 10/11)', change: put('db-route.yaml', DB_V2 + dbTcpRoute(50, 50)) },
 
   // MeshConfig
   { name: 'authorization mode flipped', change: put('mesh.yaml', (mode) => meshYaml(other(mode))) },
@@ -309,29 +328,28 @@ function planeAfter(first: YamlFiles, ...later: YamlFiles[]): Plane {
 }
 
 const withRoute = (mode: Mode): YamlFiles => ({ ...baseFiles(mode), 'web/route.yaml': webRoute() });
+const withTcpRoute = (mode: Mode): YamlFiles => ({ ...baseFiles(mode), 'db-v2.yaml': DB_V2, 'db-route.yaml': dbTcpRoute(50, 50) });
+
+/** One edit of `base`: it changes some proxy's config exactly in the modes it says, and incremental equals fresh, both ways. */
+function expectIncrementalEqualsFresh(base: YamlFiles, { change, visibleIn }: Edit, mode: Mode): void {
+  const edited = change(base, mode);
+  const freshBase = planeAfter(base);
+  const freshEdited = planeAfter(edited);
+  expect(anyChange(freshBase, freshEdited), 'does the edit change any proxy’s config?').toBe((visibleIn ?? [mode]).includes(mode));
+  expect(differences(planeAfter(base, edited), freshEdited), 'base, then the edit').toEqual([]);
+  expect(differences(planeAfter(edited, base), freshBase), 'the edit, then undone').toEqual([]);
+}
+
+describe.each<Mode>(['Permissive', 'Strict'])('%s: issues 10/11: Gateway API TCPRoute edits, incremental equals fresh', (mode) => {
+  it.each(TCP_ROUTE_EDITS)('$name', (edit) => expectIncrementalEqualsFresh(withTcpRoute(mode), edit, mode));
+});
 
 describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 10: HTTPRoute edits, incremental equals fresh', (mode) => {
-  it.each(ROUTE_EDITS)('$name', ({ change, visibleIn }) => {
-    const base = withRoute(mode);
-    const edited = change(base, mode);
-    const freshBase = planeAfter(base);
-    const freshEdited = planeAfter(edited);
-    expect(anyChange(freshBase, freshEdited), 'does the edit change any proxy’s config?').toBe((visibleIn ?? [mode]).includes(mode));
-    expect(differences(planeAfter(base, edited), freshEdited), 'base, then the edit').toEqual([]);
-    expect(differences(planeAfter(edited, base), freshBase), 'the edit, then undone').toEqual([]);
-  });
+  it.each(ROUTE_EDITS)('$name', (edit) => expectIncrementalEqualsFresh(withRoute(mode), edit, mode));
 });
 
 describe.each<Mode>(['Permissive', 'Strict'])('%s: incremental publishing equals a fresh start', (mode) => {
-  it.each(EDITS)('$name', ({ change, visibleIn }) => {
-    const base = baseFiles(mode);
-    const edited = change(base, mode);
-    const freshBase = planeAfter(base);
-    const freshEdited = planeAfter(edited);
-    expect(anyChange(freshBase, freshEdited), 'does the edit change any proxy’s config?').toBe((visibleIn ?? [mode]).includes(mode));
-    expect(differences(planeAfter(base, edited), freshEdited), 'base, then the edit').toEqual([]);
-    expect(differences(planeAfter(edited, base), freshBase), 'the edit, then undone').toEqual([]);
-  });
+  it.each(EDITS)('$name', (edit) => expectIncrementalEqualsFresh(baseFiles(mode), edit, mode));
 
   it('the comparison sees every type: a sidecar holds clusters, endpoints, listeners, routes and secrets', () => {
     const snapshot = planeAfter(baseFiles(mode)).cache.get('frontend')!;

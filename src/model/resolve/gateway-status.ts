@@ -6,8 +6,11 @@
  *   names the controller that serves them. Of Trellis's own controller
  *   (TRELLIS_CONTROLLER): not accepted (UnsupportedValue), because this
  *   version programs no gateway; its routes' Gateway parents say so too.
- * - TLSRoute and TCPRoute: a Service parent is not accepted (UnsupportedValue:
- *   mesh TLS/TCP routing is not served); Gateway parents as for HTTPRoute.
+ * - TLSRoute: a Service parent is not accepted (UnsupportedValue). GAMMA
+ *   has mesh TLSRoute only in the experimental channel (SNI-routed
+ *   passthrough); Trellis does not route by SNI inside the mesh, and says
+ *   what does work: a TCPRoute on the port splits its connections, TLS and
+ *   all, by weight. (TCPRoute: mesh-tcp-routes.ts.)
  * - BackendTLSPolicy: a warning (Ignored): mesh traffic between sidecars is
  *   mTLS with workload identities, and no gateway originates TLS.
  */
@@ -21,7 +24,7 @@ export function checkGatewayKinds(
   inputs: {
     gatewayClasses: readonly Entry<GatewayClassSpec>[];
     gateways: readonly Entry<GatewaySpec>[];
-    streamRoutes: readonly Entry<StreamRouteSpec>[];
+    tlsRoutes: readonly Entry<StreamRouteSpec>[];
     backendTlsPolicies: readonly Entry<BackendTlsPolicySpec>[];
   },
   book: Book,
@@ -36,11 +39,11 @@ export function checkGatewayKinds(
     else if (cls) book.warn(g, 'spec.gatewayClassName', 'Ignored', `GatewayClass "${cls.name}" belongs to controller "${cls.spec.controllerName}", which serves this Gateway; Trellis does not`);
     else book.warn(g, 'spec.gatewayClassName', 'Ignored', `GatewayClass "${g.spec.gatewayClassName}" does not exist; whichever controller owns it serves this Gateway, not Trellis`);
   }
-  for (const r of inputs.streamRoutes) {
+  for (const r of inputs.tlsRoutes) {
     r.spec.parentRefs.forEach((p, i) => {
       if (isServiceParent(p)) {
         book.add(r.id, { severity: 'error', reason: 'UnsupportedValue', field: p.path, parent: i,
-          message: `${r.kind}s attached to a Service are not routed by Trellis: mesh TCP and TLS traffic to a service goes to its endpoints directly. Remove the route, or use a TrafficSplit/HTTPRoute on an HTTP port` });
+          message: `a TLSRoute attached to a Service (SNI routing inside the mesh, experimental in GAMMA) is not served by Trellis: connections to the port go to the service's own endpoints, whatever their SNI. To split a TLS port's connections by weight, attach a TCPRoute to it (the TLS passes through untouched)` });
       } else {
         book.add(r.id, { severity: 'warning', reason: 'NoMatchingParent', field: p.path, parent: i, message: `a ${p.kind} parent is not one Trellis serves; its own controller serves this route` });
       }

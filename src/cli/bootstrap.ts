@@ -1,6 +1,8 @@
 /**
  * `trellis bootstrap --workload ns/name`: prints the Envoy bootstrap for a
  * workload of the mesh folder, with a token that proves its identity.
+ * `--gateway ns/name`: the same for an Envoy serving a Gateway of Trellis's
+ * GatewayClass (its identity is the Gateway's service account's).
  *
  * `trellis bootstrap --token-file F` (in a cluster, the init container that
  * `trellis inject` adds): the node is the pod ("$POD_NAMESPACE/$POD_NAME"),
@@ -13,9 +15,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildMesh, formatSourceError } from '../model/index.ts';
+import { buildMesh, formatProblem, formatSourceError } from '../model/index.ts';
 import { loadPaths } from '../sources/file/load.ts';
-import { clusterBootstrapYaml, workloadBootstrapYaml } from '../runtime/bootstrap.ts';
+import { clusterBootstrapYaml, gatewayBootstrapYaml, workloadBootstrapYaml } from '../runtime/bootstrap.ts';
 import { OperatorError, UsageError } from '../errors.ts';
 import { parseArgs } from './args.ts';
 import { meshOf } from './workload-certs.ts';
@@ -37,6 +39,8 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {
     values: {
       workload: undefined,
+      gateway: undefined,
+      'listen-address': undefined,
       out: undefined,
       source: 'file:.',
       'state-dir': '.trellis',
@@ -81,8 +85,9 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     else process.stdout.write(yaml);
     return 0;
   }
+  if (args.values.gateway !== undefined) return gatewayBootstrapCommand(args.values, args.booleans.plaintext);
   const workloadKey = args.values.workload;
-  if (!workloadKey || !workloadKey.includes('/')) throw new UsageError('--workload ns/name is required (a Pod in the mesh folder)');
+  if (!workloadKey || !workloadKey.includes('/')) throw new UsageError('--workload ns/name is required (a Pod in the mesh folder), or --gateway ns/name');
   const source = args.values.source!;
   if (!source.startsWith('file:')) throw new UsageError(`--source ${source}: expected file:<dir>`);
   const loaded = await loadPaths([source.slice(5)]);
@@ -104,6 +109,40 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     statsAddress: args.values['stats-address'],
   });
   if (args.values.out) await writeOutput(args.values.out, yaml, 0o600);
+  else process.stdout.write(yaml);
+  return 0;
+}
+
+/**
+ * `--gateway ns/name`: the bootstrap of an Envoy that serves a Gateway of
+ * Trellis's GatewayClass in the mesh folder (`--listen-address`: where its
+ * listeners bind; `--node-id`: one per replica).
+ */
+async function gatewayBootstrapCommand(v: Record<string, string | undefined>, plaintext: boolean | undefined): Promise<number> {
+  const key = v.gateway!;
+  if (!/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(key)) throw new UsageError(`--gateway ${JSON.stringify(key)}: expected namespace/name of a Gateway`);
+  const source = v.source!;
+  if (!source.startsWith('file:')) throw new UsageError(`--source ${source}: expected file:<dir>`);
+  const loaded = await loadPaths([source.slice(5)]);
+  for (const e of loaded.errors) process.stderr.write(`${formatSourceError(e)}\n`);
+  const { model, statuses } = buildMesh(loaded.objects);
+  if (!model.gateways.has(key)) {
+    const s = statuses.find((x) => x.kind === 'Gateway' && `${x.namespace}/${x.name}` === key);
+    const why = !s ? `there is no Gateway ${key} in ${source.slice(5)}` : s.problems.length > 0 ? s.problems.map(formatProblem).join('\n') : `its GatewayClass is not one of Trellis's (controllerName trellis.io/gateway-controller)`;
+    throw new OperatorError(`Gateway ${key} is not programmed by Trellis: ${why}`);
+  }
+  const yaml = await gatewayBootstrapYaml({
+    model,
+    gatewayKey: key,
+    nodeId: v['node-id'],
+    stateDir: path.resolve(v['state-dir']!),
+    plaintext,
+    xdsAddress: v['xds-address']!,
+    adminAddress: v['admin-address']!,
+    listenAddress: v['listen-address'],
+    tokenTtlMs: v['token-ttl'] ? Number(v['token-ttl']) * 1000 : undefined,
+  });
+  if (v.out) await writeOutput(v.out, yaml, 0o600);
   else process.stdout.write(yaml);
   return 0;
 }

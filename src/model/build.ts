@@ -16,6 +16,7 @@ import { backendTlsPolicyKind, gatewayClassKind, gatewayKind, tcpRouteKind as ga
 import { grpcRouteKind } from './kinds/grpc-route.ts';
 import { httpRouteKind } from './kinds/http-route.ts';
 import { referenceGrantKind } from './kinds/reference-grant.ts';
+import { secretKind } from './kinds/secret.ts';
 import { httpRouteGroupKind } from './kinds/http-route-group.ts';
 import { meshConfigKind } from './kinds/mesh-config.ts';
 import { mtlsPolicyKind } from './kinds/mtls-policy.ts';
@@ -27,7 +28,8 @@ import { tcpRouteKind } from './kinds/tcp-route.ts';
 import { trafficPolicyKind } from './kinds/traffic-policy.ts';
 import { trafficSplitKind } from './kinds/traffic-split.ts';
 import { trafficTargetKind } from './kinds/traffic-target.ts';
-import type { ObjectStatus } from './problem.ts';
+import type { ObjectStatus, ParentRef } from './problem.ts';
+import { isServiceParent } from './kinds/gateway-common.ts';
 import { accessByDestination, resolveAccess } from './resolve/access.ts';
 import { resolveAuthentications, withAuthentication } from './resolve/authentication.ts';
 import { checkAddressClaims } from './resolve/address-claims.ts';
@@ -38,6 +40,7 @@ import { resolveMesh } from './resolve/mesh.ts';
 import { withServerLimits } from './resolve/server-limits.ts';
 import { resolveMtls } from './resolve/mtls.ts';
 import { checkGatewayKinds } from './resolve/gateway-status.ts';
+import { GatewayIndex, withGatewayStatus } from './resolve/gateways.ts';
 import { parentRefsOf, resolveMeshRoutes, warnShadowedSplits } from './resolve/mesh-routes.ts';
 import { resolveMeshTcpRoutes } from './resolve/mesh-tcp-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
@@ -159,11 +162,15 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const accessRules = resolveAccess(of(trafficTargetKind), identities, routeGroups, tcpRoutes, mesh, book);
   const policies = resolvePolicies(of(trafficPolicyKind), svc.services, routeGroups, book, mesh);
   const externalServices = resolveExternalServices(of(externalServiceKind), svc.services, identities, mesh, book);
-  const gateway = { gatewayClasses: of(gatewayClassKind), gateways: of(gatewayKind), referenceGrants: of(referenceGrantKind) };
-  const routesByService = resolveMeshRoutes([...of(httpRouteKind), ...of(grpcRouteKind)], svc.services, gateway, book);
+  const gatewayInputs = { gatewayClasses: of(gatewayClassKind), gateways: of(gatewayKind), referenceGrants: of(referenceGrantKind) };
+  const namespaceLabels = new Map(of(namespaceKind).map((e) => [e.name, e.obj.metadata.labels]));
+  const index = new GatewayIndex({ ...gatewayInputs, secrets: of(secretKind), namespaceLabels, trustDomain: mesh.trustDomain }, book);
+  const routesByService = resolveMeshRoutes([...of(httpRouteKind), ...of(grpcRouteKind)], svc.services, { ...gatewayInputs, index }, book);
   warnShadowedSplits(of(trafficSplitKind), splits, routesByService, svc.services, book);
-  const tcpRoutesByPort = resolveMeshTcpRoutes(of(gatewayTcpRouteKind), svc.services, gateway, book);
-  checkGatewayKinds({ ...gateway, tlsRoutes: of(tlsRouteKind), backendTlsPolicies: of(backendTlsPolicyKind) }, book);
+  const tcpRoutesByPort = resolveMeshTcpRoutes(of(gatewayTcpRouteKind), svc.services, { ...gatewayInputs, index }, book);
+  const ours = (p: ParentRef) => isServiceParent(p) || index.ours(p);
+  checkGatewayKinds({ ...gatewayInputs, tlsRoutes: of(tlsRouteKind), backendTlsPolicies: of(backendTlsPolicyKind) }, book, ours);
+  const gateways = index.finish();
 
   const splitOrder = splitsByService(splits);
   const own = portPolicies(svc.services, policies);
@@ -208,9 +215,10 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     authentications,
     namespaces: [...namespaces].toSorted(),
     externalServices,
+    gateways: gateways.gateways,
   };
   const statuses = records
-    .map((r) => toStatus({ ...r, parents: parentRefsOf(r.entry?.spec) }, book.of(r.ref)))
+    .map((r) => withGatewayStatus(toStatus({ ...r, parents: parentRefsOf(r.entry?.spec), ours }, book.of(r.ref)), r.ref, gateways, r.entry))
     .toSorted((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name) || compare(a.origin?.file ?? '', b.origin?.file ?? '') || (a.origin?.line ?? 0) - (b.origin?.line ?? 0));
   return { model, statuses, accepted };
 }

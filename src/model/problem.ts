@@ -31,7 +31,15 @@ export type ProblemReason =
   | 'BackendNotFound' // a backendRef names a Service or port that does not exist
   | 'RefNotPermitted' // a cross-namespace reference no ReferenceGrant allows
   | 'InvalidKind' // a backendRef or parentRef of a kind Trellis does not route to
-  | 'UnsupportedValue'; // a field value (a filter, a parent) Trellis does not serve
+  | 'UnsupportedValue' // a field value (a filter, a parent) Trellis does not serve
+  | 'NotAllowedByListeners' // a Gateway parent whose listeners' allowedRoutes do not take the route
+  | 'NoMatchingListenerHostname' // a Gateway parent whose listeners' hostnames share none with the route
+  // Gateway listener reasons (ListenerConditionReason), on the Gateway:
+  | 'InvalidCertificateRef' // a certificateRef to a missing, invalid or non-TLS Secret
+  | 'InvalidRouteKinds' // allowedRoutes.kinds names a kind the listener cannot carry
+  | 'ProtocolConflict' // two listeners on one port with different protocols
+  | 'HostnameConflict' // two listeners on one port with one hostname
+  | 'UnsupportedProtocol'; // a listener protocol Trellis does not serve
 
 export interface Problem {
   severity: Severity;
@@ -49,7 +57,7 @@ export interface Problem {
   message: string;
 }
 
-export type ConditionType = 'Accepted' | 'ResolvedRefs';
+export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Programmed' | 'Conflicted';
 
 /** A Gateway API route's parentRef as written (defaults applied), for per-parent status. */
 export interface ParentRef {
@@ -66,6 +74,14 @@ export interface ParentStatus {
   parentRef: ParentRef;
   /** The parent is one Trellis serves (a Service: the mesh): the Kubernetes status writer writes only these. */
   ours: boolean;
+  conditions: Condition[];
+}
+
+/** Gateway API ListenerStatus. */
+export interface ListenerStatus {
+  name: string;
+  supportedKinds: { group: string; kind: string }[];
+  attachedRoutes: number;
   conditions: Condition[];
 }
 
@@ -90,6 +106,10 @@ export interface ObjectStatus {
   problems: Problem[];
   /** Gateway API routes: the Accepted and ResolvedRefs conditions per parentRef. */
   parents?: ParentStatus[];
+  /** A Gateway Trellis programs: each listener's conditions and attached routes (Gateway API ListenerStatus). */
+  listeners?: ListenerStatus[];
+  /** A GatewayClass of Trellis's controller: the Gateway API features it supports, sorted. */
+  supportedFeatures?: string[];
   /**
    * Set when this generation was rejected but an earlier accepted generation
    * of the same object is still being served (see last-good.ts).

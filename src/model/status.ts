@@ -12,16 +12,18 @@ import type { Condition, FieldProblem, ObjectStatus, ParentRef, ParentStatus, Pr
 
 const REF_REASONS: readonly ProblemReason[] = ['RefNotFound', 'CrossNamespace', 'BackendNotFound', 'RefNotPermitted', 'InvalidKind'];
 /** Reasons that make a route's parent not accept it (Gateway API RouteConditionReason). */
-const PARENT_REASONS: readonly ProblemReason[] = ['NoMatchingParent', 'UnsupportedValue', 'Conflict'];
+const PARENT_REASONS: readonly ProblemReason[] = ['NoMatchingParent', 'UnsupportedValue', 'Conflict', 'NotAllowedByListeners', 'NoMatchingListenerHostname'];
 
 export interface StatusSubject {
   obj: SourceObject;
   namespace: string;
   /** Gateway API routes: their parentRefs, for a status per parent. */
   parents?: readonly ParentRef[];
+  /** Parents Trellis serves (Services, its own Gateways): the Kubernetes status writer writes only those. Default: Services. */
+  ours?: (p: ParentRef) => boolean;
 }
 
-export function toStatus({ obj, namespace, parents }: StatusSubject, found: readonly FieldProblem[]): ObjectStatus {
+export function toStatus({ obj, namespace, parents, ours }: StatusSubject, found: readonly FieldProblem[]): ObjectStatus {
   const problems: Problem[] = found.map((p) => ({
     severity: p.severity,
     reason: p.reason,
@@ -58,7 +60,7 @@ export function toStatus({ obj, namespace, parents }: StatusSubject, found: read
     ...(origin ? { origin } : {}),
     conditions: [accepted, resolved],
     problems,
-    ...(parents ? { parents: parents.map((p, i) => parentStatus(p, i, found, summary)) } : {}),
+    ...(parents ? { parents: parents.map((p, i) => parentStatus(p, i, found, summary, ours)) } : {}),
   };
 }
 
@@ -67,7 +69,7 @@ export function toStatus({ obj, namespace, parents }: StatusSubject, found: read
  * problem about this parent, or of an error about the whole route; else
  * True. ResolvedRefs is about the route's backends, the same for every parent.
  */
-function parentStatus(ref: ParentRef, index: number, found: readonly FieldProblem[], summary: (l: readonly FieldProblem[]) => string): ParentStatus {
+function parentStatus(ref: ParentRef, index: number, found: readonly FieldProblem[], summary: (l: readonly FieldProblem[]) => string, ours?: (p: ParentRef) => boolean): ParentStatus {
   const { group, kind, namespace, name, port, sectionName } = ref;
   const own = found.filter((p) => p.parent === index && PARENT_REASONS.includes(p.reason));
   const routeErrors = found.filter((p) => p.parent === undefined && p.severity === 'error' && !REF_REASONS.includes(p.reason));
@@ -83,7 +85,7 @@ function parentStatus(ref: ParentRef, index: number, found: readonly FieldProble
     : { type: 'ResolvedRefs', status: 'False', reason: first.reason === 'RefNotFound' || first.reason === 'CrossNamespace' ? 'BackendNotFound' : first.reason, message: summary(refs) };
   return {
     parentRef: { group, kind, namespace, name, ...(port !== undefined ? { port } : {}), ...(sectionName !== undefined ? { sectionName } : {}) },
-    ours: (group === '' || group === 'core') && kind === 'Service',
+    ours: ours ? ours(ref) : (group === '' || group === 'core') && kind === 'Service',
     conditions: [accepted, resolved],
   };
 }

@@ -44,6 +44,60 @@ export interface MeshModel {
   namespaces: readonly string[];
   /** Accepted ExternalServices by their own key (destinations outside the mesh). */
   externalServices: ReadonlyMap<ObjectKey, ExternalService>;
+  /** Gateways of Trellis's GatewayClasses, by their own key: what each gateway proxy serves (north-south). */
+  gateways: ReadonlyMap<ObjectKey, MeshGateway>;
+}
+
+/**
+ * A Gateway Trellis programs (docs/gateway-api.md "North-south"): its
+ * listeners grouped by port, with the routes attached to each. The gateway is
+ * a mesh member: it calls backends over mTLS as `identity`.
+ */
+export interface MeshGateway {
+  key: ObjectKey;
+  namespace: string;
+  name: string;
+  /** The service account it runs as (annotation trellis.io/service-account, default the Gateway's name). */
+  serviceAccount: string;
+  /** `spiffe://<trust-domain>/ns/<ns>/sa/<serviceAccount>` */
+  identity: string;
+  /** Sorted by port; only ports with at least one programmed listener. */
+  ports: readonly GatewayPort[];
+}
+
+export interface GatewayPort {
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  /** Its programmed listeners, in the Gateway's order. */
+  listeners: readonly GatewayListener[];
+}
+
+export interface GatewayListener {
+  name: string;
+  /** Absent: any host. */
+  hostname?: string;
+  /** HTTPS: the certificates it presents (at least one). */
+  certificates: readonly GatewayCertificate[];
+  /** Attached routes, oldest first (the order that breaks precedence ties). */
+  routes: readonly GatewayRoute[];
+}
+
+/** A kubernetes.io/tls Secret's pair. The key goes only into that gateway's SDS secret. */
+export interface GatewayCertificate {
+  /** The Secret's `namespace/name`. */
+  secret: ObjectKey;
+  certificateChainPem: string;
+  privateKeyPem: string;
+}
+
+/** An HTTPRoute or GRPCRoute as attached to one listener. */
+export interface GatewayRoute {
+  kind: 'HTTPRoute' | 'GRPCRoute';
+  namespace: string;
+  name: string;
+  /** The route's hostnames intersected with the listener's; empty: every host the listener takes. */
+  hostnames: readonly string[];
+  rules: readonly MeshRouteRule[];
 }
 
 /** A destination outside the mesh, declared by an ExternalService (docs/intents.md "Egress"). */

@@ -79,6 +79,49 @@ export async function workloadBootstrapYaml(o: WorkloadBootstrapOptions): Promis
   return `# Envoy bootstrap for ${o.workloadKey} (${workload.identity}), written by trellis bootstrap.\n# It carries a token that proves this identity to Trellis: keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
 }
 
+export interface GatewayBootstrapOptions {
+  model: MeshModel;
+  /** "ns/name" of a Gateway of Trellis's GatewayClass. */
+  gatewayKey: string;
+  /** Default "ns/name" of the Gateway; give each replica its own. */
+  nodeId?: string;
+  stateDir: string;
+  plaintext?: boolean;
+  xdsAddress: string;
+  adminAddress: string;
+  /** Where its listeners bind (the Gateway's listener ports); default every address. */
+  listenAddress?: string;
+  tokenTtlMs?: number;
+}
+
+/**
+ * The bootstrap of a Trellis gateway (docs/gateway-api.md "North-south"):
+ * node metadata `trellis.gateway` names the Gateway, and a workload token
+ * proves the Gateway's identity (its service account's SPIFFE ID), bound to
+ * the node id, as a sidecar's does: only a stream that proves it receives
+ * the gateway's certificates and keys.
+ */
+export async function gatewayBootstrapYaml(o: GatewayBootstrapOptions): Promise<string> {
+  const gateway = o.model.gateways.get(o.gatewayKey);
+  if (!gateway) throw new Error(`no programmed Gateway ${o.gatewayKey}`);
+  const trustDomain = o.model.mesh.trustDomain;
+  const nodeId = o.nodeId ?? o.gatewayKey;
+  const ca = o.plaintext ? undefined : await CertificateAuthority.open({ trustDomain, stateDir: o.stateDir });
+  const tokens = await WorkloadTokens.open({ stateDir: o.stateDir, trustDomain });
+  const token = tokens.issue({ spiffeId: gateway.identity, nodeId, ttlMs: o.tokenTtlMs });
+  const bootstrap = envoyBootstrap({
+    nodeId,
+    cluster: `${gateway.name}-gateway`,
+    gateway: { key: gateway.key, ...(o.listenAddress ? { address: o.listenAddress } : {}) },
+    xds: addressOf(o.xdsAddress),
+    trustedCaPem: ca?.trustBundlePem(),
+    serverSpiffeId: ca ? controlPlaneSpiffeId(trustDomain) : undefined,
+    token,
+    admin: addressOf(o.adminAddress),
+  });
+  return `# Envoy bootstrap for Gateway ${o.gatewayKey} (${gateway.identity}), written by trellis bootstrap --gateway.\n# It carries a token that proves this identity to Trellis (and so gets the Gateway's TLS keys): keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
+}
+
 export interface ClusterBootstrapOptions {
   /**
    * The projected service-account token (audience trellis). Checked now; over

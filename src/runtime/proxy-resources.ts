@@ -57,6 +57,12 @@ export interface EncodedProxyResources {
   listeners: VersionedResource[];
   routes: VersionedResource[];
   identities: string[];
+  /**
+   * A gateway's own secrets (its HTTPS certificates), owned by its identity:
+   * a stream sees a secret only if it proved its owner (server/effective-sets.ts),
+   * and only this gateway's snapshot holds them.
+   */
+  secrets: VersionedResource[];
 }
 
 /** The translator's shared cluster arrays, encoded once each; weak, so an array nobody holds takes its entry along. */
@@ -73,5 +79,6 @@ export function proxyResources(translator: Translator, model: MeshModel, proxy: 
     listeners: out.listeners.map((l) => encodeResource(TypeUrl.Listener, l)),
     routes: out.routes.map((r) => encodeResource(TypeUrl.Route, r)),
     identities: out.identities,
+    secrets: out.secrets.map((r) => encodeResource(TypeUrl.Secret, r, { owner: out.identities[0] })),
   };
 }

@@ -181,7 +181,7 @@ export class MeshPublisher {
       [TypeUrl.Endpoint]: this.endpoints,
       [TypeUrl.Listener]: internedSet(TypeUrl.Listener, out.listeners, now),
       [TypeUrl.Route]: internedSet(TypeUrl.Route, out.routes, now),
-      [TypeUrl.Secret]: internedSet(TypeUrl.Secret, this.secrets?.secretsFor(out.identities) ?? [], now),
+      [TypeUrl.Secret]: internedSet(TypeUrl.Secret, [...(this.secrets?.secretsFor(out.identities) ?? []), ...out.secrets], now),
     });
     const result = this.cache.set(key, snapshot, { endpointsShared: true });
     if (!result.ok) {

@@ -32,8 +32,14 @@ export interface BootstrapOptions {
   /** Envoy's --service-cluster: the workload's app or service name. */
   cluster: string;
   zone?: string;
-  workload: string;
-  mode: InterceptionMode;
+  /** A sidecar: its workload ("ns/pod") and interception mode. */
+  workload?: string;
+  mode?: InterceptionMode;
+  /**
+   * A Trellis gateway instead (`trellis bootstrap --gateway`): the Gateway it
+   * serves ("ns/name") and the address its listeners bind (default every one).
+   */
+  gateway?: { key: string; address?: string };
   xds: { address: string; port: number };
   /** PEM of the root(s) the xDS server's certificate chains to; absent = plaintext. */
   trustedCaPem?: string;
@@ -44,7 +50,8 @@ export interface BootstrapOptions {
   /** A token Envoy reads from a file on every ADS stream; needs `trustedCaPem` (see the file comment). */
   tokenFile?: TokenFile;
   admin: { address: string; port: number };
-  outboundAddress: string;
+  /** A sidecar's outbound listener. */
+  outboundAddress?: string;
   appPorts?: ReadonlyMap<number, number>;
   appAddress?: string;
   /**
@@ -81,12 +88,15 @@ export interface EnvoyBootstrap {
   layered_runtime: { layers: { name: string; static_layer: Record<string, unknown> }[] };
 }
 
+function nodeMetadata(o: BootstrapOptions): Record<string, string> {
+  if (o.gateway) return { [NODE_METADATA.gateway]: o.gateway.key, ...(o.gateway.address ? { [NODE_METADATA.gatewayAddress]: o.gateway.address } : {}) };
+  // Our bug if reached: every caller bootstraps a sidecar of a workload or a gateway.
+  if (o.workload === undefined || o.mode === undefined || o.outboundAddress === undefined) throw new Error('a sidecar bootstrap needs its workload, mode and outbound address');
+  return { [NODE_METADATA.workload]: o.workload, [NODE_METADATA.mode]: o.mode, [NODE_METADATA.outboundAddress]: o.outboundAddress };
+}
+
 export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
-  const metadata: Record<string, string> = {
-    [NODE_METADATA.workload]: o.workload,
-    [NODE_METADATA.mode]: o.mode,
-    [NODE_METADATA.outboundAddress]: o.outboundAddress,
-  };
+  const metadata = nodeMetadata(o);
   if (o.appPorts && o.appPorts.size > 0) metadata[NODE_METADATA.appPorts] = [...o.appPorts].map(([a, b]) => `${a}=${b}`).join(',');
   if (o.appAddress) metadata[NODE_METADATA.appAddress] = o.appAddress;
   const xdsCluster: Cluster = {

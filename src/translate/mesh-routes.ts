@@ -12,7 +12,7 @@
  * (gateway-match.ts), ties by route age, rule and match order. A request
  * that matches no rule gets Envoy's 404, as the spec says.
  */
-import type { EffectivePolicy, HeaderModifier, MeshRoute, MeshRouteRule, MeshService, RouteFilter, ServicePort, GatewayMatch } from '../model/types.ts';
+import type { EffectivePolicy, HeaderModifier, MeshRoute, MeshRouteRule, MeshService, RouteFilter, GatewayMatch } from '../model/types.ts';
 import type { Route, RouteAction } from '../xds/envoy-types.ts';
 import { durationOf } from './cluster.ts';
 import { comparePrecedence, gatewayRouteMatch, prefixOf, quoteRe2 } from './gateway-match.ts';
@@ -105,7 +105,7 @@ function action(rule: MeshRouteRule, match: GatewayMatch, kind: ProxyKind): Rout
 }
 
 /** One match of one rule: its Envoy route(s) (two when retries are limited to some methods). */
-function matchRoutes(route: MeshRoute, rule: MeshRouteRule, match: GatewayMatch, index: number, policy: EffectivePolicy | undefined, kind: ProxyKind): Route[] {
+function matchRoutes(route: RouteSource, rule: MeshRouteRule, match: GatewayMatch, index: number, policy: EffectivePolicy | undefined, kind: ProxyKind): Route[] {
   const name = meshRouteName(route.kind, route.namespace, route.name, rule.name, index);
   const headers = kind === 'envoy' ? headerFields(rule.filters) : NO_HEADERS;
   const redirectFilter = rule.filters.find((f) => f.type === 'RequestRedirect');
@@ -138,8 +138,16 @@ function matchRoutes(route: MeshRoute, rule: MeshRouteRule, match: GatewayMatch,
   return missingShare.length > 0 ? [...missingShare, ...decorated] : decorated;
 }
 
-export function meshRoutes(routes: readonly MeshRoute[], port: ServicePort, kind: ProxyKind): Route[] {
+/** What the routes of a virtual host are built from: a mesh route, or a route attached to a gateway listener. */
+export type RouteSource = Pick<MeshRoute, 'kind' | 'namespace' | 'name' | 'rules'>;
+
+/**
+ * The Envoy routes of `routes`, in the spec's precedence. `policy`: the
+ * TrafficPolicy of the service port they are attached to (a mesh route), if
+ * any; a gateway listener has none.
+ */
+export function meshRoutes(routes: readonly RouteSource[], policy: EffectivePolicy | undefined, kind: ProxyKind): Route[] {
   const entries = routes.flatMap((route) => route.rules.flatMap((rule) => rule.matches.map((match, i) => ({ route, rule, match, i }))));
   const ordered = entries.length > 1 ? entries.toSorted((a, b) => comparePrecedence(a.match, b.match)) : entries;
-  return ordered.flatMap((e) => matchRoutes(e.route, e.rule, e.match, e.i, port.policy, kind));
+  return ordered.flatMap((e) => matchRoutes(e.route, e.rule, e.match, e.i, policy, kind));
 }

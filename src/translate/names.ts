@@ -455,3 +455,35 @@ export const PROXYLESS_SERVER_LISTENER_TEMPLATE = 'trellis/server?address=%s';
 export function proxylessServerListenerName(address: string, port: number): string {
   return PROXYLESS_SERVER_LISTENER_TEMPLATE.replace('%s', `${address.includes(':') ? `[${address}]` : address}:${port}`);
 }
+
+/**
+ * A Trellis gateway (docs/gateway-api.md "North-south"): one listener per
+ * port of the Gateway, `gateway_<port>`, whatever its listeners are called
+ * (Gateway API listeners that share a port are one Envoy listener). Its HTTP
+ * routes are one route configuration per port; an HTTPS port has one per
+ * Gateway listener (each is a filter chain of its own, chosen by SNI), so
+ * the listener's name is in it. `_` never occurs in a mesh cluster or
+ * listener name, so these never collide with a sidecar's.
+ */
+export function gatewayListenerName(port: number): string {
+  return `gateway_${port}`;
+}
+
+export function gatewayRouteConfigName(port: number, listener?: string): string {
+  return listener === undefined ? `gateway_${port}` : `gateway_${port}_${listener}`;
+}
+
+/** A virtual host of a gateway route configuration: its listener and the host it takes (`*`: any). */
+export function gatewayVirtualHostName(listener: string, host: string): string {
+  return `${listener}|${host}`;
+}
+
+/**
+ * The certificate a gateway's HTTPS listener presents: the Secret's
+ * namespace and name, so two listeners naming one Secret share it, and the
+ * name says where the operator wrote it. Owned by the gateway's identity
+ * (runtime/proxy-resources.ts): no other stream receives it.
+ */
+export function gatewayCertificateSecretName(namespace: string, secret: string): string {
+  return `gateway-certificate/${namespace}/${secret}`;
+}

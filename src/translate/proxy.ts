@@ -4,7 +4,7 @@
  * proxy announced (its id and metadata, written by `trellis bootstrap`) and
  * the model; pure.
  */
-import type { MeshModel, Workload } from '../model/types.ts';
+import type { MeshGateway, MeshModel, Workload } from '../model/types.ts';
 import { CERTIFICATE_PROVIDER_METADATA } from './proxyless-security.ts';
 import { NODE_METADATA, OUTBOUND_PORT } from './sidecar.ts';
 
@@ -37,6 +37,15 @@ export interface ProxyContext {
   zone?: string;
   /** Proxyless with a workload: the gRFC A29 certificate provider instance its bootstrap declares (proxyless-security.ts). */
   certificateProvider?: string;
+  /**
+   * A gateway Envoy (node metadata `trellis.gateway: ns/name`): the Gateway it
+   * serves (translate/gateway/), absent while no such Gateway is programmed.
+   * It has no workload: its identity is the Gateway's.
+   */
+  gatewayKey?: string;
+  gateway?: MeshGateway;
+  /** Where a gateway's listeners bind (node metadata `trellis.gateway_address`; default every address). */
+  gatewayAddress?: string;
 }
 
 export interface NodeLike {
@@ -92,6 +101,12 @@ export function workloadOf(node: NodeLike, model: MeshModel): Workload | undefin
 export function proxyContext(node: NodeLike, model: MeshModel): ProxyContext {
   // Envoy announces user_agent_name "envoy"; gRPC libraries announce themselves otherwise.
   const kind: ProxyKind = node.user_agent_name === 'envoy' ? 'envoy' : 'proxyless';
+  const gatewayKey = kind === 'envoy' ? meta(node, NODE_METADATA.gateway) : undefined;
+  if (gatewayKey !== undefined) {
+    const gateway = model.gateways.get(gatewayKey);
+    const gatewayAddress = meta(node, NODE_METADATA.gatewayAddress);
+    return { nodeId: node.id, kind, gatewayKey, ...(gateway ? { gateway } : {}), ...(gatewayAddress ? { gatewayAddress } : {}), zone: node.locality?.zone || undefined, mode: 'explicit', outbound: { address: '127.0.0.1', port: OUTBOUND_PORT }, inboundAddress: '127.0.0.1', appPorts: new Map(), appAddress: '127.0.0.1' };
+  }
   const workload = workloadOf(node, model);
   const mode: InterceptionMode = meta(node, NODE_METADATA.mode) === 'transparent' ? 'transparent' : 'explicit';
   const transparent = mode === 'transparent';

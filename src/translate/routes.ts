@@ -136,7 +136,7 @@ export function virtualHost(
   const vhost = { name: virtualHostName(service.namespace, service.name, port.port), domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort) };
   // Gateway API routes attached to this port replace its TrafficSplits (mesh-routes.ts).
   const gatewayRoutes = applicableRoutes(service, port.port, options.callerNamespace);
-  if (gatewayRoutes.length > 0) return { ...vhost, routes: meshRoutes(gatewayRoutes, port, options.kind) };
+  if (gatewayRoutes.length > 0) return { ...vhost, routes: meshRoutes(gatewayRoutes, port.policy, options.kind) };
   // A split takes this port only if a backend with weight > 0 has it: one whose only
   // backends here weigh 0 would be weighted_clusters with no clusters, which Envoy and
   // gRPC reject (NACKing the whole RouteConfiguration); the root service keeps the port.

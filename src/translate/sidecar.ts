@@ -69,4 +69,8 @@ export const NODE_METADATA = {
   outboundAddress: 'trellis.outbound_address', // "127.0.0.1:15001"
   appPorts: 'trellis.app_ports', // "8080=18080,9090=19090"
   appAddress: 'trellis.app_address',
+  /** A Trellis gateway (`trellis bootstrap --gateway`): "ns/name" of the Gateway it serves; no workload then. */
+  gateway: 'trellis.gateway',
+  /** A gateway's listen address (its listeners' ports are the Gateway's). */
+  gatewayAddress: 'trellis.gateway_address',
 } as const;

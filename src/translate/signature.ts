@@ -18,7 +18,7 @@
  * on: tcp-outbound.ts.)
  */
 import { createHash } from 'node:crypto';
-import type { AccessRule, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
+import type { AccessRule, MeshGateway, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
 import type { ProxyContext } from './proxy.ts';
 import { inboundRules, visibleServices } from './scope.ts';
 
@@ -83,6 +83,39 @@ export function scopeOf(model: MeshModel, proxy: ProxyContext): { services: Mesh
   return scope;
 }
 
+const gatewayScopes = new WeakMap<MeshModel, Map<string, { services: MeshService[]; digest: string }>>();
+
+/**
+ * The services a gateway calls: its routes' backends that exist and their
+ * mirrors, whatever the mesh's authorization mode (the backends' sidecars
+ * decide whether to admit the gateway). One object per model version and
+ * gateway, like a scope of scopeOf.
+ */
+export function gatewayScopeOf(model: MeshModel, gateway: MeshGateway): { services: MeshService[]; digest: string } {
+  let byKey = gatewayScopes.get(model);
+  if (!byKey) gatewayScopes.set(model, (byKey = new Map()));
+  let scope = byKey.get(gateway.key);
+  if (!scope) {
+    const keys = new Set<string>();
+    for (const p of gateway.ports) {
+      for (const l of p.listeners) {
+        for (const r of l.routes) {
+          for (const rule of r.rules) {
+            for (const b of rule.backends) if (b.found) keys.add(`${b.namespace}/${b.name}`);
+            for (const f of rule.filters) if (f.type === 'RequestMirror') keys.add(`${f.backend.namespace}/${f.backend.name}`);
+          }
+        }
+      }
+    }
+    const services = [...keys].sort().map((k) => model.services.get(k)).filter((x): x is MeshService => x !== undefined);
+    scope = { services, digest: hash(services.map((x) => serviceDigest(model, x))) };
+    byKey.set(gateway.key, scope);
+  }
+  return scope;
+}
+
+const gatewayDigests = new WeakMap<MeshGateway, string>();
+
 /** A workload carries what its inbound side serves (`servedPorts`), so it is its own digest. */
 const workloadDigests = new WeakMap<Workload, string>();
 const rulesDigests = new WeakMap<readonly AccessRule[], string>();
@@ -95,7 +128,16 @@ function contextJson(context: Omit<ProxyContext, 'workload'>): string {
 }
 
 export function proxySignature(model: MeshModel, proxy: ProxyContext): string {
-  const { workload: w, ...context } = proxy;
+  const { workload: w, gateway, ...context } = proxy;
+  if (gateway) {
+    // A gateway's own resources: its Gateway (listeners, routes, certificates), the services it calls, the mesh.
+    return [
+      contextJson(context),
+      once(meshDigests, model.mesh, () => hash([JSON.stringify(model.mesh)])),
+      once(gatewayDigests, gateway, () => hash([JSON.stringify(gateway)])),
+      gatewayScopeOf(model, gateway).digest,
+    ].join('|');
+  }
   const rules = w && inboundRules(model, w);
   return [
     contextJson(context),

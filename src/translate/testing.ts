@@ -59,6 +59,7 @@ const TYPES: [keyof Omit<ProxyResources, 'identities'>, ResourceTypeUrl][] = [
   ['endpoints', TypeUrl.Endpoint],
   ['listeners', TypeUrl.Listener],
   ['routes', TypeUrl.Route],
+  ['secrets', TypeUrl.Secret],
 ];
 
 /** Encodes every resource of a translation (throws on anything the Envoy protos reject). */

@@ -6,8 +6,11 @@
  * pieces come back as the *same objects*: the cache then finds their encoded
  * bytes by identity, and a change costs work for what it touched only.
  */
-import type { AccessRule, MeshModel, MeshService, RateLimitService, RequestAuthn, ServedPort, Workload } from '../model/types.ts';
-import type { Cluster, ClusterLoadAssignment, FilterChain, Listener, RouteConfiguration } from '../xds/envoy-types.ts';
+import type { AccessRule, MeshGateway, MeshModel, MeshService, RateLimitService, RequestAuthn, ServedPort, Workload } from '../model/types.ts';
+import type { Cluster, ClusterLoadAssignment, FilterChain, Listener, RouteConfiguration, Secret } from '../xds/envoy-types.ts';
+import { gatewayListener } from './gateway/listeners.ts';
+import { gatewayRouteConfiguration } from './gateway/routes.ts';
+import { gatewayCertificateSecret } from './gateway/secrets.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { claimRbacFilter } from './claim-rbac.ts';
 import { blackholeCluster, catchAllVirtualHost, egressDefaultChain, egressHttpAccessLog, egressListenerFilters, externalChains, externalClusters, externalVirtualHosts, mayReach } from './egress.ts';
@@ -35,6 +38,7 @@ import {
   TCP_ROUTE_REFUSED,
   TRACING_CLUSTER,
   zonalEndpointsName,
+  gatewayRouteConfigName,
   serviceFqdn,
   upstreamSni,
 } from './names.ts';
@@ -45,7 +49,7 @@ import { httpPorts, outboundRouteConfiguration } from './routes.ts';
 import { inboundRules } from './scope.ts';
 import { INBOUND_PORT } from './sidecar.ts';
 import { hcmTelemetry, tracingCluster, type HcmTelemetry } from './telemetry.ts';
-import { portDigest, scopeOf } from './signature.ts';
+import { gatewayScopeOf, portDigest, scopeOf } from './signature.ts';
 import { directCluster, inboundTcpFilters, inboundTcpListener, outboundTcpChains, outboundTcpListener } from './tcp-listeners.ts';
 import { explicitTcpListeners, refusesSome, tcpPorts, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
 
@@ -62,6 +66,8 @@ export interface ProxyResources {
   routes: RouteConfiguration[];
   /** SPIFFE IDs whose certificate this proxy needs (its own), for the CA/SDS side. */
   identities: string[];
+  /** A gateway's own secrets (its HTTPS listeners' certificates), owned by its identity (`identities[0]`). */
+  secrets: Secret[];
 }
 
 type Scope = ReturnType<typeof scopeOf>;
@@ -88,6 +94,7 @@ export class Translator {
   /** Per scope (one object per model version and scope key: signature.ts), its outbound blocks. */
   private blocks = new WeakMap<Scope, Map<string, OutboundBlock>>();
   private readonly externalClusters = new Memo<Cluster[]>();
+  private readonly secrets = new Memo<Secret>();
 
   /** Call after translating every proxy for a model version: forget what nobody used. */
   sweep(): void {
@@ -96,15 +103,17 @@ export class Translator {
     this.routes.sweep();
     this.listeners.sweep();
     this.externalClusters.sweep();
+    this.secrets.sweep();
     sweepContentKeys();
   }
 
   translate(model: MeshModel, proxy: ProxyContext): ProxyResources {
+    if (proxy.gatewayKey !== undefined) return this.gateway(model, proxy, proxy.gateway);
     const scope = scopeOf(model, proxy);
     const services = scope.services;
     const envoy = proxy.kind === 'envoy';
     const own = envoy ? proxy.workload?.identity : undefined;
-    const out: ProxyResources = { clusters: [], sharedClusters: [], endpoints: [], listeners: [], routes: [], identities: own ? [own] : [] };
+    const out: ProxyResources = { clusters: [], sharedClusters: [], endpoints: [], listeners: [], routes: [], identities: own ? [own] : [], secrets: [] };
 
     // The outbound clusters and endpoints depend on the scope, whether the caller speaks mTLS, its
     // zone, whether it is a sidecar (gRPC clients speak HTTP/2 only: a TCP port is the sidecars'
@@ -177,6 +186,35 @@ export class Translator {
     }
     // A proxyless client that may call nothing has no listener naming the route configuration.
     if (!out.listeners.some((l) => 'api_listener' in l || l.name === OUTBOUND_LISTENER)) out.routes = [];
+    return out;
+  }
+
+  /**
+   * A gateway Envoy (translate/gateway/): a listener per port of its
+   * Gateway, route configurations, its certificates, and clusters to the
+   * services its routes call, over mTLS as the gateway's identity: the same
+   * outbound block a sidecar of that scope would get, shared with any proxy
+   * that has the same scope. Nothing while the Gateway is not programmed.
+   */
+  private gateway(model: MeshModel, proxy: ProxyContext, g: MeshGateway | undefined): ProxyResources {
+    if (!g) return { clusters: [], sharedClusters: [], endpoints: [], listeners: [], routes: [], identities: [], secrets: [] };
+    const shared = this.outboundBlock(gatewayScopeOf(model, g), { mtls: true, zone: proxy.zone, sidecar: true, a29: undefined });
+    const out: ProxyResources = { clusters: [...shared.clusters], sharedClusters: shared.clusters, endpoints: [...shared.endpoints], listeners: [], routes: [], identities: [g.identity], secrets: [] };
+    const address = proxy.gatewayAddress;
+    const seen = new Set<string>();
+    for (const p of g.ports) {
+      const shape = p.listeners.map((l) => [l.name, l.hostname, l.certificates.map((c) => c.secret)]);
+      out.listeners.push(this.listeners.get(['gateway', address, p.port, p.protocol, shape], () => gatewayListener(p, address)));
+      const configs = p.protocol === 'HTTP' ? [{ name: gatewayRouteConfigName(p.port), listeners: p.listeners }] : p.listeners.map((l) => ({ name: gatewayRouteConfigName(p.port, l.name), listeners: [l] }));
+      for (const c of configs) {
+        out.routes.push(this.routes.get(['gateway', c.name, c.listeners.map((l) => [l.name, l.hostname, l.routes])], () => gatewayRouteConfiguration(c.name, c.listeners)));
+      }
+      for (const c of p.listeners.flatMap((l) => l.certificates)) {
+        if (seen.has(c.secret)) continue;
+        seen.add(c.secret);
+        out.secrets.push(this.secrets.get([c.secret, c.certificateChainPem, c.privateKeyPem], () => gatewayCertificateSecret(c)));
+      }
+    }
     return out;
   }
 

@@ -213,4 +213,6 @@ export const NODES: readonly NodeInfo[] = [
   proxyless('grpc-anonymous', {}, 'zone-c'),
   // gRFC A29/A36/A41: an xDS-enabled gRPC server with a certificate provider (its listeners carry mTLS and RBAC).
   proxyless('grpc-secure-reviews', { [NODE_METADATA.workload]: 'shop/reviews-v2', 'trellis.certificate_provider': 'trellis' }),
+  // issue 10: a gateway Envoy of the Gateway shop/edge (which only some meshes have).
+  sidecar('edge-gateway', { [NODE_METADATA.gateway]: 'shop/edge', [NODE_METADATA.gatewayAddress]: '127.0.0.1' }),
 ];

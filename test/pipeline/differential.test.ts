@@ -17,6 +17,7 @@ import type { YamlFiles } from '../support/mesh-harness.ts';
 import { baseFiles, clientYaml, NODES, tcpServiceYaml, webPod, webPolicyYaml, webSplitYaml } from './differential-mesh.ts';
 import { anyChange, differences, Plane, TrustDomainSecrets } from './differential-plane.ts';
 import { intentsYaml, meshYaml, reviewsSlices, TRUST } from './shop.ts';
+import { tlsPair, tlsSecretYaml } from '../../src/model/tls-testing.ts';
 
 type Mode = 'Permissive' | 'Strict';
 type Change = (files: YamlFiles, mode: Mode) => YamlFiles;
@@ -309,6 +310,46 @@ endpoints: [{addresses: [10.0.2.7], conditions: {ready: true}, targetRef: {kind:
   { name: 'HTTPRoute added with a header match, redirect, rewrite and mirror (issue 10)', change: put('web/route.yaml', webRoute('  - matches: [{path: {type: PathPrefix, value: /old}}]\n    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}}]\n  - matches: [{path: {type: PathPrefix, value: /v2}, headers: [{name: x-canary, value: "true"}]}]\n    filters:\n    - {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}\n    - {type: RequestMirror, requestMirror: {backendRef: {name: web-v1, port: 8080}, percent: 10}}\n    backendRefs: [{name: web-v2, port: 8080}]\n')), visibleIn: PERMISSIVE_ONLY },
 ];
 
+/** issue 10 (north-south): a Trellis Gateway in shop, HTTP and HTTPS, with a route to the web split's backends. */
+const gatewayPair = tlsPair(['web.shop.example']);
+const otherPair = tlsPair(['other.shop.example']);
+const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: trellis}
+spec: {controllerName: trellis.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop}
+spec:
+  gatewayClassName: trellis
+  listeners:
+  - {name: http, port: 18080, protocol: HTTP}
+  - name: https
+    port: 18443
+    protocol: HTTPS
+    hostname: web.shop.example
+    tls: {certificateRefs: [{name: web-cert}]}
+`;
+const gatewayRoute = (rules = '  - matches: [{path: {type: PathPrefix, value: /web}}]\n    backendRefs: [{name: web-v1, port: 8080, weight: 80}, {name: web-v2, port: 8080, weight: 20}]\n') => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: edge-web, namespace: shop}
+spec:
+  parentRefs: [{name: edge}]
+  rules:
+${rules}`;
+
+const GATEWAY_EDITS: Edit[] = [
+  { name: 'gateway route: path and weights edited', change: put('gateway/route.yaml', gatewayRoute('  - matches: [{path: {type: Exact, value: /web/home}}]\n    backendRefs: [{name: web-v1, port: 8080, weight: 50}, {name: web-v2, port: 8080, weight: 50}]\n')) },
+  { name: 'gateway route: a header filter and a hostname added', change: replace('gateway/route.yaml', '  rules:\n', '  hostnames: [web.shop.example]\n  rules:\n  - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-via, value: edge}]}}]\n    backendRefs: [{name: reviews-v1, port: 9080}]\n') },
+  { name: 'gateway route removed', change: remove('gateway/route.yaml') },
+  { name: 'gateway certificate replaced', change: put('gateway/secret.yaml', tlsSecretYaml('shop', 'web-cert', otherPair)) },
+  { name: 'gateway listener hostname changed', change: replace('gateway/gateway.yaml', 'hostname: web.shop.example', 'hostname: other.shop.example') },
+  { name: 'gateway deleted', change: remove('gateway/gateway.yaml') },
+  { name: 'gateway service account set by annotation', change: replace('gateway/gateway.yaml', 'metadata: {name: edge, namespace: shop}', 'metadata: {name: edge, namespace: shop, annotations: {trellis.io/service-account: ingress}}') },
+  { name: 'gateway backend web-v2 vanishes', change: drop('web/app.yaml', 'Service', 'web-v2') },
+];
+
 let dir: string;
 let secrets: TrustDomainSecrets;
 
@@ -346,6 +387,30 @@ describe.each<Mode>(['Permissive', 'Strict'])('%s: issues 10/11: Gateway API TCP
 
 describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 10: HTTPRoute edits, incremental equals fresh', (mode) => {
   it.each(ROUTE_EDITS)('$name', (edit) => expectIncrementalEqualsFresh(withRoute(mode), edit, mode));
+});
+
+const withGateway = (mode: Mode): YamlFiles => ({
+  ...baseFiles(mode),
+  'gateway/gateway.yaml': GATEWAY,
+  'gateway/secret.yaml': tlsSecretYaml('shop', 'web-cert', gatewayPair),
+  'gateway/route.yaml': gatewayRoute(),
+});
+
+describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 10: gateway edits, incremental equals fresh', (mode) => {
+  it.each(GATEWAY_EDITS)('$name', ({ change, visibleIn }) => {
+    const base = withGateway(mode);
+    const edited = change(base, mode);
+    const freshBase = planeAfter(base);
+    const freshEdited = planeAfter(edited);
+    expect(anyChange(freshBase, freshEdited), 'does the edit change any proxy’s config?').toBe((visibleIn ?? [mode]).includes(mode));
+    expect(differences(planeAfter(base, edited), freshEdited), 'base, then the edit').toEqual([]);
+    expect(differences(planeAfter(edited, base), freshBase), 'the edit, then undone').toEqual([]);
+  });
+
+  it('the gateway node holds listeners, routes, clusters and its certificate', () => {
+    const snapshot = planeAfter(withGateway(mode)).cache.get('edge-gateway')!;
+    for (const t of PUSH_ORDER) expect(snapshot.get(t).items.size, SHORT_NAMES[t]).toBeGreaterThan(0);
+  });
 });
 
 describe.each<Mode>(['Permissive', 'Strict'])('%s: incremental publishing equals a fresh start', (mode) => {

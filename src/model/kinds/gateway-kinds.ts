@@ -1,11 +1,12 @@
 /**
- * The Gateway API kinds Trellis reads and checks but does not program in this
- * version: GatewayClass, Gateway, TLSRoute, TCPRoute and BackendTLSPolicy.
- * They are decoded against the v1.6 standard-channel schema (so `trellis
- * validate` catches their mistakes) and resolve/gateway-status.ts gives each a
- * condition that says what Trellis does with it; none is silently ignored.
+ * The Gateway API kinds besides the mesh routes: GatewayClass, Gateway,
+ * TLSRoute, TCPRoute and BackendTLSPolicy, decoded against the v1.6
+ * standard-channel schema (so `trellis validate` catches their mistakes).
+ * Gateways of Trellis's GatewayClasses are programmed (resolve/gateways.ts);
+ * resolve/gateway-status.ts says what Trellis does with the rest.
  */
-import { backendObjectRef, hostname, hostnames, parentRefs, TRELLIS_CONTROLLER, type BackendRefSpec, type ParentRefSpec } from './gateway-common.ts';
+import { backendObjectRef, hostnames, parentRefs, TRELLIS_CONTROLLER, type BackendRefSpec, type ParentRefSpec } from './gateway-common.ts';
+import { decodeListener, type ListenerSpec } from './gateway-listeners.ts';
 import { ruleName } from './http-route.ts';
 import type { KindSpec } from './kind.ts';
 
@@ -33,10 +34,8 @@ export const gatewayClassKind: KindSpec<GatewayClassSpec> = {
 
 export interface GatewaySpec {
   gatewayClassName: string;
-  listeners: { name: string; port: number; protocol: string; path: string }[];
+  listeners: ListenerSpec[];
 }
-
-const LISTENER_FIELDS = ['name', 'hostname', 'port', 'protocol', 'tls', 'allowedRoutes'];
 
 export const gatewayKind: KindSpec<GatewaySpec> = {
   apiVersion: V1,
@@ -45,23 +44,22 @@ export const gatewayKind: KindSpec<GatewaySpec> = {
   namespaced: true,
   topLevel: ['spec', 'status'],
   nameRule: 'subdomain',
-  decode(root) {
+  decode(root, ctx) {
     const spec = root.child('spec');
     if (!spec.object({ required: true, known: ['gatewayClassName', 'listeners', 'addresses', 'infrastructure', 'allowedListeners', 'tls'] })) return undefined;
     const gatewayClassName = spec.child('gatewayClassName').string({ required: true, maxLength: 253, expected: 'the name of a GatewayClass' });
+    // Listeners that conflict (one port, two protocols or one hostname) are the resolver's to mark
+    // Conflicted, listener by listener (resolve/gateways.ts), so the others keep serving.
     const listeners: GatewaySpec['listeners'] = [];
     const names = new Set<string>();
     const items = spec.child('listeners').list({ required: true, minItems: 1, expected: 'a list such as [{name: http, port: 80, protocol: HTTP}]' });
     if (items.length > 64) spec.child('listeners').report('OutOfRange', `${items.length} listeners; at most 64`);
     for (const l of items) {
-      if (!l.object({ known: LISTENER_FIELDS })) continue;
-      const name = l.child('name').string({ required: true, maxLength: 253 });
-      const port = l.child('port').integer({ required: true, min: 1, max: 65535 });
-      const protocol = l.child('protocol').string({ required: true, maxLength: 255, expected: 'HTTP, HTTPS, TLS, TCP or a domain-prefixed protocol' });
-      if (!l.child('hostname').absent) hostname(l.child('hostname'));
-      if (name !== undefined && names.has(name)) l.child('name').report('InvalidValue', `listener name "${name}" is used twice; listener names must be unique`);
-      if (name !== undefined) names.add(name);
-      if (name !== undefined && port !== undefined && protocol !== undefined) listeners.push({ name, port, protocol, path: l.path });
+      const listener = decodeListener(l, ctx.namespace);
+      if (!listener) continue;
+      if (names.has(listener.name)) l.child('name').report('InvalidValue', `listener name "${listener.name}" is used twice; listener names must be unique`);
+      names.add(listener.name);
+      listeners.push(listener);
     }
     return gatewayClassName === undefined ? undefined : { gatewayClassName, listeners };
   },

@@ -17,6 +17,7 @@ import { mtlsPolicyKind } from './mtls-policy.ts';
 import { podKind } from './pod.ts';
 import { requestAuthenticationKind } from './request-authentication.ts';
 import { referenceGrantKind } from './reference-grant.ts';
+import { secretKind } from './secret.ts';
 import { serviceKind } from './service.ts';
 import { tcpRouteKind } from './tcp-route.ts';
 import { trafficPolicyKind } from './traffic-policy.ts';
@@ -46,6 +47,7 @@ export const KINDS: readonly KindSpec<unknown>[] = [
   backendTlsPolicyKind,
   tlsRouteKind,
   gatewayTcpRouteKind,
+  secretKind,
 ] as readonly KindSpec<unknown>[];
 
 const BY_TYPE = new Map(KINDS.flatMap((k) => [k.apiVersion, ...(k.alsoServed ?? [])].map((v) => [`${v} ${k.kind}`, k] as const)));

@@ -27,12 +27,15 @@ import type { FieldProblem } from '../problem.ts';
 import { childPath } from '../field-path.ts';
 import type { MeshRoute, MeshRouteRule, ObjectKey, RouteBackend, RouteBackendRef, RouteFilter } from '../types.ts';
 import { objectKey, olderFirst, type Book, type Entry } from './book.ts';
+import { attachmentProblem, type Attachment, type GatewayIndex } from './gateways.ts';
 import type { ServiceDraft } from './services.ts';
 
 export interface GatewayInputs {
   gatewayClasses: readonly Entry<GatewayClassSpec>[];
   gateways: readonly Entry<GatewaySpec>[];
   referenceGrants: readonly Entry<ReferenceGrantSpec>[];
+  /** Trellis's own Gateways, which routes attach to (resolve/gateways.ts). */
+  index: GatewayIndex;
 }
 
 type Services = ReadonlyMap<ObjectKey, ServiceDraft>;
@@ -46,9 +49,10 @@ export function resolveMeshRoutes(
 ): Map<ObjectKey, MeshRoute[]> {
   const attached: { entry: Entry<MeshRouteSpec>; parent: number; service: ObjectKey; route: MeshRoute }[] = [];
   for (const e of routes.toSorted(olderFirst)) {
-    const found = checkParents(e, services, gw, book);
+    const { found, gateways } = checkParents(e, services, gw, book);
     const rules = e.spec.rules.map((r) => resolveRule(e, r, services, gw, book));
     if (book.rejected(e)) continue;
+    for (const a of gateways) gw.index.add(a, e, rules);
     for (const [service, { ports, parent }] of found) {
       const svc = services.get(service)!;
       const kind = e.kind as MeshRoute['kind'];
@@ -91,8 +95,9 @@ function portCarries(protocol: string, carries: Carries, role: 'parent' | 'backe
 }
 
 /** The services a route attaches to (merging parentRefs to the same service), reporting each parent that is not served. */
-export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[] }>, services: Services, gw: GatewayInputs, book: Book, carries: Carries = 'http'): Map<ObjectKey, { ports: number[]; parent: number }> {
+export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[]; hostnames: readonly string[] }>, services: Services, gw: GatewayInputs, book: Book, carries: Carries = 'http'): { found: Map<ObjectKey, { ports: number[]; parent: number }>; gateways: Extract<Attachment, { listeners: unknown }>[] } {
   const found = new Map<ObjectKey, { ports: number[]; parent: number }>();
+  const gateways: Extract<Attachment, { listeners: unknown }>[] = [];
   const pending: FieldProblem[] = [];
   let ourParents = 0;
   e.spec.parentRefs.forEach((p, i) => {
@@ -127,7 +132,10 @@ export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[] }>,
     const cls = gateway && gw.gatewayClasses.find((c) => c.name === gateway.spec.gatewayClassName);
     if (cls?.spec.controllerName === TRELLIS_CONTROLLER) {
       ourParents++;
-      return problem('UnsupportedValue', `Gateway "${p.namespace}/${p.name}" is of GatewayClass "${cls.name}" (Trellis's controller), but this Trellis version serves only mesh routes (parentRefs naming a Service): no Gateway is programmed`);
+      const a = gw.index.attach(e, p);
+      if ('reason' in a) return void pending.push(attachmentProblem(a, i));
+      gateways.push(a);
+      return;
     }
     const why = p.kind !== 'Gateway' ? `a parent of kind ${p.group ? `${p.group}/` : ''}${p.kind} is not one Trellis serves (mesh routes name a Service: group "", kind Service)`
       : !gateway ? `Gateway "${p.namespace}/${p.name}" does not exist`
@@ -138,9 +146,9 @@ export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[] }>,
     book.warn(e, 'spec.parentRefs', 'NoMatchingParent', 'the route has no parentRefs, so it applies nowhere; name a Service (group: "", kind: Service) to route mesh traffic');
   }
   // A parent Trellis serves that is wrong rejects the route only when no other parent took it.
-  const severity = found.size === 0 && ourParents > 0 ? 'error' : 'warning';
+  const severity = found.size === 0 && gateways.length === 0 && ourParents > 0 ? 'error' : 'warning';
   for (const p of pending) add(book, e, { ...p, severity: p.severity === 'error' ? severity : 'warning' });
-  return found;
+  return { found, gateways };
 }
 
 function resolveRule(e: Entry<MeshRouteSpec>, r: MeshRouteSpec['rules'][number], services: Services, gw: GatewayInputs, book: Book): MeshRouteRule {

@@ -38,7 +38,7 @@ export function resolveMeshTcpRoutes(
   /** The route that holds each port, for the Conflicted message. */
   const holder = new Map<string, ObjectKey>();
   for (const e of routes.toSorted(olderFirst)) {
-    const found = checkParents(e, services, gw, book, 'tcp');
+    const { found } = checkParents(e, services, gw, book, 'tcp');
     const meshOnly = e.spec.parentRefs.every(isServiceParent);
     const backends = e.spec.backends.map((b) => {
       const { found: ok, ...ref } = resolveBackend(e, b, meshOnly, services, gw, book, 'backend', 'tcp');

@@ -1,0 +1,53 @@
+/**
+ * Test helper: a CA and a server certificate for some DNS names, made by the
+ * OpenSSL CLI (an independent maker, as src/ca/testkit.ts uses it), for the
+ * kubernetes.io/tls Secrets of gateway tests. Used by tests only.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TlsPair {
+  /** The server certificate (PEM), signed by `caPem`. */
+  certificatePem: string;
+  privateKeyPem: string;
+  caPem: string;
+}
+
+const cache = new Map<string, TlsPair>();
+
+/** A fresh (per process, per name list) CA and an ECDSA P-256 leaf for `hosts`, valid one day. */
+export function tlsPair(hosts: readonly string[]): TlsPair {
+  const key = hosts.join(',');
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-tls-'));
+  try {
+    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+    run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=trellis test CA', '-days', '1']);
+    run(['req', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', `/CN=${hosts[0]}`]);
+    writeFileSync(join(dir, 'ext'), `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}\n`);
+    run(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '1', '-extfile', 'ext']);
+    const pair = { certificatePem: readFileSync(join(dir, 'leaf.pem'), 'utf8'), privateKeyPem: readFileSync(join(dir, 'leaf.key'), 'utf8'), caPem: readFileSync(join(dir, 'ca.pem'), 'utf8') };
+    cache.set(key, pair);
+    return pair;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A kubernetes.io/tls Secret as YAML, its values base64 in `data` as `kubectl create secret tls` writes them. */
+export function tlsSecretYaml(namespace: string, name: string, pair: Pick<TlsPair, 'certificatePem' | 'privateKeyPem'>): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  return `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: ${namespace}}
+type: kubernetes.io/tls
+data:
+  tls.crt: ${b64(pair.certificatePem)}
+  tls.key: ${b64(pair.privateKeyPem)}
+---
+`;
+}

@@ -42,7 +42,7 @@ import { resolveMtls } from './resolve/mtls.ts';
 import { checkGatewayKinds } from './resolve/gateway-status.ts';
 import { GatewayIndex, withGatewayStatus } from './resolve/gateways.ts';
 import { parentRefsOf, resolveMeshRoutes, warnShadowedSplits } from './resolve/mesh-routes.ts';
-import { resolveMeshTcpRoutes } from './resolve/mesh-tcp-routes.ts';
+import { resolveStreamRoutes } from './resolve/stream-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
 import { resolveServices } from './resolve/services.ts';
@@ -167,9 +167,9 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const index = new GatewayIndex({ ...gatewayInputs, secrets: of(secretKind), namespaceLabels, trustDomain: mesh.trustDomain }, book);
   const routesByService = resolveMeshRoutes([...of(httpRouteKind), ...of(grpcRouteKind)], svc.services, { ...gatewayInputs, index }, book);
   warnShadowedSplits(of(trafficSplitKind), splits, routesByService, svc.services, book);
-  const tcpRoutesByPort = resolveMeshTcpRoutes(of(gatewayTcpRouteKind), svc.services, { ...gatewayInputs, index }, book);
+  const tcpRoutesByPort = resolveStreamRoutes([...of(gatewayTcpRouteKind), ...of(tlsRouteKind)], svc.services, { ...gatewayInputs, index }, book);
   const ours = (p: ParentRef) => isServiceParent(p) || index.ours(p);
-  checkGatewayKinds({ ...gatewayInputs, tlsRoutes: of(tlsRouteKind), backendTlsPolicies: of(backendTlsPolicyKind) }, book, ours);
+  checkGatewayKinds({ ...gatewayInputs, backendTlsPolicies: of(backendTlsPolicyKind) }, book);
   const gateways = index.finish();
 
   const splitOrder = splitsByService(splits);

@@ -67,7 +67,8 @@ export interface MeshGateway {
 
 export interface GatewayPort {
   port: number;
-  protocol: 'HTTP' | 'HTTPS';
+  /** TLS: passthrough, routed by SNI (TLSRoute); TCP: one TCPRoute's backends. */
+  protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP';
   /** Its programmed listeners, in the Gateway's order. */
   listeners: readonly GatewayListener[];
 }
@@ -80,6 +81,19 @@ export interface GatewayListener {
   certificates: readonly GatewayCertificate[];
   /** Attached routes, oldest first (the order that breaks precedence ties). */
   routes: readonly GatewayRoute[];
+  /** TLS and TCP listeners: the TLSRoutes (each SNI name once) or the one TCPRoute attached, oldest first. */
+  streams: readonly GatewayStreamRoute[];
+}
+
+/** A TLSRoute or TCPRoute as attached to one TLS or TCP listener: where its connections go. */
+export interface GatewayStreamRoute {
+  kind: 'TLSRoute' | 'TCPRoute';
+  namespace: string;
+  name: string;
+  /** TLSRoute: the SNI names it takes on this listener (its hostnames intersected with the listener's, none another route took first). */
+  hostnames: readonly string[];
+  /** Positive weights only; none: every connection is refused. */
+  backends: readonly TcpRouteBackend[];
 }
 
 /** A kubernetes.io/tls Secret's pair. The key goes only into that gateway's SDS secret. */

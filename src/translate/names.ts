@@ -469,6 +469,15 @@ export function gatewayListenerName(port: number): string {
   return `gateway_${port}`;
 }
 
+/**
+ * A TLS passthrough or TCP port's filter chain for one route on one Gateway
+ * listener (`<listener>/<Kind>/<ns>/<name>`): what a config dump shows for
+ * the SNI names that route takes. `<listener>/refused` when none attached.
+ */
+export function gatewayStreamChainName(listener: string, route?: { kind: string; namespace: string; name: string }): string {
+  return route ? `${listener}/${route.kind}/${route.namespace}/${route.name}` : `${listener}/refused`;
+}
+
 export function gatewayRouteConfigName(port: number, listener?: string): string {
   return listener === undefined ? `gateway_${port}` : `gateway_${port}_${listener}`;
 }

@@ -10,7 +10,7 @@
  * directly, through the first. Envoy refuses a listener with two filter
  * chains of one match, so a second claim is left out, never emitted.
  */
-import type { MeshService, ServicePort } from '../model/types.ts';
+import type { MeshService, ServicePort, TcpRouteBackend } from '../model/types.ts';
 import { directClusterName, outboundClusterName, outboundTcpChainName, outboundTcpListenerName, TCP_ROUTE_REFUSED } from './names.ts';
 import type { ProxyContext } from './proxy.ts';
 import type { TcpDestination, TcpTarget } from './tcp-listeners.ts';
@@ -32,10 +32,13 @@ export function tcpPorts(services: readonly MeshService[]): TcpPort[] {
  * the connection is closed), as the spec's 500 for HTTP.
  */
 export function tcpTarget(s: MeshService, p: ServicePort): TcpTarget {
-  const route = p.tcpRoute;
-  if (!route) return outboundClusterName(s.namespace, s.name, p.port);
-  const found = route.backends.filter((b) => b.found).map((b) => ({ name: outboundClusterName(b.namespace, b.name, b.port), weight: b.weight }));
-  const missing = route.backends.reduce((n, b) => n + (b.found ? 0 : b.weight), 0);
+  return p.tcpRoute ? backendsTarget(p.tcpRoute.backends) : outboundClusterName(s.namespace, s.name, p.port);
+}
+
+/** A TCPRoute's or TLSRoute's backends as a tcp_proxy target (mesh or gateway): each backend's own cluster, by weight. */
+export function backendsTarget(backends: readonly TcpRouteBackend[]): TcpTarget {
+  const found = backends.filter((b) => b.found).map((b) => ({ name: outboundClusterName(b.namespace, b.name, b.port), weight: b.weight }));
+  const missing = backends.reduce((n, b) => n + (b.found ? 0 : b.weight), 0);
   const target = missing > 0 ? [...found, { name: TCP_ROUTE_REFUSED, weight: missing }] : found;
   if (target.length === 0) return TCP_ROUTE_REFUSED;
   return target.length === 1 ? target[0]!.name : target;

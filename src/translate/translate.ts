@@ -11,6 +11,7 @@ import type { Cluster, ClusterLoadAssignment, FilterChain, Listener, RouteConfig
 import { gatewayListener } from './gateway/listeners.ts';
 import { gatewayRouteConfiguration } from './gateway/routes.ts';
 import { gatewayCertificateSecret } from './gateway/secrets.ts';
+import { gatewayStreamChains, gatewayStreamListener } from './gateway/streams.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { claimRbacFilter } from './claim-rbac.ts';
 import { blackholeCluster, catchAllVirtualHost, egressDefaultChain, egressHttpAccessLog, egressListenerFilters, externalChains, externalClusters, externalVirtualHosts, mayReach } from './egress.ts';
@@ -203,6 +204,14 @@ export class Translator {
     const address = proxy.gatewayAddress;
     const seen = new Set<string>();
     for (const p of g.ports) {
+      if (p.protocol === 'TLS' || p.protocol === 'TCP') {
+        // TLS passthrough and TCP (gateway/streams.ts): no route configuration, no certificate.
+        out.listeners.push(this.listeners.get(['gateway-stream', address, p], () => gatewayStreamListener(p, address)));
+        if (gatewayStreamChains(p).some((c) => refusesSome(c.target)) && !out.clusters.some((c) => c.name === TCP_ROUTE_REFUSED)) {
+          out.clusters.push(this.clusters.get([TCP_ROUTE_REFUSED], () => blackholeCluster(TCP_ROUTE_REFUSED)));
+        }
+        continue;
+      }
       const shape = p.listeners.map((l) => [l.name, l.hostname, l.certificates.map((c) => c.secret)]);
       out.listeners.push(this.listeners.get(['gateway', address, p.port, p.protocol, shape], () => gatewayListener(p, address)));
       const configs = p.protocol === 'HTTP' ? [{ name: gatewayRouteConfigName(p.port), listeners: p.listeners }] : p.listeners.map((l) => ({ name: gatewayRouteConfigName(p.port, l.name), listeners: [l] }));

@@ -339,6 +339,16 @@ spec:
   rules:
 ${rules}`;
 
+/** A listener added to the gateway, after its HTTPS one. */
+const addGatewayListener = (listener: string): Change => replace('gateway/gateway.yaml', '    tls: {certificateRefs: [{name: web-cert}]}\n', `    tls: {certificateRefs: [{name: web-cert}]}\n  - ${listener}\n`);
+const gatewayStreamRoute = (kind: 'TLSRoute' | 'TCPRoute', listener: string, hostnames: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: ${kind}
+metadata: {name: edge-db, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: ${listener}}]
+${hostnames}  rules: [{backendRefs: [{name: db, port: 5432}]}]
+`;
+
 const GATEWAY_EDITS: Edit[] = [
   { name: 'gateway route: path and weights edited', change: put('gateway/route.yaml', gatewayRoute('  - matches: [{path: {type: Exact, value: /web/home}}]\n    backendRefs: [{name: web-v1, port: 8080, weight: 50}, {name: web-v2, port: 8080, weight: 50}]\n')) },
   { name: 'gateway route: a header filter and a hostname added', change: replace('gateway/route.yaml', '  rules:\n', '  hostnames: [web.shop.example]\n  rules:\n  - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-via, value: edge}]}}]\n    backendRefs: [{name: reviews-v1, port: 9080}]\n') },
@@ -348,6 +358,10 @@ const GATEWAY_EDITS: Edit[] = [
   { name: 'gateway deleted', change: remove('gateway/gateway.yaml') },
   { name: 'gateway service account set by annotation', change: replace('gateway/gateway.yaml', 'metadata: {name: edge, namespace: shop}', 'metadata: {name: edge, namespace: shop, annotations: {trellis.io/service-account: ingress}}') },
   { name: 'gateway backend web-v2 vanishes', change: drop('web/app.yaml', 'Service', 'web-v2') },
+  // issues 10/11: TLS passthrough and TCP listeners
+  { name: 'gateway TCP listener with a TCPRoute to db added', change: all(addGatewayListener('{name: tcp, port: 15432, protocol: TCP}'), put('gateway/stream.yaml', gatewayStreamRoute('TCPRoute', 'tcp', ''))) },
+  { name: 'gateway TLS passthrough listener with a TLSRoute to db added', change: all(addGatewayListener('{name: tls, port: 18444, protocol: TLS, tls: {mode: Passthrough}}'), put('gateway/stream.yaml', gatewayStreamRoute('TLSRoute', 'tls', '  hostnames: [db.shop.example]\n'))) },
+  { name: 'gateway TCP listener whose TCPRoute names a missing backend', change: all(addGatewayListener('{name: tcp, port: 15432, protocol: TCP}'), put('gateway/stream.yaml', gatewayStreamRoute('TCPRoute', 'tcp', '').replace('name: db,', 'name: db-v9,'))) },
 ];
 
 let dir: string;

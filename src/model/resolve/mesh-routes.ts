@@ -27,7 +27,7 @@ import type { FieldProblem } from '../problem.ts';
 import { childPath } from '../field-path.ts';
 import type { MeshRoute, MeshRouteRule, ObjectKey, RouteBackend, RouteBackendRef, RouteFilter } from '../types.ts';
 import { objectKey, olderFirst, type Book, type Entry } from './book.ts';
-import { attachmentProblem, type Attachment, type GatewayIndex } from './gateways.ts';
+import { attachmentProblem, type Attached, type GatewayIndex } from './gateways.ts';
 import type { ServiceDraft } from './services.ts';
 
 export interface GatewayInputs {
@@ -84,20 +84,29 @@ function add(book: Book, e: { id: string }, p: FieldProblem): void {
   book.add(e.id, p);
 }
 
-/** What a route kind sends: HTTP (HTTPRoute, GRPCRoute) or a byte stream (TCPRoute, mesh-tcp-routes.ts); it decides which service ports it may name. */
-export type Carries = 'http' | 'tcp';
+/**
+ * What a route kind sends: HTTP (HTTPRoute, GRPCRoute) or a byte stream
+ * (TCPRoute; TLSRoute, whose TLS passes through: stream-routes.ts); it
+ * decides which service ports it may name.
+ */
+export type Carries = 'http' | 'tcp' | 'tls';
 
-/** A port a route of this kind may attach to or send to: HTTP routes any but a declared TCP port; TCPRoutes a declared TCP one. */
+/**
+ * A port a route of this kind may attach to or send to: HTTP routes any but a
+ * declared TCP port; TCPRoutes a declared TCP one; TLSRoutes no Service port
+ * (mesh SNI routing is not served) but send to TCP ones.
+ */
 function portCarries(protocol: string, carries: Carries, role: 'parent' | 'backend'): boolean {
   if (carries === 'http') return protocol !== 'tcp';
+  if (carries === 'tls' && role === 'parent') return false;
   // An undeclared backend port's sidecar falls back to TCP for what is not HTTP (translate/detect.ts).
   return protocol === 'tcp' || (role === 'backend' && protocol === 'auto');
 }
 
 /** The services a route attaches to (merging parentRefs to the same service), reporting each parent that is not served. */
-export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[]; hostnames: readonly string[] }>, services: Services, gw: GatewayInputs, book: Book, carries: Carries = 'http'): { found: Map<ObjectKey, { ports: number[]; parent: number }>; gateways: Extract<Attachment, { listeners: unknown }>[] } {
+export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[]; hostnames: readonly string[] }>, services: Services, gw: GatewayInputs, book: Book, carries: Carries = 'http'): { found: Map<ObjectKey, { ports: number[]; parent: number }>; gateways: Attached[] } {
   const found = new Map<ObjectKey, { ports: number[]; parent: number }>();
-  const gateways: Extract<Attachment, { listeners: unknown }>[] = [];
+  const gateways: Attached[] = [];
   const pending: FieldProblem[] = [];
   let ourParents = 0;
   e.spec.parentRefs.forEach((p, i) => {
@@ -120,7 +129,9 @@ export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[]; ho
       if (usable.length === 0) {
         return problem('UnsupportedValue', carries === 'http'
           ? `port ${port ?? '(every port)'} of service "${p.name}" carries plain TCP (appProtocol or port name); ${e.kind}s route HTTP. Set appProtocol: http (or grpc) on the port`
-          : `port ${port ?? '(every port)'} of service "${p.name}" is not declared TCP (appProtocol: tcp, or a tcp- port name); ${e.kind}s route plain TCP ports. Use an HTTPRoute for an HTTP port, or declare the port tcp`);
+          : carries === 'tls'
+            ? `a TLSRoute attached to a Service (SNI routing inside the mesh, experimental in GAMMA) is not served by Trellis: connections to the port go to the service's own endpoints, whatever their SNI. To split a TLS port's connections by weight, attach a TCPRoute to it (the TLS passes through untouched)`
+            : `port ${port ?? '(every port)'} of service "${p.name}" is not declared TCP (appProtocol: tcp, or a tcp- port name); ${e.kind}s route plain TCP ports. Use an HTTPRoute for an HTTP port, or declare the port tcp`);
       }
       const key = svc.key;
       const prev = found.get(key);
@@ -134,7 +145,7 @@ export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[]; ho
       ourParents++;
       const a = gw.index.attach(e, p);
       if ('reason' in a) return void pending.push(attachmentProblem(a, i));
-      gateways.push(a);
+      gateways.push({ ...a, parent: i });
       return;
     }
     const why = p.kind !== 'Gateway' ? `a parent of kind ${p.group ? `${p.group}/` : ''}${p.kind} is not one Trellis serves (mesh routes name a Service: group "", kind Service)`

@@ -159,3 +159,117 @@ spec:
     expect(p!.message).toMatch(/attach a TCPRoute/);
   });
 });
+
+const CLASS = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: trellis}
+spec: {controllerName: trellis.io/gateway-controller}
+---
+`;
+
+/** edge: a TLS passthrough listener for *.example.com on 8443, a TCP listener on 5432, an HTTP one on 8080. */
+const EDGE = (tlsMode = 'Passthrough', tcpKinds = '') => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: demo}
+spec:
+  gatewayClassName: trellis
+  listeners:
+  - {name: tls, port: 8443, protocol: TLS, hostname: "*.example.com", tls: {mode: ${tlsMode}${tlsMode === 'Terminate' ? ', certificateRefs: [{name: cert}]' : ''}}}
+  - {name: tcp, port: 5432, protocol: TCP${tcpKinds}}
+  - {name: http, port: 8080, protocol: HTTP}
+---
+`;
+
+const tlsRoute = (name: string, hostnames: string, backends: string, o: { created?: string; parent?: string } = {}) => `apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: ${name}, namespace: demo${o.created ? `, creationTimestamp: "${o.created}"` : ''}}
+spec:
+  parentRefs: [${o.parent ?? '{name: edge}'}]
+  hostnames: [${hostnames}]
+  rules: [{backendRefs: [${backends}]}]
+---
+`;
+const gatewayTcpRoute = (name: string, backends: string, o: { created?: string; parent?: string } = {}) => tcpRoute(name, `
+parentRefs: [${o.parent ?? '{name: edge, sectionName: tcp}'}]
+rules: [{backendRefs: [${backends}]}]
+`, o);
+
+const edgeOf = (r: ReturnType<typeof buildWith>) => r.model.gateways.get('demo/edge')!;
+const listenerStatus = (r: ReturnType<typeof buildWith>, name: string) => statusOf(r, 'Gateway', 'edge').listeners!.find((l) => l.name === name)!;
+
+describe('issue 10: TLS passthrough and TCP listeners of a Trellis Gateway, in the model', () => {
+  it('a TLSRoute on the TLS listener takes its SNI names, a TCPRoute the TCP listener with weighted backends; listeners say what they carry and how many routes', () => {
+    const r = build(CLASS + EDGE() + tlsRoute('db-tls', 'db.example.com', '{name: db-v1, port: 5432}') + gatewayTcpRoute('db-tcp', '{name: db-v1, port: 5432, weight: 90}, {name: db-v2, port: 5432, weight: 10}'));
+    expect(problemsOf(r)).toEqual([]);
+    const ports = edgeOf(r).ports.map((p) => [p.port, p.protocol, p.listeners.map((l) => l.streams.map((s) => [s.kind, s.name, s.hostnames, s.backends.map((b) => `${b.name}:${b.weight}`)]))]);
+    expect(ports).toEqual([
+      [5432, 'TCP', [[['TCPRoute', 'db-tcp', [], ['db-v1:90', 'db-v2:10']]]]],
+      [8080, 'HTTP', [[]]],
+      [8443, 'TLS', [[['TLSRoute', 'db-tls', ['db.example.com'], ['db-v1:1']]]]],
+    ]);
+    expect([listenerStatus(r, 'tls'), listenerStatus(r, 'tcp')].map((l) => [l.supportedKinds.map((k) => k.kind), l.attachedRoutes])).toEqual([[['TLSRoute'], 1], [['TCPRoute'], 1]]);
+    expect(conditions(r, 'TLSRoute', 'db-tls')).toEqual([['Accepted', 'True', 'Accepted'], ['ResolvedRefs', 'True', 'ResolvedRefs']]);
+    expect(conditions(r, 'TCPRoute', 'db-tcp')).toEqual([['Accepted', 'True', 'Accepted'], ['ResolvedRefs', 'True', 'ResolvedRefs']]);
+  });
+
+  it('a TLS listener that would terminate TLS is not served (Accepted=False UnsupportedValue); the others are', () => {
+    const r = build(CLASS + EDGE('Terminate'));
+    expect(listenerStatus(r, 'tls').conditions.map((c) => [c.type, c.status, c.reason])).toContainEqual(['Accepted', 'False', 'UnsupportedValue']);
+    expect(edgeOf(r).ports.map((p) => p.protocol)).toEqual(['TCP', 'HTTP']);
+  });
+
+  it('two TCPRoutes on one TCP listener: the older takes it, the newer is Conflicted for that parent', () => {
+    const r = build(CLASS + EDGE() + gatewayTcpRoute('a-newer', '{name: db-v2, port: 5432}', { created: '2026-12-05T10:00:00Z' }) + gatewayTcpRoute('z-older', '{name: db-v1, port: 5432}', { created: '2026-12-01T10:00:00Z' }));
+    expect(edgeOf(r).ports[0]!.listeners[0]!.streams.map((s) => s.name)).toEqual(['z-older']);
+    expect(conditions(r, 'TCPRoute', 'a-newer')[0]).toEqual(['Accepted', 'False', 'Conflicted']);
+    expect(listenerStatus(r, 'tcp').attachedRoutes).toBe(1);
+  });
+
+  it('two TLSRoutes naming one SNI name: the older keeps it, the newer takes only the names left (none left: Conflicted)', () => {
+    const r = build(CLASS + EDGE()
+      + tlsRoute('old', 'db.example.com', '{name: db-v1, port: 5432}', { created: '2026-12-01T10:00:00Z' })
+      + tlsRoute('new', 'db.example.com, pg.example.com', '{name: db-v2, port: 5432}', { created: '2026-12-02T10:00:00Z' })
+      + tlsRoute('newest', 'db.example.com', '{name: db-v2, port: 5432}', { created: '2026-12-03T10:00:00Z' }));
+    const tls = edgeOf(r).ports.find((p) => p.protocol === 'TLS')!.listeners[0]!;
+    expect(tls.streams.map((s) => [s.name, s.hostnames])).toEqual([['old', ['db.example.com']], ['new', ['pg.example.com']]]);
+    expect(conditions(r, 'TLSRoute', 'newest')[0]).toEqual(['Accepted', 'False', 'Conflicted']);
+  });
+
+  it('kinds and hostnames: a TLSRoute on the HTTP listener and an HTTPRoute on the TLS one are NotAllowedByListeners; a TLSRoute outside the listener\'s hostname is NoMatchingListenerHostname', () => {
+    const r = build(CLASS + EDGE()
+      + tlsRoute('on-http', 'db.example.com', '{name: db-v1, port: 5432}', { parent: '{name: edge, sectionName: http}' })
+      + tlsRoute('elsewhere', 'db.example.org', '{name: db-v1, port: 5432}', { parent: '{name: edge, sectionName: tls}' })
+      + `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: demo}
+spec:
+  parentRefs: [{name: edge, sectionName: tls}]
+  rules: [{backendRefs: [{name: db, port: 8080}]}]
+---
+`);
+    expect(conditions(r, 'TLSRoute', 'on-http')[0]).toEqual(['Accepted', 'False', 'NotAllowedByListeners']);
+    expect(conditions(r, 'HTTPRoute', 'web')[0]).toEqual(['Accepted', 'False', 'NotAllowedByListeners']);
+    expect(conditions(r, 'TLSRoute', 'elsewhere')[0]).toEqual(['Accepted', 'False', 'NoMatchingListenerHostname']);
+  });
+
+  it('allowedRoutes.kinds naming HTTPRoute on a TCP listener: InvalidRouteKinds (it carries TCPRoutes only)', () => {
+    const r = build(CLASS + EDGE('Passthrough', ', allowedRoutes: {kinds: [{kind: HTTPRoute}]}'));
+    expect(problemsOf(r).map((p) => [p.reason, p.field])).toEqual([['InvalidRouteKinds', 'spec.listeners[1].allowedRoutes.kinds[0]']]);
+    expect(listenerStatus(r, 'tcp').conditions.map((c) => [c.type, c.status, c.reason])).toContainEqual(['ResolvedRefs', 'False', 'InvalidRouteKinds']);
+  });
+
+  it('a gateway route\'s backend in another namespace needs a ReferenceGrant (RefNotPermitted: its share refused)', () => {
+    const r = build(CLASS + EDGE() + `apiVersion: v1
+kind: Namespace
+metadata: {name: data}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: pg, namespace: data}
+spec: {ports: [{name: pg, port: 5432, appProtocol: tcp}]}
+---
+` + gatewayTcpRoute('db-tcp', '{name: pg, namespace: data, port: 5432}'));
+    expect(problemsOf(r).map((p) => [p.severity, p.reason, p.field])).toEqual([['warning', 'RefNotPermitted', 'spec.rules[0].backendRefs[0].namespace']]);
+    expect(edgeOf(r).ports[0]!.listeners[0]!.streams[0]!.backends).toEqual([{ namespace: 'data', name: 'pg', port: 5432, weight: 1, found: false }]);
+  });
+});

@@ -80,6 +80,8 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
       appPorts: parsePorts(args.lists['app-port'] ?? []),
       appAddress: args.values['app-address'],
       statsAddress: args.values['stats-address'],
+      // A gateway pod (docs/gateway-api.md "Running a gateway"): its identity is its pod's service account.
+      ...(args.values.gateway ? { gateway: { key: args.values.gateway, ...(args.values['listen-address'] ? { address: args.values['listen-address'] } : {}) } } : {}),
     });
     if (args.values.out) await writeOutput(args.values.out, yaml, 0o600);
     else process.stdout.write(yaml);

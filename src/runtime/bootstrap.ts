@@ -145,6 +145,8 @@ export interface ClusterBootstrapOptions {
   appAddress?: string;
   /** As for a folder's workload; default 0.0.0.0:15090 (what the scrape annotations of `trellis inject` name). */
   statsAddress?: string;
+  /** A gateway pod instead of a sidecar: the Gateway it serves and where its listeners bind. */
+  gateway?: { key: string; address?: string };
 }
 
 /**
@@ -199,6 +201,7 @@ export async function clusterBootstrapYaml(o: ClusterBootstrapOptions): Promise<
     outboundAddress: o.outboundAddress ?? `${o.mode === 'transparent' ? '0.0.0.0' : '127.0.0.1'}:${OUTBOUND_PORT}`,
     appPorts: o.appPorts,
     appAddress: o.appAddress,
+    ...(o.gateway ? { gateway: o.gateway } : {}),
     ...(stats ? { stats: { ...stats, source } } : {}),
   });
   if (o.caPem) return `# Envoy bootstrap for ${o.nodeId}, written by trellis bootstrap --token-file.\n# Envoy reads the pod's service-account token from ${path.resolve(o.tokenFile)} on every ADS stream.\n${stringify(bootstrap, { lineWidth: 0 })}`;

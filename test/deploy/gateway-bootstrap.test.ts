@@ -13,32 +13,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { BASE_MESH } from '../../src/model/testing.ts';
-import { tlsPair, tlsSecretYaml } from '../../src/model/tls-testing.ts';
+import { tlsPair, tlsSecretYaml, trellisGatewayYaml } from '../../src/model/gateway-testing.ts';
 import { proxyContext } from '../../src/translate/proxy.ts';
 import { meshWith } from '../../src/translate/testing.ts';
 import { Translator } from '../../src/translate/translate.ts';
 import { envoyBin } from '../support/venv.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: demo}
-spec:
-  gatewayClassName: trellis
-  listeners:
-  - {name: http, port: 18080, protocol: HTTP}
-  - name: https
-    port: 18443
-    protocol: HTTPS
-    hostname: web.example.com
-    tls: {certificateRefs: [{name: web-cert}]}
----
-${tlsSecretYaml('demo', 'web-cert', tlsPair(['web.example.com']))}apiVersion: gateway.networking.k8s.io/v1
+const GATEWAY = `${trellisGatewayYaml({ namespace: 'demo', httpPort: 18080, httpsPort: 18443, hostname: 'web.example.com', secret: 'web-cert' })}${tlsSecretYaml('demo', 'web-cert', tlsPair(['web.example.com']))}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: web, namespace: demo}
 spec:
@@ -95,6 +77,24 @@ describe('issue 10: trellis bootstrap --gateway', () => {
     ];
     const file = path.join(dir, 'gateway-bootstrap.yaml');
     await writeFile(file, stringify({ ...bootstrap, static_resources: { clusters: [...bootstrap.static_resources.clusters, ...out.clusters.map(staticSds)], listeners: staticSds(inline), secrets: [...out.secrets, ...caSecrets] } }, { lineWidth: 0 }));
+    const v = await promisify(execFile)(envoyBin(), ['--mode', 'validate', '-c', file, '--disable-hot-restart', '--log-level', 'error'], { timeout: 30_000 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: `${e.stderr ?? ''}${e.stdout ?? ''}` }));
+    expect(v.stdout).toContain('OK');
+  });
+
+  it('in a cluster (--token-file): a gateway pod\'s bootstrap names the Gateway and reads its service-account token per stream; Envoy validates it', async () => {
+    const token = path.join(dir, 'token');
+    const claims = Buffer.from(JSON.stringify({ sub: 'system:serviceaccount:demo:edge' })).toString('base64url');
+    await writeFile(token, `eyJhbGciOiJSUzI1NiJ9.${claims}.sig`);
+    const ca = path.join(dir, 'ca.pem');
+    await writeFile(ca, tlsPair(['web.example.com']).caPem);
+    const r = await trellis(['bootstrap', '--token-file', token, '--gateway', 'demo/edge', '--node-id', 'demo/edge-7d9c8b6f5-x2x9q', '--ca-file', ca, '--xds-address', 'trellis.trellis-system:18000']);
+    expect(r.code, r.stderr).toBe(0);
+    const bootstrap = parse(r.stdout) as { node: { id: string; metadata: Record<string, string> } };
+    expect(bootstrap.node).toMatchObject({ id: 'demo/edge-7d9c8b6f5-x2x9q', metadata: { 'trellis.gateway': 'demo/edge' } });
+    expect(bootstrap.node.metadata['trellis.workload']).toBeUndefined();
+    expect(r.stdout).toContain(token);
+    const file = path.join(dir, 'gateway-pod.yaml');
+    await writeFile(file, r.stdout);
     const v = await promisify(execFile)(envoyBin(), ['--mode', 'validate', '-c', file, '--disable-hot-restart', '--log-level', 'error'], { timeout: 30_000 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: `${e.stderr ?? ''}${e.stdout ?? ''}` }));
     expect(v.stdout).toContain('OK');
   });

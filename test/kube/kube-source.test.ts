@@ -447,3 +447,60 @@ describe('deploy/kubernetes', () => {
     }
   });
 });
+
+describe('issue 10 (north-south): a Trellis Gateway in a cluster', () => {
+  it('GatewayClass Accepted with supportedFeatures, Gateway Accepted/Programmed with its listeners (attachedRoutes, observedGeneration), written as the trellis service account; the HTTPS listener\'s kubernetes.io/tls Secret is read (an Opaque one is not even watched)', async () => {
+    const { tlsPair, tlsSecretYaml, trellisGatewayYaml } = await import('../../src/model/gateway-testing.ts');
+    const { NODE_METADATA } = await import('../../src/translate/sidecar.ts');
+    const { structOf } = await import('../support/mesh-harness.ts');
+    const objs = yamlObjects(`${trellisGatewayYaml({ namespace: 'shop', httpPort: 8080, httpsPort: 8443, hostname: 'shop.example.com', secret: 'shop-cert' })}${tlsSecretYaml('shop', 'shop-cert', tlsPair(['shop.example.com']))}apiVersion: v1
+kind: Secret
+metadata: {name: not-tls, namespace: shop}
+stringData: {password: hunter2}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: edge-reviews, namespace: shop}
+spec:
+  parentRefs: [{name: edge}]
+  rules: [{backendRefs: [{name: reviews-v1, port: 8080}]}]
+`);
+    try {
+      await apply(cluster.rest, objs);
+      const classPath = '/apis/gateway.networking.k8s.io/v1/gatewayclasses/trellis';
+      const gwPath = '/apis/gateway.networking.k8s.io/v1/namespaces/shop/gateways/edge';
+      const cls = await until('GatewayClass status', async () => {
+        const o = await cluster.rest.get<Json>(classPath);
+        return ((o.status as Json | undefined)?.supportedFeatures as Json[] | undefined)?.length ? o : undefined;
+      });
+      expect(((cls.status as Json).conditions as Json[])[0]).toMatchObject({ type: 'Accepted', status: 'True', observedGeneration: (cls.metadata as Json).generation });
+      expect((cls.status as Json).supportedFeatures).toEqual(expect.arrayContaining([{ name: 'Gateway' }, { name: 'HTTPRoute' }]));
+      const gw = await until('Gateway status with attached routes', async () => {
+        const o = await cluster.rest.get<Json>(gwPath);
+        const ls = ((o.status as Json | undefined)?.listeners ?? []) as Json[];
+        return ls.length === 2 && ls.every((l) => l.attachedRoutes === 1) ? o : undefined;
+      });
+      const status = gw.status as Json;
+      expect((status.conditions as Json[]).map((c) => [c.type, c.status, c.observedGeneration])).toEqual([['Accepted', 'True', (gw.metadata as Json).generation], ['Programmed', 'True', (gw.metadata as Json).generation]]);
+      expect((status.listeners as Json[]).map((l) => [l.name, (l.conditions as Json[]).map((c) => `${String(c.type)}=${String(c.status)}`)])).toEqual([
+        ['http', ['Accepted=True', 'Conflicted=False', 'ResolvedRefs=True', 'Programmed=True']],
+        ['https', ['Accepted=True', 'Conflicted=False', 'ResolvedRefs=True', 'Programmed=True']],
+      ]);
+      // The route's entry for its Gateway parent is Trellis's to write.
+      const route = await cluster.rest.get<Json>('/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/edge-reviews');
+      expect(((route.status as Json).parents as Json[])[0]).toMatchObject({ controllerName: 'trellis.io/gateway-controller', parentRef: { name: 'edge' } });
+      expect(kube.source.stored('Secret', 'shop', 'shop-cert')).toBeDefined();
+      expect(kube.source.stored('Secret', 'shop', 'not-tls')).toBeUndefined();
+      // A gateway proxy of it gets the HTTPS listener, chosen by SNI.
+      const c = new XdsTestClient(`127.0.0.1:${trellis.xdsPort}`);
+      clients.push(c);
+      const v = new ProxyView(c.sotw(), { id: 'shop/edge-gw', cluster: 'gw', user_agent_name: 'envoy', metadata: structOf({ [NODE_METADATA.gateway]: 'shop/edge' }) }, 'envoy');
+      views.push(v);
+      await v.start();
+      expect(v.names('lds')).toEqual(['gateway_8080', 'gateway_8443']);
+      expect((v.listener('gateway_8443').filter_chains as Json[]).map((fc) => (fc.filter_chain_match as Json).server_names)).toEqual([['shop.example.com']]);
+    } finally {
+      for (const o of objs.toReversed()) await remove(cluster.rest, o).catch(() => {});
+    }
+  });
+});

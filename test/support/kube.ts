@@ -309,13 +309,14 @@ export function resourcePath(obj: Json, plural: string, name?: string): string {
   return `${base}${ns}/${plural}${name ? `/${name}` : ''}`;
 }
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'MeshConfig', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'MeshConfig', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'GatewayClass']);
 const PLURALS: Record<string, string> = {
   Namespace: 'namespaces', Service: 'services', Pod: 'pods', ServiceAccount: 'serviceaccounts', EndpointSlice: 'endpointslices',
   TrafficSplit: 'trafficsplits', HTTPRouteGroup: 'httproutegroups', TrafficTarget: 'traffictargets', TrafficPolicy: 'trafficpolicies', RequestAuthentication: 'requestauthentications',
   MeshConfig: 'meshconfigs', CustomResourceDefinition: 'customresourcedefinitions', HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes', TCPRoute: 'tcproutes',
   Deployment: 'deployments', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
   Secret: 'secrets', ConfigMap: 'configmaps', Lease: 'leases', MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
+  GatewayClass: 'gatewayclasses', Gateway: 'gateways',
 };
 
 export function pathOf(obj: Json, withName = true): string {

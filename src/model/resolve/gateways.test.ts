@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildWith, problemsOf } from '../testing.ts';
-import { tlsPair, tlsSecretYaml } from '../tls-testing.ts';
+import { tlsPair, tlsSecretYaml } from '../gateway-testing.ts';
 import { intersectHostnames } from './hostnames.ts';
 
 const CLASS = `apiVersion: gateway.networking.k8s.io/v1

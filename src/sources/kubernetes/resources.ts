@@ -22,6 +22,8 @@ export interface KubeResource {
   /** Defined by a CRD, which may not be installed (then the kind is treated as empty). */
   custom: boolean;
   routeParents?: true;
+  /** Watch only the objects the API server selects by field (`type=kubernetes.io/tls` for Secrets). */
+  fieldSelector?: string;
 }
 
 const GATEWAY = 'gateway.networking.k8s.io';
@@ -32,6 +34,8 @@ export const WATCHED: readonly KubeResource[] = [
   { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true, intent: false, custom: false },
   { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, intent: false, custom: false },
   { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, intent: false, custom: false },
+  // Gateway HTTPS certificates (certificateRefs): only TLS Secrets are listed and held, none of any other type.
+  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true, intent: false, custom: false, fieldSelector: 'type=kubernetes.io/tls' },
   { apiVersion: 'specs.smi-spec.io/v1alpha4', kind: 'HTTPRouteGroup', plural: 'httproutegroups', namespaced: true, intent: true, custom: true },
   { apiVersion: 'specs.smi-spec.io/v1alpha4', kind: 'TCPRoute', plural: 'tcproutes', namespaced: true, intent: true, custom: true },
   { apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', plural: 'trafficsplits', namespaced: true, intent: true, custom: true },

@@ -14,6 +14,7 @@ import type { ObjectStatus } from '../../model/index.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
 import { groupKind, objectPath, WATCHED } from './resources.ts';
 import { routeStatus, sameRouteStatus, type RouteStatusBody } from './route-status.ts';
+import { gatewayStatus, isOwnGatewayStatus, sameGatewayStatus, type GatewayStatusBody } from './gateway-status.ts';
 import { intentStatus, parseStoredStatus, sameStatus, type IntentStatusBody, type ProgrammedSummary } from './status.ts';
 import { errorMessage } from '../../errors.ts';
 import { SerialJob } from '../serial-job.ts';
@@ -32,6 +33,8 @@ export interface StatusWriterOptions {
 
 /** By groupKind: SMI's TCPRoute and the Gateway API's are written at their own paths. */
 const INTENTS = new Map(WATCHED.filter((r) => r.intent).map((r) => [groupKind(r.apiVersion, r.kind), r]));
+/** Trellis's own Gateways and GatewayClasses: their status is Trellis's to write (gateway-status.ts). */
+const GATEWAYS = new Map(WATCHED.filter((r) => r.kind === 'Gateway' || r.kind === 'GatewayClass').map((r) => [groupKind(r.apiVersion, r.kind), r]));
 /** A write we made, until the watch cache shows it (it arrives a moment later). */
 const PENDING_TTL_MS = 10_000;
 
@@ -43,7 +46,7 @@ export class StatusWriter {
   private readonly passes = new SerialJob(() => this.passOnce(), () => this.closed);
   private lastPass = 0;
   private closed = false;
-  private readonly written = new Map<string, { body: IntentStatusBody | RouteStatusBody; at: number }>();
+  private readonly written = new Map<string, { body: IntentStatusBody | RouteStatusBody | GatewayStatusBody; at: number }>();
   /** Kinds whose status subresource is missing (a CRD without it): logged once. */
   private readonly noStatus = new Set<string>();
   readonly stats = { passes: 0, writes: 0, failures: 0 };
@@ -96,7 +99,7 @@ export class StatusWriter {
     const t = Date.now();
     for (const s of this.statuses) {
       const kind = groupKind(s.apiVersion, s.kind);
-      const resource = INTENTS.get(kind);
+      const resource = INTENTS.get(kind) ?? (isOwnGatewayStatus(s) ? GATEWAYS.get(kind) : undefined);
       if (!resource || this.noStatus.has(kind) || this.closed) continue;
       const stored = this.opts.stored(s.kind, s.namespace, s.name, s.apiVersion);
       if (!stored) continue; // deleted meanwhile
@@ -106,8 +109,14 @@ export class StatusWriter {
       const key = `${kind}/${s.namespace}/${s.name}`;
       const mine = this.written.get(key);
       let patch: Json;
-      let body: IntentStatusBody | RouteStatusBody;
-      if (resource.routeParents) {
+      let body: IntentStatusBody | RouteStatusBody | GatewayStatusBody;
+      if (GATEWAYS.has(kind)) {
+        const gateway = gatewayStatus(s, stored.status, now);
+        if (sameGatewayStatus(stored.status, gateway)) continue;
+        if (mine && t - mine.at < PENDING_TTL_MS && sameGatewayStatus(mine.body, gateway)) continue;
+        body = gateway;
+        patch = { status: gateway };
+      } else if (resource.routeParents) {
         // Gateway API routes: status.parents, our entries beside other controllers'. The merge patch
         // replaces the whole list, so it carries the resourceVersion it was computed from: a
         // controller that wrote meanwhile makes it fail (409) rather than lose its entry.

@@ -95,7 +95,7 @@ export class ResourceWatcher {
     this.stats = { kind: r.kind, state: 'starting', lists: 0, watches: 0, errors: 0, resourceVersion: '' };
     this.synced = new Promise((resolve) => (this.syncedResolve = resolve));
     const watch = new ReportingWatch(opts.config, () => this.onWatchOpened());
-    this.lw = new ListWatch<Obj>(this.path, watch, () => this.list(), false, opts.labelSelector);
+    this.lw = new ListWatch<Obj>(this.path, watch, () => this.list(), false, opts.labelSelector, r.fieldSelector);
     this.lw.on('add', (o) => opts.onEvent(r, 'add', o));
     this.lw.on('update', (o) => opts.onEvent(r, 'update', o));
     this.lw.on('delete', (o) => opts.onEvent(r, 'delete', o));
@@ -119,7 +119,8 @@ export class ResourceWatcher {
   }
 
   private async list(): Promise<KubernetesListObject<Obj>> {
-    const list = await this.opts.rest.get<KubernetesListObject<Obj>>(this.path, this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : undefined);
+    const selectors = { ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}), ...(this.opts.resource.fieldSelector ? { fieldSelector: this.opts.resource.fieldSelector } : {}) };
+    const list = await this.opts.rest.get<KubernetesListObject<Obj>>(this.path, Object.keys(selectors).length > 0 ? selectors : undefined);
     this.stats.lists++;
     this.stats.resourceVersion = list.metadata?.resourceVersion ?? '';
     if (this.stats.lists > 1) this.opts.log.info({ kind: this.opts.resource.kind, lists: this.stats.lists }, 'relisted');

@@ -10,30 +10,12 @@ import { proxyContext } from '../proxy.ts';
 import { Translator } from '../translate.ts';
 import { proxySignature } from '../signature.ts';
 import { deepFreeze, encodeAll, meshWith, resourcesOf, STRICT, unknownEnums } from '../testing.ts';
-import { tlsPair, tlsSecretYaml } from '../../model/tls-testing.ts';
+import { tlsPair, tlsSecretYaml, trellisGatewayYaml } from '../../model/gateway-testing.ts';
 import type { MeshModel } from '../../model/types.ts';
 
 const pair = tlsPair(['web.example.com']);
 
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: demo}
-spec:
-  gatewayClassName: trellis
-  listeners:
-  - {name: http, port: 8080, protocol: HTTP}
-  - name: https
-    port: 8443
-    protocol: HTTPS
-    hostname: web.example.com
-    tls: {certificateRefs: [{name: web-cert}]}
----
-${tlsSecretYaml('demo', 'web-cert', pair)}`;
+const GATEWAY = trellisGatewayYaml({ namespace: 'demo', httpPort: 8080, httpsPort: 8443, hostname: 'web.example.com', secret: 'web-cert' }) + tlsSecretYaml('demo', 'web-cert', pair);
 
 const route = (prefix: string) => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -1,7 +1,9 @@
 /**
- * Test helper: a CA and a server certificate for some DNS names, made by the
- * OpenSSL CLI (an independent maker, as src/ca/testkit.ts uses it), for the
- * kubernetes.io/tls Secrets of gateway tests. Used by tests only.
+ * Test fixtures of Trellis gateways, as an operator writes them: a CA and a
+ * server certificate made by the OpenSSL CLI (an independent maker, as
+ * src/ca/testkit.ts uses it), the kubernetes.io/tls Secret holding them, and
+ * a GatewayClass of Trellis's with a Gateway of an HTTP and an HTTPS
+ * listener. Used by tests only.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +50,29 @@ type: kubernetes.io/tls
 data:
   tls.crt: ${b64(pair.certificatePem)}
   tls.key: ${b64(pair.privateKeyPem)}
+---
+`;
+}
+
+/** Trellis's GatewayClass `trellis` and a Gateway of it: an HTTP listener `http` and an HTTPS one `https` for `hostname`, its certificate the Secret `secret`. */
+export function trellisGatewayYaml(o: { namespace: string; name?: string; httpPort: number; httpsPort: number; hostname: string; secret: string }): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: trellis}
+spec: {controllerName: trellis.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ${o.name ?? 'edge'}, namespace: ${o.namespace}}
+spec:
+  gatewayClassName: trellis
+  listeners:
+  - {name: http, port: ${o.httpPort}, protocol: HTTP}
+  - name: https
+    port: ${o.httpsPort}
+    protocol: HTTPS
+    hostname: ${o.hostname}
+    tls: {mode: Terminate, certificateRefs: [{name: ${o.secret}}]}
 ---
 `;
 }

@@ -71,7 +71,7 @@ spec:
   - name: https
     port: ${o.httpsPort}
     protocol: HTTPS
-    hostname: ${o.hostname}
+    hostname: "${o.hostname}"
     tls: {mode: Terminate, certificateRefs: [{name: ${o.secret}}]}
 ---
 `;

@@ -72,7 +72,7 @@ export interface ParentRef {
 /** The conditions of a route for one of its parents (Gateway API RouteParentStatus). */
 export interface ParentStatus {
   parentRef: ParentRef;
-  /** The parent is one Trellis serves (a Service: the mesh): the Kubernetes status writer writes only these. */
+  /** The parent is one Trellis serves (a Service: the mesh; a Gateway of its GatewayClass): the Kubernetes status writer writes only these. */
   ours: boolean;
   conditions: Condition[];
 }

@@ -337,7 +337,7 @@ const GATEWAY_EDITS: Edit[] = [
   { name: 'gateway route: a header filter and a hostname added', change: replace('gateway/route.yaml', '  rules:\n', '  hostnames: [web.shop.example]\n  rules:\n  - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-via, value: edge}]}}]\n    backendRefs: [{name: reviews-v1, port: 9080}]\n') },
   { name: 'gateway route removed', change: remove('gateway/route.yaml') },
   { name: 'gateway certificate replaced', change: put('gateway/secret.yaml', tlsSecretYaml('shop', 'web-cert', otherPair)) },
-  { name: 'gateway listener hostname changed', change: replace('gateway/gateway.yaml', 'hostname: web.shop.example', 'hostname: other.shop.example') },
+  { name: 'gateway listener hostname changed', change: replace('gateway/gateway.yaml', 'hostname: "web.shop.example"', 'hostname: "other.shop.example"') },
   { name: 'gateway deleted', change: remove('gateway/gateway.yaml') },
   { name: 'gateway service account set by annotation', change: replace('gateway/gateway.yaml', 'metadata: {name: edge, namespace: shop}', 'metadata: {name: edge, namespace: shop, annotations: {trellis.io/service-account: ingress}}') },
   { name: 'gateway backend web-v2 vanishes', change: drop('web/app.yaml', 'Service', 'web-v2') },

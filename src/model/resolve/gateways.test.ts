@@ -253,3 +253,14 @@ describe('issue 10: hostname intersection (HTTPRouteSpec.hostnames)', () => {
     expect(intersectHostnames(listener, route)).toEqual(want);
   });
 });
+
+describe('issue 10: what a Trellis gateway does not do is said', () => {
+  it('client certificate validation (spec.tls) is refused, so the Gateway is not served; addresses and TLS options are ignored with a warning', () => {
+    const withTls = buildWith(CLASS + gateway('- {name: http, port: 8080, protocol: HTTP}').replace('  gatewayClassName: trellis\n', '  gatewayClassName: trellis\n  tls: {frontend: {default: {validation: {caCertificateRefs: [{name: ca}]}}}}\n'));
+    expect(problemsOf(withTls).map((p) => [p.severity, p.reason, p.field])).toContainEqual(['error', 'UnsupportedValue', 'spec.tls']);
+    expect(withTls.model.gateways.size).toBe(0);
+    const withAddresses = buildWith(CLASS + gateway('- {name: http, port: 8080, protocol: HTTP}').replace('  gatewayClassName: trellis\n', '  gatewayClassName: trellis\n  addresses: [{value: 10.0.0.1}]\n'));
+    expect(problemsOf(withAddresses).map((p) => [p.severity, p.reason, p.field])).toEqual([['warning', 'Ignored', 'spec.addresses']]);
+    expect(withAddresses.model.gateways.size).toBe(1);
+  });
+});

@@ -96,6 +96,7 @@ export class GatewayIndex {
     for (const g of inputs.gateways) {
       if (!isTrellisClass(inputs.gatewayClasses, g.spec.gatewayClassName)) continue;
       const serviceAccount = serviceAccountOf(g, book);
+      checkUnserved(g, book);
       const listeners = this.listeners(g);
       // ListenersNotValid: a Gateway none of whose listeners can serve is not accepted (its last good version stays served).
       if (listeners.length > 0 && !listeners.some((l) => l.accepting)) {
@@ -297,6 +298,23 @@ export class GatewayIndex {
     }
     return { gateways: sortedMap(gateways), listeners, programmed };
   }
+}
+
+/**
+ * Fields a Trellis gateway does not act on: client certificate validation
+ * is refused (a Gateway that asks for it is not served, so no client skips a
+ * check its author relies on); requested addresses and TLS options are
+ * ignored with a warning (the gateway binds where its bootstrap says).
+ */
+function checkUnserved(g: Entry<GatewaySpec>, book: Book): void {
+  const spec = (g.obj.raw as { spec?: Record<string, unknown> }).spec ?? {};
+  if (spec.tls !== undefined && spec.tls !== null) book.error(g, 'spec.tls', 'UnsupportedValue', 'Trellis\'s gateways do not validate client certificates (spec.tls); remove it, or use a GatewayClass whose controller does');
+  if (spec.addresses !== undefined && spec.addresses !== null) book.warn(g, 'spec.addresses', 'Ignored', 'Trellis does not assign gateway addresses: the gateway binds where its bootstrap says (--listen-address) and a Service exposes it');
+  const listeners = Array.isArray(spec.listeners) ? (spec.listeners as Array<{ tls?: Record<string, unknown> } | null>) : [];
+  listeners.forEach((l, i) => {
+    if (l?.tls?.frontendValidation != null) book.error(g, `spec.listeners[${i}].tls.frontendValidation`, 'UnsupportedValue', 'Trellis\'s gateways do not validate client certificates; remove frontendValidation, or use a GatewayClass whose controller does');
+    if (l?.tls?.options != null) book.warn(g, `spec.listeners[${i}].tls.options`, 'Ignored', 'TLS options are implementation-specific and Trellis reads none');
+  });
 }
 
 function serviceAccountOf(g: Entry<GatewaySpec>, book: Book): string | undefined {

@@ -18,6 +18,9 @@
  * - A GRPCRoute and an HTTPRoute on the same service port: the GRPCRoute wins
  *   (GEP-1294 "Route types"), the HTTPRoute gets Accepted=False, Conflicted
  *   for that parent.
+ * - A parent naming a Gateway of Trellis's GatewayClass attaches the route
+ *   to that Gateway's listeners (resolve/gateways.ts decides which, or why
+ *   none); the route's rules are resolved the same way.
  */
 import type { MeshRouteSpec } from '../kinds/http-route.ts';
 import type { GatewayClassSpec, GatewaySpec } from '../kinds/gateway-kinds.ts';

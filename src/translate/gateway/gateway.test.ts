@@ -89,3 +89,22 @@ describe('issue 10: a gateway proxy\'s resources', () => {
     expect(after.secrets[0]).toBe(before.secrets[0]);
   });
 });
+
+describe('issue 10: a GRPCRoute at the gateway', () => {
+  it('attaches like an HTTPRoute: a method match is an exact path, to a gRPC (HTTP/2) backend cluster', () => {
+    const model = meshWith(`${GATEWAY}apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: echo, namespace: demo}
+spec:
+  parentRefs: [{name: edge, sectionName: http}]
+  rules:
+  - matches: [{method: {service: echo.Echo, method: Ping}}]
+    backendRefs: [{name: web-v1, port: 9090}]
+---
+`);
+    const out = translate(model);
+    const r = out.routes.find((x) => x.name === 'gateway_8080')!.virtual_hosts![0]!.routes![0]!;
+    expect([r.match, r.route?.cluster]).toEqual([{ path: '/echo.Echo/Ping' }, 'web-v1.demo:9090']);
+    expect(out.clusters.find((c) => c.name === 'web-v1.demo:9090')!.typed_extension_protocol_options).toBeDefined();
+  });
+});

@@ -44,6 +44,7 @@ import { checkGatewayKinds } from './resolve/gateway-status.ts';
 import { withGatewayAuthentication } from './resolve/gateway-authentication.ts';
 import { GatewayIndex, withGatewayStatus } from './resolve/gateways.ts';
 import { parentRefsOf, resolveMeshRoutes, warnShadowedSplits } from './resolve/mesh-routes.ts';
+import { resolveStreamRoutes } from './resolve/stream-routes.ts';
 import { clusterPolicies, portKey, portPolicies, resolvePolicies } from './resolve/policies.ts';
 import { resolveRollouts } from './resolve/rollouts.ts';
 import { resolveRouteGroups } from './resolve/routes.ts';
@@ -65,9 +66,9 @@ export interface BuildResult {
   accepted: ReadonlyMap<string, SourceObject>;
 }
 
-/** `Kind/namespace/name` after namespace defaulting: the identity of an object across versions. */
+/** `Kind.group/namespace/name` after namespace defaulting: the identity of an object across versions (book.ts objectId). */
 export function objectIdOf(obj: SourceObject): string {
-  return objectId(obj.kind, namespaceOf(obj), obj.metadata.name);
+  return objectId(obj.apiVersion, obj.kind, namespaceOf(obj), obj.metadata.name);
 }
 
 function namespaceOf(obj: SourceObject): string {
@@ -176,8 +177,9 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const index = new GatewayIndex({ ...gatewayInputs, secrets: of(secretKind), namespaceLabels, trustDomain: mesh.trustDomain }, book);
   const routesByService = resolveMeshRoutes([...driven.httpRoutes, ...of(grpcRouteKind)], svc.services, { ...gatewayInputs, index }, book);
   warnShadowedSplits(driven.splits, splits, routesByService, svc.services, book);
+  const tcpRoutesByPort = resolveStreamRoutes([...of(gatewayTcpRouteKind), ...of(tlsRouteKind)], svc.services, { ...gatewayInputs, index }, book);
   const ours = (p: ParentRef) => isServiceParent(p) || index.ours(p);
-  checkGatewayKinds({ ...gatewayInputs, streamRoutes: [...of(tlsRouteKind), ...of(gatewayTcpRouteKind)], backendTlsPolicies: of(backendTlsPolicyKind) }, book, ours);
+  checkGatewayKinds({ ...gatewayInputs, backendTlsPolicies: of(backendTlsPolicyKind) }, book);
   const finishedGateways = index.finish();
   const gatewayAuthn = withGatewayAuthentication(of(requestAuthenticationKind), finishedGateways.gateways, book);
   const gateways = { ...finishedGateways, gateways: gatewayAuthn.gateways };
@@ -194,7 +196,8 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
         ports: s.ports.map((p) => {
           const policy = own.get(portKey(key, p.port));
           const clusterPolicy = ofCluster.get(portKey(key, p.port));
-          return policy || clusterPolicy ? { ...p, ...(policy ? { policy } : {}), ...(clusterPolicy ? { clusterPolicy } : {}) } : p;
+          const tcpRoute = tcpRoutesByPort.get(portKey(key, p.port));
+          return policy || clusterPolicy || tcpRoute ? { ...p, ...(policy ? { policy } : {}), ...(clusterPolicy ? { clusterPolicy } : {}), ...(tcpRoute ? { tcpRoute } : {}) } : p;
         }),
         splits: splitOrder.get(key) ?? [],
         routes: routesByService.get(key) ?? [],

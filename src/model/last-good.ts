@@ -91,5 +91,5 @@ function markPersisted(result: BuildResult): BuildResult {
 }
 
 function statusId(s: ObjectStatus): string {
-  return objectId(s.kind, s.namespace, s.name);
+  return objectId(s.apiVersion, s.kind, s.namespace, s.name);
 }

@@ -71,7 +71,8 @@ export interface MeshGateway {
 
 export interface GatewayPort {
   port: number;
-  protocol: 'HTTP' | 'HTTPS';
+  /** TLS: passthrough, routed by SNI (TLSRoute); TCP: one TCPRoute's backends. */
+  protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP';
   /** Its programmed listeners, in the Gateway's order. */
   listeners: readonly GatewayListener[];
 }
@@ -84,6 +85,19 @@ export interface GatewayListener {
   certificates: readonly GatewayCertificate[];
   /** Attached routes, oldest first (the order that breaks precedence ties). */
   routes: readonly GatewayRoute[];
+  /** TLS and TCP listeners: the TLSRoutes (each SNI name once) or the one TCPRoute attached, oldest first. */
+  streams: readonly GatewayStreamRoute[];
+}
+
+/** A TLSRoute or TCPRoute as attached to one TLS or TCP listener: where its connections go. */
+export interface GatewayStreamRoute {
+  kind: 'TLSRoute' | 'TCPRoute';
+  namespace: string;
+  name: string;
+  /** TLSRoute: the SNI names it takes on this listener (its hostnames intersected with the listener's, none another route took first). */
+  hostnames: readonly string[];
+  /** Positive weights only; none: every connection is refused. */
+  backends: readonly TcpRouteBackend[];
 }
 
 /** A kubernetes.io/tls Secret's pair. The key goes only into that gateway's SDS secret. */
@@ -229,6 +243,29 @@ export interface ServicePort {
    * depends on is in the port's content.
    */
   plaintext?: 'some' | 'all';
+  /**
+   * The Gateway API TCPRoute attached to this (TCP) port, if any: callers'
+   * connections to it go to the route's backends (resolve/mesh-tcp-routes.ts).
+   */
+  tcpRoute?: MeshTcpRoute;
+}
+
+/**
+ * A Gateway API TCPRoute attached to a Service's TCP port (GAMMA), resolved:
+ * the oldest one on the port (the others are Conflicted). Producer routes
+ * only: a TCP connection is routed for every caller alike.
+ */
+export interface MeshTcpRoute {
+  namespace: string;
+  name: string;
+  /** Positive weights only; none: every connection is refused. */
+  backends: readonly TcpRouteBackend[];
+}
+
+export interface TcpRouteBackend extends RouteBackendRef {
+  weight: number;
+  /** False: no such TCP Service port (ResolvedRefs=False, BackendNotFound): its share of connections is refused. */
+  found: boolean;
 }
 
 export interface Endpoint {

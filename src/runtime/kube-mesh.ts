@@ -91,7 +91,7 @@ export class KubeMesh extends SourcedMesh {
       ? new StatusWriter({
           rest: this.source.rest,
           log: opts.log.child({ component: 'status' }),
-          stored: (kind, ns, name) => this.source.stored(kind, ns, name),
+          stored: (kind, ns, name, apiVersion) => this.source.stored(kind, ns, name, apiVersion),
           minIntervalMs: opts.statusIntervalMs,
           ...(this.leader ? { isLeader: () => this.leader!.isLeader() } : {}),
         })

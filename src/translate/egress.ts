@@ -181,8 +181,8 @@ export function egressDefaultChain(mode: MeshModel['mesh']['egress']): FilterCha
 }
 
 /** A cluster with no endpoints: a tcp_proxy to it closes the connection at once (`tcp.<prefix>.*`, `cluster.egress-blocked.upstream_cx_none_healthy`). */
-export function blackholeCluster(): Cluster {
-  return { name: EGRESS_BLOCKED, type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: EGRESS_BLOCKED, endpoints: [] } };
+export function blackholeCluster(name = EGRESS_BLOCKED): Cluster {
+  return { name, type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: name, endpoints: [] } };
 }
 
 /** What the transparent outbound listener looks at before choosing a chain: where it was going, SNI, and whether it is HTTP. */

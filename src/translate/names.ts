@@ -437,6 +437,12 @@ export function externalStatPrefix(host: string, port: number): string {
 export const OUTBOUND_HTTP_CHAIN = 'outbound-http';
 export const EGRESS_PASSTHROUGH = 'egress-passthrough';
 export const EGRESS_BLOCKED = 'egress-blocked';
+/**
+ * The share of a Gateway API TCPRoute's connections whose backend does not
+ * exist: a cluster without endpoints, so tcp_proxy closes them
+ * (`cluster.tcp-route-refused.upstream_cx_none_healthy` counts them).
+ */
+export const TCP_ROUTE_REFUSED = 'tcp-route-refused';
 export const EGRESS_PASSTHROUGH_STAT_PREFIX = 'egress_passthrough';
 export const EGRESS_BLOCKED_STAT_PREFIX = 'egress_blocked';
 /** An ExternalService chain whose sources leave this caller out: `tcp` RBAC stats `external_denied.rbac.denied`. */
@@ -472,6 +478,15 @@ export function proxylessServerListenerName(address: string, port: number): stri
  */
 export function gatewayListenerName(port: number): string {
   return `gateway_${port}`;
+}
+
+/**
+ * A TLS passthrough or TCP port's filter chain for one route on one Gateway
+ * listener (`<listener>/<Kind>/<ns>/<name>`): what a config dump shows for
+ * the SNI names that route takes. `<listener>/refused` when none attached.
+ */
+export function gatewayStreamChainName(listener: string, route?: { kind: string; namespace: string; name: string }): string {
+  return route ? `${listener}/${route.kind}/${route.namespace}/${route.name}` : `${listener}/refused`;
 }
 
 export function gatewayRouteConfigName(port: number, listener?: string): string {

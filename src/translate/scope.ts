@@ -2,7 +2,7 @@
  * Which services a proxy may call (DESIGN "per-proxy scope"): every service
  * in permissive mode; in strict mode only the destinations of TrafficTargets
  * that name its identity as a source — plus the backends of their
- * TrafficSplits and Gateway API routes, which are where such calls actually go. And the other way
+ * TrafficSplits and Gateway API routes (TCPRoutes too), which are where such calls actually go. And the other way
  * round: which rules say who may call a workload.
  */
 import type { AccessRule, MeshModel, MeshService, ObjectKey, Workload } from '../model/types.ts';
@@ -31,6 +31,7 @@ export function visibleServices(model: MeshModel, proxy: ProxyContext): MeshServ
         for (const f of rule.filters) if (f.type === 'RequestMirror') keys.add(`${f.backend.namespace}/${f.backend.name}`);
       }
     }
+    for (const p of s?.ports ?? []) for (const b of p.tcpRoute?.backends ?? []) if (b.found) keys.add(`${b.namespace}/${b.name}`);
   }
   return [...keys]
     .sort()

@@ -105,6 +105,7 @@ export function gatewayScopeOf(model: MeshModel, gateway: MeshGateway): { servic
             for (const f of rule.filters) if (f.type === 'RequestMirror') keys.add(`${f.backend.namespace}/${f.backend.name}`);
           }
         }
+        for (const r of l.streams) for (const b of r.backends) if (b.found) keys.add(`${b.namespace}/${b.name}`);
       }
     }
     const services = [...keys].sort().map((k) => model.services.get(k)).filter((x): x is MeshService => x !== undefined);

@@ -6,11 +6,9 @@
  * chain with network RBAC from TrafficTargets with TCPRoute rules.
  */
 import { describe, expect, it } from 'vitest';
-import { checkConsistency, Snapshot, TypeSet } from '../cache/snapshot.ts';
-import { TypeUrl } from '../xds/type-urls.ts';
 import { proxyContext } from './proxy.ts';
 import { NODE_METADATA } from './sidecar.ts';
-import { deepFreeze, encodeAll, meshWith, resourcesOf, STRICT, unknownEnums } from './testing.ts';
+import { deepFreeze, meshWith, STRICT, translationProblems } from './testing.ts';
 import { tcpRbacPolicies } from './tcp-listeners.ts';
 import { Translator, type ProxyResources } from './translate.ts';
 
@@ -88,12 +86,7 @@ function translate(intents: string, pod: string, mode: 'transparent' | 'explicit
   return new Translator().translate(model, proxyContext({ id: `demo/${pod}`, user_agent_name: 'envoy', metadata: { [NODE_METADATA.mode]: mode } }, model));
 }
 
-function valid(out: ProxyResources): void {
-  const enc = encodeAll(out);
-  const set = (t: (typeof TypeUrl)[keyof typeof TypeUrl]) => TypeSet.of(t, enc.filter((r) => r.typeUrl === t));
-  expect(checkConsistency(new Snapshot({ [TypeUrl.Cluster]: set(TypeUrl.Cluster), [TypeUrl.Endpoint]: set(TypeUrl.Endpoint), [TypeUrl.Listener]: set(TypeUrl.Listener), [TypeUrl.Route]: set(TypeUrl.Route) }))).toEqual([]);
-  for (const [typeUrl, r] of resourcesOf(out)) expect(unknownEnums(typeUrl, r), String(r.name ?? r.cluster_name)).toEqual([]);
-}
+const valid = (out: ProxyResources) => expect(translationProblems(out)).toEqual([]);
 
 const named = (list: readonly object[], name: string) => list.find((x) => (x as Json).name === name) as Json;
 

@@ -23,9 +23,13 @@ import { inboundStatPrefix, plaintextChainName, rbacPolicyName, tcpStatPrefix } 
 import { permissiveChains, tlsInspector } from './permissive.ts';
 import { downstreamTls, upstreamTls } from './tls.ts';
 
+/** Where a tcp_proxy sends a connection: one cluster, or (a TCPRoute's backends) one of several by weight. */
+export type TcpTarget = string | readonly { name: string; weight: number }[];
+
 /** `idleMs`: TrafficPolicy timeouts.idle; without it Envoy's default (1 hour) holds. */
-export function tcpProxy(statPrefix: string, cluster: string, idleMs?: number): Filter {
-  return extension('TcpProxy', { stat_prefix: statPrefix, cluster, ...(idleMs !== undefined ? { idle_timeout: durationOf(idleMs) } : {}) });
+export function tcpProxy(statPrefix: string, target: TcpTarget, idleMs?: number): Filter {
+  const to = typeof target === 'string' ? { cluster: target } : { weighted_clusters: { clusters: target.map((c) => ({ name: c.name, weight: c.weight })) } };
+  return extension('TcpProxy', { stat_prefix: statPrefix, ...to, ...(idleMs !== undefined ? { idle_timeout: durationOf(idleMs) } : {}) });
 }
 
 /**
@@ -33,7 +37,7 @@ export function tcpProxy(statPrefix: string, cluster: string, idleMs?: number): 
  * the service's port) for this one service port. An undeclared port
  * (`http`: the outbound HTTP connection manager) detects HTTP first (detect.ts).
  */
-export function outboundTcpListener(o: { name: string; address: string; port: number; cluster: string; idleMs?: number; http?: Filter }): Listener {
+export function outboundTcpListener(o: { name: string; address: string; port: number; cluster: TcpTarget; idleMs?: number; http?: Filter }): Listener {
   const tcp = tcpProxy(tcpStatPrefix(o.name), o.cluster, o.idleMs);
   const listener: Listener = { name: o.name, address: socketAddress(o.address, o.port), traffic_direction: 'OUTBOUND', filter_chains: [{ filters: [tcp] }] };
   if (!o.http) return listener;
@@ -55,7 +59,7 @@ export interface TcpDestination {
   name: string;
   addresses: readonly string[];
   port: number;
-  cluster: string;
+  cluster: TcpTarget;
   idleMs?: number;
   /** Undeclared: HTTP is detected first (detect.ts) and taken by the outbound HTTP chain. */
   detect?: boolean;

@@ -10,10 +10,10 @@
  * directly, through the first. Envoy refuses a listener with two filter
  * chains of one match, so a second claim is left out, never emitted.
  */
-import type { MeshService, ServicePort } from '../model/types.ts';
-import { directClusterName, outboundClusterName, outboundTcpChainName, outboundTcpListenerName } from './names.ts';
+import type { MeshService, ServicePort, TcpRouteBackend } from '../model/types.ts';
+import { directClusterName, outboundClusterName, outboundTcpChainName, outboundTcpListenerName, TCP_ROUTE_REFUSED } from './names.ts';
 import type { ProxyContext } from './proxy.ts';
-import type { TcpDestination } from './tcp-listeners.ts';
+import type { TcpDestination, TcpTarget } from './tcp-listeners.ts';
 
 export interface TcpPort {
   service: MeshService;
@@ -25,10 +25,34 @@ export function tcpPorts(services: readonly MeshService[]): TcpPort[] {
   return services.flatMap((service) => service.ports.filter((p) => p.protocol === 'tcp' || p.protocol === 'auto').map((port) => ({ service, port })));
 }
 
+/**
+ * Where a connection to this service port goes: the port's own cluster, or,
+ * with a TCPRoute on the port, its backends' clusters by weight; the share
+ * of backends that do not exist goes to `TCP_ROUTE_REFUSED` (no endpoints:
+ * the connection is closed), as the spec's 500 for HTTP.
+ */
+export function tcpTarget(s: MeshService, p: ServicePort): TcpTarget {
+  return p.tcpRoute ? backendsTarget(p.tcpRoute.backends) : outboundClusterName(s.namespace, s.name, p.port);
+}
+
+/** A TCPRoute's or TLSRoute's backends as a tcp_proxy target (mesh or gateway): each backend's own cluster, by weight. */
+export function backendsTarget(backends: readonly TcpRouteBackend[]): TcpTarget {
+  const found = backends.filter((b) => b.found).map((b) => ({ name: outboundClusterName(b.namespace, b.name, b.port), weight: b.weight }));
+  const missing = backends.reduce((n, b) => n + (b.found ? 0 : b.weight), 0);
+  const target = missing > 0 ? [...found, { name: TCP_ROUTE_REFUSED, weight: missing }] : found;
+  if (target.length === 0) return TCP_ROUTE_REFUSED;
+  return target.length === 1 ? target[0]!.name : target;
+}
+
+/** Whether a listener or chain sends some connections to `TCP_ROUTE_REFUSED` (the proxy then needs that cluster). */
+export function refusesSome(target: TcpTarget): boolean {
+  return typeof target === 'string' ? target === TCP_ROUTE_REFUSED : target.some((c) => c.name === TCP_ROUTE_REFUSED);
+}
+
 export interface ExplicitTcpListener {
   name: string;
   port: number;
-  cluster: string;
+  cluster: TcpTarget;
   idleMs?: number;
   /** Undeclared port: HTTP detected first. */
   detect: boolean;
@@ -61,15 +85,17 @@ export function explicitTcpListeners(ports: readonly TcpPort[], proxy: ProxyCont
     if (taken.has(p.port)) continue;
     taken.add(p.port);
     const idleMs = p.policy?.timeouts?.idleMs;
-    out.push({ name: outboundTcpListenerName(s.namespace, s.name, p.port), port: p.port, cluster: outboundClusterName(s.namespace, s.name, p.port), ...(idleMs !== undefined ? { idleMs } : {}), detect: p.protocol === 'auto' });
+    out.push({ name: outboundTcpListenerName(s.namespace, s.name, p.port), port: p.port, cluster: tcpTarget(s, p), ...(idleMs !== undefined ? { idleMs } : {}), detect: p.protocol === 'auto' });
   }
   return out;
 }
 
 /**
  * Transparent mode: the original destinations of each TCP service port —
- * its ClusterIP and port (to the load-balanced cluster) and its endpoints'
- * addresses and ports (to the pod dialled, `directCluster`). `direct` lists
+ * its ClusterIP and port (to the load-balanced cluster, or the port's
+ * TCPRoute: `tcpTarget`) and its endpoints' addresses and ports (to the pod
+ * dialled, `directCluster`: a client that names one pod means that pod, as
+ * HTTP routes do not apply to a pod's own address either). `direct` lists
  * the ports whose direct cluster a chain names.
  */
 export function transparentTcpDestinations(ports: readonly TcpPort[]): { chains: TcpDestination[]; direct: TcpPort[] } {
@@ -86,7 +112,7 @@ export function transparentTcpDestinations(ports: readonly TcpPort[]): { chains:
     const { service: s, port: p } = tp;
     const idle = { ...(p.policy?.timeouts?.idleMs !== undefined ? { idleMs: p.policy.timeouts.idleMs } : {}), ...(p.protocol === 'auto' ? { detect: true } : {}) };
     if (s.clusterIP && s.clusterIP !== 'None' && claim(s.clusterIP, p.port)) {
-      chains.push({ name: outboundTcpChainName(s.namespace, s.name, p.port), addresses: [s.clusterIP], port: p.port, cluster: outboundClusterName(s.namespace, s.name, p.port), ...idle });
+      chains.push({ name: outboundTcpChainName(s.namespace, s.name, p.port), addresses: [s.clusterIP], port: p.port, cluster: tcpTarget(s, p), ...idle });
     }
     const byPort = new Map<number, string[]>();
     for (const ep of p.endpoints) {

@@ -6,6 +6,7 @@
  */
 import protobuf from 'protobufjs';
 import { encodeResource, type VersionedResource } from '../cache/resource.ts';
+import { checkConsistency, Snapshot, TypeSet } from '../cache/snapshot.ts';
 import type { MeshModel } from '../model/types.ts';
 import { buildWith, problemsOf, brief } from '../model/testing.ts';
 import { messageType } from '../xds/protos.ts';
@@ -68,6 +69,21 @@ export function encodeAll(out: ProxyResources): VersionedResource[] {
     for (const r of out[field]) encoded.push(encodeResource(typeUrl, r));
   }
   return encoded;
+}
+
+/**
+ * What is wrong with one proxy's translation as Envoy would take it: what the
+ * snapshot's consistency check finds (a listener or route naming a cluster the
+ * proxy does not hold...) and enum values the protos do not define. Empty: valid.
+ */
+export function translationProblems(out: ProxyResources): string[] {
+  const enc = encodeAll(out);
+  const set = (t: ResourceTypeUrl) => TypeSet.of(t, enc.filter((r) => r.typeUrl === t));
+  const snapshot = new Snapshot({ [TypeUrl.Cluster]: set(TypeUrl.Cluster), [TypeUrl.Endpoint]: set(TypeUrl.Endpoint), [TypeUrl.Listener]: set(TypeUrl.Listener), [TypeUrl.Route]: set(TypeUrl.Route) });
+  return [
+    ...checkConsistency(snapshot).map((p) => JSON.stringify(p)),
+    ...resourcesOf(out).flatMap(([typeUrl, r]) => unknownEnums(typeUrl, r).map((e) => `${String(r.name ?? r.cluster_name)}: ${e}`)),
+  ];
 }
 
 /** Everything a translation holds, with its type URL, for checks that apply to all resources. */

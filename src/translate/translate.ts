@@ -11,6 +11,7 @@ import type { Cluster, ClusterLoadAssignment, FilterChain, Listener, RouteConfig
 import { gatewayListener } from './gateway/listeners.ts';
 import { gatewayRouteConfiguration } from './gateway/routes.ts';
 import { gatewayCertificateSecret } from './gateway/secrets.ts';
+import { gatewayStreamChains, gatewayStreamListener } from './gateway/streams.ts';
 import { clusterLoadAssignment } from './endpoints.ts';
 import { claimRbacFilter } from './claim-rbac.ts';
 import { blackholeCluster, catchAllVirtualHost, egressDefaultChain, egressHttpAccessLog, egressListenerFilters, externalChains, externalClusters, externalVirtualHosts, mayReach } from './egress.ts';
@@ -35,6 +36,7 @@ import {
   PASSTHROUGH_CLUSTER,
   proxylessListenerName,
   RATELIMIT_CLUSTER,
+  TCP_ROUTE_REFUSED,
   TRACING_CLUSTER,
   zonalEndpointsName,
   gatewayRouteConfigName,
@@ -51,7 +53,7 @@ import { hcmTelemetry, tracingCluster, type HcmTelemetry } from './telemetry.ts'
 import { gatewayScopeOf, portDigest, scopeOf } from './signature.ts';
 import { explicitExternalListeners } from './egress-explicit.ts';
 import { directCluster, inboundTcpChains, inboundTcpFilters, inboundTcpListener, outboundTcpChains, outboundTcpListener } from './tcp-listeners.ts';
-import { explicitTcpListeners, heldPorts, tcpPorts, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
+import { explicitTcpListeners, heldPorts, refusesSome, tcpPorts, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
 
 export interface ProxyResources {
   clusters: Cluster[];
@@ -205,6 +207,14 @@ export class Translator {
     const address = proxy.gatewayAddress;
     const seen = new Set<string>();
     for (const p of g.ports) {
+      if (p.protocol === 'TLS' || p.protocol === 'TCP') {
+        // TLS passthrough and TCP (gateway/streams.ts): no route configuration, no certificate.
+        out.listeners.push(this.listeners.get(['gateway-stream', address, p], () => gatewayStreamListener(p, address)));
+        if (gatewayStreamChains(p).some((c) => refusesSome(c.target)) && !out.clusters.some((c) => c.name === TCP_ROUTE_REFUSED)) {
+          out.clusters.push(this.clusters.get([TCP_ROUTE_REFUSED], () => blackholeCluster(TCP_ROUTE_REFUSED)));
+        }
+        continue;
+      }
       const shape = p.listeners.map((l) => [l.name, l.hostname, l.certificates.map((c) => c.secret)]);
       out.listeners.push(this.listeners.get(['gateway', address, p.port, p.protocol, shape, g.authentication], () => gatewayListener(p, address, g.authentication)));
       const configs = p.protocol === 'HTTP' ? [{ name: gatewayRouteConfigName(p.port), listeners: p.listeners }] : p.listeners.map((l) => ({ name: gatewayRouteConfigName(p.port, l.name), listeners: [l] }));
@@ -271,8 +281,11 @@ export class Translator {
   private tcpOutbound(proxy: ProxyContext, scope: Scope, rls: RateLimitService | undefined, own: string | undefined, features: LimitFeatures, telemetry: HcmTelemetry, out: ProxyResources): TcpDestination[] {
     const facts = this.scopeFacts(scope, rls);
     const ports = facts.tcpPorts;
+    const refused = () => out.clusters.push(this.clusters.get([TCP_ROUTE_REFUSED], () => blackholeCluster(TCP_ROUTE_REFUSED)));
     if (proxy.mode === 'explicit') {
-      for (const l of explicitTcpListeners(ports, proxy)) {
+      const listeners = explicitTcpListeners(ports, proxy);
+      if (listeners.some((l) => refusesSome(l.cluster))) refused();
+      for (const l of listeners) {
         out.listeners.push(
           this.listeners.get([l.name, proxy.outbound.address, l.port, l.cluster, l.idleMs, l.detect, l.detect ? features : undefined, l.detect ? telemetry : undefined], () =>
             outboundTcpListener({ ...l, address: proxy.outbound.address, ...(l.detect ? { http: outboundHcm(features, telemetry) } : {}) }),
@@ -282,6 +295,7 @@ export class Translator {
       return [];
     }
     const { chains, direct } = (facts.transparent ??= transparentTcpDestinations(ports));
+    if (chains.some((c) => refusesSome(c.cluster))) refused();
     for (const { service: s, port: p } of direct) {
       const name = directClusterName(s.namespace, s.name, p.port);
       const tls = { peerIdentities: own ? s.identities : [], sni: upstreamSni(s.namespace, s.name) };

@@ -322,6 +322,43 @@ spec:
   });
 });
 
+describe('issues 10/11: an SMI TCPRoute and a Gateway API TCPRoute of one name', () => {
+  it('both are watched and each gets its own status, at its own path (two resources that share a kind name)', async () => {
+    const objs = yamlObjects(`apiVersion: v1
+kind: Service
+metadata: {name: pg, namespace: shop}
+spec: {ports: [{name: pg, port: 5432, appProtocol: tcp}]}
+---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: TCPRoute
+metadata: {name: pg, namespace: shop}
+spec: {matches: {ports: [5432]}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: pg, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: pg, port: 5432}]
+  rules: [{backendRefs: [{name: pg, port: 5432}]}]
+`);
+    try {
+      await apply(cluster.rest, objs);
+      const smi = await until('the SMI TCPRoute accepted', async () => {
+        const o = await cluster.rest.get<Json>('/apis/specs.smi-spec.io/v1alpha4/namespaces/shop/tcproutes/pg');
+        return (((o.status as Json | undefined)?.conditions ?? []) as Json[]).find((c) => c.type === 'Accepted');
+      });
+      expect(smi).toMatchObject({ status: 'True', reason: 'Accepted' });
+      const gateway = await until('the Gateway API TCPRoute\'s parent accepted', async () => {
+        const o = await cluster.rest.get<Json>('/apis/gateway.networking.k8s.io/v1/namespaces/shop/tcproutes/pg');
+        return ((((o.status as Json | undefined)?.parents ?? []) as Json[])[0]?.conditions as Json[] | undefined)?.find((c) => c.type === 'Accepted');
+      });
+      expect(gateway).toMatchObject({ status: 'True', reason: 'Accepted' });
+    } finally {
+      for (const o of objs.toReversed()) await remove(cluster.rest, o);
+    }
+  });
+});
+
 describe('replicas', () => {
   it('two Trellis replicas serve identical versions for the same cluster', async () => {
     const second = await startTrellis(asTrellis, { writeStatus: false });

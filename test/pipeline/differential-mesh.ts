@@ -120,17 +120,18 @@ ${sections}`;
  * ratings and web-v1 sidecars are transparent: their `outbound` chains match
  * the ClusterIP and the endpoint, their `inbound` chain for 15432 is TCP.
  */
-export const dbYaml = `apiVersion: v1
+/** A TCP service on the ratings pod (10.0.0.5:15432), with its EndpointSlice. */
+export const tcpServiceYaml = (name: string, clusterIP: string, port: number) => `apiVersion: v1
 kind: Service
-metadata: {name: db, namespace: shop}
+metadata: {name: ${name}, namespace: shop}
 spec:
-  clusterIP: 10.96.0.50
+  clusterIP: ${clusterIP}
   selector: {app: ratings}
-  ports: [{name: db, port: 5432, targetPort: 15432, appProtocol: tcp}]
+  ports: [{name: db, port: ${port}, targetPort: 15432, appProtocol: tcp}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: {name: db-1, namespace: shop, labels: {kubernetes.io/service-name: db}}
+metadata: {name: ${name}-1, namespace: shop, labels: {kubernetes.io/service-name: ${name}}}
 addressType: IPv4
 ports: [{name: db, port: 15432}]
 endpoints:
@@ -138,7 +139,9 @@ endpoints:
   conditions: {ready: true}
   targetRef: {kind: Pod, name: ratings}
 ---
-apiVersion: specs.smi-spec.io/v1alpha4
+`;
+
+export const dbYaml = `${tcpServiceYaml('db', '10.96.0.50', 5432)}apiVersion: specs.smi-spec.io/v1alpha4
 kind: TCPRoute
 metadata: {name: db, namespace: shop}
 spec:

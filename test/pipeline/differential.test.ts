@@ -16,7 +16,7 @@ import { PUSH_ORDER, SHORT_NAMES } from '../../src/xds/type-urls.ts';
 import { buildMesh } from '../../src/model/build.ts';
 import { objectsFrom } from '../../src/model/testing.ts';
 import type { YamlFiles } from '../support/mesh-harness.ts';
-import { baseFiles, clientYaml, NODES, webPod, webPolicyYaml, webSplitYaml } from './differential-mesh.ts';
+import { baseFiles, clientYaml, NODES, tcpServiceYaml, webPod, webPolicyYaml, webSplitYaml } from './differential-mesh.ts';
 import { anyChange, differences, Plane, TrustDomainSecrets } from './differential-plane.ts';
 import { intentsYaml, meshYaml, reviewsSlices, TRUST } from './shop.ts';
 import { tlsPair, tlsSecretYaml, trellisGatewayYaml } from '../../src/model/gateway-testing.ts';
@@ -152,6 +152,24 @@ spec:
   timeouts: {request: ${timeout}}
 ${sources}`;
 
+/** issues 10/11: db-v2, a second TCP service on the ratings pod, and a Gateway API TCPRoute on db's port. */
+const DB_V2 = tcpServiceYaml('db-v2', '10.96.0.52', 5433);
+const dbTcpRoute = (v1: number, v2: number, v2Name = 'db-v2') => `apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: db, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: db, port: 5432}]
+  rules: [{backendRefs: [{name: db, port: 5432, weight: ${v1}}, {name: ${v2Name}, port: 5433, weight: ${v2}}]}]
+`;
+
+/** Edits of a mesh with db-v2 and the TCPRoute (50/50): only the route changes, so only its being in the signature shows them. */
+const TCP_ROUTE_EDITS: Edit[] = [
+  { name: 'TCPRoute weights 50/50 -> 0/100 (one backend: a plain cluster)', change: put('db-route.yaml', dbTcpRoute(0, 100)) },
+  { name: 'TCPRoute weights 50/50 -> 90/10', change: put('db-route.yaml', dbTcpRoute(90, 10)) },
+  { name: 'TCPRoute: a backend that does not exist (its share refused)', change: put('db-route.yaml', dbTcpRoute(3, 1, 'db-v9')) },
+  { name: 'TCPRoute removed (db\'s own endpoints again)', change: remove('db-route.yaml') },
+];
+
 const other = (mode: Mode): Mode => (mode === 'Strict' ? 'Permissive' : 'Strict');
 
 /** issue 10: a Gateway API route on the split root web (it replaces the TrafficSplit on port 8080). */
@@ -271,6 +289,7 @@ const EDITS: Edit[] = [
   { name: 'TCP service: removed with its TCPRoute and TrafficTarget', change: remove('db.yaml') },
   { name: 'TCPRoute edited: its ports', change: replace('db.yaml', 'ports: [5432]', 'ports: [6000]'), visibleIn: STRICT_ONLY },
   { name: 'TrafficTarget edited: its TCPRoute rule replaced by no rules', change: replace('db.yaml', '  rules: [{kind: TCPRoute, name: db}]\n', ''), visibleIn: STRICT_ONLY },
+  { name: 'Gateway API TCPRoute added on the TCP service db, split with db-v2 (issues 10/11)', change: put('db-route.yaml', DB_V2 + dbTcpRoute(50, 50)) },
 
   // MeshConfig
   { name: 'authorization mode flipped', change: put('mesh.yaml', (mode) => meshYaml(other(mode))) },
@@ -323,6 +342,16 @@ spec:
   rules:
 ${rules}`;
 
+/** A listener added to the gateway, after its HTTPS one. */
+const addGatewayListener = (listener: string): Change => replace('gateway/gateway.yaml', '    tls: {mode: Terminate, certificateRefs: [{name: web-cert}]}\n', `    tls: {mode: Terminate, certificateRefs: [{name: web-cert}]}\n  - ${listener}\n`);
+const gatewayStreamRoute = (kind: 'TLSRoute' | 'TCPRoute', listener: string, hostnames: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: ${kind}
+metadata: {name: edge-db, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: ${listener}}]
+${hostnames}  rules: [{backendRefs: [{name: db, port: 5432}]}]
+`;
+
 const GATEWAY_EDITS: Edit[] = [
   { name: 'gateway route: path and weights edited', change: put('gateway/route.yaml', gatewayRoute('  - matches: [{path: {type: Exact, value: /web/home}}]\n    backendRefs: [{name: web-v1, port: 8080, weight: 50}, {name: web-v2, port: 8080, weight: 50}]\n')) },
   { name: 'gateway route: a header filter and a hostname added', change: replace('gateway/route.yaml', '  rules:\n', '  hostnames: [web.shop.example]\n  rules:\n  - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-via, value: edge}]}}]\n    backendRefs: [{name: reviews-v1, port: 9080}]\n') },
@@ -340,6 +369,10 @@ spec:
 `) },
   { name: 'gateway service account set by annotation', change: replace('gateway/gateway.yaml', 'metadata: {name: edge, namespace: shop}', 'metadata: {name: edge, namespace: shop, annotations: {trellis.io/service-account: ingress}}') },
   { name: 'gateway backend web-v2 vanishes', change: drop('web/app.yaml', 'Service', 'web-v2') },
+  // issues 10/11: TLS passthrough and TCP listeners
+  { name: 'gateway TCP listener with a TCPRoute to db added', change: all(addGatewayListener('{name: tcp, port: 15432, protocol: TCP}'), put('gateway/stream.yaml', gatewayStreamRoute('TCPRoute', 'tcp', ''))) },
+  { name: 'gateway TLS passthrough listener with a TLSRoute to db added', change: all(addGatewayListener('{name: tls, port: 18444, protocol: TLS, tls: {mode: Passthrough}}'), put('gateway/stream.yaml', gatewayStreamRoute('TLSRoute', 'tls', '  hostnames: [db.shop.example]\n'))) },
+  { name: 'gateway TCP listener whose TCPRoute names a missing backend', change: all(addGatewayListener('{name: tcp, port: 15432, protocol: TCP}'), put('gateway/stream.yaml', gatewayStreamRoute('TCPRoute', 'tcp', '').replace('name: db,', 'name: db-v9,'))) },
 ];
 
 let dir: string;
@@ -371,6 +404,11 @@ function expectIncrementalEqualsFresh(base: YamlFiles, { change, visibleIn }: Ed
 }
 
 const withRoute = (mode: Mode): YamlFiles => ({ ...baseFiles(mode), 'web/route.yaml': webRoute() });
+const withTcpRoute = (mode: Mode): YamlFiles => ({ ...baseFiles(mode), 'db-v2.yaml': DB_V2, 'db-route.yaml': dbTcpRoute(50, 50) });
+
+describe.each<Mode>(['Permissive', 'Strict'])('%s: issues 10/11: Gateway API TCPRoute edits, incremental equals fresh', (mode) => {
+  it.each(TCP_ROUTE_EDITS)('$name', (edit) => expectIncrementalEqualsFresh(withTcpRoute(mode), edit, mode));
+});
 
 describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 10: HTTPRoute edits, incremental equals fresh', (mode) => {
   it.each(ROUTE_EDITS)('$name', (edit) => expectIncrementalEqualsFresh(withRoute(mode), edit, mode));

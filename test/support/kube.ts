@@ -313,7 +313,7 @@ const CLUSTER_SCOPED = new Set(['Namespace', 'MeshConfig', 'CustomResourceDefini
 const PLURALS: Record<string, string> = {
   Namespace: 'namespaces', Service: 'services', Pod: 'pods', ServiceAccount: 'serviceaccounts', EndpointSlice: 'endpointslices',
   TrafficSplit: 'trafficsplits', HTTPRouteGroup: 'httproutegroups', TrafficTarget: 'traffictargets', TrafficPolicy: 'trafficpolicies', RequestAuthentication: 'requestauthentications',
-  MeshConfig: 'meshconfigs', CustomResourceDefinition: 'customresourcedefinitions', HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes', Rollout: 'rollouts',
+  MeshConfig: 'meshconfigs', CustomResourceDefinition: 'customresourcedefinitions', HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes', TCPRoute: 'tcproutes', Rollout: 'rollouts',
   Deployment: 'deployments', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
   Secret: 'secrets', ConfigMap: 'configmaps', Lease: 'leases', MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
   GatewayClass: 'gatewayclasses', Gateway: 'gateways',

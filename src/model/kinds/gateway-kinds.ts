@@ -69,7 +69,8 @@ export const gatewayKind: KindSpec<GatewaySpec> = {
 export interface StreamRouteSpec {
   parentRefs: ParentRefSpec[];
   hostnames: string[];
-  backends: BackendRefSpec[];
+  /** Every rule's backendRefs (v1 allows one rule), with their weight (default 1, as the CRD says). */
+  backends: (BackendRefSpec & { weight: number })[];
 }
 
 function streamRouteKind(kind: 'TLSRoute' | 'TCPRoute'): KindSpec<StreamRouteSpec> {
@@ -86,14 +87,17 @@ function streamRouteKind(kind: 'TLSRoute' | 'TCPRoute'): KindSpec<StreamRouteSpe
       const parents = parentRefs(spec.child('parentRefs'), ctx.namespace);
       const hosts = tls ? hostnames(spec.child('hostnames')) : [];
       if (tls && spec.child('hostnames').absent) spec.child('hostnames').report('Required', 'hostnames is required: the SNI names this route takes');
-      const backends: BackendRefSpec[] = [];
-      spec.child('rules').list({ required: true, minItems: 1, expected: 'a list such as [{backendRefs: [{name: db, port: 5432}]}]' }).forEach((r, i) => {
+      const backends: StreamRouteSpec['backends'] = [];
+      const rules = spec.child('rules').list({ required: true, minItems: 1, expected: 'a list such as [{backendRefs: [{name: db, port: 5432}]}]' });
+      // v1 CRD: maxItems 1 (a stream carries nothing to choose a rule by).
+      if (rules.length > 1) spec.child('rules').report('OutOfRange', `${rules.length} rules; a ${kind} has exactly one (list every backend in its backendRefs)`);
+      rules.forEach((r, i) => {
         if (!r.object({ known: ['name', 'backendRefs'] })) return;
         ruleName(r, i);
         for (const b of r.child('backendRefs').list({ required: true, minItems: 1 })) {
           const ref = backendObjectRef(b, ctx.namespace, ['weight']);
-          if (!b.child('weight').absent) b.child('weight').integer({ min: 0, max: 1_000_000 });
-          if (ref) backends.push(ref);
+          const weight = b.child('weight').absent ? 1 : b.child('weight').integer({ min: 0, max: 1_000_000 });
+          if (ref && weight !== undefined) backends.push({ ...ref, weight });
         }
       });
       return { parentRefs: parents, hostnames: hosts, backends };

@@ -51,8 +51,15 @@ export class Book {
   }
 }
 
-export function objectId(kind: string, namespace: string, name: string): string {
-  return `${kind}/${namespace}/${name}`;
+/**
+ * `Kind.group/namespace/name` (`Kind/namespace/name` for the core group): an
+ * object across versions of its API. The group is part of it because two
+ * groups may name a kind alike: SMI's TCPRoute and the Gateway API's are
+ * different objects, and may share a name in one namespace.
+ */
+export function objectId(apiVersion: string, kind: string, namespace: string, name: string): string {
+  const slash = apiVersion.lastIndexOf('/');
+  return `${kind}${slash > 0 ? `.${apiVersion.slice(0, slash)}` : ''}/${namespace}/${name}`;
 }
 
 export function objectKey(namespace: string, name: string): ObjectKey {

@@ -5,26 +5,21 @@
  * - GatewayClass and Gateway of another controller: a warning (Ignored) that
  *   names the controller that serves them. Of Trellis's own controller
  *   (TRELLIS_CONTROLLER): accepted, and programmed (resolve/gateways.ts).
- * - TLSRoute and TCPRoute: a Service parent is not accepted (UnsupportedValue:
- *   mesh TLS/TCP routing is not served); a Trellis Gateway parent neither
- *   (NotAllowedByListeners: its listeners serve HTTP and HTTPS); another
- *   controller's Gateway is that controller's.
+ * - TLSRoute and TCPRoute: resolve/stream-routes.ts.
  * - BackendTLSPolicy: a warning (Ignored): mesh traffic between sidecars is
  *   mTLS with workload identities, and no gateway originates TLS.
  */
-import type { BackendTlsPolicySpec, GatewayClassSpec, GatewaySpec, StreamRouteSpec } from '../kinds/gateway-kinds.ts';
-import { isServiceParent, TRELLIS_CONTROLLER, type ParentRefSpec } from '../kinds/gateway-common.ts';
+import type { BackendTlsPolicySpec, GatewayClassSpec, GatewaySpec } from '../kinds/gateway-kinds.ts';
+import { TRELLIS_CONTROLLER } from '../kinds/gateway-common.ts';
 import type { Book, Entry } from './book.ts';
 
 export function checkGatewayKinds(
   inputs: {
     gatewayClasses: readonly Entry<GatewayClassSpec>[];
     gateways: readonly Entry<GatewaySpec>[];
-    streamRoutes: readonly Entry<StreamRouteSpec>[];
     backendTlsPolicies: readonly Entry<BackendTlsPolicySpec>[];
   },
   book: Book,
-  ours: (p: ParentRefSpec) => boolean,
 ): void {
   for (const c of inputs.gatewayClasses) {
     if (c.spec.controllerName !== TRELLIS_CONTROLLER) book.warn(c, 'spec.controllerName', 'Ignored', `controller "${c.spec.controllerName}" serves this GatewayClass, not Trellis (${TRELLIS_CONTROLLER}); Trellis reads it only to tell which routes' parents are its own`);
@@ -34,19 +29,6 @@ export function checkGatewayKinds(
     if (cls?.spec.controllerName === TRELLIS_CONTROLLER) continue;
     if (cls) book.warn(g, 'spec.gatewayClassName', 'Ignored', `GatewayClass "${cls.name}" belongs to controller "${cls.spec.controllerName}", which serves this Gateway; Trellis does not`);
     else book.warn(g, 'spec.gatewayClassName', 'Ignored', `GatewayClass "${g.spec.gatewayClassName}" does not exist; whichever controller owns it serves this Gateway, not Trellis`);
-  }
-  for (const r of inputs.streamRoutes) {
-    r.spec.parentRefs.forEach((p, i) => {
-      if (isServiceParent(p)) {
-        book.add(r.id, { severity: 'error', reason: 'UnsupportedValue', field: p.path, parent: i,
-          message: `${r.kind}s attached to a Service are not routed by Trellis: mesh TCP and TLS traffic to a service goes to its endpoints directly. Remove the route, or use a TrafficSplit/HTTPRoute on an HTTP port` });
-      } else if (ours(p)) {
-        book.add(r.id, { severity: 'warning', reason: 'NotAllowedByListeners', field: p.path, parent: i,
-          message: `Gateway "${p.namespace}/${p.name}" is Trellis's, whose listeners serve HTTP and HTTPS (HTTPRoute, GRPCRoute); a ${r.kind} does not attach to them` });
-      } else {
-        book.add(r.id, { severity: 'warning', reason: 'NoMatchingParent', field: p.path, parent: i, message: `a ${p.kind} parent is not one Trellis serves; its own controller serves this route` });
-      }
-    });
   }
   for (const p of inputs.backendTlsPolicies) {
     book.warn(p, 'spec.targetRefs', 'Ignored', 'Trellis does not apply BackendTLSPolicy: calls between sidecars, and from its gateways, are mTLS with SPIFFE identities already');

@@ -172,7 +172,7 @@ spec:
     expect(granted.model.gateways.get('edge-ns/edge')!.ports[0]!.listeners[0]!.routes[0]!.rules[0]!.backends[0]!.found).toBe(true);
   });
 
-  it('listener conflicts and protocols: a second protocol on a port is ProtocolConflict, a taken hostname HostnameConflict, TLS UnsupportedProtocol; the others keep serving', () => {
+  it('listener conflicts and protocols: a second protocol on a port is ProtocolConflict, a taken hostname HostnameConflict, UDP UnsupportedProtocol (TLS and TCP: stream-routes.test.ts); the others keep serving', () => {
     const r = buildWith(CLASS + tlsSecretYaml('demo', 'web-cert', pair) + gateway(`
 - {name: http, port: 8080, protocol: HTTP}
 - {name: again, port: 8080, protocol: HTTP}
@@ -181,10 +181,7 @@ spec:
   protocol: HTTPS
   hostname: web.example.com
   tls: {certificateRefs: [{name: web-cert}]}
-- name: tls
-  port: 8443
-  protocol: TLS
-  tls: {mode: Passthrough}
+- {name: udp, port: 8443, protocol: UDP}
 `));
     const ls = statusOf(r, 'Gateway', 'edge').listeners!;
     expect(ls.map((l) => conditions(l.conditions).filter((c) => !c.endsWith('/Accepted') && !c.endsWith('NoConflicts') && !c.endsWith('/ResolvedRefs')))).toEqual([

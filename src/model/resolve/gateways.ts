@@ -4,7 +4,9 @@
  * routes attach in between (resolve/mesh-routes.ts):
  *
  * 1. `gatewayIndex`: each such Gateway's listeners, checked as the spec says:
- *    protocol (HTTP and HTTPS are served; others are UnsupportedProtocol),
+ *    protocol (HTTP, HTTPS, TLS in mode Passthrough and TCP are served;
+ *    others are UnsupportedProtocol, a TLS listener that would terminate is
+ *    UnsupportedValue),
  *    conflicts on one port (a second protocol: ProtocolConflict; a hostname
  *    already taken: HostnameConflict; the first listener in the Gateway's
  *    order keeps the port), certificateRefs (kubernetes.io/tls Secrets;
@@ -27,7 +29,7 @@ import type { ReferenceGrantSpec } from '../kinds/reference-grant.ts';
 import type { SecretSpec } from '../kinds/secret.ts';
 import { childPath } from '../field-path.ts';
 import type { Condition, FieldProblem, ListenerStatus, ObjectStatus, ProblemReason } from '../problem.ts';
-import type { GatewayCertificate, GatewayListener, GatewayPort, GatewayRoute, MeshGateway, MeshRouteRule, ObjectKey } from '../types.ts';
+import type { GatewayCertificate, GatewayListener, GatewayPort, GatewayRoute, GatewayStreamRoute, MeshGateway, MeshRouteRule, ObjectKey, TcpRouteBackend } from '../types.ts';
 import { objectKey, sortedMap, spiffeId, type Book, type Entry } from './book.ts';
 import { intersectHostnames } from './hostnames.ts';
 
@@ -40,11 +42,13 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteMethodMatching', 'HTTPRouteNamedRouteRule', 'HTTPRoutePathRedirect', 'HTTPRoutePathRewrite', 'HTTPRoutePortRedirect',
   'HTTPRouteQueryParamMatching', 'HTTPRouteRequestMirror', 'HTTPRouteRequestPercentageMirror', 'HTTPRouteRequestTimeout',
   'HTTPRouteResponseHeaderModification', 'HTTPRouteSchemeRedirect', 'Mesh', 'MeshClusterIP', 'MeshConsumerRoute', 'ReferenceGrant',
+  'TCPRoute', 'TLSRoute',
 ].toSorted();
 
-const SERVED_PROTOCOLS = ['HTTP', 'HTTPS'] as const;
+const SERVED_PROTOCOLS = ['HTTP', 'HTTPS', 'TLS', 'TCP'] as const;
 type ServedProtocol = (typeof SERVED_PROTOCOLS)[number];
-const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'];
+/** The route kinds each protocol's listeners carry (the default of allowedRoutes.kinds, and all it may name). */
+const ROUTE_KINDS: Record<ServedProtocol, readonly string[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TLS: ['TLSRoute'], TCP: ['TCPRoute'] };
 
 export interface GatewayIndexInputs {
   gatewayClasses: readonly Entry<GatewayClassSpec>[];
@@ -66,6 +70,7 @@ interface ListenerState {
   supportedKinds: { group: string; kind: string }[];
   certificates: GatewayCertificate[];
   routes: GatewayRoute[];
+  streams: GatewayStreamRoute[];
 }
 
 interface GatewayState {
@@ -75,6 +80,8 @@ interface GatewayState {
 }
 
 export type Attachment = { listeners: ListenerState[]; hostnames: string[][] } | { reason: ProblemReason; message: string; field: string };
+/** An attachment a route's parentRef made (its index: status per parent). */
+export type Attached = Extract<Attachment, { listeners: unknown }> & { parent: number };
 
 const cond = (type: Condition['type'], ok: boolean, reason: string, message: string): Condition => ({ type, status: ok ? 'True' : 'False', reason, message });
 
@@ -104,15 +111,20 @@ export class GatewayIndex {
     const ports = new Map<number, { protocol: string; first: string; hostnames: Map<string, string> }>();
     return g.spec.listeners.map((l): ListenerState => {
       const state: ListenerState = {
-        spec: l, accepting: true, supportedKinds: [], certificates: [], routes: [],
+        spec: l, accepting: true, supportedKinds: [], certificates: [], routes: [], streams: [],
         accepted: cond('Accepted', true, 'Accepted', 'the listener is served'),
         conflicted: cond('Conflicted', false, 'NoConflicts', 'no conflict with another listener'),
         resolvedRefs: cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'),
       };
       if (!(SERVED_PROTOCOLS as readonly string[]).includes(l.protocol)) {
-        const message = `protocol ${l.protocol} is not served by Trellis's gateways; expected HTTP or HTTPS`;
+        const message = `protocol ${l.protocol} is not served by Trellis's gateways; expected HTTP, HTTPS, TLS (passthrough) or TCP`;
         warn(childPath(l.path, 'protocol'), 'UnsupportedProtocol', message);
         return { ...state, accepting: false, accepted: cond('Accepted', false, 'UnsupportedProtocol', message) };
+      }
+      if (l.protocol === 'TLS' && l.tls?.mode !== 'Passthrough') {
+        const message = 'a TLS listener of Trellis\'s gateways passes TLS through to the backend (tls.mode: Passthrough, routed by SNI with TLSRoutes); to terminate TLS, use protocol HTTPS';
+        warn(childPath(l.path, 'tls.mode'), 'UnsupportedValue', message);
+        return { ...state, accepting: false, accepted: cond('Accepted', false, 'UnsupportedValue', message) };
       }
       const port = ports.get(l.port);
       const host = l.hostname ?? '';
@@ -144,12 +156,13 @@ export class GatewayIndex {
   /** allowedRoutes.kinds: the kinds this listener carries (the default for its protocol when unset). */
   private kinds(g: Entry<GatewaySpec>, l: ListenerSpec, problems: { reason: ProblemReason; message: string }[]): { group: string; kind: string }[] {
     const wanted = l.allowedRoutes.kinds;
-    if (!wanted) return ROUTE_KINDS.map((kind) => ({ group: GATEWAY_GROUP, kind }));
+    const kinds = ROUTE_KINDS[l.protocol as ServedProtocol];
+    if (!wanted) return kinds.map((kind) => ({ group: GATEWAY_GROUP, kind }));
     const out: { group: string; kind: string }[] = [];
     for (const k of wanted) {
-      if (k.group === GATEWAY_GROUP && ROUTE_KINDS.includes(k.kind)) out.push({ group: k.group, kind: k.kind });
+      if (k.group === GATEWAY_GROUP && kinds.includes(k.kind)) out.push({ group: k.group, kind: k.kind });
       else {
-        const message = `route kind ${k.group ? `${k.group}/` : ''}${k.kind} cannot attach to an ${l.protocol} listener; expected HTTPRoute or GRPCRoute`;
+        const message = `route kind ${k.group ? `${k.group}/` : ''}${k.kind} cannot attach to a ${l.protocol} listener; expected ${kinds.join(' or ')}`;
         problems.push({ reason: 'InvalidRouteKinds', message });
         this.book.add(g.id, { severity: 'warning', reason: 'InvalidRouteKinds', field: k.path, message });
       }
@@ -232,6 +245,30 @@ export class GatewayIndex {
     });
   }
 
+  /**
+   * A TLSRoute or TCPRoute accepted on these listeners (after its own
+   * checks); routes come oldest first. A TCP listener takes one route, a TLS
+   * listener each SNI name once: what an older route holds stays its own.
+   * Returns whether some listener took it (false: Conflicted for that parent).
+   */
+  addStream(a: Attached, route: Entry<unknown>, backends: readonly TcpRouteBackend[]): boolean {
+    let taken = false;
+    a.listeners.forEach((l, i) => {
+      if (l.streams.some((r) => r.namespace === route.namespace && r.name === route.name && r.kind === route.kind)) return void (taken = true);
+      let hostnames: string[] = [];
+      if (l.spec.protocol === 'TCP') {
+        if (l.streams.length > 0) return;
+      } else {
+        const held = new Set(l.streams.flatMap((r) => r.hostnames));
+        hostnames = a.hostnames[i]!.filter((h) => !held.has(h));
+        if (hostnames.length === 0) return;
+      }
+      l.streams.push({ kind: route.kind as GatewayStreamRoute['kind'], namespace: route.namespace, name: route.name, hostnames, backends });
+      taken = true;
+    });
+    return taken;
+  }
+
   /** The model's gateways, and the status of every Gateway and GatewayClass (by entry id). */
   finish(): { gateways: Map<ObjectKey, MeshGateway>; listeners: Map<string, ListenerStatus[]>; programmed: Map<string, Condition> } {
     const gateways: [ObjectKey, MeshGateway][] = [];
@@ -242,7 +279,7 @@ export class GatewayIndex {
       listeners.set(g.entry.id, g.listeners.map((l) => ({
         name: l.spec.name,
         supportedKinds: l.supportedKinds,
-        attachedRoutes: l.routes.length,
+        attachedRoutes: l.routes.length + l.streams.length,
         conditions: [l.accepted, l.conflicted, l.resolvedRefs,
           l.accepting ? cond('Programmed', true, 'Programmed', 'served by the Gateway\'s proxies') : cond('Programmed', false, 'Invalid', 'not served: see the other conditions')],
       })));
@@ -250,7 +287,7 @@ export class GatewayIndex {
       const byPort = new Map<number, GatewayListener[]>();
       for (const l of served) {
         const list = byPort.get(l.spec.port) ?? [];
-        list.push({ name: l.spec.name, ...(l.spec.hostname !== undefined ? { hostname: l.spec.hostname } : {}), certificates: l.certificates, routes: l.routes });
+        list.push({ name: l.spec.name, ...(l.spec.hostname !== undefined ? { hostname: l.spec.hostname } : {}), certificates: l.certificates, routes: l.routes, streams: l.streams });
         byPort.set(l.spec.port, list);
       }
       const ports: GatewayPort[] = [...byPort].toSorted((a, b) => a[0] - b[0]).map(([port, ls]) => ({

@@ -20,7 +20,7 @@ export class Incumbents {
 
   /** The object was in the previous model, in some version. */
   held(e: Entry<unknown>): boolean {
-    return this.previous?.has(objectId(e.kind, e.namespace, e.name)) ?? false;
+    return this.previous?.has(objectId(e.obj.apiVersion, e.kind, e.namespace, e.name)) ?? false;
   }
 
   /**
@@ -30,7 +30,7 @@ export class Incumbents {
    * without the operator changing anything.
    */
   unchanged(e: Entry<unknown>): boolean {
-    const prev = this.previous?.get(objectId(e.kind, e.namespace, e.name));
+    const prev = this.previous?.get(objectId(e.obj.apiVersion, e.kind, e.namespace, e.name));
     if (!prev) return false;
     return prev === e.obj || JSON.stringify(prev.raw.spec) === JSON.stringify(e.obj.raw.spec);
   }

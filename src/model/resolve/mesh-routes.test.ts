@@ -159,17 +159,18 @@ rules: [{backendRefs: [{name: web-v1, port: 8080}]}]
     expect(statusOf(r, 'HTTPRoute', 'web').parents![0]!.conditions[0]).toMatchObject({ status: 'False', reason: 'Conflicted' });
   });
 
-  it('the kinds Trellis does not program say so: a TCPRoute on a Service is not accepted, a BackendTLSPolicy is ignored with a warning (a Trellis GatewayClass is accepted)', () => {
+  it('the kinds Trellis does not program say so: a TLSRoute on a Service is not accepted (TCPRoute: stream-routes.test.ts), a BackendTLSPolicy is ignored with a warning (a Trellis GatewayClass is accepted)', () => {
     const r = buildWith(`apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: trellis}
 spec: {controllerName: trellis.io/gateway-controller}
 ---
 apiVersion: gateway.networking.k8s.io/v1
-kind: TCPRoute
+kind: TLSRoute
 metadata: {name: db, namespace: demo}
 spec:
   parentRefs: [{group: "", kind: Service, name: web}]
+  hostnames: [web.example.com]
   rules: [{backendRefs: [{name: web-v1, port: 8080}]}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -180,7 +181,7 @@ spec:
   validation: {hostname: web.demo, wellKnownCACertificates: System}
 `);
     expect(problemsOf(r).map((p) => [p.kind, p.severity, p.reason])).toEqual([
-      ['BackendTLSPolicy', 'warning', 'Ignored'], ['TCPRoute', 'error', 'UnsupportedValue'],
+      ['BackendTLSPolicy', 'warning', 'Ignored'], ['TLSRoute', 'error', 'UnsupportedValue'], ['TLSRoute', 'warning', 'BackendNotFound'],
     ]);
     expect(statusOf(r, 'GatewayClass', 'trellis')).toMatchObject({ conditions: [expect.objectContaining({ type: 'Accepted', status: 'True' }), expect.anything()], supportedFeatures: expect.arrayContaining(['Gateway', 'HTTPRoute', 'ReferenceGrant']) });
   });

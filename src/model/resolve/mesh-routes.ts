@@ -30,7 +30,7 @@ import type { FieldProblem } from '../problem.ts';
 import { childPath } from '../field-path.ts';
 import type { MeshRoute, MeshRouteRule, ObjectKey, RouteBackend, RouteBackendRef, RouteFilter } from '../types.ts';
 import { objectKey, olderFirst, type Book, type Entry } from './book.ts';
-import { attachmentProblem, type Attachment, type GatewayIndex } from './gateways.ts';
+import { attachmentProblem, type Attached, type GatewayIndex } from './gateways.ts';
 import type { ServiceDraft } from './services.ts';
 
 export interface GatewayInputs {
@@ -87,10 +87,29 @@ function add(book: Book, e: { id: string }, p: FieldProblem): void {
   book.add(e.id, p);
 }
 
+/**
+ * What a route kind sends: HTTP (HTTPRoute, GRPCRoute) or a byte stream
+ * (TCPRoute; TLSRoute, whose TLS passes through: stream-routes.ts); it
+ * decides which service ports it may name.
+ */
+export type Carries = 'http' | 'tcp' | 'tls';
+
+/**
+ * A port a route of this kind may attach to or send to: HTTP routes any but a
+ * declared TCP port; TCPRoutes a declared TCP one; TLSRoutes no Service port
+ * (mesh SNI routing is not served) but send to TCP ones.
+ */
+function portCarries(protocol: string, carries: Carries, role: 'parent' | 'backend'): boolean {
+  if (carries === 'http') return protocol !== 'tcp';
+  if (carries === 'tls' && role === 'parent') return false;
+  // An undeclared backend port's sidecar falls back to TCP for what is not HTTP (translate/detect.ts).
+  return protocol === 'tcp' || (role === 'backend' && protocol === 'auto');
+}
+
 /** The services a route attaches to (merging parentRefs to the same service), reporting each parent that is not served. */
-function checkParents(e: Entry<MeshRouteSpec>, services: Services, gw: GatewayInputs, book: Book): { found: Map<ObjectKey, { ports: number[]; parent: number }>; gateways: Extract<Attachment, { listeners: unknown }>[] } {
+export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[]; hostnames: readonly string[] }>, services: Services, gw: GatewayInputs, book: Book, carries: Carries = 'http'): { found: Map<ObjectKey, { ports: number[]; parent: number }>; gateways: Attached[] } {
   const found = new Map<ObjectKey, { ports: number[]; parent: number }>();
-  const gateways: Extract<Attachment, { listeners: unknown }>[] = [];
+  const gateways: Attached[] = [];
   const pending: FieldProblem[] = [];
   let ourParents = 0;
   e.spec.parentRefs.forEach((p, i) => {
@@ -109,8 +128,14 @@ function checkParents(e: Entry<MeshRouteSpec>, services: Services, gw: GatewayIn
       if (port !== undefined && !svc.ports.some((x) => x.port === port)) {
         return problem('NoMatchingParent', `service "${p.name}" has no port ${port}; expected one of: ${svc.ports.map((x) => x.port).join(', ')}`, childPath(p.path, 'port'));
       }
-      const httpish = svc.ports.filter((x) => x.protocol !== 'tcp' && (port === undefined || x.port === port));
-      if (httpish.length === 0) return problem('UnsupportedValue', `port ${port ?? '(every port)'} of service "${p.name}" carries plain TCP (appProtocol or port name); ${e.kind}s route HTTP. Set appProtocol: http (or grpc) on the port`);
+      const usable = svc.ports.filter((x) => portCarries(x.protocol, carries, 'parent') && (port === undefined || x.port === port));
+      if (usable.length === 0) {
+        return problem('UnsupportedValue', carries === 'http'
+          ? `port ${port ?? '(every port)'} of service "${p.name}" carries plain TCP (appProtocol or port name); ${e.kind}s route HTTP. Set appProtocol: http (or grpc) on the port`
+          : carries === 'tls'
+            ? `a TLSRoute attached to a Service (SNI routing inside the mesh, experimental in GAMMA) is not served by Trellis: connections to the port go to the service's own endpoints, whatever their SNI. To split a TLS port's connections by weight, attach a TCPRoute to it (the TLS passes through untouched)`
+            : `port ${port ?? '(every port)'} of service "${p.name}" is not declared TCP (appProtocol: tcp, or a tcp- port name); ${e.kind}s route plain TCP ports. Use an HTTPRoute for an HTTP port, or declare the port tcp`);
+      }
       const key = svc.key;
       const prev = found.get(key);
       if (!prev) found.set(key, { ports: port === undefined ? [] : [port], parent: i });
@@ -123,7 +148,7 @@ function checkParents(e: Entry<MeshRouteSpec>, services: Services, gw: GatewayIn
       ourParents++;
       const a = gw.index.attach(e, p);
       if ('reason' in a) return void pending.push(attachmentProblem(a, i));
-      gateways.push(a);
+      gateways.push({ ...a, parent: i });
       return;
     }
     const why = p.kind !== 'Gateway' ? `a parent of kind ${p.group ? `${p.group}/` : ''}${p.kind} is not one Trellis serves (mesh routes name a Service: group "", kind Service)`
@@ -158,30 +183,34 @@ function resolveRule(e: Entry<MeshRouteSpec>, r: MeshRouteSpec['rules'][number],
   return { name: r.name, matches: r.matches, filters, backends: backends.filter((b) => b.weight > 0), ...(r.timeouts ? { timeouts: r.timeouts } : {}) };
 }
 
-function resolveBackend(
-  e: Entry<MeshRouteSpec>, b: BackendRefSpec, meshOnly: boolean, services: Services, gw: GatewayInputs, book: Book, role = 'backend',
+export function resolveBackend(
+  e: Entry<unknown>, b: BackendRefSpec, meshOnly: boolean, services: Services, gw: GatewayInputs, book: Book, role = 'backend', carries: Carries = 'http',
 ): RouteBackendRef & { found: boolean } {
+  const share = carries === 'http' ? 'requests gets 500' : 'connections is refused';
   const ref = { namespace: b.namespace, name: b.name, port: b.port ?? 0 };
   const warn = (reason: FieldProblem['reason'], message: string, field = b.path) => {
     add(book, e, { severity: 'warning', reason, field, message });
     return { ...ref, found: false };
   };
   if (!((b.group === '' || b.group === 'core') && b.kind === 'Service')) {
-    return warn('InvalidKind', `a ${role} of kind ${b.group ? `${b.group}/` : ''}${b.kind} is not one Trellis routes to; expected a Service (group "", kind Service). Its share of requests gets 500`, childPath(b.path, 'kind'));
+    return warn('InvalidKind', `a ${role} of kind ${b.group ? `${b.group}/` : ''}${b.kind} is not one Trellis routes to; expected a Service (group "", kind Service). Its share of ${share}`, childPath(b.path, 'kind'));
   }
   if (b.namespace !== e.namespace && !meshOnly && !granted(gw.referenceGrants, e, b)) {
-    return warn('RefNotPermitted', `service "${b.namespace}/${b.name}" is in another namespace and no ReferenceGrant in "${b.namespace}" lets ${e.kind}s of "${e.namespace}" refer to it (needed because the route has a Gateway parent); its share of requests gets 500`, childPath(b.path, 'namespace'));
+    return warn('RefNotPermitted', `service "${b.namespace}/${b.name}" is in another namespace and no ReferenceGrant in "${b.namespace}" lets ${e.kind}s of "${e.namespace}" refer to it (needed because the route has a Gateway parent); its share of ${share}`, childPath(b.path, 'namespace'));
   }
   const svc = services.get(objectKey(b.namespace, b.name));
-  if (!svc) return warn('BackendNotFound', `service "${b.name}" does not exist in namespace "${b.namespace}"; its share of requests gets 500 until it does`, childPath(b.path, 'name'));
+  if (!svc) return warn('BackendNotFound', `service "${b.name}" does not exist in namespace "${b.namespace}"; its share of ${share} until it does`, childPath(b.path, 'name'));
   const port = svc.ports.find((p) => p.port === b.port);
-  if (!port) return warn('BackendNotFound', `service "${b.name}" has no port ${b.port}; expected one of: ${svc.ports.map((p) => p.port).join(', ')}. Its share of requests gets 500`, childPath(b.path, 'port'));
-  if (port.protocol === 'tcp') return warn('BackendNotFound', `port ${b.port} of service "${b.name}" carries plain TCP, which an ${e.kind} cannot send to; its share of requests gets 500`, childPath(b.path, 'port'));
+  if (!port) return warn('BackendNotFound', `service "${b.name}" has no port ${b.port}; expected one of: ${svc.ports.map((p) => p.port).join(', ')}. Its share of ${share}`, childPath(b.path, 'port'));
+  if (!portCarries(port.protocol, carries, 'backend')) {
+    const what = carries === 'http' ? 'carries plain TCP' : `carries ${port.protocol.toUpperCase()}, not a byte stream`;
+    return warn('BackendNotFound', `port ${b.port} of service "${b.name}" ${what}, which a ${e.kind} cannot send to; its share of ${share}`, childPath(b.path, 'port'));
+  }
   return { ...ref, found: true };
 }
 
 /** A ReferenceGrant in the backend's namespace from this route's kind and namespace to that Service. */
-function granted(grants: readonly Entry<ReferenceGrantSpec>[], e: Entry<MeshRouteSpec>, b: BackendRefSpec): boolean {
+function granted(grants: readonly Entry<ReferenceGrantSpec>[], e: Entry<unknown>, b: BackendRefSpec): boolean {
   return grants.some((g) => g.namespace === b.namespace
     && g.spec.from.some((f) => f.group === 'gateway.networking.k8s.io' && f.kind === e.kind && f.namespace === e.namespace)
     && g.spec.to.some((t) => (t.group === '' || t.group === 'core') && t.kind === 'Service' && (t.name === undefined || t.name === b.name)));

@@ -56,6 +56,16 @@ export const WATCHED: readonly KubeResource[] = [
   { apiVersion: `${GATEWAY}/v1`, kind: 'BackendTLSPolicy', plural: 'backendtlspolicies', namespaced: true, intent: false, custom: true },
 ];
 
+/**
+ * A kind with its API group (`TCPRoute.gateway.networking.k8s.io`; a core
+ * kind alone: `Pod`): what tells two watched resources apart, since SMI's
+ * TCPRoute and the Gateway API's share a kind name.
+ */
+export function groupKind(apiVersion: string, kind: string): string {
+  const slash = apiVersion.lastIndexOf('/');
+  return slash > 0 ? `${kind}.${apiVersion.slice(0, slash)}` : kind;
+}
+
 export function resourceOf(apiVersion: string, kind: string): KubeResource | undefined {
   return WATCHED.find((r) => r.apiVersion === apiVersion && r.kind === kind);
 }

@@ -18,7 +18,7 @@ import type { Logger } from '../../log.ts';
 import type { SourceObject } from '../../model/object.ts';
 import { contentKey, toSourceObject } from './normalize.ts';
 import { KubeRest } from './rest.ts';
-import { DEFAULT_NAMESPACE_SELECTOR, WATCHED, type KubeResource } from './resources.ts';
+import { DEFAULT_NAMESPACE_SELECTOR, groupKind, WATCHED, type KubeResource } from './resources.ts';
 import { ResourceWatcher, type WatchEvent, type WatcherStats } from './watcher.ts';
 import { errorMessage } from '../../errors.ts';
 
@@ -59,8 +59,9 @@ export interface KubeSourceOptions {
 
 export class KubeSource {
   readonly rest: KubeRest;
+  /** By groupKind (resources.ts): SMI's and the Gateway API's TCPRoute are two resources. */
   private readonly watchers = new Map<string, ResourceWatcher>();
-  /** kind -> object key -> normalized object */
+  /** groupKind -> object key -> normalized object */
   private readonly objects = new Map<string, Map<string, SourceObject>>();
   private readonly changed = new Set<string>();
   private readonly selector: string;
@@ -73,8 +74,8 @@ export class KubeSource {
     this.rest = new KubeRest(opts.config);
     this.selector = opts.namespaceSelector ?? DEFAULT_NAMESPACE_SELECTOR;
     for (const r of WATCHED) {
-      this.objects.set(r.kind, new Map());
-      this.watchers.set(r.kind, new ResourceWatcher({
+      this.objects.set(groupKind(r.apiVersion, r.kind), new Map());
+      this.watchers.set(groupKind(r.apiVersion, r.kind), new ResourceWatcher({
         config: opts.config,
         rest: this.rest,
         resource: r,
@@ -124,16 +125,16 @@ export class KubeSource {
     return worst;
   }
 
-  /** The object as stored (status included), from the watch cache. */
-  stored(kind: string, namespace: string | undefined, name: string): Json | undefined {
-    return this.watchers.get(kind)?.get(name, namespace || undefined);
+  /** The object as stored (status included), from the watch cache; `apiVersion` (any served version of its group) tells apart kinds of one name. */
+  stored(kind: string, namespace: string | undefined, name: string, apiVersion = 'v1'): Json | undefined {
+    return this.watchers.get(groupKind(apiVersion, kind))?.get(name, namespace || undefined);
   }
 
   snapshot(): SourceObject[] {
     const meshed = this.meshedNamespaces();
     const out: SourceObject[] = [];
     for (const r of WATCHED) {
-      const list = [...this.objects.get(r.kind)!.values()].filter((o) => !r.namespaced || meshed === 'all' || meshed.has(o.metadata.namespace ?? ''));
+      const list = [...this.objects.get(groupKind(r.apiVersion, r.kind))!.values()].filter((o) => !r.namespaced || meshed === 'all' || meshed.has(o.metadata.namespace ?? ''));
       out.push(...list.sort(byNamespaceAndName));
     }
     return out;
@@ -166,7 +167,7 @@ export class KubeSource {
   private onEvent(r: KubeResource, event: WatchEvent, obj: Json): void {
     const meta = (obj.metadata ?? {}) as Json;
     const key = `${String(meta.namespace ?? '')}/${String(meta.name ?? '')}`;
-    const map = this.objects.get(r.kind)!;
+    const map = this.objects.get(groupKind(r.apiVersion, r.kind))!;
     if (event === 'delete') {
       if (!map.delete(key)) return;
     } else {
@@ -182,7 +183,7 @@ export class KubeSource {
   }
 
   private onAbsent(r: KubeResource): void {
-    const map = this.objects.get(r.kind)!;
+    const map = this.objects.get(groupKind(r.apiVersion, r.kind))!;
     if (map.size === 0) return;
     map.clear();
     this.changed.add(r.kind);

@@ -12,7 +12,7 @@
 import type { Logger } from '../../log.ts';
 import type { ObjectStatus } from '../../model/index.ts';
 import { KubeApiError, type KubeRest } from './rest.ts';
-import { objectPath, WATCHED } from './resources.ts';
+import { groupKind, objectPath, WATCHED } from './resources.ts';
 import { routeStatus, sameRouteStatus, type RouteStatusBody } from './route-status.ts';
 import { gatewayStatus, isOwnGatewayStatus, sameGatewayStatus, type GatewayStatusBody } from './gateway-status.ts';
 import { intentStatus, parseStoredStatus, sameStatus, type ExtraCondition, type IntentStatusBody, type ProgrammedSummary } from './status.ts';
@@ -25,15 +25,16 @@ export interface StatusWriterOptions {
   rest: KubeRest;
   log: Logger;
   /** The object as stored (status included), or undefined if it is gone. */
-  stored: (kind: string, namespace: string, name: string) => Json | undefined;
+  stored: (kind: string, namespace: string, name: string, apiVersion: string) => Json | undefined;
   minIntervalMs?: number;
   isLeader?: () => boolean;
   now?: () => Date;
 }
 
-const INTENTS = new Map(WATCHED.filter((r) => r.intent).map((r) => [r.kind, r]));
+/** By groupKind: SMI's TCPRoute and the Gateway API's are written at their own paths. */
+const INTENTS = new Map(WATCHED.filter((r) => r.intent).map((r) => [groupKind(r.apiVersion, r.kind), r]));
 /** Trellis's own Gateways and GatewayClasses: their status is Trellis's to write (gateway-status.ts). */
-const GATEWAYS = new Map(WATCHED.filter((r) => r.kind === 'Gateway' || r.kind === 'GatewayClass').map((r) => [r.kind, r]));
+const GATEWAYS = new Map(WATCHED.filter((r) => r.kind === 'Gateway' || r.kind === 'GatewayClass').map((r) => [groupKind(r.apiVersion, r.kind), r]));
 /** A write we made, until the watch cache shows it (it arrives a moment later). */
 const PENDING_TTL_MS = 10_000;
 
@@ -104,18 +105,19 @@ export class StatusWriter {
     const now = (this.opts.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const t = Date.now();
     for (const s of this.statuses) {
-      const resource = INTENTS.get(s.kind) ?? (isOwnGatewayStatus(s) ? GATEWAYS.get(s.kind) : undefined);
-      if (!resource || this.noStatus.has(s.kind) || this.closed) continue;
-      const stored = this.opts.stored(s.kind, s.namespace, s.name);
+      const kind = groupKind(s.apiVersion, s.kind);
+      const resource = INTENTS.get(kind) ?? (isOwnGatewayStatus(s) ? GATEWAYS.get(kind) : undefined);
+      if (!resource || this.noStatus.has(kind) || this.closed) continue;
+      const stored = this.opts.stored(s.kind, s.namespace, s.name, s.apiVersion);
       if (!stored) continue; // deleted meanwhile
       const storedGeneration = (stored.metadata as Json | undefined)?.generation;
       // The model saw an older generation than the cluster has: its verdict would be stale.
       if (typeof storedGeneration === 'number' && s.generation !== undefined && storedGeneration > s.generation) continue;
-      const key = `${s.kind}/${s.namespace}/${s.name}`;
+      const key = `${kind}/${s.namespace}/${s.name}`;
       const mine = this.written.get(key);
       let patch: Json;
       let body: IntentStatusBody | RouteStatusBody | GatewayStatusBody;
-      if (GATEWAYS.has(s.kind)) {
+      if (GATEWAYS.has(kind)) {
         const gateway = gatewayStatus(s, stored.status, now);
         if (sameGatewayStatus(stored.status, gateway)) continue;
         if (mine && t - mine.at < PENDING_TTL_MS && sameGatewayStatus(mine.body, gateway)) continue;
@@ -148,8 +150,8 @@ export class StatusWriter {
         if (err instanceof KubeApiError && err.status === 404) {
           // The object is gone, or its CRD has no status subresource: the object itself tells which.
           const exists = await this.opts.rest.get(objectPath(resource, s.namespace || undefined, s.name)).then(() => true, () => false);
-          if (exists && !this.noStatus.has(s.kind)) {
-            this.noStatus.add(s.kind);
+          if (exists && !this.noStatus.has(kind)) {
+            this.noStatus.add(kind);
             this.opts.log.warn({ kind: s.kind }, `cannot write ${s.kind} status: the API server has no status subresource for it; apply the CRDs in deploy/crds`);
           }
           continue;

@@ -77,6 +77,8 @@ describe('deploy/kubernetes', () => {
       return w.intent ? [...read, `${group}/${w.plural}/status:patch`] : read;
     });
     expected.push('authentication.k8s.io/tokenreviews:create'); // proven identity (TokenReviewVerifier)
+    // Trellis's own GatewayClasses and Gateways (issue 10): Accepted/Programmed and per-listener status.
+    expected.push('gateway.networking.k8s.io/gateways/status:patch', 'gateway.networking.k8s.io/gatewayclasses/status:patch');
     // The injection webhook's caBundle, on that one configuration only.
     expected.push('admissionregistration.k8s.io/mutatingwebhookconfigurations:get', 'admissionregistration.k8s.io/mutatingwebhookconfigurations:patch');
     expect(rules.find((r) => r.resources.includes('mutatingwebhookconfigurations'))?.resourceNames).toEqual([one('MutatingWebhookConfiguration').metadata.name]);

@@ -37,11 +37,11 @@ export function rolloutKeys(objects: readonly SourceObject[]): string[] {
  * objects the model reads, since Trellis writes it); anything unreadable is
  * left out (that rollout starts over).
  */
-export function recordedStates(keys: readonly string[], stored: (kind: string, namespace: string, name: string) => Record<string, unknown> | undefined): Map<string, RolloutState> {
+export function recordedStates(keys: readonly string[], stored: (kind: string, namespace: string, name: string, apiVersion: string) => Record<string, unknown> | undefined): Map<string, RolloutState> {
   const out = new Map<string, RolloutState>();
   for (const key of keys) {
     const [ns, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
-    const st = stored('Rollout', ns, name)?.status as Record<string, unknown> | undefined;
+    const st = stored('Rollout', ns, name, ROLLOUT.apiVersion)?.status as Record<string, unknown> | undefined;
     if (!st || typeof st !== 'object' || !PHASES.has(st.phase as string) || typeof st.revision !== 'string' || typeof st.canaryWeight !== 'number' || typeof st.step !== 'number') continue;
     const stepStarted = Date.parse(String(st.stepStartedAt));
     const started = Date.parse(String(st.startedAt));

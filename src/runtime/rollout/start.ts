@@ -35,7 +35,7 @@ export async function startRollouts(o: RolloutOptions & { mesh: RunningMesh; kub
   const isLeader = leader ? () => leader.isLeader() : undefined;
   const kube = o.kube;
   const { recordedStates, rolloutKeys } = await import('./kube-store.ts');
-  const recorded = kube ? (keys: readonly string[]) => recordedStates(keys, (k, ns, n) => kube.source.stored(k, ns, n)) : undefined;
+  const recorded = kube ? (keys: readonly string[]) => recordedStates(keys, (k, ns, n, v) => kube.source.stored(k, ns, n, v)) : undefined;
   const controller = new RolloutController({
     mesh: o.mesh, store, log,
     ...(isLeader ? { isLeader } : {}),

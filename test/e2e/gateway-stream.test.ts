@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tlsPair } from '../../src/model/gateway-testing.ts';
 import { gatewayBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { connect, EdgeMesh, until } from '../support/edge-e2e.ts';
-import { meshConfig, NAMESPACE, pod, serviceAccounts, trafficTarget } from '../support/mesh-yaml.ts';
+import { meshConfig, NAMESPACE, pod, serviceAccounts, trafficTarget, tcpService } from '../support/mesh-yaml.ts';
 import { envoyBin } from '../support/venv.ts';
 
 const NET = '127.0.120';
@@ -33,21 +33,7 @@ const APP = { api: 39443, echo: 39000 } as const;
 const HOST = 'api.example.com';
 const backendTls = tlsPair([HOST]);
 
-const service = (name: keyof typeof PORTS) => `apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: demo}
-spec:
-  selector: {app: backend}
-  ports: [{name: tcp, port: ${PORTS[name]}, appProtocol: tcp}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ${name}-1, namespace: demo, labels: {kubernetes.io/service-name: ${name}}}
-addressType: IPv4
-ports: [{name: tcp, port: ${PORTS[name]}}]
-endpoints: [{addresses: [${BACKEND}], conditions: {ready: true}, targetRef: {kind: Pod, name: backend-1}}]
----
-`;
+const service = (name: keyof typeof PORTS) => tcpService(name, PORTS[name], [['backend-1', BACKEND]], 'backend');
 
 const MESH = [
   NAMESPACE,
@@ -56,10 +42,10 @@ const MESH = [
   pod('backend-1', 'backend', BACKEND, 'backend'),
   // The gateway calls as its own identity (service account edge, the Gateway's name).
   trafficTarget('edge', 'backend'),
-  '---\n',
   service('api'),
   service('echo'),
-  `apiVersion: gateway.networking.k8s.io/v1
+  `---
+apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: trellis}
 spec: {controllerName: trellis.io/gateway-controller}

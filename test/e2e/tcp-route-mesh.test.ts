@@ -15,7 +15,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStatus } from '../../src/model/problem.ts';
 import { connect, EdgeMesh, until } from '../support/edge-e2e.ts';
-import { meshConfig, NAMESPACE, pod, serviceAccounts, trafficTarget } from '../support/mesh-yaml.ts';
+import { meshConfig, NAMESPACE, pod, serviceAccounts, trafficTarget, tcpService } from '../support/mesh-yaml.ts';
 
 const NET = '127.0.120';
 const SERVER = `${NET}.3`;
@@ -26,21 +26,7 @@ const APP = { echo: 36001, 'echo-v1': 36002, 'echo-v2': 36003 } as const;
 const ROUNDS = 12;
 
 /** A TCP service of db-1: its sidecar listens on the service port, the application behind it on APP[name] (appPorts). */
-const service = (name: keyof typeof PORTS) => `apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: demo}
-spec:
-  selector: {app: db}
-  ports: [{name: tcp, port: ${PORTS[name]}, appProtocol: tcp}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ${name}-1, namespace: demo, labels: {kubernetes.io/service-name: ${name}}}
-addressType: IPv4
-ports: [{name: tcp, port: ${PORTS[name]}}]
-endpoints: [{addresses: [${SERVER}], conditions: {ready: true}, targetRef: {kind: Pod, name: db-1}}]
----
-`;
+const service = (name: keyof typeof PORTS) => tcpService(name, PORTS[name], [['db-1', SERVER]], 'db');
 const MESH = [
   NAMESPACE,
   meshConfig('Strict'),
@@ -49,7 +35,6 @@ const MESH = [
   pod('client-1', 'client', CLIENT, 'client'),
   // No rules: every connection to db's identity is allowed.
   trafficTarget('client', 'db'),
-  '---\n',
   service('echo'),
   service('echo-v1'),
   service('echo-v2'),

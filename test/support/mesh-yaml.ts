@@ -38,19 +38,28 @@ status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
 
 /** A service selecting `app` (default: its name), its HTTP ports (named p<port>), and its EndpointSlice listing `pods` as [name, ip]. */
 export function service(name: string, ports: readonly number[], pods: ReadonlyArray<readonly [string, string]>, app = name): string {
+  return serviceYaml(name, app, ports.map((p) => ({ name: `p${p}`, port: p, spec: `targetPort: ${p}, appProtocol: http` })), pods);
+}
+
+/** A TCP service (`appProtocol: tcp`, one port named tcp) selecting `app`, and its EndpointSlice listing `pods` as [name, ip]. */
+export function tcpService(name: string, port: number, pods: ReadonlyArray<readonly [string, string]>, app: string): string {
+  return serviceYaml(name, app, [{ name: 'tcp', port, spec: 'appProtocol: tcp' }], pods);
+}
+
+function serviceYaml(name: string, app: string, ports: ReadonlyArray<{ name: string; port: number; spec: string }>, pods: ReadonlyArray<readonly [string, string]>): string {
   return `---
 apiVersion: v1
 kind: Service
 metadata: {name: ${name}, namespace: demo}
 spec:
   selector: {app: ${app}}
-  ports: [${ports.map((p) => `{name: p${p}, port: ${p}, targetPort: ${p}, appProtocol: http}`).join(', ')}]
+  ports: [${ports.map((p) => `{name: ${p.name}, port: ${p.port}, ${p.spec}}`).join(', ')}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: {name: ${name}-1, namespace: demo, labels: {kubernetes.io/service-name: ${name}}}
 addressType: IPv4
-ports: [${ports.map((p) => `{name: p${p}, port: ${p}}`).join(', ')}]
+ports: [${ports.map((p) => `{name: ${p.name}, port: ${p.port}}`).join(', ')}]
 endpoints:
 ${pods.map(([pod, ip]) => `- {addresses: ["${ip}"], conditions: {ready: true}, targetRef: {kind: Pod, name: ${pod}}}`).join('\n')}
 `;

@@ -11,19 +11,15 @@
  * the test fails when the document says otherwise (UPDATE_CONFORMANCE_DOC=1
  * rewrites it). A case marked unsupported must still fail the way its reason says.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mismatch } from '../support/conformance-compare.ts';
+import { mismatch, syncDocTable, untilConsecutive } from '../support/conformance-compare.ts';
 import { GatewayConformance } from '../support/gateway-conformance.ts';
 import { GATEWAY_CASES, SAME_NAMESPACE, type GatewayCase, type GatewayExpectation, type RouteStatus } from '../support/gateway-http-cases.ts';
 import { conformanceModule, GATEWAY_API_VERSION } from '../support/gateway-api.ts';
 
-const DOC = path.resolve(import.meta.dirname, '../../docs/gateway-api-conformance.md');
-/** Consecutive matching answers an expectation needs (the suite's RequiredConsecutiveSuccesses), within a bounded number of tries. */
-const CONSECUTIVE = 3;
-const MAX_TRIES = 20;
 
 let suite: GatewayConformance;
 const results = new Map<string, { result: 'passed' | 'failed' | 'unsupported'; why: string }>();
@@ -84,17 +80,12 @@ async function checkStatus(c: GatewayCase): Promise<string[]> {
 }
 
 async function check(c: GatewayCase, e: GatewayExpectation): Promise<string | undefined> {
-  let streak = 0;
-  let last: string | undefined;
-  for (let i = 0; i < MAX_TRIES && streak < CONSECUTIVE; i++) {
+  return untilConsecutive(async () => {
     const res = await suite
       .request(e.gateway ?? c.gateway ?? SAME_NAMESPACE, { ...e.request, tls: e.https === true })
       .then((x) => ({ x, error: undefined }), (err: Error) => ({ x: undefined, error: err.message }));
-    last = res.x ? mismatch(e, res.x) : `request failed: ${res.error}`;
-    streak = last === undefined ? streak + 1 : 0;
-    if (last !== undefined) await new Promise((r) => setTimeout(r, 100));
-  }
-  return streak >= CONSECUTIVE ? undefined : last;
+    return res.x ? mismatch(e, res.x) : `request failed: ${res.error}`;
+  });
 }
 
 /** weight.go: 500 requests, 10 at a time; each backend's share within 5 points of its weight. Three tries (the suite allows ten). */
@@ -179,11 +170,6 @@ describe(`issue 10: Gateway API ${GATEWAY_API_VERSION} GATEWAY-HTTP core conform
       return `| ${c.name} | ${r.result} | ${why.replaceAll('|', '\\|')} |`;
     });
     const table = ['| Case | Result | Why |', '|---|---|---|', ...rows].join('\n');
-    const text = readFileSync(DOC, 'utf8');
-    const begin = '<!-- gateway-http-table:begin -->';
-    const end = '<!-- gateway-http-table:end -->';
-    const current = text.slice(text.indexOf(begin) + begin.length, text.indexOf(end)).trim();
-    if (process.env.UPDATE_CONFORMANCE_DOC === '1') writeFileSync(DOC, `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`);
-    else expect(current, 'the GATEWAY-HTTP table in docs/gateway-api-conformance.md is out of date: run with UPDATE_CONFORMANCE_DOC=1').toBe(table);
+    syncDocTable('gateway-http-table', table, 'the GATEWAY-HTTP table');
   });
 });

@@ -9,18 +9,13 @@
  * fails when the document says otherwise (UPDATE_CONFORMANCE_DOC=1 rewrites it).
  * A case marked unsupported must still fail, the way its reason says.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseManifests, GammaMesh, MESH_NS, type MeshResponse } from '../support/gamma-mesh.ts';
 import { MESH_CASES, type Expectation, type MeshCase } from '../support/gamma-cases.ts';
-import { mismatch } from '../support/conformance-compare.ts';
+import { mismatch, syncDocTable, untilConsecutive } from '../support/conformance-compare.ts';
 import { GATEWAY_API_VERSION } from '../support/gateway-api.ts';
 
-const DOC = path.resolve(import.meta.dirname, '../../docs/gateway-api-conformance.md');
-/** Consecutive matching answers an expectation needs (the suite's RequiredConsecutiveSuccesses), within a bounded number of tries. */
-const CONSECUTIVE = 3;
-const MAX_TRIES = 20;
 
 let mesh: GammaMesh;
 const results = new Map<string, { result: 'passed' | 'failed' | 'unsupported'; why: string }>();
@@ -42,15 +37,10 @@ function hostOf(host: string): string {
 
 async function check(e: Expectation): Promise<string | undefined> {
   const from = mesh.pod(e.from?.namespace ?? MESH_NS, e.from?.labels ?? 'app=echo,version=v1');
-  let streak = 0;
-  let last: string | undefined;
-  for (let i = 0; i < MAX_TRIES && streak < CONSECUTIVE; i++) {
+  return untilConsecutive(async () => {
     const res = await mesh.request(from, { host: hostOf(e.request.host ?? 'echo'), path: e.request.path ?? '/', method: e.request.method ?? 'GET', headers: e.request.headers ?? {} }).catch((err: Error) => ({ status: 0, headers: {}, error: err.message }) as MeshResponse & { error?: string });
-    last = 'error' in res && res.error ? `request failed: ${String(res.error)}` : mismatch(e, res);
-    streak = last === undefined ? streak + 1 : 0;
-    if (last !== undefined) await new Promise((r) => setTimeout(r, 100));
-  }
-  return streak >= CONSECUTIVE ? undefined : last;
+    return 'error' in res && res.error ? `request failed: ${String(res.error)}` : mismatch(e, res);
+  });
 }
 
 /** weight.go: 500 requests, 10 at a time; each backend's share within 5 points of its weight. Three tries (the suite allows ten). */
@@ -120,12 +110,7 @@ describe(`issue 10: Gateway API ${GATEWAY_API_VERSION} MESH conformance cases on
       return `| ${c.name} | ${c.features ?? '-'} | ${r.result} | ${why.replaceAll('|', '\\|')} |`;
     });
     const table = ['| Case | Features beyond Mesh and HTTPRoute | Result | Why |', '|---|---|---|---|', ...rows].join('\n');
-    const text = readFileSync(DOC, 'utf8');
-    const begin = '<!-- conformance-table:begin -->';
-    const end = '<!-- conformance-table:end -->';
-    const current = text.slice(text.indexOf(begin) + begin.length, text.indexOf(end)).trim();
-    if (process.env.UPDATE_CONFORMANCE_DOC === '1') writeFileSync(DOC, `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`);
-    else expect(current, 'the table in docs/gateway-api-conformance.md is out of date: run with UPDATE_CONFORMANCE_DOC=1').toBe(table);
+    syncDocTable('conformance-table', table, 'the MESH table');
   });
 });
 

@@ -4,6 +4,9 @@
  * test/e2e/gateway-api-gateway.test.ts): test/support/gamma-cases.ts says
  * what each field means and where the suite compares it.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
 import type { Expectation } from './gamma-cases.ts';
 import type { MeshResponse } from './gamma-mesh.ts';
 
@@ -36,3 +39,39 @@ export function mismatch(e: Expectation, res: MeshResponse): string | undefined 
   return undefined;
 }
 
+
+/** Consecutive matching answers an expectation needs (the suite's RequiredConsecutiveSuccesses), within a bounded number of tries. */
+const CONSECUTIVE = 3;
+const MAX_TRIES = 20;
+
+/**
+ * Runs `attempt` (a request and its comparison: undefined when it matched,
+ * else what was wrong) until CONSECUTIVE attempts in a row match, at most
+ * MAX_TRIES times; undefined when they did, else the last mismatch.
+ */
+export async function untilConsecutive(attempt: () => Promise<string | undefined>): Promise<string | undefined> {
+  let streak = 0;
+  let last: string | undefined;
+  for (let i = 0; i < MAX_TRIES && streak < CONSECUTIVE; i++) {
+    last = await attempt();
+    streak = last === undefined ? streak + 1 : 0;
+    if (last !== undefined) await new Promise((r) => setTimeout(r, 100));
+  }
+  return streak >= CONSECUTIVE ? undefined : last;
+}
+
+const DOC = path.resolve(import.meta.dirname, '../../docs/gateway-api-conformance.md');
+
+/**
+ * The table between `<!-- <marker>:begin -->` and `<!-- <marker>:end -->` in
+ * docs/gateway-api-conformance.md: rewritten with UPDATE_CONFORMANCE_DOC=1,
+ * else compared (the doc must say what the run found).
+ */
+export function syncDocTable(marker: string, table: string, what: string): void {
+  const text = readFileSync(DOC, 'utf8');
+  const begin = `<!-- ${marker}:begin -->`;
+  const end = `<!-- ${marker}:end -->`;
+  const current = text.slice(text.indexOf(begin) + begin.length, text.indexOf(end)).trim();
+  if (process.env.UPDATE_CONFORMANCE_DOC === '1') writeFileSync(DOC, `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`);
+  else expect(current, `${what} in docs/gateway-api-conformance.md is out of date: run with UPDATE_CONFORMANCE_DOC=1`).toBe(table);
+}

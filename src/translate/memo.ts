@@ -6,6 +6,8 @@
  * costs builds and encodes only for the resources whose inputs changed,
  * whether or not the model rebuilt its objects.
  */
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration, Secret } from '../xds/envoy-types.ts';
+
 // Two generations, rotated once per translated model version and once per
 // endpoint build (sweepContentKeys; runtime/proxy-resources.ts): a V8
 // WeakMap's table does not shrink when its keys die, so one map kept for the
@@ -79,5 +81,31 @@ export class Memo<T> {
   sweep(): void {
     this.previous = this.current;
     this.current = new Map();
+  }
+}
+
+/**
+ * The Translator's memo tables, one per resource type, shared by the builders
+ * that assemble a proxy's resources (translate.ts, scope-shared.ts, inbound.ts,
+ * proxyless-listeners.ts, gateway/proxy.ts): a key names everything the
+ * resource is built from, so any of them may hand back what another built.
+ */
+export class MemoTables {
+  readonly clusters = new Memo<Cluster>();
+  readonly endpoints = new Memo<ClusterLoadAssignment>();
+  readonly routes = new Memo<RouteConfiguration>();
+  readonly listeners = new Memo<Listener>();
+  readonly externalClusters = new Memo<Cluster[]>();
+  readonly secrets = new Memo<Secret>();
+
+  /** Call after translating every proxy for a model version: forget what nobody used. */
+  sweep(): void {
+    this.clusters.sweep();
+    this.endpoints.sweep();
+    this.routes.sweep();
+    this.listeners.sweep();
+    this.externalClusters.sweep();
+    this.secrets.sweep();
+    sweepContentKeys();
   }
 }

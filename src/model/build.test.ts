@@ -82,8 +82,8 @@ describe('buildMesh', () => {
   describe('a port\'s cluster follows its own policy, else its TrafficSplit root\'s, else its producer route parent\'s', () => {
     const split = (name: string, root: string, backend: string) =>
       `---\napiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: ${name}, namespace: demo}\nspec:\n  service: ${root}\n  backends: [{service: ${backend}, weight: 1}]\n`;
-    const route = (name: string, parent: string, backend: string, ns = 'demo') =>
-      `---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  parentRefs: [{group: "", kind: Service, name: ${parent}, namespace: demo, port: 8080}]\n  rules: [{backendRefs: [{name: ${backend}, namespace: demo, port: 8080}]}]\n`;
+    const route = (name: string, parent: string, backend: string, ns = 'demo', weight = 1) =>
+      `---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  parentRefs: [{group: "", kind: Service, name: ${parent}, namespace: demo, port: 8080}]\n  rules: [{backendRefs: [{name: ${backend}, namespace: demo, port: 8080, weight: ${weight}}]}]\n`;
     const policy = (service: string, max: number, port = '') =>
       `---\napiVersion: trellis.io/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: ${service}${port && `-${port}`}, namespace: demo}\nspec:\n  targetRef: {kind: Service, name: ${service}${port && `, port: ${port}`}}\n  circuitBreaker: {maxConnections: ${max}}\n`;
     const cases: { name: string; intents: string; want: Record<string, [own: string | undefined, cluster: string | undefined]> }[] = [
@@ -116,6 +116,11 @@ describe('buildMesh', () => {
         name: 'issue 10: a producer HTTPRoute\'s backend inherits the policy of the Service port the route is attached to',
         intents: route('web', 'web', 'web-v1') + policy('web', 100),
         want: { 'demo/web': ['demo/web', 'demo/web'], 'demo/web-v1': [undefined, 'demo/web'], 'demo/web-v1:9090': [undefined, undefined] },
+      },
+      {
+        name: 'a route backend at weight 0 (a rollout\'s canary before its first step) inherits as a TrafficSplit backend at weight 0 does',
+        intents: route('web', 'web', 'web-v1', 'demo', 0) + split('api', 'api', 'web-v2').replace('{service: web-v2, weight: 1}', '{service: web-v2, weight: 0}, {service: web, weight: 1}') + policy('web', 100) + policy('api', 5),
+        want: { 'demo/web-v1': [undefined, 'demo/web'], 'demo/web-v2': [undefined, 'demo/api'] },
       },
       {
         name: 'issue 10: a TrafficSplit root passes its policy on before a route parent',

@@ -689,7 +689,11 @@ export interface MeshRouteRule {
   /** At least one (the default match, PathPrefix "/", is filled in); a gRPC method match is a path match here. */
   matches: readonly GatewayMatch[];
   filters: readonly RouteFilter[];
-  /** Empty: every request matching the rule gets 500 (no backend with a positive weight), unless a redirect answers it. */
+  /**
+   * Every backendRef, weight 0 included (like a TrafficSplit's backends: in callers' scope, and their
+   * clusters inherit the parent's policy). None that exists with a positive weight: every request
+   * matching the rule gets 500, unless a redirect answers it.
+   */
   backends: readonly RouteBackend[];
   timeouts?: { requestMs?: number; backendRequestMs?: number };
 }

@@ -80,8 +80,13 @@ function redirect(f: Extract<RouteFilter, { type: 'RequestRedirect' }>, match: G
   return r;
 }
 
+/** The backends a rule sends requests to: those that exist, with a positive weight (weight 0 is in the model for scope and policy). */
+function servedBackends(rule: MeshRouteRule): MeshRouteRule['backends'] {
+  return rule.backends.filter((b) => b.found && b.weight > 0);
+}
+
 function action(rule: MeshRouteRule, match: GatewayMatch, kind: ProxyKind): RouteAction {
-  const found = rule.backends.filter((b) => b.found);
+  const found = servedBackends(rule);
   const a: RouteAction = found.length === 1 && (found[0]!.filters.length === 0 || kind !== 'envoy')
     ? { cluster: outboundClusterName(found[0]!.namespace, found[0]!.name, found[0]!.port) }
     : { weighted_clusters: { clusters: found.map((b) => {
@@ -110,7 +115,7 @@ function matchRoutes(route: RouteSource, rule: MeshRouteRule, match: GatewayMatc
   const headers = kind === 'envoy' ? headerFields(rule.filters) : NO_HEADERS;
   const redirectFilter = rule.filters.find((f) => f.type === 'RequestRedirect');
   if (redirectFilter && kind === 'envoy') return [{ name, match: gatewayRouteMatch(match, kind), redirect: redirect(redirectFilter, match), ...headers }];
-  const found = rule.backends.filter((b) => b.found);
+  const found = servedBackends(rule);
   if (found.length === 0) {
     // No backend with a positive weight that exists: the spec's 500. gRPC clients know no
     // direct_response (gRFC A28), and without a route their calls fail (UNAVAILABLE).

@@ -22,8 +22,11 @@
  * either (after 0.4-1.1 s; CI once saw 51 of 100 under load) — its retry
  * trace (GRPC_TRACE=retry) shows the first attempt of a call that had waited
  * for the xDS resolution failing at once with DEADLINE_EXCEEDED, its deadline
- * not reached — which retryOn [unavailable] does not retry. That is not what
- * this test is about; the per-try probe below is about timeouts.
+ * not reached — which retryOn [unavailable] does not retry. grpcio's own:
+ * it cuts any method-config timeout (what max_stream_duration becomes) 1-2 s
+ * short, xDS or not (docs/proxyless.md, Limits;
+ * test/interop/grpcio_method_timeout_probe.py). That is not what this test is
+ * about; the per-try probe below is about timeouts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -12,7 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PUSH_ORDER, SHORT_NAMES } from '../../src/xds/type-urls.ts';
+import { PUSH_ORDER, SHORT_NAMES, TypeUrl } from '../../src/xds/type-urls.ts';
+import { decodeAnyValue } from '../../src/xds/wire.ts';
 import { buildMesh } from '../../src/model/build.ts';
 import { objectsFrom } from '../../src/model/testing.ts';
 import type { YamlFiles } from '../support/mesh-harness.ts';
@@ -222,7 +223,8 @@ const ROUTE_EDITS: Edit[] = [
   { name: 'HTTPRoute removed (the TrafficSplit takes the port again)', change: remove('web/route.yaml') },
   { name: 'HTTPRoute: the TrafficSplit beside it removed (the backends keep the parent\'s TrafficPolicy through the route: no proxy changes)', change: remove('web/split.yaml'), visibleIn: [] },
   { name: 'HTTPRoute without a TrafficSplit: its parent\'s circuit breaker 100 -> 200 (the backends\' clusters follow)', change: all(remove('web/split.yaml'), replace('web/policy.yaml', 'maxConnections: 100', 'maxConnections: 200')) },
-  { name: 'issue 12: a Rollout added on the route (80/20 -> 100/0 until the controller moves it)', change: put('web/rollout.yaml', WEB_ROLLOUT) },
+  // Strict: client holds web-v2's cluster, not the route (web has no pods): web-v2 at weight 0 keeps the parent's policy, so nothing it holds changes.
+  { name: 'issue 12: a Rollout added on the route (80/20 -> 100/0 until the controller moves it)', change: put('web/rollout.yaml', WEB_ROLLOUT), visibleIn: PERMISSIVE_ONLY },
 ];
 
 const EDITS: Edit[] = [
@@ -450,11 +452,21 @@ describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 12: rollout progress, i
     return p;
   };
   it.each([[0, 30], [30, 60], [60, 100], [100, 0], [30, 0]])('canary %i %% -> %i %%', (from, to) => {
-    // Strict: a canary at weight 0 is no backend of the route, so its cluster does not inherit the
-    // route parent's TrafficPolicy (resolve/policies.ts clusterPolicies): a caller allowed to call
-    // web-v2 directly sees its circuit breaker come and go when the canary leaves or reaches 0.
-    expect(anyChange(planeAt(from), planeAt(to)), 'does the weight change any proxy’s config?').toBe(mode === 'Permissive' || from === 0 || to === 0);
+    // Strict: client may call web's pods but not web (it has none), so the route is none of its
+    // config and a weight changes nothing it holds: a backend at weight 0 inherits the route
+    // parent's TrafficPolicy as at any other weight (resolve/policies.ts clusterPolicies).
+    expect(anyChange(planeAt(from), planeAt(to)), 'does the weight change any proxy’s config?').toBe(mode === 'Permissive');
     expect(differences(planeAt(from, to), planeAt(to))).toEqual([]);
+  });
+
+  it('the canary’s cluster keeps the route parent’s circuit breaker at weight 0', () => {
+    const canaryCluster = (weight: number) => {
+      const r = planeAt(weight).cache.get('client')!.get(TypeUrl.Cluster).items.get('web-v2.shop:8080');
+      expect(r, `client holds web-v2's cluster at weight ${weight}`).toBeDefined();
+      return decodeAnyValue(TypeUrl.Cluster, r!.value) as { circuit_breakers?: { thresholds?: { max_connections?: { value: number } }[] } };
+    };
+    expect(canaryCluster(0).circuit_breakers?.thresholds?.[0]?.max_connections).toEqual({ value: 100 });
+    expect(canaryCluster(0)).toEqual(canaryCluster(30));
   });
 });
 

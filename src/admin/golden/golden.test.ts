@@ -119,6 +119,20 @@ describe('issue 12: golden metrics per edge', () => {
       expect(none.status === 'no-data' && none.reason).toMatch(/^no sidecar answered: demo\/stuck/);
       expect(await new SidecarMetrics(() => []).read({})).toMatchObject({ status: 'no-data', reason: 'no sidecar is connected, so there are no stats to read' });
     });
+
+    it('sidecars: 300 reads 2 s apart (a `--watch`) hold a few dozen earlier reads, not all of the last 11 minutes', async () => {
+      let now = 1_000_000;
+      const reader = new SidecarMetrics(() => [{ node: 'demo/frontend', url: `http://127.0.0.1:${sidecarPort}/stats/prometheus` }], { timeoutMs: 2000, now: () => now });
+      let last = await reader.read({ windowSeconds: 60 });
+      for (let i = 1; i < 300; i++) {
+        now += 2000;
+        last = await reader.read({ windowSeconds: 60 });
+      }
+      // Before: 300 (every read within 11 minutes, up to 400).
+      expect(reader.heldReads()).toBeLessThanOrEqual(60);
+      expect(last.status === 'ok' && last.windowSeconds).toBeGreaterThanOrEqual(60);
+      expect(last.status === 'ok' && last.windowSeconds).toBeLessThanOrEqual(75);
+    });
   });
 
   it('SMI TrafficMetricsList: SMI field names per edge; with no data, no items and the reason in an annotation', () => {

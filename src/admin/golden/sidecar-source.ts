@@ -10,6 +10,7 @@ import { parsePrometheusText, type Sample } from './prom-text.ts';
 import { metricNames, type EdgeQuery, type GoldenMetrics } from './edges.ts';
 import { DEFAULT_TIMEOUT_MS, DEFAULT_WINDOW_SECONDS, goldenOf, noData, type GoldenMetricsReader } from './reader.ts';
 import { errorMessage } from '../../errors.ts';
+import { ScrapeHistory } from './scrape-history.ts';
 
 export interface StatsTarget {
   /** The proxy's node id (ns/pod). */
@@ -25,9 +26,6 @@ interface Scrape {
 }
 
 const WANTED = new Set([...metricNames(false), ...metricNames(true)]);
-/** Reads kept per sidecar, and for how long: enough for `--window 10m` and a `--watch` every 2 s. */
-const KEEP_MS = 11 * 60_000;
-const KEEP_MAX = 400;
 
 function seriesKey(s: Sample): string {
   return `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
@@ -35,7 +33,8 @@ function seriesKey(s: Sample): string {
 
 export class SidecarMetrics implements GoldenMetricsReader {
   readonly source = 'sidecars' as const;
-  private readonly history = new Map<string, Scrape[]>();
+  /** Earlier reads to subtract from, thinned to what windows need (scrape-history.ts). */
+  private readonly history = new ScrapeHistory<Scrape>();
 
   constructor(
     private readonly targets: () => StatsTarget[],
@@ -57,9 +56,8 @@ export class SidecarMetrics implements GoldenMetricsReader {
         continue;
       }
       const scrape: Scrape = { at: now, series: new Map(r.map((s) => [seriesKey(s), s])) };
-      const kept = (this.history.get(t.url) ?? []).filter((s) => s.at >= now - KEEP_MS && s.at < now);
-      const base = kept.filter((s) => s.at <= now - windowMs).at(-1) ?? kept[0];
-      this.history.set(t.url, [...kept, scrape].slice(-KEEP_MAX));
+      const base = this.history.base(t.url, now, windowMs);
+      this.history.add(t.url, scrape, now);
       const w = base ? (now - base.at) / 1000 : null;
       window = window === undefined ? w : window === null || w === null ? null : Math.max(window, w);
       for (const [key, s] of scrape.series) {
@@ -70,6 +68,11 @@ export class SidecarMetrics implements GoldenMetricsReader {
     }
     if (missing.length === targets.length) return noData(this.source, `no sidecar answered: ${missing.join('; ')}`);
     return goldenOf(this.source, samples, q, window ?? null, missing.length > 0 ? { missing } : {});
+  }
+
+  /** How many earlier reads are held, over all sidecars (each holds every golden series of its sidecar). */
+  heldReads(): number {
+    return this.history.held();
   }
 
   /** The sidecar's golden samples, or why not. */

@@ -180,7 +180,10 @@ function resolveRule(e: Entry<MeshRouteSpec>, r: MeshRouteSpec['rules'][number],
       if (backend.found) filters.push({ type: 'RequestMirror', backend: { namespace: backend.namespace, name: backend.name, port: backend.port }, numerator: f.numerator, denominator: f.denominator });
     }
   }
-  return { name: r.name, matches: r.matches, filters, backends: backends.filter((b) => b.weight > 0), ...(r.timeouts ? { timeouts: r.timeouts } : {}) };
+  // Backends at weight 0 stay (as a TrafficSplit's do): no request goes to them (translate/mesh-routes.ts), but
+  // callers hold their clusters and those clusters follow the parent's policy at every weight, so a rollout's
+  // canary at 0 does not flip its circuit breaker (resolve/policies.ts clusterPolicies, translate/scope.ts).
+  return { name: r.name, matches: r.matches, filters, backends, ...(r.timeouts ? { timeouts: r.timeouts } : {}) };
 }
 
 export function resolveBackend(

@@ -67,8 +67,8 @@ describe('issue 12: Rollout drives the weights it names', () => {
     expect(problemsOf(first).filter((p) => p.severity === 'error')).toEqual([]);
     const rev = first.model.rollouts.get('demo/web')!.revision;
     const route = (canaryWeight: number) => buildMesh(objects, { rolloutProgress: new Map([['demo/web', { revision: rev, canaryWeight }]]) }).model.services.get('demo/web')!.routes[0]!;
-    // A zero weight is no backend at all in a resolved rule.
-    expect(route(0).rules[0]!.backends.map((b) => [b.name, b.weight])).toEqual([['web-v1', 100]]);
+    // A zero weight stays a backend of the resolved rule, as in a TrafficSplit (its cluster keeps the parent's policy).
+    expect(route(0).rules[0]!.backends.map((b) => [b.name, b.weight])).toEqual([['web-v1', 100], ['web-v2', 0]]);
     expect(route(25).rules[0]!.backends.map((b) => [b.name, b.weight])).toEqual([['web-v1', 75], ['web-v2', 25]]);
   });
 

@@ -198,6 +198,24 @@ spec:
     expect(r.model.gateways.get('demo/edge')!.ports.map((p) => p.listeners.map((l) => l.name))).toEqual([['http']]);
   });
 
+  it('ListenersNotValid (GatewayListenerUnsupportedProtocol, GatewayInvalidTLSConfiguration): a Gateway with no servable listener is not accepted yet says each listener\'s conditions; one with some says ListenersNotValid while accepted', () => {
+    const only = buildWith(CLASS + gateway('- {name: invalid, port: 1111, protocol: INVALID}'));
+    const g = statusOf(only, 'Gateway', 'edge');
+    expect(conditions(g.conditions)).toEqual(['Accepted=False/ListenersNotValid', 'Programmed=False/Invalid']);
+    expect(g.listeners!.map((l) => [l.name, l.supportedKinds, l.attachedRoutes, conditions(l.conditions)])).toEqual([
+      ['invalid', [], 0, ['Accepted=False/UnsupportedProtocol', 'Conflicted=False/NoConflicts', 'ResolvedRefs=True/ResolvedRefs', 'Programmed=False/Invalid']],
+    ]);
+    expect(only.model.gateways.size).toBe(0);
+    const some = statusOf(buildWith(CLASS + gateway('- {name: http, port: 8080, protocol: HTTP}\n- {name: invalid, port: 1111, protocol: INVALID}')), 'Gateway', 'edge');
+    expect(conditions(some.conditions)).toEqual(['Accepted=True/ListenersNotValid', 'Programmed=True/Programmed']);
+    expect(some.listeners!.map((l) => conditions(l.conditions)[0])).toEqual(['Accepted=True/Accepted', 'Accepted=False/UnsupportedProtocol']);
+    const noCert = statusOf(buildWith(CLASS + gateway('- {name: https, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: nonexistent}]}}')), 'Gateway', 'edge');
+    expect(conditions(noCert.conditions)).toEqual(['Accepted=False/ListenersNotValid', 'Programmed=False/Invalid']);
+    expect(noCert.listeners!.map((l) => [l.supportedKinds.map((k) => k.kind), conditions(l.conditions)])).toEqual([
+      [['HTTPRoute', 'GRPCRoute'], ['Accepted=True/Accepted', 'Conflicted=False/NoConflicts', 'ResolvedRefs=False/InvalidCertificateRef', 'Programmed=False/Invalid']],
+    ]);
+  });
+
   it('certificateRefs: a missing or non-TLS Secret is InvalidCertificateRef, another namespace without a ReferenceGrant RefNotPermitted, and the listener is not programmed', () => {
     const https = (ref: string) => gateway(`
 - name: https

@@ -91,6 +91,8 @@ export function isTrellisClass(classes: readonly Entry<GatewayClassSpec>[], name
 
 export class GatewayIndex {
   private readonly byKey = new Map<ObjectKey, GatewayState>();
+  /** Trellis Gateways not accepted: routes attach to none of their listeners, but their status still says each listener's conditions. */
+  private readonly rejected: { entry: Entry<GatewaySpec>; listeners: ListenerState[] }[] = [];
 
   constructor(private readonly inputs: GatewayIndexInputs, private readonly book: Book) {
     for (const g of inputs.gateways) {
@@ -100,9 +102,10 @@ export class GatewayIndex {
       const listeners = this.listeners(g);
       // ListenersNotValid: a Gateway none of whose listeners can serve is not accepted (its last good version stays served).
       if (listeners.length > 0 && !listeners.some((l) => l.accepting)) {
-        book.error(g, 'spec.listeners', 'UnsupportedValue', 'no listener of this Gateway can be served (see each listener\'s conditions); Trellis serves HTTP and HTTPS listeners');
+        book.error(g, 'spec.listeners', 'ListenersNotValid', 'no listener of this Gateway can be served (see each listener\'s conditions); Trellis serves HTTP, HTTPS (with a usable certificate), TLS passthrough and TCP listeners');
       }
       if (!book.rejected(g) && serviceAccount !== undefined) this.byKey.set(g.key, { entry: g, serviceAccount, listeners });
+      else this.rejected.push({ entry: g, listeners });
     }
   }
 
@@ -274,15 +277,21 @@ export class GatewayIndex {
     const gateways: [ObjectKey, MeshGateway][] = [];
     const listeners = new Map<string, ListenerStatus[]>();
     const programmed = new Map<string, Condition>();
+    const listenerStatus = (l: ListenerState, served: boolean): ListenerStatus => ({
+      name: l.spec.name,
+      supportedKinds: l.supportedKinds,
+      attachedRoutes: l.routes.length + l.streams.length,
+      conditions: [l.accepted, l.conflicted, l.resolvedRefs,
+        served ? cond('Programmed', true, 'Programmed', 'served by the Gateway\'s proxies') : cond('Programmed', false, 'Invalid', 'not served: see the other conditions')],
+    });
+    // This generation of a rejected Gateway is served nowhere (its last good version may be: see its Accepted message).
+    for (const g of this.rejected) {
+      listeners.set(g.entry.id, g.listeners.map((l) => listenerStatus(l, false)));
+      programmed.set(g.entry.id, cond('Programmed', false, 'Invalid', 'this version of the Gateway is not accepted (see Accepted), so no proxy is programmed with it'));
+    }
     for (const g of this.byKey.values()) {
       const served = g.listeners.filter((l) => l.accepting);
-      listeners.set(g.entry.id, g.listeners.map((l) => ({
-        name: l.spec.name,
-        supportedKinds: l.supportedKinds,
-        attachedRoutes: l.routes.length + l.streams.length,
-        conditions: [l.accepted, l.conflicted, l.resolvedRefs,
-          l.accepting ? cond('Programmed', true, 'Programmed', 'served by the Gateway\'s proxies') : cond('Programmed', false, 'Invalid', 'not served: see the other conditions')],
-      })));
+      listeners.set(g.entry.id, g.listeners.map((l) => listenerStatus(l, l.accepting)));
       programmed.set(g.entry.id, cond('Programmed', true, 'Programmed', `configuration built for the proxies of this Gateway (node metadata trellis.gateway: ${g.entry.key}), ${served.length} of ${g.listeners.length} listener(s) served`));
       const byPort = new Map<number, GatewayListener[]>();
       for (const l of served) {
@@ -353,5 +362,11 @@ export function withGatewayStatus(
   const listeners = finished.listeners.get(id);
   const programmed = finished.programmed.get(id);
   if (!listeners || !programmed) return status;
-  return { ...status, conditions: [status.conditions[0]!, programmed], listeners };
+  // GatewayReasonListenersNotValid: an accepted Gateway some of whose listeners cannot be served says so in Accepted too.
+  const accepted = status.conditions[0]!;
+  const invalid = listeners.filter((l) => l.conditions.some((c) => c.type === 'Programmed' && c.status === 'False'));
+  const withReason = accepted.status === 'True' && invalid.length > 0
+    ? { ...accepted, reason: 'ListenersNotValid', message: `accepted; ${invalid.length} of ${listeners.length} listener(s) cannot be served (${invalid.map((l) => l.name).join(', ')}): see their conditions` }
+    : accepted;
+  return { ...status, conditions: [withReason, programmed], listeners };
 }

@@ -71,6 +71,8 @@ interface ListenerState {
   certificates: GatewayCertificate[];
   routes: GatewayRoute[];
   streams: GatewayStreamRoute[];
+  /** Routes attached to this listener while it is not served (`Kind/ns/name`): counted in attachedRoutes all the same. */
+  unserved: Set<string>;
 }
 
 interface GatewayState {
@@ -114,7 +116,7 @@ export class GatewayIndex {
     const ports = new Map<number, { protocol: string; first: string; hostnames: Map<string, string> }>();
     return g.spec.listeners.map((l): ListenerState => {
       const state: ListenerState = {
-        spec: l, accepting: true, supportedKinds: [], certificates: [], routes: [], streams: [],
+        spec: l, accepting: true, supportedKinds: [], certificates: [], routes: [], streams: [], unserved: new Set(),
         accepted: cond('Accepted', true, 'Accepted', 'the listener is served'),
         conflicted: cond('Conflicted', false, 'NoConflicts', 'no conflict with another listener'),
         resolvedRefs: cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'),
@@ -213,14 +215,21 @@ export class GatewayIndex {
 
   /** The listeners of a Trellis Gateway a route's parentRef attaches it to, or why none (the route parent's reason). */
   attach(route: Entry<{ hostnames: readonly string[] }>, p: ParentRefSpec): Attachment {
-    const g = this.byKey.get(objectKey(p.namespace, p.name));
-    if (!g) return { reason: 'NoMatchingParent', message: `Gateway "${p.namespace}/${p.name}" is not accepted (see its conditions), so no route attaches to it`, field: p.path };
-    const selected = g.entry.spec.listeners.length === 0 ? [] : g.listeners.filter((l) => (p.sectionName === undefined || l.spec.name === p.sectionName) && (p.port === undefined || l.spec.port === p.port));
+    const key = objectKey(p.namespace, p.name);
+    const g = this.byKey.get(key);
+    const select = (listeners: readonly ListenerState[]) => listeners.filter((l) => (p.sectionName === undefined || l.spec.name === p.sectionName) && (p.port === undefined || l.spec.port === p.port));
+    if (!g) {
+      const rejected = this.rejected.find((x) => x.entry.key === key);
+      if (rejected) this.countUnserved(select(rejected.listeners), p.namespace, route);
+      return { reason: 'NoMatchingParent', message: `Gateway "${p.namespace}/${p.name}" is not accepted (see its conditions), so no route attaches to it`, field: p.path };
+    }
+    const selected = select(g.listeners);
+    this.countUnserved(selected.filter((l) => !l.accepting), p.namespace, route);
     if (selected.length === 0) {
       const what = [p.sectionName !== undefined ? `named "${p.sectionName}"` : '', p.port !== undefined ? `on port ${p.port}` : ''].filter(Boolean).join(' ');
       return { reason: 'NoMatchingParent', message: `Gateway "${p.namespace}/${p.name}" has no listener ${what}; it has: ${g.listeners.map((l) => `${l.spec.name} (${l.spec.port})`).join(', ')}`, field: childPath(p.path, p.sectionName !== undefined ? 'sectionName' : 'port') };
     }
-    const allowed = selected.filter((l) => l.accepting && this.allows(g, l, route));
+    const allowed = selected.filter((l) => l.accepting && this.allows(g.entry.namespace, l, route));
     if (allowed.length === 0) {
       return { reason: 'NotAllowedByListeners', message: `no listener of Gateway "${p.namespace}/${p.name}"${p.sectionName ? ` named "${p.sectionName}"` : ''} takes ${route.kind}s from namespace "${route.namespace}" (allowedRoutes, or the listener is not served)`, field: p.path };
     }
@@ -232,12 +241,25 @@ export class GatewayIndex {
     return { listeners: matching, hostnames: hostnames.filter((h): h is string[] => h !== undefined) };
   }
 
-  private allows(g: GatewayState, l: ListenerState, route: Entry<unknown>): boolean {
+  private allows(gatewayNamespace: string, l: ListenerState, route: Entry<unknown>): boolean {
     if (!l.supportedKinds.some((k) => k.kind === route.kind)) return false;
     const ns = l.spec.allowedRoutes.namespaces;
     if (ns.from === 'All') return true;
-    if (ns.from === 'Same') return route.namespace === g.entry.namespace;
-    return ns.selector !== undefined && selects(ns.selector, this.inputs.namespaceLabels.get(route.namespace) ?? {});
+    if (ns.from === 'Same') return route.namespace === gatewayNamespace;
+    // The API server gives every namespace the label kubernetes.io/metadata.name: <name> (Kubernetes 1.22 and later).
+    return ns.selector !== undefined && selects(ns.selector, { ...this.inputs.namespaceLabels.get(route.namespace), 'kubernetes.io/metadata.name': route.namespace });
+  }
+
+  /**
+   * ListenerStatus.attachedRoutes counts the routes a listener's
+   * allowedRoutes takes and whose parentRefs and hostnames select it, "whether
+   * the Route is accepted or programmed" (GatewayWithAttachedRoutes): a
+   * listener not served carries none, so they are counted here.
+   */
+  private countUnserved(listeners: readonly ListenerState[], gatewayNamespace: string, route: Entry<{ hostnames: readonly string[] }>): void {
+    for (const l of listeners) {
+      if (this.allows(gatewayNamespace, l, route) && intersectHostnames(l.spec.hostname, route.spec.hostnames) !== undefined) l.unserved.add(`${route.kind}/${route.key}`);
+    }
   }
 
   /** A route accepted on these listeners (after its own checks). */
@@ -280,7 +302,7 @@ export class GatewayIndex {
     const listenerStatus = (l: ListenerState, served: boolean): ListenerStatus => ({
       name: l.spec.name,
       supportedKinds: l.supportedKinds,
-      attachedRoutes: l.routes.length + l.streams.length,
+      attachedRoutes: l.routes.length + l.streams.length + l.unserved.size,
       conditions: [l.accepted, l.conflicted, l.resolvedRefs,
         served ? cond('Programmed', true, 'Programmed', 'served by the Gateway\'s proxies') : cond('Programmed', false, 'Invalid', 'not served: see the other conditions')],
     });

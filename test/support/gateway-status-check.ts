@@ -14,11 +14,11 @@
  *   those without `gateway-api/skip-this-for-readiness: "true"` Accepted and
  *   Programmed).
  * - Each of them first asks ConditionsHaveLatestObservedGeneration: every
- *   condition's observedGeneration is the object's metadata.generation. The
- *   file source numbers an object's versions from 1 (sources/file/watch.ts),
- *   and /api/v1/intents states the generation its conditions describe, so
- *   here: the status's `generation` is the number of versions of the object
- *   the test has written (`generations`).
+ *   condition's observedGeneration (a Gateway's and GatewayClass's own
+ *   conditions, each parent's of an HTTPRoute) is the object's
+ *   metadata.generation. The file source numbers an object's versions from 1
+ *   (sources/file/watch.ts), so here that is the number of versions of the
+ *   object the test has written (`generations`).
  */
 import type { Condition, RouteStatus } from './gateway-http-cases.ts';
 
@@ -102,9 +102,11 @@ export function statusMismatches(all: readonly Json[], check: StatusCheck, gener
     const s = get(kind, key);
     const [ns, name] = key.includes('/') ? key.split('/') : ['', key];
     const want = generations.get(objectRef(kind, ns, name!)) ?? 1;
-    if (!s) failures.push(`no ${kind} ${key} in /api/v1/intents`);
-    else if (s.generation !== want) failures.push(`${kind} ${key}: status describes generation ${String(s.generation)}, the object is at ${want}`);
-    else return s;
+    if (!s) return void failures.push(`no ${kind} ${key} in /api/v1/intents`);
+    const conditions = (kind === 'HTTPRoute' ? ((s.parents ?? []) as Json[]).flatMap((p) => p.conditions) : s.conditions) as Json[];
+    const stale = conditions.filter((c) => c.observedGeneration !== want);
+    if (stale.length === 0) return s;
+    failures.push(`${kind} ${key}: expected observedGeneration ${want} on every condition; stale: ${stale.map((c) => `${c.type} (${String(c.observedGeneration)})`).join(', ')}`);
     return undefined;
   };
   if (check.gatewayClassAccepted !== undefined) {

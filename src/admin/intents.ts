@@ -9,7 +9,7 @@
  * them from here.
  */
 import type { AdminServer } from './http.ts';
-import type { MeshModel, ObjectStatus, SourceError } from '../model/index.ts';
+import type { Condition, MeshModel, ObjectStatus, SourceError } from '../model/index.ts';
 
 /** A service port a TrafficPolicy applies to (service-wide or port-specific, merged). */
 export interface PolicyTarget {
@@ -44,6 +44,23 @@ function intentTargets(model: MeshModel | undefined): Map<string, PolicyTarget[]
 
 const TARGETED = new Set(['TrafficPolicy', 'TrafficSplit']);
 
+/**
+ * Each condition says the generation it describes (`observedGeneration`), as
+ * the Kubernetes status writer writes it and the Gateway API asks of every
+ * condition: the object's, each route parent's and each listener's.
+ */
+function withObservedGeneration(s: ObjectStatus): ObjectStatus {
+  const observedGeneration = s.generation;
+  if (observedGeneration === undefined) return s;
+  const mark = (list: readonly Condition[]) => list.map((c) => ({ ...c, observedGeneration }));
+  return {
+    ...s,
+    conditions: mark(s.conditions),
+    ...(s.parents ? { parents: s.parents.map((p) => ({ ...p, conditions: mark(p.conditions) })) } : {}),
+    ...(s.listeners ? { listeners: s.listeners.map((l) => ({ ...l, conditions: mark(l.conditions) })) } : {}),
+  };
+}
+
 const INTENT_KINDS = new Set([
   'TrafficSplit', 'HTTPRouteGroup', 'TCPRoute', 'TrafficTarget', 'TrafficPolicy', 'RequestAuthentication', 'MeshConfig', 'MTLSPolicy', 'ExternalService', 'Rollout',
   'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'GatewayClass', 'Gateway', 'ReferenceGrant', 'BackendTLSPolicy',
@@ -58,6 +75,7 @@ export function registerMeshRoutes(admin: AdminServer, mesh: { readonly generati
       sourceErrors: mesh.sourceErrors,
       intents: mesh.statuses
         .filter((s) => all || INTENT_KINDS.has(s.kind))
+        .map(withObservedGeneration)
         .map((s) => (TARGETED.has(s.kind) ? { ...s, appliesTo: targets.get(`${s.kind}/${s.namespace}/${s.name}`) ?? [] } : s)),
     };
   });

@@ -39,7 +39,9 @@ export type ProblemReason =
   | 'InvalidRouteKinds' // allowedRoutes.kinds names a kind the listener cannot carry
   | 'ProtocolConflict' // two listeners on one port with different protocols
   | 'HostnameConflict' // two listeners on one port with one hostname
-  | 'UnsupportedProtocol'; // a listener protocol Trellis does not serve
+  | 'UnsupportedProtocol' // a listener protocol Trellis does not serve
+  // Gateway reasons (GatewayConditionReason):
+  | 'ListenersNotValid'; // no listener of the Gateway can be served
 
 export interface Problem {
   severity: Severity;

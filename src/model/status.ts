@@ -98,6 +98,7 @@ function rejectionReason(errors: readonly FieldProblem[]): string {
   if (has('Conflict')) return 'Conflicted';
   if (has('UnsupportedValue')) return 'UnsupportedValue';
   if (errors.every((p) => p.reason === 'NoMatchingParent')) return 'NoMatchingParent';
+  if (errors.every((p) => p.reason === 'ListenersNotValid')) return 'ListenersNotValid';
   if (errors.every((p) => REF_REASONS.includes(p.reason))) return has('CrossNamespace') ? 'RefNotPermitted' : 'RefNotFound';
   return 'Invalid';
 }

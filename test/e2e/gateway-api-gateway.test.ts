@@ -19,6 +19,8 @@ import { mismatch, syncDocTable, untilConsecutive } from '../support/conformance
 import { GatewayConformance } from '../support/gateway-conformance.ts';
 import { GATEWAY_CASES, SAME_NAMESPACE, type GatewayCase, type GatewayExpectation, type RouteStatus } from '../support/gateway-http-cases.ts';
 import { conformanceModule, GATEWAY_API_VERSION } from '../support/gateway-api.ts';
+import { objectRef, statusMismatches, type StatusCheck } from '../support/gateway-status-check.ts';
+import { STATUS_CASES, type StatusCase } from '../support/gateway-status-cases.ts';
 
 
 let suite: GatewayConformance;
@@ -33,7 +35,11 @@ afterAll(async () => {
 });
 
 type Json = Record<string, any>; // /api/v1/intents, walked freely
-const caseManifest = (file: string) => readFileSync(path.join(conformanceModule(), 'tests', file), 'utf8');
+/** A case's manifest as the module carries it, its placeholders given Trellis's GatewayClass and controller. */
+const caseManifest = (file: string) => readFileSync(path.join(conformanceModule(), 'tests', file), 'utf8')
+  .replaceAll('{GATEWAY_CLASS_NAME}', 'trellis').replaceAll('{GATEWAY_CONTROLLER_NAME}', 'trellis.io/gateway-controller');
+const objectsOf = (yaml: string): Json[] => parseAllDocuments(yaml).map((d) => d.toJSON() as Json).filter((o) => o && typeof o === 'object');
+const yamlOf = (objects: readonly Json[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
 
 async function intents(): Promise<Json[]> {
   const res = await fetch(`${suite.adminUrl}/api/v1/intents`, { signal: AbortSignal.timeout(5000) });
@@ -112,17 +118,16 @@ async function checkWeights(c: GatewayCase): Promise<string | undefined> {
 
 /** The Gateways a manifest declares (`ns/name`): started for the case, stopped after it. */
 function declaredGateways(yaml: string): string[] {
-  return parseAllDocuments(yaml).map((d) => d.toJSON() as Json).filter((o) => o?.kind === 'Gateway').map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+  return objectsOf(yaml).filter((o) => o.kind === 'Gateway').map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
 }
 
 /** The manifest without one object (`Kind ns/name`), as `kubectl delete` leaves the cluster. */
 function without(yaml: string, object: string): string {
-  const docs = parseAllDocuments(yaml).map((d) => d.toJSON() as Json).filter((o) => o && `${o.kind} ${o.metadata.namespace}/${o.metadata.name}` !== object);
-  return docs.map((o) => JSON.stringify(o)).join('\n---\n');
+  return yamlOf(objectsOf(yaml).filter((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}` !== object));
 }
 
 async function runCase(c: GatewayCase): Promise<string[]> {
-  const manifest = caseManifest(c.manifest).replaceAll('{GATEWAY_CLASS_NAME}', 'trellis');
+  const manifest = c.prepare ? yamlOf(c.prepare(objectsOf(caseManifest(c.manifest)), suite.mesh.pods)) : caseManifest(c.manifest);
   const own = declaredGateways(manifest);
   await suite.apply('case.yaml', manifest);
   try {
@@ -149,6 +154,44 @@ async function runCase(c: GatewayCase): Promise<string[]> {
   }
 }
 
+/** A status check of a status-only case, polled until it holds or 10 s pass (the suite's timeouts are longer; Trellis answers in well under one). */
+async function statusWithin(check: StatusCheck, generations: ReadonlyMap<string, number>, skipReadiness: ReadonlySet<string>): Promise<string[]> {
+  let failures: string[] = [];
+  const deadline = Date.now() + 10_000;
+  do {
+    failures = statusMismatches(await intents(), check, generations, skipReadiness);
+    if (failures.length > 0) await new Promise((r) => setTimeout(r, 200));
+  } while (failures.length > 0 && Date.now() < deadline);
+  return failures;
+}
+
+/** A status-only case: its manifest, its checks, then each edit (the .go's Patch) and the checks after it. No gateway Envoy: nothing is requested. */
+async function runStatusCase(c: StatusCase): Promise<string[]> {
+  const objects = objectsOf(caseManifest(c.manifest));
+  const ref = (o: Json) => objectRef(o.kind, o.metadata.namespace, o.metadata.name);
+  const skip = new Set(objects.filter((o) => o.kind === 'Gateway' && o.metadata.annotations?.['gateway-api/skip-this-for-readiness'] === 'true').map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
+  /** How many versions of each object the test wrote (the file source numbers them from 1). */
+  const generations = new Map<string, number>();
+  await suite.apply('case.yaml', yamlOf(objects));
+  try {
+    const failures = await statusWithin(c.check, generations, skip);
+    for (const e of c.edits ?? []) {
+      if (failures.length > 0) break;
+      const o = objects.find((x) => ref(x) === e.object);
+      if (!o) throw new Error(`${c.name}: no ${e.object} in tests/${c.manifest}`);
+      e.change(o);
+      generations.set(e.object, (generations.get(e.object) ?? 1) + 1);
+      await suite.apply('case.yaml', yamlOf(objects));
+      // "generation should change after an update": the edited object's status must describe its new generation.
+      const check = { ...e.check, latest: [...(e.check.latest ?? []), e.object] };
+      failures.push(...(await statusWithin(check, generations, skip)).map((f) => `after the edit of ${e.object}: ${f}`));
+    }
+    return failures;
+  } finally {
+    await suite.remove('case.yaml');
+  }
+}
+
 describe(`issue 10: Gateway API ${GATEWAY_API_VERSION} GATEWAY-HTTP core conformance cases on a real gateway Envoy and echo-basic`, () => {
   for (const c of GATEWAY_CASES) {
     it(`${c.name} (tests/${c.go})`, async () => {
@@ -163,8 +206,21 @@ describe(`issue 10: Gateway API ${GATEWAY_API_VERSION} GATEWAY-HTTP core conform
     }, 180_000);
   }
 
+  for (const c of STATUS_CASES) {
+    it(`${c.name} (tests/${c.go}): status only`, async () => {
+      const failures = await runStatusCase(c);
+      if (c.unsupported) {
+        results.set(c.name, { result: 'unsupported', why: c.unsupported });
+        expect(failures, `${c.name} is said to be unsupported but passes`).not.toEqual([]);
+        return;
+      }
+      results.set(c.name, failures.length === 0 ? { result: 'passed', why: '' } : { result: 'failed', why: failures.join('; ') });
+      expect(failures).toEqual([]);
+    }, 60_000);
+  }
+
   it('docs/gateway-api-conformance.md states these results (GATEWAY-HTTP)', () => {
-    const rows = GATEWAY_CASES.map((c) => {
+    const rows = [...GATEWAY_CASES, ...STATUS_CASES].map((c) => {
       const r = results.get(c.name) ?? { result: 'failed', why: 'not run' };
       const why = r.result === 'unsupported' ? c.unsupported! : r.why;
       return `| ${c.name} | ${r.result} | ${why.replaceAll('|', '\\|')} |`;

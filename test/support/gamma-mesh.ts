@@ -101,18 +101,26 @@ export function conformanceMesh(m: SuiteManifests = MESH_MANIFESTS): { yaml: str
   for (const o of objects) {
     if (o.kind === 'Namespace' || m.keepKinds?.includes(o.kind)) out.push(o);
     if (o.kind !== 'Service') continue;
-    out.push(o);
-    const selector = o.spec.selector as Record<string, string>;
-    const selected = pods.filter((p) => p.namespace === o.metadata.namespace && Object.entries(selector).every(([k, v]) => p.labels[k] === v));
-    out.push({
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: `${o.metadata.name}-0`, namespace: o.metadata.namespace, labels: { 'kubernetes.io/service-name': o.metadata.name } },
-      addressType: 'IPv4',
-      ports: (o.spec.ports as Json[]).map((p) => ({ name: p.name, port: m.endpointPort === 'service' ? p.port : (p.targetPort ?? p.port), protocol: 'TCP' })),
-      endpoints: selected.map((p) => ({ addresses: [p.ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: p.name, namespace: p.namespace } })),
-    });
+    out.push(o, controllerSlice(o, pods, m.endpointPort));
   }
   return { yaml: toYaml(out), pods };
+}
+
+/**
+ * The EndpointSlice the endpoint controller writes for a Service with a
+ * selector: the selected pods, at the port `endpointPort` says
+ * (SuiteManifests.endpointPort).
+ */
+export function controllerSlice(service: Json, pods: readonly MeshPod[], endpointPort: SuiteManifests['endpointPort']): Json {
+  const selector = service.spec.selector as Record<string, string>;
+  const selected = pods.filter((p) => p.namespace === service.metadata.namespace && Object.entries(selector).every(([k, v]) => p.labels[k] === v));
+  return {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: `${service.metadata.name}-0`, namespace: service.metadata.namespace, labels: { 'kubernetes.io/service-name': service.metadata.name } },
+    addressType: 'IPv4',
+    ports: (service.spec.ports as Json[]).map((p) => ({ name: p.name, port: endpointPort === 'service' ? p.port : (p.targetPort ?? p.port), protocol: 'TCP' })),
+    endpoints: selected.map((p) => ({ addresses: [p.ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: p.name, namespace: p.namespace } })),
+  };
 }
 
 /** A case's manifests, as the module carries them (tests/mesh/<file>). */

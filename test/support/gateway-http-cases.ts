@@ -16,6 +16,9 @@
  * gateway's address as Host, as the suite's does.
  */
 import { headerModifierTable, type Expectation } from './gamma-cases.ts';
+import { controllerSlice, type MeshPod } from './gamma-mesh.ts';
+
+type Json = Record<string, any>; // manifests, completed as the .go and the cluster's controllers complete them
 
 export const INFRA_NS = 'gateway-conformance-infra';
 export const APP_NS = 'gateway-conformance-app-backend';
@@ -70,6 +73,11 @@ export interface GatewayCase {
   weights?: Record<string, number>;
   /** The case then deletes an object (`Kind ns/name`) and expects these. */
   thenDelete?: { object: string; expectations: GatewayExpectation[] };
+  /**
+   * What the .go (or a controller of the cluster) does to the manifest's
+   * objects before its requests, given the base's pods.
+   */
+  prepare?: (objects: Json[], pods: readonly MeshPod[]) => Json[];
   /** Why Trellis does not pass the case (shown in the table); the case is still run and must fail the way stated. */
   unsupported?: string;
   /** With `unsupported`: the checks (by name) that fail. */
@@ -83,6 +91,30 @@ const status = (request: GatewayExpectation['request'], code: number): GatewayEx
 const on = (gateway: string, e: GatewayExpectation): GatewayExpectation => ({ ...e, gateway });
 const infraRoute = (name: string) => `${INFRA_NS}/${name}`;
 const accepted: Condition = ['Accepted', 'True', ''];
+
+/**
+ * httproute-service-types.go: `setupEndpointSlices` gives the manual
+ * Services' `-ip4` / `-ip6` slices the addresses of infra-backend-v1's pods
+ * of that family (ready, serving, a Pod targetRef); the endpoint controller
+ * writes the slice of the `headless` Service (it has a selector). The
+ * sidecars run in explicit mode, so, as the base's, the slices name the
+ * Service port where the manifest names the targetPort (3000).
+ */
+function serviceTypesEndpoints(objects: Json[], pods: readonly MeshPod[]): Json[] {
+  const v1 = pods.filter((p) => p.namespace === INFRA_NS && p.labels.app === V1);
+  const services = objects.filter((o) => o.kind === 'Service');
+  const slices = objects.filter((o) => o.kind === 'EndpointSlice').map((o) => {
+    const service = services.find((x) => x.metadata.name === o.metadata.labels['kubernetes.io/service-name']);
+    const ports = (o.ports as Json[]).map((p) => ({ ...p, port: (service?.spec.ports as Json[] | undefined)?.find((sp) => sp.name === p.name)?.port ?? p.port }));
+    const family = o.addressType === 'IPv4' ? v1 : []; // the pods' addresses are IPv4
+    return family.length === 0 ? { ...o, ports } : {
+      ...o, ports,
+      endpoints: family.map((p) => ({ addresses: [p.ip], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', name: p.name, namespace: p.namespace } })),
+    };
+  });
+  const controller = services.filter((s) => s.spec.selector).map((s) => controllerSlice(s, pods, 'service'));
+  return [...objects.filter((o) => o.kind !== 'EndpointSlice'), ...slices, ...controller];
+}
 
 export const GATEWAY_CASES: GatewayCase[] = [
   {
@@ -244,5 +276,10 @@ export const GATEWAY_CASES: GatewayCase[] = [
       { request: at('unknown-example.org'), https: true, status: [404] },
       { request: at('second-example.org'), https: true, status: [200], backend: V2, namespace: INFRA_NS },
     ],
+  },
+  {
+    name: 'HTTPRouteServiceTypes', go: 'httproute-service-types.go', manifest: 'httproute-service-types.yaml', accepted: [infraRoute('service-types')],
+    prepare: serviceTypesEndpoints,
+    expectations: ['manual-endpointslices', 'headless-manual-endpointslices', 'headless'].map((p) => ({ ...infra(r(`/${p}`), V1), status: [200] })),
   },
 ];

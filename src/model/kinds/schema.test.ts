@@ -234,6 +234,15 @@ describe('schema checks', () => {
     expect(problemsOf(buildWith(yaml))).toEqual([]);
   });
 
+  it('issue 10 (HTTPRouteServiceTypes): accepts an EndpointSlice without endpoints, as the API server does (httproute-service-types.yaml writes them so), and gives its service none', () => {
+    const yaml = 'apiVersion: v1\nkind: Service\nmetadata: {name: manual, namespace: demo}\nspec:\n  ports: [{name: first-port, port: 8080, targetPort: 3000}]\n---\n'
+      + 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: manual-ip6, namespace: demo, labels: {kubernetes.io/service-name: manual}}\naddressType: IPv6\nports: [{name: first-port, port: 3000}]\n---\n'
+      + 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: manual-ip4, namespace: demo, labels: {kubernetes.io/service-name: manual}}\naddressType: IPv4\nports: [{name: first-port, port: 3000}]\nendpoints: null\n';
+    const result = buildWith(yaml);
+    expect(problemsOf(result)).toEqual([]);
+    expect(result.model.services.get('demo/manual')!.ports[0]!.endpoints).toEqual([]);
+  });
+
   it('rejects an invalid intent but builds the rest', () => {
     const result = buildWith(split('  - service: web-v1\n    weight: -1\n'));
     const status = result.statuses.find((s) => s.kind === 'TrafficSplit')!;

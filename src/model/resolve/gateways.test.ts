@@ -198,6 +198,67 @@ spec:
     expect(r.model.gateways.get('demo/edge')!.ports.map((p) => p.listeners.map((l) => l.name))).toEqual([['http']]);
   });
 
+  it('ListenersNotValid (GatewayListenerUnsupportedProtocol, GatewayInvalidTLSConfiguration): a Gateway with no servable listener is not accepted yet says each listener\'s conditions; one with some says ListenersNotValid while accepted', () => {
+    const only = buildWith(CLASS + gateway('- {name: invalid, port: 1111, protocol: INVALID}'));
+    const g = statusOf(only, 'Gateway', 'edge');
+    expect(conditions(g.conditions)).toEqual(['Accepted=False/ListenersNotValid', 'Programmed=False/Invalid']);
+    expect(g.listeners!.map((l) => [l.name, l.supportedKinds, l.attachedRoutes, conditions(l.conditions)])).toEqual([
+      ['invalid', [], 0, ['Accepted=False/UnsupportedProtocol', 'Conflicted=False/NoConflicts', 'ResolvedRefs=True/ResolvedRefs', 'Programmed=False/Invalid']],
+    ]);
+    expect(only.model.gateways.size).toBe(0);
+    const some = statusOf(buildWith(CLASS + gateway('- {name: http, port: 8080, protocol: HTTP}\n- {name: invalid, port: 1111, protocol: INVALID}')), 'Gateway', 'edge');
+    expect(conditions(some.conditions)).toEqual(['Accepted=True/ListenersNotValid', 'Programmed=True/Programmed']);
+    expect(some.listeners!.map((l) => conditions(l.conditions)[0])).toEqual(['Accepted=True/Accepted', 'Accepted=False/UnsupportedProtocol']);
+    const noCert = statusOf(buildWith(CLASS + gateway('- {name: https, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: nonexistent}]}}')), 'Gateway', 'edge');
+    expect(conditions(noCert.conditions)).toEqual(['Accepted=False/ListenersNotValid', 'Programmed=False/Invalid']);
+    expect(noCert.listeners!.map((l) => [l.supportedKinds.map((k) => k.kind), conditions(l.conditions)])).toEqual([
+      [['HTTPRoute', 'GRPCRoute'], ['Accepted=True/Accepted', 'Conflicted=False/NoConflicts', 'ResolvedRefs=False/InvalidCertificateRef', 'Programmed=False/Invalid']],
+    ]);
+  });
+
+  it('attachedRoutes (GatewayWithAttachedRoutes): a route attached by parentRefs, allowedRoutes and hostname counts on a listener that is not served, and a namespace selector may use kubernetes.io/metadata.name, which every namespace carries', () => {
+    const selector = 'allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {kubernetes.io/metadata.name: demo}}}}';
+    const r = buildWith(CLASS + gateway(`
+- name: http
+  port: 8080
+  protocol: HTTP
+  hostname: foo.example.com
+  ${selector}
+- name: tls
+  port: 8443
+  protocol: HTTPS
+  ${selector}
+  tls: {certificateRefs: [{name: does-not-exist}]}
+`) + route('one', `
+parentRefs: [{name: edge, sectionName: http}]
+rules: [{backendRefs: [{name: web-v1, port: 8080}]}]
+`) + route('other-host', `
+parentRefs: [{name: edge, sectionName: http}]
+hostnames: [not-accepted.test.com]
+rules: [{backendRefs: [{name: web-v1, port: 8080}]}]
+`) + route('unresolved', `
+parentRefs: [{name: edge, sectionName: tls}]
+rules: [{backendRefs: [{name: does-not-exist, port: 8080}]}]
+`) + route('elsewhere', `
+parentRefs: [{name: edge, namespace: demo}]
+rules: [{backendRefs: [{name: web-v1, port: 8080, namespace: demo}]}]
+`, 'team'));
+    const g = statusOf(r, 'Gateway', 'edge');
+    expect(g.listeners!.map((l) => [l.name, l.attachedRoutes, conditions(l.conditions).filter((c) => c.startsWith('Programmed') || c.startsWith('ResolvedRefs'))])).toEqual([
+      ['http', 1, ['ResolvedRefs=True/ResolvedRefs', 'Programmed=True/Programmed']],
+      ['tls', 1, ['ResolvedRefs=False/InvalidCertificateRef', 'Programmed=False/Invalid']],
+    ]);
+    expect(conditions(statusOf(r, 'HTTPRoute', 'other-host').parents![0]!.conditions)).toEqual(['Accepted=False/NoMatchingListenerHostname', 'ResolvedRefs=True/ResolvedRefs']);
+    expect(conditions(statusOf(r, 'HTTPRoute', 'unresolved').parents![0]!.conditions)[1]).toBe('ResolvedRefs=False/BackendNotFound');
+    expect(conditions(statusOf(r, 'HTTPRoute', 'elsewhere').parents![0]!.conditions)[0]).toBe('Accepted=False/NotAllowedByListeners');
+    // The Gateway whose only listener is not served is not accepted; the route on it still counts.
+    const alone = statusOf(buildWith(CLASS + gateway(`- {name: tls, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: none}]}}`) + route('unresolved', `
+parentRefs: [{name: edge, sectionName: tls}]
+rules: [{backendRefs: [{name: web-v1, port: 8080}]}]
+`)), 'Gateway', 'edge');
+    expect(alone.listeners!.map((l) => l.attachedRoutes)).toEqual([1]);
+  });
+
   it('certificateRefs: a missing or non-TLS Secret is InvalidCertificateRef, another namespace without a ReferenceGrant RefNotPermitted, and the listener is not programmed', () => {
     const https = (ref: string) => gateway(`
 - name: https

@@ -71,6 +71,8 @@ interface ListenerState {
   certificates: GatewayCertificate[];
   routes: GatewayRoute[];
   streams: GatewayStreamRoute[];
+  /** Routes attached to this listener while it is not served (`Kind/ns/name`): counted in attachedRoutes all the same. */
+  unserved: Set<string>;
 }
 
 interface GatewayState {
@@ -91,6 +93,8 @@ export function isTrellisClass(classes: readonly Entry<GatewayClassSpec>[], name
 
 export class GatewayIndex {
   private readonly byKey = new Map<ObjectKey, GatewayState>();
+  /** Trellis Gateways not accepted: routes attach to none of their listeners, but their status still says each listener's conditions. */
+  private readonly rejected: { entry: Entry<GatewaySpec>; listeners: ListenerState[] }[] = [];
 
   constructor(private readonly inputs: GatewayIndexInputs, private readonly book: Book) {
     for (const g of inputs.gateways) {
@@ -100,9 +104,10 @@ export class GatewayIndex {
       const listeners = this.listeners(g);
       // ListenersNotValid: a Gateway none of whose listeners can serve is not accepted (its last good version stays served).
       if (listeners.length > 0 && !listeners.some((l) => l.accepting)) {
-        book.error(g, 'spec.listeners', 'UnsupportedValue', 'no listener of this Gateway can be served (see each listener\'s conditions); Trellis serves HTTP and HTTPS listeners');
+        book.error(g, 'spec.listeners', 'ListenersNotValid', 'no listener of this Gateway can be served (see each listener\'s conditions); Trellis serves HTTP, HTTPS (with a usable certificate), TLS passthrough and TCP listeners');
       }
       if (!book.rejected(g) && serviceAccount !== undefined) this.byKey.set(g.key, { entry: g, serviceAccount, listeners });
+      else this.rejected.push({ entry: g, listeners });
     }
   }
 
@@ -111,7 +116,7 @@ export class GatewayIndex {
     const ports = new Map<number, { protocol: string; first: string; hostnames: Map<string, string> }>();
     return g.spec.listeners.map((l): ListenerState => {
       const state: ListenerState = {
-        spec: l, accepting: true, supportedKinds: [], certificates: [], routes: [], streams: [],
+        spec: l, accepting: true, supportedKinds: [], certificates: [], routes: [], streams: [], unserved: new Set(),
         accepted: cond('Accepted', true, 'Accepted', 'the listener is served'),
         conflicted: cond('Conflicted', false, 'NoConflicts', 'no conflict with another listener'),
         resolvedRefs: cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'),
@@ -210,14 +215,21 @@ export class GatewayIndex {
 
   /** The listeners of a Trellis Gateway a route's parentRef attaches it to, or why none (the route parent's reason). */
   attach(route: Entry<{ hostnames: readonly string[] }>, p: ParentRefSpec): Attachment {
-    const g = this.byKey.get(objectKey(p.namespace, p.name));
-    if (!g) return { reason: 'NoMatchingParent', message: `Gateway "${p.namespace}/${p.name}" is not accepted (see its conditions), so no route attaches to it`, field: p.path };
-    const selected = g.entry.spec.listeners.length === 0 ? [] : g.listeners.filter((l) => (p.sectionName === undefined || l.spec.name === p.sectionName) && (p.port === undefined || l.spec.port === p.port));
+    const key = objectKey(p.namespace, p.name);
+    const g = this.byKey.get(key);
+    const select = (listeners: readonly ListenerState[]) => listeners.filter((l) => (p.sectionName === undefined || l.spec.name === p.sectionName) && (p.port === undefined || l.spec.port === p.port));
+    if (!g) {
+      const rejected = this.rejected.find((x) => x.entry.key === key);
+      if (rejected) this.countUnserved(select(rejected.listeners), p.namespace, route);
+      return { reason: 'NoMatchingParent', message: `Gateway "${p.namespace}/${p.name}" is not accepted (see its conditions), so no route attaches to it`, field: p.path };
+    }
+    const selected = select(g.listeners);
+    this.countUnserved(selected.filter((l) => !l.accepting), p.namespace, route);
     if (selected.length === 0) {
       const what = [p.sectionName !== undefined ? `named "${p.sectionName}"` : '', p.port !== undefined ? `on port ${p.port}` : ''].filter(Boolean).join(' ');
       return { reason: 'NoMatchingParent', message: `Gateway "${p.namespace}/${p.name}" has no listener ${what}; it has: ${g.listeners.map((l) => `${l.spec.name} (${l.spec.port})`).join(', ')}`, field: childPath(p.path, p.sectionName !== undefined ? 'sectionName' : 'port') };
     }
-    const allowed = selected.filter((l) => l.accepting && this.allows(g, l, route));
+    const allowed = selected.filter((l) => l.accepting && this.allows(g.entry.namespace, l, route));
     if (allowed.length === 0) {
       return { reason: 'NotAllowedByListeners', message: `no listener of Gateway "${p.namespace}/${p.name}"${p.sectionName ? ` named "${p.sectionName}"` : ''} takes ${route.kind}s from namespace "${route.namespace}" (allowedRoutes, or the listener is not served)`, field: p.path };
     }
@@ -229,12 +241,25 @@ export class GatewayIndex {
     return { listeners: matching, hostnames: hostnames.filter((h): h is string[] => h !== undefined) };
   }
 
-  private allows(g: GatewayState, l: ListenerState, route: Entry<unknown>): boolean {
+  private allows(gatewayNamespace: string, l: ListenerState, route: Entry<unknown>): boolean {
     if (!l.supportedKinds.some((k) => k.kind === route.kind)) return false;
     const ns = l.spec.allowedRoutes.namespaces;
     if (ns.from === 'All') return true;
-    if (ns.from === 'Same') return route.namespace === g.entry.namespace;
-    return ns.selector !== undefined && selects(ns.selector, this.inputs.namespaceLabels.get(route.namespace) ?? {});
+    if (ns.from === 'Same') return route.namespace === gatewayNamespace;
+    // The API server gives every namespace the label kubernetes.io/metadata.name: <name> (Kubernetes 1.22 and later).
+    return ns.selector !== undefined && selects(ns.selector, { ...this.inputs.namespaceLabels.get(route.namespace), 'kubernetes.io/metadata.name': route.namespace });
+  }
+
+  /**
+   * ListenerStatus.attachedRoutes counts the routes a listener's
+   * allowedRoutes takes and whose parentRefs and hostnames select it, "whether
+   * the Route is accepted or programmed" (GatewayWithAttachedRoutes): a
+   * listener not served carries none, so they are counted here.
+   */
+  private countUnserved(listeners: readonly ListenerState[], gatewayNamespace: string, route: Entry<{ hostnames: readonly string[] }>): void {
+    for (const l of listeners) {
+      if (this.allows(gatewayNamespace, l, route) && intersectHostnames(l.spec.hostname, route.spec.hostnames) !== undefined) l.unserved.add(`${route.kind}/${route.key}`);
+    }
   }
 
   /** A route accepted on these listeners (after its own checks). */
@@ -274,15 +299,21 @@ export class GatewayIndex {
     const gateways: [ObjectKey, MeshGateway][] = [];
     const listeners = new Map<string, ListenerStatus[]>();
     const programmed = new Map<string, Condition>();
+    const listenerStatus = (l: ListenerState, served: boolean): ListenerStatus => ({
+      name: l.spec.name,
+      supportedKinds: l.supportedKinds,
+      attachedRoutes: l.routes.length + l.streams.length + l.unserved.size,
+      conditions: [l.accepted, l.conflicted, l.resolvedRefs,
+        served ? cond('Programmed', true, 'Programmed', 'served by the Gateway\'s proxies') : cond('Programmed', false, 'Invalid', 'not served: see the other conditions')],
+    });
+    // This generation of a rejected Gateway is served nowhere (its last good version may be: see its Accepted message).
+    for (const g of this.rejected) {
+      listeners.set(g.entry.id, g.listeners.map((l) => listenerStatus(l, false)));
+      programmed.set(g.entry.id, cond('Programmed', false, 'Invalid', 'this version of the Gateway is not accepted (see Accepted), so no proxy is programmed with it'));
+    }
     for (const g of this.byKey.values()) {
       const served = g.listeners.filter((l) => l.accepting);
-      listeners.set(g.entry.id, g.listeners.map((l) => ({
-        name: l.spec.name,
-        supportedKinds: l.supportedKinds,
-        attachedRoutes: l.routes.length + l.streams.length,
-        conditions: [l.accepted, l.conflicted, l.resolvedRefs,
-          l.accepting ? cond('Programmed', true, 'Programmed', 'served by the Gateway\'s proxies') : cond('Programmed', false, 'Invalid', 'not served: see the other conditions')],
-      })));
+      listeners.set(g.entry.id, g.listeners.map((l) => listenerStatus(l, l.accepting)));
       programmed.set(g.entry.id, cond('Programmed', true, 'Programmed', `configuration built for the proxies of this Gateway (node metadata trellis.gateway: ${g.entry.key}), ${served.length} of ${g.listeners.length} listener(s) served`));
       const byPort = new Map<number, GatewayListener[]>();
       for (const l of served) {
@@ -353,5 +384,11 @@ export function withGatewayStatus(
   const listeners = finished.listeners.get(id);
   const programmed = finished.programmed.get(id);
   if (!listeners || !programmed) return status;
-  return { ...status, conditions: [status.conditions[0]!, programmed], listeners };
+  // GatewayReasonListenersNotValid: an accepted Gateway some of whose listeners cannot be served says so in Accepted too.
+  const accepted = status.conditions[0]!;
+  const invalid = listeners.filter((l) => l.conditions.some((c) => c.type === 'Programmed' && c.status === 'False'));
+  const withReason = accepted.status === 'True' && invalid.length > 0
+    ? { ...accepted, reason: 'ListenersNotValid', message: `accepted; ${invalid.length} of ${listeners.length} listener(s) cannot be served (${invalid.map((l) => l.name).join(', ')}): see their conditions` }
+    : accepted;
+  return { ...status, conditions: [withReason, programmed], listeners };
 }

@@ -79,6 +79,8 @@ describe('deploy/kubernetes', () => {
     expected.push('authentication.k8s.io/tokenreviews:create'); // proven identity (TokenReviewVerifier)
     // Trellis's own GatewayClasses and Gateways (issue 10): Accepted/Programmed and per-listener status.
     expected.push('gateway.networking.k8s.io/gateways/status:patch', 'gateway.networking.k8s.io/gatewayclasses/status:patch');
+    // Issue 10: what runs Trellis's Gateways (runtime/gateway-deployments.ts), made by server-side apply, swept by label.
+    expected.push(...['get', 'list', 'create', 'patch', 'delete'].map((v) => `apps/deployments:${v}`), ...['services', 'serviceaccounts'].flatMap((r) => ['create', 'patch', 'delete'].map((v) => `core/${r}:${v}`)));
     // The injection webhook's caBundle, on that one configuration only.
     expected.push('admissionregistration.k8s.io/mutatingwebhookconfigurations:get', 'admissionregistration.k8s.io/mutatingwebhookconfigurations:patch');
     expect(rules.find((r) => r.resources.includes('mutatingwebhookconfigurations'))?.resourceNames).toEqual([one('MutatingWebhookConfiguration').metadata.name]);

@@ -19,13 +19,15 @@
  * - Service: type LoadBalancer unless annotation `trellis.io/gateway-service-type`
  *   says ClusterIP or NodePort; one port per listener port Trellis serves
  *   (HTTP, HTTPS, TLS, TCP), named `<protocol>-<port>` as Istio names them.
- *   Replicas: annotation `trellis.io/gateway-replicas` (default 1).
+ *   Replicas: annotation `trellis.io/gateway-replicas` (default 1). Both are
+ *   read by model/kinds/gateway-deployment.ts.
  *
  * Pure. A value that cannot be read is returned as a problem, and nothing is
  * rendered for that Gateway (the objects in the cluster stay as they are).
  * https://gateway-api.sigs.k8s.io/geps/gep-1762/
  */
 import { createHash } from 'node:crypto';
+import { gatewayDeploymentSettings } from '../model/kinds/gateway-deployment.ts';
 import { ADMIN_PORT, BOOTSTRAP_PATH, INJECT_ANNOTATION, isObject, TOKEN_PATH, type InjectOptions, type Json } from './options.ts';
 import { bootstrapContainer, envoyContainer, proxyVolumes } from './sidecar.ts';
 
@@ -33,9 +35,6 @@ export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 export const GATEWAY_CLASS_LABEL = 'gateway.networking.k8s.io/gateway-class-name';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'trellis';
-export const SERVICE_TYPE_ANNOTATION = 'trellis.io/gateway-service-type';
-export const REPLICAS_ANNOTATION = 'trellis.io/gateway-replicas';
-const SERVICE_TYPES = ['LoadBalancer', 'ClusterIP', 'NodePort'] as const;
 /** The listener protocols a Trellis gateway serves (model/resolve/gateways.ts): only those get a Service port. */
 const SERVED = ['HTTP', 'HTTPS', 'TLS', 'TCP'];
 
@@ -74,14 +73,9 @@ export function renderGatewayDeployment(input: GatewayDeploymentInput): GatewayR
   const name = String(meta.name);
   const namespace = String(meta.namespace);
   const className = String(spec.gatewayClassName);
-  const annotations = stringMap(meta.annotations);
-  const problems: { field: string; message: string }[] = [];
-  const type = annotations[SERVICE_TYPE_ANNOTATION] ?? 'LoadBalancer';
-  if (!(SERVICE_TYPES as readonly string[]).includes(type)) problems.push({ field: `metadata.annotations.${SERVICE_TYPE_ANNOTATION}`, message: `"${type}" is not a Service type Trellis makes for a gateway; expected ${SERVICE_TYPES.join(', ')}` });
-  const replicasText = annotations[REPLICAS_ANNOTATION] ?? '1';
-  const replicas = /^\d{1,4}$/.test(replicasText) ? Number(replicasText) : NaN;
-  if (!Number.isInteger(replicas)) problems.push({ field: `metadata.annotations.${REPLICAS_ANNOTATION}`, message: `"${replicasText}" is not a number of replicas; expected a whole number such as 2` });
-  if (problems.length > 0) return { problems };
+  const settings = gatewayDeploymentSettings(stringMap(meta.annotations));
+  if ('problems' in settings) return settings;
+  const { serviceType: type, replicas } = settings;
 
   const infrastructure = isObject(spec.infrastructure) ? spec.infrastructure : {};
   const selector = { [GATEWAY_NAME_LABEL]: name, [GATEWAY_CLASS_LABEL]: className };

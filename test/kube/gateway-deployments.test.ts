@@ -163,4 +163,29 @@ describe('issue 10: a ServiceAccount, Deployment and Service per Gateway, made b
     for (const p of [DEPLOYMENT, SERVICE, ACCOUNT]) await until(`${p} deleted`, () => gone(p));
   }, 60_000);
 
+  it('with replicas, only the Lease holder makes them; a follower writes nothing', async () => {
+    await plane.stop();
+    const lease = { namespace: 'trellis-system', leaseDurationSeconds: 30, renewEveryMs: 200 };
+    const start = (identity: string) => startControlPlane({
+      xdsAddress: '127.0.0.1:0',
+      adminAddress: '127.0.0.1:0',
+      kubernetes: { config: asTrellis, debounceMs: 30, statusIntervalMs: 100, retryMinMs: 100, retryMaxMs: 400, leaderElection: { ...lease, identity } },
+      gatewayDeployments: {},
+    });
+    const leader = (plane = await start('replica-a'));
+    await until('replica-a leads', async () => (leader.kube!.isLeader() ? true : undefined));
+    const follower = await start('replica-b');
+    try {
+      await apply(cluster.rest, gateway(HTTP_AND_TCP));
+      await until('the Deployment', () => cluster.rest.get<Json>(DEPLOYMENT));
+      await until('the follower has the Gateway', async () => (follower.kube!.model?.gateways.has('shop/edge') ? true : undefined));
+      await follower.gatewayDeployments!.flush();
+      expect(follower.kube!.isLeader()).toBe(false);
+      expect(follower.gatewayDeployments!.stats).toEqual({ applies: 0, deletes: 0, addressWrites: 0, failures: 0 });
+      expect(leader.gatewayDeployments!.stats.applies).toBeGreaterThan(0);
+    } finally {
+      await follower.stop();
+    }
+  }, 90_000);
+
 });

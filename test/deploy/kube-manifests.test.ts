@@ -193,3 +193,21 @@ describe('deploy/kubernetes/ratelimit (issue 15: `trellis install --rate-limit`)
     expect(clusterManifests({ namespace: 'trellis-system' }).some((o) => o.kind === 'ConfigMap')).toBe(false);
   });
 });
+
+describe('issue 10: install --no-gateway-deployments', () => {
+  it('serve is told --gateway-deployments=false, and the ClusterRole loses exactly the writes of Deployments, Services and ServiceAccounts', () => {
+    const render = (gatewayDeployments?: boolean) => clusterManifests({ namespace: 'trellis-system', ...(gatewayDeployments === undefined ? {} : { gatewayDeployments }) });
+    const serveArgs = (objs: Json[]) => (objs.find((o) => o.kind === 'Deployment' && (o.metadata as Json).name === 'trellis') as Json).spec.template.spec.containers[0].args as string[];
+    const grants = (objs: Json[]) => ((objs.find((o) => o.kind === 'ClusterRole') as Json).rules as Json[]).flatMap((r) => r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${g || 'core'}/${res}:${v}`))));
+    expect(serveArgs(render())).not.toContain('--gateway-deployments=false');
+    expect(serveArgs(render(false))).toContain('--gateway-deployments=false');
+    const dropped = grants(render()).filter((g) => !grants(render(false)).includes(g));
+    expect(dropped.sort()).toEqual([
+      ...['create', 'delete', 'get', 'list', 'patch'].map((v) => `apps/deployments:${v}`),
+      ...['create', 'delete', 'patch'].map((v) => `core/serviceaccounts:${v}`),
+      ...['create', 'delete', 'patch'].map((v) => `core/services:${v}`),
+    ].sort());
+    // Reading Services and ServiceAccounts (the mesh's own) is kept.
+    expect(grants(render(false))).toEqual(expect.arrayContaining(['core/services:watch', 'core/serviceaccounts:list']));
+  });
+});

@@ -28,7 +28,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gatewayDeploymentSettings } from '../model/kinds/gateway-deployment.ts';
-import { ADMIN_PORT, BOOTSTRAP_PATH, INJECT_ANNOTATION, isObject, TOKEN_PATH, type InjectOptions, type Json } from './options.ts';
+import { ADMIN_PORT, BOOTSTRAP_PATH, INJECT_ANNOTATION, isObject, READY_PATH, SCRAPE_ANNOTATIONS, STATS_PATH, STATS_PORT, TOKEN_PATH, type InjectOptions, type Json } from './options.ts';
 import { bootstrapContainer, envoyContainer, proxyVolumes } from './sidecar.ts';
 
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
@@ -104,7 +104,14 @@ export function renderGatewayDeployment(input: GatewayDeploymentInput): GatewayR
     '--out', BOOTSTRAP_PATH,
     ...(o.caPem ? [] : ['--plaintext']),
   ];
-  const envoy = { ...envoyContainer(o), ports: ports.map((p) => ({ containerPort: p.port, protocol: 'TCP' })) };
+  const envoy = {
+    ...envoyContainer(o),
+    ports: [...ports.map((p) => ({ containerPort: p.port, protocol: 'TCP' })), { name: 'http-envoy-prom', containerPort: STATS_PORT, protocol: 'TCP' }],
+    // Ready once Envoy's first config is in (its listeners exist): before that the Service sends it nothing.
+    readinessProbe: { httpGet: { path: READY_PATH, port: STATS_PORT }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 3 },
+  };
+  // Prometheus's usual pod annotations, as an injected sidecar's: the gateway's golden metrics.
+  const scrape = { [SCRAPE_ANNOTATIONS.scrape]: 'true', [SCRAPE_ANNOTATIONS.port]: String(STATS_PORT), [SCRAPE_ANNOTATIONS.path]: STATS_PATH };
   const deployment: Json = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -115,7 +122,7 @@ export function renderGatewayDeployment(input: GatewayDeploymentInput): GatewayR
       template: {
         metadata: {
           labels: { ...labels, [INJECT_ANNOTATION]: 'disabled' },
-          ...(Object.keys(extraAnnotations).length > 0 ? { annotations: extraAnnotations } : {}),
+          annotations: { ...scrape, ...extraAnnotations },
         },
         spec: {
           serviceAccountName: input.serviceAccount,

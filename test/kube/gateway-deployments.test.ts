@@ -10,7 +10,7 @@
  * writes a bootstrap the real Envoy accepts (delta ADS, naming the Gateway).
  * No kubelet here: the pods themselves never run.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,7 @@ import { parse } from 'yaml';
 import { startControlPlane, type RunningControlPlane } from '../../src/runtime/control-plane.ts';
 import { KubeApiError, type Json } from '../../src/sources/kubernetes/rest.ts';
 import { BOOTSTRAP_PATH, TOKEN_PATH } from '../../src/inject/options.ts';
-import { apply, deployDocs, installCrds, KubeCluster, remove, yamlObjects } from '../support/kube.ts';
+import { apply, deployDocs, freePort, installCrds, KubeCluster, remove, yamlObjects } from '../support/kube.ts';
 import { envoyBin } from '../support/venv.ts';
 import { until } from '../support/edge-e2e.ts';
 
@@ -29,6 +29,8 @@ const DEPLOYMENT = '/apis/apps/v1/namespaces/shop/deployments/edge-trellis';
 const SERVICE = '/api/v1/namespaces/shop/services/edge-trellis';
 const ACCOUNT = '/api/v1/namespaces/shop/serviceaccounts/edge';
 const GATEWAY = '/apis/gateway.networking.k8s.io/v1/namespaces/shop/gateways/edge';
+/** The gateway pod's address here (this helper's loopback range). */
+const GW_IP = '127.0.140.1';
 
 const MESH = `apiVersion: v1
 kind: Namespace
@@ -104,7 +106,9 @@ describe('issue 10: a ServiceAccount, Deployment and Service per Gateway, made b
     expect(init.image).toBe('registry.example.com/trellis:1.2.3');
     expect(init.args).toEqual(expect.arrayContaining(['--gateway', 'shop/edge', '--listen-address', '0.0.0.0', '--xds-address', 'trellis.trellis-system.svc:18000']));
     expect(((init.env as Json[]).find((e) => e.name === 'TRELLIS_CA_PEM')?.value as string)).toContain('BEGIN CERTIFICATE');
-    expect(((pod.containers as Json[])[0]!.ports as Json[]).map((p) => p.containerPort)).toEqual([80, 9000]);
+    const envoy = (pod.containers as Json[])[0]!;
+    expect((envoy.ports as Json[]).map((p) => p.containerPort)).toEqual([80, 9000, 15090]);
+    expect(envoy.readinessProbe).toMatchObject({ httpGet: { path: '/ready', port: 15090 } });
     expect(spec(service).type).toBe('LoadBalancer');
     expect(spec(service).selector).toEqual({ 'gateway.networking.k8s.io/gateway-name': 'edge', 'gateway.networking.k8s.io/gateway-class-name': 'trellis' });
     expect((spec(service).ports as Json[]).map((p) => [p.name, p.port, p.targetPort])).toEqual([['http-80', 80, 80], ['tcp-9000', 9000, 9000]]);
@@ -138,6 +142,49 @@ describe('issue 10: a ServiceAccount, Deployment and Service per Gateway, made b
     expect(v.stdout).toContain('OK');
   }, 90_000);
 
+  it('the pod, its parts run here as a kubelet would: the init container with a token bound to the pod, then Envoy with the container\'s arguments; its readiness endpoint says LIVE and the Gateway\'s listener answers', async () => {
+    const deployment = await cluster.rest.get<Json>(DEPLOYMENT);
+    const template = spec(deployment).template as Json;
+    // The ReplicaSet controller's part: a Pod from the template.
+    const podName = 'edge-trellis-5d8f7-live1';
+    await apply(cluster.rest, [{ apiVersion: 'v1', kind: 'Pod', metadata: { ...(template.metadata as Json), name: podName, namespace: 'shop' }, spec: template.spec, status: { podIP: GW_IP } }]);
+    const stored = await cluster.rest.get<Json>(`/api/v1/namespaces/shop/pods/${podName}`);
+    const volume = ((podSpec(deployment).volumes as Json[]).find((v) => v.projected) as Json).projected as Json;
+    const projected = ((volume.sources as Json[])[0]!.serviceAccountToken) as Json;
+    const tr = await cluster.rest.post<Json>('/api/v1/namespaces/shop/serviceaccounts/edge/token', {
+      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+      spec: { audiences: [projected.audience], expirationSeconds: projected.expirationSeconds, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: podName, uid: (stored.metadata as Json).uid } },
+    });
+    const token = path.join(dir, 'pod-token');
+    await writeFile(token, String((tr.status as Json).token));
+    const out = path.join(dir, 'pod-envoy.yaml');
+    const [admin, stats] = [await freePort(), await freePort()];
+    // Here the pod shares the machine's network: its addresses are the test's own loopback ones.
+    const init = (podSpec(deployment).initContainers as Json[])[0]!;
+    const args = (init.args as string[]).map((a, i, all) => (a === TOKEN_PATH ? token : a === BOOTSTRAP_PATH ? out
+      : all[i - 1] === '--listen-address' ? GW_IP : all[i - 1] === '--xds-address' ? `127.0.0.1:${plane.xdsPort}` : all[i - 1] === '--admin-address' ? `127.0.0.1:${admin}` : a));
+    const env = Object.fromEntries((init.env as Json[]).filter((e) => typeof e.value === 'string').map((e) => [String(e.name), String(e.value)]));
+    await promisify(execFile)(process.execPath, [path.resolve(import.meta.dirname, '../../bin/trellis.js'), ...args, '--stats-address', `${GW_IP}:${stats}`], { env: { ...process.env, ...env, POD_NAMESPACE: 'shop', POD_NAME: podName }, timeout: 60_000 });
+    const container = (podSpec(deployment).containers as Json[])[0]!;
+    const envoy = spawn(envoyBin(), (container.args as string[]).map((a) => (a === BOOTSTRAP_PATH ? out : a)), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    envoy.stderr!.on('data', (b) => (log = (log + String(b)).slice(-4000)));
+    try {
+      const probe = (container.readinessProbe as Json).httpGet as Json;
+      const ready = await until('the readiness endpoint says LIVE', async (last) => {
+        const r = await fetch(`http://${GW_IP}:${stats}${String(probe.path)}`);
+        last.seen = `${r.status} ${await r.text()} ${log}`;
+        return r.status === 200 ? 'LIVE' : undefined;
+      }, 40_000);
+      expect(ready).toBe('LIVE');
+      // Its HTTP listener, from Trellis over delta ADS: no route attached yet, so Envoy itself answers 404.
+      expect((await fetch(`http://${GW_IP}:80/`)).status).toBe(404);
+    } finally {
+      envoy.kill('SIGKILL');
+      await cluster.rest.delete(`/api/v1/namespaces/shop/pods/${podName}`).catch(() => undefined);
+    }
+  }, 90_000);
+
   it('listener and annotation edits follow: Service ports, type and replicas; an unreadable annotation leaves them as they are', async () => {
     await apply(cluster.rest, gateway('[{name: http, port: 8080, protocol: HTTP}, {name: tls, port: 8443, protocol: TLS, tls: {mode: Passthrough}}]', '{trellis.io/gateway-service-type: ClusterIP, trellis.io/gateway-replicas: "3"}'));
     const service = await until('the Service follows', async () => {
@@ -149,7 +196,7 @@ describe('issue 10: a ServiceAccount, Deployment and Service per Gateway, made b
       const d = await cluster.rest.get<Json>(DEPLOYMENT);
       return spec(d).replicas === 3 ? d : undefined;
     });
-    expect(((podSpec(deployment).containers as Json[])[0]!.ports as Json[]).map((p) => p.containerPort)).toEqual([8080, 8443]);
+    expect(((podSpec(deployment).containers as Json[])[0]!.ports as Json[]).map((p) => p.containerPort)).toEqual([8080, 8443, 15090]);
     // "many" replicas: nothing is rendered for it, and nothing is deleted.
     await apply(cluster.rest, gateway('[{name: http, port: 8081, protocol: HTTP}]', '{trellis.io/gateway-replicas: many}'));
     await until('the model has the edit', async () => (plane.kube!.model?.gateways.get('shop/edge')?.ports[0]?.port === 8081 ? true : undefined));

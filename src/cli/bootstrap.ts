@@ -13,8 +13,8 @@
  * root to trust comes from --ca-file or $TRELLIS_CA_PEM. Needs no mesh folder
  * and no state dir: nothing secret of the control plane enters the pod.
  *
- * `--xds-api delta|sotw`: the ADS variant the sidecar speaks; delta (the
- * default) sends only what changed (translate/bootstrap.ts, XdsApi).
+ * `--xds-api delta|sotw`: the ADS variant the sidecar or gateway speaks;
+ * delta (the default) sends only what changed (translate/bootstrap.ts, XdsApi).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -100,7 +100,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     else process.stdout.write(yaml);
     return 0;
   }
-  if (args.values.gateway !== undefined) return gatewayBootstrapCommand(args.values, args.booleans.plaintext);
+  if (args.values.gateway !== undefined) return gatewayBootstrapCommand(args.values, args.booleans.plaintext, xdsApi);
   const workloadKey = args.values.workload;
   if (!workloadKey || !workloadKey.includes('/')) throw new UsageError('--workload ns/name is required (a Pod in the mesh folder), or --gateway ns/name');
   const source = args.values.source!;
@@ -134,7 +134,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
  * Trellis's GatewayClass in the mesh folder (`--listen-address`: where its
  * listeners bind; `--node-id`: one per replica).
  */
-async function gatewayBootstrapCommand(v: Record<string, string | undefined>, plaintext: boolean | undefined): Promise<number> {
+async function gatewayBootstrapCommand(v: Record<string, string | undefined>, plaintext: boolean | undefined, xdsApi: XdsApi): Promise<number> {
   const key = v.gateway!;
   if (!/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(key)) throw new UsageError(`--gateway ${JSON.stringify(key)}: expected namespace/name of a Gateway`);
   const source = v.source!;
@@ -157,6 +157,7 @@ async function gatewayBootstrapCommand(v: Record<string, string | undefined>, pl
     adminAddress: v['admin-address']!,
     listenAddress: v['listen-address'],
     tokenTtlMs: v['token-ttl'] ? Number(v['token-ttl']) * 1000 : undefined,
+    xdsApi,
   });
   if (v.out) await writeOutput(v.out, yaml, 0o600);
   else process.stdout.write(yaml);

@@ -12,7 +12,9 @@
  *           from the old CA until then, so bootstraps must be rewritten (they
  *           then trust both roots) before finishing a root rotation;
  *   show    the chain of each CA (state dir, or files before importing them)
- *           with subjects, expiry and pathLen.
+ *           with subjects, expiry and pathLen;
+ *   issue-tls  a server certificate from the CA as a kubernetes.io/tls Secret
+ *           (a Gateway's HTTPS certificate; ca-issue-tls.ts).
  * Every check runs before anything is written: a refused CA leaves the state
  * dir, and the running server's trust, as they were.
  */
@@ -23,9 +25,10 @@ import { UsageError } from '../errors.ts';
 import { parseArgs, type ParsedArgs } from './args.ts';
 import { fetchListing } from './certs.ts';
 import { showCa } from './ca-show.ts';
+import { issueTlsCommand } from './ca-issue-tls.ts';
 
 const FILES = '--cert F --key F [--chain F] [--root F]';
-export const CA_USAGE = `usage: trellis ca <import|rotate|show> [options]
+export const CA_USAGE = `usage: trellis ca <import|rotate|show|issue-tls> [options]
   trellis ca import ${FILES} [--state-dir D]
       store an operator's CA as the state dir's first CA (before \`trellis serve\`):
       --cert   the CA certificate Trellis signs with (a root, or an intermediate)
@@ -41,6 +44,9 @@ export const CA_USAGE = `usage: trellis ca <import|rotate|show> [options]
   trellis ca show [--state-dir D] [--json]
   trellis ca show --cert F [--key F] [--chain F] [--root F] [--json]
       each CA's chain (subject, validity, pathLen, fingerprint), checked; files are checked before import
+  trellis ca issue-tls --secret NS/NAME [--dns N,...] [--ip A,...] [--out F] [--ca-out F] [--state-dir D]
+      a server certificate from the CA (localhost and 127.0.0.1 always in) as the kubernetes.io/tls Secret
+      a Gateway's HTTPS listener names; --ca-out: the trust bundle that verifies it
 options: --state-dir D (default .trellis), --trust-domain TD (default trellis.local), --help
 `;
 
@@ -52,7 +58,15 @@ const VALUES = {
   key: undefined,
   chain: undefined,
   root: undefined,
+  secret: undefined,
+  dns: undefined,
+  ip: undefined,
+  out: undefined,
+  'ca-out': undefined,
 };
+
+/** Flags of `ca issue-tls` alone. */
+const ISSUE_TLS_ONLY = ['secret', 'dns', 'ip', 'out', 'ca-out'] as const;
 
 /** The operator's files, or undefined if none were given. */
 function caFiles(args: ParsedArgs, keyRequired = true): RootFiles | undefined {
@@ -71,13 +85,16 @@ export async function caCommand(argv: string[]): Promise<number> {
     process[sub === undefined ? 'stderr' : 'stdout'].write(CA_USAGE);
     return sub === undefined ? 2 : 0;
   }
-  if (sub !== 'import' && sub !== 'rotate' && sub !== 'show') throw new UsageError(`unknown subcommand "${sub}"`, CA_USAGE);
+  if (sub !== 'import' && sub !== 'rotate' && sub !== 'show' && sub !== 'issue-tls') throw new UsageError(`unknown subcommand "${sub}"`, CA_USAGE);
   const args = parseArgs(rest, { values: VALUES, booleans: ['finish', 'force', 'json', 'help'], usage: CA_USAGE });
   if (args.booleans.help) {
     process.stdout.write(CA_USAGE);
     return 0;
   }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${args.positionals[0]}`, CA_USAGE);
+  if (sub === 'issue-tls') return issueTlsCommand(args, CA_USAGE);
+  const misplaced = ISSUE_TLS_ONLY.find((k) => args.values[k] !== undefined);
+  if (misplaced) throw new UsageError(`--${misplaced} goes with \`trellis ca issue-tls\``, CA_USAGE);
   const stateDir = path.resolve(args.values['state-dir']!);
   if (sub === 'show') return showCa({ stateDir, files: caFiles(args, false), json: args.booleans.json === true });
   const files = caFiles(args);

@@ -29,6 +29,19 @@ export interface InstallOptions {
    * `serve --ratelimit-configmap` on the Trellis Deployment.
    */
   rateLimit?: boolean;
+  /**
+   * false: Trellis does not run the Gateways of its class (`serve
+   * --gateway-deployments=false`), and its ClusterRole loses the rules that
+   * let it write Deployments, Services and ServiceAccounts (default true).
+   */
+  gatewayDeployments?: boolean;
+}
+
+/** The ClusterRole rules that exist only for runtime/gateway-deployments.ts (deploy/kubernetes/10-rbac.yaml). */
+function isGatewayDeploymentRule(rule: Json): boolean {
+  const resources = (rule.resources ?? []) as string[];
+  const verbs = (rule.verbs ?? []) as string[];
+  return verbs.includes('create') && resources.length > 0 && resources.every((r) => ['deployments', 'services', 'serviceaccounts'].includes(r));
 }
 
 /** The ConfigMap of deploy/kubernetes/ratelimit that Trellis keeps and the service mounts. */
@@ -85,6 +98,7 @@ function customizeDeployment(d: Json, opts: InstallOptions): void {
   }
   if (opts.image) args.push('--inject-image', opts.image);
   if (opts.rateLimit) args.push('--ratelimit-configmap', RATELIMIT_CONFIGMAP);
+  if (opts.gatewayDeployments === false) args.push('--gateway-deployments=false');
 }
 
 /** deploy/kubernetes with the options applied, in file order (namespace first). */
@@ -92,6 +106,9 @@ export function clusterManifests(opts: InstallOptions): Json[] {
   const files = [...yamlFiles('deploy/kubernetes'), ...(opts.rateLimit ? yamlFiles('deploy/kubernetes/ratelimit') : [])];
   const objects = yamlOf(files).map((o) => renamespace(o, opts.namespace));
   for (const o of objects) if (o.kind === 'Deployment') customizeDeployment(o, opts);
+  if (opts.gatewayDeployments === false) {
+    for (const o of objects) if (o.kind === 'ClusterRole') o.rules = ((o.rules ?? []) as Json[]).filter((r) => !isGatewayDeploymentRule(r));
+  }
   return objects;
 }
 

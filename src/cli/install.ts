@@ -15,8 +15,10 @@ import { parseArgs, type ParsedArgs } from './args.ts';
 import { newCaSecret } from './ca-secret.ts';
 import { apiPath, CA_SECRET, clusterManifests, crdManifests, DEFAULT_NAMESPACE, describe, installManifests, type InstallOptions, type Json } from './install-manifests.ts';
 
-const INSTALL_USAGE = `usage: trellis install [--apply] [--kubeconfig K] [--namespace NS] [--replicas N] [--image IMAGE] [--trust-domain D] [--rate-limit]
+const INSTALL_USAGE = `usage: trellis install [--apply] [--kubeconfig K] [--namespace NS] [--replicas N] [--image IMAGE] [--trust-domain D] [--rate-limit] [--no-gateway-deployments]
   without --apply: the manifests as YAML on stdout (kubectl apply -f -); the CA Secret is not rendered
+  --no-gateway-deployments: Trellis does not run a Deployment and Service per Gateway of its class
+           (serve --gateway-deployments=false), and may not write Deployments, Services or ServiceAccounts
   --rate-limit: also the global rate limit service (envoyproxy/ratelimit, Redis) and the ConfigMap
            Trellis keeps its config in (deploy/kubernetes/ratelimit; docs/intents.md "Rate limits")
   --apply: server-side apply through the API server (kubeconfig as serve --source kubernetes),
@@ -94,12 +96,16 @@ export async function applyInstall(rest: KubeRest, opts: InstallOptions & { trus
 export async function installCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {
     values: { kubeconfig: undefined, namespace: DEFAULT_NAMESPACE, replicas: undefined, image: undefined, 'trust-domain': 'cluster.local' },
-    booleans: ['apply', 'help', 'rate-limit'],
+    booleans: ['apply', 'help', 'rate-limit', 'no-gateway-deployments'],
     usage: INSTALL_USAGE,
   });
   if (args.booleans.help) return void process.stdout.write(INSTALL_USAGE), 0;
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, INSTALL_USAGE);
-  const opts = { ...installOptions(args, INSTALL_USAGE), ...(args.booleans['rate-limit'] ? { rateLimit: true } : {}) };
+  const opts = {
+    ...installOptions(args, INSTALL_USAGE),
+    ...(args.booleans['rate-limit'] ? { rateLimit: true } : {}),
+    ...(args.booleans['no-gateway-deployments'] ? { gatewayDeployments: false } : {}),
+  };
   if (!args.booleans.apply) {
     process.stdout.write(installManifests(opts).map((o) => `---\n${stringify(o)}`).join(''));
     say(`rendered; the Secret ${opts.namespace}/${CA_SECRET} is not included: \`trellis install --apply\` makes it once, or see docs/kubernetes.md`);

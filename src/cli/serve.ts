@@ -11,7 +11,7 @@ import { DEFAULT_RENEWAL_POLICY } from '../ca/rotation.ts';
 import { DEFAULT_TOKEN_AUDIENCE } from '../identity/token-review.ts';
 import { DEFAULT_NAMESPACE_SELECTOR } from '../sources/kubernetes/resources.ts';
 import { DEFAULT_WEBHOOK_CONFIGURATION, DEFAULT_WEBHOOK_DNS_NAMES, WEBHOOK_PATH, type WebhookOptions } from '../runtime/webhook.ts';
-import { DEFAULT_INJECT_OPTIONS } from '../inject/options.ts';
+import { DEFAULT_INJECT_OPTIONS, type InjectOptions } from '../inject/options.ts';
 
 const DEFAULTS = {
   'xds-address': '0.0.0.0:18000',
@@ -33,9 +33,12 @@ const HELP = `usage: trellis serve [--source file:<dir> | --source kubernetes | 
       --webhook-dns-names N,...  its certificate's names (default ${DEFAULT_WEBHOOK_DNS_NAMES.join(',')})
       --webhook-configuration C  the MutatingWebhookConfiguration whose caBundle Trellis keeps current
                                  (default ${DEFAULT_WEBHOOK_CONFIGURATION}; '' = none)
-      --inject-image I           the Trellis image of the injected init containers (default ${DEFAULT_INJECT_OPTIONS.trellisImage})
-      --inject-envoy-image I     the injected sidecar's image (default ${DEFAULT_INJECT_OPTIONS.envoyImage})
-      --inject-xds-address H:P   where injected sidecars reach Trellis (default ${DEFAULT_INJECT_OPTIONS.xdsAddress})
+    --gateway-deployments B      true (default) or false: for each Gateway of Trellis's GatewayClass, keep a
+                                 ServiceAccount, Deployment and Service that run its Envoy (docs/gateway-api.md
+                                 "In a cluster"); false for operators who run their gateways themselves
+    --inject-image I             the Trellis image of injected and gateway pods' init containers (default ${DEFAULT_INJECT_OPTIONS.trellisImage})
+    --inject-envoy-image I       the sidecars' and gateways' Envoy image (default ${DEFAULT_INJECT_OPTIONS.envoyImage})
+    --inject-xds-address H:P     where sidecars and gateways reach Trellis (default ${DEFAULT_INJECT_OPTIONS.xdsAddress})
   --resources FILE               raw Envoy resources served to every node
   --xds-address H:P              default ${DEFAULTS['xds-address']}; TLS from the mesh CA
   --xds-plaintext-address H:P    opt-in, for proxyless gRPC clients; never carries private keys
@@ -77,6 +80,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'inject-image': undefined,
       'inject-envoy-image': undefined,
       'inject-xds-address': undefined,
+      'gateway-deployments': undefined,
       prometheus: undefined,
       'scrape-targets-file': undefined,
     },
@@ -109,6 +113,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     tokenAudience: args.values['token-audience'],
     rotationGraceMs: grace !== undefined ? Number(grace) * 1000 : undefined,
     webhook: webhookOptions(args.values),
+    ...gatewayDeployments(args.values),
     rateLimitConfigDir: args.values['ratelimit-config-dir'],
     ...(args.values['ratelimit-configmap'] !== undefined ? { rateLimitConfigMap: configMapRef(args.values['ratelimit-configmap'], args.values.source) } : {}),
     metrics: { ...(prometheus ? { prometheusUrl: prometheus } : {}), ...(args.values['scrape-targets-file'] ? { scrapeTargetsFile: args.values['scrape-targets-file'] } : {}) },
@@ -142,24 +147,43 @@ function kubernetesSource(kubeconfig: string | undefined, namespaceSelector: str
 /** `--webhook-address` and what goes with it, or undefined (no webhook). */
 function webhookOptions(v: Record<string, string | undefined>): WebhookOptions | undefined {
   const address = v['webhook-address'];
-  const withIt = ['webhook-dns-names', 'webhook-configuration', 'inject-image', 'inject-envoy-image', 'inject-xds-address'].filter((k) => v[k] !== undefined);
+  const withIt = ['webhook-dns-names', 'webhook-configuration'].filter((k) => v[k] !== undefined);
   if (address === undefined) {
     if (withIt.length > 0) throw new UsageError(`--${withIt[0]} configures the injection webhook: add --webhook-address H:P`, USAGE);
     return undefined;
   }
   if (v.source !== 'kubernetes') throw new UsageError('--webhook-address: the injection webhook needs --source kubernetes', USAGE);
-  if (v['inject-xds-address'] !== undefined && !/^[^:]+:\d+$/.test(v['inject-xds-address'])) throw new UsageError(`--inject-xds-address ${v['inject-xds-address']}: expected host:port`, USAGE);
   return {
     address,
     ...(v['webhook-dns-names'] !== undefined ? { dnsNames: v['webhook-dns-names'].split(',').map((n) => n.trim()).filter(Boolean) } : {}),
     ...(v['webhook-configuration'] !== undefined ? { configurationName: v['webhook-configuration'] } : {}),
-    inject: {
-      ...(v['inject-image'] ? { trellisImage: v['inject-image'] } : {}),
-      ...(v['inject-envoy-image'] ? { envoyImage: v['inject-envoy-image'] } : {}),
-      ...(v['inject-xds-address'] ? { xdsAddress: v['inject-xds-address'] } : {}),
-      ...(v['token-audience'] ? { tokenAudience: v['token-audience'] } : {}),
-    },
+    inject: injectOverrides(v),
   };
+}
+
+/** `--inject-*`: what injected sidecars and gateway pods get, beyond the defaults. */
+function injectOverrides(v: Record<string, string | undefined>): Partial<InjectOptions> {
+  const given = ['inject-image', 'inject-envoy-image', 'inject-xds-address'].filter((k) => v[k] !== undefined);
+  if (given.length > 0 && v.source !== 'kubernetes') throw new UsageError(`--${given[0]} configures the pods Trellis injects or runs in a cluster: it needs --source kubernetes`, USAGE);
+  if (v['inject-xds-address'] !== undefined && !/^[^:]+:\d+$/.test(v['inject-xds-address'])) throw new UsageError(`--inject-xds-address ${v['inject-xds-address']}: expected host:port`, USAGE);
+  return {
+    ...(v['inject-image'] ? { trellisImage: v['inject-image'] } : {}),
+    ...(v['inject-envoy-image'] ? { envoyImage: v['inject-envoy-image'] } : {}),
+    ...(v['inject-xds-address'] ? { xdsAddress: v['inject-xds-address'] } : {}),
+    ...(v['token-audience'] ? { tokenAudience: v['token-audience'] } : {}),
+  };
+}
+
+/** `--gateway-deployments true|false`: on by default with --source kubernetes. */
+function gatewayDeployments(v: Record<string, string | undefined>): { gatewayDeployments?: { inject: Partial<InjectOptions> } } {
+  const flag = v['gateway-deployments'];
+  const inject = injectOverrides(v);
+  if (flag !== undefined && flag !== 'true' && flag !== 'false') throw new UsageError(`--gateway-deployments ${flag}: expected true or false`, USAGE);
+  if (v.source !== 'kubernetes') {
+    if (flag !== undefined) throw new UsageError('--gateway-deployments: Trellis runs Gateways in a cluster only (--source kubernetes); with a folder, `trellis bootstrap --gateway` writes a gateway\'s bootstrap', USAGE);
+    return {};
+  }
+  return flag === 'false' ? {} : { gatewayDeployments: { inject } };
 }
 
 /** `--ratelimit-configmap [ns/]name`: the namespace defaults to the pod's own (the downward API's POD_NAMESPACE). */

@@ -73,11 +73,25 @@ export function sidecarParts(o: InjectOptions, excludeInbound: readonly number[]
     '--out', BOOTSTRAP_PATH,
     ...(o.caPem ? [] : ['--plaintext']),
   ];
-  initContainers.push({
+  initContainers.push(bootstrapContainer(o, args));
+  const { name, image, imagePullPolicy, ...rest } = envoyContainer(o);
+  // restartPolicy where `trellis inject` has always written it (after the image), so injected manifests do not move.
+  const proxy: Json = { name, image, imagePullPolicy, ...(o.nativeSidecar ? { restartPolicy: 'Always' } : {}), ...rest };
+  return { initContainers, proxy, volumes: proxyVolumes(o) };
+}
+
+/**
+ * The init container that writes the bootstrap (`args`: its `trellis
+ * bootstrap` command line), shared by sidecars and gateway pods
+ * (gateway-deployment.ts): the pod's identity, the mesh root and where the
+ * bootstrap goes are the same for both.
+ */
+export function bootstrapContainer(o: InjectOptions, args: readonly string[]): Json {
+  return {
     name: NAMES.bootstrap,
     image: o.trellisImage,
     imagePullPolicy: 'IfNotPresent',
-    args,
+    args: [...args],
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -91,12 +105,15 @@ export function sidecarParts(o: InjectOptions, excludeInbound: readonly number[]
       { name: NAMES.bootstrapVolume, mountPath: BOOTSTRAP_DIR },
       { name: NAMES.tmpVolume, mountPath: '/tmp' },
     ],
-  });
-  const proxy: Json = {
+  };
+}
+
+/** The Envoy container that runs the bootstrap (a sidecar's, or a gateway pod's only container). */
+export function envoyContainer(o: InjectOptions): Json {
+  return {
     name: NAMES.proxy,
     image: o.envoyImage,
     imagePullPolicy: 'IfNotPresent',
-    ...(o.nativeSidecar ? { restartPolicy: 'Always' } : {}),
     command: ['envoy'],
     args: ['-c', BOOTSTRAP_PATH, '--disable-hot-restart', '--log-level', 'warn', '--drain-time-s', '5'],
     securityContext: restricted(PROXY_UID),
@@ -108,7 +125,11 @@ export function sidecarParts(o: InjectOptions, excludeInbound: readonly number[]
       { name: NAMES.tokenVolume, mountPath: TOKEN_DIR, readOnly: true },
     ],
   };
-  const volumes: Json[] = [
+}
+
+/** The projected token, the in-memory bootstrap folder and a scratch /tmp. */
+export function proxyVolumes(o: InjectOptions): Json[] {
+  return [
     {
       name: NAMES.tokenVolume,
       projected: { sources: [{ serviceAccountToken: { audience: o.tokenAudience, expirationSeconds: o.tokenExpirationSeconds, path: TOKEN_FILE_NAME } }] },
@@ -117,5 +138,4 @@ export function sidecarParts(o: InjectOptions, excludeInbound: readonly number[]
     { name: NAMES.bootstrapVolume, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     { name: NAMES.tmpVolume, emptyDir: { sizeLimit: '64Mi' } },
   ];
-  return { initContainers, proxy, volumes };
 }

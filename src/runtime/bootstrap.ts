@@ -95,6 +95,8 @@ export interface GatewayBootstrapOptions {
   /** Where its listeners bind (the Gateway's listener ports); default every address. */
   listenAddress?: string;
   tokenTtlMs?: number;
+  /** The ADS variant, as a sidecar's (default delta: a route edit sends the gateway that route alone). */
+  xdsApi?: XdsApi;
 }
 
 /**
@@ -121,6 +123,7 @@ export async function gatewayBootstrapYaml(o: GatewayBootstrapOptions): Promise<
     serverSpiffeId: ca ? controlPlaneSpiffeId(trustDomain) : undefined,
     token,
     admin: addressOf(o.adminAddress),
+    xdsApi: o.xdsApi,
   });
   return `# Envoy bootstrap for Gateway ${o.gatewayKey} (${gateway.identity}), written by trellis bootstrap --gateway.\n# It carries a token that proves this identity to Trellis (and so gets the Gateway's TLS keys): keep it as secret as a key.\n${stringify(bootstrap, { lineWidth: 0 })}`;
 }

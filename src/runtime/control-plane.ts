@@ -28,12 +28,14 @@ import { programmedSummary } from './programmed.ts';
 import { startRenewal } from './renewal.ts';
 import { ResourcesFileSource, SHARED_KEY } from './resources-source.ts';
 import type { RunningWebhook, WebhookOptions } from './webhook.ts';
+import type { GatewayDeployments } from './gateway-deployments.ts';
 import { goldenMetricsReader, scrapeTargets, type GoldenMetricsOptions } from './golden-metrics.ts';
 import { keepScrapeTargets } from './prometheus.ts';
 import { mountGoldenMetrics } from '../admin/golden/routes.ts';
 import type { GoldenMetricsReader } from '../admin/golden/reader.ts';
 import { registerRolloutRoutes } from '../admin/rollouts.ts';
 import { startRollouts, type RolloutOptions, type RunningRollouts } from './rollout/start.ts';
+import { DEFAULT_INJECT_OPTIONS, type InjectOptions } from '../inject/options.ts';
 
 export { SHARED_KEY };
 
@@ -91,6 +93,12 @@ export interface ControlPlaneOptions {
    * ratelimit Deployment mounts.
    */
   rateLimitConfigMap?: { namespace: string; name: string };
+  /**
+   * With `kubernetes`: run each Gateway of Trellis's GatewayClass, a
+   * ServiceAccount, Deployment and Service per Gateway (runtime/gateway-deployments.ts;
+   * the leader writes them). `inject`: images and xDS address of the gateway pods.
+   */
+  gatewayDeployments?: { inject?: Partial<InjectOptions>; resyncMs?: number };
   /** Tests only: see XdsServerOptions.allowSecretsOverPlaintext. Default false. */
   allowSecretsOverPlaintext?: boolean;
   /** Where golden metrics are read (runtime/golden-metrics.ts): a Prometheus, else the sidecars. */
@@ -117,6 +125,8 @@ export interface RunningControlPlane {
   goldenMetrics: GoldenMetricsReader;
   /** The Rollout controller, with a mesh. */
   rollouts?: RunningRollouts;
+  /** What runs Trellis's Gateways in a cluster, when asked for (runtime/gateway-deployments.ts). */
+  gatewayDeployments?: GatewayDeployments;
   /** Reload the resources file now if it changed; false when what is on disk is not served (or there is no file). */
   reload(): Promise<boolean>;
   stop(): Promise<void>;
@@ -179,6 +189,21 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       const writer = new RateLimitConfigMapWriter({ ...opts.rateLimitConfigMap, kube, rest: kube.source.rest, log: log.child({ component: 'ratelimit-config' }) });
       writer.start();
       started.push(() => writer.close());
+    }
+    let gatewayDeployments: GatewayDeployments | undefined;
+    if (opts.gatewayDeployments && kube) {
+      const { GatewayDeployments } = await import('./gateway-deployments.ts');
+      const gd = opts.gatewayDeployments;
+      const gateways = (gatewayDeployments = new GatewayDeployments({
+        kube,
+        rest: kube.source.rest,
+        log: log.child({ component: 'gateway-deployments' }),
+        ...(gd.resyncMs !== undefined ? { resyncMs: gd.resyncMs } : {}),
+        // The mesh roots at each pass: a `trellis ca rotate` rolls the gateway pods onto the new bundle.
+        inject: () => ({ ...DEFAULT_INJECT_OPTIONS, ...gd.inject, caPem: security?.ca.trustBundlePem(), trustDomain: security?.ca.trustDomain ?? kube.model?.mesh.trustDomain ?? DEFAULT_INJECT_OPTIONS.trustDomain }),
+      }));
+      gateways.start();
+      started.push(() => gateways.close());
     }
     // Before the port opens: a restart's reconnect storm then finds every sidecar's config built.
     if (mesh) mesh.publisher.prewarm();
@@ -258,6 +283,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       webhook,
       goldenMetrics,
       rollouts,
+      gatewayDeployments,
       reload: async () => (await resources?.reload()) ?? false,
       stop: stopAll,
     };

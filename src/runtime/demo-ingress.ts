@@ -17,6 +17,7 @@ import path from 'node:path';
 import type { SourceObject } from '../model/object.ts';
 import type { MeshModel } from '../model/types.ts';
 import { gatewayBootstrapYaml } from './bootstrap.ts';
+import { issueTlsSecret } from './tls-secret.ts';
 import type { RunningControlPlane } from './control-plane.ts';
 
 export const INGRESS_GATEWAY = 'demo/ingress';
@@ -76,10 +77,10 @@ export async function startDemoIngress(o: {
 }): Promise<ChildProcess> {
   const security = o.server.security;
   if (!security) throw new Error('the demo ingress needs the mesh CA (a state dir)');
-  const cert = security.ca.issueServerCertificate({ ipAddresses: [o.ingress.host] });
   const local = path.join(o.meshDir, 'local');
   mkdirSync(local, { recursive: true });
-  writeFileSync(path.join(local, 'ingress-tls.yaml'), tlsSecretYaml(cert.certificateChainPem, cert.privateKeyPem), { mode: 0o600 });
+  const secret = issueTlsSecret(security.ca, { ...INGRESS_SECRET, ipAddresses: [o.ingress.host], writtenBy: 'trellis demo at start' });
+  writeFileSync(path.join(local, 'ingress-tls.yaml'), secret, { mode: 0o600 });
   writeFileSync(o.ingress.caFile, security.ca.trustBundlePem());
   await o.server.mesh!.flush();
 
@@ -96,21 +97,4 @@ export async function startDemoIngress(o: {
   writeFileSync(file, bootstrap, { mode: 0o600 });
   const log = openSync(path.join(o.logDir, 'ingress.envoy.log'), 'a');
   return spawn(o.envoy, ['-c', file, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn', '--drain-time-s', '1'], { stdio: ['ignore', log, log] });
-}
-
-/** The Secret as `kubectl create secret tls` writes it. */
-function tlsSecretYaml(certPem: string, keyPem: string): string {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  return `# Written by trellis demo at start: the ingress gateway's HTTPS certificate, issued by the mesh CA.
-# Not committed (.gitignore); a new one at every demo start.
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ${INGRESS_SECRET.name}
-  namespace: ${INGRESS_SECRET.namespace}
-type: kubernetes.io/tls
-data:
-  tls.crt: ${b64(certPem)}
-  tls.key: ${b64(keyPem)}
-`;
 }

@@ -27,10 +27,18 @@ export const INBOUND_PORT = 15006;
  * The sidecar's Prometheus endpoint (docs/telemetry.md): a listener of its
  * own on every address of the pod (the admin stays on loopback), serving
  * only `/stats/prometheus` (STATS_PATH), the golden-metric stats of the
- * admin's page. Istio's sidecars use the same port for the same thing.
+ * admin's page, and `/ready` (READY_PATH). Istio's sidecars use the same port for the same thing.
  */
 export const STATS_PORT = 15090;
 export const STATS_PATH = '/stats/prometheus';
+/**
+ * Also on the stats listener: Envoy's own readiness (the admin's `/ready`:
+ * 200 `LIVE` once its first xDS config is in and warmed, 503 before), for a
+ * kubelet's readiness probe, which cannot reach the loopback admin. A
+ * gateway pod uses it so that its Service sends it nothing before its
+ * listeners exist (inject/gateway-deployment.ts).
+ */
+export const READY_PATH = '/ready';
 
 /** The pod annotations Prometheus's usual Kubernetes scrape config reads; `trellis inject` points them at STATS_PORT. */
 export const SCRAPE_ANNOTATIONS = { scrape: 'prometheus.io/scrape', port: 'prometheus.io/port', path: 'prometheus.io/path' } as const;

@@ -67,5 +67,7 @@ describe('issue 12: golden-metric stats tags name source and destination, never 
     for (const s of [`${c}.upstream_rq_503`, `${c}.membership_healthy`, 'cluster.inbound:8080.upstream_rq_total', 'http.outbound.downstream_rq_total', 'server.live']) expect(s).not.toMatch(filter);
     const route = statsListener({ address: '0.0.0.0', port: 15090 }).filter_chains![0]!.filters![0]!.typed_config as unknown as { route_config: { virtual_hosts: Array<{ routes: Array<{ route: { prefix_rewrite: string } }> }> } };
     expect(route.route_config.virtual_hosts[0]!.routes[0]!.route.prefix_rewrite).toBe(`/stats/prometheus?usedonly&filter=${encodeURIComponent(GOLDEN_STATS_FILTER)}`);
+    // And the admin's /ready, unchanged (a readiness probe cannot reach the loopback admin).
+    expect(route.route_config.virtual_hosts[0]!.routes.map((x) => (x as unknown as { match: { path: string } }).match.path)).toEqual(['/stats/prometheus', '/ready']);
   });
 });

@@ -23,7 +23,7 @@ import { extension } from '../xds/extensions.ts';
 import { LABELS } from '../xds/stats-labels.ts';
 import { singleAddress, socketAddress } from './fragments.ts';
 import { ADMIN_CLUSTER, principalOf, STATS_LISTENER } from './names.ts';
-import { STATS_PATH } from './sidecar.ts';
+import { READY_PATH, STATS_PATH } from './sidecar.ts';
 
 /** Who the sidecar is: the source of every metric it serves. */
 export interface StatsSource {
@@ -93,7 +93,10 @@ export function statsListener(o: { address: string; port: number }): Listener {
           virtual_hosts: [{
             name: STATS_LISTENER,
             domains: ['*'],
-            routes: [{ match: { path: STATS_PATH, headers: [{ name: ':method', string_match: { exact: 'GET' } }] }, route: { cluster: ADMIN_CLUSTER, prefix_rewrite: rewrite, timeout: '5s' } }],
+            routes: [
+              { match: { path: STATS_PATH, headers: [{ name: ':method', string_match: { exact: 'GET' } }] }, route: { cluster: ADMIN_CLUSTER, prefix_rewrite: rewrite, timeout: '5s' } },
+              { match: { path: READY_PATH, headers: [{ name: ':method', string_match: { exact: 'GET' } }] }, route: { cluster: ADMIN_CLUSTER, timeout: '2s' } },
+            ],
           }],
         },
         http_filters: [extension('Router', {})],

@@ -9,6 +9,7 @@
  * flags. Every Envoy bootstrap committed in the repo is validated too.
  */
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -219,7 +220,7 @@ describe('docker-compose.yml', () => {
 });
 
 describe('the compose mesh (examples/demo + deploy/compose/mesh-overrides)', () => {
-  it('is valid: no errors, and no warning but the ingress certificate the loopback demo writes (docs/docker-compose.md: no ingress gateway in compose)', () => {
+  it('is valid: no errors, and no warning but the ingress certificate, which ingress-tls writes at start (never committed)', () => {
     const { statuses } = buildMesh(composeMesh);
     expect(statuses.flatMap((s) => s.problems.map((p) => `${s.kind}/${s.name}: ${p.message}`))).toEqual(['Gateway/ingress: Secret "ingress-tls" does not exist in namespace "demo"']);
   });
@@ -301,7 +302,42 @@ describe('Envoy bootstraps', () => {
     expect(`${stdout}${stderr}`).toMatch(/configuration '.*' OK/);
     // The Gateway's HTTP listener port, published on the host's loopback.
     const http = buildMesh(composeMesh).model.gateways.get('demo/ingress')!.ports.find((p) => p.protocol === 'HTTP')!.port;
-    expect(gateway.ports).toEqual([`127.0.0.1:${http}:${http}`]);
+    expect(gateway.ports).toContain(`127.0.0.1:${http}:${http}`);
+  });
+
+  it('issue 10: ingress-tls issues the Secret demo/ingress-tls from the mesh CA into the folder Trellis watches; with it the Gateway serves HTTPS, published on 127.0.0.1:8443', async () => {
+    const issuer = services['ingress-tls']!;
+    const gateway = services['ingress-envoy']!;
+    expect(issuer.command!.slice(0, 2)).toEqual(['ca', 'issue-tls']);
+    expect(flag(issuer.command!, '--secret')).toBe('demo/ingress-tls');
+    expect(dependsOn(issuer).trellis).toBe('service_healthy');
+    expect(issuer.network_mode).toBe('none');
+    expect(mountsOf(issuer)).toContainEqual({ ...mountsOf(meshService).find((m) => m.named && m.target === '/state')!, readOnly: true });
+    expect(dependsOn(gateway)['ingress-tls']).toBe('service_completed_successfully');
+    // Where the issuer writes is where Trellis reads: a folder inside the mesh it watches; Docker needs its mount point in the repo.
+    const out = hostPath(issuer, flag(issuer.command!, '--out')!);
+    const tlsMount = mountsOf(meshService).find((m) => m.named && m.source === mountsOf(issuer).find((x) => out.includes(`/volumes/${x.source}/`))?.source)!;
+    expect(tlsMount.target.startsWith(`${flag(meshService.command!, '--source')!.slice(5)}/`)).toBe(true);
+    expect(path.dirname(out)).toBe(hostPath(meshService, tlsMount.target));
+    const parentMount = meshMounts.filter((m) => tlsMount.target.startsWith(`${m.target}/`)).toSorted((a, b) => b.target.length - a.target.length)[0]!;
+    expect(existsSync(path.join(parentMount.source, tlsMount.target.slice(parentMount.target.length))), 'the mount point exists in the repo').toBe(true);
+
+    // The CA in the stand-in state volume (as trellis serve makes it before it is healthy), then the issuer with its exact arguments.
+    const first = services[`${workloadNames[0]}-bootstrap`]!;
+    await run(process.execPath, [path.join(repoRoot, 'bin/trellis.js'), ...hostArgs(first, first.command!)], { cwd: repoRoot });
+    await run(process.execPath, [path.join(repoRoot, 'bin/trellis.js'), ...hostArgs(issuer, issuer.command!)], { cwd: repoRoot }).catch((e: { stderr?: string; message: string }) => {
+      throw new Error(`trellis ${issuer.command!.join(' ')} failed:\n${e.stderr ?? e.message}`);
+    });
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    // What Trellis then reads: the compose mesh and the Secret. No problem left; the HTTPS listener is served with that certificate.
+    const { model, statuses } = buildMesh([...composeMesh, ...(await loadPaths([path.dirname(out)])).objects]);
+    expect(statuses.flatMap((x) => x.problems.map((p) => `${x.kind}/${x.name}: ${p.message}`))).toEqual([]);
+    const https = model.gateways.get('demo/ingress')!.ports.find((p) => p.protocol === 'HTTPS')!;
+    const cert = new X509Certificate(https.listeners[0]!.certificates[0]!.certificateChainPem);
+    expect(cert.subjectAltName).toContain('DNS:localhost');
+    expect(cert.subjectAltName).toContain('IP Address:127.0.0.1');
+    expect(cert.verify(new X509Certificate(await readFile(hostPath(issuer, flag(issuer.command!, '--ca-out')!), 'utf8')).publicKey)).toBe(true);
+    expect(gateway.ports).toContain(`127.0.0.1:${https.port}:${https.port}`);
   });
 
   it('every Envoy bootstrap committed in the repo passes envoy --mode validate', async () => {

@@ -99,6 +99,21 @@ describe('issue 10: trellis bootstrap --gateway', () => {
     expect(v.stdout).toContain('OK');
   });
 
+  it('gateways speak delta ADS like sidecars (DELTA_GRPC); --xds-api sotw keeps state of the world, on the machine and in a cluster', async () => {
+    const apiType = (yaml: string) => (parse(yaml) as { dynamic_resources: { ads_config: { api_type: string } } }).dynamic_resources.ads_config.api_type;
+    const machine = ['bootstrap', '--gateway', 'demo/edge', '--source', `file:${dir}`, '--state-dir', path.join(dir, 'state')];
+    const token = path.join(dir, 'token-delta');
+    await writeFile(token, `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: 'system:serviceaccount:demo:edge' })).toString('base64url')}.sig`);
+    const pod = ['bootstrap', '--token-file', token, '--gateway', 'demo/edge', '--node-id', 'demo/edge-1', '--plaintext'];
+    const got: string[] = [];
+    for (const args of [machine, [...machine, '--xds-api', 'sotw'], pod, [...pod, '--xds-api', 'sotw']]) {
+      const r = await trellis(args);
+      expect(r.code, r.stderr).toBe(0);
+      got.push(apiType(r.stdout));
+    }
+    expect(got).toEqual(['DELTA_GRPC', 'GRPC', 'DELTA_GRPC', 'GRPC']);
+  });
+
   it('a Gateway Trellis does not program is refused, naming why', async () => {
     const foreign = await trellis(['bootstrap', '--gateway', 'demo/foreign', '--source', `file:${dir}`, '--state-dir', path.join(dir, 'state')]);
     expect(foreign.code).not.toBe(0);

@@ -79,6 +79,8 @@ describe('deploy/kubernetes', () => {
     expected.push('authentication.k8s.io/tokenreviews:create'); // proven identity (TokenReviewVerifier)
     // Trellis's own GatewayClasses and Gateways (issue 10): Accepted/Programmed and per-listener status.
     expected.push('gateway.networking.k8s.io/gateways/status:patch', 'gateway.networking.k8s.io/gatewayclasses/status:patch');
+    // Issue 10: what runs Trellis's Gateways (runtime/gateway-deployments.ts), made by server-side apply, swept by label.
+    expected.push(...['get', 'list', 'create', 'patch', 'delete'].map((v) => `apps/deployments:${v}`), ...['services', 'serviceaccounts'].flatMap((r) => ['create', 'patch', 'delete'].map((v) => `core/${r}:${v}`)));
     // The injection webhook's caBundle, on that one configuration only.
     expected.push('admissionregistration.k8s.io/mutatingwebhookconfigurations:get', 'admissionregistration.k8s.io/mutatingwebhookconfigurations:patch');
     expect(rules.find((r) => r.resources.includes('mutatingwebhookconfigurations'))?.resourceNames).toEqual([one('MutatingWebhookConfiguration').metadata.name]);
@@ -189,5 +191,23 @@ describe('deploy/kubernetes/ratelimit (issue 15: `trellis install --rate-limit`)
     expect(args(true).join(' ')).toContain(`--ratelimit-configmap ${RATELIMIT_CONFIGMAP}`);
     expect(args(false)).not.toContain('--ratelimit-configmap');
     expect(clusterManifests({ namespace: 'trellis-system' }).some((o) => o.kind === 'ConfigMap')).toBe(false);
+  });
+});
+
+describe('issue 10: install --no-gateway-deployments', () => {
+  it('serve is told --gateway-deployments=false, and the ClusterRole loses exactly the writes of Deployments, Services and ServiceAccounts', () => {
+    const render = (gatewayDeployments?: boolean) => clusterManifests({ namespace: 'trellis-system', ...(gatewayDeployments === undefined ? {} : { gatewayDeployments }) });
+    const serveArgs = (objs: Json[]) => (objs.find((o) => o.kind === 'Deployment' && (o.metadata as Json).name === 'trellis') as Json).spec.template.spec.containers[0].args as string[];
+    const grants = (objs: Json[]) => ((objs.find((o) => o.kind === 'ClusterRole') as Json).rules as Json[]).flatMap((r) => r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${g || 'core'}/${res}:${v}`))));
+    expect(serveArgs(render())).not.toContain('--gateway-deployments=false');
+    expect(serveArgs(render(false))).toContain('--gateway-deployments=false');
+    const dropped = grants(render()).filter((g) => !grants(render(false)).includes(g));
+    expect(dropped.sort()).toEqual([
+      ...['create', 'delete', 'get', 'list', 'patch'].map((v) => `apps/deployments:${v}`),
+      ...['create', 'delete', 'patch'].map((v) => `core/serviceaccounts:${v}`),
+      ...['create', 'delete', 'patch'].map((v) => `core/services:${v}`),
+    ].sort());
+    // Reading Services and ServiceAccounts (the mesh's own) is kept.
+    expect(grants(render(false))).toEqual(expect.arrayContaining(['core/services:watch', 'core/serviceaccounts:list']));
   });
 });

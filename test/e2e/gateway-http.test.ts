@@ -239,7 +239,9 @@ describe('issue 10: an ingress gateway Trellis programs, with real Envoys', () =
     expect(JSON.parse(a.body)).toMatchObject({ path: '/api/secure', via: 'edge-gateway' });
   });
 
-  it('a route edit changes traffic live', async () => {
+  it('a route edit changes traffic live, over the gateway\'s delta ADS stream (only what changed is sent)', async () => {
+    const proxies = (await (await fetch(`http://127.0.0.1:${server.adminPort}/api/v1/proxies`)).json()) as { proxies: { node: string; streams: { mode: string }[] }[] };
+    expect(proxies.proxies.find((p) => p.node === 'edge-gateway-1')?.streams.map((x) => x.mode)).toEqual(['delta']);
     await write({ 'route.yaml': route('/v2') });
     await until('the new prefix routes and the old one is gone', async (last) => {
       const [fresh, old] = [await httpGet('/v2/x'), await httpGet('/api/x')];

@@ -78,6 +78,18 @@ rules: [{matches: [{path: {type: PathPrefix, value: /api}}], backendRefs: [{name
     expect(r.model.gateways.get('demo/edge')!.identity).toBe('spiffe://cluster.local/ns/demo/sa/ingress');
   });
 
+  it('how it runs in a cluster (annotations trellis.io/gateway-service-type, -replicas): a value Trellis cannot read is a warning naming the annotation; the Gateway is still programmed', () => {
+    const ok = buildWith(CLASS + gateway('- {name: http, port: 8080, protocol: HTTP}', 'demo', ', annotations: {trellis.io/gateway-service-type: NodePort, trellis.io/gateway-replicas: "2"}'));
+    expect(problemsOf(ok)).toEqual([]);
+    const r = buildWith(CLASS + gateway('- {name: http, port: 8080, protocol: HTTP}', 'demo', ', annotations: {trellis.io/gateway-service-type: External, trellis.io/gateway-replicas: two}'));
+    expect(problemsOf(r).map((p) => [p.severity, p.reason, p.field])).toEqual([
+      ['warning', 'InvalidValue', 'metadata.annotations.trellis.io/gateway-service-type'],
+      ['warning', 'InvalidValue', 'metadata.annotations.trellis.io/gateway-replicas'],
+    ]);
+    expect(problemsOf(r)[1]!.message).toMatch(/"two" is not a number of replicas.*leaves this Gateway's Deployment and Service as they are/);
+    expect(r.model.gateways.has('demo/edge')).toBe(true);
+  });
+
   it('route parents: sectionName and port select listeners; NoMatchingParent, NotAllowedByListeners and NoMatchingListenerHostname as the spec says', () => {
     const r = buildWith(CLASS + tlsSecretYaml('demo', 'web-cert', pair) + HTTP_AND_HTTPS + `apiVersion: v1
 kind: Namespace

@@ -23,6 +23,7 @@
  * https://gateway-api.sigs.k8s.io/reference/spec/#gateway
  */
 import type { GatewayClassSpec, GatewaySpec } from '../kinds/gateway-kinds.ts';
+import { gatewayDeploymentSettings } from '../kinds/gateway-deployment.ts';
 import { GATEWAY_GROUP, TRELLIS_CONTROLLER, type ParentRefSpec } from '../kinds/gateway-common.ts';
 import { selects, type CertificateRefSpec, type ListenerSpec } from '../kinds/gateway-listeners.ts';
 import type { ReferenceGrantSpec } from '../kinds/reference-grant.ts';
@@ -101,6 +102,9 @@ export class GatewayIndex {
       if (!isTrellisClass(inputs.gatewayClasses, g.spec.gatewayClassName)) continue;
       const serviceAccount = serviceAccountOf(g, book);
       checkUnserved(g, book);
+      const deployment = gatewayDeploymentSettings(g.obj.metadata.annotations);
+      // Only how Trellis runs it in a cluster: the Gateway is still programmed, its Deployment and Service stay as they were.
+      if ('problems' in deployment) for (const p of deployment.problems) book.warn(g, p.field, 'InvalidValue', `${p.message}; in a cluster, Trellis leaves this Gateway's Deployment and Service as they are until it is fixed`);
       const listeners = this.listeners(g);
       // ListenersNotValid: a Gateway none of whose listeners can serve is not accepted (its last good version stays served).
       if (listeners.length > 0 && !listeners.some((l) => l.accepting)) {

@@ -133,7 +133,7 @@ export function checkParents(e: Entry<{ parentRefs: readonly ParentRefSpec[]; ho
         return problem('UnsupportedValue', carries === 'http'
           ? `port ${port ?? '(every port)'} of service "${p.name}" carries plain TCP (appProtocol or port name); ${e.kind}s route HTTP. Set appProtocol: http (or grpc) on the port`
           : carries === 'tls'
-            ? `a TLSRoute attached to a Service (SNI routing inside the mesh, experimental in GAMMA) is not served by Trellis: connections to the port go to the service's own endpoints, whatever their SNI. To split a TLS port's connections by weight, attach a TCPRoute to it (the TLS passes through untouched)`
+            ? `a TLSRoute attached to a Service is not served by Trellis: Gateway API v1.6 defines TLSRoute for Gateways, and no mesh TLSRoute in its conformance (the mesh profiles are MESH-HTTP and MESH-GRPC), so Trellis does not route by SNI inside the mesh and connections to the port go to the service's own endpoints. To split a TLS port's connections by weight, attach a TCPRoute to it (the TLS passes through untouched); to route by SNI, attach this TLSRoute to a TLS listener of a Trellis Gateway`
             : `port ${port ?? '(every port)'} of service "${p.name}" is not declared TCP (appProtocol: tcp, or a tcp- port name); ${e.kind}s route plain TCP ports. Use an HTTPRoute for an HTTP port, or declare the port tcp`);
       }
       const key = svc.key;

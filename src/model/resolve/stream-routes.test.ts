@@ -156,7 +156,17 @@ spec:
 `);
     const [p] = problemsOf(r);
     expect([p!.reason, p!.field]).toEqual(['UnsupportedValue', 'spec.parentRefs[0]']);
-    expect(p!.message).toMatch(/attach a TCPRoute/);
+    expect(p!.message).toMatch(/no mesh TLSRoute in its conformance.*attach a TCPRoute/);
+    // The spec's condition for that parent, and nothing programmed on the service's port.
+    expect(conditions(r, 'TLSRoute', 'db')[0]).toEqual(['Accepted', 'False', 'UnsupportedValue']);
+    expect(portOf(r, 'demo/db', 5432).tcpRoute).toBeUndefined();
+  });
+
+  it('a TLSRoute naming a Service and a Trellis Gateway: the Gateway serves it, the Service parent alone is not accepted (a warning, not a rejection)', () => {
+    const r = build(CLASS + EDGE() + tlsRoute('db', 'db.example.com', '{name: db-v1, port: 5432}', { parent: '{group: "", kind: Service, name: db, port: 5432}, {name: edge, sectionName: tls}' }));
+    expect(problemsOf(r).map((p) => [p.severity, p.reason, p.field])).toEqual([['warning', 'UnsupportedValue', 'spec.parentRefs[0]']]);
+    expect([conditions(r, 'TLSRoute', 'db', 0)[0], conditions(r, 'TLSRoute', 'db', 1)[0]]).toEqual([['Accepted', 'False', 'UnsupportedValue'], ['Accepted', 'True', 'Accepted']]);
+    expect(edgeOf(r).ports.find((p) => p.protocol === 'TLS')!.listeners[0]!.streams.map((x) => x.name)).toEqual(['db']);
   });
 });
 

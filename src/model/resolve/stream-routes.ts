@@ -15,9 +15,13 @@
  * - Producer routes only (the route in the Service's namespace): what a TCP
  *   connection meets is the same for every caller. A route in another
  *   namespace naming the Service is not accepted for that parent.
- * - A TLSRoute on a Service (SNI routing inside the mesh, experimental in
- *   GAMMA) is not served: UnsupportedValue, saying a TCPRoute splits a TLS
- *   port's connections.
+ * - A TLSRoute on a Service (SNI routing inside the mesh) is not served:
+ *   Accepted=False, UnsupportedValue, saying a TCPRoute splits a TLS port's
+ *   connections. GEP-1294 lets a mesh take any route type, but v1.6's
+ *   conformance has no mesh TLSRoute feature (pkg/features: TLSRoute,
+ *   TLSRouteModeTerminate and TLSRouteModeMixed are Gateway features; the
+ *   mesh profiles are MESH-HTTP and MESH-GRPC), so there is no spec'd
+ *   behaviour to implement and test against; docs/gateway-api.md says so.
  *
  * On a Trellis Gateway (resolve/gateways.ts): a TCPRoute on a TCP listener
  * (one per listener, the oldest), a TLSRoute on a TLS passthrough listener

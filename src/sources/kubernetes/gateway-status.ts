@@ -4,8 +4,9 @@
  *
  * - GatewayClass: `conditions` (Accepted) and `supportedFeatures` ([{name}]).
  * - Gateway: `conditions` (Accepted, Programmed) and `listeners` (name,
- *   supportedKinds, attachedRoutes, conditions). `addresses` is left as it
- *   is: Trellis does not assign the gateway's addresses (its Service does).
+ *   supportedKinds, attachedRoutes, conditions). `addresses` is not written
+ *   here: its Service's addresses are (runtime/gateway-deployments.ts), by a
+ *   merge patch of that field alone.
  *
  * Each condition carries observedGeneration; lastTransitionTime moves only
  * when a condition's status changes. Pure: the clock comes in as `now`.

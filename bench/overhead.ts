@@ -242,7 +242,8 @@ async function runVariant(variant: string): Promise<void> {
           ` | mesh p50 ${ms(percentile(mesh.latencies, 50))} p99 ${ms(percentile(mesh.latencies, 99))}` +
           ` | added p50 ${added(50)} p90 ${added(90)} p99 ${added(99)}` +
           ` | Envoy CPU client ${(mesh.cpu.client / 1000 / mesh.seconds).toFixed(3)} + server ${(mesh.cpu.server / 1000 / mesh.seconds).toFixed(3)} = ${vcpu.toFixed(3)} vCPU = ${per1k.toFixed(3)} vCPU per 1,000 rps` +
-          ` | answered ${Math.round(achieved)} rps through the mesh, ${Math.round(direct.latencies.length / direct.seconds)} direct; ${mesh.errors}+${direct.errors} errors`,
+          ` | answered ${Math.round(achieved)} rps through the mesh, ${Math.round(direct.latencies.length / direct.seconds)} direct; ${mesh.errors}+${direct.errors} errors` +
+          ` | load average ${os.loadavg()[0]!.toFixed(1)}`,
       );
     }
   } finally {

@@ -4,9 +4,8 @@
  * It gets its own DNS-resolved clusters (`external/<host>:<port>`), the
  * resilience settings of a TrafficPolicy, optional TLS origination (the
  * application speaks HTTP or plaintext TCP, the sidecar TLS checked against
- * this CA bundle), and an
- * allow list of the service accounts that may reach it, enforced by the
- * callers' sidecars.
+ * this CA bundle), and an allow list of the service accounts that may reach
+ * it, enforced by the callers' sidecars.
  */
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';

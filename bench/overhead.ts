@@ -7,8 +7,11 @@
  * One Trellis, two real Envoys in explicit mode on 127.0.30.11 (client) and
  * 127.0.30.12 (server), the application (bench/overhead-backend-main.ts: an
  * HTTP server, a gRPC server and a TCP echo) in its own process, and the load
- * generator here: open loop at --rate requests/s for --seconds per protocol
- * and path (after a 1 s warm-up), first straight to the application, then
+ * generator (bench/overhead-load.ts): open loop at --rate requests/s for
+ * --seconds per protocol and path (after a 1 s warm-up), HTTP/1.1 and TCP
+ * from this process, gRPC from --grpc-processes processes of
+ * --grpc-channels channels each (one grpc-js process fell short of 1,000
+ * rps here), first straight to the application, then
  * through client sidecar → mTLS → server sidecar. Latency is from a request's
  * dispatch to its full answer; CPU is each Envoy's utime+stime from /proc
  * over the measured window.
@@ -19,18 +22,16 @@
  * is --concurrency (default 1 worker, the least CPU).
  *
  * CPU per 1,000 rps is per 1,000 *answered* requests a second: on a loaded
- * machine the generator may fall short of --rate (grpc-js, client and server
- * in Node, is the first to), and the line says what it reached.
+ * machine the generator may still fall short of --rate, and the line says
+ * what it reached.
  *
  * Figures, never assertions; bounded: every phase stops after --seconds and
  * everything started is stopped.
  *   node --import tsx bench/overhead.ts [--rate 1000] [--seconds 10] [--variants permissive,strict,undeclared] [--concurrency 1]
+ *     [--grpc-processes 2] [--grpc-channels 2]
  */
-import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +40,7 @@ import { componentLogger } from '../src/log.ts';
 import { workloadBootstrapYaml } from '../src/runtime/bootstrap.ts';
 import { startControlPlane, type RunningControlPlane } from '../src/runtime/control-plane.ts';
 import { envoyBin } from '../test/support/venv.ts';
-import { ECHO_METHOD } from './echo-service.ts';
+import { drive, type Driven, httpSender, type Sender, tcpSender } from './overhead-load.ts';
 import { positiveInt } from './options.ts';
 import { procCpuMs } from './proc.ts';
 
@@ -50,11 +51,15 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     variants: { type: 'string', default: 'permissive,strict,undeclared' },
     concurrency: { type: 'string', default: '1' },
+    'grpc-processes': { type: 'string', default: '2' },
+    'grpc-channels': { type: 'string', default: '2' },
   },
 });
 const RATE = positiveInt(values, 'rate');
 const SECONDS = positiveInt(values, 'seconds');
 const CONCURRENCY = positiveInt(values, 'concurrency');
+const GRPC_PROCESSES = positiveInt(values, 'grpc-processes');
+const GRPC_CHANNELS = positiveInt(values, 'grpc-channels');
 const VARIANTS = values.variants.split(',').filter(Boolean);
 for (const v of VARIANTS) if (!['permissive', 'strict', 'undeclared'].includes(v)) throw new Error(`--variants: "${v}" is not one of permissive, strict, undeclared`);
 
@@ -62,7 +67,6 @@ const CLIENT = '127.0.30.11';
 const SERVER = '127.0.30.12';
 const PORT = { http: 21080, grpc: 21090, tcp: 21432 } as const;
 const APP = { http: 31080, grpc: 31090, tcp: 31432 } as const;
-const PAYLOAD = Buffer.alloc(1024, 'x');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function meshYaml(variant: string): string {
@@ -111,107 +115,57 @@ interface Phase {
   seconds: number;
 }
 
-/** Open loop: `rate` dispatches a second for `seconds`, whatever the answers do. */
-async function drive(send: () => Promise<void>, rate: number, seconds: number, record: boolean): Promise<{ latencies: number[]; errors: number }> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let inflight = 0;
-  const total = Math.round(rate * seconds);
-  const start = performance.now();
-  let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
-    for (; sent < due; sent++) {
-      const t0 = performance.now();
-      inflight++;
-      send().then(
-        () => record && latencies.push(performance.now() - t0),
-        () => errors++,
-      ).finally(() => inflight--);
-    }
-    await sleep(1);
-  }
-  const deadline = performance.now() + 10_000;
-  while (inflight > 0 && performance.now() < deadline) await sleep(5);
-  return { latencies, errors: errors + inflight };
+/** A generator: `seconds` of open-loop load at --rate, recorded or not (warm-up). */
+interface Load {
+  run(seconds: number, record: boolean): Promise<Driven>;
+  close(): void;
 }
 
-type Sender = { send: () => Promise<void>; close: () => void };
+function inProcess(sender: Sender): Load {
+  return { run: (seconds, record) => drive(sender.send, RATE, seconds, record), close: sender.close };
+}
 
-function httpSender(host: string, port: number, authority: string): Sender {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  const send = () =>
-    new Promise<void>((resolve, reject) => {
-      const req = http.request({ host, port, method: 'POST', path: '/echo', agent, headers: { host: authority, 'content-length': PAYLOAD.length } }, (res) => {
-        let n = 0;
-        res.on('data', (c: Buffer) => (n += c.length));
-        res.on('end', () => (res.statusCode === 200 && n === PAYLOAD.length ? resolve() : reject(new Error(`HTTP ${res.statusCode}, ${n} bytes`))));
-      });
-      req.on('error', reject);
-      req.end(PAYLOAD);
+/**
+ * gRPC load from --grpc-processes processes (bench/overhead-grpc-main.ts),
+ * each --grpc-channels channels and an equal share of --rate: one grpc-js
+ * process beside Envoy, the application and this one falls short of 1,000
+ * rps on this machine.
+ */
+async function grpcProcesses(target: string, authority: string | undefined): Promise<Load> {
+  const children = Array.from({ length: GRPC_PROCESSES }, () =>
+    spawn(process.execPath, ['--import', 'tsx', path.join(here, 'overhead-grpc-main.ts'), target, authority ?? '-', String(GRPC_CHANNELS)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
+  const next = (c: ChildProcess) =>
+    new Promise<unknown>((resolve, reject) => {
+      c.once('message', resolve);
+      c.once('exit', (code) => reject(new Error(`gRPC generator exited ${code}`)));
     });
-  return { send, close: () => agent.destroy() };
-}
-
-function grpcSender(target: string, authority?: string): Sender {
-  const client = new grpc.Client(target, grpc.credentials.createInsecure(), authority ? { 'grpc.default_authority': authority } : {});
-  const raw = (b: Buffer) => b;
-  const send = () =>
-    new Promise<void>((resolve, reject) =>
-      client.makeUnaryRequest(ECHO_METHOD, raw, raw, PAYLOAD, (e, r) => (e ? reject(e) : r?.length === PAYLOAD.length ? resolve() : reject(new Error('short answer')))),
-    );
-  return { send, close: () => client.close() };
-}
-
-/** A pool of persistent connections; a request takes a free one, writes 1 KB and waits for 1 KB back. */
-function tcpSender(host: string, port: number, size = 32): Sender {
-  const free: net.Socket[] = [];
-  const waiting: Array<(s: net.Socket) => void> = [];
-  const all: net.Socket[] = [];
-  for (let i = 0; i < size; i++) {
-    const s = net.connect({ host, port, noDelay: true });
-    s.on('error', () => undefined);
-    all.push(s);
-    free.push(s);
-  }
-  const take = () => new Promise<net.Socket>((r) => (free.length ? r(free.pop()!) : waiting.push(r)));
-  const give = (s: net.Socket) => (waiting.length ? waiting.shift()!(s) : free.push(s));
-  const send = async () => {
-    const s = await take();
-    await new Promise<void>((resolve, reject) => {
-      let n = 0;
-      const onData = (d: Buffer) => {
-        n += d.length;
-        if (n >= PAYLOAD.length) done();
-      };
-      const onClose = () => done(new Error('connection closed'));
-      const done = (e?: Error) => {
-        s.off('data', onData);
-        s.off('close', onClose);
-        if (e) reject(e);
-        else resolve();
-      };
-      s.on('data', onData);
-      s.once('close', onClose);
-      s.write(PAYLOAD);
-    });
-    give(s);
+  await Promise.all(children.map(next));
+  return {
+    async run(seconds, record) {
+      const answers = children.map((c) => next(c) as Promise<Driven>);
+      for (const c of children) c.send({ rate: RATE / children.length, seconds, record });
+      const all = await Promise.all(answers);
+      return { latencies: all.flatMap((a) => a.latencies), errors: all.reduce((n, a) => n + a.errors, 0) };
+    },
+    close() {
+      for (const c of children) c.kill('SIGKILL');
+    },
   };
-  return { send, close: () => all.forEach((s) => s.destroy()) };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
 }
 
-async function measure(sender: Sender, pids: { client: number; server: number }): Promise<Phase> {
-  await drive(sender.send, RATE, 1, false); // warm-up: connections, pools, JIT
+async function measure(load: Load, pids: { client: number; server: number }): Promise<Phase> {
+  await load.run(1, false); // warm-up: connections, pools, JIT
   const before = { client: procCpuMs(pids.client), server: procCpuMs(pids.server) };
   const t0 = performance.now();
-  const r = await drive(sender.send, RATE, SECONDS, true);
+  const r = await load.run(SECONDS, true);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = { client: procCpuMs(pids.client) - before.client, server: procCpuMs(pids.server) - before.server };
-  sender.close();
+  load.close();
   return { latencies: r.latencies.toSorted((a, b) => a - b), errors: r.errors, cpu, seconds };
 }
 
@@ -270,14 +224,14 @@ async function runVariant(variant: string): Promise<void> {
       }
     });
 
-    const protocols: Array<{ name: string; direct: () => Sender; mesh: () => Sender }> = [
-      { name: 'HTTP/1.1', direct: () => httpSender(SERVER, APP.http, `${SERVER}:${APP.http}`), mesh: () => httpSender(CLIENT, 15001, `echo-http.bench:${PORT.http}`) },
-      { name: 'gRPC', direct: () => grpcSender(`${SERVER}:${APP.grpc}`), mesh: () => grpcSender(`${CLIENT}:15001`, `echo-grpc.bench:${PORT.grpc}`) },
-      { name: 'TCP', direct: () => tcpSender(SERVER, APP.tcp), mesh: () => tcpSender(CLIENT, PORT.tcp) },
+    const protocols: Array<{ name: string; direct: () => Promise<Load>; mesh: () => Promise<Load> }> = [
+      { name: 'HTTP/1.1', direct: async () => inProcess(httpSender(SERVER, APP.http, `${SERVER}:${APP.http}`)), mesh: async () => inProcess(httpSender(CLIENT, 15001, `echo-http.bench:${PORT.http}`)) },
+      { name: 'gRPC', direct: () => grpcProcesses(`${SERVER}:${APP.grpc}`, undefined), mesh: () => grpcProcesses(`${CLIENT}:15001`, `echo-grpc.bench:${PORT.grpc}`) },
+      { name: 'TCP', direct: async () => inProcess(tcpSender(SERVER, APP.tcp)), mesh: async () => inProcess(tcpSender(CLIENT, PORT.tcp)) },
     ];
     for (const p of protocols) {
-      const direct = await measure(p.direct(), pids);
-      const mesh = await measure(p.mesh(), pids);
+      const direct = await measure(await p.direct(), pids);
+      const mesh = await measure(await p.mesh(), pids);
       const vcpu = (mesh.cpu.client + mesh.cpu.server) / 1000 / mesh.seconds;
       // Per 1,000 answered requests a second: on a loaded machine the generator may fall short of --rate.
       const achieved = mesh.latencies.length / mesh.seconds;
@@ -288,7 +242,8 @@ async function runVariant(variant: string): Promise<void> {
           ` | mesh p50 ${ms(percentile(mesh.latencies, 50))} p99 ${ms(percentile(mesh.latencies, 99))}` +
           ` | added p50 ${added(50)} p90 ${added(90)} p99 ${added(99)}` +
           ` | Envoy CPU client ${(mesh.cpu.client / 1000 / mesh.seconds).toFixed(3)} + server ${(mesh.cpu.server / 1000 / mesh.seconds).toFixed(3)} = ${vcpu.toFixed(3)} vCPU = ${per1k.toFixed(3)} vCPU per 1,000 rps` +
-          ` | answered ${Math.round(achieved)} rps through the mesh, ${Math.round(direct.latencies.length / direct.seconds)} direct; ${mesh.errors}+${direct.errors} errors`,
+          ` | answered ${Math.round(achieved)} rps through the mesh, ${Math.round(direct.latencies.length / direct.seconds)} direct; ${mesh.errors}+${direct.errors} errors` +
+          ` | load average ${os.loadavg()[0]!.toFixed(1)}`,
       );
     }
   } finally {

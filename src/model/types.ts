@@ -128,8 +128,12 @@ export interface ExternalService {
   ports: readonly ExternalPort[];
   /** CIDRs (`a.b.c.d/n`) a TCP port's connections go to; empty: matched by port alone. */
   addresses: readonly string[];
-  /** TLS origination on HTTP ports: the sidecar speaks TLS to the service, checked against this bundle. */
-  tls?: { caBundlePem: string; sni?: string };
+  /**
+   * TLS origination on the HTTP and TCP ports: the sidecar speaks TLS to the
+   * service (SNI `sni`, default the host), its certificate checked against
+   * this bundle and for the name `subjectAltName` (default the SNI).
+   */
+  tls?: { caBundlePem: string; sni?: string; subjectAltName?: string };
   /** SPIFFE IDs that may reach it; undefined: the mesh's authorization mode decides (permissive: all, strict: none). */
   sources?: readonly string[];
   /** Timeouts, retries, circuit breaking and outlier detection, as a TrafficPolicy writes them. */

@@ -5,12 +5,12 @@
  * - Declared (ExternalService): each host and port gets its own
  *   DNS-resolved cluster (`external/<host>:<port>`, LOGICAL_DNS: one
  *   connection pool re-resolved as DNS says) with the service's timeouts,
- *   retries, circuit breaking and outlier detection. HTTP ports get a
+ *   retries, circuit breaking and outlier detection, and TLS origination
+ *   on its HTTP and TCP ports when it has a CA bundle. HTTP ports get a
  *   virtual host in the outbound route configuration (both interception
- *   modes), with TLS origination when the service has a CA bundle. In
- *   transparent mode TLS ports get a filter chain matched on SNI and port,
- *   passed on without terminating TLS; TCP ports one matched on port and
- *   addresses. A caller its sources leave out is refused by its own sidecar:
+ *   modes). In transparent mode TLS ports get a filter chain matched on SNI
+ *   and port, passed on without terminating TLS; TCP ports one matched on
+ *   port and addresses. A caller its sources leave out is refused by its own sidecar:
  *   403 for HTTP, the connection closed for TLS and TCP.
  * - Not declared, transparent mode: HTTP meets a catch-all virtual host and
  *   anything else the listener's default chain; with MeshConfig egress
@@ -57,6 +57,22 @@ function targets(es: ExternalService): Array<{ host: string; port: ExternalPort 
   return es.ports.flatMap((port) => (port.protocol === 'TCP' ? [{ host: es.hosts[0]!, port }] : es.hosts.map((host) => ({ host, port }))));
 }
 
+/**
+ * TLS the sidecar originates for an HTTP or TCP port (the application speaks
+ * plaintext): the server is checked as a browser would check it — it chains
+ * to the bundle and names the host (or `subjectAltName`). A TLS port gets
+ * none: that session is the application's own.
+ */
+function originationTls(tls: NonNullable<ExternalService['tls']>, host: string): NonNullable<Cluster['transport_socket']> {
+  const sni = tls.sni ?? host;
+  return extension('UpstreamTls', {
+    sni,
+    common_tls_context: {
+      validation_context: { trusted_ca: { inline_string: tls.caBundlePem }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: tls.subjectAltName ?? sni } }] },
+    },
+  });
+}
+
 export function externalClusters(es: ExternalService): Cluster[] {
   return targets(es).map(({ host, port }) => {
     const name = externalName(host, port.port);
@@ -72,16 +88,7 @@ export function externalClusters(es: ExternalService): Cluster[] {
     if (cb) cluster.circuit_breakers = cb;
     const od = outlier(es.policy.outlierDetection);
     if (od) cluster.outlier_detection = od;
-    if (port.protocol === 'HTTP' && es.tls) {
-      const sni = es.tls.sni ?? host;
-      // The server is checked as a browser would: chains to the bundle, and names the host.
-      cluster.transport_socket = extension('UpstreamTls', {
-        sni,
-        common_tls_context: {
-          validation_context: { trusted_ca: { inline_string: es.tls.caBundlePem }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: sni } }] },
-        },
-      });
-    }
+    if (port.protocol !== 'TLS' && es.tls) cluster.transport_socket = originationTls(es.tls, host);
     return cluster;
   });
 }

@@ -20,7 +20,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envoyStats } from '../support/envoy-stats.ts';
-import { connect, EdgeMesh, until } from '../support/edge-e2e.ts';
+import { connect, EdgeMesh, until, withHostsFile } from '../support/edge-e2e.ts';
 import { netnsUnavailable } from '../support/netns.ts';
 import { externalPki } from '../support/openssl-certs.ts';
 
@@ -106,8 +106,7 @@ beforeAll(async () => {
   mesh = await EdgeMesh.start({ 'mesh.yaml': MESH, 'external.yaml': externals('client') }, `${NET}.21`);
   mesh.keep(await tlsServer());
   mesh.keep(await tcpEcho());
-  // The sidecar alone sees the hosts file, in a mount namespace of its own.
-  await mesh.envoy('demo/client-1', `${CLIENT}:15000`, { wrap: ['unshare', '-m', 'sh', '-c', `mount --bind ${hosts} /etc/hosts && exec "$0" "$@"`] });
+  await mesh.envoy('demo/client-1', `${CLIENT}:15000`, { wrap: withHostsFile(hosts) });
 }, 60_000);
 afterAll(async () => {
   await mesh?.stop();

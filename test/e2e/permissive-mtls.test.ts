@@ -12,6 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, EdgeMesh, get, until, whoAmI } from '../support/edge-e2e.ts';
+import { permissivePod } from '../support/mesh-yaml.ts';
 
 const pod = (name: string, sa: string, ip: string, extra = '') => `---
 apiVersion: v1
@@ -44,14 +45,7 @@ endpoints: [{addresses: [${ip}], conditions: {ready: true}, targetRef: {kind: Po
 const MESH = `apiVersion: v1
 kind: Namespace
 metadata: {name: demo}
-${pod('web-1', 'web', '127.0.40.2')}${pod('api-1', 'api', '127.0.40.3')}${pod('legacy-1', 'legacy', '127.0.40.4', ', annotations: {trellis.io/inject: "false"}')}---
-apiVersion: trellis.io/v1alpha1
-kind: MTLSPolicy
-metadata: {name: web-1-permissive, namespace: demo}
-spec:
-  mode: Permissive
-  targetRef: {kind: Pod, name: web-1}
-`;
+${pod('web-1', 'web', '127.0.40.2')}${pod('api-1', 'api', '127.0.40.3')}${pod('legacy-1', 'legacy', '127.0.40.4', ', annotations: {trellis.io/inject: "false"}')}${permissivePod('web-1')}`;
 
 const STRICT_AUTHZ = `apiVersion: trellis.io/v1alpha1
 kind: MeshConfig

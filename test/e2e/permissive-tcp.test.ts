@@ -16,6 +16,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envoyStats } from '../support/envoy-stats.ts';
 import { connect, EdgeMesh, until } from '../support/edge-e2e.ts';
+import { permissivePod } from '../support/mesh-yaml.ts';
 
 const NET = '127.0.160';
 const OPEN = `${NET}.2`;
@@ -50,14 +51,7 @@ endpoints: [{addresses: [${ip}], conditions: {ready: true}, targetRef: {kind: Po
 const MESH = `apiVersion: v1
 kind: Namespace
 metadata: {name: demo}
-${workload('open', OPEN, 5432)}${workload('locked', LOCKED, 6379)}---
-apiVersion: trellis.io/v1alpha1
-kind: MTLSPolicy
-metadata: {name: open-1-permissive, namespace: demo}
-spec:
-  mode: Permissive
-  targetRef: {kind: Pod, name: open-1}
-`;
+${workload('open', OPEN, 5432)}${workload('locked', LOCKED, 6379)}${permissivePod('open-1')}`;
 
 const STRICT_AUTHZ = `apiVersion: trellis.io/v1alpha1
 kind: MeshConfig

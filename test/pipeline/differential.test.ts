@@ -21,6 +21,7 @@ import { baseFiles, clientYaml, NODES, tcpServiceYaml, webPod, webPolicyYaml, we
 import { anyChange, differences, Plane, TrustDomainSecrets } from './differential-plane.ts';
 import { intentsYaml, meshYaml, reviewsSlices, TRUST } from './shop.ts';
 import { tlsPair, tlsSecretYaml, trellisGatewayYaml } from '../../src/model/gateway-testing.ts';
+import { externalPki } from '../support/openssl-certs.ts';
 
 type Mode = 'Permissive' | 'Strict';
 type Change = (files: YamlFiles, mode: Mode) => YamlFiles;
@@ -152,6 +153,9 @@ spec:
   addresses: [192.0.2.10]
   timeouts: {request: ${timeout}}
 ${sources}`;
+
+/** brief conn: TLS origination (spec.tls) with an operator's own CA. */
+const originationTls = `  tls:\n    subjectAltName: pg.payments.test\n    caBundle: |\n${externalPki('api.payments.test').caPem.trim().split('\n').map((l) => `      ${l}`).join('\n')}\n`;
 
 /** issues 10/11: db-v2, a second TCP service on the ratings pod, and a Gateway API TCPRoute on db's port. */
 const DB_V2 = tcpServiceYaml('db-v2', '10.96.0.52', 5433);
@@ -327,6 +331,7 @@ endpoints: [{addresses: [10.0.2.7], conditions: {ready: true}, targetRef: {kind:
   { name: 'MeshConfig spec.egress.mode: RegistryOnly', change: put('mesh.yaml', (mode) => meshYaml(mode).replace('authorization:', 'egress: {mode: RegistryOnly}\n  authorization:')) },
   { name: 'an ExternalService appears', change: put('external.yaml', externalService('3s')) },
   { name: 'an ExternalService with sources (who may reach it)', change: put('external.yaml', externalService('3s', '  sources: [{kind: ServiceAccount, name: client}]\n')) },
+  { name: 'brief conn: an ExternalService originating TLS on its HTTP and TCP ports (CA bundle, SAN)', change: put('external.yaml', externalService('3s', originationTls)) },
   { name: 'a workload renamed, with a new service account', change: put('client.yaml', clientYaml.replaceAll('client', 'buyer').replace('app: buyer', 'app: client')) },
   { name: 'HTTPRoute added on a split root (issue 10)', change: put('web/route.yaml', webRoute()) },
   { name: 'HTTPRoute added with a header match, redirect, rewrite and mirror (issue 10)', change: put('web/route.yaml', webRoute('  - matches: [{path: {type: PathPrefix, value: /old}}]\n    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}}]\n  - matches: [{path: {type: PathPrefix, value: /v2}, headers: [{name: x-canary, value: "true"}]}]\n    filters:\n    - {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}\n    - {type: RequestMirror, requestMirror: {backendRef: {name: web-v1, port: 8080}, percent: 10}}\n    backendRefs: [{name: web-v2, port: 8080}]\n')) },

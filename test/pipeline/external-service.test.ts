@@ -68,6 +68,34 @@ describe('issue 11: ExternalService and egress in what sidecars receive', () => 
     expect(vhosts.some((x) => x.domains.includes('*'))).toBe(false);
   });
 
+  it('brief conn: a TCP port with tls gets TLS origination on its cluster (SNI the host, the CA bundle, the SAN); a TLS port of the same service does not', () => {
+    const db = external(`  hosts: [db.example.test]
+  ports: [{port: 5432, protocol: TCP, targetPort: 6432}, {port: 9443, protocol: TLS}]
+  addresses: [192.0.2.10]
+  tls:
+    subjectAltName: pg.example.test
+    caBundle: |
+${indent(pki.caPem)}
+`, 'db');
+    const tcp = (mode: 'explicit' | 'transparent') => {
+      const { cluster } = sidecar(db, 'demo/client', mode);
+      return cluster('external/db.example.test:5432')!;
+    };
+    for (const mode of ['explicit', 'transparent'] as const) {
+      const c = tcp(mode);
+      expect(c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: 'db.example.test', port_value: 6432 });
+      const tls = c.transport_socket.typed_config;
+      expect(tls.sni).toBe('db.example.test');
+      expect(tls.common_tls_context.validation_context.trusted_ca.inline_string).toBe(pki.caPem);
+      expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: 'DNS', matcher: { exact: 'pg.example.test' } }]);
+    }
+    expect(sidecar(db, 'demo/client', 'transparent').cluster('external/db.example.test:9443')!.transport_socket).toBeUndefined();
+    // Without subjectAltName the name checked is the SNI.
+    const { cluster } = sidecar(db.replace('    subjectAltName: pg.example.test\n', '    sni: other.example.test\n'), 'demo/client', 'explicit');
+    const tls = cluster('external/db.example.test:5432')!.transport_socket.typed_config;
+    expect([tls.sni, tls.common_tls_context.validation_context.match_typed_subject_alt_names[0].matcher.exact]).toEqual(['other.example.test', 'other.example.test']);
+  });
+
   it('a caller its sources leave out: 403 from its own sidecar for HTTP, and no cluster', () => {
     const { cluster, vhosts } = sidecar(PAYMENTS, 'demo/web-v1', 'explicit');
     expect(cluster('external/api.payments.test:80')).toBeUndefined();
@@ -153,6 +181,8 @@ describe('issue 11: bad ExternalService input, at its field; the rest is served'
       field: 'spec.tls.caBundle',
     },
     { name: 'a server certificate given as CA bundle', spec: `  hosts: [a.example.com]\n  ports: [{port: 80, protocol: HTTP}]\n  tls:\n    caBundle: |\n${indent(pki.leafPem)}\n`, field: 'spec.tls.caBundle' },
+    { name: 'brief conn: tls on a service of TLS ports only (nothing to originate)', spec: `  hosts: [a.example.com]\n  ports: [{port: 443, protocol: TLS}]\n  tls:\n    caBundle: |\n${indent(pki.caPem)}\n`, field: 'spec.tls' },
+    { name: 'brief conn: a subjectAltName that is no DNS name', spec: `  hosts: [a.example.com]\n  ports: [{port: 5432, protocol: TCP}]\n  addresses: [192.0.2.1]\n  tls:\n    subjectAltName: "*.example.com"\n    caBundle: |\n${indent(pki.caPem)}\n`, field: 'spec.tls.subjectAltName' },
     { name: 'two hosts on a TCP port', spec: '  hosts: [a.example.com, b.example.com]\n  ports: [{port: 5432, protocol: TCP}]\n  addresses: [192.0.2.0/24]\n', field: 'spec.hosts' },
     { name: 'a bad address', spec: '  hosts: [a.example.com]\n  ports: [{port: 5432, protocol: TCP}]\n  addresses: [192.0.2.0/33]\n', field: 'spec.addresses[0]' },
   ])('$name: $field', ({ spec, field, reason }) => {

@@ -70,6 +70,15 @@ export function whoAmI(name: string, host: string, port: number): Promise<http.S
   });
 }
 
+/**
+ * `wrap` for EdgeMesh.envoy: the sidecar alone sees `hosts` as /etc/hosts
+ * (names of "external" servers for its DNS-resolved clusters), in a mount
+ * namespace of its own; the machine's /etc/hosts is untouched. Needs root.
+ */
+export function withHostsFile(hosts: string): string[] {
+  return ['unshare', '-m', 'sh', '-c', `mount --bind ${hosts} /etc/hosts && exec "$0" "$@"`];
+}
+
 export class EdgeMesh {
   private readonly children: ChildProcess[] = [];
   private readonly servers: Array<http.Server | net.Server> = [];

@@ -25,6 +25,18 @@ export function serviceAccounts(...names: string[]): string {
   return names.map((sa) => `---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ${sa}, namespace: demo}\n`).join('');
 }
 
+/** An MTLSPolicy making one pod Permissive (mTLS and plaintext on its ports), as a document that follows others. */
+export function permissivePod(name: string): string {
+  return `---
+apiVersion: trellis.io/v1alpha1
+kind: MTLSPolicy
+metadata: {name: ${name}-permissive, namespace: demo}
+spec:
+  mode: Permissive
+  targetRef: {kind: Pod, name: ${name}}
+`;
+}
+
 /** A running, ready pod with its IP. */
 export function pod(name: string, sa: string, ip: string, app: string): string {
   return `---

@@ -1,6 +1,6 @@
 /**
  * Helper of test/e2e/transparent-pod.test.ts, run by its harness inside a
- * private network namespace (the "node", 10.0.0.1 and 10.0.0.9 on v0) that
+ * private network namespace (the "node", 10.0.0.1 and 10.0.0.9 on br0) that
  * has a child namespace (the "pod", 10.0.0.2 on v1, pid argv[3]). It runs:
  *   node: Trellis (xDS on 10.0.0.1:18000), the client's explicit-mode Envoy
  *         (client-1 = 10.0.0.9, outbound 10.0.0.9:15001);
@@ -12,13 +12,11 @@
  *
  * argv: <work dir> <pod pid> <envoy binary>
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { iptablesScript } from '../../src/inject/iptables.ts';
-import { startControlPlane } from '../../src/runtime/control-plane.ts';
-import { componentLogger } from '../../src/log.ts';
+import { HelperProcesses, runHelper, startPlane } from './pod-helper.ts';
 import { connect as connectFrom, get, until } from './edge-e2e.ts';
 
 const [dir, podPid, envoy] = process.argv.slice(2) as [string, string, string];
@@ -71,24 +69,15 @@ net.createServer((c) => c.end('metrics')).listen(9100, '0.0.0.0', () => console.
 setTimeout(() => process.exit(0), 120000);
 `;
 
-const children: ChildProcess[] = [];
-function run(cmd: string, args: string[], log: string): ChildProcess {
-  const fd = openSync(path.join(dir, log), 'a');
-  const c = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
-  children.push(c);
-  return c;
-}
+const procs = new HelperProcesses(dir);
+const run = procs.run.bind(procs);
 const inPod = (args: string[]) => ['-t', podPid, '-n', ...args];
 
 /** A raw TCP connection from the client's address (the node's 10.0.0.9). */
 const connect = (host: string, port: number, send?: string) => connectFrom(host, port, send, '10.0.0.9');
 
 async function main(): Promise<void> {
-  const meshDir = path.join(dir, 'mesh');
-  const stateDir = path.join(dir, 'state');
-  mkdirSync(meshDir, { recursive: true });
-  writeFileSync(path.join(meshDir, 'mesh.yaml'), MESH);
-  const server = await startControlPlane({ xdsAddress: XDS, adminAddress: '127.0.0.1:19000', sourceDir: meshDir, stateDir, log: componentLogger('trellis') });
+  const { server, stateDir } = await startPlane(dir, MESH, XDS);
   try {
     const model = server.mesh!.model!;
     // The pod: the application, then the redirect, then its sidecar (as `trellis inject` orders them).
@@ -138,16 +127,9 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
   } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    procs.killAll();
     await server.stop();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    process.stderr.write(`${e.stack ?? e.message}\n`);
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    process.exit(1);
-  },
-);
+runHelper(procs, main);

@@ -1,6 +1,6 @@
 /**
  * Helper of test/e2e/transparent-tcp.test.ts, run by its harness inside a
- * private network namespace (the "node", 10.0.0.1 and 10.0.0.9 on v0) that
+ * private network namespace (the "node", 10.0.0.1 and 10.0.0.9 on br0) that
  * has a child namespace (the "pod", 10.0.0.2 on v1, pid argv[3]). It runs:
  *   node: Trellis (xDS on 10.0.0.1:18000); the TCP echo application of
  *         db-1 (10.0.0.9:15432) and db-1's explicit-mode sidecar (inbound
@@ -15,16 +15,15 @@
  *
  * argv: <work dir> <pod pid> <envoy binary>
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { workloadBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { iptablesScript } from '../../src/inject/iptables.ts';
-import { startControlPlane } from '../../src/runtime/control-plane.ts';
 import { PROXY_UID } from '../../src/translate/sidecar.ts';
-import { componentLogger } from '../../src/log.ts';
+import { HelperProcesses, runHelper, startPlane } from './pod-helper.ts';
 import { envoyStats } from './envoy-stats.ts';
 
 const [dir, podPid, envoy] = process.argv.slice(2) as [string, string, string];
@@ -98,13 +97,8 @@ const exchange = (host, port, send) => new Promise((resolve) => {
 })();
 `;
 
-const children: ChildProcess[] = [];
-function run(cmd: string, args: string[], log: string): ChildProcess {
-  const fd = openSync(path.join(dir, log), 'a');
-  const c = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
-  children.push(c);
-  return c;
-}
+const procs = new HelperProcesses(dir);
+const run = procs.run.bind(procs);
 const inPod = (args: string[]) => ['-t', podPid, '-n', ...args];
 
 const stats = envoyStats;
@@ -127,11 +121,7 @@ async function clientInPod(): Promise<{ clusterIp: string; endpoint: string; und
 }
 
 async function main(): Promise<void> {
-  const meshDir = path.join(dir, 'mesh');
-  const stateDir = path.join(dir, 'state');
-  mkdirSync(meshDir, { recursive: true });
-  writeFileSync(path.join(meshDir, 'mesh.yaml'), MESH);
-  const server = await startControlPlane({ xdsAddress: XDS, adminAddress: '127.0.0.1:19000', sourceDir: meshDir, stateDir, log: componentLogger('trellis') });
+  const { server, stateDir } = await startPlane(dir, MESH, XDS);
   try {
     const model = server.mesh!.model!;
     const echo = net.createServer((c) => c.pipe(c));
@@ -191,16 +181,9 @@ async function main(): Promise<void> {
     echo.close();
     mixed.close();
   } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    procs.killAll();
     await server.stop();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    process.stderr.write(`${e.stack ?? e.message}\n`);
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    process.exit(1);
-  },
-);
+runHelper(procs, main);

@@ -3,9 +3,9 @@
  * its workloads may call, by DNS name and port (docs/intents.md "Egress").
  * It gets its own DNS-resolved clusters (`external/<host>:<port>`), the
  * resilience settings of a TrafficPolicy, optional TLS origination (the
- * application speaks HTTP, the sidecar TLS with this CA bundle), and an
- * allow list of the service accounts that may reach it, enforced by the
- * callers' sidecars.
+ * application speaks HTTP or plaintext TCP, the sidecar TLS checked against
+ * this CA bundle), and an allow list of the service accounts that may reach
+ * it, enforced by the callers' sidecars.
  */
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -26,12 +26,21 @@ export interface ExternalPortSpec {
   protocol: ExternalProtocol;
 }
 
+/** TLS origination on the HTTP and TCP ports (a TLS port is the application's own session, passed through). */
+export interface ExternalTls {
+  caBundlePem: string;
+  /** The server name sent; default the host. */
+  sni?: string;
+  /** The DNS name the server's certificate must carry; default the SNI. */
+  subjectAltName?: string;
+}
+
 export interface ExternalServiceSpec {
   hosts: string[];
   ports: ExternalPortSpec[];
   /** CIDRs the application's TCP connections to this service go to (transparent mode matches them). */
   addresses: string[];
-  tls?: { caBundlePem: string; sni?: string };
+  tls?: ExternalTls;
   /** undefined: not restricted by the ExternalService (the mesh's authorization mode decides). */
   sources?: Omit<IdentityRef, 'spiffeId'>[];
   timeouts?: Timeouts;
@@ -82,6 +91,37 @@ function decodeCidr(f: Field): string | undefined {
   return bits === undefined ? `${ip}/${max}` : v;
 }
 
+/** A DNS name at `f` (optional), reported when it is not one. */
+function optionalHost(f: Field): string | undefined {
+  if (f.absent) return undefined;
+  const v = f.string({ expected: HOST_EXPECTED });
+  const why = v === undefined ? undefined : badHost(v);
+  if (why) f.report('InvalidValue', `"${v}" is not a host name: ${why}`);
+  return why ? undefined : v;
+}
+
+/**
+ * `spec.tls`: TLS origination, on every HTTP and TCP port of the service (a
+ * port that must stay plaintext goes in an ExternalService of its own: same
+ * host, another port). A service of TLS ports only has nothing to originate.
+ */
+function decodeTls(f: Field, ports: readonly ExternalPortSpec[]): ExternalTls | undefined {
+  if (f.absent || !f.object({ known: ['caBundle', 'sni', 'subjectAltName'] })) return undefined;
+  const pem = f.child('caBundle').string({ required: true, expected: 'the PEM text of the CA certificate(s) the server\'s certificate chains to' });
+  const sni = optionalHost(f.child('sni'));
+  const subjectAltName = optionalHost(f.child('subjectAltName'));
+  if (ports.length > 0 && !ports.some((p) => p.protocol !== 'TLS')) {
+    f.report('InvalidValue', 'TLS origination applies to HTTP and TCP ports (the application speaks plaintext, the sidecar TLS); this service has TLS ports only, which carry the application\'s own TLS session untouched. Remove spec.tls, or declare the port HTTP or TCP if the application speaks plaintext');
+  }
+  if (pem === undefined) return undefined;
+  const bundle = parseCaBundle(pem);
+  if ('error' in bundle) {
+    f.child('caBundle').report('InvalidValue', `not a CA bundle: ${bundle.error}`);
+    return undefined;
+  }
+  return { caBundlePem: pem, ...(sni ? { sni } : {}), ...(subjectAltName ? { subjectAltName } : {}) };
+}
+
 export const externalServiceKind: KindSpec<ExternalServiceSpec> = {
   apiVersion: 'trellis.io/v1alpha1',
   kind: 'ExternalService',
@@ -111,19 +151,7 @@ export const externalServiceKind: KindSpec<ExternalServiceSpec> = {
       else if (port !== undefined && targetPort !== undefined && protocol !== undefined) ports.push({ ...(name ? { name } : {}), port, targetPort, protocol });
     }
     const addresses = spec.child('addresses').absent ? [] : spec.child('addresses').list().flatMap((a) => decodeCidr(a) ?? []);
-    let tls: ExternalServiceSpec['tls'];
-    const tlsField = spec.child('tls');
-    if (!tlsField.absent && tlsField.object({ known: ['caBundle', 'sni'] })) {
-      const pem = tlsField.child('caBundle').string({ required: true, expected: 'the PEM text of the CA certificate(s) the server\'s certificate chains to' });
-      const sni = tlsField.child('sni').absent ? undefined : tlsField.child('sni').string({ expected: HOST_EXPECTED });
-      if (sni !== undefined && badHost(sni)) tlsField.child('sni').report('InvalidValue', `"${sni}" is not a host name: ${badHost(sni)}`);
-      if (pem !== undefined) {
-        const bundle = parseCaBundle(pem);
-        if ('error' in bundle) tlsField.child('caBundle').report('InvalidValue', `not a CA bundle: ${bundle.error}`);
-        else tls = { caBundlePem: pem, ...(sni ? { sni } : {}) };
-      }
-      if (!ports.some((p) => p.protocol === 'HTTP')) tlsField.report('InvalidValue', 'TLS origination applies to HTTP ports (the application speaks HTTP, the sidecar TLS); this service has none. A TLS port is passed through as it is');
-    }
+    const tls = decodeTls(spec.child('tls'), ports);
     if (ports.some((p) => p.protocol === 'TCP') && hosts.length > 1) {
       spec.child('hosts').report('InvalidValue', 'a TCP port carries one host: nothing in a TCP connection says which host was meant. Declare one ExternalService per host');
     }

@@ -102,7 +102,7 @@ export class SotwStream extends XdsStream<SotwRequest> {
       versionInfo: current.version,
       typeUrl: st.typeUrl,
       nonce,
-      resourceFields: full ? st.coveredFields(current) : upsert.map((r) => r.sotwField),
+      resourceFields: full ? st.coveredFields(current) : st.sotwFields(upsert, current),
     });
     st.recordSent(nonce, current, Date.now());
     this.write(st.typeUrl, bytes);

@@ -14,6 +14,7 @@ import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import type { ResourceTypeUrl } from '../xds/type-urls.ts';
 import { internSubscription, Subscription } from './subscription.ts';
 import type { HeldResource, NackStatus, TypeSyncStatus } from './sync-status.ts';
+import { layeredFields, upsertFields } from './shared-fields.ts';
 
 /** Bounded so a client that never ACKs cannot grow it. */
 const MAX_INFLIGHT = 8;
@@ -294,7 +295,16 @@ export class TypeState {
    */
   coveredFields(current: TypeSet): Buffer[] {
     if (this.sub.wildcard && current.layers) return layeredFields(current.layers, 'sotwField');
-    return this.covered(current).map((r) => r.sotwField);
+    return upsertFields(this.covered(current), current, this.sub, 'sotwField');
+  }
+
+  /**
+   * A SotW response's resource fields for `upsert` (types that may send only
+   * what changed): one buffer shared by every stream of the same
+   * subscription when it is everything covered (shared-fields.ts).
+   */
+  sotwFields(upsert: readonly VersionedResource[], current: TypeSet): Buffer[] {
+    return upsertFields(upsert, current, this.sub, 'sotwField');
   }
 
   /**
@@ -306,7 +316,7 @@ export class TypeState {
    */
   deltaFields(upsert: readonly VersionedResource[], current: TypeSet): Buffer[] {
     if (current.layers && upsert.length === current.items.size) return layeredFields(current.layers, 'deltaField');
-    return upsert.map((r) => r.deltaField);
+    return upsertFields(upsert, current, this.sub, 'deltaField');
   }
 
   /** Everything the subscription covers in `current`. */
@@ -348,23 +358,4 @@ export class TypeState {
       return { typeUrl: this.typeUrl, resource, status: 'SENT' };
     });
   }
-}
-
-type FieldKind = 'sotwField' | 'deltaField';
-
-/** A base set's resource fields, concatenated once per set and variant (weak: they live as long as the set). */
-const baseFieldBytes: Record<FieldKind, WeakMap<TypeSet, Buffer>> = { sotwField: new WeakMap(), deltaField: new WeakMap() };
-
-function baseFields(base: TypeSet, kind: FieldKind): Buffer {
-  const memo = baseFieldBytes[kind];
-  let b = memo.get(base);
-  if (!b) memo.set(base, (b = Buffer.concat([...base.items.values()].map((r) => r[kind]))));
-  return b;
-}
-
-/** Every resource of a layered set as response fields: the base as one buffer, then its own. */
-function layeredFields(layers: NonNullable<TypeSet['layers']>, kind: FieldKind): Buffer[] {
-  const out: Buffer[] = [baseFields(layers.base, kind)];
-  for (const r of layers.own.values()) out.push(r[kind]);
-  return out;
 }

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { encodeResource, type VersionedResource } from '../cache/resource.ts';
+import { TypeSet } from '../cache/snapshot.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { internSubscription, Subscription } from './subscription.ts';
+import { upsertFields } from './shared-fields.ts';
+
+function eds(name: string): VersionedResource {
+  const endpoint = { address: { socket_address: { address: '10.0.0.1', port_value: 8000 } } };
+  return encodeResource(TypeUrl.Endpoint, { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint }] }] });
+}
+
+const names = Array.from({ length: 20 }, (_, i) => `svc-${i}`);
+const set = TypeSet.of(TypeUrl.Endpoint, names.map(eds));
+const sub = (list: string[]) => internSubscription(Subscription.NONE.applySotw(list));
+
+describe('issue 14: response fields shared by streams sending the same thing', () => {
+  it('everything a subscription covers is one buffer, the same for every stream of that subscription', () => {
+    const all = [...set.items.values()];
+    const a = upsertFields(all, set, sub(names), 'sotwField');
+    const b = upsertFields([...all].reverse(), set, sub([...names]), 'sotwField');
+    expect(a).toHaveLength(1);
+    expect(b[0]).toBe(a[0]);
+    expect(a[0]).toEqual(Buffer.concat(all.map((r) => r.sotwField)));
+    const d = upsertFields(all, set, sub(names), 'deltaField');
+    expect(d[0]).toEqual(Buffer.concat(all.map((r) => r.deltaField)));
+  });
+
+  it('part of what is covered (a change) goes as its own fields', () => {
+    const some = [...set.items.values()].slice(0, 10);
+    expect(upsertFields(some, set, sub(names), 'sotwField')).toEqual(some.map((r) => r.sotwField));
+  });
+
+  it('a name subscribed but missing does not count as covered', () => {
+    const all = [...set.items.values()];
+    const out = upsertFields(all, set, sub([...names, 'missing']), 'sotwField');
+    expect(out).toHaveLength(1);
+    expect(out[0]).toEqual(Buffer.concat(all.map((r) => r.sotwField)));
+  });
+});

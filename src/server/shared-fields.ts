@@ -1,0 +1,75 @@
+/**
+ * Response fields shared by the streams that send the same thing (issue 14:
+ * initial sync). A thousand sidecars of one scope ask for the same clusters
+ * and the same endpoint sets, so their first answers carry the same resource
+ * fields: those are joined into one buffer once per (set, subscription) and
+ * every stream's response points at it. With the frame writer
+ * (frame-writer.ts) such a buffer reaches each stream's socket without a
+ * per-stream copy; joining the ~1,000 small fields per stream instead was
+ * most of what an initial sync still copied.
+ *
+ * Memory: the buffers live as long as their TypeSet (weak keys) and are
+ * bounded per set (MAX_SUBSCRIPTIONS_PER_SET), so clients with unusual
+ * subscriptions cannot make the server keep one buffer each.
+ */
+import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
+import type { Subscription } from './subscription.ts';
+
+export type FieldKind = 'sotwField' | 'deltaField';
+
+/** Fewer fields than this are sent as they are: a lookup would cost more than it saves. */
+const SHARE_FROM_FIELDS = 8;
+/** Distinct subscriptions remembered per set; beyond, answers are joined per stream (as before). */
+const MAX_SUBSCRIPTIONS_PER_SET = 64;
+
+/** A base set's resource fields, concatenated once per set and variant. */
+const baseFieldBytes: Record<FieldKind, WeakMap<TypeSet, Buffer>> = { sotwField: new WeakMap(), deltaField: new WeakMap() };
+
+function baseFields(base: TypeSet, kind: FieldKind): Buffer {
+  const memo = baseFieldBytes[kind];
+  let b = memo.get(base);
+  if (!b) memo.set(base, (b = Buffer.concat([...base.items.values()].map((r) => r[kind]))));
+  return b;
+}
+
+/** Every resource of a layered set as response fields: the base as one buffer, then its own. */
+export function layeredFields(layers: NonNullable<TypeSet['layers']>, kind: FieldKind): Buffer[] {
+  const out: Buffer[] = [baseFields(layers.base, kind)];
+  for (const r of layers.own.values()) out.push(r[kind]);
+  return out;
+}
+
+interface Covered {
+  /** how many of the subscription's names exist in the set */
+  count: number;
+  sotwField?: Buffer;
+  deltaField?: Buffer;
+}
+
+const coveredBySet = new WeakMap<TypeSet, Map<Subscription, Covered>>();
+
+function coveredCount(set: TypeSet, sub: Subscription): number {
+  if (sub.wildcard) return set.items.size;
+  let n = 0;
+  for (const name of sub.names) if (set.items.has(name)) n++;
+  return n;
+}
+
+/**
+ * `upsert`'s fields, as one shared buffer when `upsert` is everything `sub`
+ * covers in `set` (a first answer, or a resend of everything). `upsert` must
+ * come from TypeState.diff(set): distinct names, each `set`'s resource, all
+ * covered by `sub` — so its size equal to the covered count means all of it.
+ */
+export function upsertFields(upsert: readonly VersionedResource[], set: TypeSet, sub: Subscription, kind: FieldKind): Buffer[] {
+  if (upsert.length < SHARE_FROM_FIELDS) return upsert.map((r) => r[kind]);
+  let bySub = coveredBySet.get(set);
+  if (!bySub) coveredBySet.set(set, (bySub = new Map()));
+  let covered = bySub.get(sub);
+  if (!covered) {
+    covered = { count: coveredCount(set, sub) };
+    if (bySub.size < MAX_SUBSCRIPTIONS_PER_SET) bySub.set(sub, covered);
+  }
+  if (upsert.length !== covered.count) return upsert.map((r) => r[kind]);
+  return [(covered[kind] ??= Buffer.concat(upsert.map((r) => r[kind])))];
+}

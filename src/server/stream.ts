@@ -376,7 +376,8 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
   /** XDS_RULES 20: after a cluster update, send its endpoints again so warming ends. */
   private resendEndpointsOf(clusters: VersionedResource[]): void {
     const eds = this.types.get(TypeUrl.Endpoint);
-    if (!eds?.requested) return;
+    // A client holding no endpoints yet gets every subscribed set with its first EDS answer anyway.
+    if (!eds?.requested || eds.holdsNothing) return;
     for (const c of clusters) for (const e of c.references.endpoints) if (eds.subscription.covers(e, () => true)) eds.force(e);
   }
 

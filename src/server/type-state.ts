@@ -112,6 +112,11 @@ export class TypeState {
     if (versions.size > 0) this.clientHas = new Map(versions);
   }
 
+  /** The client holds nothing of this type that we know of: the next send carries everything subscribed. */
+  get holdsNothing(): boolean {
+    return this.sent === null && this.clientHas === null;
+  }
+
   /** Delta: the client said what it holds (initial_resource_versions) and nothing was sent since. */
   get reconnecting(): boolean {
     return this.clientHas !== null && this.sent === null;
@@ -256,6 +261,18 @@ export class TypeState {
     // a name set and a lookup per resource (issue 14: initial sync).
     if (!this.sent && !this.clientHas && !this.forced && this.sub.wildcard && this.sub.names.size === 0) {
       return { upsert: [...current.items.values()], removed: [], dropped: [] };
+    }
+    // A first answer to explicit names (what every sidecar asks first for EDS
+    // and RDS): each existing name, and each missing one as removed (XDS_RULES 13).
+    if (!this.sent && !this.clientHas && !this.forced && !this.sub.wildcard) {
+      const upsert: VersionedResource[] = [];
+      const removed: string[] = [];
+      for (const name of this.sub.names) {
+        const r = current.get(name);
+        if (r) upsert.push(r);
+        else removed.push(name);
+      }
+      return { upsert, removed, dropped: [] };
     }
     const upsert: VersionedResource[] = [];
     const removed: string[] = [];

@@ -143,7 +143,7 @@ const alive = new Set<number>();
 
 function openStream(index: number): void {
   if (index % config.perConnection === 0) {
-    clients.push(new grpc.Client(config.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1 }));
+    clients.push(new grpc.Client(config.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1, ...(process.env.PEER_WINDOW ? { 'grpc-node.flow_control_window': Number(process.env.PEER_WINDOW) } : {}) }));
   }
   const method = ADS + (delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources');
   const call = clients.at(-1)!.makeBidiStreamRequest(method, (b: Buffer) => b, (b: Buffer) => b, new grpc.Metadata());

@@ -32,6 +32,7 @@ import { watchdog } from './churn-mesh.ts';
 import { now } from './ipc.ts';
 import { ROUTE_NAME, serviceNames } from './mesh.ts';
 import { positiveInt } from './options.ts';
+import { procCpuMs } from './proc.ts';
 import type { PeerClientAwaited, PeerClientConfig, PeerClientSynced } from './peer-client-main.ts';
 import { EDIT_KINDS, peerEdits, type EditKind } from './peer-edits.ts';
 import { SERVER_KINDS, SERVER_LABEL, ServerProcess, goControlPlaneBinary, type ServerKind } from './peer-servers.ts';
@@ -132,11 +133,13 @@ async function runSession(kind: ServerKind, xds: 'sotw' | 'delta', o: Options, d
     }
     await sleep(1000); // the client processes load their modules before the clock starts
     const cpu0 = server.cpuMs();
+    const clientCpu0 = clients.map((c) => procCpuMs(c.proc.pid));
     const t0 = now();
     const synced = await Promise.all(clients.map((c) => c.request<PeerClientSynced>({ cmd: 'start' })));
     const initial = {
       ms: Math.round(Math.max(...synced.map((s) => s.at)) - t0),
       serverCpuMs: Math.round(server.cpuMs() - cpu0),
+      clientCpuMs: Math.round(clients.reduce((n, c, i) => n + procCpuMs(c.proc.pid) - clientCpu0[i]!, 0)),
       synced: synced.reduce((n, s) => n + s.synced, 0),
       errors: synced.flatMap((s) => s.errors),
     };
@@ -190,7 +193,7 @@ async function main(): Promise<void> {
           // Written after every session: a run stopped early keeps what it measured.
           writeFileSync(file, JSON.stringify({ options: o, sessions }, null, 2));
           const e = (k: EditKind) => s.edits.filter((x) => x.kind === k).map((x) => `${x.p99Ms}`).join('/');
-          console.log(`[peer] round ${round} ${xds} ${SERVER_LABEL[kind]}: sync ${s.initial.ms} ms (CPU ${s.initial.serverCpuMs} ms, ${s.initial.synced}/${o.streams}), ` +
+          console.log(`[peer] round ${round} ${xds} ${SERVER_LABEL[kind]}: sync ${s.initial.ms} ms (CPU ${s.initial.serverCpuMs} ms, clients ${s.initial.clientCpuMs} ms, ${s.initial.synced}/${o.streams}), ` +
             EDIT_KINDS.map((k) => `${k} p99 ${e(k)} ms`).join(', '));
         }
       }

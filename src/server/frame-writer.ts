@@ -83,33 +83,42 @@ function isKnownBase(call: BaseCall): call is Required<BaseCall> {
   );
 }
 
+type SendMessage = (this: Required<BaseCall>, message: unknown, callback: () => void) => void;
+
+/** grpc-js's own sendMessage, found on the first call (one function for every stream, no closure per call). */
+let grpcSendMessage: SendMessage | undefined;
+
+function sendParts(this: Required<BaseCall>, message: unknown, callback: () => void): void {
+  if (!(message instanceof ResponseBytes)) return grpcSendMessage!.call(this, message, callback);
+  if (this.checkCancelled()) return;
+  this.maybeSendMetadata();
+  const chunks = frameChunks(message);
+  const stream = this.stream;
+  const done = (error?: Error | null) => {
+    // As grpc-js: a failed write ends the call with INTERNAL, and the message callback is not called.
+    if (error) return this.sendStatus({ code: grpc.status.INTERNAL, details: 'Internal server error', metadata: null });
+    callback();
+  };
+  if (chunks.length === 1) {
+    stream.write(chunks[0], done);
+    return;
+  }
+  // Corked writes reach the stream as one writev: one DATA run, no copy of the large parts.
+  stream.cork();
+  for (let i = 0; i < chunks.length - 1; i++) stream.write(chunks[i]);
+  stream.write(chunks.at(-1), done);
+  stream.uncork();
+}
+
 /** The interceptor: ResponseBytes go to the HTTP/2 stream as frameChunks(), everything else as grpc-js sends it. */
 export function frameWriter(): grpc.ServerInterceptor {
   return (_method, call) => {
     const base = call as unknown as BaseCall;
-    if (!isKnownBase(base)) return call as grpc.ServerInterceptingCall;
-    const original = base.sendMessage;
-    base.sendMessage = function sendParts(this: Required<BaseCall>, message: unknown, callback: () => void): void {
-      if (!(message instanceof ResponseBytes)) return original.call(this, message, callback);
-      if (this.checkCancelled()) return;
-      this.maybeSendMetadata();
-      const chunks = frameChunks(message);
-      const stream = this.stream;
-      const done = (error?: Error | null) => {
-        // As grpc-js: a failed write ends the call with INTERNAL, and the message callback is not called.
-        if (error) return this.sendStatus({ code: grpc.status.INTERNAL, details: 'Internal server error', metadata: null });
-        callback();
-      };
-      if (chunks.length === 1) {
-        stream.write(chunks[0], done);
-        return;
-      }
-      // Corked writes reach the stream as one writev: one DATA run, no copy of the large parts.
-      stream.cork();
-      for (let i = 0; i < chunks.length - 1; i++) stream.write(chunks[i]);
-      stream.write(chunks.at(-1), done);
-      stream.uncork();
-    };
+    if (isKnownBase(base)) {
+      const own = (Object.getPrototypeOf(base) as BaseCall).sendMessage as SendMessage | undefined;
+      if (!grpcSendMessage && typeof own === 'function') grpcSendMessage = own;
+      if (grpcSendMessage && own === grpcSendMessage) base.sendMessage = sendParts;
+    }
     // The call itself, as compression-guard.ts: grpc-js uses only the interface.
     return call as grpc.ServerInterceptingCall;
   };

@@ -242,7 +242,14 @@ export class TypeState {
   }
 
   private candidates(current: TypeSet): Iterable<string> {
-    if (this.sent && this.sentSub === this.sub && !this.forced && !this.clientHas) return current.changedSince(this.sent);
+    if (this.sent && this.sentSub === this.sub && !this.clientHas) {
+      const changed = current.changedSince(this.sent);
+      if (!this.forced) return changed;
+      // XDS_RULES 20 after a cluster change: the changed names and the few forced, not every subscribed name.
+      const names = new Set(changed);
+      for (const n of this.forced) names.add(n);
+      return names;
+    }
     const names = new Set<string>(this.sub.names);
     if (this.sub.wildcard) for (const n of current.items.keys()) names.add(n);
     if (this.sent) {

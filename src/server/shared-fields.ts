@@ -8,9 +8,10 @@
  * per-stream copy; joining the ~1,000 small fields per stream instead was
  * most of what an initial sync still copied.
  *
- * Memory: the buffers live as long as their TypeSet (weak keys) and are
- * bounded per set (MAX_SUBSCRIPTIONS_PER_SET), so clients with unusual
- * subscriptions cannot make the server keep one buffer each.
+ * Memory: a buffer is made only when a second stream sends the same whole
+ * answer (a proxy's own set keeps none), lives as long as its TypeSet (weak
+ * keys), and there are at most MAX_SUBSCRIPTIONS_PER_SET per set, so clients
+ * with unusual subscriptions cannot make the server keep one buffer each.
  */
 import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import type { Subscription } from './subscription.ts';
@@ -42,6 +43,9 @@ export function layeredFields(layers: NonNullable<TypeSet['layers']>, kind: Fiel
 interface Covered {
   /** how many of the subscription's names exist in the set */
   count: number;
+  /** whole answers asked for, per variant: the buffer is made on the second, when it is shared */
+  sotwUses: number;
+  deltaUses: number;
   sotwField?: Buffer;
   deltaField?: Buffer;
 }
@@ -67,9 +71,14 @@ export function upsertFields(upsert: readonly VersionedResource[], set: TypeSet,
   if (!bySub) coveredBySet.set(set, (bySub = new Map()));
   let covered = bySub.get(sub);
   if (!covered) {
-    covered = { count: coveredCount(set, sub) };
+    covered = { count: coveredCount(set, sub), sotwUses: 0, deltaUses: 0 };
     if (bySub.size < MAX_SUBSCRIPTIONS_PER_SET) bySub.set(sub, covered);
   }
   if (upsert.length !== covered.count) return upsert.map((r) => r[kind]);
-  return [(covered[kind] ??= Buffer.concat(upsert.map((r) => r[kind])))];
+  const made = covered[kind];
+  if (made) return [made];
+  // A set no other stream sends (a proxy's own) keeps no buffer: the frame writer joins its fields once.
+  const uses = kind === 'sotwField' ? ++covered.sotwUses : ++covered.deltaUses;
+  if (uses < 2) return upsert.map((r) => r[kind]);
+  return [(covered[kind] = Buffer.concat(upsert.map((r) => r[kind])))];
 }

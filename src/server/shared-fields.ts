@@ -82,3 +82,29 @@ export function upsertFields(upsert: readonly VersionedResource[], set: TypeSet,
   if (uses < 2) return upsert.map((r) => r[kind]);
   return [(covered[kind] = Buffer.concat(upsert.map((r) => r[kind])))];
 }
+
+/** What a first answer to explicit names carries, per (set, subscription): see firstAnswer. */
+const firstAnswers = new WeakMap<TypeSet, WeakMap<Subscription, { upsert: VersionedResource[]; removed: string[] }>>();
+
+/**
+ * A first answer to `sub`'s explicit names from `set`: each existing name's
+ * resource and each missing name (answered as removed, XDS_RULES 13). The
+ * same for every stream of the subscription, so looked up once per set and
+ * shared (a thousand sidecars' first EDS answer: a thousand lookups each,
+ * otherwise). The arrays are shared: callers must not change them.
+ */
+export function firstAnswer(set: TypeSet, sub: Subscription): { upsert: readonly VersionedResource[]; removed: readonly string[] } {
+  let bySub = firstAnswers.get(set);
+  if (!bySub) firstAnswers.set(set, (bySub = new WeakMap()));
+  let answer = bySub.get(sub);
+  if (!answer) {
+    answer = { upsert: [], removed: [] };
+    for (const name of sub.names) {
+      const r = set.get(name);
+      if (r) answer.upsert.push(r);
+      else answer.removed.push(name);
+    }
+    bySub.set(sub, answer);
+  }
+  return answer;
+}

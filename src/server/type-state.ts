@@ -14,14 +14,15 @@ import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import type { ResourceTypeUrl } from '../xds/type-urls.ts';
 import { internSubscription, Subscription } from './subscription.ts';
 import type { HeldResource, NackStatus, TypeSyncStatus } from './sync-status.ts';
-import { layeredFields, upsertFields } from './shared-fields.ts';
+import { firstAnswer, layeredFields, upsertFields } from './shared-fields.ts';
 
 /** Bounded so a client that never ACKs cannot grow it. */
 const MAX_INFLIGHT = 8;
 
+/** Shared between streams where it can be (shared-fields.ts): read, never changed. */
 export interface Diff {
-  upsert: VersionedResource[];
-  removed: string[];
+  upsert: readonly VersionedResource[];
+  removed: readonly string[];
   /** names the client holds that the subscription no longer asks for */
   dropped: string[];
 }
@@ -271,16 +272,7 @@ export class TypeState {
     }
     // A first answer to explicit names (what every sidecar asks first for EDS
     // and RDS): each existing name, and each missing one as removed (XDS_RULES 13).
-    if (!this.sent && !this.clientHas && !this.forced && !this.sub.wildcard) {
-      const upsert: VersionedResource[] = [];
-      const removed: string[] = [];
-      for (const name of this.sub.names) {
-        const r = current.get(name);
-        if (r) upsert.push(r);
-        else removed.push(name);
-      }
-      return { upsert, removed, dropped: [] };
-    }
+    if (!this.sent && !this.clientHas && !this.forced && !this.sub.wildcard) return { ...firstAnswer(current, this.sub), dropped: [] };
     const upsert: VersionedResource[] = [];
     const removed: string[] = [];
     const dropped: string[] = [];

@@ -3,7 +3,7 @@ import { encodeResource, type VersionedResource } from '../cache/resource.ts';
 import { TypeSet } from '../cache/snapshot.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { internSubscription, Subscription } from './subscription.ts';
-import { upsertFields } from './shared-fields.ts';
+import { firstAnswer, upsertFields } from './shared-fields.ts';
 
 function eds(name: string): VersionedResource {
   const endpoint = { address: { socket_address: { address: '10.0.0.1', port_value: 8000 } } };
@@ -41,5 +41,19 @@ describe('issue 14: response fields shared by streams sending the same thing', (
     const out = upsertFields(all, set, sub([...names, 'missing']), 'sotwField');
     expect(out).toHaveLength(1);
     expect(out[0]).toEqual(Buffer.concat(all.map((r) => r.sotwField)));
+  });
+});
+
+describe('issue 14: a first answer to explicit names, shared from the second stream on', () => {
+  it('the same arrays for every later stream of the subscription; the first keeps nothing', () => {
+    const s = sub([...names.slice(0, 5), 'missing']);
+    const a = firstAnswer(set, s);
+    const b = firstAnswer(set, s);
+    const c = firstAnswer(set, s);
+    expect(a.upsert.map((r) => r.name)).toEqual(names.slice(0, 5));
+    expect(a.removed).toEqual(['missing']);
+    expect(b).not.toBe(a);
+    expect(c).toBe(b);
+    expect(c.upsert.map((r) => r.name)).toEqual(names.slice(0, 5));
   });
 });

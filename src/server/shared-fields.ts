@@ -83,28 +83,30 @@ export function upsertFields(upsert: readonly VersionedResource[], set: TypeSet,
   return [(covered[kind] = Buffer.concat(upsert.map((r) => r[kind])))];
 }
 
-/** What a first answer to explicit names carries, per (set, subscription): see firstAnswer. */
-const firstAnswers = new WeakMap<TypeSet, WeakMap<Subscription, { upsert: VersionedResource[]; removed: string[] }>>();
+type FirstAnswer = { upsert: readonly VersionedResource[]; removed: readonly string[] };
+
+/** What a first answer to explicit names carries, per (set, subscription), once a second stream asked: see firstAnswer. */
+const firstAnswers = new WeakMap<TypeSet, WeakMap<Subscription, FirstAnswer | 'once'>>();
 
 /**
  * A first answer to `sub`'s explicit names from `set`: each existing name's
  * resource and each missing name (answered as removed, XDS_RULES 13). The
- * same for every stream of the subscription, so looked up once per set and
- * shared (a thousand sidecars' first EDS answer: a thousand lookups each,
- * otherwise). The arrays are shared: callers must not change them.
+ * same for every stream of the subscription, so from the second stream on it
+ * is looked up once per set and shared (a thousand sidecars' first EDS
+ * answer: a thousand lookups each, otherwise); a set only one stream reads
+ * keeps nothing. The arrays are shared: callers must not change them.
  */
-export function firstAnswer(set: TypeSet, sub: Subscription): { upsert: readonly VersionedResource[]; removed: readonly string[] } {
+export function firstAnswer(set: TypeSet, sub: Subscription): FirstAnswer {
   let bySub = firstAnswers.get(set);
   if (!bySub) firstAnswers.set(set, (bySub = new WeakMap()));
-  let answer = bySub.get(sub);
-  if (!answer) {
-    answer = { upsert: [], removed: [] };
-    for (const name of sub.names) {
-      const r = set.get(name);
-      if (r) answer.upsert.push(r);
-      else answer.removed.push(name);
-    }
-    bySub.set(sub, answer);
+  const known = bySub.get(sub);
+  if (known && known !== 'once') return known;
+  const answer = { upsert: [] as VersionedResource[], removed: [] as string[] };
+  for (const name of sub.names) {
+    const r = set.get(name);
+    if (r) answer.upsert.push(r);
+    else answer.removed.push(name);
   }
+  bySub.set(sub, known === 'once' ? answer : 'once');
   return answer;
 }

@@ -88,6 +88,8 @@ export interface GeneratorConfig {
   perConnection: number;
   /** streams opened but not yet synced, at most */
   window: number;
+  /** HTTP/2 receive window, bytes (bench/options.ts ENVOY_FLOW_WINDOW) */
+  flowWindow: number;
   edsNames: string[];
   routeName: string;
   /** a stream is synced when it has ACKed all four types and received this many endpoint sets */

@@ -92,6 +92,7 @@ for (let c = 0; c < connections; c++) {
       // A private subchannel pool: this channel gets its own HTTP/2 connection.
       'grpc.use_local_subchannel_pool': 1,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc-node.flow_control_window': config.flowWindow,
     }),
   );
 }

@@ -29,6 +29,8 @@ export interface PeerClientConfig {
   perConnection: number;
   /** streams opened but not yet synced, at most: the ramp of the initial sync */
   window: number;
+  /** HTTP/2 receive window, bytes (bench/options.ts ENVOY_FLOW_WINDOW) */
+  flowWindow: number;
   edsNames: string[];
   routeName: string;
   syncTimeoutMs: number;
@@ -143,7 +145,7 @@ const alive = new Set<number>();
 
 function openStream(index: number): void {
   if (index % config.perConnection === 0) {
-    clients.push(new grpc.Client(config.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1 }));
+    clients.push(new grpc.Client(config.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': config.flowWindow }));
   }
   const method = ADS + (delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources');
   const call = clients.at(-1)!.makeBidiStreamRequest(method, (b: Buffer) => b, (b: Buffer) => b, new grpc.Metadata());

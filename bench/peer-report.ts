@@ -27,7 +27,8 @@ export interface Session {
   server: ServerKind;
   xds: 'sotw' | 'delta';
   streams: number;
-  initial: { ms: number; serverCpuMs: number; synced: number; errors: string[] };
+  /** clientCpuMs: both client processes' CPU over the sync (the same clients for every server) */
+  initial: { ms: number; serverCpuMs: number; clientCpuMs: number; synced: number; errors: string[] };
   rssMiB: number;
   resources: number;
   /** the resources' encoded size as this server serves them */
@@ -55,6 +56,7 @@ const editRow = (kind: EditKind, label: string, f: (e: EditFigures) => number): 
 const ROWS: Row[] = [
   { label: 'initial sync, ms', of: (ss) => median(ss.map((s) => s.initial.ms)) },
   { label: 'initial sync: server CPU ms', of: (ss) => median(ss.map((s) => s.initial.serverCpuMs)) },
+  { label: 'initial sync: client CPU ms', of: (ss) => median(ss.map((s) => s.initial.clientCpuMs)) },
   { label: 'server RSS, streams synced, MiB', of: (ss) => median(ss.map((s) => s.rssMiB)) },
   ...(['endpoint change', 'cluster change'] as const).flatMap((k) => [
     editRow(k, 'p50 ms', (e) => e.p50Ms),

@@ -21,6 +21,7 @@
  *
  *   scripts/bench.sh peer [--streams 1000] [--services 1000] [--rounds 3] [--edits 3]
  *                         [--xds sotw,delta] [--servers trellis,snapshot,linear]
+ *                         [--flow-window 268435456] (the clients' HTTP/2 receive window: an Envoy's default)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,8 @@ import { parseArgs } from 'node:util';
 import { watchdog } from './churn-mesh.ts';
 import { now } from './ipc.ts';
 import { ROUTE_NAME, serviceNames } from './mesh.ts';
-import { positiveInt } from './options.ts';
+import { ENVOY_FLOW_WINDOW, positiveInt } from './options.ts';
+import { procCpuMs } from './proc.ts';
 import type { PeerClientAwaited, PeerClientConfig, PeerClientSynced } from './peer-client-main.ts';
 import { EDIT_KINDS, peerEdits, type EditKind } from './peer-edits.ts';
 import { SERVER_KINDS, SERVER_LABEL, ServerProcess, goControlPlaneBinary, type ServerKind } from './peer-servers.ts';
@@ -48,6 +50,7 @@ interface Options {
   rounds: number;
   edits: number;
   window: number;
+  flowWindow: number;
   xds: ('sotw' | 'delta')[];
   servers: ServerKind[];
 }
@@ -61,6 +64,7 @@ function parseOptions(argv: string[]): Options {
       rounds: { type: 'string', default: '3' },
       edits: { type: 'string', default: '3' },
       window: { type: 'string', default: '50' },
+      'flow-window': { type: 'string', default: String(ENVOY_FLOW_WINDOW) },
       xds: { type: 'string', default: 'sotw,delta' },
       servers: { type: 'string', default: SERVER_KINDS.join(',') },
     },
@@ -76,6 +80,7 @@ function parseOptions(argv: string[]): Options {
     rounds: positiveInt(values, 'rounds'),
     edits: positiveInt(values, 'edits'),
     window: positiveInt(values, 'window'),
+    flowWindow: positiveInt(values, 'flow-window'),
     xds: list('xds', ['sotw', 'delta'] as const),
     servers: list('servers', SERVER_KINDS),
   };
@@ -127,16 +132,18 @@ async function runSession(kind: ServerKind, xds: 'sotw' | 'delta', o: Options, d
     for (let c = 0; c < CLIENTS && c * per < o.streams; c++) {
       clients.push(new ClientProcess({
         address: `127.0.0.1:${ready.port}`, nodePrefix: NODE_PREFIX, first: c * per, count: Math.min(per, o.streams - c * per), mode: xds,
-        perConnection: PER_CONNECTION, window: o.window, edsNames: serviceNames(o.services), routeName: ROUTE_NAME, syncTimeoutMs: 180_000,
+        perConnection: PER_CONNECTION, window: o.window, flowWindow: o.flowWindow, edsNames: serviceNames(o.services), routeName: ROUTE_NAME, syncTimeoutMs: 180_000,
       }));
     }
     await sleep(1000); // the client processes load their modules before the clock starts
     const cpu0 = server.cpuMs();
+    const clientCpu0 = clients.map((c) => procCpuMs(c.proc.pid));
     const t0 = now();
     const synced = await Promise.all(clients.map((c) => c.request<PeerClientSynced>({ cmd: 'start' })));
     const initial = {
       ms: Math.round(Math.max(...synced.map((s) => s.at)) - t0),
       serverCpuMs: Math.round(server.cpuMs() - cpu0),
+      clientCpuMs: Math.round(clients.reduce((n, c, i) => n + procCpuMs(c.proc.pid) - clientCpu0[i]!, 0)),
       synced: synced.reduce((n, s) => n + s.synced, 0),
       errors: synced.flatMap((s) => s.errors),
     };
@@ -190,7 +197,7 @@ async function main(): Promise<void> {
           // Written after every session: a run stopped early keeps what it measured.
           writeFileSync(file, JSON.stringify({ options: o, sessions }, null, 2));
           const e = (k: EditKind) => s.edits.filter((x) => x.kind === k).map((x) => `${x.p99Ms}`).join('/');
-          console.log(`[peer] round ${round} ${xds} ${SERVER_LABEL[kind]}: sync ${s.initial.ms} ms (CPU ${s.initial.serverCpuMs} ms, ${s.initial.synced}/${o.streams}), ` +
+          console.log(`[peer] round ${round} ${xds} ${SERVER_LABEL[kind]}: sync ${s.initial.ms} ms (CPU ${s.initial.serverCpuMs} ms, clients ${s.initial.clientCpuMs} ms, ${s.initial.synced}/${o.streams}), ` +
             EDIT_KINDS.map((k) => `${k} p99 ${e(k)} ms`).join(', '));
         }
       }

@@ -27,6 +27,7 @@ import {
   type ServerReport,
 } from './ipc.ts';
 import { ROUTE_NAME, serviceNames } from './mesh.ts';
+import { ENVOY_FLOW_WINDOW } from './options.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -42,6 +43,8 @@ interface Options {
   perConnection: number;
   /** per generator, streams opened but not yet synced: the ramp of the initial sync */
   window: number;
+  /** the generators' HTTP/2 receive window, bytes (bench/options.ts) */
+  flowWindow: number;
   /** endpoint changes measured per run */
   changes: number;
   /** per run; a watchdog ends the whole benchmark after all runs' worth plus a minute */
@@ -51,7 +54,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { streams: [1000, 10000], services: 1000, generators: 4, perConnection: 100, window: 50, changes: 5, timeoutS: 900, profile: false };
+  const o: Options = { streams: [1000, 10000], services: 1000, generators: 4, perConnection: 100, window: 50, flowWindow: ENVOY_FLOW_WINDOW, changes: 5, timeoutS: 900, profile: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--profile') {
       o.profile = true;
@@ -85,6 +88,9 @@ function parseOptions(argv: string[]): Options {
       case '--window':
         o.window = Math.max(1, int());
         break;
+      case '--flow-window':
+        o.flowWindow = Math.max(1, int());
+        break;
       case '--changes':
         o.changes = Math.max(1, int());
         break;
@@ -93,7 +99,7 @@ function parseOptions(argv: string[]): Options {
         break;
       default:
         throw new Error(
-          `unknown option ${flag}\nusage: npm run bench -- [--streams 1000,10000] [--services 1000] [--generators 4] [--per-connection 100] [--window 50] [--changes 5] [--timeout 900] [--profile]`,
+          `unknown option ${flag}\nusage: npm run bench -- [--streams 1000,10000] [--services 1000] [--generators 4] [--per-connection 100] [--window 50] [--flow-window 268435456] [--changes 5] [--timeout 900] [--profile]`,
         );
     }
   }
@@ -316,6 +322,7 @@ async function runOnce(o: Options, n: number): Promise<RunResult> {
         streams,
         perConnection: o.perConnection,
         window: o.window,
+        flowWindow: o.flowWindow,
         edsNames,
         routeName: ROUTE_NAME,
         expectEndpoints: o.services,

@@ -16,6 +16,7 @@
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { TypeUrl } from '../src/xds/type-urls.ts';
+import { ENVOY_FLOW_WINDOW } from './options.ts';
 
 export interface ScaleClientConfig {
   address: string;
@@ -238,7 +239,7 @@ process.once('message', (raw: unknown) => {
   const clients: grpc.Client[] = [];
   config.workloads.forEach((w, i) => {
     if (i % config.perConnection === 0) {
-      clients.push(new grpc.Client(config.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1 }));
+      clients.push(new grpc.Client(config.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': ENVOY_FLOW_WINDOW }));
     }
     openStream(clients.at(-1)!, w, config.mode);
   });

@@ -55,7 +55,7 @@ export class DeltaStream extends XdsStream<DeltaRequest> {
     if (st.dirty) this.scheduleFlush();
   }
 
-  protected send(st: TypeState, current: TypeSet): VersionedResource[] | null {
+  protected send(st: TypeState, current: TypeSet): readonly VersionedResource[] | null {
     const { upsert, removed } = st.diff(current);
     if (upsert.length === 0 && removed.length === 0 && !st.mustAnswer) {
       if (st.reconnecting) {

@@ -9,7 +9,7 @@ import { FULL_STATE_TYPES, SHORT_NAMES, TypeUrl } from '../xds/type-urls.ts';
 import { decodeSotwRequest, encodeSotwResponse, type SotwRequest } from '../xds/wire.ts';
 import { SotwRequestReader } from '../xds/sotw-request-reader.ts';
 import { checkRequest, SOTW_SHAPE } from '../xds/request-scan.ts';
-import type { Subscription, SubscriptionChange } from './subscription.ts';
+import { applySotwShared, type Subscription, type SubscriptionChange } from './subscription.ts';
 import type { TypeState } from './type-state.ts';
 import { XdsStream } from './stream.ts';
 
@@ -35,7 +35,7 @@ function repeatsSubscription(sub: Subscription, list: readonly string[]): boolea
  * resource hints). XDS_RULES 9: wildcard rules in Subscription.applySotw.
  */
 export function sotwSubscriptionChange(before: Subscription, names: readonly string[], requested: boolean): SubscriptionChange {
-  const sub = repeatsSubscription(before, names) ? before : before.applySotw(names);
+  const sub = repeatsSubscription(before, names) ? before : applySotwShared(before, names);
   const resend = requested && sub !== before ? [...sub.names].filter((n) => !before.names.has(n)) : [];
   return { sub, resend };
 }
@@ -88,7 +88,7 @@ export class SotwStream extends XdsStream<SotwRequest> {
     return true;
   }
 
-  protected send(st: TypeState, current: TypeSet): VersionedResource[] | null {
+  protected send(st: TypeState, current: TypeSet): readonly VersionedResource[] | null {
     const { upsert, removed, dropped } = st.diff(current);
     const full = FULL_STATE_TYPES.has(st.typeUrl);
     // Full-state types also answer a shrunk subscription, so the client drops what it no longer asks for (XDS_RULES 9).
@@ -102,7 +102,7 @@ export class SotwStream extends XdsStream<SotwRequest> {
       versionInfo: current.version,
       typeUrl: st.typeUrl,
       nonce,
-      resourceFields: full ? st.coveredFields(current) : upsert.map((r) => r.sotwField),
+      resourceFields: full ? st.coveredFields(current) : st.sotwFields(upsert, current),
     });
     st.recordSent(nonce, current, Date.now());
     this.write(st.typeUrl, bytes);

@@ -160,7 +160,7 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
    * Send what `st`'s client lacks of `current`, framed for the variant.
    * @returns the resources whose content was sent, or null if nothing was sent
    */
-  protected abstract send(st: TypeState, current: TypeSet): VersionedResource[] | null;
+  protected abstract send(st: TypeState, current: TypeSet): readonly VersionedResource[] | null;
 
   /** The transport can take more bytes again. */
   drained(): void {
@@ -374,9 +374,10 @@ export abstract class XdsStream<Req extends SotwRequest | DeltaRequest = SotwReq
   }
 
   /** XDS_RULES 20: after a cluster update, send its endpoints again so warming ends. */
-  private resendEndpointsOf(clusters: VersionedResource[]): void {
+  private resendEndpointsOf(clusters: readonly VersionedResource[]): void {
     const eds = this.types.get(TypeUrl.Endpoint);
-    if (!eds?.requested) return;
+    // A client holding no endpoints yet gets every subscribed set with its first EDS answer anyway.
+    if (!eds?.requested || eds.holdsNothing) return;
     for (const c of clusters) for (const e of c.references.endpoints) if (eds.subscription.covers(e, () => true)) eds.force(e);
   }
 

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { deltaSubscriptionChange } from './delta-stream.ts';
 import { sotwSubscriptionChange } from './sotw-stream.ts';
-import { Subscription } from './subscription.ts';
+import { applySotwShared, Subscription } from './subscription.ts';
 
 interface Want {
   wildcard: boolean;
@@ -165,5 +165,19 @@ describe('delta: subscribe and unsubscribe of each request', () => {
       expectStep(sub, change, want);
       sub = change.sub;
     });
+  });
+});
+
+describe('issue 14: one subscription for the streams that send the same shared name list', () => {
+  it('a frozen (shared) list applied to the same subscription gives the same interned object; the content is applySotw\'s', () => {
+    const list = Object.freeze(['a', 'b', 'c']);
+    const first = applySotwShared(Subscription.NONE, list);
+    expect(applySotwShared(Subscription.NONE, list)).toBe(first);
+    expect(first.equals(Subscription.NONE.applySotw(list))).toBe(true);
+    // Applied again to what it made: nothing changes.
+    expect(applySotwShared(first, list)).toBe(first);
+    // The same names in a list no stream shares: an equal value, built as before.
+    const own = applySotwShared(Subscription.NONE, ['a', 'b', 'c']);
+    expect(own.equals(first)).toBe(true);
   });
 });

@@ -14,13 +14,15 @@ import type { TypeSet, VersionedResource } from '../cache/config-watcher.ts';
 import type { ResourceTypeUrl } from '../xds/type-urls.ts';
 import { internSubscription, Subscription } from './subscription.ts';
 import type { HeldResource, NackStatus, TypeSyncStatus } from './sync-status.ts';
+import { firstAnswer, layeredFields, upsertFields } from './shared-fields.ts';
 
 /** Bounded so a client that never ACKs cannot grow it. */
 const MAX_INFLIGHT = 8;
 
+/** Shared between streams where it can be (shared-fields.ts): read, never changed. */
 export interface Diff {
-  upsert: VersionedResource[];
-  removed: string[];
+  upsert: readonly VersionedResource[];
+  removed: readonly string[];
   /** names the client holds that the subscription no longer asks for */
   dropped: string[];
 }
@@ -109,6 +111,11 @@ export class TypeState {
   /** Delta reconnect: the versions the client says it holds (XDS_RULES 14). */
   clientHolds(versions: ReadonlyMap<string, string>): void {
     if (versions.size > 0) this.clientHas = new Map(versions);
+  }
+
+  /** The client holds nothing of this type that we know of: the next send carries everything subscribed. */
+  get holdsNothing(): boolean {
+    return this.sent === null && this.clientHas === null;
   }
 
   /** Delta: the client said what it holds (initial_resource_versions) and nothing was sent since. */
@@ -236,7 +243,14 @@ export class TypeState {
   }
 
   private candidates(current: TypeSet): Iterable<string> {
-    if (this.sent && this.sentSub === this.sub && !this.forced && !this.clientHas) return current.changedSince(this.sent);
+    if (this.sent && this.sentSub === this.sub && !this.clientHas) {
+      const changed = current.changedSince(this.sent);
+      if (!this.forced) return changed;
+      // XDS_RULES 20 after a cluster change: the changed names and the few forced, not every subscribed name.
+      const names = new Set(changed);
+      for (const n of this.forced) names.add(n);
+      return names;
+    }
     const names = new Set<string>(this.sub.names);
     if (this.sub.wildcard) for (const n of current.items.keys()) names.add(n);
     if (this.sent) {
@@ -256,6 +270,9 @@ export class TypeState {
     if (!this.sent && !this.clientHas && !this.forced && this.sub.wildcard && this.sub.names.size === 0) {
       return { upsert: [...current.items.values()], removed: [], dropped: [] };
     }
+    // A first answer to explicit names (what every sidecar asks first for EDS
+    // and RDS): each existing name, and each missing one as removed (XDS_RULES 13).
+    if (!this.sent && !this.clientHas && !this.forced && !this.sub.wildcard) return { ...firstAnswer(current, this.sub), dropped: [] };
     const upsert: VersionedResource[] = [];
     const removed: string[] = [];
     const dropped: string[] = [];
@@ -294,7 +311,16 @@ export class TypeState {
    */
   coveredFields(current: TypeSet): Buffer[] {
     if (this.sub.wildcard && current.layers) return layeredFields(current.layers, 'sotwField');
-    return this.covered(current).map((r) => r.sotwField);
+    return upsertFields(this.covered(current), current, this.sub, 'sotwField');
+  }
+
+  /**
+   * A SotW response's resource fields for `upsert` (types that may send only
+   * what changed): one buffer shared by every stream of the same
+   * subscription when it is everything covered (shared-fields.ts).
+   */
+  sotwFields(upsert: readonly VersionedResource[], current: TypeSet): Buffer[] {
+    return upsertFields(upsert, current, this.sub, 'sotwField');
   }
 
   /**
@@ -306,7 +332,7 @@ export class TypeState {
    */
   deltaFields(upsert: readonly VersionedResource[], current: TypeSet): Buffer[] {
     if (current.layers && upsert.length === current.items.size) return layeredFields(current.layers, 'deltaField');
-    return upsert.map((r) => r.deltaField);
+    return upsertFields(upsert, current, this.sub, 'deltaField');
   }
 
   /** Everything the subscription covers in `current`. */
@@ -348,23 +374,4 @@ export class TypeState {
       return { typeUrl: this.typeUrl, resource, status: 'SENT' };
     });
   }
-}
-
-type FieldKind = 'sotwField' | 'deltaField';
-
-/** A base set's resource fields, concatenated once per set and variant (weak: they live as long as the set). */
-const baseFieldBytes: Record<FieldKind, WeakMap<TypeSet, Buffer>> = { sotwField: new WeakMap(), deltaField: new WeakMap() };
-
-function baseFields(base: TypeSet, kind: FieldKind): Buffer {
-  const memo = baseFieldBytes[kind];
-  let b = memo.get(base);
-  if (!b) memo.set(base, (b = Buffer.concat([...base.items.values()].map((r) => r[kind]))));
-  return b;
-}
-
-/** Every resource of a layered set as response fields: the base as one buffer, then its own. */
-function layeredFields(layers: NonNullable<TypeSet['layers']>, kind: FieldKind): Buffer[] {
-  const out: Buffer[] = [baseFields(layers.base, kind)];
-  for (const r of layers.own.values()) out.push(r[kind]);
-  return out;
 }

@@ -32,12 +32,11 @@ import { WorkloadTokens } from '../src/ca/token.ts';
 import { CertificateAuthority } from '../src/ca/authority.ts';
 import { now } from './ipc.ts';
 import type { SdsClientConfig } from './sds-client-main.ts';
+import { account, NS, pod, sdsChannels, sdsMeshFiles, TRUST_DOMAIN } from './sds-mesh.ts';
 import { XDS_LIMITS } from '../src/server/limits.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
-const TRUST_DOMAIN = 'trellis.local';
-const NS = 'bench';
 
 const { values } = parseArgs({
   options: {
@@ -57,114 +56,14 @@ const WORKLOADS = Number(values.workloads);
 const SERVICES = Math.min(Number(values.services), WORKLOADS);
 const IDENTITIES = Math.min(Number(values.identities ?? values.workloads), WORKLOADS);
 const CLIENTS = Math.max(1, Number(values.clients));
-/**
- * The server admits XDS_LIMITS.maxStreamsPerConnection (100) concurrent
- * streams per HTTP/2 connection; grpc-js queues the rest until one ends, and
- * ADS streams never end, so 10 connections for 2,000 streams left 1,000
- * waiting forever. An Envoy opens one connection; the bench packs at most
- * the limit into each.
- */
-const MIN_CHANNELS = Math.max(1, Math.ceil(WORKLOADS / CLIENTS / XDS_LIMITS.maxStreamsPerConnection));
-const CHANNELS = Math.max(MIN_CHANNELS, Number(values.channels ?? 5));
+const CHANNELS = sdsChannels(WORKLOADS, CLIENTS, values.channels === undefined ? undefined : Number(values.channels));
 if (values.channels !== undefined && CHANNELS > Number(values.channels)) {
   process.stderr.write(`sds bench: --channels ${values.channels} raised to ${CHANNELS}: at most ${XDS_LIMITS.maxStreamsPerConnection} streams per connection\n`);
 }
 /** A first start signs a certificate per identity before the port opens: minutes on a loaded machine at 10,000. */
 const START_TIMEOUT_MS = 180_000;
-/** Pods (or ServiceAccounts) per mesh file: well under the file source's 4 MiB. */
-const OBJECTS_PER_FILE = 1000;
 const TIMEOUT_MS = Number(values['timeout-s']) * 1000;
-
-// --- the mesh ------------------------------------------------------------------
-
-const pod = (i: number) => `w-${String(i).padStart(4, '0')}`;
-const account = (i: number) => `sa-${String(i % IDENTITIES).padStart(4, '0')}`;
-const svc = (i: number) => `s-${String(i).padStart(3, '0')}`;
-
-function meshYaml(): Record<string, string> {
-  const files: Record<string, string> = {
-    'mesh.yaml': `apiVersion: v1
-kind: Namespace
-metadata:
-  name: ${NS}
----
-apiVersion: trellis.io/v1alpha1
-kind: MeshConfig
-metadata:
-  name: trellis
-spec:
-  trustDomain: ${TRUST_DOMAIN}
-  authorization:
-    mode: Permissive
-`,
-  };
-  const services: string[] = [];
-  for (let s = 0; s < SERVICES; s++) {
-    services.push(`apiVersion: v1
-kind: Service
-metadata:
-  name: ${svc(s)}
-  namespace: ${NS}
-spec:
-  selector:
-    app: ${svc(s)}
-  ports:
-  - name: http
-    port: 8080
-    targetPort: http
-    appProtocol: http
-`);
-  }
-  files['services.yaml'] = services.join('---\n');
-  // Under the file source's 4 MiB limit per file (src/sources/file/limits.ts):
-  // one pods.yaml of 10,000 Pods was refused whole, so the server ran with no
-  // workload and every stream got the trust bundle alone (issue 14's "not
-  // yet understood" restart at 10,000).
-  const chunk = (name: string, docs: string[]) => {
-    for (let i = 0; i < docs.length; i += OBJECTS_PER_FILE) files[`${name}-${String(i / OBJECTS_PER_FILE).padStart(3, '0')}.yaml`] = docs.slice(i, i + OBJECTS_PER_FILE).join('---\n');
-  };
-  const accounts: string[] = [];
-  for (let i = 0; i < IDENTITIES; i++) {
-    accounts.push(`apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: ${account(i)}
-  namespace: ${NS}
-`);
-  }
-  chunk('accounts', accounts);
-  const pods: string[] = [];
-  for (let i = 0; i < WORKLOADS; i++) {
-    const n = i + 1; // 10.0.0.1, ... (an invalid podIP would drop the pod from the mesh)
-    const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-    pods.push(`apiVersion: v1
-kind: Pod
-metadata:
-  name: ${pod(i)}
-  namespace: ${NS}
-  labels:
-    app: ${svc(i % SERVICES)}
-spec:
-  serviceAccountName: ${account(i)}
-  containers:
-  - name: app
-    image: app:bench
-    ports:
-    - name: http
-      containerPort: 8080
-status:
-  phase: Running
-  podIP: ${ip}
-  podIPs:
-  - ip: ${ip}
-  conditions:
-  - type: Ready
-    status: "True"
-`);
-  }
-  chunk('pods', pods);
-  return files;
-}
+const mesh = { workloads: WORKLOADS, services: SERVICES, identities: IDENTITIES };
 
 // --- processes -----------------------------------------------------------------
 
@@ -310,7 +209,7 @@ async function main(): Promise<void> {
   const meshDir = path.join(work, 'mesh');
   const stateDir = path.join(work, 'state');
   mkdirSync(meshDir);
-  for (const [name, text] of Object.entries(meshYaml())) writeFileSync(path.join(meshDir, name), text);
+  for (const [name, text] of Object.entries(sdsMeshFiles(mesh))) writeFileSync(path.join(meshDir, name), text);
   const watchdog = setTimeout(() => {
     process.stderr.write(`sds bench: watchdog after ${(2 * (START_TIMEOUT_MS + TIMEOUT_MS) + 60_000) / 1000} s\n`);
     for (const c of children) c.kill('SIGKILL');
@@ -328,7 +227,7 @@ async function main(): Promise<void> {
     const rootPem = ca.trustBundlePem();
     const tokens = await WorkloadTokens.open({ stateDir, trustDomain: TRUST_DOMAIN });
     const streams = Array.from({ length: WORKLOADS }, (_, i) => {
-      const spiffeId = `spiffe://${TRUST_DOMAIN}/ns/${NS}/sa/${account(i)}`;
+      const spiffeId = `spiffe://${TRUST_DOMAIN}/ns/${NS}/sa/${account(i, IDENTITIES)}`;
       const nodeId = `${NS}/${pod(i)}`;
       return { nodeId, spiffeId, token: tokens.issue({ spiffeId, nodeId }) };
     });

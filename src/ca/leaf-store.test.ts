@@ -77,6 +77,16 @@ describe('issue 14: workload certificates across a restart (leaf-store.ts)', () 
     }
   });
 
+  it('writes back only identities still in use, so one that left the mesh is not kept (and renewed) forever', async () => {
+    const dir = await stateDir();
+    const first = await restart(dir);
+    for (const id of ids) first.ca.certificateFor(id);
+    await first.store.save(first.ca.inventory, (id) => id !== ids[2]);
+    const second = await restart(dir);
+    expect(second.restored).toBe(2);
+    expect(second.ca.inventory.latest(ids[2]!)).toBeUndefined();
+  });
+
   it('writes only when the inventory changed', async () => {
     const dir = await stateDir();
     const { ca, store } = await restart(dir);

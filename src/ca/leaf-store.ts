@@ -95,14 +95,20 @@ export class LeafStore {
     return restored;
   }
 
-  /** Writes the inventory's workload certificates if they changed since the last write. */
-  save(inventory: CertificateInventory): Promise<void> {
+  /**
+   * Writes the inventory's workload certificates if they changed since the
+   * last write: the unexpired ones of identities `inUse` accepts (default
+   * all). Without that filter a restored identity that left the mesh would be
+   * written back, and renewed, at every restart forever.
+   */
+  save(inventory: CertificateInventory, inUse: (spiffeId: string) => boolean = () => true): Promise<void> {
     const generation = inventory.generation;
     if (this.saved?.inventory === inventory && this.saved.generation === generation) return this.writing ?? Promise.resolve();
     this.saved = { inventory, generation };
     const leaves: StoredLeaf[] = [];
+    const now = this.clock();
     for (const c of inventory.all()) {
-      if (c.kind !== 'workload' || c.spiffeId === undefined) continue;
+      if (c.kind !== 'workload' || c.spiffeId === undefined || c.notAfter <= now || !inUse(c.spiffeId)) continue;
       leaves.push({
         spiffeId: c.spiffeId,
         serial: c.serial,

@@ -161,8 +161,6 @@ export async function openMeshSecurity(opts: {
   const leaves = new LeafStore(path.resolve(opts.stateDir), opts.log.child({ component: 'ca' }));
   const restored = await leaves.restore(ca);
   if (restored > 0) opts.log.info({ restored, file: leaves.file }, 'workload certificates from the previous run restored');
-  const saveLeaves = setInterval(() => void leaves.save(ca.inventory), LEAF_SAVE_INTERVAL_MS);
-  saveLeaves.unref();
   let lostReported = false;
   const rootsOf = (c: CertificateAuthority) => `${c.activeRoot.fingerprint}/${c.retiringRoot?.fingerprint ?? ''}`;
   const tokens = await WorkloadTokens.open({ stateDir: path.resolve(opts.stateDir), trustDomain: opts.trustDomain });
@@ -189,6 +187,9 @@ export async function openMeshSecurity(opts: {
       'the xDS serving certificate was re-issued; new connections get it, open ones keep theirs');
   };
   const secrets = new CaSecretSource(() => ca);
+  const inUse = (id: string) => secrets.inUse(id);
+  const saveLeaves = setInterval(() => void leaves.save(ca.inventory, inUse), LEAF_SAVE_INTERVAL_MS);
+  saveLeaves.unref();
 
   new client.Gauge({
     name: 'trellis_certificate_expiry_seconds',
@@ -261,7 +262,7 @@ export async function openMeshSecurity(opts: {
     },
     async close() {
       clearInterval(saveLeaves);
-      await leaves.save(ca.inventory);
+      await leaves.save(ca.inventory, inUse);
     },
   };
 }

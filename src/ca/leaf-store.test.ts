@@ -3,7 +3,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
 import { CertificateAuthority } from './authority.ts';
-import { LeafStore } from './leaf-store.ts';
+import { LEAF_REWRITE_GAP_MS, LeafStore, saveIfDue } from './leaf-store.ts';
 import { tempDir } from './testkit.ts';
 
 const TD = 'trellis.local';
@@ -85,6 +85,19 @@ describe('issue 14: workload certificates across a restart (leaf-store.ts)', () 
     const second = await restart(dir);
     expect(second.restored).toBe(2);
     expect(second.ca.inventory.latest(ids[2]!)).toBeUndefined();
+  });
+
+  it('the periodic save writes the first change at once, later ones at most every few minutes (renewals trickle in all day)', async () => {
+    const dir = await stateDir();
+    const { ca, store } = await restart(dir);
+    const all = () => true;
+    ca.certificateFor(ids[0]!);
+    await saveIfDue(store, ca.inventory, all, 1_000);
+    ca.certificateFor(ids[1]!);
+    expect(saveIfDue(store, ca.inventory, all, 1_000 + LEAF_REWRITE_GAP_MS - 1)).toBeUndefined();
+    expect((await restart(dir)).restored).toBe(1);
+    await saveIfDue(store, ca.inventory, all, 1_000 + LEAF_REWRITE_GAP_MS);
+    expect((await restart(dir)).restored).toBe(2);
   });
 
   it('writes only when the inventory changed', async () => {

@@ -51,6 +51,8 @@ export class LeafStore {
   /** The inventory and generation last written (or loaded): nothing to write while they hold. */
   private saved?: { inventory: CertificateInventory; generation: number };
   private writing?: Promise<void>;
+  /** When this run last wrote the file (0: never). */
+  private writtenAt = 0;
 
   constructor(
     stateDir: string,
@@ -58,6 +60,11 @@ export class LeafStore {
     private readonly clock: () => number = Date.now,
   ) {
     this.file = path.join(stateDir, 'leaves', 'workloads.json');
+  }
+
+  /** When this run last wrote the file (ms; 0 if it has not). */
+  get lastWriteAt(): number {
+    return this.writtenAt;
   }
 
   /** Records the stored leaves that are still good into `owner`'s inventory; returns how many. */
@@ -101,12 +108,12 @@ export class LeafStore {
    * all). Without that filter a restored identity that left the mesh would be
    * written back, and renewed, at every restart forever.
    */
-  save(inventory: CertificateInventory, inUse: (spiffeId: string) => boolean = () => true): Promise<void> {
+  save(inventory: CertificateInventory, inUse: (spiffeId: string) => boolean = () => true, now = this.clock()): Promise<void> {
     const generation = inventory.generation;
     if (this.saved?.inventory === inventory && this.saved.generation === generation) return this.writing ?? Promise.resolve();
     this.saved = { inventory, generation };
     const leaves: StoredLeaf[] = [];
-    const now = this.clock();
+    this.writtenAt = now;
     for (const c of inventory.all()) {
       if (c.kind !== 'workload' || c.spiffeId === undefined || c.notAfter <= now || !inUse(c.spiffeId)) continue;
       leaves.push({
@@ -133,6 +140,23 @@ export class LeafStore {
     });
     return this.writing;
   }
+}
+
+/**
+ * Renewals trickle in all day (each identity at ~2/3 of its lifetime, spread
+ * by jitter), and the file holds every identity (~1.3 KB each, 13 MB at
+ * 10,000): written at each change it would be rewritten every few seconds
+ * for hours. So the periodic save writes at most this often after the first
+ * write of a run (the bulk of a first start's issuance); close() writes
+ * whatever is left. A crash loses at most this much renewal, which the next
+ * start simply issues again.
+ */
+export const LEAF_REWRITE_GAP_MS = 5 * 60_000;
+
+/** The periodic save: the first change at once, then at most every LEAF_REWRITE_GAP_MS. */
+export function saveIfDue(store: LeafStore, inventory: CertificateInventory, inUse: (spiffeId: string) => boolean, now: number): Promise<void> | undefined {
+  if (store.lastWriteAt > 0 && now - store.lastWriteAt < LEAF_REWRITE_GAP_MS) return undefined;
+  return store.save(inventory, inUse, now);
 }
 
 function asLeaf(raw: unknown): StoredLeaf | undefined {

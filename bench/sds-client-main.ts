@@ -18,7 +18,8 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { decodeSotwResponse, encodeSotwRequest } from '../src/xds/wire.ts';
+import { decodeAnyValue, encodeSotwRequest } from '../src/xds/wire.ts';
+import { messageType } from '../src/xds/protos.ts';
 import { TypeUrl } from '../src/xds/type-urls.ts';
 import { TOKEN_METADATA_KEY } from '../src/identity/verifier.ts';
 import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from '../src/translate/names.ts';
@@ -72,11 +73,11 @@ class Workload {
     };
     this.seen = { responses: 0, sds: 0, names: [], status: '' };
     call.on('data', (b: Buffer) => {
-      const r = decodeSotwResponse(b);
+      const r = decodeResponse(b);
       this.seen.responses++;
       if (r.type_url === TypeUrl.Secret) {
         this.seen.sds++;
-        this.seen.names.push(...r.resources.map((x) => String((x.value as { name?: string }).name)));
+        this.seen.names.push(...r.resources.map((x) => String(x.value.name)));
       }
       call.write(encodeSotwRequest({ type_url: r.type_url, version_info: r.version_info, response_nonce: r.nonce, resource_names: r.type_url === TypeUrl.Secret ? names : [] }));
       if (r.type_url === TypeUrl.Cluster) {
@@ -87,7 +88,7 @@ class Workload {
       let cert: { chain: string; key: string } | undefined;
       for (const res of r.resources) {
         const v = res.value as Record<string, any>;
-        if (v.name === TRUST_BUNDLE_SECRET) roots = pemCertificates(String(v.validation_context.trusted_ca.inline_string));
+        if (v.name === TRUST_BUNDLE_SECRET) roots = rootsOf(String(v.validation_context.trusted_ca.inline_string));
         else if (v.name === WORKLOAD_CERTIFICATE_SECRET && v.tls_certificate) cert = { chain: String(v.tls_certificate.certificate_chain.inline_string), key: String(v.tls_certificate.private_key.inline_string) };
       }
       if (!cert || gotValid) return;
@@ -133,6 +134,30 @@ class Workload {
 
 function pemCertificates(pem: string): X509Certificate[] {
   return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((b) => new X509Certificate(b));
+}
+
+/**
+ * The client shares the cores with the server it measures (at 10,000
+ * streams it used more CPU than the server): the trust bundle, the same for
+ * every stream, is parsed once per content, and only SDS resources are
+ * decoded (a CDS response only has to arrive).
+ */
+const bundles = new Map<string, X509Certificate[]>();
+function rootsOf(pem: string): X509Certificate[] {
+  let roots = bundles.get(pem);
+  if (!roots) bundles.set(pem, (roots = pemCertificates(pem)));
+  return roots;
+}
+
+function decodeResponse(bytes: Uint8Array): { version_info: string; type_url: string; nonce: string; resources: Array<{ value: Record<string, any> }> } {
+  const msg = messageType('envoy.service.discovery.v3.DiscoveryResponse').decode(bytes) as unknown as {
+    version_info: string;
+    type_url: string;
+    nonce: string;
+    resources: Array<{ type_url: string; value: Uint8Array }>;
+  };
+  const resources = msg.type_url === TypeUrl.Secret ? msg.resources.map((a) => ({ value: decodeAnyValue(a.type_url, a.value) })) : [];
+  return { version_info: msg.version_info, type_url: msg.type_url, nonce: msg.nonce, resources };
 }
 
 let stopping = false;

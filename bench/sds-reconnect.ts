@@ -17,7 +17,7 @@
  *
  * Figures, never assertions: exit 0 whether or not the target is met.
  *   node --import tsx bench/sds-reconnect.ts [--workloads 1000] [--services 50]
- *        [--clients 2] [--channels 5] [--timeout-s 120]
+ *        [--clients 2] [--channels 5, at least streams/client/100] [--timeout-s 120]
  */
 import { procCpuMs } from './proc.ts';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -32,11 +32,11 @@ import { WorkloadTokens } from '../src/ca/token.ts';
 import { CertificateAuthority } from '../src/ca/authority.ts';
 import { now } from './ipc.ts';
 import type { SdsClientConfig } from './sds-client-main.ts';
+import { account, NS, pod, sdsChannels, sdsMeshFiles, TRUST_DOMAIN } from './sds-mesh.ts';
+import { XDS_LIMITS } from '../src/server/limits.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
-const TRUST_DOMAIN = 'trellis.local';
-const NS = 'bench';
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +45,8 @@ const { values } = parseArgs({
     /** service accounts; default one per workload (as many certificates as streams) */
     identities: { type: 'string' },
     clients: { type: 'string', default: '2' },
-    channels: { type: 'string', default: '5' },
+    /** TLS connections per client process; default (and minimum): enough that none carries over the server's streams per connection */
+    channels: { type: 'string' },
     'timeout-s': { type: 'string', default: '120' },
     /** V8 CPU profile of the restarted server, into bench/results/ */
     profile: { type: 'boolean', default: false },
@@ -55,90 +56,14 @@ const WORKLOADS = Number(values.workloads);
 const SERVICES = Math.min(Number(values.services), WORKLOADS);
 const IDENTITIES = Math.min(Number(values.identities ?? values.workloads), WORKLOADS);
 const CLIENTS = Math.max(1, Number(values.clients));
-const CHANNELS = Math.max(1, Number(values.channels));
-const TIMEOUT_MS = Number(values['timeout-s']) * 1000;
-
-// --- the mesh ------------------------------------------------------------------
-
-const pod = (i: number) => `w-${String(i).padStart(4, '0')}`;
-const account = (i: number) => `sa-${String(i % IDENTITIES).padStart(4, '0')}`;
-const svc = (i: number) => `s-${String(i).padStart(3, '0')}`;
-
-function meshYaml(): Record<string, string> {
-  const files: Record<string, string> = {
-    'mesh.yaml': `apiVersion: v1
-kind: Namespace
-metadata:
-  name: ${NS}
----
-apiVersion: trellis.io/v1alpha1
-kind: MeshConfig
-metadata:
-  name: trellis
-spec:
-  trustDomain: ${TRUST_DOMAIN}
-  authorization:
-    mode: Permissive
-`,
-  };
-  const services: string[] = [];
-  for (let s = 0; s < SERVICES; s++) {
-    services.push(`apiVersion: v1
-kind: Service
-metadata:
-  name: ${svc(s)}
-  namespace: ${NS}
-spec:
-  selector:
-    app: ${svc(s)}
-  ports:
-  - name: http
-    port: 8080
-    targetPort: http
-    appProtocol: http
-`);
-  }
-  files['services.yaml'] = services.join('---\n');
-  const pods: string[] = [];
-  for (let i = 0; i < IDENTITIES; i++) {
-    pods.push(`apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: ${account(i)}
-  namespace: ${NS}
-`);
-  }
-  for (let i = 0; i < WORKLOADS; i++) {
-    const n = i + 1; // 10.0.0.1, ... (an invalid podIP would drop the pod from the mesh)
-    const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-    pods.push(`apiVersion: v1
-kind: Pod
-metadata:
-  name: ${pod(i)}
-  namespace: ${NS}
-  labels:
-    app: ${svc(i % SERVICES)}
-spec:
-  serviceAccountName: ${account(i)}
-  containers:
-  - name: app
-    image: app:bench
-    ports:
-    - name: http
-      containerPort: 8080
-status:
-  phase: Running
-  podIP: ${ip}
-  podIPs:
-  - ip: ${ip}
-  conditions:
-  - type: Ready
-    status: "True"
-`);
-  }
-  files['pods.yaml'] = pods.join('---\n');
-  return files;
+const CHANNELS = sdsChannels(WORKLOADS, CLIENTS, values.channels === undefined ? undefined : Number(values.channels));
+if (values.channels !== undefined && CHANNELS > Number(values.channels)) {
+  process.stderr.write(`sds bench: --channels ${values.channels} raised to ${CHANNELS}: at most ${XDS_LIMITS.maxStreamsPerConnection} streams per connection\n`);
 }
+/** A first start signs a certificate per identity before the port opens: minutes on a loaded machine at 10,000. */
+const START_TIMEOUT_MS = 180_000;
+const TIMEOUT_MS = Number(values['timeout-s']) * 1000;
+const mesh = { workloads: WORKLOADS, services: SERVICES, identities: IDENTITIES };
 
 // --- processes -----------------------------------------------------------------
 
@@ -158,11 +83,16 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
+/** Every process started, ended by the watchdog or when the run ends. */
+const children: ChildProcess[] = [];
+
 interface Server {
   proc: ChildProcess;
   spawnedAt: number;
   /** the xDS port accepts connections */
   listeningAt: number;
+  /** CPU the process had used when the port opened (start: mesh, certificates, prewarm) */
+  cpuAtListenMs: number;
   exited: Promise<number | null>;
 }
 
@@ -171,19 +101,44 @@ async function startTrellis(meshDir: string, stateDir: string, xdsPort: number, 
   const proc = spawn(
     process.execPath,
     [...nodeArgs, path.join(repo, 'bin/trellis.js'), 'serve', '--source', `file:${meshDir}`, '--state-dir', stateDir, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`],
-    { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TRELLIS_LOG_LEVEL: 'warn' } },
+    { cwd: repo, stdio: ['ignore', 2, 'inherit'], env: { ...process.env, TRELLIS_LOG_LEVEL: 'error' } },
   );
+  children.push(proc);
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   let dead = false;
   void exited.then(() => (dead = true));
   // Poll the port: the measure starts when the xDS port accepts connections.
   for (;;) {
     if (dead) throw new Error('trellis serve exited before listening');
-    if (now() - spawnedAt > 60_000) throw new Error('trellis serve did not listen within 60 s');
+    if (now() - spawnedAt > START_TIMEOUT_MS) {
+      throw new Error(`trellis serve did not listen within ${START_TIMEOUT_MS / 1000} s`);
+    }
     if (await portOpen(xdsPort)) break;
     await new Promise((r) => setTimeout(r, 5));
   }
-  return { proc, spawnedAt, listeningAt: now(), exited };
+  return { proc, spawnedAt, listeningAt: now(), cpuAtListenMs: procCpuMs(proc.pid), exited };
+}
+
+/**
+ * Every identity holds a certificate once the mesh is published (the server
+ * issues them before the xDS port opens): fewer means the mesh did not load
+ * as generated, and every stream would get the trust bundle alone.
+ */
+async function checkMeshLoaded(adminPort: number): Promise<void> {
+  const deadline = now() + 30_000;
+  let held = -1;
+  while (now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/api/v1/certificates`);
+      const body = (await res.json()) as { certificates: Array<{ kind: string }> };
+      held = body.certificates.filter((c) => c.kind === 'workload').length;
+      if (held >= IDENTITIES) return;
+    } catch {
+      // the admin port opens after the xDS port
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the server holds ${held} of ${IDENTITIES} workload certificates: the mesh did not load as generated (see the server's log above)`);
 }
 
 interface Client {
@@ -254,26 +209,25 @@ async function main(): Promise<void> {
   const meshDir = path.join(work, 'mesh');
   const stateDir = path.join(work, 'state');
   mkdirSync(meshDir);
-  for (const [name, text] of Object.entries(meshYaml())) writeFileSync(path.join(meshDir, name), text);
-  const children: ChildProcess[] = [];
+  for (const [name, text] of Object.entries(sdsMeshFiles(mesh))) writeFileSync(path.join(meshDir, name), text);
   const watchdog = setTimeout(() => {
-    process.stderr.write(`sds bench: watchdog after ${TIMEOUT_MS / 1000} s\n`);
+    process.stderr.write(`sds bench: watchdog after ${(2 * (START_TIMEOUT_MS + TIMEOUT_MS) + 60_000) / 1000} s\n`);
     for (const c of children) c.kill('SIGKILL');
     process.exit(1);
-  }, TIMEOUT_MS + 60_000);
+  }, 2 * (START_TIMEOUT_MS + TIMEOUT_MS) + 60_000);
   watchdog.unref();
   try {
     const [xdsPort, adminPort] = [await freePort(), await freePort()];
     let server = await startTrellis(meshDir, stateDir, xdsPort, adminPort);
-    children.push(server.proc);
     const firstStartMs = server.listeningAt - server.spawnedAt;
+    await checkMeshLoaded(adminPort);
 
     // Tokens as `trellis bootstrap` writes them: signed with the state dir's key, bound to the node id.
     const ca = await CertificateAuthority.open({ trustDomain: TRUST_DOMAIN, stateDir, logger: pino({ level: 'warn' }) });
     const rootPem = ca.trustBundlePem();
     const tokens = await WorkloadTokens.open({ stateDir, trustDomain: TRUST_DOMAIN });
     const streams = Array.from({ length: WORKLOADS }, (_, i) => {
-      const spiffeId = `spiffe://${TRUST_DOMAIN}/ns/${NS}/sa/${account(i)}`;
+      const spiffeId = `spiffe://${TRUST_DOMAIN}/ns/${NS}/sa/${account(i, IDENTITIES)}`;
       const nodeId = `${NS}/${pod(i)}`;
       return { nodeId, spiffeId, token: tokens.issue({ spiffeId, nodeId }) };
     });
@@ -298,7 +252,6 @@ async function main(): Promise<void> {
     const stoppedAt = now();
     const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(here, 'results')}`, '--cpu-prof-name=sds-restart-server.cpuprofile'] : [];
     server = await startTrellis(meshDir, stateDir, xdsPort, adminPort, profileArgs);
-    children.push(server.proc);
     const after = await allValid(clients, 1, now() + TIMEOUT_MS);
     const serverCpuMs = procCpuMs(server.proc.pid);
     const clientCpuMs = (await reports(clients)).reduce((n, r) => n + r.cpuMs, 0) - clientCpuBefore;
@@ -331,7 +284,7 @@ async function main(): Promise<void> {
         allInSyncFromListenMs: round(lastSynced - server.listeningAt),
         allInSyncFromRestartMs: round(lastSynced - restartAt),
         /** CPU from restart until all valid: the new server process (start included), and all clients */
-        cpu: { serverMs: round(serverCpuMs), clientsMs: round(clientCpuMs) },
+        cpu: { serverMs: round(serverCpuMs), serverBeforeListenMs: round(server.cpuAtListenMs), serverAfterListenMs: round(serverCpuMs - server.cpuAtListenMs), clientsMs: round(clientCpuMs) },
       },
       targetMet: after.missing === 0 && lastValid - server.listeningAt <= 2000,
     };
@@ -348,7 +301,7 @@ async function main(): Promise<void> {
       ['reconnected valid, from listen max', `${r.fromListenMs.max} ms`],
       ['all valid, from restart (total)', `${r.allValidFromRestartMs} ms`],
       ['all hold clusters + valid secret, from listen / restart', `${r.allInSyncFromListenMs} ms / ${r.allInSyncFromRestartMs} ms`],
-      ['CPU until all valid: new server / clients', `${r.cpu.serverMs} ms / ${r.cpu.clientsMs} ms`],
+      ['CPU until all valid: new server (before / after listen) / clients', `${r.cpu.serverMs} ms (${r.cpu.serverBeforeListenMs} / ${r.cpu.serverAfterListenMs}) / ${r.cpu.clientsMs} ms`],
       ['streams valid / missing / bad secrets', `${r.validStreams} / ${r.missing} / ${r.invalidSecrets}`],
       ['target ≤ 2000 ms from listen', result.targetMet ? 'met' : 'NOT met'],
     ];

@@ -200,6 +200,11 @@ export class CertificateAuthority {
     return [...new Map(anchors.map((a) => [a.fingerprint, a.certificatePem])).values()].join('');
   }
 
+  /** The CAs whose leaves are current: the active one and, during a rotation, the retiring one. */
+  issuerFingerprints(): string[] {
+    return [this.#active.fingerprint, ...(this.#retiring ? [this.#retiring.fingerprint] : [])];
+  }
+
   spiffeIdOf(identity: WorkloadIdentity): string {
     return spiffeIdOf(this.trustDomain, identity);
   }

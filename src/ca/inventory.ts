@@ -13,6 +13,12 @@ import type { TrustedRoot } from './root.ts';
  */
 export class CertificateInventory {
   readonly #latest = new Map<string, IssuedCertificate>();
+  #generation = 0;
+
+  /** Counts changes: the leaf store writes only when it moved (leaf-store.ts). */
+  get generation(): number {
+    return this.#generation;
+  }
 
   static keyOf(cert: Pick<CertificateSummary, 'kind' | 'spiffeId'>): string {
     return cert.kind === 'server' ? 'server' : (cert.spiffeId ?? '');
@@ -20,6 +26,7 @@ export class CertificateInventory {
 
   record(cert: IssuedCertificate): void {
     this.#latest.set(CertificateInventory.keyOf(cert), cert);
+    this.#generation++;
   }
 
   latest(spiffeId: string): IssuedCertificate | undefined {
@@ -32,7 +39,9 @@ export class CertificateInventory {
 
   /** Forgets an identity (its workloads are gone). */
   forget(spiffeId: string): boolean {
-    return this.#latest.delete(spiffeId);
+    const gone = this.#latest.delete(spiffeId);
+    if (gone) this.#generation++;
+    return gone;
   }
 
   all(): IssuedCertificate[] {

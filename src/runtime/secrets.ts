@@ -15,6 +15,8 @@ import type { IssuedCertificate } from '../ca/issued.ts';
 export class CaSecretSource implements SecretSource {
   private bundle?: { pem: string; resource: VersionedResource };
   private readonly encoded = new WeakMap<IssuedCertificate, VersionedResource>();
+  /** Identities some proxy (or the prepared mesh) asked secrets for in this run. */
+  private readonly asked = new Set<string>();
 
   /** `ca` is asked each time: a root rotation replaces the authority. */
   constructor(private readonly currentCa: () => CertificateAuthority) {}
@@ -23,11 +25,17 @@ export class CaSecretSource implements SecretSource {
     return this.currentCa();
   }
 
+  /** Whether secrets of `spiffeId` were asked for in this run (what the leaf store keeps: ca/leaf-store.ts). */
+  inUse(spiffeId: string): boolean {
+    return this.asked.has(spiffeId);
+  }
+
   secretsFor(identities: readonly string[]): VersionedResource[] {
     const pem = this.ca.trustBundlePem();
     if (this.bundle?.pem !== pem) this.bundle = { pem, resource: encodeResource(TypeUrl.Secret, { ...trustBundleSecret(pem) }) };
     const out = [this.bundle.resource];
     for (const id of identities) {
+      this.asked.add(id);
       const cert = this.ca.certificateFor(id);
       let r = this.encoded.get(cert);
       if (!r) {

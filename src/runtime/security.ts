@@ -22,6 +22,7 @@ import { WorkloadTokens } from '../ca/token.ts';
 import { FileCaStore, type CaStore, type PersistedRoots } from '../ca/store.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
 import { UntrustedRootWatch } from '../ca/untrusted-root.ts';
+import { LeafStore, saveIfDue } from '../ca/leaf-store.ts';
 import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
 import { XDS_SERVER_NAME } from '../translate/names.ts';
 
@@ -40,8 +41,12 @@ export interface MeshSecurity {
   reloadRoots(): Promise<boolean>;
   /** TLS clients refusing the serving certificate for trusting another root (a lost state dir?). */
   untrustedRoot: UntrustedRootWatch;
-  close(): void;
+  /** Stores the workload certificates for the next start. */
+  close(): Promise<void>;
 }
+
+/** How often the leaf store is asked to write (it writes only on a change, and at most every 5 min after the first: ca/leaf-store.ts). */
+const LEAF_SAVE_INTERVAL_MS = 2_000;
 
 
 /** The state dir is being written (by `trellis ca rotate`): try again at the next check. */
@@ -151,6 +156,11 @@ export async function openMeshSecurity(opts: {
       logger: opts.log.child({ component: 'ca' }, quiet ? { level: 'error' } : {}),
     });
   let ca = await open();
+  // Certificates issued before a restart are served again (ca/leaf-store.ts):
+  // a restart then signs only what is due, not one per identity.
+  const leaves = new LeafStore(path.resolve(opts.stateDir), opts.log.child({ component: 'ca' }));
+  const restored = await leaves.restore(ca);
+  if (restored > 0) opts.log.info({ restored, file: leaves.file }, 'workload certificates from the previous run restored');
   let lostReported = false;
   const rootsOf = (c: CertificateAuthority) => `${c.activeRoot.fingerprint}/${c.retiringRoot?.fingerprint ?? ''}`;
   const tokens = await WorkloadTokens.open({ stateDir: path.resolve(opts.stateDir), trustDomain: opts.trustDomain });
@@ -177,6 +187,9 @@ export async function openMeshSecurity(opts: {
       'the xDS serving certificate was re-issued; new connections get it, open ones keep theirs');
   };
   const secrets = new CaSecretSource(() => ca);
+  const inUse = (id: string) => secrets.inUse(id);
+  const saveLeaves = setInterval(() => void saveIfDue(leaves, ca.inventory, inUse, Date.now()), LEAF_SAVE_INTERVAL_MS);
+  saveLeaves.unref();
 
   new client.Gauge({
     name: 'trellis_certificate_expiry_seconds',
@@ -247,6 +260,9 @@ export async function openMeshSecurity(opts: {
       refreshServing();
       return true;
     },
-    close() {},
+    async close() {
+      clearInterval(saveLeaves);
+      await leaves.save(ca.inventory, inUse);
+    },
   };
 }

@@ -22,10 +22,18 @@ import { XdsStream } from './stream.ts';
  */
 function repeatsSubscription(sub: Subscription, list: readonly string[]): boolean {
   if (list.length === 0 || sub.wildcard || !sub.everNamed || list.length !== sub.names.size) return false;
+  // Streams share both the subscription (interned) and the list (the request
+  // reader's, shared by every stream that sent the same bytes): compare each
+  // pair once, not once per ACK of every stream (issue 14, 10,000 streams).
+  if (knownRepeats.get(sub) === list) return true;
   let i = 0;
   for (const n of sub.names) if (list[i++] !== n) return false;
+  if (Object.isFrozen(list)) knownRepeats.set(sub, list);
   return true;
 }
+
+/** Per subscription, a frozen (so unchanging) name list found to repeat it. */
+const knownRepeats = new WeakMap<Subscription, readonly string[]>();
 
 /**
  * What a request's `resource_names` do to the type's subscription. `requested`:

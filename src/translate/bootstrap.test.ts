@@ -29,7 +29,8 @@ describe('envoyBootstrap', () => {
           cluster: 'web',
           metadata: { [NODE_METADATA.workload]: 'demo/web-1', [NODE_METADATA.mode]: 'explicit', [NODE_METADATA.outboundAddress]: `127.0.0.1:${OUTBOUND_PORT}` },
         });
-        expect(b.dynamic_resources.ads_config.grpc_services).toEqual([{ envoy_grpc: { cluster_name: XDS_CLUSTER } }]);
+        // Issue 14: reconnects after a control-plane restart back off at most 5 s (Envoy's default cap is 30 s).
+        expect(b.dynamic_resources.ads_config.grpc_services).toEqual([{ envoy_grpc: { cluster_name: XDS_CLUSTER, retry_policy: { retry_back_off: { base_interval: '0.5s', max_interval: '5s' } } } }]);
         expect(b.dynamic_resources.cds_config).toEqual({ ads: {}, resource_api_version: 'V3' });
         const [xds] = b.static_resources.clusters;
         expect(xds).toMatchObject({ name: XDS_CLUSTER, type: 'STATIC', load_assignment: { cluster_name: XDS_CLUSTER } });

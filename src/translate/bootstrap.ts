@@ -108,6 +108,14 @@ function nodeMetadata(o: BootstrapOptions): Record<string, string> {
   return { [NODE_METADATA.workload]: o.workload, [NODE_METADATA.mode]: o.mode, [NODE_METADATA.outboundAddress]: o.outboundAddress };
 }
 
+/**
+ * How a sidecar reconnects its ADS stream (issue 14): Envoy's jittered
+ * exponential backoff, capped at 5 s instead of its default 30 s, so after a
+ * control-plane restart no sidecar sleeps long past the port reopening, and
+ * the jitter still spreads 10,000 reconnects over seconds.
+ */
+const XDS_RECONNECT = { retry_back_off: { base_interval: '0.5s', max_interval: '5s' } } as const;
+
 export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
   const metadata = nodeMetadata(o);
   if (o.appPorts && o.appPorts.size > 0) metadata[NODE_METADATA.appPorts] = [...o.appPorts].map(([a, b]) => `${a}=${b}`).join(',');
@@ -124,7 +132,7 @@ export function envoyBootstrap(o: BootstrapOptions): EnvoyBootstrap {
     if (o.serverSpiffeId) validation.match_typed_subject_alt_names = [{ san_type: 'URI', matcher: { exact: o.serverSpiffeId } }];
     xdsCluster.transport_socket = extension('UpstreamTls', { sni: XDS_SERVER_NAME, common_tls_context: { validation_context: validation } });
   }
-  const grpcService: GrpcService = o.tokenFile ? tokenFileGrpcService(o, o.tokenFile) : { envoy_grpc: { cluster_name: XDS_CLUSTER } };
+  const grpcService: GrpcService = o.tokenFile ? tokenFileGrpcService(o, o.tokenFile) : { envoy_grpc: { cluster_name: XDS_CLUSTER, retry_policy: XDS_RECONNECT } };
   if (o.token) grpcService.initial_metadata = [{ key: TOKEN_METADATA_KEY, value: o.token }];
   const staticClusters = o.tokenFile ? [] : [xdsCluster];
   return {

@@ -38,6 +38,22 @@ describe('SotwRequestReader', () => {
     expect(Object.isFrozen(other.resource_names) || other.resource_names.length === 1000).toBe(true);
   });
 
+  it('issue 14: a run that only starts like the previous list, or repeats another type\'s, reads as its own names', () => {
+    const C = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
+    const reader = new SotwRequestReader();
+    const names = Array.from({ length: 50 }, (_, i) => `svc-${i}`);
+    const read = (type_url: string, resource_names: string[]) => reader.read(encodeSotwRequest({ type_url, version_info: 'v', response_nonce: 'n', resource_names }))!;
+    const a = read(T, names);
+    // The same bytes for another type: that type's list, the same shared array.
+    expect(read(C, names).resource_names).toBe(a.resource_names);
+    // Longer (the run goes on past the previous list's bytes), shorter, then the first again.
+    expect(read(T, [...names, 'x']).resource_names).toEqual([...names, 'x']);
+    expect(read(T, names.slice(0, 10)).resource_names).toEqual(names.slice(0, 10));
+    expect(read(T, names).resource_names).toBe(a.resource_names);
+    expect(read(C, names.slice(1)).resource_names).toEqual(names.slice(1));
+    expect(read(T, names).resource_names).toBe(a.resource_names);
+  });
+
   it('issue 16 bug 5: names under a type URL Trellis does not serve are read but never kept or shared', () => {
     const reader = new SotwRequestReader();
     const names = ['x', 'y'];

@@ -18,22 +18,26 @@ import { Interner } from '../interner.ts';
 import { isKnownTypeUrl } from './type-urls.ts';
 import { tooManyEntries } from './request-scan.ts';
 
+/**
+ * A name list and the raw bytes it was read from, shared by every stream that
+ * sent the same bytes: a thousand Envoys subscribing the same thousand EDS
+ * names hold one array and one copy of its 16 KB, not one each.
+ */
 export interface NamesMemo {
-  /** digest of the raw name-list bytes: 20 bytes kept per stream, not the 16 KB list */
-  digest: string;
+  raw: Buffer;
   names: string[];
 }
 
-/**
- * Name lists shared by every stream that sent the same bytes: a thousand
- * Envoys subscribing the same thousand EDS names hold one array.
- */
-const shared = new Interner<string[]>();
+const shared = new Interner<NamesMemo>();
 
-function sharedNames(digest: string, region: Buffer): string[] {
+function sharedNames(region: Buffer): NamesMemo {
+  const digest = createHash('sha1').update(region).digest('base64');
   // Frozen: every stream holding it reads the same array.
-  return shared.intern(digest, () => Object.freeze(decodeNames(region)) as string[]);
+  return shared.intern(digest, () => ({ raw: Buffer.from(region), names: Object.freeze(decodeNames(region)) as string[] }));
 }
+
+/** Tag of resource_names (field 3, length-delimited). */
+const NAMES_TAG = (3 << 3) | 2;
 
 export class SotwRequestReader {
   /**
@@ -55,6 +59,8 @@ export class SotwRequestReader {
     let first = -1;
     let last = -1;
     let count = 0;
+    /** The previous list of some type whose bytes this run repeats (see below). */
+    let repeated: { typeUrl: string; memo: NamesMemo } | undefined;
     while (r.pos < r.len) {
       const tagPos = r.pos;
       const tag = r.uint32();
@@ -64,7 +70,22 @@ export class SotwRequestReader {
       else if (field === 3 && wire === 2) {
         // Names must be one contiguous run for the region compare to mean anything.
         if (first >= 0 && last !== tagPos) return undefined;
-        if (first < 0) first = tagPos;
+        if (first < 0) {
+          first = tagPos;
+          // The usual ACK repeats the stream's last list byte for byte: one
+          // memcmp instead of walking a thousand names and hashing 16 KB
+          // (issue 14: the largest cost of a push to 10,000 streams). The type
+          // comes later in the message, so try each type's previous list; a
+          // byte-equal run at a tag boundary, not followed by another name,
+          // is that list.
+          repeated = this.repeatedRun(bytes, tagPos);
+          if (repeated) {
+            r.pos = tagPos + repeated.memo.raw.length;
+            last = r.pos;
+            count = repeated.memo.names.length;
+            continue;
+          }
+        }
         count++;
         skipBytes(r);
         last = r.pos;
@@ -77,19 +98,25 @@ export class SotwRequestReader {
     let names: string[] = [];
     if (first >= 0 && !isKnownTypeUrl(typeUrl)) {
       names = decodeNames(Buffer.from(bytes.buffer, bytes.byteOffset + first, last - first));
+    } else if (repeated && repeated.typeUrl === typeUrl && last - first === repeated.memo.raw.length) {
+      names = repeated.memo.names;
     } else if (first >= 0) {
-      const region = Buffer.from(bytes.buffer, bytes.byteOffset + first, last - first);
-      const digest = createHash('sha1').update(region).digest('base64');
-      const memo = this.previous.get(typeUrl);
-      if (memo && memo.digest === digest) names = memo.names;
-      else {
-        names = sharedNames(digest, region);
-        this.previous.set(typeUrl, { digest, names });
-      }
+      const memo = sharedNames(Buffer.from(bytes.buffer, bytes.byteOffset + first, last - first));
+      names = memo.names;
+      this.previous.set(typeUrl, memo);
     } else {
       this.previous.delete(typeUrl);
     }
     return { version_info: version, resource_names: names, type_url: typeUrl, response_nonce: nonce };
+  }
+
+  private repeatedRun(bytes: Uint8Array, at: number): { typeUrl: string; memo: NamesMemo } | undefined {
+    for (const [typeUrl, memo] of this.previous) {
+      const end = at + memo.raw.length;
+      if (end > bytes.length || (end < bytes.length && bytes[end] === NAMES_TAG)) continue;
+      if (memo.raw.equals(bytes.subarray(at, end))) return { typeUrl, memo };
+    }
+    return undefined;
   }
 
   /** Forget what a fully decoded request may have changed. */

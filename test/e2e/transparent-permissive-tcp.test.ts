@@ -6,7 +6,8 @@
  * ClientHello from plaintext on the same port, 5432), locked-1 Strict (6379).
  * A client without a sidecar (the node) reaches open-1's port and is refused
  * by locked-1's; each pod's application, a meshed client, reaches the other
- * over mTLS. See test/support/transparent-permissive-main.ts for the
+ * over mTLS, and locked-1's application reaches its own Service through its
+ * sidecar. See test/support/transparent-permissive-main.ts for the
  * topology. Bounded: a handful of connections, every process stopped.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +37,9 @@ describe.skipIf(why !== null)('issue 11: transparent mode, Permissive and Strict
     // Meshed: each reached the other on its mTLS chain (open-1's Permissive port still takes mTLS).
     expect(r.toOpen).toBe('open: meshed\n');
     expect(r.toLocked).toBe('locked: meshed\n');
+    // A pod calling its own Service goes through its sidecar and back in on its own mTLS chain
+    // (before the redirect sent the proxy's own-address connections inbound, the application got raw TLS bytes).
+    expect(r.selfToLocked).toBe('locked: self\n');
     expect(r.open['tcp.inbound_5432.downstream_cx_total']).toBeGreaterThanOrEqual(1);
     expect(r.open[`${inbound}.ssl.handshake`]).toBeGreaterThanOrEqual(1);
     expect(r.locked[`${inbound}.ssl.handshake`]).toBeGreaterThanOrEqual(1);

@@ -8,9 +8,9 @@
  *   locked-1  10.0.0.3, Strict (the default), serves `locked` (tcp, 6379,
  *             ClusterIP 10.96.0.21).
  * Each pod's application is a TCP echo on its port; each pod is also the
- * other's meshed client (a pod's call to its own Service leaves through `lo`,
- * which the redirect does not touch). The node itself is the client without
- * a sidecar. One line `RESULT <json>` says what each call got and what the
+ * other's meshed client, and locked-1 calls its own Service too (its
+ * sidecar's connection to its own pod address comes back through `lo` into
+ * its inbound listener). The node itself is the client without a sidecar. One line `RESULT <json>` says what each call got and what the
  * sidecars counted; then everything started is stopped.
  *
  * argv: <work dir> <pod pids: open,locked> <envoy binary>
@@ -133,12 +133,18 @@ async function main(): Promise<void> {
       last.seen = r;
       return r === 'locked: meshed\n' ? r : undefined;
     });
+    // A pod calling its own Service: through its sidecar, out and back in over mTLS.
+    const selfToLocked = await until('locked-1 → its own Service over the mesh', async (last) => {
+      const r = await meshed(LOCKED, LOCKED, 'self\n');
+      last.seen = r;
+      return r === 'locked: self\n' ? r : undefined;
+    });
     // Without a sidecar (the node): the pod address, as a caller outside the mesh dials it.
     const plainToOpen = await connect(OPEN.ip, OPEN.port, 'no sidecar\n');
     const plainToLocked = await connect(LOCKED.ip, LOCKED.port, 'no sidecar\n');
     const open = await envoyStats(`${OPEN.ip}:15000`, `inbound_${OPEN.port}|15006`);
     const locked = await envoyStats(`${LOCKED.ip}:15000`, `inbound_${LOCKED.port}|15006`);
-    process.stdout.write(`RESULT ${JSON.stringify({ toOpen, toLocked, plainToOpen, plainToLocked, open, locked })}\n`);
+    process.stdout.write(`RESULT ${JSON.stringify({ toOpen, toLocked, selfToLocked, plainToOpen, plainToLocked, open, locked })}\n`);
   } finally {
     procs.killAll();
     await server.stop();

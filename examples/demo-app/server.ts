@@ -33,9 +33,11 @@ function callerOf(xfcc: string | undefined): string | null {
  * Headers an application in the mesh passes on from the request it serves to
  * the calls it makes for it: the W3C trace context and Envoy's request id, so
  * its sidecars' spans join the caller's trace (docs/telemetry.md), and the
- * demo's canary header.
+ * demo's canary header and fault header (examples/demo/README.md: a fault
+ * with `headers: {x-chaos: "on"}` is injected by the caller's sidecar, so the
+ * header must be on the call).
  */
-const FORWARDED = ['traceparent', 'tracestate', 'x-request-id', 'x-canary'] as const;
+const FORWARDED = ['traceparent', 'tracestate', 'x-request-id', 'x-canary', 'x-chaos'] as const;
 
 function forwarded(headers: http.IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rootLogger, useLogFormat } from '../log.ts';
+import type { MeshModel } from '../model/types.ts';
 import { DEMO_PORTS, startDemo, type DemoOptions, type RunningDemo } from '../runtime/demo.ts';
 import { parseArgs } from './args.ts';
 import { errorMessage } from '../errors.ts';
@@ -35,11 +36,17 @@ export function demoSummary(demo: RunningDemo, o: DemoOptions): string {
     `  node ${path.join(repoRoot, 'bin/trellis.js')} stat --admin ${o.adminAddress} --watch   # golden metrics per edge${demo.prometheus ? `, from Prometheus at ${demo.prometheus.url}` : ' (from the sidecars)'}`,
     `  node ${path.join(repoRoot, 'bin/trellis.js')} top --admin ${o.adminAddress}           # per route`,
     demo.jaeger ? `  open ${demo.jaeger.query}   # traces (Jaeger): every request through the mesh (examples/demo/mesh.yaml spec.tracing)` : '',
-    `  edit ${o.meshDir}/intents.yaml (the HTTPRoute's weights, e.g. 50/50) and watch traffic change live`,
+    `  edit ${o.meshDir}/intents.yaml (the ${splitKindOf(demo.server.mesh?.model)}'s weights, e.g. 50/50) and watch traffic change live`,
     '',
     `Logs: ${o.logDir}.  Ctrl-C stops everything.`,
   ];
   return lines.filter((l) => l !== '').join('\n').replace('Try:', '\nTry:') + '\n';
+}
+
+/** What routes recommendation in this mesh folder: the demo's HTTPRoute, or its SMI version's TrafficSplit (examples/smi). */
+export function splitKindOf(model: MeshModel | undefined): 'HTTPRoute' | 'TrafficSplit' {
+  const services = [...(model?.services.values() ?? [])];
+  return services.some((s) => s.routes.length > 0) || !services.some((s) => s.splits.length > 0) ? 'HTTPRoute' : 'TrafficSplit';
 }
 
 /** The ingress gateway's curl lines (examples/demo/ingress.yaml): from outside the mesh, through it, to frontend. */

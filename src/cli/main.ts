@@ -37,7 +37,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
 };
 
 function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`);
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
   return `usage: trellis <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
 }
 
@@ -82,6 +83,13 @@ function exitCodeOf(prefix: string, e: unknown): number {
   process.stderr.write(`${prefix}: ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}\n`);
   return 1;
 }
+
+// A reader that stops early (`trellis install | head`) has what it wanted: exit quietly, not
+// with an unhandled EPIPE's stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(0);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -9,6 +9,8 @@
  * only after `disconnectGraceMs` (default 60 s), so a control-plane upgrade
  * or a short network cut does not take every replica out of its Service.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { errorMessage, OperatorError } from '../errors.ts';
@@ -184,7 +186,7 @@ export class KubeMesh extends SourcedMesh {
 /**
  * `--source kubernetes [--kubeconfig P]`: the named kubeconfig, else the
  * in-cluster service account (inside a pod), else the usual defaults
- * ($KUBECONFIG, ~/.kube/config).
+ * ($KUBECONFIG, ~/.kube/config); none of them is an operator's error.
  */
 export function loadKubeConfig(kubeconfig?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -195,7 +197,12 @@ export function loadKubeConfig(kubeconfig?: string): KubeConfig {
       throw new OperatorError(`kubeconfig ${kubeconfig}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(e)}`);
     }
   } else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else kc.loadFromDefault();
+  else if (process.env.KUBECONFIG || (process.env.HOME && existsSync(path.join(process.env.HOME, '.kube', 'config')))) kc.loadFromDefault();
+  else {
+    // The client's last default is an API server at http://localhost:8080, whose refusal
+    // ("HTTP protocol is not allowed when skipTLSVerify is not set") names nothing to fix.
+    throw new OperatorError('no kubeconfig (no --kubeconfig, $KUBECONFIG unset, no ~/.kube/config, not in a pod): give --kubeconfig K or set $KUBECONFIG');
+  }
   return kc;
 }
 

@@ -89,6 +89,17 @@ describe('faults and limits at a caller (outbound)', () => {
     expect(out.clusters.find((c) => c.name === 'trellis_ratelimit')).toMatchObject({ type: 'STRICT_DNS', load_assignment: { endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '10.1.2.3', port_value: 8081 } } } }] }] } });
   });
 
+  it('an HTTPRoute on the port replaces its splits, not its TrafficPolicy\'s fault and Client-side limits (they were dropped)', () => {
+    const route = 'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web, namespace: demo}\nspec:\n  parentRefs: [{group: "", kind: Service, name: web, port: 8080}]\n  rules:\n  - backendRefs: [{name: web-v1, port: 8080, weight: 90}, {name: web-v2, port: 8080, weight: 10}]\n---\n';
+    const model = meshWith(route + policy('  fault:\n    abort: {percent: 50, httpStatus: 503}\n  rateLimit:\n    local: {requests: 10, unit: second, at: Client}\n    global: {requests: 100, unit: minute, at: Client}\n'), { 'mesh.yaml': RLS });
+    const out = translate(model, envoy('client'));
+    const vh = webVhost(out);
+    expect((vh.routes as Json[]).map((r) => r.name)).toEqual(['httproute/demo/web/0/0']);
+    expect(vh.typed_per_filter_config['envoy.filters.http.fault']).toMatchObject({ abort: { http_status: 503, percentage: { numerator: 500_000, denominator: 'MILLION' } } });
+    expect(vh.typed_per_filter_config['envoy.filters.http.local_ratelimit']).toMatchObject({ token_bucket: { max_tokens: 10, tokens_per_fill: 10, fill_interval: '1s' } });
+    expect(vh.rate_limits).toEqual([{ actions: [{ generic_key: { descriptor_key: 'trellis_policy', descriptor_value: 'demo/web' } }] }]);
+  });
+
   it('proxyless gRPC clients get neither faults nor limits (they run no such filter)', () => {
     const model = meshWith(policy('  fault:\n    abort: {percent: 50, grpcStatus: 14}\n'));
     const out = new Translator().translate(model, proxyContext({ id: 'g', user_agent_name: 'grpc-node-js' }, model));

@@ -180,6 +180,23 @@ spec:
   }
 });
 
+describe('per-route stats (trellis top)', () => {
+  const ROUTE = 'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web, namespace: demo}\nspec:\n  parentRefs: [{group: "", kind: Service, name: web, port: 8080}]\n  rules:\n  - name: split\n    backendRefs: [{name: web-v1, port: 8080, weight: 90}, {name: web-v2, port: 8080, weight: 10}]\n---\n';
+  const stats = (intents: string, kind: ProxyKind = 'envoy') => vhost(deepFreeze(meshWith(intents)), { kind }).routes.map((r) => [r.name, (r as { stat_prefix?: string }).stat_prefix]);
+
+  it('a split\'s routes count under their names, a retry twin under its route\'s', () => {
+    expect(stats(WEIGHTED + policy('retries: {attempts: 2}'))).toEqual([['default/retry', 'default|'], ['default', 'default|']]);
+  });
+
+  it('an HTTPRoute\'s routes too (they had no stats: trellis top showed no traffic for them)', () => {
+    expect(stats(ROUTE + policy('retries: {attempts: 2}'))).toEqual([
+      ['httproute/demo/web/split/0/retry', 'httproute/demo/web/split/0|'],
+      ['httproute/demo/web/split/0', 'httproute/demo/web/split/0|'],
+    ]);
+    expect(stats(ROUTE, 'proxyless')).toEqual([['httproute/demo/web/split/0', undefined]]);
+  });
+});
+
 describe('outboundRouteConfiguration', () => {
   it('a virtual host per HTTP port (TCP ports have none), the first HTTP port is the default one, domains unique', () => {
     const model = deepFreeze(meshWith(GROUP + CANARY + WEIGHTED, { 'other.yaml': OTHER }));

@@ -134,9 +134,14 @@ export function virtualHost(
 ): VirtualHost {
   const policy = port.policy;
   const vhost = { name: virtualHostName(service.namespace, service.name, port.port), domains: domainsFor(service, port.port, options.callerNamespace, options.isDefaultPort) };
-  // Gateway API routes attached to this port replace its TrafficSplits (mesh-routes.ts).
+  // Gateway API routes attached to this port replace its TrafficSplits (mesh-routes.ts), not its
+  // TrafficPolicy's per-route stats, fault and Client-side limits (portLimits).
   const gatewayRoutes = applicableRoutes(service, port.port, options.callerNamespace);
-  if (gatewayRoutes.length > 0) return { ...vhost, routes: meshRoutes(gatewayRoutes, port.policy, options.kind) };
+  if (gatewayRoutes.length > 0) {
+    // A mesh route's name ends in its match index (names.ts meshRouteName), so `/retry` at its end is always the retry twin.
+    const routes = meshRoutes(gatewayRoutes, port.policy, options.kind).map((r) => withStats(r, r.name!.replace(/\/retry$/, ''), options.kind));
+    return portLimits({ ...vhost, routes }, policy, options.kind);
+  }
   // A split takes this port only if a backend with weight > 0 has it: one whose only
   // backends here weigh 0 would be weighted_clusters with no clusters, which Envoy and
   // gRPC reject (NACKing the whole RouteConfiguration); the root service keeps the port.
@@ -164,13 +169,22 @@ export function virtualHost(
     );
   }
   specs.push({ name: DEFAULT_ROUTE, matchFor: smiMatch(undefined), action: defaultAction, timeouts: policy?.timeouts, retries: policy?.retries });
-  const vh: VirtualHost = {
-    ...vhost,
-    // Sidecars keep per-route stats under the route's name (translate/stats.ts); gRPC clients keep none.
-    routes: specs.flatMap((s) => envoyRoutes(s, policy, options.kind).map((r) => (options.kind === 'envoy' ? { ...r, stat_prefix: routeStatPrefix(s.name) } : r))),
-  };
-  // The port's own fault and Client-side limits; gRPC clients run neither filter.
-  const limits = options.kind === 'envoy' && policy ? clientSide(policy) : undefined;
+  const routes = specs.flatMap((s) => envoyRoutes(s, policy, options.kind).map((r) => withStats(r, s.name, options.kind)));
+  return portLimits({ ...vhost, routes }, policy, options.kind);
+}
+
+/**
+ * Sidecars keep per-route stats under the route's name (translate/stats.ts,
+ * `trellis top`), a retry twin (`<name>/retry`) under its route's; gRPC
+ * clients keep none.
+ */
+function withStats(r: Route, statName: string, kind: ProxyKind): Route {
+  return kind === 'envoy' ? { ...r, stat_prefix: routeStatPrefix(statName) } : r;
+}
+
+/** The port's own fault and Client-side limits; gRPC clients run neither filter. */
+function portLimits(vh: VirtualHost, policy: EffectivePolicy | undefined, kind: ProxyKind): VirtualHost {
+  const limits = kind === 'envoy' && policy ? clientSide(policy) : undefined;
   if (limits?.global) vh.rate_limits = globalRateLimits(limits.global);
   const perFilter = limits && perFilterConfig({ ...limits, direction: 'outbound' });
   if (perFilter) vh.typed_per_filter_config = perFilter;

@@ -77,8 +77,8 @@ describe('issue 16 bug 12: commands whose stdout is data log to stderr', () => {
     expect(docs.map((d) => (d.toJS() as { kind?: string }).kind)).toContain('Deployment');
   });
 
-  it('trellis validate: stdout holds only diagnostics (for the demo, the one warning of a checkout: the ingress certificate `trellis demo` writes)', async () => {
-    expect(await stdoutOf('validate', ['validate', DEMO])).toMatch(/^\S+\/ingress\.yaml:\d+: Gateway demo\/ingress: \S+: warning: Secret "ingress-tls" does not exist in namespace "demo"\n$/);
+  it('trellis validate: stdout holds only diagnostics (for the demo, the one warning of a checkout where the demo never ran: the ingress certificate `trellis demo` writes)', async () => {
+    expect(await stdoutOf('validate', ['validate', DEMO])).toMatch(/^(?:\S+\/ingress\.yaml:\d+: Gateway demo\/ingress: \S+: warning: Secret "ingress-tls" does not exist in namespace "demo"\n)?$/);
   });
 
   describe('against a running server', () => {

@@ -5,7 +5,7 @@
  * trace, whichever command it comes from. The real binary, as an operator
  * runs it.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -64,6 +64,23 @@ describe('trellis exit codes', () => {
     expect(r.stderr).toMatch(stderr);
     if (usage) expect(r.stderr).toMatch(usage);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('a reader that stops early (trellis install | head): exit 0, no EPIPE stack trace', async () => {
+    const child = spawn(process.execPath, [BIN, 'install'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
+    expect(code).toBe(0);
+  });
+
+  it('--help: each command apart from its summary, the longest name too', async () => {
+    const r = await trellis(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}workload-certs {2,}write /m);
+    expect(r.stdout).toMatch(/^ {2}ca {2,}the mesh CA/m);
   });
 
   it('serve --help lists its options, --max-delay-ms among them', async () => {

@@ -20,7 +20,8 @@ export function useSmiIntents(dir: string): void {
 /** A temp copy of examples/demo with the SMI intents, which the test may edit. */
 export function smiDemoCopy(prefix = 'trellis-smi-demo-'): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  cpSync(DEMO_DIR, dir, { recursive: true });
+  // As a checkout holds it: without the ingress certificate a `trellis demo` run writes to local/ (git-ignored).
+  cpSync(DEMO_DIR, dir, { recursive: true, filter: (src) => src !== path.join(DEMO_DIR, 'local', 'ingress-tls.yaml') });
   useSmiIntents(dir);
   return dir;
 }

@@ -153,6 +153,9 @@ export function explain(input: ExplainInput): Explanation {
   const routeName = String(route.name ?? `#${index}`);
   const intentOfRoute = /^(split|policy)\/([^/]+)\//.exec(routeName);
   if (intentOfRoute) cite(intentOfRoute[1] === 'split' ? 'TrafficSplit' : 'TrafficPolicy', vhostNs, intentOfRoute[2]!, `route ${routeName}`);
+  // names.ts meshRouteName: `<kind>/<ns>/<route>/<rule>/<match>`; its namespace may differ from the service's (a consumer route).
+  const meshRoute = /^(httproute|grpcroute)\/([^/]+)\/([^/]+)\//.exec(routeName);
+  if (meshRoute) cite(meshRoute[1] === 'httproute' ? 'HTTPRoute' : 'GRPCRoute', meshRoute[2]!, meshRoute[3]!, `route ${routeName}: its match, backends and weights`);
   const applying = (kind: string) => input.intents.filter((i) => i.kind === kind && i.appliesTo?.some((t) => t.namespace === vhostNs && t.service === vhostService && t.port === Number(vhostPort)));
   for (const p of applying('TrafficPolicy')) {
     const what = intentOfRoute?.[1] === 'policy' ? `what route ${routeName} does not override, and the cluster settings` : `timeout and retries of route ${routeName}, and the cluster settings`;
@@ -160,7 +163,8 @@ export function explain(input: ExplainInput): Explanation {
   }
   const action = route.route as Json | undefined;
   // A canary's or an override's route names its intent; the weights of any other route are the split without matches'.
-  if (intentOfRoute?.[1] !== 'split' && action?.weighted_clusters) {
+  // A Gateway API route's weights are its own: a TrafficSplit does not apply to a service a route has taken over.
+  if (intentOfRoute?.[1] !== 'split' && !meshRoute && action?.weighted_clusters) {
     for (const sp of applying('TrafficSplit')) cite('TrafficSplit', sp.namespace, sp.name, `weights of route ${routeName}`);
   }
   if (!action) throw new ExplainError(`route ${routeName} of ${String(vhost.name)} is not a forwarding route (${Object.keys(route).filter((k) => k !== 'match' && k !== 'name').join(', ')})`);

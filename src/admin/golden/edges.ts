@@ -127,9 +127,19 @@ function statsOf(c: Counters, windowSeconds: number | null): EdgeStats {
     failures,
     successRate: requests > 0 ? successes / requests : null,
     rps: windowSeconds && windowSeconds > 0 ? requests / windowSeconds : null,
-    latencyMs: requests > 0 && c.buckets.size > 0 ? { p50: quantile(0.5, c.buckets), p90: quantile(0.9, c.buckets), p95: quantile(0.95, c.buckets), p99: quantile(0.99, c.buckets) } : null,
+    latencyMs: requests > 0 && timed(c.buckets) ? { p50: quantile(0.5, c.buckets), p90: quantile(0.9, c.buckets), p95: quantile(0.95, c.buckets), p99: quantile(0.99, c.buckets) } : null,
     tcp: { connections: round(c.connections), bytesSent: round(c.bytesSent), bytesReceived: round(c.bytesReceived) },
   };
+}
+
+/**
+ * Some request was timed in the window. Envoy writes its histograms at each
+ * stats flush (every 5 s), its counters at once: requests seen a moment ago
+ * can have no latency yet, and then there is none to show (not NaN, which
+ * JSON turns into null).
+ */
+function timed(buckets: ReadonlyMap<number, number>): boolean {
+  return Math.max(0, ...buckets.values()) > 0;
 }
 
 /** Prometheus's increase() is a float; counts read from sidecars are whole. */

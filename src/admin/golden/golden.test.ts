@@ -60,6 +60,15 @@ describe('issue 12: golden metrics per edge', () => {
     expect(text).not.toMatch(/0\.00%/);
   });
 
+  it('requests counted before their latency is (Envoy writes histograms at each stats flush): no latency, and the table says so rather than crash', () => {
+    const text = `envoy_cluster_upstream_rq_xx{envoy_response_code_class="2",${L}} 25\nenvoy_cluster_upstream_rq_time_bucket{${L},le="5"} 0\nenvoy_cluster_upstream_rq_time_bucket{${L},le="+Inf"} 0`;
+    const [e] = edgesOf(parsePrometheusText(text), { byRoute: false, windowSeconds: 60 });
+    expect(e).toMatchObject({ requests: 25, successRate: 1, latencyMs: null });
+    // what `trellis stat` formats: the admin API's JSON
+    const read = JSON.parse(JSON.stringify({ status: 'ok', source: 'prometheus', at: '', windowSeconds: 60, edges: [e!] }));
+    expect(formatStatTable(read, { byRoute: false, what: 'the mesh' })).toMatch(/frontend\s+ratings\.demo:8080\s+100\.00%\s+0\.4rps\s+-\s+-\s+-\s+25/);
+  });
+
   it('the Prometheus query counts a series that appeared inside the window whole, and a reset from zero', () => {
     expect(increaseQuery('m', 60)).toBe('((m - m offset 60s) >= 0) or m');
   });

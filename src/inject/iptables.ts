@@ -3,7 +3,7 @@
  * bypass the sidecar (from the Services that select the pod), and the
  * iptables script the `trellis-iptables` init container runs.
  */
-import { INBOUND_PORT, OUTBOUND_PORT, PROXY_PORTS, PROXY_UID, type InjectOptions, type Json } from './options.ts';
+import { INBOUND_PASSTHROUGH_SOURCE, INBOUND_PORT, OUTBOUND_PORT, PROXY_PORTS, PROXY_UID, type InjectOptions, type Json } from './options.ts';
 
 /** One pod (template) and the Services of the same input that may select it. */
 export interface InboundContext {
@@ -62,8 +62,9 @@ export interface IptablesPlan {
  * The redirect, as a shell script for the init container: one
  * iptables-restore transaction on the nat table (IPv4). Outbound: every TCP
  * connection the pod opens goes to the sidecar's outbound listener (15001,
- * original_dst), except the sidecar's own (uid 1337; its connections to the
- * pod's own address, a call to its own Service, go to the inbound listener), loopback, DNS over TCP,
+ * original_dst), except the sidecar's own (uid 1337: those to its own pod's
+ * address go to its inbound listener, but for the inbound passthrough's,
+ * from INBOUND_PASSTHROUGH_SOURCE), loopback, DNS over TCP,
  * the xDS port and what --exclude-outbound-* name. Inbound: every TCP
  * connection to the pod goes to the sidecar's inbound listener (15006,
  * original_dst, one filter chain per targetPort), except from the node
@@ -79,11 +80,11 @@ export function iptablesScript(p: IptablesPlan): string {
     '-A OUTPUT -p tcp -j TRELLIS_OUTPUT',
     ...[...new Set([...PROXY_PORTS, ...p.excludeInboundPorts])].map((port) => `-A TRELLIS_INBOUND -p tcp --dport ${port} -j RETURN`),
     `-A TRELLIS_INBOUND -p tcp -j REDIRECT --to-ports ${INBOUND_PORT}`,
-    // A pod calling its own Service: the sidecar's mTLS connection to its own pod address leaves
-    // through lo as the proxy uid; without this rule it would reach the application raw (TLS
-    // bytes on a plaintext port). Sent to the inbound listener instead, it is terminated there
-    // like any caller's; the sidecar's own hop to the application goes to 127.0.0.1, not matched.
-    `-A TRELLIS_OUTPUT -p tcp -o lo ! -d 127.0.0.1/32 -m owner --uid-owner ${PROXY_UID} -j REDIRECT --to-ports ${INBOUND_PORT}`,
+    // The sidecar calling its own pod (a Service whose endpoint is this pod) goes through its
+    // inbound listener: left alone, its mTLS would reach the application raw (TLS bytes on a
+    // plaintext port). The inbound passthrough's own hop leaves from its source and is let through.
+    `-A TRELLIS_OUTPUT -o lo -s ${INBOUND_PASSTHROUGH_SOURCE}/32 -j RETURN`,
+    `-A TRELLIS_OUTPUT -p tcp -o lo ! -d 127.0.0.0/8 -m owner --uid-owner ${PROXY_UID} -j REDIRECT --to-ports ${INBOUND_PORT}`,
     `-A TRELLIS_OUTPUT -m owner --uid-owner ${PROXY_UID} -j RETURN`,
     '-A TRELLIS_OUTPUT -o lo -j RETURN',
     '-A TRELLIS_OUTPUT -d 127.0.0.0/8 -j RETURN',

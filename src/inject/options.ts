@@ -6,7 +6,7 @@
  * on these, so they are written once, here.
  */
 // The sidecar contract (ports, uid, token and bootstrap paths) is decided in translate/sidecar.ts.
-export { ADMIN_PORT, BOOTSTRAP_DIR, BOOTSTRAP_PATH, INBOUND_PORT, OUTBOUND_PORT, PROXY_PORTS, PROXY_UID, READY_PATH, SCRAPE_ANNOTATIONS, STATS_PATH, STATS_PORT, TOKEN_DIR, TOKEN_FILE_NAME, TOKEN_PATH } from '../translate/sidecar.ts';
+export { ADMIN_PORT, BOOTSTRAP_DIR, BOOTSTRAP_PATH, INBOUND_PASSTHROUGH_SOURCE, INBOUND_PORT, OUTBOUND_PORT, PROXY_PORTS, PROXY_UID, READY_PATH, SCRAPE_ANNOTATIONS, STATS_PATH, STATS_PORT, TOKEN_DIR, TOKEN_FILE_NAME, TOKEN_PATH } from '../translate/sidecar.ts';
 
 export const ENVOY_IMAGE = 'envoyproxy/envoy:v1.38.3';
 export const INJECTED_ANNOTATION = 'trellis.io/injected';

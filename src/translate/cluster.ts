@@ -102,7 +102,7 @@ export function inboundCluster(options: { name: string; address: string; port: n
   return cluster;
 }
 
-/** Transparent mode: connections to addresses outside the mesh go where they were going. */
-export function passthroughCluster(name: string): Cluster {
-  return { name, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '1s' };
+/** Transparent mode: connections to addresses outside the mesh go where they were going (`source`: the address they leave from). */
+export function passthroughCluster(name: string, source?: string): Cluster {
+  return { name, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '1s', ...(source ? { upstream_bind_config: { source_address: { address: source, port_value: 0 } } } : {}) };
 }

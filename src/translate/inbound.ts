@@ -7,17 +7,17 @@
  */
 import type { AccessRule, MeshModel, RequestAuthn, ServedPort, Workload } from '../model/types.ts';
 import { claimRbacFilter } from './claim-rbac.ts';
-import { inboundCluster } from './cluster.ts';
+import { inboundCluster, passthroughCluster } from './cluster.ts';
 import type { HttpFiltersByRole } from './http-filters.ts';
 import { jwksClusters, jwtAuthnFilter } from './jwt-authn.ts';
 import { inboundListener, transparentInboundListener, type InboundChain } from './listeners.ts';
 import type { MemoTables } from './memo.ts';
-import { INBOUND_LISTENER, inboundClusterName, inboundFilterChainName, inboundListenerName, PASSTHROUGH_CLUSTER } from './names.ts';
+import { INBOUND_LISTENER, inboundClusterName, inboundFilterChainName, inboundListenerName, INBOUND_PASSTHROUGH_CLUSTER } from './names.ts';
 import type { ProxyContext } from './proxy.ts';
 import { rbacFilter } from './rbac.ts';
 import type { ProxyResources } from './resources.ts';
 import { inboundRules } from './scope.ts';
-import { INBOUND_PORT } from './sidecar.ts';
+import { INBOUND_PASSTHROUGH_SOURCE, INBOUND_PORT } from './sidecar.ts';
 import { inboundTcpChains, inboundTcpFilters, inboundTcpListener } from './tcp-listeners.ts';
 import type { HcmTelemetry } from './telemetry.ts';
 
@@ -123,6 +123,7 @@ function transparentInbound(memo: MemoTables, { model, proxy, w, served, rules, 
     });
   }
   inboundJwksClusters(memo, chains.map((c) => c.authentication), out);
+  out.clusters.push(memo.clusters.get([INBOUND_PASSTHROUGH_CLUSTER], () => passthroughCluster(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_SOURCE)));
   const rls = chains.some((c) => c.limits) ? model.mesh.rateLimitService : undefined;
   out.listeners.push(
     // `chains` carries each chain's RBAC ports: two workloads with one identity may serve one port under different service ports.
@@ -139,7 +140,7 @@ function transparentInbound(memo: MemoTables, { model, proxy, w, served, rules, 
           }
           return { ...c, filters, acceptPlaintext: w.mtls === 'permissive', ...(protocol === 'auto' ? { tcpFilters: tcp() } : {}) };
         }),
-        passthroughCluster: PASSTHROUGH_CLUSTER,
+        passthroughCluster: INBOUND_PASSTHROUGH_CLUSTER,
         rateLimitService: rls,
         telemetry,
       }),

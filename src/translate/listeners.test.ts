@@ -189,7 +189,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
       expect(hcmOf(c).http_filters.at(-1).name).toBe('envoy.filters.http.router');
     }
     // Not a mesh port: through to the application as it is; 15006 itself: refused (it would loop).
-    expect(l.default_filter_chain).toMatchObject({ name: 'passthrough', filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { cluster: 'passthrough' } }] });
+    expect(l.default_filter_chain).toMatchObject({ name: 'passthrough', filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { cluster: 'inbound-passthrough' } }] });
     const direct = (l.filter_chains as Json[]).find((c) => c.name === 'inbound-direct')!;
     expect(direct.filter_chain_match).toEqual({ destination_port: INBOUND_PORT });
     expect(direct.filters.map((f: Json) => f.name)).toEqual(['envoy.filters.network.rbac', 'envoy.filters.network.tcp_proxy']);
@@ -199,6 +199,8 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
     const inbound = Object.fromEntries(out.clusters.filter((c) => String(c.name).startsWith('inbound:')).map((c) => [c.name, upstreamOf(c)]));
     expect(inbound).toEqual(clusters);
     expect(out.clusters.find((c) => c.name === 'passthrough')).toMatchObject({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' });
+    // The inbound passthrough leaves from 127.0.0.6, which the redirect lets through (its own pod's address would come back here).
+    expect(out.clusters.find((c) => c.name === 'inbound-passthrough')).toMatchObject({ type: 'ORIGINAL_DST', upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } });
 
     // Valid protos, known enums, every referenced cluster present.
     const enc = encodeAll(out);
@@ -213,7 +215,7 @@ describe('transparent mode: one inbound listener on 15006, one filter chain per 
     const l = out.listeners.find((x) => x.name === 'inbound') as Json;
     expect(l.filter_chains.map((c: Json) => c.name)).toEqual(['inbound-direct']);
     expect(l.default_filter_chain.name).toBe('passthrough');
-    expect(out.clusters.filter((c) => String(c.name).startsWith('inbound'))).toEqual([]);
+    expect(out.clusters.filter((c) => String(c.name).startsWith('inbound')).map((c) => c.name)).toEqual(['inbound-passthrough']);
   });
 
   it('memo: equal inputs give the same listener; same identity with other ports or targets does not', () => {

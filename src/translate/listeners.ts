@@ -47,11 +47,12 @@ function originalDst(): ListenerFilter {
  * route configuration, with the fault and rate limit filters `features` asks
  * for (http-filters.ts), and the access log and tracing of `telemetry`.
  */
-export function outboundHcm(features: LimitFeatures = {}, telemetry: HcmTelemetry = {}): Filter {
+/** `route`: the shared one by Host, or (transparent mode) a ClusterIP's own (http-destinations.ts). */
+export function outboundHcm(features: LimitFeatures = {}, telemetry: HcmTelemetry = {}, route = OUTBOUND_ROUTE): Filter {
   return extension('HttpConnectionManager', {
     stat_prefix: OUTBOUND_STAT_PREFIX,
     codec_type: 'AUTO',
-    rds: { route_config_name: OUTBOUND_ROUTE, config_source: adsConfigSource() },
+    rds: { route_config_name: route, config_source: adsConfigSource() },
     upgrade_configs: upgrades(),
     // gRPC status per destination cluster (cluster.<stat name>.grpc.{success,failure,total}): a gRPC
     // call that fails answers HTTP 200, so golden metrics need it (translate/stats.ts). No per-method

@@ -137,6 +137,8 @@ export function inboundFilterChainName(port: number): string {
  * itself is refused (`inbound-direct`), since passing it through would loop.
  */
 export const INBOUND_PASSTHROUGH_CHAIN = 'passthrough';
+/** Their cluster: ORIGINAL_DST from sidecar.ts INBOUND_PASSTHROUGH_SOURCE, which the redirect lets through. */
+export const INBOUND_PASSTHROUGH_CLUSTER = 'inbound-passthrough';
 export const INBOUND_DIRECT_CHAIN = 'inbound-direct';
 
 /** Stat prefixes of those two chains' TCP proxies (and the refusing RBAC filter): `tcp.inbound_passthrough.*`. */
@@ -236,6 +238,20 @@ export function tcpStatPrefix(listenerOrChain: string): string {
  */
 export function directClusterName(namespace: string, service: string, port: number): string {
   return `${outboundClusterName(namespace, service, port)}/direct`;
+}
+
+/**
+ * Transparent mode, HTTP service ports routed by the address dialled
+ * (http-destinations.ts): `http:svc.ns:port` for the ClusterIP (its route
+ * configuration `outbound/svc.ns:port`), `http:svc.ns:port/endpoints:<targetPort>`
+ * for the pods' own addresses.
+ */
+export function outboundHttpChainName(namespace: string, service: string, port: number, endpointPort?: number): string {
+  return `http:${outboundClusterName(namespace, service, port)}${endpointPort !== undefined ? `/endpoints:${endpointPort}` : ''}`;
+}
+
+export function destinationRouteName(namespace: string, service: string, port: number): string {
+  return `${OUTBOUND_ROUTE}/${outboundClusterName(namespace, service, port)}`;
 }
 
 /**

@@ -15,6 +15,7 @@ import { outboundClusterName, outboundClusterStatName, upstreamSni, zonalEndpoin
 import { proxylessUpstreamTls } from './proxyless-security.ts';
 import { httpPorts } from './routes.ts';
 import { portDigest, type scopeOf } from './signature.ts';
+import type { HttpDestinations } from './http-destinations.ts';
 import { tcpPorts, type TcpPort, type transparentTcpDestinations } from './tcp-outbound.ts';
 
 export type Scope = ReturnType<typeof scopeOf>;
@@ -23,6 +24,8 @@ export interface ScopeFacts {
   features: LimitFeatures;
   tcpPorts: TcpPort[];
   transparent?: ReturnType<typeof transparentTcpDestinations>;
+  /** Transparent mode's HTTP destinations (http-destinations.ts), after the TCP ones. */
+  transparentHttp?: HttpDestinations;
 }
 
 export interface OutboundBlock {

@@ -54,6 +54,16 @@ export const PROXY_PORTS: readonly number[] = [ADMIN_PORT, OUTBOUND_PORT, INBOUN
 export const PROXY_UID = 1337;
 
 /**
+ * Transparent mode: the source address of the inbound passthrough's
+ * connections to the application (a port the mesh does not serve). The
+ * redirect sends the sidecar's own connections to its pod's address (a call
+ * to a Service whose endpoint is this very pod) back through the inbound
+ * listener, so they meet mTLS as from any other pod; connections from this
+ * address are let through, or the passthrough would come back around.
+ */
+export const INBOUND_PASSTHROUGH_SOURCE = '127.0.0.6';
+
+/**
  * Where the pod's projected service-account token (audience identity/
  * token-review.ts DEFAULT_TOKEN_AUDIENCE) is mounted, and its file:
  * `trellis bootstrap --token-file` reads it there.

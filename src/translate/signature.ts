@@ -15,7 +15,9 @@
  * in a proxy's own resources. (Facts derived from endpoints, such as a
  * service's identities or a workload's zone, are in; so are a TCP port's
  * endpoint addresses, which transparent mode's outbound filter chains match
- * on: tcp-outbound.ts.)
+ * on: tcp-outbound.ts; and for a transparent-mode sidecar only, the HTTP
+ * ports' endpoint addresses, which its chains match on too:
+ * http-destinations.ts.)
  */
 import { createHash } from 'node:crypto';
 import type { AccessRule, MeshGateway, MeshModel, MeshService, MeshSettings, ServicePort, Workload } from '../model/types.ts';
@@ -128,6 +130,15 @@ function contextJson(context: Omit<ProxyContext, 'workload'>): string {
   return JSON.stringify(Object.entries(context).map(([k, v]: [string, unknown]) => [k, v instanceof Map ? [...v] : v]));
 }
 
+const httpAddressDigests = new WeakMap<object, string>();
+
+/** The HTTP ports' endpoint addresses of a scope: what a transparent-mode sidecar's outbound chains match (http-destinations.ts). */
+function httpAddressesDigest(scope: { services: readonly MeshService[] }): string {
+  return once(httpAddressDigests, scope, () =>
+    hash(scope.services.flatMap((s) => s.ports.filter((p) => p.protocol !== 'tcp' && p.protocol !== 'auto').map((p) => JSON.stringify(p.endpoints.map((e) => `${e.address}:${e.port}`))))),
+  );
+}
+
 export function proxySignature(model: MeshModel, proxy: ProxyContext): string {
   const { workload: w, gateway, ...context } = proxy;
   if (gateway) {
@@ -140,10 +151,12 @@ export function proxySignature(model: MeshModel, proxy: ProxyContext): string {
     ].join('|');
   }
   const rules = w && inboundRules(model, w);
+  const scope = scopeOf(model, proxy);
   return [
     contextJson(context),
     once(meshDigests, model.mesh, () => hash([JSON.stringify(model.mesh)])),
-    scopeOf(model, proxy).digest,
+    scope.digest,
+    proxy.kind === 'envoy' && proxy.mode === 'transparent' ? httpAddressesDigest(scope) : '-',
     w ? once(workloadDigests, w, () => hash([JSON.stringify(w)])) : '-',
     rules ? once(rulesDigests, rules, () => hash([JSON.stringify(rules)])) : '-',
     // Every sidecar may call every ExternalService (or is refused it by its own config): egress.ts.

@@ -95,8 +95,8 @@ describe('Translator.translate: every output is valid Envoy config, from a froze
   const cases: { name: string; mesh: string; node: NodeLike; counts: { clusters: number; endpoints: number; listeners: number; routes: number } }[] = [
     // 4 services × 2 HTTP ports = 8 outbound clusters; web-v1 serves web and web-v1 (ports 8080, 9090): 2 inbound.
     { name: 'permissive, envoy sidecar, explicit', mesh: INTENTS, node: envoy('demo/web-v1'), counts: { clusters: 10, endpoints: 8, listeners: 3, routes: 1 } },
-    // Transparent: one inbound listener (web and web-v1 both target 8080 and 9090: two chains, two clusters) and the passthrough cluster.
-    { name: 'permissive, envoy sidecar, transparent', mesh: INTENTS, node: envoy('demo/web-v1', TRANSPARENT), counts: { clusters: 12, endpoints: 8, listeners: 2, routes: 1 } },
+    // Transparent: one inbound listener (web and web-v1 both target 8080 and 9090: two chains, two clusters), the passthrough clusters (outbound; inbound, from 127.0.0.6), and the `/direct` clusters of the HTTP ports whose pods are dialled by address (http-destinations.ts).
+    { name: 'permissive, envoy sidecar, transparent', mesh: INTENTS, node: envoy('demo/web-v1', TRANSPARENT), counts: { clusters: 15, endpoints: 8, listeners: 2, routes: 1 } },
     { name: 'permissive, envoy without inbound ports (client)', mesh: INTENTS, node: envoy('demo/client'), counts: { clusters: 8, endpoints: 8, listeners: 1, routes: 1 } },
     // Proxyless: 8 ports × 4 host forms (the short name too, same namespace).
     { name: 'permissive, proxyless gRPC', mesh: INTENTS, node: grpc('demo/client'), counts: { clusters: 8, endpoints: 8, listeners: 32, routes: 1 } },

@@ -17,6 +17,7 @@ import { explicitExternalListeners } from './egress-explicit.ts';
 import { passthroughCluster } from './cluster.ts';
 import { gatewayResources } from './gateway/proxy.ts';
 import type { LimitFeatures } from './http-filters.ts';
+import { destinationRouteConfiguration, httpDestinationChains, transparentHttpDestinations, type HttpDestinations } from './http-destinations.ts';
 import { inboundResources } from './inbound.ts';
 import { rateLimitCluster } from './limits.ts';
 import { outboundHcm, outboundListener } from './listeners.ts';
@@ -29,7 +30,7 @@ import { outboundRouteConfiguration } from './routes.ts';
 import { ScopeShared, type Scope } from './scope-shared.ts';
 import { portDigest, scopeOf } from './signature.ts';
 import { directCluster, outboundTcpChains, outboundTcpListener, type TcpDestination } from './tcp-listeners.ts';
-import { explicitTcpListeners, heldPorts, refusesSome, transparentTcpDestinations } from './tcp-outbound.ts';
+import { explicitTcpListeners, heldPorts, refusesSome, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
 import { hcmTelemetry, tracingCluster, type HcmTelemetry } from './telemetry.ts';
 
 export type { ProxyResources } from './resources.ts';
@@ -82,6 +83,7 @@ export class Translator {
       const tracing = model.mesh.tracing;
       if (tracing) out.clusters.push(this.memo.clusters.get([TRACING_CLUSTER, tracing.collector], () => tracingCluster(tracing)));
       const tcpChains = this.tcpOutbound(proxy, scope, rls, own, features, telemetry.outbound, out);
+      const httpDestinations = transparent ? this.httpOutbound(model, scope, rls, own, tcpChains, callerNamespace, out) : undefined;
       for (const es of model.externalServices.values()) {
         if (mayReach(model, es, own)) out.clusters.push(...this.memo.externalClusters.get([es], () => externalClusters(es)));
       }
@@ -92,7 +94,7 @@ export class Translator {
         this.explicitEgress(model, proxy, scope, rls, own, out);
       }
       out.listeners.push(
-        this.memo.listeners.get([OUTBOUND_LISTENER, proxy.outbound, egressKey, features, tcpChains, telemetry.outbound], () =>
+        this.memo.listeners.get([OUTBOUND_LISTENER, proxy.outbound, egressKey, features, tcpChains, httpDestinations, telemetry.outbound], () =>
           outboundListener({
             name: OUTBOUND_LISTENER,
             address: proxy.outbound.address,
@@ -100,7 +102,10 @@ export class Translator {
             transparent,
             features,
             telemetry: telemetry.outbound,
-            tcpChains: tcpChains.flatMap((d) => outboundTcpChains(d, outboundHcm(features, telemetry.outbound))),
+            tcpChains: [
+              ...tcpChains.flatMap((d) => outboundTcpChains(d, outboundHcm(features, telemetry.outbound))),
+              ...(httpDestinations ? httpDestinationChains(httpDestinations, (route) => outboundHcm(features, telemetry.outbound, route)) : []),
+            ],
             detectPorts: tcpChains.filter((d) => d.detect).map((d) => d.port),
             ...(transparent
               ? { egress: { chains: externalChains(model, own), defaultChain: egressDefaultChain(model.mesh.egress), listenerFilters: egressListenerFilters(), accessLog: egressHttpAccessLog() } }
@@ -143,12 +148,32 @@ export class Translator {
     }
     const { chains, direct } = (facts.transparent ??= transparentTcpDestinations(ports));
     if (chains.some((c) => refusesSome(c.cluster))) refused();
-    for (const { service: s, port: p } of direct) {
+    this.directClusters(direct, own, out);
+    return chains;
+  }
+
+  /**
+   * Transparent mode: HTTP service ports by the address dialled
+   * (http-destinations.ts): a route configuration per ClusterIP and port,
+   * and the `/direct` clusters the pods' own addresses go to.
+   */
+  private httpOutbound(model: MeshModel, scope: Scope, rls: RateLimitService | undefined, own: string | undefined, tcp: TcpDestination[], callerNamespace: string | undefined, out: ProxyResources): HttpDestinations {
+    const facts = this.shared.scopeFacts(scope, rls);
+    const d = (facts.transparentHttp ??= transparentHttpDestinations(scope.services, tcp));
+    for (const f of d.frontends) {
+      out.routes.push(this.memo.routes.get([f.route, callerNamespace, scope.digest], () => destinationRouteConfiguration(model, f.route, f.service, f.port, callerNamespace)));
+    }
+    this.directClusters(d.direct, own, out);
+    return d;
+  }
+
+  /** Transparent mode: the `/direct` clusters (a pod dialled by its own address) of these ports, with their service's mTLS. */
+  private directClusters(ports: readonly TcpPort[], own: string | undefined, out: ProxyResources): void {
+    for (const { service: s, port: p } of ports) {
       const name = directClusterName(s.namespace, s.name, p.port);
       const tls = { peerIdentities: own ? s.identities : [], sni: upstreamSni(s.namespace, s.name) };
       out.clusters.push(this.memo.clusters.get([name, portDigest(p), tls], () => directCluster({ name, port: p, tls })));
     }
-    return chains;
   }
 
   /**

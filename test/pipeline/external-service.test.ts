@@ -107,6 +107,8 @@ ${indent(pki.caPem)}
   it('transparent: TLS by SNI and port, TCP by port and addresses, HTTP by http_inspector; undeclared passes through', () => {
     const { listener, vhosts, cluster } = sidecar(PAYMENTS + DB, 'demo/client', 'transparent');
     expect(listener.listener_filters.map((f: Json) => f.name)).toEqual(['envoy.filters.listener.original_dst', 'envoy.filters.listener.tls_inspector', 'envoy.filters.listener.http_inspector']);
+    // The HTTP ports' chains by address (src/translate/http-destinations.test.ts) left aside.
+    listener.filter_chains = listener.filter_chains.filter((c: Json) => !String(c.name).startsWith('http:'));
     expect(listener.filter_chains.map((c: Json) => [c.name, c.filter_chain_match, c.filters[0].typed_config.cluster ?? 'hcm'])).toEqual([
       ['external/db.example.test:5432', { destination_port: 5432, prefix_ranges: [{ address_prefix: '192.0.2.10', prefix_len: 32 }] }, 'external/db.example.test:5432'],
       ['external/api.payments.test:8443', { destination_port: 8443, server_names: ['api.payments.test'], transport_protocol: 'tls' }, 'external/api.payments.test:8443'],

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import type { Expectation } from './gamma-cases.ts';
+import type { Expectation, MeshCase } from './gamma-cases.ts';
 import type { MeshResponse } from './gamma-mesh.ts';
 
 const lower = (h: Record<string, string[]>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
@@ -75,3 +75,22 @@ export function syncDocTable(marker: string, table: string, what: string): void 
   if (process.env.UPDATE_CONFORMANCE_DOC === '1') writeFileSync(DOC, `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`);
   else expect(current, `${what} in docs/gateway-api-conformance.md is out of date: run with UPDATE_CONFORMANCE_DOC=1`).toBe(table);
 }
+
+/** The rows of the table between the `marker` comments of docs/gateway-api-conformance.md. */
+export function docTableRows(marker: string): string[] {
+  const text = readFileSync(DOC, 'utf8');
+  const begin = `<!-- ${marker}:begin -->`;
+  return text.slice(text.indexOf(begin) + begin.length, text.indexOf(`<!-- ${marker}:end -->`)).trim().split('\n');
+}
+
+/**
+ * A MESH case's row of the conformance table (test/e2e/gateway-api-mesh.test.ts
+ * writes the table; gateway-api-mesh-transparent.test.ts checks the rows of
+ * the cases it runs, which say where they passed).
+ */
+export function meshDocRow(c: MeshCase, result: 'passed' | 'failed' | 'unsupported', why: string): string {
+  const said = result === 'unsupported' ? c.unsupported! : c.transparent && result === 'passed' ? TRANSPARENT_WHY : why;
+  return `| ${c.name} | ${c.features ?? '-'} | ${result} | ${said.replaceAll('|', '\\|')} |`;
+}
+
+const TRANSPARENT_WHY = 'with transparent-mode sidecars (iptables redirect, network namespaces): test/e2e/gateway-api-mesh-transparent.test.ts';

@@ -31,20 +31,21 @@ export function netnsUnavailable(options: { bins?: readonly string[]; mount?: bo
  * `pods` (default 1) pod namespaces hang off the node's bridge `br0`
  * (10.0.0.1 and 10.0.0.9): pod i is 10.0.0.(2+i) on its `v1`, default route
  * via the node; their pids reach the helper comma-separated, in that order.
+ * `subnet` replaces 10.0.0 (a test's own range, as its brief names it).
  */
-export function runInPodHarness(helper: string, workDir: string, timeoutMs: number, pods = 1): Record<string, any> {
+export function runInPodHarness(helper: string, workDir: string, timeoutMs: number, pods = 1, subnet = '10.0.0'): Record<string, any> {
   const harness = `
 set -eu
 ip link set lo up
 ip link add br0 type bridge
-ip addr add 10.0.0.1/24 dev br0 && ip addr add 10.0.0.9/24 dev br0 && ip link set br0 up
+ip addr add ${subnet}.1/24 dev br0 && ip addr add ${subnet}.9/24 dev br0 && ip link set br0 up
 PODS=""
 for i in $(seq 0 ${pods - 1}); do
   unshare -n sleep ${Math.ceil(timeoutMs / 1000) + 30} 2>/dev/null & POD=$!
   while [ "$(readlink /proc/$POD/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.05; done
   ip link add v0-$i type veth peer name v1 netns $POD
   ip link set v0-$i master br0 && ip link set v0-$i up
-  nsenter -t $POD -n sh -c "ip link set lo up && ip addr add 10.0.0.$((i + 2))/24 dev v1 && ip link set v1 up && ip route add default via 10.0.0.1"
+  nsenter -t $POD -n sh -c "ip link set lo up && ip addr add ${subnet}.$((i + 2))/24 dev v1 && ip link set v1 up && ip route add default via ${subnet}.1"
   PODS="$PODS\${PODS:+,}$POD"
 done
 status=0

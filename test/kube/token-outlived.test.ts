@@ -232,6 +232,11 @@ describe('issue 13: identity that outlives its token', () => {
     server = undefined;
     const pNew = await freePort();
     await apply(cluster.rest, service('db', 'db-3', pNew));
+    // A restart restores each workload's still-good certificate from the state dir (issue 14,
+    // src/ca/leaf-store.ts; tested by test/security/restart-leaves.test.ts). Dropped here, so the
+    // certificate web-1 gets next is one the new process signed, which SDS gives it only once the
+    // rotated token has proved its identity.
+    rmSync(path.join(stateDir, 'leaves'), { recursive: true, force: true });
     server = await start();
     const after = await until('web-1 gets a fresh certificate from the restarted Trellis', async () => {
       const s = await serialOf(web1, WEB);

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TRELLIS_CONTROLLER } from './kinds/gateway-common.ts';
 
 export interface TlsPair {
   /** The server certificate (PEM), signed by `caPem`. */
@@ -54,12 +55,15 @@ data:
 `;
 }
 
-/** Trellis's GatewayClass `trellis` and a Gateway of it: an HTTP listener `http` and an HTTPS one `https` for `hostname`, its certificate the Secret `secret`. */
-export function trellisGatewayYaml(o: { namespace: string; name?: string; httpPort: number; httpsPort: number; hostname: string; secret: string }): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
+/** Trellis's GatewayClass `trellis` (controllerName TRELLIS_CONTROLLER), as YAML without a trailing newline: the one fixture of it for tests. */
+export const TRELLIS_GATEWAY_CLASS_YAML = `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
+spec: {controllerName: ${TRELLIS_CONTROLLER}}`;
+
+/** Trellis's GatewayClass `trellis` and a Gateway of it: an HTTP listener `http` and an HTTPS one `https` for `hostname`, its certificate the Secret `secret`. */
+export function trellisGatewayYaml(o: { namespace: string; name?: string; httpPort: number; httpsPort: number; hostname: string; secret: string }): string {
+  return `${TRELLIS_GATEWAY_CLASS_YAML}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

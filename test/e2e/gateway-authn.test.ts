@@ -21,6 +21,7 @@ import { get, until } from '../support/edge-e2e.ts';
 import { testIssuer } from '../support/jwt.ts';
 import { writeYaml } from '../support/mesh-harness.ts';
 import { envoyBin } from '../support/venv.ts';
+import { TRELLIS_GATEWAY_CLASS_YAML } from '../../src/model/gateway-testing.ts';
 
 const GW_IP = '127.0.160.41';
 const APP_IP = '127.0.160.42';
@@ -53,10 +54,7 @@ addressType: IPv4
 ports: [{name: http, port: 8080}]
 endpoints: [{addresses: [${APP_IP}], conditions: {ready: true}, targetRef: {kind: Pod, name: shop-1}}]
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
+${TRELLIS_GATEWAY_CLASS_YAML}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

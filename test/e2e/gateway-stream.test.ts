@@ -17,7 +17,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tlsPair } from '../../src/model/gateway-testing.ts';
+import { tlsPair, TRELLIS_GATEWAY_CLASS_YAML } from '../../src/model/gateway-testing.ts';
 import { gatewayBootstrapYaml } from '../../src/runtime/bootstrap.ts';
 import { connect, EdgeMesh, until } from '../support/edge-e2e.ts';
 import { meshConfig, NAMESPACE, pod, serviceAccounts, trafficTarget, tcpService } from '../support/mesh-yaml.ts';
@@ -45,10 +45,7 @@ const MESH = [
   service('api'),
   service('echo'),
   `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
+${TRELLIS_GATEWAY_CLASS_YAML}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

@@ -24,6 +24,7 @@ import { BOOTSTRAP_PATH, TOKEN_PATH } from '../../src/inject/options.ts';
 import { apply, deployDocs, freePort, installCrds, KubeCluster, remove, yamlObjects } from '../support/kube.ts';
 import { envoyBin } from '../support/venv.ts';
 import { until } from '../support/edge-e2e.ts';
+import { TRELLIS_GATEWAY_CLASS_YAML } from '../../src/model/gateway-testing.ts';
 
 const DEPLOYMENT = '/apis/apps/v1/namespaces/shop/deployments/edge-trellis';
 const SERVICE = '/api/v1/namespaces/shop/services/edge-trellis';
@@ -36,10 +37,7 @@ const MESH = `apiVersion: v1
 kind: Namespace
 metadata: {name: shop, labels: {trellis.io/mesh: enabled}}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
+${TRELLIS_GATEWAY_CLASS_YAML}
 `;
 const gateway = (listeners: string, annotations = '{}') => yamlObjects(`apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

@@ -5,13 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildWith, problemsOf } from '../testing.ts';
-import { tlsPair, tlsSecretYaml } from '../gateway-testing.ts';
+import { tlsPair, tlsSecretYaml, TRELLIS_GATEWAY_CLASS_YAML } from '../gateway-testing.ts';
 import { intersectHostnames } from './hostnames.ts';
 
-const CLASS = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
+const CLASS = `${TRELLIS_GATEWAY_CLASS_YAML}
 ---
 `;
 

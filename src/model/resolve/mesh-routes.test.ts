@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { brief, buildWith, problemsOf } from '../testing.ts';
+import { TRELLIS_GATEWAY_CLASS_YAML } from '../gateway-testing.ts';
 
 const route = (name: string, spec: string, ns = 'demo', extraMeta = '') => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -160,10 +161,7 @@ rules: [{backendRefs: [{name: web-v1, port: 8080}]}]
   });
 
   it('the kinds Trellis does not program say so: a TLSRoute on a Service is not accepted (TCPRoute: stream-routes.test.ts), a BackendTLSPolicy is ignored with a warning (a Trellis GatewayClass is accepted)', () => {
-    const r = buildWith(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
+    const r = buildWith(`${TRELLIS_GATEWAY_CLASS_YAML}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute

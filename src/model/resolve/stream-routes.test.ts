@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { brief, buildWith, problemsOf } from '../testing.ts';
+import { TRELLIS_GATEWAY_CLASS_YAML } from '../gateway-testing.ts';
 
 /** db: a TCP port 5432 and an HTTP port 8080; db-v1 and db-v2 its TCP backends; web-admin an HTTP service. */
 const DB = ['db', 'db-v1', 'db-v2'].map((name) => `apiVersion: v1
@@ -170,10 +171,7 @@ spec:
   });
 });
 
-const CLASS = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
+const CLASS = `${TRELLIS_GATEWAY_CLASS_YAML}
 ---
 `;
 

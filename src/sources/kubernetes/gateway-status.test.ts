@@ -9,11 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildWith } from '../../model/testing.ts';
 import { gatewayStatus, isOwnGatewayStatus } from './gateway-status.ts';
+import { TRELLIS_GATEWAY_CLASS_YAML } from '../../model/gateway-testing.ts';
 
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
+const GATEWAY = `${TRELLIS_GATEWAY_CLASS_YAML}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

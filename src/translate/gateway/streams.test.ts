@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { proxyContext } from '../proxy.ts';
 import { Translator, type ProxyResources } from '../translate.ts';
 import { deepFreeze, meshWith, translationProblems } from '../testing.ts';
+import { TRELLIS_GATEWAY_CLASS_YAML } from '../../model/gateway-testing.ts';
 
 type Json = Record<string, any>;
 
@@ -37,10 +38,7 @@ addressType: IPv4
 ports: [{name: pg, port: 5432}]
 endpoints: [{addresses: [127.0.0.4${i}], conditions: {ready: true}, targetRef: {kind: Pod, name: ${name}-0}}]
 ---
-`).join('')}apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: trellis}
-spec: {controllerName: trellis.io/gateway-controller}
+`).join('')}${TRELLIS_GATEWAY_CLASS_YAML}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

@@ -7,11 +7,10 @@
  */
 import { createHash } from 'node:crypto';
 import { errorMessage } from '../errors.ts';
-import { messageType } from '../xds/protos.ts';
 import { messageNameOf, resourceNameOf, type ResourceOf, type ResourceTypeUrl } from '../xds/type-urls.ts';
 import { encodeAny, encodeDeltaResource, lenField } from '../xds/wire.ts';
-import { fromProto3Json } from '../xds/proto-json.ts';
 import { Interner } from '../interner.ts';
+import { encodeMessage } from './message-encoding.ts';
 import { referencesOf, type References } from './references.ts';
 
 export interface VersionedResource {
@@ -72,13 +71,9 @@ export function encodeResource(typeUrl: ResourceTypeUrl, typed: object, options:
   if (memo && memo.typeUrl === typeUrl && memo.owner === options.owner) return memo;
   const name = resourceNameOf(typeUrl, resource);
   if (!name) throw new InvalidResourceError(typeUrl, '(unnamed)', 'a resource needs a non-empty name');
-  const T = messageType(messageNameOf(typeUrl));
   let value: Buffer;
   try {
-    const message = T.fromObject(fromProto3Json(T, resource));
-    const err = T.verify(message);
-    if (err) throw new Error(err);
-    value = Buffer.from(T.encode(message).finish());
+    value = encodeMessage(typeUrl, resource);
   } catch (e) {
     throw new InvalidResourceError(typeUrl, name, errorMessage(e));
   }

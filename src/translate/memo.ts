@@ -6,7 +6,7 @@
  * costs builds and encodes only for the resources whose inputs changed,
  * whether or not the model rebuilt its objects.
  */
-import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration, Secret } from '../xds/envoy-types.ts';
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration, Secret, VirtualHost } from '../xds/envoy-types.ts';
 
 // Two generations, rotated once per translated model version and once per
 // endpoint build (sweepContentKeys; runtime/proxy-resources.ts): a V8
@@ -94,6 +94,8 @@ export class MemoTables {
   readonly clusters = new Memo<Cluster>();
   readonly endpoints = new Memo<ClusterLoadAssignment>();
   readonly routes = new Memo<RouteConfiguration>();
+  /** One object per virtual host's inputs: unchanged hosts are not built again, nor encoded (cache/message-encoding.ts). */
+  readonly virtualHosts = new Memo<VirtualHost>();
   readonly listeners = new Memo<Listener>();
   readonly externalClusters = new Memo<Cluster[]>();
   readonly secrets = new Memo<Secret>();
@@ -103,6 +105,7 @@ export class MemoTables {
     this.clusters.sweep();
     this.endpoints.sweep();
     this.routes.sweep();
+    this.virtualHosts.sweep();
     this.listeners.sweep();
     this.externalClusters.sweep();
     this.secrets.sweep();

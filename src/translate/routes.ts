@@ -196,16 +196,31 @@ export function httpPorts(service: MeshService): ServicePort[] {
   return service.ports.filter((p) => p.protocol !== 'tcp');
 }
 
+/** Builds one virtual host; the translator's passes its memo (translate.ts). */
+export type VirtualHostBuilder = (service: MeshService, port: ServicePort, isDefaultPort: boolean) => VirtualHost;
+
 export function outboundRouteConfiguration(
   model: MeshModel,
   name: string,
   services: readonly MeshService[],
   options: { callerNamespace?: string; kind: ProxyKind },
+  build: VirtualHostBuilder = (s, p, isDefaultPort) => virtualHost(model, s, p, { ...options, isDefaultPort }),
 ): RouteConfiguration {
   const vhosts: VirtualHost[] = [];
   for (const s of services) {
     const ports = httpPorts(s);
-    ports.forEach((p, i) => vhosts.push(virtualHost(model, s, p, { ...options, isDefaultPort: i === 0 })));
+    ports.forEach((p, i) => vhosts.push(build(s, p, i === 0)));
   }
   return { name, virtual_hosts: vhosts, validate_clusters: false };
+}
+
+/**
+ * What a caller's namespace changes in a service's virtual hosts: the short
+ * name among its domains (domainsFor) and consumer routes (applicableRoutes).
+ * For every other namespace the host is the same, so a memo keyed by this
+ * builds it once for all of them.
+ */
+export function callerNamespaceKey(service: MeshService, callerNamespace: string | undefined): string {
+  if (callerNamespace === undefined) return '-';
+  return callerNamespace === service.namespace || service.routes.some((r) => r.consumer && r.namespace === callerNamespace) ? `ns:${callerNamespace}` : '-';
 }

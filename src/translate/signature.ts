@@ -65,7 +65,7 @@ const serviceDigests = new WeakMap<MeshService, string>();
  * service: in strict mode a thousand overlapping scopes each hash their
  * services' digests, not their content again.
  */
-function serviceDigest(model: MeshModel, s: MeshService): string {
+export function serviceDigest(model: MeshModel, s: MeshService): string {
   return once(serviceDigests, s, () => hash([JSON.stringify([{ ...s, ports: undefined }, s.splits.map((k) => model.splits.get(k))]), ...s.ports.map(portContent)]));
 }
 

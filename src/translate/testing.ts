@@ -5,6 +5,7 @@
  * Used by tests only.
  */
 import protobuf from 'protobufjs';
+import { encodeWhole } from '../cache/message-encoding.ts';
 import { encodeResource, type VersionedResource } from '../cache/resource.ts';
 import { checkConsistency, Snapshot, TypeSet } from '../cache/snapshot.ts';
 import type { MeshModel } from '../model/types.ts';
@@ -66,7 +67,14 @@ const TYPES: [keyof Omit<ProxyResources, 'identities'>, ResourceTypeUrl][] = [
 export function encodeAll(out: ProxyResources): VersionedResource[] {
   const encoded: VersionedResource[] = [];
   for (const [field, typeUrl] of TYPES) {
-    for (const r of out[field]) encoded.push(encodeResource(typeUrl, r));
+    for (const r of out[field]) {
+      const vr = encodeResource(typeUrl, r);
+      // Route configurations are spliced from their hosts' bytes (cache/message-encoding.ts): the very bytes of the whole message.
+      if (typeUrl === TypeUrl.Route && !vr.value.equals(encodeWhole(messageType(messageNameOf(typeUrl)), r as Record<string, unknown>))) {
+        throw new Error(`route configuration "${vr.name}": spliced bytes differ from the whole message's encoding`);
+      }
+      encoded.push(vr);
+    }
   }
   return encoded;
 }

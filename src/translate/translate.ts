@@ -26,9 +26,9 @@ import { directClusterName, EGRESS_BLOCKED, OUTBOUND_LISTENER, OUTBOUND_ROUTE, P
 import type { ProxyContext } from './proxy.ts';
 import { proxylessListeners } from './proxyless-listeners.ts';
 import { emptyResources, type ProxyResources } from './resources.ts';
-import { outboundRouteConfiguration } from './routes.ts';
+import { callerNamespaceKey, outboundRouteConfiguration, virtualHost } from './routes.ts';
 import { ScopeShared, type Scope } from './scope-shared.ts';
-import { portDigest, scopeOf } from './signature.ts';
+import { portDigest, scopeOf, serviceDigest } from './signature.ts';
 import { directCluster, outboundTcpChains, outboundTcpListener, type TcpDestination } from './tcp-listeners.ts';
 import { explicitTcpListeners, heldPorts, refusesSome, transparentTcpDestinations, type TcpPort } from './tcp-outbound.ts';
 import { hcmTelemetry, tracingCluster, type HcmTelemetry } from './telemetry.ts';
@@ -68,7 +68,14 @@ export class Translator {
     const egressKey = envoy ? [proxy.mode, model.mesh.egress, model.mesh.authorization, [...model.externalServices.values()], model.externalServices.size > 0 ? own : undefined] : undefined;
     out.routes.push(
       this.memo.routes.get([OUTBOUND_ROUTE, proxy.kind, callerNamespace, scope.digest, egressKey], () => {
-        const rc = outboundRouteConfiguration(model, OUTBOUND_ROUTE, services, { callerNamespace, kind: proxy.kind });
+        // A virtual host reads its service (with its splits, routes and policies: serviceDigest), the
+        // port, the caller's kind and, only sometimes, the caller's namespace (callerNamespaceKey).
+        const options = { callerNamespace, kind: proxy.kind };
+        const rc = outboundRouteConfiguration(model, OUTBOUND_ROUTE, services, options, (s, p, isDefaultPort) =>
+          this.memo.virtualHosts.get([proxy.kind, serviceDigest(model, s), p.port, isDefaultPort, callerNamespaceKey(s, callerNamespace)], () =>
+            virtualHost(model, s, p, { ...options, isDefaultPort }),
+          ),
+        );
         if (!envoy) return rc;
         return { ...rc, virtual_hosts: [...(rc.virtual_hosts ?? []), ...externalVirtualHosts(model, own), ...(transparent ? [catchAllVirtualHost(model.mesh.egress)] : [])] };
       }),

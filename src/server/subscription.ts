@@ -52,6 +52,8 @@ export class Subscription {
    * list is the legacy wildcard.
    */
   applyDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean): Subscription {
+    // An ACK names nothing: no copy of a 1,200-name set per ACK (issue 14: 1,000 streams ACKing a push).
+    if (!first && subscribe.length === 0 && unsubscribe.length === 0) return this;
     let wildcard = this.wildcard;
     let everNamed = this.everNamed;
     const names = new Set(this.names);

@@ -78,7 +78,8 @@ export class ScopeShared {
         // Sidecars' stats name the destination (translate/stats.ts); gRPC clients keep none.
         const statName = sidecar ? outboundClusterStatName(s.namespace, s.name, p.port, s.identities) : undefined;
         block.clusters.push(
-          this.memo.clusters.get([name, portDigest(p), tls, edsName, statName, a29, a29 ? s.identities : undefined], () => {
+          // The key names the TLS settings by their parts (`tls` is a new object each time: its JSON would be written per cluster and build).
+          this.memo.clusters.get([name, portDigest(p), mtls ? s.identities : undefined, tls?.sni, edsName, statName, a29, a29 ? s.identities : undefined], () => {
             const c = outboundCluster({ name, port: p, policy, tls, edsName, statName, ...(p.plaintext ? { plaintext: p.plaintext } : {}) });
             // gRFC A29: a proxyless client's mTLS names its certificate provider instance (not for endpoints without a sidecar).
             return a29 && p.plaintext !== 'all' ? { ...c, transport_socket: proxylessUpstreamTls(a29, s.identities) } : c;

@@ -44,10 +44,15 @@ function once<T extends object, V>(memo: WeakMap<T, V>, o: T, compute: () => V):
  * policy, when it is the port's own (the same object), is written once.
  */
 function portContent(p: ServicePort): string {
-  const { endpoints, policy, clusterPolicy, ...rest } = p;
-  const addresses = p.protocol === 'tcp' || p.protocol === 'auto' ? JSON.stringify(endpoints.map((e) => `${e.address}:${e.port}`)) : '';
-  return `${JSON.stringify(rest)}\0${JSON.stringify(policy ?? null)}\0${clusterPolicy === policy ? '=' : JSON.stringify(clusterPolicy ?? null)}\0${addresses}`;
+  return once(portContents, p, () => {
+    const { endpoints, policy, clusterPolicy, ...rest } = p;
+    const addresses = p.protocol === 'tcp' || p.protocol === 'auto' ? JSON.stringify(endpoints.map((e) => `${e.address}:${e.port}`)) : '';
+    return `${JSON.stringify(rest)}\0${JSON.stringify(policy ?? null)}\0${clusterPolicy === policy ? '=' : JSON.stringify(clusterPolicy ?? null)}\0${addresses}`;
+  });
 }
+
+/** Read twice per port and model version: by its service's digest and by its cluster's memo key (portDigest). */
+const portContents = new WeakMap<ServicePort, string>();
 
 const portDigests = new WeakMap<ServicePort, string>();
 

@@ -153,6 +153,9 @@ interface Client {
  */
 const CLIENT_NODE_ARGS = (process.env.SDS_CLIENT_NODE_ARGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
 
+/** V8 flags for `trellis serve` (none by default: it runs as shipped). */
+const SERVER_NODE_ARGS = (process.env.SDS_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 function startClient(config: SdsClientConfig): Promise<Client> {
   const proc = fork(path.join(here, 'sds-client-main.ts'), [], { execArgv: ['--import', 'tsx', ...CLIENT_NODE_ARGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const request = <T>(msg: object, event: string) =>
@@ -238,7 +241,7 @@ async function main(): Promise<void> {
   watchdog.unref();
   try {
     const [xdsPort, adminPort] = [await freePort(), await freePort()];
-    let server = await startTrellis(meshDir, stateDir, xdsPort, adminPort);
+    let server = await startTrellis(meshDir, stateDir, xdsPort, adminPort, SERVER_NODE_ARGS);
     const firstStartMs = server.listeningAt - server.spawnedAt;
     await checkMeshLoaded(adminPort);
 
@@ -277,7 +280,7 @@ async function main(): Promise<void> {
     await server.exited;
     const stoppedAt = now();
     const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(here, 'results')}`, '--cpu-prof-name=sds-restart-server.cpuprofile'] : [];
-    server = await startTrellis(meshDir, stateDir, xdsPort, adminPort, profileArgs);
+    server = await startTrellis(meshDir, stateDir, xdsPort, adminPort, [...SERVER_NODE_ARGS, ...profileArgs]);
     const after = await allValid(clients, 1, now() + TIMEOUT_MS);
     const serverCpuMs = procCpuMs(server.proc.pid);
     const clientCpuMs = (await progress(clients)).reduce((n, p) => n + p.cpuMs, 0) - clientCpuBefore;

@@ -48,7 +48,7 @@ const { values } = parseArgs({
     /** TLS connections per client process; default (and minimum): enough that none carries over the server's streams per connection */
     channels: { type: 'string' },
     'timeout-s': { type: 'string', default: '120' },
-    /** V8 CPU profiles of the restarted server (whole run) and of every client process (from the restart), into bench/results/ */
+    /** V8 CPU profiles of the first and the restarted server (whole runs) and of every client process (from the restart), into bench/results/ */
     profile: { type: 'boolean', default: false },
   },
 });
@@ -241,7 +241,8 @@ async function main(): Promise<void> {
   watchdog.unref();
   try {
     const [xdsPort, adminPort] = [await freePort(), await freePort()];
-    let server = await startTrellis(meshDir, stateDir, xdsPort, adminPort, SERVER_NODE_ARGS);
+    const profileArgs = (name: string) => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(here, 'results')}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+    let server = await startTrellis(meshDir, stateDir, xdsPort, adminPort, [...SERVER_NODE_ARGS, ...profileArgs('sds-first-server')]);
     const firstStartMs = server.listeningAt - server.spawnedAt;
     await checkMeshLoaded(adminPort);
 
@@ -279,8 +280,7 @@ async function main(): Promise<void> {
     server.proc.kill('SIGTERM');
     await server.exited;
     const stoppedAt = now();
-    const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(here, 'results')}`, '--cpu-prof-name=sds-restart-server.cpuprofile'] : [];
-    server = await startTrellis(meshDir, stateDir, xdsPort, adminPort, [...SERVER_NODE_ARGS, ...profileArgs]);
+    server = await startTrellis(meshDir, stateDir, xdsPort, adminPort, [...SERVER_NODE_ARGS, ...profileArgs('sds-restart-server')]);
     const after = await allValid(clients, 1, now() + TIMEOUT_MS);
     const serverCpuMs = procCpuMs(server.proc.pid);
     const clientCpuMs = (await progress(clients)).reduce((n, p) => n + p.cpuMs, 0) - clientCpuBefore;

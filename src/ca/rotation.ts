@@ -58,10 +58,24 @@ export function unitJitter(seed: string): number {
  * fraction of its lifetime from issuance (the requested lifetime, unless the
  * root's expiry cut it short), moved by the jitter.
  */
+/**
+ * A certificate's jitter, kept with it: every SDS answer asks whether its
+ * certificate is due (ca/authority.ts certificateFor), 10,000 of them in a
+ * restart, and a SHA-256 per question (plus one per identity every renewal
+ * check) was ~0.4 s of the server's CPU in that restart. Keyed by the object and checked against its serial,
+ * so a caller's plain object that changes its serial gets a fresh value.
+ */
+const jitters = new WeakMap<RenewableCertificate, { serial: string; jitter: number }>();
+function jitterOf(cert: RenewableCertificate): number {
+  let j = jitters.get(cert);
+  if (j?.serial !== cert.serial) jitters.set(cert, (j = { serial: cert.serial, jitter: unitJitter(cert.serial) }));
+  return j.jitter;
+}
+
 export function scheduledRenewal(cert: RenewableCertificate, policy: RenewalPolicy = DEFAULT_RENEWAL_POLICY): number {
   const start = cert.issuedAt ?? cert.notBefore;
   const lifetime = cert.notAfter - start;
-  const offset = policy.renewAtFraction + (2 * unitJitter(cert.serial) - 1) * policy.jitterFraction;
+  const offset = policy.renewAtFraction + (2 * jitterOf(cert) - 1) * policy.jitterFraction;
   const at = start + Math.round(lifetime * Math.min(Math.max(offset, 0), 1));
   return Math.min(at, cert.notAfter);
 }
@@ -96,7 +110,7 @@ export function renewalDecision(cert: RenewableCertificate, ctx: RenewalContext)
     // schedule falls inside the grace waits for its end: it has a third of
     // its life left.
     const graceEnd = rotationGraceEnd(ctx.rotationStartedAt ?? ctx.now, policy);
-    const slot = graceEnd + Math.round(unitJitter(cert.serial) * policy.rotationSpreadMs);
+    const slot = graceEnd + Math.round(jitterOf(cert) * policy.rotationSpreadMs);
     const renewAt = Math.max(graceEnd, Math.min(scheduled, slot));
     return { renew: ctx.now >= renewAt, reason: ctx.now >= renewAt ? 'root-rotated' : 'valid', renewAt };
   }

@@ -20,11 +20,15 @@
  *   mismatch  the token is for another node id, audience or trust domain
  * There is no replay cache: a bootstrap token is meant to be presented on
  * every reconnect until it expires; the node binding is what limits reuse.
+ * Because it is presented again and again, its signature is checked once
+ * per signing key and remembered (verified-tokens.ts, kept across restarts
+ * by runtime/security.ts); the rest is checked at every use.
  */
 import { createHash, createPublicKey, randomBytes, sign, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { TOKEN_METADATA_KEY, type IdentityResult, type IdentityVerifier } from '../identity/verifier.ts';
 import { parseSpiffeId } from '../identity/spiffe.ts';
 import { loadOrCreateTokenKey } from './token-key.ts';
+import { VerifiedTokens } from './verified-tokens.ts';
 
 export const TOKEN_ISSUER = 'trellis';
 export const TOKEN_AUDIENCE = 'trellis-xds';
@@ -65,6 +69,9 @@ const failure = (reason: Failure['reason'], message: string): Failure => ({ ok: 
 
 export class WorkloadTokens implements IdentityVerifier {
   readonly keyId: string;
+  /** Tokens whose signature was already checked: checked once, not at every reconnect. */
+  readonly verified: VerifiedTokens;
+  #signatureChecks = 0;
   readonly #signingKey: KeyObject;
   readonly #verificationKeys: ReadonlyMap<string, KeyObject>;
   readonly #trustDomain: string;
@@ -79,6 +86,12 @@ export class WorkloadTokens implements IdentityVerifier {
     this.#trustDomain = opts.trustDomain;
     this.#clock = opts.clock ?? Date.now;
     this.#leewayMs = opts.leewayMs ?? 30_000;
+    this.verified = new VerifiedTokens(opts.signingKey, { clock: this.#clock });
+  }
+
+  /** ES256 signature checks made so far (the rest were found in `verified`). */
+  get signatureChecks(): number {
+    return this.#signatureChecks;
   }
 
   /** Uses (or creates) the signing key in `<stateDir>/tokens/`. */
@@ -128,9 +141,15 @@ export class WorkloadTokens implements IdentityVerifier {
     if (header.crit !== undefined) return failure('malformed', 'token has critical header parameters Trellis does not understand');
     const key = typeof header.kid === 'string' ? this.#verificationKeys.get(header.kid) : undefined;
     if (!key) return failure('forged', 'token was not signed by this Trellis (unknown key id)');
-    const signature = Buffer.from(s, 'base64url');
-    if (signature.length !== 64 || !verifySignature('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, signature)) {
-      return failure('forged', 'token signature is invalid');
+    // The MAC covers the header, so an entry stands for a signature by this key id, which is still accepted (above).
+    const mac = this.verified.mac(`${h}.${p}.${s}`);
+    if (!this.verified.has(mac)) {
+      this.#signatureChecks++;
+      const signature = Buffer.from(s, 'base64url');
+      if (signature.length !== 64 || !verifySignature('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, signature)) {
+        return failure('forged', 'token signature is invalid');
+      }
+      if (typeof payload.exp === 'number' && Number.isFinite(payload.exp)) this.verified.add(mac, payload.exp * 1000 + this.#leewayMs);
     }
     return this.#checkClaims(payload, nodeId);
   }

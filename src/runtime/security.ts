@@ -23,6 +23,7 @@ import { FileCaStore, type CaStore, type PersistedRoots } from '../ca/store.ts';
 import type { IssuedCertificate } from '../ca/issued.ts';
 import { UntrustedRootWatch } from '../ca/untrusted-root.ts';
 import { LeafStore, saveIfDue } from '../ca/leaf-store.ts';
+import { verifiedTokensPath } from '../ca/verified-tokens.ts';
 import { controlPlaneSpiffeId } from '../identity/spiffe.ts';
 import { XDS_SERVER_NAME } from '../translate/names.ts';
 
@@ -45,7 +46,11 @@ export interface MeshSecurity {
   close(): Promise<void>;
 }
 
-/** How often the leaf store is asked to write (it writes only on a change, and at most every 5 min after the first: ca/leaf-store.ts). */
+/**
+ * How often the leaf store is asked to write (it writes only on a change, and
+ * at most every 5 min after the first: ca/leaf-store.ts), and the verified
+ * tokens (on a change: ~60 bytes a token, written whole).
+ */
 const LEAF_SAVE_INTERVAL_MS = 2_000;
 
 
@@ -164,6 +169,10 @@ export async function openMeshSecurity(opts: {
   let lostReported = false;
   const rootsOf = (c: CertificateAuthority) => `${c.activeRoot.fingerprint}/${c.retiringRoot?.fingerprint ?? ''}`;
   const tokens = await WorkloadTokens.open({ stateDir: path.resolve(opts.stateDir), trustDomain: opts.trustDomain });
+  // Tokens checked by the previous run are not checked again (ca/verified-tokens.ts): after a restart every sidecar presents its token at once.
+  const verifiedFile = verifiedTokensPath(path.resolve(opts.stateDir));
+  const tokenLog = opts.log.child({ component: 'tokens' });
+  await tokens.verified.restore(verifiedFile, tokenLog);
   const issueServing = () => ca.issueServerCertificate({ dnsNames: [XDS_SERVER_NAME, ...(opts.serverNames ?? [])], spiffeId: controlPlaneSpiffeId(opts.trustDomain) });
   const warnIfNoRetiringKey = (c: CertificateAuthority) => {
     if (c.retiringRoot && c.servingRoot.fingerprint === c.activeRoot.fingerprint) {
@@ -188,7 +197,10 @@ export async function openMeshSecurity(opts: {
   };
   const secrets = new CaSecretSource(() => ca);
   const inUse = (id: string) => secrets.inUse(id);
-  const saveLeaves = setInterval(() => void saveIfDue(leaves, ca.inventory, inUse, Date.now()), LEAF_SAVE_INTERVAL_MS);
+  const saveLeaves = setInterval(() => {
+    void saveIfDue(leaves, ca.inventory, inUse, Date.now());
+    void tokens.verified.save(verifiedFile, tokenLog);
+  }, LEAF_SAVE_INTERVAL_MS);
   saveLeaves.unref();
 
   new client.Gauge({
@@ -225,10 +237,10 @@ export async function openMeshSecurity(opts: {
     renewDue() {
       refreshServing();
       let renewed = false;
-      for (const e of ca.listing().certificates) {
-        if (e.kind !== 'workload' || !e.spiffeId) continue;
-        const held = ca.certificateFor(e.spiffeId);
-        if (held.serial !== e.serial) renewed = true; // certificateFor re-issued a due certificate
+      // Every 5 s over every identity: the inventory itself, not the listing (sorted, with dates as text).
+      for (const held of ca.inventory.all()) {
+        if (held.kind !== 'workload' || !held.spiffeId) continue;
+        if (ca.certificateFor(held.spiffeId) !== held) renewed = true; // certificateFor re-issued a due certificate
       }
       return renewed;
     },
@@ -262,7 +274,7 @@ export async function openMeshSecurity(opts: {
     },
     async close() {
       clearInterval(saveLeaves);
-      await leaves.save(ca.inventory, inUse);
+      await Promise.all([leaves.save(ca.inventory, inUse), tokens.verified.save(verifiedFile, tokenLog)]);
     },
   };
 }

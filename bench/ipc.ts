@@ -24,8 +24,8 @@ export type ServerRequest =
   | { id: number; cmd: 'change'; service: number; generation: number }
   /** reply (ServerSettled) once the server has applied `acks` EDS ACKs since the last change, or after `timeoutMs` */
   | { id: number; cmd: 'settled'; acks: number; timeoutMs: number }
-  /** start a V8 CPU profile, or stop it and write it to `file` */
-  | { id: number; cmd: 'profile'; action: 'start' }
+  /** start a V8 CPU or sampled allocation profile, or stop it and write it to `file` */
+  | { id: number; cmd: 'profile'; action: 'start'; kind: 'cpu' | 'alloc' }
   | { id: number; cmd: 'profile'; action: 'stop'; file: string }
   | { id: number; cmd: 'stop' };
 

@@ -60,15 +60,19 @@ interface Options {
   changes: number;
   /** per run; a watchdog ends the whole benchmark after all runs' worth plus a minute */
   timeoutS: number;
-  /** write V8 CPU profiles of the server (initial sync, pushes) to bench/results/ */
-  profile: boolean;
+  /**
+   * write V8 profiles of the server (initial sync, pushes) to bench/results/:
+   * CPU (--profile), or allocations sampled with what GC collected
+   * (--alloc-profile: where the garbage of a push comes from)
+   */
+  profile: false | 'cpu' | 'alloc';
 }
 
 function parseOptions(argv: string[]): Options {
   const o: Options = { streams: [1000, 10000], services: 1000, generators: 4, perConnection: 100, window: 50, flowWindow: ENVOY_FLOW_WINDOW, changes: 5, timeoutS: 900, profile: false };
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--profile') {
-      o.profile = true;
+    if (argv[i] === '--profile' || argv[i] === '--alloc-profile') {
+      o.profile = argv[i] === '--profile' ? 'cpu' : 'alloc';
       continue;
     }
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
@@ -110,7 +114,7 @@ function parseOptions(argv: string[]): Options {
         break;
       default:
         throw new Error(
-          `unknown option ${flag}\nusage: npm run bench -- [--streams 1000,10000] [--services 1000] [--generators 4] [--per-connection 100] [--window 50] [--flow-window 268435456] [--changes 5] [--timeout 900] [--profile]`,
+          `unknown option ${flag}\nusage: npm run bench -- [--streams 1000,10000] [--services 1000] [--generators 4] [--per-connection 100] [--window 50] [--flow-window 268435456] [--changes 5] [--timeout 900] [--profile | --alloc-profile]`,
         );
     }
   }
@@ -348,10 +352,10 @@ async function runOnce(o: Options, n: number): Promise<RunResult> {
     // --- initial sync
     const genBefore = await Promise.all(generators.map((g) => g.request<GeneratorReport>({ cmd: 'report' })));
     const serverBeforeSync = await server.request<ServerReport>({ cmd: 'report' });
-    const profileFile = (phase: string) => path.join(here, 'results', `xds-server-N${n}-${phase}-${Date.now()}.cpuprofile`);
+    const profileFile = (phase: string) => path.join(here, 'results', `xds-server-N${n}-${phase}-${Date.now()}.${o.profile === 'alloc' ? 'heapprofile' : 'cpuprofile'}`);
     const profiles: string[] = [];
     if (o.profile) mkdirSync(path.join(here, 'results'), { recursive: true });
-    if (o.profile) await server.request({ cmd: 'profile', action: 'start' });
+    if (o.profile) await server.request({ cmd: 'profile', action: 'start', kind: o.profile });
     const syncStart = now();
     for (const g of generators) g.send({ cmd: 'start', id: 0 });
     const synced = await Promise.all(generators.map((g) => g.event<GeneratorSynced>('synced', left())));
@@ -376,7 +380,7 @@ async function runOnce(o: Options, n: number): Promise<RunResult> {
     const all: number[] = [];
     const allApplied: number[] = [];
     let missingTotal = 0;
-    if (o.profile) await server.request({ cmd: 'profile', action: 'start' });
+    if (o.profile) await server.request({ cmd: 'profile', action: 'start', kind: o.profile });
     for (let k = 0; k < o.changes && held > 0; k++) {
       await new Promise((r) => setTimeout(r, 500));
       const service = (k * 379 + 17) % o.services;
@@ -429,7 +433,7 @@ async function runOnce(o: Options, n: number): Promise<RunResult> {
     if (o.profile) {
       profiles.push(profileFile('pushes'));
       await server.request({ cmd: 'profile', action: 'stop', file: profiles.at(-1) }, 120_000);
-      process.stderr.write(`bench: N=${n}: server CPU profiles: ${profiles.map((f) => path.relative(process.cwd(), f)).join(', ')}\n`);
+      process.stderr.write(`bench: N=${n}: server profiles: ${profiles.map((f) => path.relative(process.cwd(), f)).join(', ')}\n`);
     }
     const afterChanges = await server.request<ServerReport>({ cmd: 'report', gc: true }, 60_000);
     const genFinal = await Promise.all(generators.map((g) => g.request<GeneratorReport>({ cmd: 'report' })));

@@ -140,15 +140,23 @@ async function settled(req: Extract<ServerRequest, { cmd: 'settled' }>): Promise
 }
 
 let inspector: Session | undefined;
+let profiling: 'cpu' | 'alloc' | undefined;
 
 async function profile(req: Extract<ServerRequest, { cmd: 'profile' }>): Promise<void> {
   if (req.action === 'start') {
     inspector ??= new Session();
     inspector.connect();
-    await inspector.post('Profiler.enable');
-    await inspector.post('Profiler.start');
+    profiling = req.kind;
+    if (req.kind === 'cpu') {
+      await inspector.post('Profiler.enable');
+      await inspector.post('Profiler.start');
+    } else {
+      // Objects the collector already freed stay in the profile: a push's garbage is the point.
+      await inspector.post('HeapProfiler.enable');
+      await inspector.post('HeapProfiler.startSampling', { samplingInterval: 16 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    }
   } else if (inspector) {
-    const { profile } = await inspector.post('Profiler.stop');
+    const { profile } = profiling === 'cpu' ? await inspector.post('Profiler.stop') : await inspector.post('HeapProfiler.stopSampling');
     writeFileSync(req.file, JSON.stringify(profile));
     inspector.disconnect();
   }

@@ -20,11 +20,12 @@ export interface CpuTime {
 // --- server --------------------------------------------------------------
 
 export type ServerRequest =
-  /** `edsVersion`: also count the streams whose applied (ACKed) EDS version it is */
-  | { id: number; cmd: 'report'; gc?: boolean; edsVersion?: string }
+  | { id: number; cmd: 'report'; gc?: boolean }
   | { id: number; cmd: 'change'; service: number; generation: number }
-  /** start a V8 CPU profile, or stop it and write it to `file` */
-  | { id: number; cmd: 'profile'; action: 'start' }
+  /** reply (ServerSettled) once the server has applied `acks` EDS ACKs since the last change, or after `timeoutMs` */
+  | { id: number; cmd: 'settled'; acks: number; timeoutMs: number }
+  /** start a V8 CPU or sampled allocation profile, or stop it and write it to `file` */
+  | { id: number; cmd: 'profile'; action: 'start'; kind: 'cpu' | 'alloc' }
   | { id: number; cmd: 'profile'; action: 'stop'; file: string }
   | { id: number; cmd: 'stop' };
 
@@ -46,18 +47,8 @@ export interface ServerReport {
   external: number;
   arrayBuffers: number;
   cpu: CpuTime;
-  /**
-   * CPU the benchmark's own reports have spent reading the sync-status view
-   * (ms, cumulative, as of `cpu`): run.ts takes it out of the server's CPU per
-   * push, which is the control plane's figure, not the harness's polling.
-   */
-  harnessCpuMs: number;
   encodes: number;
   streamCount: number;
-  /** streams whose ACKed EDS version is the requested `edsVersion`, as the server records it */
-  edsAcked: number;
-  /** for each of those streams, when the server applied the ACK (ms epoch, ms precision) */
-  edsAckedAt: number[];
   acks: number;
   nacks: number;
   at: number;
@@ -70,12 +61,31 @@ export interface ServerChanged {
   /** the SotW version_info of the new EDS set: what the streams will ACK */
   version: string;
   cpuBefore: CpuTime;
-  /** ServerReport.harnessCpuMs as of `cpuBefore` */
-  harnessCpuMsBefore: number;
   encodesBefore: number;
   encodesAfter: number;
   /** time spent in encode + cache.setType (which notifies every watcher) */
   setMs: number;
+}
+
+/**
+ * The end of a push, as the server saw it: the moment its count of applied EDS
+ * ACKs since the change reached the number the generators wrote. `cpu` is read
+ * at that moment (by a 5 ms poll of a counter, before the server looks at any
+ * stream), so the CPU from ServerChanged.cpuBefore to it is the push's own:
+ * the encode, the fan-out, the writes and reading the ACKs, none of the
+ * harness's reading of the streams.
+ */
+export interface ServerSettled {
+  id: number;
+  /** EDS ACKs applied since the change when `cpu` was read (less than asked only on timeout) */
+  acks: number;
+  cpu: CpuTime;
+  at: number;
+  encodes: number;
+  /** streams whose ACKed EDS version is the change's, as the server records it (read after `cpu`) */
+  edsAcked: number;
+  /** for each of those streams, when the server applied the ACK (ms epoch, ms precision) */
+  edsAckedAt: number[];
 }
 
 // --- load generators -----------------------------------------------------

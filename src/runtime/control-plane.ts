@@ -18,6 +18,7 @@ import { XdsServer } from '../server/xds-server.ts';
 import { XdsMetrics } from '../server/metrics.ts';
 import type { IdentityVerifier } from '../identity/verifier.ts';
 import { envoyRoot } from '../xds/protos.ts';
+import { setServingHeapGrowth } from './heap-growth.ts';
 import { requireRe2 } from '../model/re2.ts';
 import { keepRateLimitConfig } from './ratelimit-config.ts';
 import { FileMesh } from './file-mesh.ts';
@@ -139,6 +140,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   // Load the Envoy protos before anything listens: a reconnect storm after a
   // restart must not wait for it.
   envoyRoot();
+  // Headroom for the garbage of a push to many streams (heap-growth.ts).
+  setServingHeapGrowth();
   // A mesh's regexes are checked with RE2 (a native addon): without it, refuse
   // to start rather than serve what Envoy may NACK (issue 16 bug 6).
   if (opts.sourceDir || opts.kubernetes) requireRe2();

@@ -42,33 +42,46 @@ interface BaseCall {
 
 /**
  * The chunks a response goes out as: the gRPC prefix (flag 0, length) joined
- * with the small parts around it, the large parts as they are.
+ * with the small parts around it, the large parts as they are. Each run of
+ * small parts is copied once into a buffer of its size (from Node's pool when
+ * small): no intermediate lists or closures, as this runs once per response
+ * and stream (10,000 per push in the benchmark).
  */
 export function frameChunks(r: ResponseBytes): Buffer[] {
-  const prefix = Buffer.allocUnsafe(5);
-  prefix[0] = 0; // not compressed
-  prefix.writeUInt32BE(r.byteLength, 1);
+  const parts = r.parts;
   const out: Buffer[] = [];
-  let small: Buffer[] = [prefix];
-  let smallBytes = 5;
-  const joinSmall = () => {
-    if (small.length === 0) return;
-    out.push(small.length === 1 ? small[0]! : Buffer.concat(small, smallBytes));
-    small = [];
-    smallBytes = 0;
-  };
-  for (const p of r.parts) {
-    if (p.length === 0) continue;
-    if (p.length < JOIN_BELOW_BYTES) {
-      small.push(p);
-      smallBytes += p.length;
+  let from = 0;
+  let bytes = PREFIX_BYTES;
+  let prefixed = true;
+  for (let i = 0; i <= parts.length; i++) {
+    const p = parts[i];
+    if (p !== undefined && p.length < JOIN_BELOW_BYTES) {
+      bytes += p.length;
       continue;
     }
-    joinSmall();
-    out.push(p);
+    if (bytes > 0) out.push(joinRun(parts, from, i, bytes, prefixed ? r.byteLength : -1));
+    prefixed = false;
+    if (p !== undefined) out.push(p);
+    from = i + 1;
+    bytes = 0;
   }
-  joinSmall();
   return out;
+}
+
+const PREFIX_BYTES = 5;
+
+/** parts[from, to) as one buffer of `bytes`, after the gRPC prefix for a message of `messageLength` unless it is -1. */
+function joinRun(parts: readonly Buffer[], from: number, to: number, bytes: number, messageLength: number): Buffer {
+  if (messageLength < 0 && to - from === 1) return parts[from]!;
+  const b = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  if (messageLength >= 0) {
+    b[0] = 0; // not compressed
+    b.writeUInt32BE(messageLength, 1);
+    at = PREFIX_BYTES;
+  }
+  for (let k = from; k < to; k++) at += parts[k]!.copy(b, at);
+  return b;
 }
 
 /** Whether `call` is a grpc-js base call this file knows how to write to. */
@@ -94,20 +107,19 @@ function sendParts(this: Required<BaseCall>, message: unknown, callback: () => v
   this.maybeSendMetadata();
   const chunks = frameChunks(message);
   const stream = this.stream;
-  const done = (error?: Error | null) => {
-    // As grpc-js: a failed write ends the call with INTERNAL, and the message callback is not called.
+  const last = chunks.length - 1;
+  // Corked writes reach the stream as one writev: one DATA run, no copy of the large parts.
+  if (last > 0) {
+    stream.cork();
+    for (let i = 0; i < last; i++) stream.write(chunks[i]);
+  }
+  // As grpc-js: a failed write ends the call with INTERNAL, and the message callback is not called.
+  // (An inline callback: a named one would be renamed on every call by the TypeScript loader's keepNames.)
+  stream.write(chunks[last], (error?: Error | null) => {
     if (error) return this.sendStatus({ code: grpc.status.INTERNAL, details: 'Internal server error', metadata: null });
     callback();
-  };
-  if (chunks.length === 1) {
-    stream.write(chunks[0], done);
-    return;
-  }
-  // Corked writes reach the stream as one writev: one DATA run, no copy of the large parts.
-  stream.cork();
-  for (let i = 0; i < chunks.length - 1; i++) stream.write(chunks[i]);
-  stream.write(chunks.at(-1), done);
-  stream.uncork();
+  });
+  if (last > 0) stream.uncork();
 }
 
 /** The interceptor: ResponseBytes go to the HTTP/2 stream as frameChunks(), everything else as grpc-js sends it. */

@@ -24,7 +24,7 @@ import type { HeldResource, NodeSyncStatus } from './sync-status.ts';
 import { XDS_LIMITS, type XdsLimits } from './limits.ts';
 import { compressionGuard, UNDECLARED_COMPRESSION } from './compression-guard.ts';
 import { frameWriter } from './frame-writer.ts';
-import { decoderRelease } from './decoder-release.ts';
+import { frameReader } from './frame-reader.ts';
 
 export interface XdsServerOptions {
   /** All the server knows of the cache (see its contract). */
@@ -152,7 +152,7 @@ export class XdsServer {
   }
 
   private newServer(secure: boolean): grpc.Server {
-    const server = serverWithConnectionAge({ ...grpcServerOptions(this.opts), interceptors: [compressionGuard((peer) => this.undeclaredCompression(peer)), frameWriter(), decoderRelease()] });
+    const server = serverWithConnectionAge({ ...grpcServerOptions(this.opts), interceptors: [compressionGuard((peer) => this.undeclaredCompression(peer)), frameWriter(), frameReader()] });
     const onTlsClientError = this.opts.onTlsClientError;
     // A handshake the client refuses is reported only by the HTTP/2 server ('tlsClientError').
     if (secure && onTlsClientError && !onHttp2Server(server, (h2) => h2.on('tlsClientError', (err: Error) => onTlsClientError(err)))) {

@@ -8,7 +8,8 @@
  * A processor leaves out any object with an error, records why, and carries on.
  */
 import type { SourceObject } from './object.ts';
-import { decodeObject, type KindSpec } from './kinds/kind.ts';
+import type { KindSpec } from './kinds/kind.ts';
+import { decodeObjectOnce } from './kinds/decode-cache.ts';
 import { namespaceKind, serviceAccountKind } from './kinds/core-names.ts';
 import { endpointSliceKind } from './kinds/endpoint-slice.ts';
 import { externalServiceKind } from './kinds/external-service.ts';
@@ -142,7 +143,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   for (const r of records) {
     if (!r.spec || book.rejected({ id: r.ref })) continue;
     const name = r.obj.metadata.name;
-    const result = decodeObject(r.spec, r.obj, { namespace: r.namespace, name });
+    const result = decodeObjectOnce(r.spec, r.obj, { namespace: r.namespace, name });
     for (const p of result.problems) book.add(r.ref, p);
     // An invalid object with a partial spec joins its kind's list already rejected: processors
     // check its references (to report them too) but never put it in the model.

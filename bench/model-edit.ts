@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       }
       const c1 = cpuNow();
       if (!snapshot) throw new Error(`${edit.name}: the watcher saw no change`);
-      last = buildMeshKeepingLastGood((snapshot as FileSourceSnapshot).objects, last.accepted);
+      last = buildMeshKeepingLastGood((snapshot as FileSourceSnapshot).objects, last.accepted, { previousModel: last.model });
       const c2 = cpuNow();
       read.push(c1 - c0);
       build.push(c2 - c1);

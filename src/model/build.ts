@@ -53,6 +53,7 @@ import { resolveServices } from './resolve/services.ts';
 import { resolveSplits, splitsByService } from './resolve/splits.ts';
 import { resolveTcpRoutes } from './resolve/tcp-routes.ts';
 import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
+import { shareUnchanged } from './share.ts';
 import { toStatus } from './status.ts';
 import type { MeshModel, MeshService, ObjectKey, RequestAuthn, RolloutWeight } from './types.ts';
 
@@ -105,6 +106,12 @@ export interface BuildOptions {
    * runtime, so a restart mid-rollout builds what the running one served.
    */
   rolloutProgress?: ReadonlyMap<ObjectKey, RolloutWeight>;
+  /**
+   * The model published before, if any: the new model reuses its object for
+   * every entity whose content is unchanged (share.ts), so what reads the
+   * model once per object does not read the unchanged ones again.
+   */
+  previousModel?: MeshModel;
 }
 
 export function buildMesh(objects: readonly SourceObject[], options: BuildOptions = {}): BuildResult {
@@ -234,7 +241,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   const statuses = records
     .map((r) => withGatewayStatus(toStatus({ ...r, parents: parentRefsOf(r.entry?.spec), ours }, book.of(r.ref)), r.ref, gateways, r.entry))
     .toSorted((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name) || compare(a.origin?.file ?? '', b.origin?.file ?? '') || (a.origin?.line ?? 0) - (b.origin?.line ?? 0));
-  return { model, statuses, accepted };
+  return { model: shareUnchanged(model, options.previousModel), statuses, accepted };
 }
 
 function compare(a: string, b: string): number {

@@ -77,8 +77,8 @@ interface FileState {
 
 export class FileWatcher {
   private readonly files = new Map<string, FileState>();
-  /** By object: its content when last numbered (`raw`, so an unchanged document's object is not serialized again). */
-  private readonly generations = new Map<string, { raw: unknown; content: string; generation: number }>();
+  /** By object: its content when last numbered (`raw`, so an unchanged document's object is not serialized again), and the object parsed and handed out. */
+  private readonly generations = new Map<string, { raw: unknown; content: string; generation: number; parsed: SourceObject; numbered: SourceObject }>();
   private readonly log: Logger;
   private readonly settleMs: number;
   private readonly paths: PathWatcher;
@@ -237,11 +237,14 @@ export class FileWatcher {
       const key = `${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
       seen.add(key);
       const known = this.generations.get(key);
+      // An unchanged document's object is handed out as the same object, so the model's caches meet it again.
+      if (known?.parsed === obj) return known.numbered;
       // The same raw is the same content (sources never mutate it: model/object.ts).
       const content = known?.raw === obj.raw ? known.content : JSON.stringify(obj.raw);
       const generation = !known ? 1 : known.content === content ? known.generation : known.generation + 1;
-      this.generations.set(key, { raw: obj.raw, content, generation });
-      return { ...obj, metadata: { ...obj.metadata, generation } };
+      const numbered = { ...obj, metadata: { ...obj.metadata, generation } };
+      this.generations.set(key, { raw: obj.raw, content, generation, parsed: obj, numbered });
+      return numbered;
     });
     for (const key of this.generations.keys()) if (!seen.has(key)) this.generations.delete(key);
     return out;

@@ -54,7 +54,7 @@ import { resolveSplits, splitsByService } from './resolve/splits.ts';
 import { resolveTcpRoutes } from './resolve/tcp-routes.ts';
 import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
 import { shareUnchanged } from './share.ts';
-import { toStatus } from './status.ts';
+import { toStatusOnce } from './status.ts';
 import type { MeshModel, MeshService, ObjectKey, RequestAuthn, RolloutWeight } from './types.ts';
 
 export interface BuildResult {
@@ -239,7 +239,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     rollouts: driven.rollouts,
   };
   const statuses = records
-    .map((r) => withGatewayStatus(toStatus({ ...r, parents: parentRefsOf(r.entry?.spec), ours }, book.of(r.ref)), r.ref, gateways, r.entry))
+    .map((r) => withGatewayStatus(toStatusOnce({ ...r, parents: parentRefsOf(r.entry?.spec), ours }, book.of(r.ref)), r.ref, gateways, r.entry))
     .toSorted((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name) || compare(a.origin?.file ?? '', b.origin?.file ?? '') || (a.origin?.line ?? 0) - (b.origin?.line ?? 0));
   return { model: shareUnchanged(model, options.previousModel), statuses, accepted };
 }

@@ -73,8 +73,7 @@ export function objectIdOf(obj: SourceObject): string {
   return objectId(obj.apiVersion, obj.kind, namespaceOf(obj), obj.metadata.name);
 }
 
-function namespaceOf(obj: SourceObject): string {
-  const spec = lookupKind(obj.apiVersion, obj.kind);
+function namespaceOf(obj: SourceObject, spec = lookupKind(obj.apiVersion, obj.kind)): string {
   // Unsupported kinds: their scope is unknown, so the namespace is shown as written.
   if (!spec) return obj.metadata.namespace ?? '';
   return spec.namespaced ? (obj.metadata.namespace ?? 'default') : '';
@@ -117,13 +116,11 @@ export interface BuildOptions {
 export function buildMesh(objects: readonly SourceObject[], options: BuildOptions = {}): BuildResult {
   const book = new Book();
   const incumbents = new Incumbents(options.previous);
-  const records: InputRecord[] = objects.map((obj, i) => ({
-    obj,
-    ref: `#${i}`,
-    objectId: objectIdOf(obj),
-    namespace: namespaceOf(obj),
-    spec: lookupKind(obj.apiVersion, obj.kind),
-  }));
+  const records: InputRecord[] = objects.map((obj, i) => {
+    const spec = lookupKind(obj.apiVersion, obj.kind);
+    const namespace = namespaceOf(obj, spec);
+    return { obj, ref: `#${i}`, objectId: objectId(obj.apiVersion, obj.kind, namespace, obj.metadata.name), namespace, spec };
+  });
 
   const byId = new Map<string, InputRecord[]>();
   for (const r of records) {

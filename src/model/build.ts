@@ -8,7 +8,8 @@
  * A processor leaves out any object with an error, records why, and carries on.
  */
 import type { SourceObject } from './object.ts';
-import { decodeObject, type KindSpec } from './kinds/kind.ts';
+import type { KindSpec } from './kinds/kind.ts';
+import { decodeObjectOnce } from './kinds/decode-cache.ts';
 import { namespaceKind, serviceAccountKind } from './kinds/core-names.ts';
 import { endpointSliceKind } from './kinds/endpoint-slice.ts';
 import { externalServiceKind } from './kinds/external-service.ts';
@@ -52,7 +53,8 @@ import { resolveServices } from './resolve/services.ts';
 import { resolveSplits, splitsByService } from './resolve/splits.ts';
 import { resolveTcpRoutes } from './resolve/tcp-routes.ts';
 import { finishWorkloads, resolveIdentities, resolvePods } from './resolve/workloads.ts';
-import { toStatus } from './status.ts';
+import { shareUnchanged } from './share.ts';
+import { toStatusOnce } from './status.ts';
 import type { MeshModel, MeshService, ObjectKey, RequestAuthn, RolloutWeight } from './types.ts';
 
 export interface BuildResult {
@@ -71,8 +73,7 @@ export function objectIdOf(obj: SourceObject): string {
   return objectId(obj.apiVersion, obj.kind, namespaceOf(obj), obj.metadata.name);
 }
 
-function namespaceOf(obj: SourceObject): string {
-  const spec = lookupKind(obj.apiVersion, obj.kind);
+function namespaceOf(obj: SourceObject, spec = lookupKind(obj.apiVersion, obj.kind)): string {
   // Unsupported kinds: their scope is unknown, so the namespace is shown as written.
   if (!spec) return obj.metadata.namespace ?? '';
   return spec.namespaced ? (obj.metadata.namespace ?? 'default') : '';
@@ -104,18 +105,22 @@ export interface BuildOptions {
    * runtime, so a restart mid-rollout builds what the running one served.
    */
   rolloutProgress?: ReadonlyMap<ObjectKey, RolloutWeight>;
+  /**
+   * The model published before, if any: the new model reuses its object for
+   * every entity whose content is unchanged (share.ts), so what reads the
+   * model once per object does not read the unchanged ones again.
+   */
+  previousModel?: MeshModel;
 }
 
 export function buildMesh(objects: readonly SourceObject[], options: BuildOptions = {}): BuildResult {
   const book = new Book();
   const incumbents = new Incumbents(options.previous);
-  const records: InputRecord[] = objects.map((obj, i) => ({
-    obj,
-    ref: `#${i}`,
-    objectId: objectIdOf(obj),
-    namespace: namespaceOf(obj),
-    spec: lookupKind(obj.apiVersion, obj.kind),
-  }));
+  const records: InputRecord[] = objects.map((obj, i) => {
+    const spec = lookupKind(obj.apiVersion, obj.kind);
+    const namespace = namespaceOf(obj, spec);
+    return { obj, ref: `#${i}`, objectId: objectId(obj.apiVersion, obj.kind, namespace, obj.metadata.name), namespace, spec };
+  });
 
   const byId = new Map<string, InputRecord[]>();
   for (const r of records) {
@@ -142,7 +147,7 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
   for (const r of records) {
     if (!r.spec || book.rejected({ id: r.ref })) continue;
     const name = r.obj.metadata.name;
-    const result = decodeObject(r.spec, r.obj, { namespace: r.namespace, name });
+    const result = decodeObjectOnce(r.spec, r.obj, { namespace: r.namespace, name });
     for (const p of result.problems) book.add(r.ref, p);
     // An invalid object with a partial spec joins its kind's list already rejected: processors
     // check its references (to report them too) but never put it in the model.
@@ -231,9 +236,9 @@ export function buildMesh(objects: readonly SourceObject[], options: BuildOption
     rollouts: driven.rollouts,
   };
   const statuses = records
-    .map((r) => withGatewayStatus(toStatus({ ...r, parents: parentRefsOf(r.entry?.spec), ours }, book.of(r.ref)), r.ref, gateways, r.entry))
+    .map((r) => withGatewayStatus(toStatusOnce({ ...r, parents: parentRefsOf(r.entry?.spec), ours }, book.of(r.ref)), r.ref, gateways, r.entry))
     .toSorted((a, b) => compare(a.kind, b.kind) || compare(a.namespace, b.namespace) || compare(a.name, b.name) || compare(a.origin?.file ?? '', b.origin?.file ?? '') || (a.origin?.line ?? 0) - (b.origin?.line ?? 0));
-  return { model, statuses, accepted };
+  return { model: shareUnchanged(model, options.previousModel), statuses, accepted };
 }
 
 function compare(a: string, b: string): number {

@@ -64,6 +64,24 @@ export function toStatus({ obj, namespace, parents, ours }: StatusSubject, found
   };
 }
 
+const plain = new WeakMap<SourceObject, { namespace: string; status: ObjectStatus }>();
+
+/**
+ * toStatus, the same status object again for the same object with no
+ * problems and no parents (issue 14: an edit built 4,000 equal statuses
+ * again): a file's unchanged document is the same SourceObject from one
+ * snapshot to the next (sources/file/watch.ts), and such a status reads
+ * nothing but the object and its namespace. Statuses are never mutated.
+ */
+export function toStatusOnce(subject: StatusSubject, found: readonly FieldProblem[]): ObjectStatus {
+  if (found.length > 0 || subject.parents) return toStatus(subject, found);
+  const known = plain.get(subject.obj);
+  if (known?.namespace === subject.namespace) return known.status;
+  const status = toStatus(subject, found);
+  plain.set(subject.obj, { namespace: subject.namespace, status });
+  return status;
+}
+
 /**
  * A route's conditions for one parent: Accepted=False with the reason of a
  * problem about this parent, or of an error about the whole route; else

@@ -85,7 +85,12 @@ export class MeshPipeline {
     for (const w of this.objectWatchers) w(objects);
     let result: BuildResult;
     try {
-      result = buildMeshKeepingLastGood(objects, this.accepted, { runningTrustDomain: this.runningTrustDomain, ...(this.rolloutProgress ? { rolloutProgress: this.rolloutProgress } : {}) });
+      result = buildMeshKeepingLastGood(objects, this.accepted, {
+        runningTrustDomain: this.runningTrustDomain,
+        ...(this.rolloutProgress ? { rolloutProgress: this.rolloutProgress } : {}),
+        // Unchanged entities stay the objects the publisher has read already (model/share.ts).
+        ...(this.model ? { previousModel: this.model } : {}),
+      });
       const stats = this.publisher.publish(result.model);
       this.generation++;
       this.lastPublishMs = performance.now() - t0;

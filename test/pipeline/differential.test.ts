@@ -337,6 +337,38 @@ endpoints: [{addresses: [10.0.2.7], conditions: {ready: true}, targetRef: {kind:
   { name: 'HTTPRoute added with a header match, redirect, rewrite and mirror (issue 10)', change: put('web/route.yaml', webRoute('  - matches: [{path: {type: PathPrefix, value: /old}}]\n    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}}]\n  - matches: [{path: {type: PathPrefix, value: /v2}, headers: [{name: x-canary, value: "true"}]}]\n    filters:\n    - {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}\n    - {type: RequestMirror, requestMirror: {backendRef: {name: web-v1, port: 8080}, percent: 10}}\n    backendRefs: [{name: web-v2, port: 8080}]\n')) },
 ];
 
+/** Rename a file (its text unchanged). */
+const rename = (from: string, to: string): Change => (files) => {
+  const { [from]: text, ...rest } = files;
+  if (text === undefined) throw new Error(`edit: no file ${from}`);
+  return { ...rest, [to]: text };
+};
+
+/**
+ * issue 14: edits the file source's document cache (sources/file/documents.ts) and the
+ * model's decode cache (model/kinds/decode-cache.ts) see as "one document of a file
+ * changed": every incremental plane reads files through them (differential-plane.ts), so
+ * every edit of this file goes through them; these are the shapes an edit of a
+ * multi-document file takes.
+ */
+const DOCUMENT_EDITS: Edit[] = [
+  { name: 'a document of a multi-document file edited, two lines longer (the documents after it move down)', change: replace('intents.yaml', '    - x-canary: "true"\n', '    - x-canary: "true"\n  - name: canary-cookie\n    headers: [{cookie: "canary=1"}]\n') },
+  { name: 'a document removed from the middle of a multi-document file (the documents after it move up)', change: drop('intents.yaml', 'TrafficSplit', 'reviews-canary') },
+  { name: 'a document added at the top of a multi-document file', change: (files) => ({ ...files, 'intents.yaml': `${WEB_V1_POLICY}---\n${files['intents.yaml']}` }) },
+  { name: 'a multi-document file renamed (nothing served changes)', change: rename('intents.yaml', 'shop/intents.yaml'), visibleIn: [] },
+  { name: 'two documents swapped (nothing served changes)', change: (files) => {
+    const [first, second, ...rest] = files['intents.yaml']!.split(/^---\n/m);
+    return { ...files, 'intents.yaml': [second, first, ...rest].join('---\n') };
+  }, visibleIn: [] },
+];
+
+/** issue 14: an invalid edit of one document, then its fix: while broken, the last good config is served; fixed, what a fresh start on the fixed files serves. */
+const BROKEN_EDITS: Array<{ name: string; broken: Change }> = [
+  { name: 'a YAML syntax error in one document (the file keeps its last good objects)', broken: replace('intents.yaml', 'maxConnections: 100', 'maxConnections: [100') },
+  { name: 'a schema error in one document (the object keeps its last good version)', broken: replace('intents.yaml', 'maxConnections: 100', 'maxConnections: lots') },
+];
+const FIX = replace('intents.yaml', 'maxConnections: 100', 'maxConnections: 250');
+
 /** issue 10 (north-south): a Trellis Gateway in shop, HTTP and HTTPS, with a route to the web split's backends. */
 const gatewayPair = tlsPair(['web.shop.example']);
 const otherPair = tlsPair(['other.shop.example']);
@@ -472,6 +504,21 @@ describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 12: rollout progress, i
     };
     expect(canaryCluster(0).circuit_breakers?.thresholds?.[0]?.max_connections).toEqual({ value: 100 });
     expect(canaryCluster(0)).toEqual(canaryCluster(30));
+  });
+});
+
+describe.each<Mode>(['Permissive', 'Strict'])('%s: issue 14: edits of one document of a file, through the document and decode caches, incremental equals fresh', (mode) => {
+  it.each(DOCUMENT_EDITS)('$name', (edit) => expectIncrementalEqualsFresh(baseFiles(mode), edit, mode));
+
+  it.each(BROKEN_EDITS)('$name, then fixed', ({ broken }) => {
+    const base = baseFiles(mode);
+    const plane = planeAfter(base);
+    plane.apply(broken(base, mode), { invalid: true });
+    expect(differences(plane, planeAfter(base)), 'while broken: the last good config').toEqual([]);
+    const fixed = FIX(base, mode);
+    plane.apply(fixed);
+    expect(anyChange(planeAfter(base), planeAfter(fixed)), 'does the fix change any proxy’s config?').toBe(true);
+    expect(differences(plane, planeAfter(fixed)), 'fixed').toEqual([]);
   });
 });
 

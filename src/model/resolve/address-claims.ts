@@ -16,9 +16,10 @@ import { writtenAt, type Incumbents } from './incumbents.ts';
 
 export function checkAddressClaims(services: readonly Entry<ServiceSpec>[], book: Book, incumbents: Incumbents): void {
   const holders = new Map<string, Entry<ServiceSpec>>();
-  const order = services
-    .filter((e) => !book.rejected(e) && e.spec.clusterIP !== undefined && e.spec.clusterIP !== 'None')
-    .toSorted((a, b) => Number(incumbents.held(b)) - Number(incumbents.held(a)) || olderFirst(a, b));
+  const claims = services.filter((e) => !book.rejected(e) && e.spec.clusterIP !== undefined && e.spec.clusterIP !== 'None');
+  // Asked once per service, not per comparison (issue 14: 1,000 services sorted cost 15 ms of object ids).
+  const held = new Set(claims.filter((e) => incumbents.held(e)));
+  const order = claims.toSorted((a, b) => Number(held.has(b)) - Number(held.has(a)) || olderFirst(a, b));
   for (const e of order) {
     e.spec.ports.forEach((p, i) => {
       if (p.transport !== 'TCP') return;

@@ -67,50 +67,114 @@ export function resolveServices(
     if (book.rejected(e)) continue;
     const own = slicesOf.get(e.key) ?? [];
     checkSlicePorts(own, e.spec, book);
-    const ports: ServicePort[] = e.spec.ports
-      .filter((p) => p.transport === 'TCP')
-      .map((p) => {
-        const endpoints = endpointsFor(own, p.name, e.spec.ports.length, e.namespace, workloads, byIp, e.spec.unmeshedPlaintext === true);
-        for (const ep of endpoints) {
-          if (ep.workload) {
-            link(result.servicesOf, ep.workload, e.key);
-            if (ep.zone !== undefined) result.zoneOf.set(ep.workload, ep.zone);
-          }
-          if (ep.identity) link(result.servicesByIdentity, ep.identity, e.key);
+    const { service, linkOrder } = resolvedService(e, own, workloads, byIp);
+    // In the order the ports are written (the last endpoint of a workload names its zone).
+    for (const endpoints of linkOrder) {
+      for (const ep of endpoints) {
+        if (ep.workload) {
+          link(result.servicesOf, ep.workload, e.key);
+          if (ep.zone !== undefined) result.zoneOf.set(ep.workload, ep.zone);
         }
-        const plaintext = endpoints.filter((ep) => ep.plaintext).length;
-        return {
-          ...(p.name !== undefined ? { name: p.name } : {}),
-          port: p.port,
-          targetPort: p.targetPort,
-          ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
-          protocol: p.protocol,
-          endpoints,
-          ...(plaintext > 0 ? { plaintext: plaintext === endpoints.length ? ('all' as const) : ('some' as const) } : {}),
-        };
-      })
-      .toSorted((a, b) => a.port - b.port);
-    const selector = e.spec.selector;
-    const [first, ...rest] = Object.entries(selector ?? {});
+        if (ep.identity) link(result.servicesByIdentity, ep.identity, e.key);
+      }
+    }
+    const [first, ...rest] = Object.entries(e.spec.selector ?? {});
     if (first) {
       for (const w of byLabel.get(`${e.namespace} ${first[0]}=${first[1]}`) ?? []) {
         if (rest.every(([k, v]) => w.labels[k] === v)) link(result.servicesOf, w.key, e.key);
       }
     }
-    // What callers check in the server certificate: only endpoints with a sidecar present one.
-    const identities = new Set(ports.flatMap((p) => p.endpoints.flatMap((ep) => (ep.identity && !ep.plaintext ? [ep.identity] : []))));
-    result.services.set(e.key, {
-      key: e.key,
-      namespace: e.namespace,
-      name: e.name,
-      labels: e.obj.metadata.labels,
-      ...(selector ? { selector } : {}),
-      ...(e.spec.clusterIP !== undefined ? { clusterIP: e.spec.clusterIP } : {}),
-      ports,
-      identities: [...identities].toSorted(),
-    });
+    result.services.set(e.key, service);
   }
   return result;
+}
+
+/** What a service's endpoints read of a workload: the same for the same workload found the same way. */
+interface Found {
+  /** `pod <namespace/name>` or `ip <namespace> <address>`: how it was looked up. */
+  by: string;
+  key?: ObjectKey;
+  identity?: string;
+  sidecar?: boolean;
+}
+
+interface Resolved {
+  service: ServiceDraft;
+  /** Each TCP port's endpoints in the order the ports are written. */
+  linkOrder: readonly (readonly Endpoint[])[];
+}
+
+/**
+ * A service resolved before, by its decoded spec (the same object for the same
+ * content: kinds/decode-cache.ts), with what it read besides: its name, its
+ * labels, its slices (their decoded specs) and each workload its endpoints
+ * found. Issue 14: an edit elsewhere resolved every service's endpoints again
+ * (12,000 on the 1,000-service mesh); a hit also keeps the service's ports the
+ * very objects they were, so the model's sharing (share.ts) meets them again.
+ */
+const resolvedBefore = new WeakMap<ServiceSpec, { key: ObjectKey; labels: unknown; slices: readonly EndpointSliceSpec[]; found: readonly Found[]; resolved: Resolved }>();
+
+function resolvedService(
+  e: Entry<ServiceSpec>,
+  own: readonly Entry<EndpointSliceSpec>[],
+  workloads: ReadonlyMap<ObjectKey, WorkloadDraft>,
+  byIp: ReadonlyMap<string, WorkloadDraft>,
+): Resolved {
+  const find = (by: string): WorkloadDraft | undefined => (by.startsWith('pod ') ? workloads.get(by.slice(4)) : byIp.get(by.slice(3)));
+  const before = resolvedBefore.get(e.spec);
+  if (
+    before &&
+    before.key === e.key &&
+    before.labels === e.obj.metadata.labels &&
+    before.slices.length === own.length &&
+    before.slices.every((s, i) => s === own[i]!.spec) &&
+    before.found.every((f) => {
+      const w = find(f.by);
+      return w?.key === f.key && w?.identity === f.identity && w?.sidecar === f.sidecar;
+    })
+  ) {
+    return before.resolved;
+  }
+  const found: Found[] = [];
+  const lookup = (by: string): WorkloadDraft | undefined => {
+    const w = find(by);
+    found.push({ by, ...(w ? { key: w.key, identity: w.identity, sidecar: w.sidecar } : {}) });
+    return w;
+  };
+  const linkOrder: Endpoint[][] = [];
+  const ports: ServicePort[] = e.spec.ports
+    .filter((p) => p.transport === 'TCP')
+    .map((p) => {
+      const endpoints = endpointsFor(own, p.name, e.spec.ports.length, e.namespace, lookup, e.spec.unmeshedPlaintext === true);
+      linkOrder.push(endpoints);
+      const plaintext = endpoints.filter((ep) => ep.plaintext).length;
+      return {
+        ...(p.name !== undefined ? { name: p.name } : {}),
+        port: p.port,
+        targetPort: p.targetPort,
+        ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
+        protocol: p.protocol,
+        endpoints,
+        ...(plaintext > 0 ? { plaintext: plaintext === endpoints.length ? ('all' as const) : ('some' as const) } : {}),
+      };
+    })
+    .toSorted((a, b) => a.port - b.port);
+  const selector = e.spec.selector;
+  // What callers check in the server certificate: only endpoints with a sidecar present one.
+  const identities = new Set(ports.flatMap((p) => p.endpoints.flatMap((ep) => (ep.identity && !ep.plaintext ? [ep.identity] : []))));
+  const service: ServiceDraft = {
+    key: e.key,
+    namespace: e.namespace,
+    name: e.name,
+    labels: e.obj.metadata.labels,
+    ...(selector ? { selector } : {}),
+    ...(e.spec.clusterIP !== undefined ? { clusterIP: e.spec.clusterIP } : {}),
+    ports,
+    identities: [...identities].toSorted(),
+  };
+  const resolved = { service, linkOrder };
+  resolvedBefore.set(e.spec, { key: e.key, labels: e.obj.metadata.labels, slices: own.map((s) => s.spec), found, resolved });
+  return resolved;
 }
 
 /** Endpoints of one service port across the service's slices, deduplicated and sorted. */
@@ -119,8 +183,7 @@ function endpointsFor(
   portName: string | undefined,
   servicePortCount: number,
   namespace: string,
-  workloads: ReadonlyMap<ObjectKey, WorkloadDraft>,
-  byIp: ReadonlyMap<string, WorkloadDraft>,
+  lookup: (by: string) => WorkloadDraft | undefined,
   unmeshedPlaintext: boolean,
 ): Endpoint[] {
   const out = new Map<string, Endpoint>();
@@ -131,7 +194,7 @@ function endpointsFor(
     if (slicePort?.port === undefined) continue;
     for (const ep of s.spec.endpoints) {
       for (const address of ep.addresses) {
-        const w = ep.pod !== undefined ? workloads.get(objectKey(namespace, ep.pod)) : byIp.get(`${namespace} ${address}`);
+        const w = lookup(ep.pod !== undefined ? `pod ${objectKey(namespace, ep.pod)}` : `ip ${namespace} ${address}`);
         const id = `${address} ${slicePort.port}`;
         const prev = out.get(id);
         if (prev && (prev.ready || !ep.ready)) continue; // the same address in two slices (mid-update): prefer the ready one

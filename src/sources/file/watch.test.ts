@@ -77,6 +77,23 @@ describe('FileWatcher', () => {
     expect(fixed.errors).toEqual([]);
   });
 
+  it('issue 14: an edit of a many-document file reports the line of the whole file and keeps the last good objects; the fix re-reads only its document', async () => {
+    const file = join(dir, 'many.yaml');
+    const docs = (b: string, c: string) => [sa('a'), b, c].join('---\n');
+    await writeFile(file, docs(sa('b'), sa('c')));
+    const first = await start();
+    // b grows two lines, c breaks: c's error is at its line in the file (after the longer b).
+    await writeFile(file, docs(sa('b', 'labels:\n  app: b\n'), 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: [c\n'));
+    const broken = await waitFor(() => (last()?.errors.length ? last() : undefined));
+    expect(broken.errors[0]).toMatchObject({ file, line: 19, document: 3 });
+    expect(names(broken)).toEqual(['a', 'b', 'c']);
+    await writeFile(file, docs(sa('b', 'labels:\n  app: b\n'), sa('c2')));
+    const fixed = await waitFor(() => (names(last())?.[2] === 'c2' ? last() : undefined));
+    expect(fixed.errors).toEqual([]);
+    expect(fixed.objects.map((o) => [o.metadata.name, o.origin.source === 'file' && o.origin.line, o.metadata.generation])).toEqual([['a', 1, 1], ['b', 7, 2], ['c2', 15, 1]]);
+    expect(fixed.objects[0], 'a, unchanged, neither parsed nor numbered again').toBe(first.objects[0]);
+  });
+
   it('drops the objects of a deleted file', async () => {
     await writeFile(join(dir, 'a.yaml'), sa('a'));
     await writeFile(join(dir, 'b.yaml'), sa('b'));

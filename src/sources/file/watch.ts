@@ -28,8 +28,8 @@ import { componentLogger, type Logger } from '../../log.ts';
 import { errorMessage } from '../../errors.ts';
 import type { SourceError, SourceObject } from '../../model/object.ts';
 import { MAX_FILE_BYTES, tooLargeMessage } from './limits.ts';
+import { DocumentCache } from './documents.ts';
 import { listYamlFiles } from './load.ts';
-import { parseYamlFile } from './parse.ts';
 import { PathWatcher, type Stamp } from './path-watcher.ts';
 
 export interface FileSourceSnapshot {
@@ -71,11 +71,14 @@ interface FileState {
   errors: SourceError[];
   /** When the file was first seen empty while it still had objects. */
   emptySince?: number;
+  /** Its documents as last parsed: an edit re-parses only the documents it changed (documents.ts). */
+  documents: DocumentCache;
 }
 
 export class FileWatcher {
   private readonly files = new Map<string, FileState>();
-  private readonly generations = new Map<string, { content: string; generation: number }>();
+  /** By object: its content when last numbered (`raw`, so an unchanged document's object is not serialized again), and the object parsed and handed out. */
+  private readonly generations = new Map<string, { raw: unknown; content: string; generation: number; parsed: SourceObject; numbered: SourceObject }>();
   private readonly log: Logger;
   private readonly settleMs: number;
   private readonly paths: PathWatcher;
@@ -180,24 +183,25 @@ export class FileWatcher {
 
   private async refreshFile(file: string): Promise<boolean> {
     const prev = this.files.get(file);
+    const documents = prev?.documents ?? new DocumentCache(file);
     // A file kept through its settle time is read again even if unchanged.
     const read = await this.paths.read(file, prev?.emptySince === undefined ? prev?.stamp : undefined);
     if (read.state === 'gone') return this.files.delete(file);
     if (read.state === 'unchanged' || read.state === 'moving') return false;
     if (read.state === 'too-large') {
       const error = { file, line: 1, message: tooLargeMessage(read.stamp.size, read.limit) };
-      this.files.set(file, { stamp: read.stamp, objects: prev?.objects ?? [], errors: [error] });
+      this.files.set(file, { stamp: read.stamp, objects: prev?.objects ?? [], errors: [error], documents });
       return true;
     }
     if (read.state === 'unreadable') {
       const error = { file, line: 1, message: `cannot read file: ${errorMessage(read.error)}` };
-      this.files.set(file, { stamp: read.stamp, objects: prev?.objects ?? [], errors: [error] });
+      this.files.set(file, { stamp: read.stamp, objects: prev?.objects ?? [], errors: [error], documents });
       return true;
     }
     const { text, stamp: after } = read;
-    const parsed = parseYamlFile(file, text);
+    const parsed = documents.parse(text);
     if (parsed.errors.length > 0) {
-      this.files.set(file, { stamp: after, objects: prev?.objects ?? [], errors: parsed.errors });
+      this.files.set(file, { stamp: after, objects: prev?.objects ?? [], errors: parsed.errors, documents });
       return true;
     }
     if (parsed.objects.length === 0 && text.trim() === '' && prev && prev.objects.length > 0) {
@@ -209,7 +213,7 @@ export class FileWatcher {
         return false;
       }
     }
-    this.files.set(file, { stamp: after, objects: parsed.objects, errors: [] });
+    this.files.set(file, { stamp: after, objects: parsed.objects, errors: [], documents });
     return true;
   }
 
@@ -232,11 +236,15 @@ export class FileWatcher {
     const out = objects.map((obj) => {
       const key = `${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
       seen.add(key);
-      const content = JSON.stringify(obj.raw);
       const known = this.generations.get(key);
+      // An unchanged document's object is handed out as the same object, so the model's caches meet it again.
+      if (known?.parsed === obj) return known.numbered;
+      // The same raw is the same content (sources never mutate it: model/object.ts).
+      const content = known?.raw === obj.raw ? known.content : JSON.stringify(obj.raw);
       const generation = !known ? 1 : known.content === content ? known.generation : known.generation + 1;
-      this.generations.set(key, { content, generation });
-      return { ...obj, metadata: { ...obj.metadata, generation } };
+      const numbered = { ...obj, metadata: { ...obj.metadata, generation } };
+      this.generations.set(key, { raw: obj.raw, content, generation, parsed: obj, numbered });
+      return numbered;
     });
     for (const key of this.generations.keys()) if (!seen.has(key)) this.generations.delete(key);
     return out;

@@ -26,7 +26,12 @@ export function resolvePods(pods: readonly Entry<PodSpec>[], mesh: MeshSettings,
       } else byIp.set(`${e.namespace} ${p.ip}`, e);
     }
     const labels = e.obj.metadata.labels;
-    out.set(e.key, {
+    const before = draftsBefore.get(p);
+    if (before && before.key === e.key && before.labels === labels && before.trustDomain === mesh.trustDomain) {
+      out.set(e.key, before.draft);
+      continue;
+    }
+    const draft: WorkloadDraft = {
       key: e.key,
       namespace: e.namespace,
       name: e.name,
@@ -40,10 +45,22 @@ export function resolvePods(pods: readonly Entry<PodSpec>[], mesh: MeshSettings,
       terminating: p.terminating,
       sidecar: p.sidecar,
       ...(labels[ZONE_LABEL] !== undefined ? { labelZone: labels[ZONE_LABEL] } : {}),
-    });
+    };
+    draftsBefore.set(p, { key: e.key, labels, trustDomain: mesh.trustDomain, draft });
+    out.set(e.key, draft);
   }
   return out;
 }
+
+/**
+ * Issue 14: a pod's draft, and the workload finished from it, are made again
+ * only when what they read changed, so an edit elsewhere leaves every
+ * workload the object it was (the model's sharing, share.ts, then meets
+ * them again). By decoded spec: the same object for the same content
+ * (kinds/decode-cache.ts).
+ */
+const draftsBefore = new WeakMap<PodSpec, { key: ObjectKey; labels: unknown; trustDomain: string; draft: WorkloadDraft }>();
+const finishedBefore = new WeakMap<WorkloadDraft, { zone: string | undefined; served: readonly string[]; ports: readonly unknown[]; mtls: MtlsMode; workload: Workload }>();
 
 export function finishWorkloads(
   drafts: ReadonlyMap<ObjectKey, WorkloadDraft>,
@@ -53,11 +70,20 @@ export function finishWorkloads(
   mtlsOf: ReadonlyMap<ObjectKey, MtlsMode>,
 ): Map<ObjectKey, Workload> {
   return sortedMap(
-    [...drafts].map(([key, { labelZone, ...w }]) => {
+    [...drafts].map(([key, draft]) => {
+      const { labelZone, ...w } = draft;
       const zone = zoneOf.get(key) ?? labelZone;
       const served = [...(servicesOf.get(key) ?? [])].toSorted();
+      const ports = served.map((k) => services.get(k)?.ports);
+      const mtls = mtlsOf.get(key) ?? 'strict';
+      const before = finishedBefore.get(draft);
+      if (before && before.zone === zone && before.mtls === mtls && before.served.length === served.length && before.served.every((k, i) => k === served[i] && before.ports[i] === ports[i])) {
+        return [key, before.workload];
+      }
       const servedPorts = served.flatMap((k) => services.get(k)?.ports.map((p) => servedPort(k, p, w.ports)) ?? []);
-      return [key, { ...w, ...(zone !== undefined ? { zone } : {}), services: served, servedPorts, mtls: mtlsOf.get(key) ?? 'strict' }];
+      const workload: Workload = { ...w, ...(zone !== undefined ? { zone } : {}), services: served, servedPorts, mtls };
+      finishedBefore.set(draft, { zone, served, ports, mtls, workload });
+      return [key, workload];
     }),
   );
 }

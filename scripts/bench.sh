@@ -29,6 +29,8 @@
 #                                          # workload (SotW and delta), permissive and strict: initial sync, then a policy,
 #                                          # split, service, pod, endpoint (and TrafficTarget) edit -> every affected stream
 #                                          # ACKed p50/p99, server CPU, encodes; memory per stream: see bench/scale.ts
+#   scripts/bench.sh model-edit [options]  # only the model side of issue 14's edits (file watcher + model build, no
+#                                          # translation) on the 1,000 x 1,000 mesh: CPU p50/max per edit: see bench/model-edit.ts
 #   scripts/bench.sh scale-storm [options] # only issue 14's bad input on that mesh (watcher on its own timing): 1,000
 #                                          # edits in ~1 s, every service's endpoints at once, every stream reconnecting
 #                                          # while edits land; publishes, last state served, in sync, peak RSS: see
@@ -77,6 +79,7 @@ case "${1:-}" in
   memory) shift; exec node --import tsx bench/memory.ts "$@" ;;
   soak) shift; exec node --import tsx bench/soak.ts "$@" ;;
   scale) shift; exec node --expose-gc --max-old-space-size=8000 --import tsx bench/scale.ts "$@" ;;
+  model-edit) shift; exec node --expose-gc --max-old-space-size=8000 --import tsx bench/model-edit.ts "$@" ;;
   scale-storm) shift; exec node --max-old-space-size=8000 --import tsx bench/scale-storm.ts "$@" ;;
   stats) shift; exec node --import tsx bench/stats-cost.ts "$@" ;;
   rollout) shift; TRELLIS_LOG_LEVEL=warn exec node --import tsx bench/rollout-reaction.ts "$@" ;;

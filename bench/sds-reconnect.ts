@@ -276,6 +276,7 @@ async function main(): Promise<void> {
     // Restart: phase 1 counts only secrets received on streams opened after this point.
     await Promise.all(clients.map((c) => c.request({ cmd: 'phase', phase: 1 }, 'phase')));
     const clientCpuBefore = (await progress(clients)).reduce((n, p) => n + p.cpuMs, 0);
+    const loadAtRestart = os.loadavg()[0]!;
     const restartAt = now();
     server.proc.kill('SIGTERM');
     await server.exited;
@@ -292,6 +293,8 @@ async function main(): Promise<void> {
       benchmark: 'sds-reconnect',
       target: 'every reconnected stream holds a valid secret within 2000 ms',
       machine: { cpus: os.cpus().length, node: process.version },
+      /** 1-minute load average at the restart and once all were valid: the 2 cores are shared, so wall times move with it */
+      loadAverage: { atRestart: round(loadAtRestart), atEnd: round(os.loadavg()[0]!) },
       workloads: WORKLOADS,
       identities: IDENTITIES,
       services: SERVICES,
@@ -316,6 +319,8 @@ async function main(): Promise<void> {
         cpu: { serverMs: round(serverCpuMs), serverBeforeListenMs: round(server.cpuAtListenMs), serverAfterListenMs: round(serverCpuMs - server.cpuAtListenMs), clientsMs: round(clientCpuMs) },
       },
       targetMet: after.missing === 0 && lastValid - server.listeningAt <= 2000,
+      /** issue 14: 10,000 sidecars back in sync (clusters and a valid secret) within 15 s of the port reopening */
+      issue14TargetMet: after.missing === 0 && lastSynced - server.listeningAt <= 15_000,
     };
     process.stdout.write(`${JSON.stringify(result)}\n\n`);
     const r = result.restart;
@@ -331,8 +336,11 @@ async function main(): Promise<void> {
       ['all valid, from restart (total)', `${r.allValidFromRestartMs} ms`],
       ['all hold clusters + valid secret, from listen / restart', `${r.allInSyncFromListenMs} ms / ${r.allInSyncFromRestartMs} ms`],
       ['CPU until all valid: new server (before / after listen) / clients', `${r.cpu.serverMs} ms (${r.cpu.serverBeforeListenMs} / ${r.cpu.serverAfterListenMs}) / ${r.cpu.clientsMs} ms`],
+      ['  per sidecar after listen: server / clients', `${round((r.cpu.serverAfterListenMs / WORKLOADS) * 1000)} µs / ${round((r.cpu.clientsMs / WORKLOADS) * 1000)} µs`],
+      ['load average (1 min) at restart / at end', `${result.loadAverage.atRestart} / ${result.loadAverage.atEnd}`],
       ['streams valid / missing / bad secrets', `${r.validStreams} / ${r.missing} / ${r.invalidSecrets}`],
-      ['target ≤ 2000 ms from listen', result.targetMet ? 'met' : 'NOT met'],
+      ['target ≤ 2000 ms from listen (issue 4, 1,000 streams)', result.targetMet ? 'met' : 'NOT met'],
+      ['all in sync ≤ 15 s from listen (issue 14, 10,000 streams)', result.issue14TargetMet ? 'met' : 'NOT met'],
     ];
     const w = Math.max(...rows.map(([k]) => k.length));
     process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n`);

@@ -115,6 +115,26 @@ describe('issue 14: verified workload tokens', () => {
     expect(tokens.signatureChecks).toBe(1);
   });
 
+  it('a store that cannot be written warns once a minute, not at every save, and writes once it can', async () => {
+    const lines: string[] = [];
+    const warnLog = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const tokens = await open();
+    // A file where the store's folder should be: every write fails, as on a full or read-only disk.
+    await writeFile(`${dir.path}/blocked`, '');
+    const file = `${dir.path}/blocked/verified.json`;
+    tokens.verified.add('a', NOW + 3600_000);
+    await tokens.verified.save(file, warnLog);
+    tokens.verified.add('b', NOW + 3600_000);
+    await tokens.verified.save(file, warnLog);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ file });
+    clock = NOW + 61_000;
+    await tokens.verified.save(verifiedTokensPath(dir.path), warnLog);
+    expect(lines).toHaveLength(1);
+    const doc = JSON.parse(await readFile(verifiedTokensPath(dir.path), 'utf8')) as { entries: Array<[string, number]> };
+    expect(doc.entries.map((e) => e[0])).toEqual(['a', 'b']);
+  });
+
   it('expired entries are dropped when saved; the set is bounded, the oldest going first', async () => {
     const tokens = await open();
     tokens.verified.add('old', NOW + 1000);

@@ -29,6 +29,8 @@ const FORMAT = 'trellis-verified-tokens/v1';
 /** Bounds memory and the file (~60 bytes an entry): ten times the 10,000 sidecars the restart is measured at. */
 export const MAX_VERIFIED_TOKENS = 100_000;
 
+const RETRY_AFTER_FAILURE_MS = 60_000;
+
 export class VerifiedTokens {
   readonly #macKey: Buffer;
   readonly #clock: () => number;
@@ -38,6 +40,8 @@ export class VerifiedTokens {
   #generation = 0;
   #savedGeneration = 0;
   #writing?: Promise<void>;
+  /** After a failed write (a full disk), none before this moment: one warning a minute, not one per 2 s save. */
+  #retryAt = 0;
 
   constructor(signingKey: KeyObject, opts: { clock?: () => number; maxEntries?: number } = {}) {
     // Derived, not the key itself: the MAC key is only ever used for this.
@@ -100,9 +104,9 @@ export class VerifiedTokens {
 
   /** Writes the unexpired entries if any were added since the last write. */
   save(file: string, log: Logger): Promise<void> {
-    if (this.#generation === this.#savedGeneration) return this.#writing ?? Promise.resolve();
-    this.#savedGeneration = this.#generation;
     const now = this.#clock();
+    if (this.#generation === this.#savedGeneration || now < this.#retryAt) return this.#writing ?? Promise.resolve();
+    this.#savedGeneration = this.#generation;
     const entries: Array<[string, number]> = [];
     for (const [mac, exp] of this.#entries) {
       if (exp > now) entries.push([mac, exp]);
@@ -116,7 +120,8 @@ export class VerifiedTokens {
         await writeFileAtomic(file, text, 0o600);
       })
       .catch((err: unknown) => {
-        this.#savedGeneration = -1; // try again at the next save
+        this.#savedGeneration = -1; // try again, a minute from now
+        this.#retryAt = this.#clock() + RETRY_AFTER_FAILURE_MS;
         log.warn({ file, err: errorMessage(err) }, 'cannot store the verified tokens; a restart checks their signatures again');
       });
     return this.#writing;

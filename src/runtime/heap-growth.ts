@@ -9,8 +9,12 @@
  * this bursty shape it chose ~1.3–1.6×, and with so little headroom it began
  * incremental marking again right after each full collection: one or two
  * mark-compacts of the whole 40 MB heap per push, 30–60 ms of the ~100 ms the
- * server spent (`--trace-gc` on bench/xds-server-main.ts, 1,000 streams). At
- * 2× the same pushes run on one cheap scavenge each and no mark-compact. The
+ * server spent (`--trace-gc` on bench/xds-server-main.ts, 1,000 streams, at
+ * load 6–8 on 2 shared cores, where marking is slow; on a quiet machine V8
+ * left more headroom and it mattered less). At 2× the same pushes run on one
+ * cheap scavenge each and no mark-compact; at 10,000 streams one
+ * mark-compact of the 140 MB heap per push remains (started by the external
+ * memory of the ACKs' buffers, not by this limit). The
  * price is memory: garbage may reach the size of the live heap before it is
  * collected (it is not part of any stream's share: bench/run.ts measures per
  * stream after a full collection).

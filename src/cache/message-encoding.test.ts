@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { messageType } from '../xds/protos.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { encodeMessage, encodeWhole } from './message-encoding.ts';
+import { referencesOf } from './references.ts';
 import { encodeResource } from './resource.ts';
 
 const RC = messageType('envoy.config.route.v3.RouteConfiguration');
@@ -46,5 +47,15 @@ describe('route configurations encoded per virtual host (cache/message-encoding.
   it('a bad virtual host is named with its place in the configuration', () => {
     const bad = { name: 'outbound', virtual_hosts: [host(1), { ...host(2), domainz: ['x'] }] };
     expect(() => encodeResource(TypeUrl.Route, bad)).toThrow(/RouteConfiguration "outbound": .*virtual_hosts\[1\]\.domainz: unknown field/);
+  });
+
+  it('references are read per virtual host too: every cluster a host names, once, whichever configuration holds the host', () => {
+    const weighted = { name: 'split', domains: ['split'], routes: [{ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: 'c-v1', weight: 90 }, { name: 'c-v2', weight: 10 }] } } }] };
+    const shared = host(7);
+    const a = { name: 'a', virtual_hosts: [shared, weighted] };
+    const b = { name: 'b', virtual_hosts: [host(1), shared, host(1)] };
+    expect(referencesOf(TypeUrl.Route, 'a', a).clusters).toEqual(['c-v1', 'c-v2', 'outbound|8080||svc-7.demo']);
+    expect(referencesOf(TypeUrl.Route, 'b', b).clusters).toEqual(['outbound|8080||svc-1.demo', 'outbound|8080||svc-7.demo']);
+    expect(referencesOf(TypeUrl.Route, 'a', a)).toEqual(referencesOf(TypeUrl.Listener, 'a', a)); // the walk of the whole object
   });
 });

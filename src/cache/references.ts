@@ -45,6 +45,19 @@ function walk(value: unknown, refs: References, parentKey: string): void {
   }
 }
 
+/** A virtual host's references as the walk of its route configuration finds them (under `virtual_hosts`). */
+const byHost = new WeakMap<Json, References>();
+
+function hostReferences(host: Json): References {
+  let refs = byHost.get(host);
+  if (!refs) {
+    refs = { clusters: [], endpoints: [], routes: [], secrets: [] };
+    walk(host, refs, 'virtual_hosts');
+    byHost.set(host, refs);
+  }
+  return refs;
+}
+
 function unique(list: string[]): string[] {
   return [...new Set(list)].sort();
 }
@@ -60,6 +73,15 @@ export function referencesOf(typeUrl: ResourceTypeUrl, name: string, resource: J
     }
     walk(resource.transport_socket, refs, 'transport_socket');
     walk(resource.transport_socket_matches, refs, 'transport_socket_matches');
+  } else if (typeUrl === TypeUrl.Route && Array.isArray(resource.virtual_hosts)) {
+    // Per virtual host, once per host object, as its bytes are (message-encoding.ts): an edit
+    // of one service walks its host, not the 1,000 of each route configuration (issue 14).
+    const { virtual_hosts: hosts, ...rest } = resource;
+    walk(rest, refs, '');
+    for (const h of hosts) {
+      const own = isObject(h) ? hostReferences(h) : undefined;
+      if (own) for (const k of ['clusters', 'routes', 'secrets'] as const) refs[k].push(...own[k]);
+    }
   } else if (typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.Route) {
     walk(resource, refs, '');
   }
